@@ -1,0 +1,310 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// CountryCode is an officially assigned ISO 3166-1 alpha-2 country code in upper case.
+// The list is checked against golang.org/x/text's region data in a unit test.
+// +kubebuilder:validation:MinLength=2
+// +kubebuilder:validation:MaxLength=2
+// +kubebuilder:validation:XValidation:rule="self in ['AD','AE','AF','AG','AI','AL','AM','AO','AQ','AR','AS','AT','AU','AW','AX','AZ','BA','BB','BD','BE','BF','BG','BH','BI','BJ','BL','BM','BN','BO','BQ','BR','BS','BT','BV','BW','BY','BZ','CA','CC','CD','CF','CG','CH','CI','CK','CL','CM','CN','CO','CR','CU','CV','CW','CX','CY','CZ','DE','DJ','DK','DM','DO','DZ','EC','EE','EG','EH','ER','ES','ET','FI','FJ','FK','FM','FO','FR','GA','GB','GD','GE','GF','GG','GH','GI','GL','GM','GN','GP','GQ','GR','GS','GT','GU','GW','GY','HK','HM','HN','HR','HT','HU','ID','IE','IL','IM','IN','IO','IQ','IR','IS','IT','JE','JM','JO','JP','KE','KG','KH','KI','KM','KN','KP','KR','KW','KY','KZ','LA','LB','LC','LI','LK','LR','LS','LT','LU','LV','LY','MA','MC','MD','ME','MF','MG','MH','MK','ML','MM','MN','MO','MP','MQ','MR','MS','MT','MU','MV','MW','MX','MY','MZ','NA','NC','NE','NF','NG','NI','NL','NO','NP','NR','NU','NZ','OM','PA','PE','PF','PG','PH','PK','PL','PM','PN','PR','PS','PT','PW','PY','QA','RE','RO','RS','RU','RW','SA','SB','SC','SD','SE','SG','SH','SI','SJ','SK','SL','SM','SN','SO','SR','SS','ST','SV','SX','SY','SZ','TC','TD','TF','TG','TH','TJ','TK','TL','TM','TN','TO','TR','TT','TV','TW','TZ','UA','UG','UM','US','UY','UZ','VA','VC','VE','VG','VI','VN','VU','WF','WS','YE','YT','ZA','ZM','ZW']",message="must be an officially assigned ISO 3166-1 alpha-2 country code in upper case, e.g. KE, VN or BR"
+type CountryCode string
+
+// LanguageTag is a BCP 47 language tag such as "en", "fr" or "pt-BR".
+// +kubebuilder:validation:MinLength=2
+// +kubebuilder:validation:MaxLength=35
+// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$')",message="must be a BCP 47 language tag: a 2- or 3-letter language subtag optionally followed by subtags, e.g. en, fr or pt-BR"
+type LanguageTag string
+
+// TimeOfDay is a wall-clock time "HH:MM" from 00:00 to 24:00 in the roster's time zone.
+// "24:00" is only meaningful as a shift end and means the end of the day.
+// +kubebuilder:validation:MinLength=5
+// +kubebuilder:validation:MaxLength=5
+// +kubebuilder:validation:XValidation:rule="self.matches('^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$')",message="must be a time of day HH:MM between 00:00 and 24:00"
+type TimeOfDay string
+
+// AssistanceService is a kind of immediate assistance the point of contact offers
+// (UN Convention against Cybercrime, article 41).
+// +kubebuilder:validation:Enum=TechnicalAdvice;Preservation;EvidenceCollection;LegalInformation;LocatingSuspects;EmergencyDisclosure
+type AssistanceService string
+
+const (
+	// ServiceTechnicalAdvice is the provision of technical advice to a peer point of contact.
+	ServiceTechnicalAdvice AssistanceService = "TechnicalAdvice"
+	// ServicePreservation is the expedited preservation of stored electronic data.
+	ServicePreservation AssistanceService = "Preservation"
+	// ServiceEvidenceCollection is the collection of electronic evidence.
+	ServiceEvidenceCollection AssistanceService = "EvidenceCollection"
+	// ServiceLegalInformation is the provision of legal information.
+	ServiceLegalInformation AssistanceService = "LegalInformation"
+	// ServiceLocatingSuspects is help in locating suspects.
+	ServiceLocatingSuspects AssistanceService = "LocatingSuspects"
+	// ServiceEmergencyDisclosure is the expedited disclosure of data in an emergency.
+	ServiceEmergencyDisclosure AssistanceService = "EmergencyDisclosure"
+)
+
+// Weekday is a day of the week in English, as Go's time.Weekday prints it.
+// +kubebuilder:validation:Enum=Monday;Tuesday;Wednesday;Thursday;Friday;Saturday;Sunday
+type Weekday string
+
+// Contact is a way to reach the point of contact. At least one of email and phone is set.
+// +kubebuilder:validation:XValidation:rule="has(self.email) || has(self.phone)",message="a contact needs at least one of email or phone"
+type Contact struct {
+	// name is the person or desk this contact reaches, e.g. "Duty officer".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	Name string `json:"name"`
+
+	// email is an e-mail address monitored around the clock.
+	// +optional
+	// +kubebuilder:validation:MaxLength=254
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[^@ ]+@[^@ ]+[.][^@ ]+$')",message="must be an e-mail address such as duty@cyber.example.gov"
+	Email string `json:"email,omitempty"`
+
+	// phone is a telephone number in E.164 form, e.g. "+254700000000".
+	// +optional
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[+][1-9][0-9]{6,14}$')",message="must be a telephone number in E.164 form: + then 7 to 15 digits, e.g. +254700000000"
+	Phone string `json:"phone,omitempty"`
+}
+
+// Shift is a recurring on-call period. A shift whose end is not after its start
+// crosses midnight and ends on the following day.
+// +kubebuilder:validation:XValidation:rule="self.start != self.end",message="start and end must differ: a shift from a time to the same time covers nothing (use 00:00 to 24:00 for a whole day)"
+// +kubebuilder:validation:XValidation:rule="self.start != '24:00'",message="start must be a time of day from 00:00 to 23:59; 24:00 is only valid as an end"
+type Shift struct {
+	// days are the weekdays on which the shift starts.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=7
+	Days []Weekday `json:"days"`
+
+	// start is the local time the shift begins, "HH:MM".
+	// +required
+	Start TimeOfDay `json:"start"`
+
+	// end is the local time the shift ends, "HH:MM" up to "24:00". When it is not
+	// after start, the shift ends on the next day.
+	// +required
+	End TimeOfDay `json:"end"`
+
+	// onCall names who is on call during the shift (a person, team or desk).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	OnCall string `json:"onCall"`
+}
+
+// Roster is the on-call schedule that makes the point of contact reachable 24/7.
+type Roster struct {
+	// timeZone is the IANA time zone the shifts are written in, e.g. "Africa/Nairobi"
+	// or "Europe/Paris". Coverage is computed in this zone, daylight-saving changes included.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(UTC|[A-Za-z]+(/[A-Za-z0-9_+-]+){1,2})$')",message="must be an IANA time zone name such as UTC, Africa/Nairobi or America/Argentina/Buenos_Aires"
+	TimeZone string `json:"timeZone"`
+
+	// shifts are the recurring on-call periods. Overlaps are allowed.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	Shifts []Shift `json:"shifts"`
+}
+
+// GatewayServiceType is how the gateway's Service is exposed.
+// +kubebuilder:validation:Enum=ClusterIP;NodePort;LoadBalancer
+type GatewayServiceType string
+
+const (
+	// GatewayServiceClusterIP exposes the gateway inside the cluster only (an ingress or mesh fronts it).
+	GatewayServiceClusterIP GatewayServiceType = "ClusterIP"
+	// GatewayServiceNodePort exposes the gateway on every node's port.
+	GatewayServiceNodePort GatewayServiceType = "NodePort"
+	// GatewayServiceLoadBalancer asks the cloud or bare-metal load balancer for an address.
+	GatewayServiceLoadBalancer GatewayServiceType = "LoadBalancer"
+)
+
+// GatewaySpec configures the 24/7 intake service's workload.
+type GatewaySpec struct {
+	// replicas is the number of gateway pods. Default 2, so one can be disrupted
+	// (a PodDisruptionBudget is created from 2 replicas up).
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// image overrides the gateway container image. Default: the operator's own image.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+
+	// resources are the gateway container's compute requests and limits.
+	// Default: requests 50m CPU and 64Mi memory, limit 256Mi memory.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// serviceType is how the gateway's Service is exposed. Default ClusterIP.
+	// +optional
+	// +kubebuilder:default=ClusterIP
+	ServiceType GatewayServiceType `json:"serviceType,omitempty"`
+}
+
+// CertificatesSpec sets the lifetimes of the certificates the operator issues.
+// +kubebuilder:validation:XValidation:rule="!has(self.leafDuration) || !has(self.leafRenewBefore) || duration(self.leafRenewBefore) < duration(self.leafDuration)",message="leafRenewBefore must be shorter than leafDuration"
+type CertificatesSpec struct {
+	// leafDuration is the lifetime of issued leaf certificates. Default 2160h (90 days).
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h') && duration(self) <= duration('8760h')",message="must be between 1h and 8760h (365 days)"
+	LeafDuration *metav1.Duration `json:"leafDuration,omitempty"`
+
+	// leafRenewBefore is how long before expiry a leaf is renewed. Default: at 2/3 of its lifetime.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5m')",message="must be at least 5m"
+	LeafRenewBefore *metav1.Duration `json:"leafRenewBefore,omitempty"`
+}
+
+// FocalPointSpec declares a State Party's 24/7 point of contact.
+type FocalPointSpec struct {
+	// country is the State Party's ISO 3166-1 alpha-2 code, e.g. "KE". Immutable.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="country is immutable; create a new FocalPoint instead"
+	Country CountryCode `json:"country"`
+
+	// authority is the name of the body designated as the point of contact.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Authority string `json:"authority"`
+
+	// contacts are how peers and officers reach the point of contact.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=10
+	Contacts []Contact `json:"contacts"`
+
+	// languages are the languages requests are accepted in, as BCP 47 tags.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	Languages []LanguageTag `json:"languages"`
+
+	// services are the kinds of immediate assistance offered.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=6
+	Services []AssistanceService `json:"services"`
+
+	// roster is the on-call schedule; status.coverage reports how much of the week it covers.
+	// +required
+	Roster Roster `json:"roster"`
+
+	// gateway configures the intake service's pods and Service.
+	// +optional
+	// +kubebuilder:default={}
+	Gateway GatewaySpec `json:"gateway,omitempty"`
+
+	// certificates sets certificate lifetimes.
+	// +optional
+	Certificates *CertificatesSpec `json:"certificates,omitempty"`
+}
+
+// CoverageGap is a period of the week during which nobody is on call.
+type CoverageGap struct {
+	// start is the first uncovered instant, RFC 3339 with the roster zone's offset.
+	Start string `json:"start"`
+	// end is the instant coverage resumes, RFC 3339 with the roster zone's offset.
+	End string `json:"end"`
+	// minutes is the gap's length in real elapsed minutes.
+	Minutes int32 `json:"minutes"`
+}
+
+// RosterCoverage reports how much of the current week the roster covers.
+type RosterCoverage struct {
+	// weekStart is the start of the week measured (Monday 00:00 in the roster's zone), RFC 3339.
+	WeekStart string `json:"weekStart"`
+	// weekMinutes is the week's real length in minutes (less or more than 10080 in a
+	// week with a daylight-saving change).
+	WeekMinutes int32 `json:"weekMinutes"`
+	// coveredMinutes is how many of those minutes have someone on call.
+	CoveredMinutes int32 `json:"coveredMinutes"`
+	// hoursPerWeek is coveredMinutes in hours, e.g. "168" or "151.5".
+	HoursPerWeek string `json:"hoursPerWeek"`
+	// gaps are the uncovered periods in time order, at most 50 listed.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=50
+	Gaps []CoverageGap `json:"gaps,omitempty"`
+}
+
+// FocalPointStatus reports whether the point of contact is operating.
+type FocalPointStatus struct {
+	// observedGeneration is the spec generation the status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, Available, CoverageComplete.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// coverage is the roster's coverage of the current week.
+	// +optional
+	Coverage *RosterCoverage `json:"coverage,omitempty"`
+
+	// endpoint is the gateway's in-cluster address.
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// gatewayReplicas is "available/desired" gateway pods, e.g. "2/2".
+	// +optional
+	GatewayReplicas string `json:"gatewayReplicas,omitempty"`
+}
+
+// FocalPoint is a State Party's 24/7 point of contact (article 41): the designated
+// authority, its contacts and on-call roster, and the gateway service peers call.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=fp,categories=cybercoop
+// +kubebuilder:printcolumn:name="Country",type=string,JSONPath=".spec.country"
+// +kubebuilder:printcolumn:name="Coverage",type=string,JSONPath=".status.coverage.hoursPerWeek",description="Hours per week someone is on call"
+// +kubebuilder:printcolumn:name="Gateway",type=string,JSONPath=".status.gatewayReplicas",priority=1
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=".status.conditions[?(@.type==\"Ready\")].status"
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=".status.conditions[?(@.type==\"Ready\")].reason",priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=".metadata.creationTimestamp"
+type FocalPoint struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec declares the point of contact.
+	// +required
+	Spec FocalPointSpec `json:"spec"`
+
+	// status is written by the operator.
+	// +optional
+	Status FocalPointStatus `json:"status,omitempty"`
+}
+
+// FocalPointList is a list of FocalPoints.
+// +kubebuilder:object:root=true
+type FocalPointList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []FocalPoint `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&FocalPoint{}, &FocalPointList{})
+}

@@ -1,0 +1,318 @@
+package focalpoint
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/apply"
+)
+
+const (
+	// GatewayHTTPSPort is the container port of the gateway's mTLS API.
+	GatewayHTTPSPort = 8443
+	// GatewayHealthPort is the container port of the gateway's health and readiness probes.
+	GatewayHealthPort = 8081
+	// GatewayServicePort is the port peers connect to on the gateway Service.
+	GatewayServicePort = 443
+
+	gatewayConfigDir  = "/etc/cybercoop/gateway"
+	gatewayConfigFile = "config.json"
+	gatewayUID        = 65532
+
+	// ConfigHashAnnotation on the gateway pod template rolls the pods when the
+	// gateway's configuration changes.
+	ConfigHashAnnotation = "cybercoop.io/config-hash"
+)
+
+// gatewayName is the name shared by a FocalPoint's gateway children.
+func gatewayName(fp *cybercoopv1alpha1.FocalPoint) string { return fp.Name + "-gateway" }
+
+// selectorLabels select a FocalPoint's gateway pods; they never change after creation
+// because a Deployment's selector is immutable.
+func selectorLabels(fp *cybercoopv1alpha1.FocalPoint) map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/name":     "cybercoop-gateway",
+		"app.kubernetes.io/instance": fp.Name,
+	}
+}
+
+func commonLabels(fp *cybercoopv1alpha1.FocalPoint) map[string]string {
+	l := selectorLabels(fp)
+	l["app.kubernetes.io/component"] = "gateway"
+	l["app.kubernetes.io/part-of"] = "cybercoop"
+	l["app.kubernetes.io/managed-by"] = "cybercoop-operator"
+	l["cybercoop.io/country"] = string(fp.Spec.Country)
+	return l
+}
+
+func objectMeta(fp *cybercoopv1alpha1.FocalPoint) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: gatewayName(fp), Namespace: fp.Namespace, Labels: commonLabels(fp)}
+}
+
+// GatewayConfig is the gateway's configuration file, written to its ConfigMap.
+type GatewayConfig struct {
+	Country   string                                `json:"country"`
+	Authority string                                `json:"authority"`
+	Languages []cybercoopv1alpha1.LanguageTag       `json:"languages"`
+	Services  []cybercoopv1alpha1.AssistanceService `json:"services"`
+	Contacts  []cybercoopv1alpha1.Contact           `json:"contacts"`
+	Roster    cybercoopv1alpha1.Roster              `json:"roster"`
+}
+
+func desiredConfigMap(fp *cybercoopv1alpha1.FocalPoint) (*corev1.ConfigMap, error) {
+	cfg := GatewayConfig{
+		Country:   string(fp.Spec.Country),
+		Authority: fp.Spec.Authority,
+		Languages: fp.Spec.Languages,
+		Services:  fp.Spec.Services,
+		Contacts:  fp.Spec.Contacts,
+		Roster:    fp.Spec.Roster,
+	}
+	data, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding gateway configuration: %w", err)
+	}
+	return &corev1.ConfigMap{ObjectMeta: objectMeta(fp), Data: map[string]string{gatewayConfigFile: string(data)}}, nil
+}
+
+var configMapSpec = apply.Spec[*corev1.ConfigMap]{
+	InSync: func(d, l *corev1.ConfigMap) bool {
+		return equality.Semantic.DeepEqual(d.Data, l.Data) && len(l.BinaryData) == 0
+	},
+	Repair: func(d, l *corev1.ConfigMap) { l.Data = d.Data; l.BinaryData = nil },
+}
+
+func desiredServiceAccount(fp *cybercoopv1alpha1.FocalPoint) *corev1.ServiceAccount {
+	return &corev1.ServiceAccount{ObjectMeta: objectMeta(fp), AutomountServiceAccountToken: ptr.To(false)}
+}
+
+var serviceAccountSpec = apply.Spec[*corev1.ServiceAccount]{
+	InSync: func(d, l *corev1.ServiceAccount) bool {
+		return ptr.Equal(d.AutomountServiceAccountToken, l.AutomountServiceAccountToken)
+	},
+	Repair: func(d, l *corev1.ServiceAccount) { l.AutomountServiceAccountToken = d.AutomountServiceAccountToken },
+}
+
+func configHash(cm *corev1.ConfigMap) string {
+	sum := sha256.Sum256([]byte(cm.Data[gatewayConfigFile]))
+	return hex.EncodeToString(sum[:8])
+}
+
+func defaultGatewayResources() corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse("50m"),
+			corev1.ResourceMemory: resource.MustParse("64Mi"),
+		},
+		Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+	}
+}
+
+func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, defaultImage string) *appsv1.Deployment {
+	image := fp.Spec.Gateway.Image
+	if image == "" {
+		image = defaultImage
+	}
+	resources := defaultGatewayResources()
+	if fp.Spec.Gateway.Resources != nil {
+		resources = *fp.Spec.Gateway.Resources
+	}
+	podLabels := commonLabels(fp)
+	probe := func(path string) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+				Path: path, Port: intstr.FromString("health"), Scheme: corev1.URISchemeHTTP,
+			}},
+			// Numbers are compared exactly in drift detection (only unset pointers,
+			// strings and collections count as "left to the defaults"), so every
+			// numeric field the API server would default is set here.
+			PeriodSeconds:    10,
+			TimeoutSeconds:   2,
+			SuccessThreshold: 1,
+			FailureThreshold: 3,
+		}
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: objectMeta(fp),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(replicas(fp)),
+			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(fp)},
+			Strategy: appsv1.DeploymentStrategy{
+				Type: appsv1.RollingUpdateDeploymentStrategyType,
+				// Never go below the desired count during a rollout: the point of
+				// contact must stay reachable.
+				RollingUpdate: &appsv1.RollingUpdateDeployment{
+					MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+					MaxSurge:       ptr.To(intstr.FromInt32(1)),
+				},
+			},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels:      podLabels,
+					Annotations: map[string]string{ConfigHashAnnotation: configHash(cm)},
+				},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:           gatewayName(fp),
+					AutomountServiceAccountToken: ptr.To(false),
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot:   ptr.To(true),
+						RunAsUser:      ptr.To[int64](gatewayUID),
+						RunAsGroup:     ptr.To[int64](gatewayUID),
+						FSGroup:        ptr.To[int64](gatewayUID),
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					// Spread replicas over nodes so one node failure leaves the point of contact up.
+					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
+						MaxSkew:           1,
+						TopologyKey:       "kubernetes.io/hostname",
+						WhenUnsatisfiable: corev1.ScheduleAnyway,
+						LabelSelector:     &metav1.LabelSelector{MatchLabels: selectorLabels(fp)},
+					}},
+					Containers: []corev1.Container{{
+						Name:  "gateway",
+						Image: image,
+						Args: []string{
+							"gateway",
+							"--config=" + gatewayConfigDir + "/" + gatewayConfigFile,
+							fmt.Sprintf("--listen=:%d", GatewayHTTPSPort),
+							fmt.Sprintf("--health-addr=:%d", GatewayHealthPort),
+						},
+						Ports: []corev1.ContainerPort{
+							{Name: "https", ContainerPort: GatewayHTTPSPort, Protocol: corev1.ProtocolTCP},
+							{Name: "health", ContainerPort: GatewayHealthPort, Protocol: corev1.ProtocolTCP},
+						},
+						Resources:      resources,
+						LivenessProbe:  probe("/healthz"),
+						ReadinessProbe: probe("/readyz"),
+						SecurityContext: &corev1.SecurityContext{
+							AllowPrivilegeEscalation: ptr.To(false),
+							ReadOnlyRootFilesystem:   ptr.To(true),
+							RunAsNonRoot:             ptr.To(true),
+							Privileged:               ptr.To(false),
+							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+						},
+						VolumeMounts: []corev1.VolumeMount{{Name: "config", MountPath: gatewayConfigDir, ReadOnly: true}},
+					}},
+					Volumes: []corev1.Volume{{
+						Name: "config",
+						VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+							LocalObjectReference: corev1.LocalObjectReference{Name: gatewayName(fp)},
+						}},
+					}},
+				},
+			},
+		},
+	}
+}
+
+// deploymentSpec compares with DeepDerivative: fields the operator leaves unset are
+// defaulted by the API server and are not drift. Container and volume lists must
+// also have the same length, so an injected extra container is removed.
+var deploymentSpec = apply.Spec[*appsv1.Deployment]{
+	InSync: func(d, l *appsv1.Deployment) bool {
+		dp, lp := d.Spec.Template.Spec, l.Spec.Template.Spec
+		return len(dp.Containers) == len(lp.Containers) && len(dp.InitContainers) == len(lp.InitContainers) &&
+			len(dp.Volumes) == len(lp.Volumes) && !lp.HostNetwork && !lp.HostPID && !lp.HostIPC &&
+			equality.Semantic.DeepDerivative(d.Spec, l.Spec)
+	},
+	Repair: func(d, l *appsv1.Deployment) { l.Spec = d.Spec },
+}
+
+func replicas(fp *cybercoopv1alpha1.FocalPoint) int32 {
+	return ptr.Deref(fp.Spec.Gateway.Replicas, 2)
+}
+
+func desiredService(fp *cybercoopv1alpha1.FocalPoint) *corev1.Service {
+	st := corev1.ServiceTypeClusterIP
+	if fp.Spec.Gateway.ServiceType != "" {
+		st = corev1.ServiceType(fp.Spec.Gateway.ServiceType)
+	}
+	return &corev1.Service{
+		ObjectMeta: objectMeta(fp),
+		Spec: corev1.ServiceSpec{
+			Type:     st,
+			Selector: selectorLabels(fp),
+			Ports: []corev1.ServicePort{{
+				Name: "https", Port: GatewayServicePort, TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP,
+			}},
+		},
+	}
+}
+
+var serviceSpec = apply.Spec[*corev1.Service]{
+	InSync: func(d, l *corev1.Service) bool {
+		return len(d.Spec.Ports) == len(l.Spec.Ports) && equality.Semantic.DeepEqual(d.Spec.Selector, l.Spec.Selector) &&
+			equality.Semantic.DeepDerivative(d.Spec, l.Spec)
+	},
+	// Allocated values (cluster IPs, node ports) are kept by the API server when unset.
+	Repair: func(d, l *corev1.Service) {
+		l.Spec.Type = d.Spec.Type
+		l.Spec.Selector = d.Spec.Selector
+		l.Spec.Ports = d.Spec.Ports
+		if d.Spec.Type == corev1.ServiceTypeClusterIP {
+			l.Spec.ExternalTrafficPolicy = ""
+			l.Spec.AllocateLoadBalancerNodePorts = nil
+		}
+	},
+}
+
+func desiredPodDisruptionBudget(fp *cybercoopv1alpha1.FocalPoint) *policyv1.PodDisruptionBudget {
+	return &policyv1.PodDisruptionBudget{
+		ObjectMeta: objectMeta(fp),
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			// At most one gateway pod may be evicted at a time.
+			MaxUnavailable: ptr.To(intstr.FromInt32(1)),
+			Selector:       &metav1.LabelSelector{MatchLabels: selectorLabels(fp)},
+		},
+	}
+}
+
+var podDisruptionBudgetSpec = apply.Spec[*policyv1.PodDisruptionBudget]{
+	InSync: func(d, l *policyv1.PodDisruptionBudget) bool {
+		return l.Spec.MinAvailable == nil && equality.Semantic.DeepEqual(d.Spec, l.Spec)
+	},
+	Repair: func(d, l *policyv1.PodDisruptionBudget) { l.Spec = d.Spec },
+}
+
+func desiredNetworkPolicy(fp *cybercoopv1alpha1.FocalPoint) *networkingv1.NetworkPolicy {
+	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
+	port := func(p int32, proto corev1.Protocol) networkingv1.NetworkPolicyPort {
+		return networkingv1.NetworkPolicyPort{Protocol: ptr.To(proto), Port: ptr.To(intstr.FromInt32(p))}
+	}
+	return &networkingv1.NetworkPolicy{
+		ObjectMeta: objectMeta(fp),
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: selectorLabels(fp)},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+			// Peers and officers reach the mTLS API from anywhere; the API itself
+			// authenticates them. Nothing else is reachable.
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				Ports: []networkingv1.NetworkPolicyPort{port(GatewayHTTPSPort, tcp)},
+			}},
+			// DNS, and HTTPS towards peer gateways and the evidence vault.
+			Egress: []networkingv1.NetworkPolicyEgressRule{
+				{Ports: []networkingv1.NetworkPolicyPort{port(53, udp), port(53, tcp)}},
+				{Ports: []networkingv1.NetworkPolicyPort{port(443, tcp), port(8443, tcp)}},
+			},
+		},
+	}
+}
+
+var networkPolicySpec = apply.Spec[*networkingv1.NetworkPolicy]{
+	InSync: func(d, l *networkingv1.NetworkPolicy) bool { return equality.Semantic.DeepEqual(d.Spec, l.Spec) },
+	Repair: func(d, l *networkingv1.NetworkPolicy) { l.Spec = d.Spec },
+}

@@ -1,0 +1,176 @@
+package focalpoint
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/roster"
+)
+
+// maxGapsListed bounds status.coverage.gaps (the CRD allows 50).
+const maxGapsListed = 50
+
+// rosterShifts converts the API's shifts into the roster package's form. The API
+// server has validated the formats already; an error here means a stored object
+// predates the validation and names the offending field.
+func rosterShifts(r cybercoopv1alpha1.Roster) ([]roster.Shift, error) {
+	out := make([]roster.Shift, 0, len(r.Shifts))
+	for i, s := range r.Shifts {
+		field := fmt.Sprintf("spec.roster.shifts[%d]", i)
+		start, err := roster.ParseTimeOfDay(field+".start", string(s.Start))
+		if err != nil {
+			return nil, err
+		}
+		end, err := roster.ParseTimeOfDay(field+".end", string(s.End))
+		if err != nil {
+			return nil, err
+		}
+		shift := roster.Shift{Start: start, End: end}
+		for j, d := range s.Days {
+			wd, err := roster.ParseWeekday(fmt.Sprintf("%s.days[%d]", field, j), string(d))
+			if err != nil {
+				return nil, err
+			}
+			shift.Days = append(shift.Days, wd)
+		}
+		out = append(out, shift)
+	}
+	return out, nil
+}
+
+// coverageStatus computes status.coverage and the CoverageComplete condition for
+// the week containing now. It also returns when the result next changes (the start
+// of next week in the roster's zone), for requeueing.
+func coverageStatus(r cybercoopv1alpha1.Roster, now time.Time) (*cybercoopv1alpha1.RosterCoverage, metav1.Condition, time.Time) {
+	cond := metav1.Condition{Type: cybercoopv1alpha1.ConditionCoverageComplete}
+	loc, err := time.LoadLocation(r.TimeZone)
+	if err != nil {
+		cond.Status = metav1.ConditionFalse
+		cond.Reason = cybercoopv1alpha1.ReasonInvalidTimeZone
+		cond.Message = fmt.Sprintf("spec.roster.timeZone: %q is not in the time zone database; use an IANA name such as Africa/Nairobi", r.TimeZone)
+		return nil, cond, time.Time{}
+	}
+	shifts, err := rosterShifts(r)
+	if err != nil {
+		cond.Status = metav1.ConditionFalse
+		cond.Reason = cybercoopv1alpha1.ReasonCoverageGaps
+		cond.Message = err.Error()
+		return nil, cond, time.Time{}
+	}
+	cov := roster.Compute(shifts, loc, now)
+	out := &cybercoopv1alpha1.RosterCoverage{
+		WeekStart:      cov.WeekStart.Format(time.RFC3339),
+		WeekMinutes:    int32(cov.Week() / time.Minute),
+		CoveredMinutes: int32(cov.Covered / time.Minute),
+		HoursPerWeek:   roster.FormatHours(cov.Covered),
+	}
+	for i, g := range cov.Gaps {
+		if i == maxGapsListed {
+			break
+		}
+		out.Gaps = append(out.Gaps, cybercoopv1alpha1.CoverageGap{
+			Start:   g.Start.Format(time.RFC3339),
+			End:     g.End.Format(time.RFC3339),
+			Minutes: int32(g.Duration() / time.Minute),
+		})
+	}
+	if cov.Complete() {
+		cond.Status = metav1.ConditionTrue
+		cond.Reason = cybercoopv1alpha1.ReasonFullCoverage
+		cond.Message = fmt.Sprintf("someone is on call for all %s hours of the week starting %s (%s)",
+			roster.FormatHours(cov.Week()), cov.WeekStart.Format("2006-01-02"), r.TimeZone)
+	} else {
+		first := cov.Gaps[0]
+		cond.Status = metav1.ConditionFalse
+		cond.Reason = cybercoopv1alpha1.ReasonCoverageGaps
+		cond.Message = fmt.Sprintf("%s of %s hours covered in the week starting %s (%s); %d gap(s), the first %s to %s",
+			roster.FormatHours(cov.Covered), roster.FormatHours(cov.Week()), cov.WeekStart.Format("2006-01-02"), r.TimeZone,
+			len(cov.Gaps), first.Start.Format("Mon 15:04"), first.End.Format("Mon 15:04"))
+	}
+	return out, cond, roster.NextWeekStart(now, loc)
+}
+
+// availableCondition reads the gateway Deployment's state. A nil Deployment means
+// it has not been created yet.
+func availableCondition(dep *appsv1.Deployment, desiredReplicas int32) (metav1.Condition, string) {
+	cond := metav1.Condition{Type: cybercoopv1alpha1.ConditionAvailable}
+	if dep == nil {
+		cond.Status = metav1.ConditionUnknown
+		cond.Reason = cybercoopv1alpha1.ReasonReconciling
+		cond.Message = "the gateway Deployment has not been created yet"
+		return cond, fmt.Sprintf("0/%d", desiredReplicas)
+	}
+	replicas := fmt.Sprintf("%d/%d", dep.Status.AvailableReplicas, desiredReplicas)
+	depAvailable := false
+	for _, c := range dep.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
+			depAvailable = true
+		}
+	}
+	switch {
+	case dep.Status.AvailableReplicas == 0 || !depAvailable:
+		cond.Status = metav1.ConditionFalse
+		cond.Reason = cybercoopv1alpha1.ReasonDeploymentUnavailable
+		cond.Message = fmt.Sprintf("%s gateway pods available; peers cannot reach the point of contact", replicas)
+	case dep.Status.ObservedGeneration < dep.Generation || dep.Status.UpdatedReplicas < desiredReplicas:
+		cond.Status = metav1.ConditionTrue
+		cond.Reason = cybercoopv1alpha1.ReasonDeploymentProgressing
+		cond.Message = fmt.Sprintf("%s gateway pods available; a rollout of the current spec is in progress", replicas)
+	default:
+		cond.Status = metav1.ConditionTrue
+		cond.Reason = cybercoopv1alpha1.ReasonDeploymentAvailable
+		cond.Message = fmt.Sprintf("%s gateway pods available", replicas)
+	}
+	return cond, replicas
+}
+
+// readyCondition summarises the others. provisionErr is the error from creating or
+// updating children, if any.
+func readyCondition(provisionErr error, others ...metav1.Condition) metav1.Condition {
+	cond := metav1.Condition{Type: cybercoopv1alpha1.ConditionReady}
+	if provisionErr != nil {
+		cond.Status = metav1.ConditionFalse
+		cond.Reason = cybercoopv1alpha1.ReasonProvisioningFailed
+		cond.Message = provisionErr.Error()
+		return cond
+	}
+	var notTrue []string
+	unknown := false
+	for _, c := range others {
+		if c.Status != metav1.ConditionTrue {
+			notTrue = append(notTrue, fmt.Sprintf("%s is %s (%s)", c.Type, c.Status, c.Reason))
+			unknown = unknown || c.Status == metav1.ConditionUnknown
+		}
+	}
+	switch {
+	case len(notTrue) == 0:
+		cond.Status = metav1.ConditionTrue
+		cond.Reason = cybercoopv1alpha1.ReasonAllConditionsMet
+		cond.Message = "the point of contact is provisioned, reachable and staffed around the clock"
+	case unknown:
+		cond.Status = metav1.ConditionUnknown
+		cond.Reason = cybercoopv1alpha1.ReasonReconciling
+		cond.Message = strings.Join(notTrue, "; ")
+	default:
+		cond.Status = metav1.ConditionFalse
+		cond.Reason = cybercoopv1alpha1.ReasonNotReady
+		cond.Message = strings.Join(notTrue, "; ")
+	}
+	return cond
+}
+
+// setConditions applies conds to status, keeping lastTransitionTime of conditions
+// whose status did not change, and stamping observedGeneration.
+func setConditions(status *cybercoopv1alpha1.FocalPointStatus, generation int64, conds ...metav1.Condition) {
+	for _, c := range conds {
+		c.ObservedGeneration = generation
+		meta.SetStatusCondition(&status.Conditions, c)
+	}
+}

@@ -1,0 +1,171 @@
+package vault
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"context"
+
+	"github.com/go-logr/logr"
+)
+
+// crashChildEnv switches the test binary into a vault server process for
+// TestCrashDuringIngest; its value is the data directory.
+const crashChildEnv = "VAULT_TEST_CRASH_CHILD_DIR"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(crashChildEnv); dir != "" {
+		runCrashChild(dir)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// runCrashChild serves a vault until it is killed, announcing its address
+// on stdout.
+func runCrashChild(dir string) {
+	kr, err := NewKeyring(map[uint32][]byte{1: testKey(1)})
+	if err == nil {
+		var v *Vault
+		v, err = Open(Config{Dir: dir, Keyring: kr})
+		if err == nil {
+			tlsDir := os.Getenv(crashChildEnv + "_TLS")
+			err = Serve(context.Background(), v, ServeConfig{
+				Listen:   "127.0.0.1:0",
+				CertFile: filepath.Join(tlsDir, "tls.crt"), KeyFile: filepath.Join(tlsDir, "tls.key"),
+				ClientCAFile: filepath.Join(tlsDir, "ca.crt"), ReloadInterval: time.Hour, Logger: logr.Discard(),
+				Ready: func(api, _ net.Addr) { fmt.Printf("LISTEN %s\n", api) },
+			})
+		}
+	}
+	fmt.Fprintln(os.Stderr, "crash child:", err)
+	os.Exit(2)
+}
+
+// TestCrashDuringIngest runs the vault as a child process, SIGKILLs it at a
+// random moment while two clients ingest, and checks after every kill that
+// the store opens, verifies clean and holds every acknowledged object.
+func TestCrashDuringIngest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test re-executes the test binary 50 times")
+	}
+	const iterations = 50
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := mrand.New(mrand.NewPCG(seed, 0))
+
+	ts := &testServer{serverCA: newTestCA(t, "crash server CA"), clientCA: newTestCA(t, "crash client CA")}
+	tlsDir := t.TempDir()
+	certPEM, keyPEM, _ := ts.serverCA.issueValid(t, "vault", true)
+	os.WriteFile(filepath.Join(tlsDir, "tls.crt"), certPEM, 0o600)
+	os.WriteFile(filepath.Join(tlsDir, "tls.key"), keyPEM, 0o600)
+	os.WriteFile(filepath.Join(tlsDir, "ca.crt"), ts.clientCA.pem, 0o600)
+	clientCert, clientKey, _ := ts.clientCA.issueValid(t, "crash client", false)
+
+	var dir string
+	acked := map[Digest]int64{}
+	var recoveries, totalAcked int
+	for i := range iterations {
+		if i%10 == 0 { // a fresh store now and then keeps verification cheap
+			dir = t.TempDir()
+			acked = map[Digest]int64{}
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashChildEnv+"_TLS="+tlsDir)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		addr, ok := strings.CutPrefix(strings.TrimSpace(line), "LISTEN ")
+		if err != nil || !ok {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("iteration %d: child did not start: %q %v; stderr: %s", i, line, err, stderr.String())
+		}
+		ts.addr = addr
+		c := ts.clientWith(t, clientCert, clientKey, false)
+
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for w := range 2 {
+			wrng := mrand.New(mrand.NewPCG(seed, uint64(i*2+w+1)))
+			wg.Go(func() {
+				for {
+					data := make([]byte, wrng.IntN(3*DefaultChunkSize))
+					for j := range data {
+						data[j] = byte(wrng.Uint32())
+					}
+					meta, _ := json.Marshal(testMetadata(time.Now()))
+					resp, err := c.Do(ingestRequest(t, ts.url("/v1/objects"), meta, bytes.NewReader(data)))
+					if err != nil {
+						return // the child is gone
+					}
+					body, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					var res IngestResult
+					if err != nil || (resp.StatusCode != 201 && resp.StatusCode != 200) || json.Unmarshal(body, &res) != nil {
+						return
+					}
+					mu.Lock()
+					acked[res.Digest] = int64(len(data))
+					mu.Unlock()
+				}
+			})
+		}
+		kill := time.AfterFunc(time.Duration(2+rng.IntN(60))*time.Millisecond, func() {
+			cmd.Process.Signal(syscall.SIGKILL)
+		})
+		wg.Wait()
+		kill.Stop()
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		if stderr.Len() > 0 {
+			t.Fatalf("iteration %d: child wrote to stderr: %s", i, stderr.String())
+		}
+
+		v, err := Open(Config{Dir: dir, Keyring: testKeyring(t, 1)})
+		if err != nil {
+			t.Fatalf("iteration %d: reopening after SIGKILL: %v", i, err)
+		}
+		if !v.Recovery().empty() {
+			recoveries++
+		}
+		rep, err := v.Verify(context.Background(), "CN=crash test")
+		if err != nil || !rep.OK() {
+			v.Close()
+			t.Fatalf("iteration %d: verify after SIGKILL: %v %v", i, err, rep.Findings)
+		}
+		for d, size := range acked {
+			info, err := v.Stat(d)
+			if err != nil || info.Size != size {
+				v.Close()
+				t.Fatalf("iteration %d: acknowledged object %s (%d bytes) lost: %+v %v", i, d, size, info, err)
+			}
+		}
+		totalAcked += len(acked)
+		if tmp, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(tmp) != 0 {
+			t.Fatalf("iteration %d: %d temporary files survived recovery", i, len(tmp))
+		}
+		v.Close()
+	}
+	t.Logf("%d kills, %d needed recovery (torn entry or unlogged object), %d acknowledged objects checked", iterations, recoveries, totalAcked)
+}

@@ -1,0 +1,295 @@
+package vault
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Action is what a custody entry records.
+type Action string
+
+// The actions of the custody log. Every operation on evidence appends one.
+const (
+	ActionIngest  Action = "ingest"
+	ActionRead    Action = "read"
+	ActionExport  Action = "export"
+	ActionHold    Action = "hold"
+	ActionRelease Action = "release"
+	ActionExpire  Action = "expire"
+	ActionVerify  Action = "verify"
+	// ActionRecover records that start-up recovery changed the log or the
+	// store (a torn final entry truncated, unacknowledged files set aside),
+	// so that no repair is ever silent.
+	ActionRecover Action = "recover"
+)
+
+func (a Action) valid() bool {
+	switch a {
+	case ActionIngest, ActionRead, ActionExport, ActionHold, ActionRelease, ActionExpire, ActionVerify, ActionRecover:
+		return true
+	}
+	return false
+}
+
+// SystemActor is the actor of entries the vault writes on its own behalf.
+const SystemActor = "system:vault"
+
+// genesisHash is the "previous hash" of the first entry.
+var genesisHash = strings.Repeat("0", 2*sha256.Size)
+
+// MaxEntryBytes bounds one encoded custody entry; larger lines are damage.
+const MaxEntryBytes = 64 << 10
+
+// Entry is one line of the custody log. Hash is the SHA-256 of the entry's
+// canonical JSON encoding with Hash empty; Prev is the Hash of the entry
+// before it, which chains the log so that altering, removing, inserting or
+// reordering any entry breaks every later link.
+type Entry struct {
+	Seq        uint64    `json:"seq"`
+	Time       time.Time `json:"time"`
+	Actor      string    `json:"actor"`
+	Action     Action    `json:"action"`
+	Object     Digest    `json:"object,omitempty"`
+	LegalBasis string    `json:"legalBasis,omitempty"`
+	// Reference is the case reference (ingest) or hold reference (hold, release).
+	Reference string `json:"reference,omitempty"`
+	// Metadata is the full ingest metadata; only on ingest entries.
+	Metadata   *Metadata `json:"metadata,omitempty"`
+	Size       int64     `json:"size,omitempty"`
+	KeyVersion uint32    `json:"keyVersion,omitempty"`
+	// Duplicate marks an ingest of content the vault already held.
+	Duplicate bool   `json:"duplicate,omitempty"`
+	Detail    string `json:"detail,omitempty"`
+	Prev      string `json:"prev"`
+	Hash      string `json:"hash"`
+}
+
+func (e Entry) computeHash() (string, error) {
+	e.Hash = ""
+	body, err := json.Marshal(e)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// encodeEntry seals e with its hash and returns its log line, newline included.
+func encodeEntry(e Entry) (Entry, []byte, error) {
+	h, err := e.computeHash()
+	if err != nil {
+		return e, nil, fmt.Errorf("encoding custody entry %d: %w", e.Seq, err)
+	}
+	e.Hash = h
+	line, err := json.Marshal(e)
+	if err != nil {
+		return e, nil, fmt.Errorf("encoding custody entry %d: %w", e.Seq, err)
+	}
+	if len(line) >= MaxEntryBytes {
+		return e, nil, fmt.Errorf("custody entry %d would be %d bytes; the limit is %d", e.Seq, len(line), MaxEntryBytes)
+	}
+	return e, append(line, '\n'), nil
+}
+
+// DecodeEntry parses one custody log line (without its newline) and checks
+// that it is self-consistent: strict JSON with no unknown fields, exactly the
+// canonical encoding the vault writes (so no edit can hide in whitespace,
+// key case or escaping), a known action, and a hash matching its content.
+// Chain links (sequence, previous hash) are checked by the caller.
+func DecodeEntry(line []byte) (Entry, error) {
+	if len(line) >= MaxEntryBytes {
+		return Entry{}, fmt.Errorf("entry is %d bytes; the limit is %d", len(line), MaxEntryBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	var e Entry
+	if err := dec.Decode(&e); err != nil {
+		return Entry{}, fmt.Errorf("entry is not valid custody JSON: %v", err)
+	}
+	canonical, err := json.Marshal(e)
+	if err != nil || !bytes.Equal(canonical, line) {
+		return e, fmt.Errorf("entry %d is not in the canonical form the vault writes (altered)", e.Seq)
+	}
+	if e.Seq == 0 {
+		return e, errors.New("entry has no sequence number (seq must start at 1)")
+	}
+	if !e.Action.valid() {
+		return e, fmt.Errorf("entry %d has unknown action %q", e.Seq, truncateForError(string(e.Action)))
+	}
+	if !isHex64(e.Prev) || !isHex64(e.Hash) {
+		return e, fmt.Errorf("entry %d: prev and hash must be 64 lowercase hex characters", e.Seq)
+	}
+	if e.Object != "" {
+		if _, err := ParseDigest(string(e.Object)); err != nil {
+			return e, fmt.Errorf("entry %d: %w", e.Seq, err)
+		}
+	}
+	want, err := e.computeHash()
+	if err != nil {
+		return e, fmt.Errorf("entry %d: %w", e.Seq, err)
+	}
+	if want != e.Hash {
+		return e, fmt.Errorf("entry %d: hash does not match its content (entry altered)", e.Seq)
+	}
+	return e, nil
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// logLine is one raw line of the custody log.
+type logLine struct {
+	number   int   // 1-based
+	offset   int64 // of the first byte
+	text     []byte
+	complete bool // ended with a newline
+}
+
+// scanLog calls fn for every line of r. Only the final line can be
+// incomplete; that is a torn append.
+func scanLog(r io.Reader, fn func(logLine) error) error {
+	br := bufio.NewReaderSize(r, 256<<10)
+	var offset int64
+	for n := 1; ; n++ {
+		text, err := br.ReadBytes('\n')
+		if len(text) > 0 {
+			complete := text[len(text)-1] == '\n'
+			l := logLine{number: n, offset: offset, text: bytes.TrimSuffix(text, []byte{'\n'}), complete: complete}
+			offset += int64(len(text))
+			if ferr := fn(l); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// custodyLog is the append-only log file. Appends are serialised by the Vault.
+type custodyLog struct {
+	f        *os.File
+	path     string
+	lastSeq  uint64
+	lastHash string
+	size     int64
+	broken   error
+}
+
+// logRecovery reports what opening the log had to repair.
+type logRecovery struct {
+	tornOffset int64
+	tornBytes  int
+}
+
+// openCustodyLog opens (creating if need be) the log, truncates a torn final
+// entry, checks the whole chain and replays every entry through fn. A broken
+// chain anywhere else is not repaired: it is returned as an error so the vault
+// refuses to start on a log that has been tampered with.
+func openCustodyLog(path string, fn func(Entry) error) (*custodyLog, logRecovery, error) {
+	var rec logRecovery
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, rec, fmt.Errorf("opening custody log: %w", err)
+	}
+	l := &custodyLog{f: f, path: path, lastHash: genesisHash}
+	tornAt := int64(-1)
+	err = scanLog(f, func(line logLine) error {
+		if !line.complete {
+			tornAt, rec.tornOffset, rec.tornBytes = line.offset, line.offset, len(line.text)
+			return nil
+		}
+		e, err := DecodeEntry(line.text)
+		if err != nil {
+			return fmt.Errorf("custody log %s line %d: %w; run `cybercoop vault verify` and restore the log from a replica", path, line.number, err)
+		}
+		if e.Seq != l.lastSeq+1 || e.Prev != l.lastHash {
+			return fmt.Errorf("custody log %s line %d: entry %d does not follow entry %d (sequence or previous hash broken); run `cybercoop vault verify`", path, line.number, e.Seq, l.lastSeq)
+		}
+		l.lastSeq, l.lastHash = e.Seq, e.Hash
+		l.size = line.offset + int64(len(line.text)) + 1
+		return fn(e)
+	})
+	if err != nil {
+		f.Close()
+		return nil, rec, err
+	}
+	if tornAt >= 0 {
+		if err := f.Truncate(tornAt); err != nil {
+			f.Close()
+			return nil, rec, fmt.Errorf("truncating torn final entry of custody log: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, rec, fmt.Errorf("syncing custody log: %w", err)
+		}
+	}
+	if _, err := f.Seek(l.size, io.SeekStart); err != nil {
+		f.Close()
+		return nil, rec, err
+	}
+	return l, rec, nil
+}
+
+// append assigns the next sequence number and previous hash, writes the
+// entry in one write and fsyncs before returning: an entry the caller sees
+// as appended survives a crash. If the write fails part-way the file is cut
+// back to the last whole entry; if even that fails the log refuses further
+// appends rather than chain onto a torn line.
+func (l *custodyLog) append(e Entry) (Entry, error) {
+	if l.broken != nil {
+		return e, fmt.Errorf("custody log is unusable after an earlier failure: %w", l.broken)
+	}
+	e.Seq = l.lastSeq + 1
+	e.Prev = l.lastHash
+	e.Time = e.Time.UTC()
+	e, line, err := encodeEntry(e)
+	if err != nil {
+		return e, err
+	}
+	if _, err := l.f.Write(line); err != nil {
+		l.rollback(err)
+		return e, fmt.Errorf("appending custody entry %d: %w", e.Seq, err)
+	}
+	if err := l.f.Sync(); err != nil {
+		l.rollback(err)
+		return e, fmt.Errorf("syncing custody entry %d: %w", e.Seq, err)
+	}
+	l.lastSeq, l.lastHash = e.Seq, e.Hash
+	l.size += int64(len(line))
+	return e, nil
+}
+
+func (l *custodyLog) rollback(cause error) {
+	if err := l.f.Truncate(l.size); err != nil {
+		l.broken = fmt.Errorf("%v; truncating back also failed: %v", cause, err)
+		return
+	}
+	if _, err := l.f.Seek(l.size, io.SeekStart); err != nil {
+		l.broken = err
+	}
+}
+
+func (l *custodyLog) close() error { return l.f.Close() }

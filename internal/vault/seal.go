@@ -1,0 +1,370 @@
+package vault
+
+// Sealed object format (version 1). Every object file is
+//
+//	header (36 bytes): "CCVAULT1" | key version (uint32 BE) | chunk size (uint32 BE) | salt (16) | nonce prefix (4)
+//	chunk 0 … chunk n: AES-256-GCM(plaintext chunk) with a 16-byte tag
+//
+// Every chunk except the last holds exactly chunk-size plaintext bytes; the
+// last holds 0…chunk-size bytes, so an empty object is one empty sealed chunk.
+//
+// The AES key of an object is HKDF-SHA256(keyring key, salt) with a fresh
+// random salt per object, so the GCM nonce — prefix | chunk counter (uint64
+// BE) — can never repeat under one key however many objects a key version
+// seals. The additional data of every chunk is the whole header plus a
+// last-chunk flag: changing the header (say the key version or chunk size),
+// reordering chunks, dropping trailing chunks or appending chunks all make
+// authentication fail instead of yielding plausible plaintext.
+
+import (
+	"bufio"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+const (
+	sealMagic      = "CCVAULT1"
+	sealHeaderSize = 8 + 4 + 4 + 16 + 4
+	gcmTagSize     = 16
+	// DefaultChunkSize balances per-chunk overhead against the plaintext a
+	// reader must hold back until the digest is verified.
+	DefaultChunkSize = 256 << 10
+	maxChunkSize     = 16 << 20
+	hkdfInfo         = "cybercoop vault object key v1"
+	// pipelineDepth is how many plaintext chunks may be in flight between the
+	// reader, hasher and sealer; enough to keep two cores busy.
+	pipelineDepth = 8
+)
+
+var (
+	// ErrObjectCorrupt means an object file failed authentication or is
+	// structurally damaged (corrupted, truncated, extended or re-keyed).
+	ErrObjectCorrupt = errors.New("object file corrupted")
+	// ErrDigestMismatch means an object decrypted cleanly but its plaintext
+	// does not hash to its content address.
+	ErrDigestMismatch = errors.New("object digest mismatch")
+)
+
+type sealHeader [sealHeaderSize]byte
+
+func (h *sealHeader) keyVersion() uint32 { return binary.BigEndian.Uint32(h[8:12]) }
+func (h *sealHeader) chunkSize() int     { return int(binary.BigEndian.Uint32(h[12:16])) }
+func (h *sealHeader) salt() []byte       { return h[16:32] }
+func (h *sealHeader) noncePrefix() []byte {
+	return h[32:36]
+}
+
+func objectAEAD(master, salt []byte) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, master, salt, hkdfInfo, KeySize)
+	if err != nil {
+		return nil, fmt.Errorf("deriving object key: %w", err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("creating AES cipher: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+// sealResult is what sealing learnt about the plaintext.
+type sealResult struct {
+	digest     Digest
+	size       int64
+	keyVersion uint32
+}
+
+// plainChunk is shared by the hasher and the sealer; refs counts the stages
+// still using it so the buffer returns to the pool exactly once.
+type plainChunk struct {
+	buf  []byte
+	data []byte
+	seq  uint64
+	last bool
+	refs atomic.Int32
+}
+
+// sealStream encrypts src into dst while hashing it. Reading, hashing,
+// sealing and writing run as a pipeline (hashing and sealing on separate
+// goroutines over the same buffer) because each alone is close to memory
+// speed and ingest should be bounded by the slowest of them, not their sum.
+// Memory use is fixed: pipelineDepth plaintext and ciphertext chunks.
+func sealStream(ctx context.Context, src io.Reader, dst io.Writer, kr *Keyring, alg HashAlgorithm, chunkSize int) (sealResult, error) {
+	if chunkSize <= 0 || chunkSize > maxChunkSize {
+		return sealResult{}, fmt.Errorf("chunk size %d is outside 1…%d bytes", chunkSize, maxChunkSize)
+	}
+	version := kr.Active()
+	master, err := kr.key(version)
+	if err != nil {
+		return sealResult{}, err
+	}
+	var hdr sealHeader
+	copy(hdr[:8], sealMagic)
+	binary.BigEndian.PutUint32(hdr[8:12], version)
+	binary.BigEndian.PutUint32(hdr[12:16], uint32(chunkSize))
+	rand.Read(hdr[16:36])
+	aead, err := objectAEAD(master, hdr.salt())
+	if err != nil {
+		return sealResult{}, err
+	}
+	if _, err := dst.Write(hdr[:]); err != nil {
+		return sealResult{}, fmt.Errorf("writing object header: %w", err)
+	}
+
+	stop := make(chan struct{})
+	var stopOnce sync.Once
+	var firstErr error
+	fail := func(err error) {
+		stopOnce.Do(func() { firstErr = err; close(stop) })
+	}
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
+
+	free := make(chan *plainChunk, pipelineDepth)
+	for range pipelineDepth {
+		free <- &plainChunk{buf: make([]byte, chunkSize)}
+	}
+	release := func(c *plainChunk) {
+		if c.refs.Add(-1) == 0 {
+			free <- c
+		}
+	}
+	ctFree := make(chan []byte, pipelineDepth)
+	for range pipelineDepth {
+		ctFree <- make([]byte, 0, chunkSize+gcmTagSize)
+	}
+	hashQ := make(chan *plainChunk, pipelineDepth)
+	sealQ := make(chan *plainChunk, pipelineDepth)
+	writeQ := make(chan []byte, pipelineDepth)
+
+	h := alg.new()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for c := range hashQ {
+			h.Write(c.data)
+			release(c)
+		}
+	})
+	wg.Go(func() {
+		defer close(writeQ)
+		var nonce [12]byte
+		copy(nonce[:4], hdr.noncePrefix())
+		aad := append(hdr[:], 0)
+		for c := range sealQ {
+			ct := <-ctFree
+			binary.BigEndian.PutUint64(nonce[4:], c.seq)
+			aad[sealHeaderSize] = 0
+			if c.last {
+				aad[sealHeaderSize] = 1
+			}
+			ct = aead.Seal(ct[:0], nonce[:], c.data, aad)
+			release(c)
+			writeQ <- ct
+		}
+	})
+	wg.Go(func() {
+		for ct := range writeQ {
+			if !stopped() {
+				if _, err := dst.Write(ct); err != nil {
+					fail(fmt.Errorf("writing object: %w", err))
+				}
+			}
+			ctFree <- ct[:0]
+		}
+	})
+
+	var size int64
+	var seq uint64
+	dispatch := func(c *plainChunk) {
+		c.seq = seq
+		seq++
+		size += int64(len(c.data))
+		c.refs.Store(2)
+		hashQ <- c
+		sealQ <- c
+	}
+	// The last-chunk flag needs one chunk of read-ahead: a full chunk is only
+	// known to be the last when the next read finds the end of the stream.
+	var pending *plainChunk
+	for !stopped() {
+		if err := ctx.Err(); err != nil {
+			fail(err)
+			break
+		}
+		var cur *plainChunk
+		select {
+		case cur = <-free:
+		case <-stop:
+		}
+		if cur == nil {
+			break
+		}
+		n, rerr := io.ReadFull(src, cur.buf)
+		cur.data = cur.buf[:n]
+		cur.last = false
+		eof := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
+		if rerr != nil && !eof {
+			fail(fmt.Errorf("reading object stream: %w", rerr))
+			break
+		}
+		if eof && n == 0 {
+			if pending == nil {
+				pending = cur // empty object: one empty final chunk
+			}
+			pending.last = true
+			dispatch(pending)
+			pending = nil
+			break
+		}
+		if pending != nil {
+			dispatch(pending)
+		}
+		pending = cur
+		if eof {
+			pending.last = true
+			dispatch(pending)
+			pending = nil
+			break
+		}
+	}
+	close(hashQ)
+	close(sealQ)
+	wg.Wait()
+	if stopped() {
+		return sealResult{}, firstErr
+	}
+	return sealResult{digest: newDigest(alg, h.Sum(nil)), size: size, keyVersion: version}, nil
+}
+
+// objectReader decrypts a sealed object and verifies it against its content
+// address. It never hands out the final chunk's plaintext before the digest
+// and size have been checked, so a consumer that sees io.EOF has received
+// exactly the verified object; on any mismatch Read returns an error instead
+// and the consumer holds an incomplete object, never a complete-looking one.
+type objectReader struct {
+	src       *bufio.Reader
+	aead      cipher.AEAD
+	hdr       sealHeader
+	nonce     [12]byte
+	aad       []byte
+	chunkSize int
+	seq       uint64
+	ct        []byte
+	plain     []byte
+	h         hash.Hash
+	want      Digest
+	wantSize  int64
+	size      int64
+	done      bool
+	err       error
+	closer    io.Closer
+}
+
+// KeyVersion reports the key version the object is sealed under.
+func (o *objectReader) KeyVersion() uint32 { return o.hdr.keyVersion() }
+
+// openSealed reads the header of a sealed object and prepares decryption.
+// wantSize < 0 skips the size check.
+func openSealed(src io.ReadCloser, kr *Keyring, want Digest, wantSize int64) (*objectReader, error) {
+	o := &objectReader{src: bufio.NewReaderSize(src, 64<<10), want: want, wantSize: wantSize, closer: src}
+	if _, err := io.ReadFull(o.src, o.hdr[:]); err != nil {
+		return nil, fmt.Errorf("%w: %s: header is incomplete (%v)", ErrObjectCorrupt, want, err)
+	}
+	if string(o.hdr[:8]) != sealMagic {
+		return nil, fmt.Errorf("%w: %s: header does not start with %q", ErrObjectCorrupt, want, sealMagic)
+	}
+	o.chunkSize = o.hdr.chunkSize()
+	if o.chunkSize <= 0 || o.chunkSize > maxChunkSize {
+		return nil, fmt.Errorf("%w: %s: header chunk size %d is outside 1…%d", ErrObjectCorrupt, want, o.chunkSize, maxChunkSize)
+	}
+	master, err := kr.key(o.hdr.keyVersion())
+	if err != nil {
+		return nil, fmt.Errorf("object %s: %w", want, err)
+	}
+	if o.aead, err = objectAEAD(master, o.hdr.salt()); err != nil {
+		return nil, err
+	}
+	copy(o.nonce[:4], o.hdr.noncePrefix())
+	o.aad = append(o.hdr[:], 0)
+	o.ct = make([]byte, o.chunkSize+gcmTagSize)
+	o.h = want.Algorithm().new()
+	return o, nil
+}
+
+func (o *objectReader) Read(p []byte) (int, error) {
+	for len(o.plain) == 0 {
+		if o.err != nil {
+			return 0, o.err
+		}
+		if o.done {
+			return 0, io.EOF
+		}
+		o.err = o.nextChunk()
+	}
+	n := copy(p, o.plain)
+	o.plain = o.plain[n:]
+	return n, nil
+}
+
+func (o *objectReader) Close() error { return o.closer.Close() }
+
+func (o *objectReader) nextChunk() error {
+	n, err := io.ReadFull(o.src, o.ct)
+	last := false
+	switch {
+	case err == io.EOF:
+		return fmt.Errorf("%w: %s: file ends after chunk %d without a final chunk (truncated)", ErrObjectCorrupt, o.want, int64(o.seq)-1)
+	case err == io.ErrUnexpectedEOF:
+		last = true
+	case err != nil:
+		return fmt.Errorf("object %s: reading chunk %d: %w", o.want, o.seq, err)
+	default:
+		if _, perr := o.src.Peek(1); perr == io.EOF {
+			last = true
+		} else if perr != nil {
+			return fmt.Errorf("object %s: reading after chunk %d: %w", o.want, o.seq, perr)
+		}
+	}
+	if n < gcmTagSize {
+		return fmt.Errorf("%w: %s: chunk %d is %d bytes, shorter than its authentication tag (truncated)", ErrObjectCorrupt, o.want, o.seq, n)
+	}
+	binary.BigEndian.PutUint64(o.nonce[4:], o.seq)
+	o.aad[sealHeaderSize] = 0
+	if last {
+		o.aad[sealHeaderSize] = 1
+	}
+	plain, err := o.aead.Open(o.ct[:0], o.nonce[:], o.ct[:n], o.aad)
+	if err != nil {
+		return fmt.Errorf("%w: %s: chunk %d failed authentication (the file was altered, truncated or extended)", ErrObjectCorrupt, o.want, o.seq)
+	}
+	o.seq++
+	o.size += int64(len(plain))
+	o.h.Write(plain)
+	if last {
+		if got := newDigest(o.want.Algorithm(), o.h.Sum(nil)); got != o.want {
+			return fmt.Errorf("%w: %s: plaintext hashes to %s", ErrDigestMismatch, o.want, got)
+		}
+		if o.wantSize >= 0 && o.size != o.wantSize {
+			return fmt.Errorf("%w: %s: plaintext is %d bytes, custody log records %d", ErrDigestMismatch, o.want, o.size, o.wantSize)
+		}
+		o.done = true
+	}
+	o.plain = plain
+	return nil
+}

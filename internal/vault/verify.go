@@ -1,0 +1,228 @@
+package vault
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Finding is one thing verification found wrong. Seq and Line locate a
+// custody entry, Object an object; Problem says what is wrong.
+type Finding struct {
+	Seq     uint64 `json:"seq,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Object  Digest `json:"object,omitempty"`
+	Problem string `json:"problem"`
+}
+
+func (f Finding) String() string {
+	var where []string
+	if f.Line > 0 {
+		where = append(where, fmt.Sprintf("custody log line %d", f.Line))
+	}
+	if f.Seq > 0 {
+		where = append(where, fmt.Sprintf("entry %d", f.Seq))
+	}
+	if f.Object != "" {
+		where = append(where, "object "+string(f.Object))
+	}
+	if len(where) == 0 {
+		return f.Problem
+	}
+	return strings.Join(where, ", ") + ": " + f.Problem
+}
+
+// Report is the result of a verification.
+type Report struct {
+	Time     time.Time `json:"time"`
+	Entries  uint64    `json:"entries"`
+	Objects  int       `json:"objects"`
+	Bytes    int64     `json:"bytes"`
+	Findings []Finding `json:"findings"`
+}
+
+// OK reports whether verification found nothing wrong.
+func (r Report) OK() bool { return len(r.Findings) == 0 }
+
+// VerifyOffline verifies the vault in dir without opening it for writing: it
+// takes no lock, repairs nothing and records nothing, so it is safe on a
+// snapshot or a copy. Findings that the next start would repair (a torn final
+// entry, an interrupted ingest or expiry) are still reported.
+func VerifyOffline(ctx context.Context, dir string, kr *Keyring, clock Clock) (Report, error) {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	f, err := os.Open(filepath.Join(dir, custodyLogName))
+	if err != nil {
+		return Report{}, fmt.Errorf("verify: %w", err)
+	}
+	defer f.Close()
+	store := &FSStore{root: dir}
+	if _, err := os.Stat(store.dir(SHA256)); err != nil {
+		return Report{}, fmt.Errorf("verify: %s does not look like a vault data directory: %w", dir, err)
+	}
+	return verifyStore(ctx, f, store, kr, clock.Now().UTC())
+}
+
+// verifyStore recomputes the custody chain and every live object's digest.
+// It keeps going after a problem so that one report names everything wrong,
+// and it follows a damaged entry's stored hash so that one altered entry
+// yields one finding, not a cascade.
+func verifyStore(ctx context.Context, logR io.Reader, store BlobStore, kr *Keyring, now time.Time) (Report, error) {
+	rep := Report{Time: now}
+	state := newCustodyState()
+	var lastSeq uint64
+	lastHash := genesisHash
+	chainKnown := true
+	add := func(f Finding) { rep.Findings = append(rep.Findings, f) }
+
+	err := scanLog(logR, func(l logLine) error {
+		if !l.complete {
+			add(Finding{Line: l.number, Problem: fmt.Sprintf("torn final entry of %d bytes at offset %d (an append interrupted by a crash; truncated on next start)", len(l.text), l.offset)})
+			return nil
+		}
+		e, err := DecodeEntry(l.text)
+		decoded := e.Seq != 0 && isHex64(e.Hash)
+		if err != nil {
+			add(Finding{Line: l.number, Seq: e.Seq, Object: e.Object, Problem: err.Error()})
+		}
+		if !decoded {
+			chainKnown = false
+			return nil
+		}
+		if chainKnown {
+			var problems []string
+			if e.Seq != lastSeq+1 {
+				if e.Seq > lastSeq+1 {
+					problems = append(problems, fmt.Sprintf("sequence jumps from %d to %d (entries %d–%d missing)", lastSeq, e.Seq, lastSeq+1, e.Seq-1))
+				} else {
+					problems = append(problems, fmt.Sprintf("sequence %d follows %d (entry duplicated or reordered)", e.Seq, lastSeq))
+				}
+			}
+			if e.Prev != lastHash {
+				problems = append(problems, fmt.Sprintf("previous hash does not match entry %d (an entry before it was removed, inserted or altered)", lastSeq))
+			}
+			if len(problems) > 0 {
+				add(Finding{Line: l.number, Seq: e.Seq, Problem: strings.Join(problems, "; ")})
+			}
+		}
+		lastSeq, lastHash, chainKnown = e.Seq, e.Hash, true
+		rep.Entries++
+		if aerr := state.apply(e); aerr != nil {
+			add(Finding{Line: l.number, Seq: e.Seq, Object: e.Object, Problem: "inconsistent with earlier entries: " + aerr.Error()})
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return rep, fmt.Errorf("verify: reading custody log: %w", err)
+	}
+
+	stored, strays, err := store.List()
+	if err != nil {
+		return rep, fmt.Errorf("verify: %w", err)
+	}
+	for _, s := range strays {
+		add(Finding{Problem: fmt.Sprintf("unexpected file %s in the object store", s)})
+	}
+	live := make([]*objectState, 0, len(state.live))
+	for _, o := range state.live {
+		live = append(live, o)
+	}
+	slices.SortFunc(live, func(a, b *objectState) int { return cmp.Compare(a.ingestSeq, b.ingestSeq) })
+	for _, o := range live {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		rep.Objects++
+		rep.Bytes += o.size
+		if problem := verifyObject(store, kr, o); problem != "" {
+			add(Finding{Seq: o.ingestSeq, Object: o.digest, Problem: problem})
+		}
+	}
+	for _, d := range stored {
+		if _, ok := state.live[d]; ok {
+			continue
+		}
+		if seq, ok := state.expired[d]; ok {
+			add(Finding{Seq: seq, Object: d, Problem: "object is expired in the custody log but its file is still present (expiry interrupted; removed on next start)"})
+			continue
+		}
+		add(Finding{Object: d, Problem: "object file has no ingest entry in the custody log (an ingest interrupted before it was acknowledged, quarantined on next start, or an ingest entry removed from the log)"})
+	}
+	return rep, nil
+}
+
+func verifyObject(store BlobStore, kr *Keyring, o *objectState) string {
+	f, err := store.Open(o.digest)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Sprintf("object file is missing (ingested in entry %d, never expired)", o.ingestSeq)
+	}
+	if err != nil {
+		return "cannot open object file: " + err.Error()
+	}
+	r, err := openSealed(f, kr, o.digest, o.size)
+	if err != nil {
+		f.Close()
+		return err.Error()
+	}
+	defer r.Close()
+	if r.KeyVersion() != o.keyVersion {
+		return fmt.Sprintf("object file is sealed under key version %d but its ingest entry records version %d", r.KeyVersion(), o.keyVersion)
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// Verify recomputes the custody chain and every live object's digest while
+// the vault is serving, records the result as a verify entry and in Status.
+func (v *Vault) Verify(ctx context.Context, actor string) (Report, error) {
+	v.mu.Lock()
+	logSize := v.custody.size
+	kr := v.keyring.Load()
+	v.mu.Unlock()
+	f, err := os.Open(filepath.Join(v.cfg.Dir, custodyLogName))
+	if err != nil {
+		return Report{}, err
+	}
+	defer f.Close()
+	rep, err := verifyStore(ctx, io.NewSectionReader(f, 0, logSize), v.store, kr, v.now())
+	if err != nil {
+		return rep, err
+	}
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	// Objects ingested or expired while verification ran are not findings.
+	rep.Findings = slices.DeleteFunc(rep.Findings, func(f Finding) bool {
+		if f.Object == "" || f.Line != 0 {
+			return false
+		}
+		_, live := v.state.live[f.Object]
+		_, expired := v.state.expired[f.Object]
+		noEntry := strings.HasPrefix(f.Problem, "object file has no ingest entry")
+		missing := strings.HasPrefix(f.Problem, "object file is missing")
+		return (noEntry && live) || (missing && expired)
+	})
+	detail := fmt.Sprintf("%d entries, %d objects, %d bytes verified; %d findings", rep.Entries, rep.Objects, rep.Bytes, len(rep.Findings))
+	e, err := v.custody.append(Entry{Time: rep.Time, Actor: actor, Action: ActionVerify, Detail: detail})
+	if err != nil {
+		return rep, err
+	}
+	v.lastVerify = &VerifyStatus{Time: rep.Time, OK: rep.OK(), Findings: len(rep.Findings), Sequence: e.Seq}
+	v.metrics.lastVerify.Set(float64(rep.Time.Unix()))
+	v.metrics.verifyFindings.Set(float64(len(rep.Findings)))
+	if !rep.OK() {
+		v.metrics.verifyFailures.Inc()
+	}
+	return rep, nil
+}
