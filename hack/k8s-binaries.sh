@@ -30,7 +30,7 @@ for name in "${binaries[@]}"; do
   if [ -x "$dest/$name" ] && [ "$(cat "$dest/.$name.stamp" 2>/dev/null)" = "$stamp" ]; then
     continue
   fi
-  echo "k8s-binaries: building $name $version (first build of kube-apiserver takes about 6 minutes)" >&2
+  echo "k8s-binaries: building $name $version from the Go module proxy (kube-apiserver takes about 6 minutes the first time)" >&2
   start=$(date +%s)
   (cd "$root/$module" && go build -o "$dest/$name.tmp" -ldflags "$flags" "$pkg")
   mv "$dest/$name.tmp" "$dest/$name"

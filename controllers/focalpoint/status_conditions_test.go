@@ -50,7 +50,9 @@ func TestAvailableCondition(t *testing.T) {
 }
 
 func TestReadyCondition(t *testing.T) {
-	trueCond := func(t string) metav1.Condition { return metav1.Condition{Type: t, Status: metav1.ConditionTrue, Reason: "OK"} }
+	trueCond := func(t string) metav1.Condition {
+		return metav1.Condition{Type: t, Status: metav1.ConditionTrue, Reason: "OK"}
+	}
 	cond := func(t string, s metav1.ConditionStatus, r string) metav1.Condition {
 		return metav1.Condition{Type: t, Status: s, Reason: r}
 	}

@@ -93,7 +93,7 @@ func run() error {
 	if err := d.start("kwok", filepath.Join(k8sBin, "kwok"),
 		"--kubeconfig="+d.kubeconfig, "--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-		"--node-ip=127.0.0.1", "--node-name=kwok-node-0", "--server-address=127.0.0.1:0",
+		"--node-ip=127.0.0.1", "--node-name=kwok-node-0",
 	); err != nil {
 		return err
 	}

@@ -74,7 +74,9 @@ var _ = Describe("FocalPoint validation by the API server", func() {
 			"spec.roster.shifts[0].end", "must be a time of day HH:MM between 00:00 and 24:00"),
 		Entry("shift starting at 24:00", func(fp *v1.FocalPoint) { fp.Spec.Roster.Shifts[0].Start = "24:00" },
 			"spec.roster.shifts[0]", "start must be a time of day from 00:00 to 23:59"),
-		Entry("empty shift", func(fp *v1.FocalPoint) { fp.Spec.Roster.Shifts[0].Start, fp.Spec.Roster.Shifts[0].End = "08:00", "08:00" },
+		Entry("empty shift", func(fp *v1.FocalPoint) {
+			fp.Spec.Roster.Shifts[0].Start, fp.Spec.Roster.Shifts[0].End = "08:00", "08:00"
+		},
 			"spec.roster.shifts[0]", "start and end must differ"),
 		Entry("empty roster", func(fp *v1.FocalPoint) { fp.Spec.Roster.Shifts = []v1.Shift{} },
 			"spec.roster.shifts", "should have at least 1 items"),
