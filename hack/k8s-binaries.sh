@@ -34,6 +34,14 @@ for name in "${binaries[@]}"; do
   start=$(date +%s)
   (cd "$root/$module" && go build -o "$dest/$name.tmp" -ldflags "$flags" "$pkg")
   mv "$dest/$name.tmp" "$dest/$name"
+  if [ "$name" = kwok ]; then
+    # kwok needs "stages" saying how simulated nodes and pods change state; use
+    # the fast ones shipped in its module (nodes Ready at once, pods Running at once).
+    stages="$(cd "$root/hack/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage"
+    for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+      echo "---"; cat "$stages/$f"
+    done > "$dest/kwok-stages.yaml"
+  fi
   echo "$stamp" > "$dest/.$name.stamp"
   echo "k8s-binaries: built $name in $(( $(date +%s) - start ))s" >&2
 done

@@ -91,7 +91,7 @@ func run() error {
 		return err
 	}
 	if err := d.start("kwok", filepath.Join(k8sBin, "kwok"),
-		"--kubeconfig="+d.kubeconfig, "--manage-all-nodes=false",
+		"--kubeconfig="+d.kubeconfig, "--config="+filepath.Join(k8sBin, "kwok-stages.yaml"), "--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		"--node-ip=127.0.0.1", "--node-name=kwok-node-0",
 	); err != nil {
