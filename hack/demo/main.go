@@ -82,7 +82,7 @@ func run() error {
 	step("starting kube-controller-manager, kube-scheduler and kwok (one simulated node)")
 	if err := d.start("kube-controller-manager", filepath.Join(k8sBin, "kube-controller-manager"),
 		"--kubeconfig="+d.kubeconfig, "--leader-elect=false", "--secure-port=0",
-		"--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,disruption-controller,endpointslice-controller,namespace-controller",
+		"--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,disruption-controller,endpointslice-controller,namespace-controller,node-lifecycle-controller",
 	); err != nil {
 		return err
 	}
