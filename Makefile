@@ -42,8 +42,8 @@ $(GOLANGCI_LINT).$(TOOLS_SUM):
 	rm -f $(GOLANGCI_LINT).* && touch $@
 
 .PHONY: k8s-binaries
-k8s-binaries: ## Build kube-apiserver, etcd and kubectl at pinned versions into bin/k8s/<version> (first time: about 6 minutes).
-	@hack/k8s-binaries.sh >/dev/null
+k8s-binaries: ## Build kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler and kwok into bin/k8s/<version> (first time: about 10 minutes).
+	@hack/k8s-binaries.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kwok >/dev/null
 
 ##@ Development
 
@@ -69,7 +69,7 @@ build: ## Build bin/cybercoop.
 	go build -ldflags "-X github.com/cybercoop/cybercoop-operator/internal/version.Version=$(VERSION)" -o $(BIN)/cybercoop ./cmd/cybercoop
 
 .PHONY: test
-test: k8s-binaries ## Run unit and envtest suites against a real kube-apiserver and etcd.
+test: k8s-binaries ## Run unit tests, envtest suites (real kube-apiserver and etcd) and the end-to-end suite (simulated cluster).
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: fuzz
@@ -104,7 +104,7 @@ verify: generate manifests ## Regenerate code and manifests, tidy modules and go
 ##@ Running
 
 .PHONY: demo
-demo: build ## Start a local control plane, install the CRDs, run the operator, apply the samples and print their status.
+demo: k8s-binaries build ## Start a local control plane, install the CRDs, run the operator, apply the samples and print their status.
 	hack/demo.sh
 
 .PHONY: run

@@ -4,6 +4,6 @@
 # the sample stack, and prints its status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-K8S_BIN="$(hack/k8s-binaries.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kwok)"
+K8S_BIN="$(hack/k8s-binaries.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kwok 2>/dev/null)"
 export K8S_BIN
 exec go run ./hack/demo
