@@ -26,6 +26,7 @@ var (
 )
 
 // Builder registers a group-version's kinds with a runtime.Scheme.
+// +kubebuilder:object:generate=false
 type Builder struct {
 	GroupVersion schema.GroupVersion
 	objects      []runtime.Object
