@@ -7,6 +7,11 @@ const (
 	// ConditionAvailable is True when at least one gateway pod is available and the
 	// Deployment has rolled out the current spec.
 	ConditionAvailable = "Available"
+	// ConditionCertificateReady is True when the national CA, the trust bundle and every
+	// certificate issued from the CA are valid and their renewal is scheduled. It stays
+	// True during a CA key replacement (reason CARotationInProgress), because the rollout
+	// never serves a certificate a consumer does not trust.
+	ConditionCertificateReady = "CertificateReady"
 	// ConditionCoverageComplete is True when the roster has someone on call for every
 	// minute of the current week in the roster's time zone.
 	ConditionCoverageComplete = "CoverageComplete"
@@ -36,4 +41,57 @@ const (
 	ReasonNotReady = "NotReady"
 	// ReasonAllConditionsMet: every other condition is True.
 	ReasonAllConditionsMet = "AllConditionsMet"
+
+	// ReasonCertificatesValid: the CA and every issued certificate are valid; the message
+	// gives their expiry and renewal times.
+	ReasonCertificatesValid = "CertificatesValid"
+	// ReasonCertificateRepaired: a certificate Secret was found tampered with (another CA's
+	// certificate, a mismatched key, truncated PEM) and was repaired; the certificates are
+	// valid again. The message names the Secret and what was wrong. It clears at the next
+	// regular renewal of that certificate.
+	ReasonCertificateRepaired = "CertificateRepaired"
+	// ReasonCARotationInProgress: a CA key replacement is under way; the message names the
+	// phase and what it waits for. Every served certificate is trusted by every consumer.
+	ReasonCARotationInProgress = "CARotationInProgress"
+	// ReasonCAKeyLost: a CA exists but its key pair cannot be used (key deleted, garbled or
+	// not matching the certificate). The operator does not create a new CA on its own,
+	// because that would break trust with every peer: restore the CA Secret from a backup,
+	// or approve a new CA key with the annotation cybercoop.io/force-replace-ca=<token>.
+	ReasonCAKeyLost = "CAKeyLost"
+	// ReasonCertificateIssuanceFailed: a certificate could not be issued, renewed or stored;
+	// the message says which and why. The operator retries with backoff.
+	ReasonCertificateIssuanceFailed = "CertificateIssuanceFailed"
+	// ReasonCertificateExpired: a certificate in use has expired.
+	ReasonCertificateExpired = "CertificateExpired"
+)
+
+// Event reasons for certificates. Normal events record the lifecycle; Warning events
+// need attention.
+const (
+	// EventCAIssued (Normal): a national CA was created.
+	EventCAIssued = "CAIssued"
+	// EventCARenewed (Normal): the CA certificate was re-signed with the same key.
+	EventCARenewed = "CARenewed"
+	// EventCARotation (Normal): a CA key replacement advanced to a new phase.
+	EventCARotation = "CARotation"
+	// EventCAKeyLost (Warning): the CA key pair is unusable; see ReasonCAKeyLost.
+	EventCAKeyLost = "CAKeyLost"
+	// EventCertificateIssued (Normal): a leaf certificate was issued for the first time.
+	EventCertificateIssued = "CertificateIssued"
+	// EventCertificateRenewed (Normal): a leaf certificate was re-issued (renewal due,
+	// force-renew, spec change, or re-issue from a new CA key).
+	EventCertificateRenewed = "CertificateRenewed"
+	// EventCertificateRepaired (Warning): a tampered certificate Secret was repaired.
+	EventCertificateRepaired = "CertificateRepaired"
+	// EventTrustBundleRepaired (Warning): the trust bundle Secret was edited or damaged
+	// and was published again.
+	EventTrustBundleRepaired = "TrustBundleRepaired"
+	// EventCertificateRenewalFailed (Warning): issuing or storing a certificate failed.
+	EventCertificateRenewalFailed = "CertificateRenewalFailed"
+	// EventCertificateExpiringSoon (Warning): a certificate in use is past its renewal time
+	// and expires within seven days.
+	EventCertificateExpiringSoon = "CertificateExpiringSoon"
+	// EventCertificateRenewalOverdue (Warning): a certificate in use is past its renewal
+	// time and has not been renewed.
+	EventCertificateRenewalOverdue = "CertificateRenewalOverdue"
 )

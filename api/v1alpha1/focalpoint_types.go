@@ -157,8 +157,39 @@ type GatewaySpec struct {
 	ServiceType GatewayServiceType `json:"serviceType,omitempty"`
 }
 
-// CertificatesSpec sets the lifetimes of the certificates the operator issues.
+// KeyAlgorithm is the algorithm and size of the private keys the operator generates.
+// +kubebuilder:validation:Enum=ECDSAP256;ECDSAP384;RSA3072
+type KeyAlgorithm string
+
+const (
+	// KeyAlgorithmECDSAP256 is ECDSA on NIST P-256 with SHA-256 signatures: compact, fast,
+	// accepted by every TLS stack the services talk to.
+	KeyAlgorithmECDSAP256 KeyAlgorithm = "ECDSAP256"
+	// KeyAlgorithmECDSAP384 is ECDSA on NIST P-384 with SHA-384 signatures, for a policy
+	// that asks for a 192-bit security level.
+	KeyAlgorithmECDSAP384 KeyAlgorithm = "ECDSAP384"
+	// KeyAlgorithmRSA3072 is a 3072-bit RSA key, for peers that cannot use ECDSA.
+	KeyAlgorithmRSA3072 KeyAlgorithm = "RSA3072"
+)
+
+// CARotationPolicy says what happens when the CA certificate is due for renewal.
+// +kubebuilder:validation:Enum=RenewCertificate;ReplaceKey
+type CARotationPolicy string
+
+const (
+	// CARotationRenewCertificate re-signs the CA certificate with the same key, so every
+	// issued leaf stays valid and peers that pinned the key keep trusting it.
+	CARotationRenewCertificate CARotationPolicy = "RenewCertificate"
+	// CARotationReplaceKey replaces the CA key through a phased rollout: the old and the
+	// new CA are published in the trust bundle, every consumer loads it, leaves are
+	// re-issued from the new CA, and only then is the old CA removed.
+	CARotationReplaceKey CARotationPolicy = "ReplaceKey"
+)
+
+// CertificatesSpec sets the lifetimes and keys of the certificates the operator issues
+// from the FocalPoint's national CA.
 // +kubebuilder:validation:XValidation:rule="!has(self.leafDuration) || !has(self.leafRenewBefore) || duration(self.leafRenewBefore) < duration(self.leafDuration)",message="leafRenewBefore must be shorter than leafDuration"
+// +kubebuilder:validation:XValidation:rule="!has(self.caRenewBefore) || duration(self.caRenewBefore) < (has(self.caDuration) ? duration(self.caDuration) : duration('43800h'))",message="caRenewBefore must be shorter than caDuration (default 43800h)"
 type CertificatesSpec struct {
 	// leafDuration is the lifetime of issued leaf certificates. Default 2160h (90 days).
 	// +optional
@@ -169,6 +200,34 @@ type CertificatesSpec struct {
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5m')",message="must be at least 5m"
 	LeafRenewBefore *metav1.Duration `json:"leafRenewBefore,omitempty"`
+
+	// caDuration is the lifetime of the CA certificate. Default 43800h (5 years). A change
+	// applies at the next CA renewal; leaves never outlive the CA certificate that issued them.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('24h') && duration(self) <= duration('175200h')",message="caDuration must be between 24h and 175200h (20 years)"
+	CADuration *metav1.Duration `json:"caDuration,omitempty"`
+
+	// caRenewBefore is how long before expiry the CA certificate is renewed (or its key
+	// replaced, see caRotationPolicy). Default 4320h (180 days), so a failed renewal
+	// leaves months to notice.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h')",message="caRenewBefore must be at least 1h"
+	CARenewBefore *metav1.Duration `json:"caRenewBefore,omitempty"`
+
+	// keyAlgorithm is the algorithm of the CA and leaf keys. Default ECDSAP256. Changing it
+	// replaces the CA key through the phased rollout and re-issues every leaf.
+	// +optional
+	// +kubebuilder:default=ECDSAP256
+	KeyAlgorithm KeyAlgorithm `json:"keyAlgorithm,omitempty"`
+
+	// caRotationPolicy says what happens when the CA certificate is due for renewal:
+	// RenewCertificate (the default) re-signs it with the same key; ReplaceKey rolls out a
+	// new key in phases without a moment in which a consumer distrusts a served certificate.
+	// A key replacement can also be requested once with the annotation
+	// cybercoop.io/force-replace-ca=<token>.
+	// +optional
+	// +kubebuilder:default=RenewCertificate
+	CARotationPolicy CARotationPolicy `json:"caRotationPolicy,omitempty"`
 }
 
 // FocalPointSpec declares a State Party's 24/7 point of contact.
@@ -214,7 +273,8 @@ type FocalPointSpec struct {
 	// +kubebuilder:default={}
 	Gateway GatewaySpec `json:"gateway,omitempty"`
 
-	// certificates sets certificate lifetimes.
+	// certificates sets certificate lifetimes, the key algorithm and the CA rotation policy.
+	// Every field has a default, so it may be omitted.
 	// +optional
 	Certificates *CertificatesSpec `json:"certificates,omitempty"`
 }
@@ -247,13 +307,97 @@ type RosterCoverage struct {
 	Gaps []CoverageGap `json:"gaps,omitempty"`
 }
 
+// CertificateStatus is what the operator knows about one certificate it issued. The
+// forms match `openssl x509 -noout -dates -serial -fingerprint -sha256`.
+type CertificateStatus struct {
+	// secretName is the Secret holding the certificate and its key.
+	// +kubebuilder:validation:MaxLength=253
+	SecretName string `json:"secretName"`
+	// notBefore is the start of the certificate's validity.
+	NotBefore metav1.Time `json:"notBefore"`
+	// notAfter is the end of the certificate's validity.
+	NotAfter metav1.Time `json:"notAfter"`
+	// renewalTime is when the operator renews the certificate.
+	RenewalTime metav1.Time `json:"renewalTime"`
+	// serialNumber is the serial in uppercase hex.
+	// +kubebuilder:validation:MaxLength=64
+	SerialNumber string `json:"serialNumber"`
+	// sha256Fingerprint is the SHA-256 of the DER certificate, uppercase colon-separated hex.
+	// +kubebuilder:validation:MaxLength=95
+	SHA256Fingerprint string `json:"sha256Fingerprint"`
+	// caGeneration counts CA keys: 1 for the first, one more after each key replacement.
+	// For a leaf it is the generation of the CA key that issued it.
+	CAGeneration int64 `json:"caGeneration"`
+}
+
+// TrustBundleStatus describes the published trust bundle.
+type TrustBundleStatus struct {
+	// secretName is the Secret whose ca.crt holds the bundle.
+	// +kubebuilder:validation:MaxLength=253
+	SecretName string `json:"secretName"`
+	// caCount is the number of CA certificates in the bundle: 1, or 2 during a key replacement.
+	CACount int32 `json:"caCount"`
+	// sha256 is the SHA-256 of the bundle's PEM bytes in lowercase hex, the value of the
+	// gateway pod template's cybercoop.io/trust-bundle-hash annotation.
+	// +kubebuilder:validation:MaxLength=64
+	SHA256 string `json:"sha256"`
+}
+
+// CARotationPhase is the progress of a CA key replacement.
+// +kubebuilder:validation:Enum=Idle;BundleExtended;BundleObserved;LeavesReissued
+type CARotationPhase string
+
+const (
+	// CARotationIdle: no key replacement under way.
+	CARotationIdle CARotationPhase = "Idle"
+	// CARotationBundleExtended: the trust bundle holds the old and the new CA; leaves are
+	// still issued from the old CA until every consumer has loaded the bundle.
+	CARotationBundleExtended CARotationPhase = "BundleExtended"
+	// CARotationBundleObserved: every consumer runs with the extended bundle; leaves are
+	// being re-issued from the new CA.
+	CARotationBundleObserved CARotationPhase = "BundleObserved"
+	// CARotationLeavesReissued: every leaf is issued by the new CA; the old CA is pruned next.
+	CARotationLeavesReissued CARotationPhase = "LeavesReissued"
+)
+
+// CARotationStatus reports a CA key replacement. The phase is also recorded on the CA
+// Secret, so an operator restarted at any point resumes the rollout.
+type CARotationStatus struct {
+	// phase is the rollout's progress; Idle when no replacement is under way.
+	Phase CARotationPhase `json:"phase"`
+	// startedAt is when the replacement began; unset when Idle.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// message says what the rollout is doing or waiting for.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
+}
+
+// CertificatesStatus reports the FocalPoint's CA, the certificates issued from it and
+// the trust bundle.
+type CertificatesStatus struct {
+	// ca is the national CA's current certificate.
+	// +optional
+	CA *CertificateStatus `json:"ca,omitempty"`
+	// gatewayServing is the gateway's serving certificate.
+	// +optional
+	GatewayServing *CertificateStatus `json:"gatewayServing,omitempty"`
+	// trustBundle is the set of CA certificates consumers trust.
+	// +optional
+	TrustBundle *TrustBundleStatus `json:"trustBundle,omitempty"`
+	// rotation is the state of a CA key replacement.
+	// +optional
+	Rotation *CARotationStatus `json:"rotation,omitempty"`
+}
+
 // FocalPointStatus reports whether the point of contact is operating.
 type FocalPointStatus struct {
 	// observedGeneration is the spec generation the status was computed from.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Available, CoverageComplete.
+	// conditions: Ready, Available, CertificateReady, CoverageComplete.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -271,6 +415,10 @@ type FocalPointStatus struct {
 	// gatewayReplicas is "available/desired" gateway pods, e.g. "2/2".
 	// +optional
 	GatewayReplicas string `json:"gatewayReplicas,omitempty"`
+
+	// certificates reports the national CA, the issued certificates and the trust bundle.
+	// +optional
+	Certificates *CertificatesStatus `json:"certificates,omitempty"`
 }
 
 // FocalPoint is a State Party's 24/7 point of contact (article 41): the designated
@@ -281,6 +429,7 @@ type FocalPointStatus struct {
 // +kubebuilder:printcolumn:name="Country",type=string,JSONPath=".spec.country"
 // +kubebuilder:printcolumn:name="Coverage",type=string,JSONPath=".status.coverage.hoursPerWeek",description="Hours per week someone is on call"
 // +kubebuilder:printcolumn:name="Gateway",type=string,JSONPath=".status.gatewayReplicas",priority=1
+// +kubebuilder:printcolumn:name="Certificates",type=string,JSONPath=".status.conditions[?(@.type==\"CertificateReady\")].status",priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=".status.conditions[?(@.type==\"Ready\")].status"
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=".status.conditions[?(@.type==\"Ready\")].reason",priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=".metadata.creationTimestamp"

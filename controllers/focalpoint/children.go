@@ -28,7 +28,13 @@ const (
 	// GatewayServicePort is the port peers connect to on the gateway Service.
 	GatewayServicePort = 443
 
-	gatewayConfigDir  = "/etc/cybercoop/gateway"
+	gatewayConfigDir = "/etc/cybercoop/gateway"
+	// GatewayTLSDir holds the serving Secret's tls.crt, tls.key and ca.crt. The kubelet
+	// updates the files in place when the Secret changes; the gateway reloads them
+	// without a restart, so a renewal never rolls the pods.
+	GatewayTLSDir = "/etc/cybercoop/tls"
+	// GatewayTrustDir holds the trust bundle's ca.crt.
+	GatewayTrustDir   = "/etc/cybercoop/trust"
 	gatewayConfigFile = "config.json"
 	gatewayUID        = 65532
 
@@ -121,7 +127,10 @@ func defaultGatewayResources() corev1.ResourceRequirements {
 	}
 }
 
-func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, defaultImage string) *appsv1.Deployment {
+// desiredDeployment is the gateway Deployment. bundleHash, when known, goes into the pod
+// template: pods roll only when the trust bundle changes (a CA renewal or a key
+// replacement phase), and a finished rollout proves every pod loaded that bundle.
+func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, defaultImage, bundleHash string) *appsv1.Deployment {
 	image := fp.Spec.Gateway.Image
 	if image == "" {
 		image = defaultImage
@@ -131,6 +140,13 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 		resources = *fp.Spec.Gateway.Resources
 	}
 	podLabels := commonLabels(fp)
+	podAnnotations := map[string]string{ConfigHashAnnotation: configHash(cm)}
+	if bundleHash != "" {
+		podAnnotations[TrustBundleHashAnnotation] = bundleHash
+	}
+	secretVolume := func(name, secret string) corev1.Volume {
+		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret}}}
+	}
 	probe := func(path string) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
@@ -162,7 +178,7 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
 					Labels:      podLabels,
-					Annotations: map[string]string{ConfigHashAnnotation: configHash(cm)},
+					Annotations: podAnnotations,
 				},
 				Spec: corev1.PodSpec{
 					ServiceAccountName:           gatewayName(fp),
@@ -205,14 +221,22 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 						},
-						VolumeMounts: []corev1.VolumeMount{{Name: "config", MountPath: gatewayConfigDir, ReadOnly: true}},
+						VolumeMounts: []corev1.VolumeMount{
+							{Name: "config", MountPath: gatewayConfigDir, ReadOnly: true},
+							{Name: "tls", MountPath: GatewayTLSDir, ReadOnly: true},
+							{Name: "trust-bundle", MountPath: GatewayTrustDir, ReadOnly: true},
+						},
 					}},
-					Volumes: []corev1.Volume{{
-						Name: "config",
-						VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-							LocalObjectReference: corev1.LocalObjectReference{Name: gatewayName(fp)},
-						}},
-					}},
+					Volumes: []corev1.Volume{
+						{
+							Name: "config",
+							VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+								LocalObjectReference: corev1.LocalObjectReference{Name: gatewayName(fp)},
+							}},
+						},
+						secretVolume("tls", GatewayTLSSecretName(fp)),
+						secretVolume("trust-bundle", TrustBundleSecretName(fp)),
+					},
 				},
 			},
 		},

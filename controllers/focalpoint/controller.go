@@ -25,14 +25,19 @@ import (
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/apply"
+	"github.com/cybercoop/cybercoop-operator/internal/metrics"
 )
+
+// kindFocalPoint labels the FocalPoint's certificate metrics.
+const kindFocalPoint = "FocalPoint"
 
 // Reconciler provisions a FocalPoint's gateway and reports its status.
 type Reconciler struct {
 	client.Client
 	Scheme   *runtime.Scheme
 	Recorder events.EventRecorder
-	// Clock is the time source for roster coverage; tests inject a fake one.
+	// Clock is the time source for roster coverage and certificates; tests inject a
+	// fake one. Nil means the real clock.
 	Clock clock.PassiveClock
 	// GatewayImage is the image the gateway runs when spec.gateway.image is empty:
 	// the operator's own image, which holds every role of the cybercoop binary.
@@ -45,13 +50,17 @@ type scope struct {
 	status     cybercoopv1alpha1.FocalPointStatus // being computed
 	deployment *appsv1.Deployment                 // live gateway Deployment, once ensured
 	requeueAt  time.Time                          // earliest time-based recheck, zero for none
+	certs      certificateReport                  // what the certificate sub-reconciler found and did
+	bundleHash string                             // SHA-256 of the published trust bundle, for the pod template
+	// templateBundleHash is the bundle hash on the live gateway pod template.
+	templateBundleHash string
 }
 
 // +kubebuilder:rbac:groups=cybercoop.io,resources=focalpoints,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cybercoop.io,resources=focalpoints/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=cybercoop.io,resources=focalpoints/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=services;configmaps;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;configmaps;serviceaccounts;secrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -61,27 +70,43 @@ type scope struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	fp := &cybercoopv1alpha1.FocalPoint{}
 	if err := r.Get(ctx, req.NamespacedName, fp); err != nil {
+		if apierrors.IsNotFound(err) {
+			metrics.ForgetCertificates(req.Namespace, kindFocalPoint, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !fp.DeletionTimestamp.IsZero() {
 		// Children carry owner references; the garbage collector removes them.
+		metrics.ForgetCertificates(fp.Namespace, kindFocalPoint, fp.Name)
 		return ctrl.Result{}, nil
 	}
 
 	s := &scope{fp: fp, status: *fp.Status.DeepCopy()}
+	// Certificates first: the gateway's pod template carries the trust bundle's hash.
+	certErr := r.reconcileCertificates(ctx, s)
+	s.certs.err = certErr
 	provisionErr := r.reconcileChildren(ctx, s)
-	r.computeStatus(s, provisionErr)
+	r.computeStatus(s, errors.Join(certErr, provisionErr), provisionErr)
+	r.reportCertificates(ctx, s)
 
+	reconcileErr := errors.Join(certErr, provisionErr)
 	if err := r.patchStatus(ctx, fp, s.status); err != nil {
-		return ctrl.Result{}, errors.Join(provisionErr, err)
+		return ctrl.Result{}, errors.Join(reconcileErr, err)
 	}
-	if provisionErr != nil {
-		return ctrl.Result{}, provisionErr
+	if reconcileErr != nil {
+		return ctrl.Result{}, reconcileErr
 	}
 	if !s.requeueAt.IsZero() {
-		return ctrl.Result{RequeueAfter: max(s.requeueAt.Sub(r.Clock.Now()), time.Second)}, nil
+		return ctrl.Result{RequeueAfter: max(s.requeueAt.Sub(r.now()), time.Second)}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Clock == nil {
+		return time.Now()
+	}
+	return r.Clock.Now()
 }
 
 // reconcileChildren ensures each child in order; the first failure stops the rest
@@ -96,7 +121,11 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, s *scope) error {
 		func() error { _, err := ensure(ctx, r, fp, cm, configMapSpec); return err },
 		func() error { _, err := ensure(ctx, r, fp, desiredServiceAccount(fp), serviceAccountSpec); return err },
 		func() error {
-			dep, err := ensure(ctx, r, fp, desiredDeployment(fp, cm, r.GatewayImage), deploymentSpec)
+			planned := ""
+			if s.bundleHash != "" && s.bundleHash != s.templateBundleHash {
+				planned = "the trust bundle changed, so the gateway pods are rolled to load it"
+			}
+			dep, err := ensurePlanned(ctx, r, fp, desiredDeployment(fp, cm, r.GatewayImage, s.bundleHash), deploymentSpec, planned)
 			s.deployment = dep
 			return err
 		},
@@ -121,6 +150,12 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, s *scope) error {
 
 // ensure applies one child and records an event for each create or repair.
 func ensure[T client.Object](ctx context.Context, r *Reconciler, fp *cybercoopv1alpha1.FocalPoint, desired T, spec apply.Spec[T]) (T, error) {
+	return ensurePlanned(ctx, r, fp, desired, spec, "")
+}
+
+// ensurePlanned is ensure for a child the operator itself is changing for the reason
+// planned (when not empty), so an update is not reported as drift.
+func ensurePlanned[T client.Object](ctx context.Context, r *Reconciler, fp *cybercoopv1alpha1.FocalPoint, desired T, spec apply.Spec[T], planned string) (T, error) {
 	kind := kindName(desired, r.Scheme)
 	live, outcome, err := apply.Ensure(ctx, r.Client, r.Scheme, fp, desired, spec)
 	if err != nil {
@@ -131,7 +166,7 @@ func ensure[T client.Object](ctx context.Context, r *Reconciler, fp *cybercoopv1
 			"%s %s could not be applied: %v", kind, desired.GetName(), err)
 		return live, fmt.Errorf("applying %s %s: %w", kind, desired.GetName(), err)
 	}
-	r.recordOutcome(ctx, fp, kind, desired.GetName(), outcome)
+	r.recordOutcome(ctx, fp, kind, desired.GetName(), outcome, planned)
 	return live, nil
 }
 
@@ -140,11 +175,17 @@ func (r *Reconciler) absent(ctx context.Context, fp *cybercoopv1alpha1.FocalPoin
 	if err != nil {
 		return fmt.Errorf("deleting %s %s: %w", kindName(obj, r.Scheme), obj.GetName(), err)
 	}
-	r.recordOutcome(ctx, fp, kindName(obj, r.Scheme), obj.GetName(), outcome)
+	r.recordOutcome(ctx, fp, kindName(obj, r.Scheme), obj.GetName(), outcome, "")
 	return nil
 }
 
-func (r *Reconciler) recordOutcome(ctx context.Context, fp *cybercoopv1alpha1.FocalPoint, kind, name string, outcome apply.Outcome) {
+func (r *Reconciler) recordOutcome(ctx context.Context, fp *cybercoopv1alpha1.FocalPoint, kind, name string, outcome apply.Outcome, planned string) {
+	switch {
+	case outcome == apply.Updated && planned != "":
+		r.Recorder.Eventf(fp, nil, corev1.EventTypeNormal, "Updated", "Update"+kind, "updated %s %s: %s", kind, name, planned)
+		log.FromContext(ctx).Info("child applied", "kind", kind, "name", name, "outcome", outcome, "why", planned)
+		return
+	}
 	switch outcome {
 	case apply.Created:
 		r.Recorder.Eventf(fp, nil, corev1.EventTypeNormal, "Created", "Create"+kind, "created %s %s", kind, name)
@@ -165,24 +206,67 @@ func (r *Reconciler) recordOutcome(ctx context.Context, fp *cybercoopv1alpha1.Fo
 	log.FromContext(ctx).Info("child applied", "kind", kind, "name", name, "outcome", outcome)
 }
 
-// computeStatus fills s.status from the observed children and the roster.
-func (r *Reconciler) computeStatus(s *scope, provisionErr error) {
+// computeStatus fills s.status from the observed children, certificates and the
+// roster. reconcileErr is every sub-reconciler's error (observedGeneration advances
+// only without one); provisionErr is the children's alone, which Ready reports as
+// ProvisioningFailed (certificate failures show in CertificateReady).
+func (r *Reconciler) computeStatus(s *scope, reconcileErr, provisionErr error) {
 	fp := s.fp
-	coverage, coverageCond, nextWeek := coverageStatus(fp.Spec.Roster, r.Clock.Now())
+	now := r.now()
+	coverage, coverageCond, nextWeek := coverageStatus(fp.Spec.Roster, now)
 	s.status.Coverage = coverage
-	s.requeueAt = nextWeek
+	s.requeueAt = earliest(nextWeek, nextCertificateCheck(&s.certs, now))
+	if s.certs.observed {
+		s.status.Certificates = certificatesStatus(&s.certs)
+	}
+	certCond := certificateReadyCondition(&s.certs, now)
 
 	availableCond, gatewayReplicas := availableCondition(s.deployment, replicas(fp))
 	s.status.GatewayReplicas = gatewayReplicas
 	s.status.Endpoint = fmt.Sprintf("https://%s.%s.svc:%d", gatewayName(fp), fp.Namespace, GatewayServicePort)
 
 	generation := fp.Status.ObservedGeneration
-	if provisionErr == nil {
+	if reconcileErr == nil {
 		generation = fp.Generation
 		s.status.ObservedGeneration = fp.Generation
 	}
-	setConditions(&s.status, generation, availableCond, coverageCond,
-		readyCondition(provisionErr, availableCond, coverageCond))
+	setConditions(&s.status, generation, availableCond, certCond, coverageCond,
+		readyCondition(provisionErr, availableCond, certCond, coverageCond))
+}
+
+// earliest is the earlier of two times, ignoring zero times.
+func earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Before(b):
+		return a
+	}
+	return b
+}
+
+// reportCertificates publishes the certificates' expiry as metrics and warns about
+// certificates in use that are past their renewal time.
+func (r *Reconciler) reportCertificates(ctx context.Context, s *scope) {
+	fp := s.fp
+	now := r.now()
+	if !s.certs.observed {
+		return
+	}
+	roles := map[string]bool{roleCA: false, roleGatewayServing: false}
+	for _, o := range s.certs.inUse() {
+		metrics.SetCertificateExpiration(fp.Namespace, kindFocalPoint, fp.Name, o.role, o.cert.NotAfter)
+		roles[o.role] = true
+	}
+	for role, present := range roles {
+		if !present {
+			metrics.DeleteCertificateExpiration(fp.Namespace, kindFocalPoint, fp.Name, role)
+		}
+	}
+	for _, w := range expiryWarnings(&s.certs, now) {
+		r.Recorder.Eventf(fp, nil, corev1.EventTypeWarning, w.reason, "CheckCertificate", "%s", w.message)
+		log.FromContext(ctx).Info("certificate renewal overdue", "reason", w.reason, "detail", w.message)
+	}
 }
 
 // patchStatus writes status only when it differs from what is stored, with an
@@ -215,6 +299,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		// The Deployment: its status drives Available; edits or deletion are drift.
 		Owns(&appsv1.Deployment{}).
+		// The CA, trust bundle and leaf Secrets: an edit or deletion is tampering to
+		// detect and repair at once, not at the next renewal.
+		Owns(&corev1.Secret{}).
 		// The remaining children: edits or deletion are drift to repair.
 		Owns(&corev1.ConfigMap{}).
 		Owns(&corev1.ServiceAccount{}).

@@ -1,7 +1,10 @@
 package focalpoint
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +42,26 @@ var (
 	// testNextWeek is Monday 23 November 2026, 00:00 in Nairobi.
 	testNextWeek = time.Date(2026, 11, 22, 21, 0, 0, 0, time.UTC)
 	cancel       context.CancelFunc
+	managerLog   = &syncBuffer{}
 )
+
+// syncBuffer is a bytes.Buffer safe for the manager's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 func TestFocalPoint(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -47,7 +69,8 @@ func TestFocalPoint(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	// Every log line the manager writes is kept, so a test can prove no key leaks.
+	logf.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(GinkgoWriter, managerLog)), zap.UseDevMode(true)))
 	SetDefaultEventuallyTimeout(30 * time.Second)
 	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 

@@ -1,0 +1,418 @@
+package focalpoint
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/certs"
+	"github.com/cybercoop/cybercoop-operator/internal/metrics"
+	"github.com/cybercoop/cybercoop-operator/internal/pki"
+)
+
+func secretKey(fp *cybercoopv1alpha1.FocalPoint, name string) types.NamespacedName {
+	return types.NamespacedName{Namespace: fp.Namespace, Name: name}
+}
+
+func getSecret(ctx context.Context, g Gomega, fp *cybercoopv1alpha1.FocalPoint, name string) *corev1.Secret {
+	s := &corev1.Secret{}
+	g.Expect(k8sClient.Get(ctx, secretKey(fp, name), s)).To(Succeed())
+	return s
+}
+
+// editSecret applies edit to a stored Secret, retrying on conflicts with the operator.
+func editSecret(ctx context.Context, fp *cybercoopv1alpha1.FocalPoint, name string, edit func(*corev1.Secret)) {
+	Eventually(func() error {
+		s := &corev1.Secret{}
+		if err := k8sClient.Get(ctx, secretKey(fp, name), s); err != nil {
+			return err
+		}
+		edit(s)
+		return k8sClient.Update(ctx, s)
+	}).Should(Succeed())
+}
+
+func annotate(ctx context.Context, fp *cybercoopv1alpha1.FocalPoint, key, value string) {
+	Eventually(func() error {
+		cur := &cybercoopv1alpha1.FocalPoint{}
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), cur); err != nil {
+			return err
+		}
+		if cur.Annotations == nil {
+			cur.Annotations = map[string]string{}
+		}
+		cur.Annotations[key] = value
+		return k8sClient.Update(ctx, cur)
+	}).Should(Succeed())
+}
+
+// servingVerifies asserts that the serving Secret holds a valid leaf that the published
+// trust bundle and its own ca.crt verify at the suite's now, and returns the leaf.
+func servingVerifies(ctx context.Context, g Gomega, fp *cybercoopv1alpha1.FocalPoint) *pki.LeafSecret {
+	serving := getSecret(ctx, g, fp, GatewayTLSSecretName(fp))
+	g.Expect(serving.Type).To(Equal(corev1.SecretTypeTLS))
+	leaf, err := pki.ParseLeafSecret(serving.Data)
+	g.Expect(err).NotTo(HaveOccurred())
+	bundle, err := pki.ParseTrustBundle(getSecret(ctx, g, fp, TrustBundleSecretName(fp)).Data[pki.CACertKey])
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(bundle.Verify(leaf.Certificate, pki.UsageServer, testNow)).To(Succeed())
+	own, err := pki.NewTrustBundle(leaf.CACertificates...)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(own.Verify(leaf.Certificate, pki.UsageServer, testNow)).To(Succeed())
+	return leaf
+}
+
+func certReady(ctx context.Context, g Gomega, fp *cybercoopv1alpha1.FocalPoint) *metav1.Condition {
+	g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), fp)).To(Succeed())
+	c := condition(fp, cybercoopv1alpha1.ConditionCertificateReady)
+	g.Expect(c).NotTo(BeNil())
+	return c
+}
+
+// waitCertificatesValid waits until the first certificates are issued and reported.
+func waitCertificatesValid(ctx context.Context, fp *cybercoopv1alpha1.FocalPoint) {
+	Eventually(func(g Gomega) {
+		g.Expect(certReady(ctx, g, fp).Reason).To(Equal(cybercoopv1alpha1.ReasonCertificatesValid))
+		servingVerifies(ctx, g, fp)
+	}).Should(Succeed())
+}
+
+// foreignLeaf is a well-formed leaf for the gateway's names from a CA nobody trusts.
+func foreignLeaf(fp *cybercoopv1alpha1.FocalPoint) map[string][]byte {
+	ca, err := pki.CreateCA(pki.CASpec{CommonName: "attacker CA", Country: "ZZ"}, testNow)
+	Expect(err).NotTo(HaveOccurred())
+	leaf, err := pki.IssueLeaf(ca, gatewayLeaf(fp).Spec, testNow)
+	Expect(err).NotTo(HaveOccurred())
+	data, err := leaf.SecretData(nil)
+	Expect(err).NotTo(HaveOccurred())
+	data[pki.CACertKey] = ca.CertificatePEM()
+	return data
+}
+
+func warningsFor(ctx context.Context, g Gomega, fp *cybercoopv1alpha1.FocalPoint) []string {
+	list := &eventsv1.EventList{}
+	g.Expect(k8sClient.List(ctx, list, client.InNamespace(fp.Namespace))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.Regarding.Name == fp.Name && e.Type == corev1.EventTypeWarning {
+			out = append(out, e.Reason+": "+e.Note)
+		}
+	}
+	return out
+}
+
+var _ = Describe("FocalPoint certificates", func() {
+	var (
+		ctx context.Context
+		fp  *cybercoopv1alpha1.FocalPoint
+	)
+
+	BeforeEach(func() {
+		ctx = context.Background()
+		fp = newFocalPoint(newNamespace(ctx))
+	})
+
+	It("issues a national CA, a trust bundle and the gateway's serving certificate, and reports them", func() {
+		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
+		waitCertificatesValid(ctx, fp)
+
+		ca := getSecret(ctx, Default, fp, CASecretName(fp))
+		caKP, err := pki.ParseCASecret(ca.Data)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(caKP.Certificate.Subject.CommonName).To(Equal("cybercoop KE national CA"))
+		Expect(caKP.Certificate.NotAfter.Sub(caKP.Certificate.NotBefore)).To(Equal(pki.DefaultCADuration + pki.ClockSkewAllowance))
+		Expect(ca.Annotations).To(HaveKeyWithValue(certs.CAGenerationAnnotation, "1"))
+		Expect(ca.Annotations).To(HaveKeyWithValue(RotationPhaseAnnotation, "Idle"))
+
+		leaf := servingVerifies(ctx, Default, fp)
+		Expect(leaf.Certificate.DNSNames).To(ContainElement("ke-poc-gateway." + fp.Namespace + ".svc"))
+		Expect(leaf.Certificate.NotAfter.Sub(leaf.Certificate.NotBefore)).To(Equal(pki.DefaultLeafDuration + pki.ClockSkewAllowance))
+		Expect(getSecret(ctx, Default, fp, GatewayTLSSecretName(fp)).Labels).To(HaveKeyWithValue(certs.IssuerLabel, CASecretName(fp)))
+
+		By("reporting typed status facts that match the stored certificates")
+		st := fp.Status.Certificates
+		Expect(st).NotTo(BeNil())
+		caFacts := pki.FactsOf(caKP.Certificate, pki.DefaultCARenewBefore)
+		Expect(st.CA.SerialNumber).To(Equal(caFacts.SerialNumber))
+		Expect(st.CA.SHA256Fingerprint).To(Equal(caFacts.SHA256Fingerprint))
+		Expect(st.CA.RenewalTime.Time).To(BeTemporally("==", caFacts.RenewalTime))
+		Expect(st.CA.CAGeneration).To(Equal(int64(1)))
+		leafFacts := pki.FactsOf(leaf.Certificate, 0)
+		Expect(st.GatewayServing.SecretName).To(Equal(GatewayTLSSecretName(fp)))
+		Expect(st.GatewayServing.NotAfter.Time).To(BeTemporally("==", leafFacts.NotAfter))
+		Expect(st.GatewayServing.RenewalTime.Time).To(BeTemporally("==", testNow.Add(60*24*time.Hour-pki.ClockSkewAllowance/3).Truncate(time.Second)))
+		Expect(st.GatewayServing.SHA256Fingerprint).To(Equal(leafFacts.SHA256Fingerprint))
+		Expect(st.TrustBundle.CACount).To(Equal(int32(1)))
+		Expect(st.Rotation.Phase).To(Equal(cybercoopv1alpha1.CARotationIdle))
+
+		By("mounting the serving Secret and the bundle in the gateway, named by the bundle's hash")
+		dep := &appsv1.Deployment{}
+		Expect(k8sClient.Get(ctx, gatewayKey(fp), dep)).To(Succeed())
+		Expect(dep.Spec.Template.Annotations).To(HaveKeyWithValue(TrustBundleHashAnnotation, st.TrustBundle.SHA256))
+		vols := map[string]string{}
+		for _, v := range dep.Spec.Template.Spec.Volumes {
+			if v.Secret != nil {
+				vols[v.Name] = v.Secret.SecretName
+			}
+		}
+		Expect(vols).To(Equal(map[string]string{"tls": GatewayTLSSecretName(fp), "trust-bundle": TrustBundleSecretName(fp)}))
+		Expect(*dep.Spec.Template.Spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem).To(BeTrue())
+
+		By("recording events and the expiry gauge")
+		Eventually(func(g Gomega) {
+			g.Expect(eventReasons(ctx, g, fp)).To(ContainElements(
+				ContainSubstring("CAIssued: created the national CA (generation 1) in Secret ke-poc-ca"),
+				ContainSubstring("CertificateIssued: issued the gateway-serving certificate into Secret ke-poc-gateway-tls"),
+			))
+		}).Should(Succeed())
+		notAfter, ok := metrics.CertificateExpiration(fp.Namespace, "FocalPoint", fp.Name, metrics.RoleGatewayServing)
+		Expect(ok).To(BeTrue())
+		Expect(notAfter.Unix()).To(Equal(leaf.Certificate.NotAfter.Unix()))
+		_, ok = metrics.CertificateExpiration(fp.Namespace, "FocalPoint", fp.Name, metrics.RoleCA)
+		Expect(ok).To(BeTrue())
+
+		By("Ready includes CertificateReady")
+		markDeploymentAvailable(ctx, gatewayKey(fp), 2)
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), fp)).To(Succeed())
+			g.Expect(condition(fp, "Ready").Status).To(Equal(metav1.ConditionTrue))
+		}).Should(Succeed())
+
+		By("forgetting the gauge when the FocalPoint is deleted")
+		Expect(k8sClient.Delete(ctx, fp)).To(Succeed())
+		Eventually(func() bool {
+			_, ok := metrics.CertificateExpiration(fp.Namespace, "FocalPoint", fp.Name, metrics.RoleGatewayServing)
+			return ok
+		}).Should(BeFalse())
+	})
+
+	It("re-issues the leaves once per force-renew token, without rolling the gateway", func() {
+		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
+		waitCertificatesValid(ctx, fp)
+		before := fp.Status.Certificates.GatewayServing.SerialNumber
+		dep := &appsv1.Deployment{}
+		Expect(k8sClient.Get(ctx, gatewayKey(fp), dep)).To(Succeed())
+		generation := dep.Generation
+
+		annotate(ctx, fp, ForceRenewAnnotation, "2026-11-18")
+		var renewed string
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), fp)).To(Succeed())
+			renewed = fp.Status.Certificates.GatewayServing.SerialNumber
+			g.Expect(renewed).NotTo(Equal(before))
+			servingVerifies(ctx, g, fp)
+			g.Expect(eventReasons(ctx, g, fp)).To(ContainElement(ContainSubstring("CertificateRenewed: renewed the gateway-serving certificate in Secret ke-poc-gateway-tls (ForceRenew")))
+		}).Should(Succeed())
+		Expect(getSecret(ctx, Default, fp, GatewayTLSSecretName(fp)).Annotations).To(HaveKeyWithValue(certs.ForceRenewTokenAnnotation, "2026-11-18"))
+		Consistently(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), fp)).To(Succeed())
+			g.Expect(fp.Status.Certificates.GatewayServing.SerialNumber).To(Equal(renewed), "the same token re-issued again")
+		}, "1s").Should(Succeed())
+		Expect(k8sClient.Get(ctx, gatewayKey(fp), dep)).To(Succeed())
+		Expect(dep.Generation).To(Equal(generation), "a leaf renewal must not roll the pods")
+	})
+
+	It("detects, reports and repairs a serving certificate replaced by one from another CA", func() {
+		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
+		waitCertificatesValid(ctx, fp)
+		caBefore := fp.Status.Certificates.CA.SHA256Fingerprint
+
+		editSecret(ctx, fp, GatewayTLSSecretName(fp), func(s *corev1.Secret) { s.Data = foreignLeaf(fp) })
+		Eventually(func(g Gomega) {
+			leaf := servingVerifies(ctx, g, fp)
+			g.Expect(leaf.Certificate.Issuer.CommonName).To(Equal("cybercoop KE national CA"))
+			c := certReady(ctx, g, fp)
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(c.Reason).To(Equal(cybercoopv1alpha1.ReasonCertificateRepaired))
+			g.Expect(c.Message).To(ContainSubstring("Secret ke-poc-gateway-tls: NotSignedByCurrentCA"))
+			g.Expect(warningsFor(ctx, g, fp)).To(ContainElement(And(
+				HavePrefix("CertificateRepaired: Secret ke-poc-gateway-tls (gateway-serving certificate) was tampered with"),
+				ContainSubstring("NotSignedByCurrentCA"))))
+		}).Should(Succeed())
+		Expect(fp.Status.Certificates.CA.SHA256Fingerprint).To(Equal(caBefore), "the CA must not change")
+	})
+
+	It("repairs truncated PEM in the serving Secret, the CA certificate and the trust bundle", func() {
+		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
+		waitCertificatesValid(ctx, fp)
+		caBefore := fp.Status.Certificates.CA.SHA256Fingerprint
+		truncate := func(key string) func(*corev1.Secret) {
+			return func(s *corev1.Secret) { s.Data[key] = s.Data[key][:len(s.Data[key])/2] }
+		}
+
+		By("truncating the serving certificate")
+		editSecret(ctx, fp, GatewayTLSSecretName(fp), truncate(pki.TLSCertKey))
+		Eventually(func(g Gomega) {
+			servingVerifies(ctx, g, fp)
+			g.Expect(warningsFor(ctx, g, fp)).To(ContainElement(And(
+				HavePrefix("CertificateRepaired: Secret ke-poc-gateway-tls"), ContainSubstring("tls.crt"))))
+		}).Should(Succeed())
+
+		By("truncating the CA certificate: the key is intact, so the certificate is restored from the bundle")
+		editSecret(ctx, fp, CASecretName(fp), truncate(pki.TLSCertKey))
+		Eventually(func(g Gomega) {
+			kp, err := pki.ParseCASecret(getSecret(ctx, g, fp, CASecretName(fp)).Data)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(pki.FactsOf(kp.Certificate, 0).SHA256Fingerprint).To(Equal(caBefore))
+			g.Expect(warningsFor(ctx, g, fp)).To(ContainElement(HavePrefix("CertificateRepaired: Secret ke-poc-ca (CA) was tampered with")))
+			c := certReady(ctx, g, fp)
+			g.Expect(c.Reason).To(Equal(cybercoopv1alpha1.ReasonCertificateRepaired))
+			g.Expect(c.Message).To(ContainSubstring("Secret ke-poc-ca:"))
+		}).Should(Succeed())
+
+		By("truncating the trust bundle")
+		editSecret(ctx, fp, TrustBundleSecretName(fp), truncate(pki.CACertKey))
+		Eventually(func(g Gomega) {
+			servingVerifies(ctx, g, fp)
+			g.Expect(warningsFor(ctx, g, fp)).To(ContainElement(HavePrefix("TrustBundleRepaired: Secret ke-poc-trust-bundle (trust bundle) was tampered with")))
+		}).Should(Succeed())
+		Expect(fp.Status.Certificates.CA.SHA256Fingerprint).To(Equal(caBefore))
+	})
+
+	It("says so when the CA key is lost, creates no new CA unasked, and replaces it in phases when approved", func() {
+		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
+		waitCertificatesValid(ctx, fp)
+		markDeploymentAvailable(ctx, gatewayKey(fp), 2)
+		oldCA := getSecret(ctx, Default, fp, CASecretName(fp)).Data[pki.TLSCertKey]
+		oldLeaf := getSecret(ctx, Default, fp, GatewayTLSSecretName(fp)).Data[pki.TLSCertKey]
+
+		By("replacing the CA key with a key that does not match the certificate")
+		otherKey, err := pki.GenerateKey(pki.ECDSAP256)
+		Expect(err).NotTo(HaveOccurred())
+		otherKeyPEM, err := pki.EncodePrivateKeyPEM(otherKey)
+		Expect(err).NotTo(HaveOccurred())
+		editSecret(ctx, fp, CASecretName(fp), func(s *corev1.Secret) { s.Data[pki.TLSPrivateKeyKey] = otherKeyPEM })
+		Eventually(func(g Gomega) {
+			c := certReady(ctx, g, fp)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(cybercoopv1alpha1.ReasonCAKeyLost))
+			g.Expect(c.Message).To(ContainSubstring("Secret ke-poc-ca"))
+			g.Expect(c.Message).To(ContainSubstring("restore the CA Secret from a backup"))
+			g.Expect(condition(fp, "Ready").Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(warningsFor(ctx, g, fp)).To(ContainElement(HavePrefix("CAKeyLost: Secret ke-poc-ca")))
+		}).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(getSecret(ctx, g, fp, CASecretName(fp)).Data[pki.TLSCertKey]).To(Equal(oldCA), "a new CA was created unasked")
+			g.Expect(getSecret(ctx, g, fp, GatewayTLSSecretName(fp)).Data[pki.TLSCertKey]).To(Equal(oldLeaf))
+		}, "1s").Should(Succeed())
+
+		By("approving a new CA key: the old and the new CA are published, the leaf stays until the gateway has the bundle")
+		annotate(ctx, fp, ForceReplaceCAAnnotation, "lost-key-2026-11")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), fp)).To(Succeed())
+			g.Expect(fp.Status.Certificates.Rotation.Phase).To(Equal(cybercoopv1alpha1.CARotationBundleExtended))
+			g.Expect(fp.Status.Certificates.TrustBundle.CACount).To(Equal(int32(2)))
+			c := condition(fp, cybercoopv1alpha1.ConditionCertificateReady)
+			g.Expect(c.Reason).To(Equal(cybercoopv1alpha1.ReasonCARotationInProgress))
+			g.Expect(c.Message).To(ContainSubstring("waiting for every consumer"))
+			dep := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, gatewayKey(fp), dep)).To(Succeed())
+			g.Expect(dep.Spec.Template.Annotations[TrustBundleHashAnnotation]).To(Equal(fp.Status.Certificates.TrustBundle.SHA256))
+		}).Should(Succeed())
+		Expect(getSecret(ctx, Default, fp, GatewayTLSSecretName(fp)).Data[pki.TLSCertKey]).To(Equal(oldLeaf))
+
+		By("the gateway rolling out the new bundle: leaves move to the new CA and the old CA is pruned")
+		markDeploymentAvailable(ctx, gatewayKey(fp), 2)
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), fp)).To(Succeed())
+			g.Expect(fp.Status.Certificates.Rotation.Phase).To(Equal(cybercoopv1alpha1.CARotationIdle))
+			g.Expect(fp.Status.Certificates.CA.CAGeneration).To(Equal(int64(2)))
+			g.Expect(fp.Status.Certificates.GatewayServing.CAGeneration).To(Equal(int64(2)))
+			g.Expect(fp.Status.Certificates.TrustBundle.CACount).To(Equal(int32(1)))
+			g.Expect(certReady(ctx, g, fp).Status).To(Equal(metav1.ConditionTrue))
+			servingVerifies(ctx, g, fp)
+		}).Should(Succeed())
+		_, err = pki.ParseCASecret(getSecret(ctx, Default, fp, CASecretName(fp)).Data)
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	It("never lets a private key reach the logs, events or status", func() {
+		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
+		waitCertificatesValid(ctx, fp)
+		// Tampering and renewals produce the most messages about key pairs.
+		editSecret(ctx, fp, GatewayTLSSecretName(fp), func(s *corev1.Secret) { s.Data = foreignLeaf(fp) })
+		annotate(ctx, fp, ForceRenewAnnotation, "leak-check")
+		Eventually(func(g Gomega) {
+			g.Expect(getSecret(ctx, g, fp, GatewayTLSSecretName(fp)).Annotations).To(HaveKeyWithValue(certs.ForceRenewTokenAnnotation, "leak-check"))
+			servingVerifies(ctx, g, fp)
+		}).Should(Succeed())
+
+		var keys []string
+		list := &corev1.SecretList{}
+		Expect(k8sClient.List(ctx, list, client.InNamespace(fp.Namespace))).To(Succeed())
+		for _, s := range list.Items {
+			for _, k := range []string{pki.TLSPrivateKeyKey, nextCAKeyKey} {
+				if len(s.Data[k]) == 0 {
+					continue
+				}
+				// A line of the key's base64 body, and the raw DER in standard base64.
+				lines := strings.Split(string(s.Data[k]), "\n")
+				keys = append(keys, lines[1])
+				key, err := pki.ParsePrivateKeyPEM(s.Data[k])
+				Expect(err).NotTo(HaveOccurred())
+				pemBytes, err := pki.EncodePrivateKeyPEM(key)
+				Expect(err).NotTo(HaveOccurred())
+				keys = append(keys, base64.StdEncoding.EncodeToString(pemBytes))
+			}
+		}
+		Expect(keys).NotTo(BeEmpty())
+
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), fp)).To(Succeed())
+		status, err := json.Marshal(fp.Status)
+		Expect(err).NotTo(HaveOccurred())
+		evs := &eventsv1.EventList{}
+		Expect(k8sClient.List(ctx, evs, client.InNamespace(fp.Namespace))).To(Succeed())
+		notes, err := json.Marshal(evs.Items)
+		Expect(err).NotTo(HaveOccurred())
+		logs := managerLog.String()
+		Expect(logs).To(ContainSubstring("certificate issued"), "the log capture is not working")
+		for name, text := range map[string]string{"manager log": logs, "status": string(status), "events": string(notes)} {
+			Expect(text).NotTo(ContainSubstring("PRIVATE KEY"), "%s holds a PEM private key marker", name)
+			for _, k := range keys {
+				Expect(text).NotTo(ContainSubstring(k), "%s holds private key bytes", name)
+			}
+		}
+	})
+})
+
+var _ = Describe("FocalPoint certificate settings", func() {
+	DescribeTable("the API server validates spec.certificates",
+		func(certificates *cybercoopv1alpha1.CertificatesSpec, message string) {
+			ctx := context.Background()
+			fp := newFocalPoint(newNamespace(ctx))
+			fp.Spec.Certificates = certificates
+			err := k8sClient.Create(ctx, fp)
+			if message == "" {
+				Expect(err).NotTo(HaveOccurred())
+				Expect(fp.Spec.Certificates.KeyAlgorithm).To(Equal(cybercoopv1alpha1.KeyAlgorithmECDSAP256), "defaulted")
+				Expect(fp.Spec.Certificates.CARotationPolicy).To(Equal(cybercoopv1alpha1.CARotationRenewCertificate), "defaulted")
+				return
+			}
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring(message))
+		},
+		Entry("defaults", &cybercoopv1alpha1.CertificatesSpec{}, ""),
+		Entry("caRenewBefore not shorter than caDuration",
+			&cybercoopv1alpha1.CertificatesSpec{CADuration: &metav1.Duration{Duration: 720 * time.Hour}, CARenewBefore: &metav1.Duration{Duration: 720 * time.Hour}},
+			"caRenewBefore must be shorter than caDuration"),
+		Entry("caRenewBefore not shorter than the default caDuration",
+			&cybercoopv1alpha1.CertificatesSpec{CARenewBefore: &metav1.Duration{Duration: 50000 * time.Hour}},
+			"caRenewBefore must be shorter than caDuration (default 43800h)"),
+		Entry("caDuration too short", &cybercoopv1alpha1.CertificatesSpec{CADuration: &metav1.Duration{Duration: time.Hour}},
+			"caDuration must be between 24h and 175200h"),
+		Entry("unknown key algorithm", &cybercoopv1alpha1.CertificatesSpec{KeyAlgorithm: "DSA1024"}, "spec.certificates.keyAlgorithm"),
+		Entry("unknown rotation policy", &cybercoopv1alpha1.CertificatesSpec{CARotationPolicy: "Never"}, "spec.certificates.caRotationPolicy"),
+	)
+})

@@ -1,0 +1,314 @@
+package years
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
+	"github.com/cybercoop/cybercoop-operator/internal/certs"
+	"github.com/cybercoop/cybercoop-operator/internal/pki"
+	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
+)
+
+var allWeek = []cybercoopv1alpha1.Weekday{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
+
+func newFocalPoint(namespace string) *cybercoopv1alpha1.FocalPoint {
+	return &cybercoopv1alpha1.FocalPoint{
+		ObjectMeta: metav1.ObjectMeta{Name: "br-poc", Namespace: namespace},
+		Spec: cybercoopv1alpha1.FocalPointSpec{
+			Country:   "BR",
+			Authority: "Polícia Federal — Unidade de Repressão a Crimes Cibernéticos",
+			Contacts:  []cybercoopv1alpha1.Contact{{Name: "Plantão", Email: "plantao@cyber.example.gov.br"}},
+			Languages: []cybercoopv1alpha1.LanguageTag{"pt-BR", "en"},
+			Services:  []cybercoopv1alpha1.AssistanceService{"Preservation"},
+			Roster: cybercoopv1alpha1.Roster{
+				TimeZone: "America/Sao_Paulo",
+				Shifts:   []cybercoopv1alpha1.Shift{{Days: allWeek, Start: "00:00", End: "24:00", OnCall: "Plantão"}},
+			},
+			Gateway: cybercoopv1alpha1.GatewaySpec{Replicas: ptrTo(int32(2))},
+			Certificates: &cybercoopv1alpha1.CertificatesSpec{
+				// A one-year CA renewed 180 days early renews twice a year, so three
+				// years hold several renewals and key replacements.
+				CADuration:       &metav1.Duration{Duration: 365 * 24 * time.Hour},
+				CARotationPolicy: cybercoopv1alpha1.CARotationRenewCertificate,
+			},
+		},
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+var _ = Describe("a FocalPoint's certificates over three years", func() {
+	It("never serves a certificate its consumers cannot verify, through renewals, key replacements and restarts at every write", func() {
+		ctx := context.Background()
+		start := time.Date(2027, 1, 4, 9, 30, 0, 0, time.UTC)
+		clk := clocktesting.NewFakeClock(start)
+		events := &eventLog{}
+		crashEvents := &eventLog{}
+		newReconciler := func(c client.Client, rec *eventLog) *focalpoint.Reconciler {
+			return &focalpoint.Reconciler{Client: c, Scheme: scheme, Recorder: rec, Clock: clk, GatewayImage: "registry.test/cybercoop:years"}
+		}
+		// The reconcilers' connection counts writes: a reconcile that wrote nothing
+		// changed nothing, so the test need not read everything again.
+		writes := envtestutil.NewWriteCounter(k8sClient)
+		r := newReconciler(writes, events)
+
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "years-"}}
+		Expect(k8sClient.Create(ctx, ns)).To(Succeed())
+		fp := newFocalPoint(ns.Name)
+		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
+		req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(fp)}
+		key := func(name string) types.NamespacedName { return types.NamespacedName{Namespace: ns.Name, Name: name} }
+
+		// snap holds the namespace's Secrets as last listed: one request per look.
+		snap := map[string]*corev1.Secret{}
+		refresh := func() {
+			list := &corev1.SecretList{}
+			Expect(k8sClient.List(ctx, list, client.InNamespace(ns.Name))).To(Succeed())
+			snap = map[string]*corev1.Secret{}
+			for i := range list.Items {
+				snap[list.Items[i].Name] = &list.Items[i]
+			}
+		}
+		secret := func(name string) *corev1.Secret {
+			s, ok := snap[name]
+			Expect(ok).To(BeTrue(), "Secret %s does not exist", name)
+			return s
+		}
+		getFP := func() *cybercoopv1alpha1.FocalPoint {
+			out := &cybercoopv1alpha1.FocalPoint{}
+			Expect(k8sClient.Get(ctx, req.NamespacedName, out)).To(Succeed())
+			return out
+		}
+
+		// consumerBundle is the trust bundle the gateway pods hold: the one published
+		// when the last rollout of their pod template completed.
+		var consumerBundle *pki.TrustBundle
+		rollouts, maxCACount := 0, 0
+
+		// rollOut plays the deployment controller: a changed pod template is rolled
+		// out at once, and the new pods load the bundle published at that moment.
+		rollOut := func() bool {
+			dep := &appsv1.Deployment{}
+			Expect(k8sClient.Get(ctx, key(fp.Name+"-gateway"), dep)).To(Succeed())
+			if dep.Status.ObservedGeneration == dep.Generation && dep.Status.UpdatedReplicas == *dep.Spec.Replicas {
+				return false
+			}
+			refresh()
+			published := secret(focalpoint.TrustBundleSecretName(fp)).Data[pki.CACertKey]
+			Expect(dep.Spec.Template.Annotations[focalpoint.TrustBundleHashAnnotation]).To(Equal(sha256Hex(published)),
+				"the pod template must name the bundle that is published")
+			var err error
+			consumerBundle, err = pki.ParseTrustBundle(published)
+			Expect(err).NotTo(HaveOccurred())
+			n := *dep.Spec.Replicas
+			dep.Status = appsv1.DeploymentStatus{
+				ObservedGeneration: dep.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
+				Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "Test",
+					LastUpdateTime: metav1.NewTime(clk.Now()), LastTransitionTime: metav1.NewTime(clk.Now())}},
+			}
+			Expect(k8sClient.Status().Update(ctx, dep)).To(Succeed())
+			rollouts++
+			return true
+		}
+
+		// check asserts the invariants at the fake now: nothing in use has expired,
+		// and the served chain verifies against the bundle the consumers hold, the
+		// bundle being published and the serving Secret's own ca.crt.
+		check := func(when string) {
+			now := clk.Now()
+			at := fmt.Sprintf("%s (%s)", when, now.Format(time.RFC3339))
+			serving := secret(focalpoint.GatewayTLSSecretName(fp))
+			leaf, err := pki.ParseLeafSecret(serving.Data)
+			Expect(err).NotTo(HaveOccurred(), at)
+			Expect(now.Before(leaf.Certificate.NotAfter) && !now.Before(leaf.Certificate.NotBefore)).To(BeTrue(),
+				"%s: the serving certificate is valid only from %s to %s", at, leaf.Certificate.NotBefore, leaf.Certificate.NotAfter)
+			ca, err := pki.ParseCASecret(secret(focalpoint.CASecretName(fp)).Data)
+			Expect(err).NotTo(HaveOccurred(), at)
+			Expect(now.Before(ca.Certificate.NotAfter)).To(BeTrue(), "%s: the CA certificate expired at %s", at, ca.Certificate.NotAfter)
+			Expect(consumerBundle).NotTo(BeNil(), at)
+			Expect(consumerBundle.Verify(leaf.Certificate, pki.UsageServer, now)).To(Succeed(), "%s: the gateway's consumers cannot verify it", at)
+			published, err := pki.ParseTrustBundle(secret(focalpoint.TrustBundleSecretName(fp)).Data[pki.CACertKey])
+			Expect(err).NotTo(HaveOccurred(), at)
+			Expect(published.Verify(leaf.Certificate, pki.UsageServer, now)).To(Succeed(), "%s: the published bundle does not verify it", at)
+			own, err := pki.NewTrustBundle(leaf.CACertificates...)
+			Expect(err).NotTo(HaveOccurred(), at)
+			Expect(own.Verify(leaf.Certificate, pki.UsageServer, now)).To(Succeed(), "%s: the serving Secret's ca.crt does not verify it", at)
+			maxCACount = max(maxCACount, published.Len())
+		}
+
+		wrote := false          // whether the current day's reconciles wrote anything
+		rolloutPending := false // a reconcile outside settle may have changed the pod template
+		// settle reconciles and rolls out until the pod template stops changing.
+		settle := func(when string) ctrl.Result {
+			for range 10 {
+				before := len(writes.Writes())
+				res, err := r.Reconcile(ctx, req)
+				Expect(err).NotTo(HaveOccurred(), when)
+				if len(writes.Writes()) == before && !rolloutPending {
+					check(when + ", after a reconcile that wrote nothing")
+					return res
+				}
+				wrote, rolloutPending = true, false
+				refresh()
+				check(when + ", after a reconcile")
+				if !rollOut() {
+					return res
+				}
+				check(when + ", after a rollout")
+			}
+			Fail(when + ": the gateway's pod template kept changing")
+			return ctrl.Result{}
+		}
+
+		caGeneration := func() int64 {
+			g, _ := strconv.ParseInt(secret(focalpoint.CASecretName(fp)).Annotations[certs.CAGenerationAnnotation], 10, 64)
+			return g
+		}
+		phase := func() string {
+			return secret(focalpoint.CASecretName(fp)).Annotations[focalpoint.RotationPhaseAnnotation]
+		}
+
+		By("starting: the first reconcile issues the CA, the bundle and the serving certificate")
+		_, err := r.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rollOut()).To(BeTrue())
+		settle("day 0")
+		refresh()
+		Expect(caGeneration()).To(Equal(int64(1)))
+
+		cur := getFP() // the FocalPoint as the last reconcile left it
+		crashRestarts, plainRestarts, rotationsSeen := 0, 0, 0
+		var phasesSeen []string
+		const days = 3 * 365
+		for day := 1; day <= days; day++ {
+			clk.Step(24 * time.Hour)
+			when := fmt.Sprintf("day %d", day)
+			wrote = false
+			// Before the operator acts: time passing alone must not break anything
+			// (nothing was written since the last look, so it is still current).
+			check(when + ", before reconciling")
+
+			if day == 400 {
+				By("switching the CA rotation policy to ReplaceKey on day 400")
+				cur.Spec.Certificates.CARotationPolicy = cybercoopv1alpha1.CARotationReplaceKey
+				Expect(k8sClient.Update(ctx, cur)).To(Succeed())
+			}
+
+			dueCA := cur.Status.Certificates != nil && cur.Status.Certificates.CA != nil &&
+				!clk.Now().Before(cur.Status.Certificates.CA.RenewalTime.Time)
+			replacing := dueCA && cur.Spec.Certificates.CARotationPolicy == cybercoopv1alpha1.CARotationReplaceKey
+			genBefore := caGeneration()
+
+			if replacing && rotationsSeen == 0 {
+				By(when + ": the first key replacement, with the manager crashing after every single write and restarting")
+				for write := 1; ; write++ {
+					Expect(write).To(BeNumerically("<", 100), "the rollout does not finish")
+					// Each incarnation stores one write and dies before the next, so the
+					// rollout is resumed from every state it can leave behind.
+					crasher := newReconciler(&crashingClient{Client: k8sClient, budget: 1}, crashEvents)
+					_, _ = crasher.Reconcile(ctx, req)
+					crashRestarts++
+					refresh()
+					check(fmt.Sprintf("%s, after a crash following write %d", when, write))
+					if p := phase(); len(phasesSeen) == 0 || phasesSeen[len(phasesSeen)-1] != p {
+						phasesSeen = append(phasesSeen, p)
+					}
+					if rollOut() {
+						check(fmt.Sprintf("%s, after a rollout following the crash after write %d", when, write))
+					}
+					if caGeneration() > genBefore && phase() == string(pki.RotationIdle) {
+						break
+					}
+				}
+				r = newReconciler(writes, events) // the restarted manager
+			} else if replacing {
+				By(when + ": a key replacement with a plain restart while waiting for the consumers")
+				_, err := r.Reconcile(ctx, req)
+				Expect(err).NotTo(HaveOccurred())
+				wrote, rolloutPending = true, true
+				refresh()
+				check(when + ", after the rollout started")
+				Expect(phase()).To(Equal(string(pki.RotationBundleExtended)))
+				r = newReconciler(writes, events) // no in-memory state survives
+				plainRestarts++
+			}
+			res := settle(when)
+			if replacing {
+				rotationsSeen++
+				Expect(caGeneration()).To(Equal(genBefore+1), "%s: the key replacement did not finish", when)
+				Expect(phase()).To(Equal(string(pki.RotationIdle)))
+			}
+
+			// Requeue at the next renewal, never later.
+			if wrote || replacing || day == 400 {
+				cur = getFP()
+			}
+			Expect(res.RequeueAfter).To(BeNumerically(">", 0), when)
+			next := clk.Now().Add(res.RequeueAfter)
+			Expect(next).NotTo(BeTemporally(">", cur.Status.Certificates.CA.RenewalTime.Time), when)
+			Expect(next).NotTo(BeTemporally(">", cur.Status.Certificates.GatewayServing.RenewalTime.Time), when)
+			Expect(meta(cur, cybercoopv1alpha1.ConditionCertificateReady).Status).To(Equal(metav1.ConditionTrue), when)
+		}
+
+		By("having renewed and replaced as the policies say")
+		all := events.all()
+		count := func(reason string) int {
+			n := 0
+			for _, e := range all {
+				if strings.Contains(e, " "+reason+":") {
+					n++
+				}
+			}
+			return n
+		}
+		GinkgoWriter.Printf("3 years: %d rollouts, %d crash restarts, %d plain restarts, %d key replacements, phases %v, CA generation %d, %d leaf renewals, %d CA renewals\n",
+			rollouts, crashRestarts, plainRestarts, rotationsSeen, phasesSeen, caGeneration(), count("CertificateRenewed"), count("CARenewed"))
+		Expect(count("CARenewed")).To(BeNumerically(">=", 2), "the CA certificate was renewed with its key before day 400")
+		Expect(rotationsSeen).To(BeNumerically(">=", 3))
+		Expect(caGeneration()).To(Equal(int64(1 + rotationsSeen)))
+		Expect(plainRestarts).To(BeNumerically(">=", 1))
+		Expect(crashRestarts).To(BeNumerically(">=", 5))
+		Expect(phasesSeen).To(ContainElements(string(pki.RotationBundleExtended), string(pki.RotationBundleObserved)))
+		Expect(maxCACount).To(Equal(2), "old and new CA were published together during a replacement")
+		Expect(count("CertificateRenewed")).To(BeNumerically(">=", 3*365/60))
+		for _, e := range all {
+			Expect(e).NotTo(HavePrefix("Warning"), "a healthy run raised a warning")
+			Expect(e).NotTo(ContainSubstring("PRIVATE KEY"))
+		}
+		refresh()
+		final, err := pki.ParseTrustBundle(secret(focalpoint.TrustBundleSecretName(fp)).Data[pki.CACertKey])
+		Expect(err).NotTo(HaveOccurred())
+		Expect(final.Len()).To(Equal(1), "the old CA was pruned after the last replacement")
+	})
+})
+
+func meta(fp *cybercoopv1alpha1.FocalPoint, t string) metav1.Condition {
+	for _, c := range fp.Status.Conditions {
+		if c.Type == t {
+			return c
+		}
+	}
+	return metav1.Condition{}
+}
