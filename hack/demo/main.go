@@ -90,10 +90,12 @@ func run() error {
 		`custom-columns=FOCALPOINT:.metadata.name,CONDITION:.status.conditions[*].type,STATUS:.status.conditions[*].status,REASON:.status.conditions[*].reason`)
 	fmt.Println()
 	_ = kubectl("get", "focalpoints", "-A", "-o",
-		`jsonpath={range .items[*]}{.metadata.name}: on call {.status.coverage.hoursPerWeek} h in the week of {.status.coverage.weekStart}; endpoint {.status.endpoint}; gateway pods available {.status.gatewayReplicas}{"\n"}{end}`)
+		`jsonpath={range .items[*]}{.metadata.name}: on call {.status.coverage.hoursPerWeek} h in the week of {.status.coverage.weekStart}; endpoint {.status.endpoint}; gateway pods available {.status.gatewayReplicas}{"\n"}  national CA generation {.status.certificates.ca.caGeneration} valid until {.status.certificates.ca.notAfter}; gateway certificate valid until {.status.certificates.gatewayServing.notAfter}, renewed at {.status.certificates.gatewayServing.renewalTime}{"\n"}{end}`)
 	fmt.Println()
-	_ = kubectl("get", "deployments,services,poddisruptionbudgets,networkpolicies,configmaps,serviceaccounts,pods",
-		"-n", "cybercoop-ke", "-l", "app.kubernetes.io/managed-by=cybercoop-operator")
+	_ = kubectl("get", "deployments,services,poddisruptionbudgets,networkpolicies,configmaps,serviceaccounts,secrets,pods",
+		"-n", "cybercoop-ke", "-l", "app.kubernetes.io/part-of=cybercoop")
+	fmt.Println()
+	_ = kubectl("get", "events", "-n", "cybercoop-ke", "--field-selector", "involvedObject.kind=FocalPoint")
 	if waitErr != nil {
 		return fmt.Errorf("the sample stack did not become Ready; logs are in %s", work)
 	}
