@@ -9,6 +9,7 @@ package pki
 import (
 	"bytes"
 	"crypto/x509"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -128,7 +129,8 @@ func TestTrustBundle(t *testing.T) {
 // withKey sets the data key of a *DataError that came from a parser used
 // outside a Secret, so checkDataError can check it.
 func withKey(err error, key string) error {
-	if de, ok := err.(*DataError); ok {
+	var de *DataError
+	if errors.As(err, &de) {
 		cp := *de
 		cp.Key = key
 		return &cp

@@ -260,7 +260,7 @@ func validateDNSName(i int, name string) error {
 			return bad("label starts or ends with '-'")
 		}
 		for _, r := range label {
-			if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-') {
+			if !isLDH(r) {
 				return bad(fmt.Sprintf("label %d holds %q (only letters, digits and '-')", j+1, r))
 			}
 		}
@@ -301,4 +301,10 @@ func normalizeURIs(uris []string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// isLDH reports whether r may appear in a DNS label: an ASCII letter, digit
+// or hyphen (RFC 1123 "LDH" rule).
+func isLDH(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-'
 }

@@ -113,7 +113,7 @@ func DecodeEntry(line []byte) (Entry, error) {
 	dec.DisallowUnknownFields()
 	var e Entry
 	if err := dec.Decode(&e); err != nil {
-		return Entry{}, fmt.Errorf("entry is not valid custody JSON: %v", err)
+		return Entry{}, fmt.Errorf("entry is not valid custody JSON: %w", err)
 	}
 	canonical, err := json.Marshal(e)
 	if err != nil || !bytes.Equal(canonical, line) {
@@ -149,7 +149,7 @@ func isHex64(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		if !isLowerHexDigit(c) {
 			return false
 		}
 	}
@@ -284,7 +284,7 @@ func (l *custodyLog) append(e Entry) (Entry, error) {
 
 func (l *custodyLog) rollback(cause error) {
 	if err := l.f.Truncate(l.size); err != nil {
-		l.broken = fmt.Errorf("%v; truncating back also failed: %v", cause, err)
+		l.broken = fmt.Errorf("%w; truncating back also failed: %w", cause, err)
 		return
 	}
 	if _, err := l.f.Seek(l.size, io.SeekStart); err != nil {

@@ -62,7 +62,7 @@ func ParseDigest(s string) (Digest, error) {
 	}
 	for i := 0; i < len(hexSum); i++ {
 		c := hexSum[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		if !isLowerHexDigit(c) {
 			return "", fmt.Errorf("digest %q: character %d is not lowercase hex", truncateForError(s), len(alg)+1+i)
 		}
 	}
@@ -94,4 +94,10 @@ func truncateForError(s string) string {
 		return s[:max] + "…"
 	}
 	return s
+}
+
+// isLowerHexDigit reports whether c is one of 0-9 a-f: digests are written
+// in lowercase only, so uppercase hex is a different (invalid) address.
+func isLowerHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f'
 }

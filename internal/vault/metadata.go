@@ -54,7 +54,7 @@ func ParseMetadata(data []byte, now time.Time) (Metadata, error) {
 	dec.DisallowUnknownFields()
 	var m Metadata
 	if err := dec.Decode(&m); err != nil {
-		return Metadata{}, fmt.Errorf("%w: not a JSON metadata object: %v", ErrInvalidMetadata, err)
+		return Metadata{}, fmt.Errorf("%w: not a JSON metadata object: %w", ErrInvalidMetadata, err)
 	}
 	if dec.More() {
 		return Metadata{}, fmt.Errorf("%w: trailing data after the JSON object", ErrInvalidMetadata)

@@ -38,8 +38,11 @@ const (
 	sealHeaderSize = 8 + 4 + 4 + 16 + 4
 	gcmTagSize     = 16
 	// DefaultChunkSize balances per-chunk overhead against the plaintext a
-	// reader must hold back until the digest is verified.
-	DefaultChunkSize = 256 << 10
+	// reader must hold back until the digest is verified. Every object
+	// records its chunk size in its header and readers accept any size up to
+	// maxChunkSize, so changing it (it was 256 KiB) leaves existing objects
+	// readable.
+	DefaultChunkSize = 1 << 20
 	maxChunkSize     = 16 << 20
 	hkdfInfo         = "cybercoop vault object key v1"
 	// pipelineDepth is how many plaintext chunks may be in flight between the
@@ -94,11 +97,33 @@ type plainChunk struct {
 	refs atomic.Int32
 }
 
-// sealStream encrypts src into dst while hashing it. Reading, hashing,
-// sealing and writing run as a pipeline (hashing and sealing on separate
+// bufferLender is a destination the sealer can encrypt into directly: lend
+// returns n bytes of room (len 0, cap n) at the end of the stream, or nil if
+// it cannot (the sealer then writes from its own buffer), and keep appends
+// the first n bytes of that room to the stream.
+type bufferLender interface {
+	lend(n int) ([]byte, error)
+	keep(n int) error
+}
+
+// chunkPools recycles plaintext chunks between ingests, one pool per chunk
+// size (only a handful of sizes are ever configured).
+var chunkPools sync.Map // int → *sync.Pool of *plainChunk
+
+func chunkPool(size int) *sync.Pool {
+	if p, ok := chunkPools.Load(size); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := chunkPools.LoadOrStore(size, &sync.Pool{New: func() any { return &plainChunk{buf: make([]byte, size)} }})
+	return p.(*sync.Pool)
+}
+
+// sealStream encrypts src into dst while hashing it. Reading, hashing and
+// sealing+writing run as a pipeline (hashing and sealing on separate
 // goroutines over the same buffer) because each alone is close to memory
 // speed and ingest should be bounded by the slowest of them, not their sum.
-// Memory use is fixed: pipelineDepth plaintext and ciphertext chunks.
+// Memory use is bounded: at most pipelineDepth plaintext chunks and one
+// ciphertext chunk (none when dst lends its buffers).
 func sealStream(ctx context.Context, src io.Reader, dst io.Writer, kr *Keyring, alg HashAlgorithm, chunkSize int) (sealResult, error) {
 	if chunkSize <= 0 || chunkSize > maxChunkSize {
 		return sealResult{}, fmt.Errorf("chunk size %d is outside 1…%d bytes", chunkSize, maxChunkSize)
@@ -136,56 +161,79 @@ func sealStream(ctx context.Context, src io.Reader, dst io.Writer, kr *Keyring, 
 		}
 	}
 
+	// Plaintext buffers are allocated as the stream needs them (a small
+	// object uses one) and recycled between ingests.
+	pool := chunkPool(chunkSize)
 	free := make(chan *plainChunk, pipelineDepth)
-	for range pipelineDepth {
-		free <- &plainChunk{buf: make([]byte, chunkSize)}
-	}
+	allocated := 0
+	defer func() {
+		for range allocated {
+			pool.Put(<-free)
+		}
+	}()
 	release := func(c *plainChunk) {
 		if c.refs.Add(-1) == 0 {
 			free <- c
 		}
 	}
-	ctFree := make(chan []byte, pipelineDepth)
-	for range pipelineDepth {
-		ctFree <- make([]byte, 0, chunkSize+gcmTagSize)
-	}
 	hashQ := make(chan *plainChunk, pipelineDepth)
 	sealQ := make(chan *plainChunk, pipelineDepth)
-	writeQ := make(chan []byte, pipelineDepth)
 
 	h := alg.new()
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for c := range hashQ {
-			h.Write(c.data)
+			if !stopped() {
+				h.Write(c.data)
+			}
 			release(c)
 		}
 	})
+	// The sealer writes what it seals itself: a separate writer stage would
+	// cost a hand-off per chunk and, with its own ciphertext buffers, a copy
+	// and a larger cache footprint. A destination that can lend its buffers
+	// (the direct-I/O store) is sealed into directly; any other gets the
+	// ciphertext from one reused buffer. A slow write holds the sealer up,
+	// but not the hasher: plaintext chunks keep flowing until pipelineDepth
+	// of them wait to be sealed.
+	sink, lends := dst.(bufferLender)
 	wg.Go(func() {
-		defer close(writeQ)
 		var nonce [12]byte
 		copy(nonce[:4], hdr.noncePrefix())
 		aad := append(hdr[:], 0)
+		var own []byte
 		for c := range sealQ {
-			ct := <-ctFree
+			if stopped() {
+				release(c)
+				continue
+			}
 			binary.BigEndian.PutUint64(nonce[4:], c.seq)
 			aad[sealHeaderSize] = 0
 			if c.last {
 				aad[sealHeaderSize] = 1
 			}
-			ct = aead.Seal(ct[:0], nonce[:], c.data, aad)
-			release(c)
-			writeQ <- ct
-		}
-	})
-	wg.Go(func() {
-		for ct := range writeQ {
-			if !stopped() {
-				if _, err := dst.Write(ct); err != nil {
-					fail(fmt.Errorf("writing object: %w", err))
-				}
+			n := len(c.data) + gcmTagSize
+			var err error
+			var room []byte
+			if lends {
+				room, err = sink.lend(n)
 			}
-			ctFree <- ct[:0]
+			switch {
+			case err != nil:
+			case room != nil:
+				ct := aead.Seal(room[:0], nonce[:], c.data, aad)
+				err = sink.keep(len(ct))
+			default:
+				if own == nil {
+					own = make([]byte, 0, chunkSize+gcmTagSize)
+				}
+				own = aead.Seal(own[:0], nonce[:], c.data, aad)
+				_, err = dst.Write(own)
+			}
+			release(c)
+			if err != nil {
+				fail(fmt.Errorf("writing object: %w", err))
+			}
 		}
 	})
 
@@ -210,7 +258,16 @@ func sealStream(ctx context.Context, src io.Reader, dst io.Writer, kr *Keyring, 
 		var cur *plainChunk
 		select {
 		case cur = <-free:
-		case <-stop:
+		default:
+			if allocated < pipelineDepth {
+				allocated++
+				cur = pool.Get().(*plainChunk)
+				break
+			}
+			select {
+			case cur = <-free:
+			case <-stop:
+			}
 		}
 		if cur == nil {
 			break
@@ -220,12 +277,15 @@ func sealStream(ctx context.Context, src io.Reader, dst io.Writer, kr *Keyring, 
 		cur.last = false
 		eof := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
 		if rerr != nil && !eof {
+			free <- cur
 			fail(fmt.Errorf("reading object stream: %w", rerr))
 			break
 		}
 		if eof && n == 0 {
 			if pending == nil {
 				pending = cur // empty object: one empty final chunk
+			} else {
+				free <- cur
 			}
 			pending.last = true
 			dispatch(pending)
@@ -242,6 +302,9 @@ func sealStream(ctx context.Context, src io.Reader, dst io.Writer, kr *Keyring, 
 			pending = nil
 			break
 		}
+	}
+	if pending != nil { // stopped early
+		free <- pending
 	}
 	close(hashQ)
 	close(sealQ)
@@ -283,8 +346,13 @@ func (o *objectReader) KeyVersion() uint32 { return o.hdr.keyVersion() }
 // wantSize < 0 skips the size check.
 func openSealed(src io.ReadCloser, kr *Keyring, want Digest, wantSize int64) (*objectReader, error) {
 	o := &objectReader{src: bufio.NewReaderSize(src, 64<<10), want: want, wantSize: wantSize, closer: src}
-	if _, err := io.ReadFull(o.src, o.hdr[:]); err != nil {
-		return nil, fmt.Errorf("%w: %s: header is incomplete (%v)", ErrObjectCorrupt, want, err)
+	if n, err := io.ReadFull(o.src, o.hdr[:]); err != nil {
+		// A short file is corruption; the end-of-file sentinel is not
+		// wrapped so nobody mistakes this error for a clean end of stream.
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%w: %s: header is incomplete (%d of %d bytes)", ErrObjectCorrupt, want, n, sealHeaderSize)
+		}
+		return nil, fmt.Errorf("object %s: reading header: %w", want, err)
 	}
 	if string(o.hdr[:8]) != sealMagic {
 		return nil, fmt.Errorf("%w: %s: header does not start with %q", ErrObjectCorrupt, want, sealMagic)
@@ -328,9 +396,9 @@ func (o *objectReader) nextChunk() error {
 	n, err := io.ReadFull(o.src, o.ct)
 	last := false
 	switch {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		return fmt.Errorf("%w: %s: file ends after chunk %d without a final chunk (truncated)", ErrObjectCorrupt, o.want, int64(o.seq)-1)
-	case err == io.ErrUnexpectedEOF:
+	case errors.Is(err, io.ErrUnexpectedEOF):
 		last = true
 	case err != nil:
 		return fmt.Errorf("object %s: reading chunk %d: %w", o.want, o.seq, err)

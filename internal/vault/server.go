@@ -95,11 +95,18 @@ func (h *handler) authenticate(next http.Handler) http.Handler {
 func actorOf(r *http.Request) string { return r.Context().Value(actorKey{}).(string) }
 
 func writeJSON(w http.ResponseWriter, code int, body any) {
+	// Encode before sending the status line, so a value that cannot be
+	// encoded becomes a 500 instead of a 200 with a truncated body.
+	data, err := json.MarshalIndent(body, "", "  ")
+	if err != nil {
+		http.Error(w, "encoding the response failed: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(body)
+	// The status line is sent; a failed write means the client went away and
+	// there is nobody left to tell.
+	w.Write(append(data, '\n')) //nolint:errcheck // response already committed; the client is gone
 }
 
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -195,7 +202,7 @@ func (h *handler) read(w http.ResponseWriter, r *http.Request) {
 	defer obj.Close()
 	buf := make([]byte, 64<<10)
 	n, err := io.ReadFull(obj, buf)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		h.fail(w, r, err)
 		return
 	}
@@ -328,7 +335,7 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 func NewHealthHandler(v *Vault) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "ok\n")
+		io.WriteString(w, "ok\n") //nolint:errcheck // probe response; a failed write means the prober went away
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		s := v.Status()
@@ -336,7 +343,7 @@ func NewHealthHandler(v *Vault) http.Handler {
 			http.Error(w, fmt.Sprintf("last verification (entry %d) found %d problems", s.LastVerification.Sequence, s.LastVerification.Findings), http.StatusServiceUnavailable)
 			return
 		}
-		io.WriteString(w, "ok\n")
+		io.WriteString(w, "ok\n") //nolint:errcheck // probe response; a failed write means the prober went away
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(v.metrics.Registry, promhttp.HandlerOpts{}))
 	return mux
@@ -414,8 +421,15 @@ func Serve(ctx context.Context, v *Vault, cfg ServeConfig) error {
 	<-ctx.Done()
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 30*time.Second)
 	defer stop()
-	for _, srv := range servers {
-		srv.Shutdown(shutdownCtx)
+	for i, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			// Requests still running after the grace period are cut off
+			// rather than left to hold the process open.
+			cfg.Logger.Error(err, "graceful shutdown did not finish; closing remaining connections", "addr", listeners[i].Addr().String())
+			if err := srv.Close(); err != nil {
+				cfg.Logger.Error(err, "closing server")
+			}
+		}
 	}
 	wg.Wait()
 	select {

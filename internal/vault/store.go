@@ -49,8 +49,13 @@ type PendingBlob interface {
 //
 // Every commit is: write to tmp, fsync the file, rename into objects/, fsync
 // the directory. A crash therefore leaves either nothing or a whole object.
+//
+// Object files are written with direct I/O where the file system supports it
+// (see directio.go), through the page cache otherwise.
 type FSStore struct {
 	root string
+	// buffered disables direct I/O (for tests and the benchmark).
+	buffered bool
 }
 
 // NewFSStore prepares root and discards leftovers in tmp/ from a crashed
@@ -85,13 +90,14 @@ func (s *FSStore) path(d Digest) string { return filepath.Join(s.dir(d.Algorithm
 type fsPending struct {
 	store   *FSStore
 	f       *os.File
+	direct  *directWriter // nil: writes go through the page cache
 	done    bool
 	written int64
 	kicked  int64 // bytes handed to startWriteback so far
 }
 
-// writebackStep is how much unsynced data an ingest lets accumulate before
-// asking the kernel to start writing it out.
+// writebackStep is how much unsynced data a buffered ingest lets accumulate
+// before asking the kernel to start writing it out.
 const writebackStep = 8 << 20
 
 // Create opens a temporary file in tmp/.
@@ -100,18 +106,42 @@ func (s *FSStore) Create() (PendingBlob, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating temporary object file: %w", err)
 	}
-	return &fsPending{store: s, f: f}, nil
+	p := &fsPending{store: s, f: f}
+	// A file system without direct I/O refuses to switch it on; that is not
+	// an error, the object is then written through the page cache.
+	if !s.buffered && setDirectIO(f, true) == nil {
+		p.direct = newDirectWriter(f)
+	}
+	return p, nil
 }
 
 func (p *fsPending) Write(b []byte) (int, error) {
+	if p.direct != nil {
+		return p.direct.Write(b)
+	}
 	n, err := p.f.Write(b)
 	p.written += int64(n)
-	if p.written-p.kicked >= writebackStep {
-		startWriteback(p.f, p.kicked, p.written-p.kicked)
+	if err == nil && p.written-p.kicked >= writebackStep {
+		// An error here (other than "not supported", which startWriteback
+		// swallows) is an I/O error the fsync would meet too; fail now.
+		if err = startWriteback(p.f, p.kicked, p.written-p.kicked); err != nil {
+			err = fmt.Errorf("starting writeback: %w", err)
+		}
 		p.kicked = p.written
 	}
 	return n, err
 }
+
+// lend and keep let the sealer encrypt straight into the direct writer's
+// segments (see bufferLender); buffered writes lend nothing.
+func (p *fsPending) lend(n int) ([]byte, error) {
+	if p.direct == nil {
+		return nil, nil
+	}
+	return p.direct.lend(n)
+}
+
+func (p *fsPending) keep(n int) error { return p.direct.keep(n) }
 
 func (p *fsPending) Commit(d Digest) error {
 	if p.done {
@@ -119,6 +149,13 @@ func (p *fsPending) Commit(d Digest) error {
 	}
 	p.done = true
 	tmp := p.f.Name()
+	if p.direct != nil {
+		if _, err := p.direct.finish(); err != nil {
+			p.f.Close()
+			os.Remove(tmp)
+			return fmt.Errorf("writing object %s: %w", d, err)
+		}
+	}
 	if err := p.f.Sync(); err != nil {
 		p.f.Close()
 		os.Remove(tmp)
@@ -140,6 +177,9 @@ func (p *fsPending) Abort() error {
 		return nil
 	}
 	p.done = true
+	if p.direct != nil {
+		p.direct.close()
+	}
 	p.f.Close()
 	return os.Remove(p.f.Name())
 }

@@ -340,20 +340,23 @@ func (v *Vault) ingest(ctx context.Context, actor string, m Metadata, r io.Reade
 	}
 	sealed, err := sealStream(ctx, r, pending, v.keyring.Load(), v.cfg.Hash, v.cfg.ChunkSize)
 	if err != nil {
-		pending.Abort()
-		return IngestResult{}, fmt.Errorf("ingest: %w", err)
+		return IngestResult{}, abortPending(pending, fmt.Errorf("ingest: %w", err))
 	}
 
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.custody == nil {
-		pending.Abort()
-		return IngestResult{}, errors.New("ingest: vault is closed")
+		return IngestResult{}, abortPending(pending, errors.New("ingest: vault is closed"))
 	}
 	entry := Entry{Time: v.now(), Actor: actor, Action: ActionIngest, Object: sealed.digest,
 		LegalBasis: m.LegalBasis, Reference: m.CaseReference, Metadata: &m, Size: sealed.size, KeyVersion: sealed.keyVersion}
 	if existing, ok := v.state.live[sealed.digest]; ok {
-		pending.Abort()
+		// The content is already held, so the ingest succeeds whatever
+		// happens to the redundant copy; a leftover temporary file is
+		// removed on the next start.
+		if err := pending.Abort(); err != nil {
+			v.log.Error(err, "discarding the redundant copy of a duplicate ingest", "object", sealed.digest)
+		}
 		entry.Duplicate = true
 		entry.KeyVersion = existing.keyVersion
 		entry.Detail = fmt.Sprintf("content already held since entry %d; not stored again", existing.ingestSeq)
@@ -379,6 +382,16 @@ func (v *Vault) ingest(ctx context.Context, actor string, m Metadata, r io.Reade
 	}
 	v.updateInventoryLocked()
 	return IngestResult{Digest: sealed.digest, Size: sealed.size, KeyVersion: sealed.keyVersion, Sequence: e.Seq}, nil
+}
+
+// abortPending discards a partly written object after cause made the ingest
+// fail, and reports a failure to discard it alongside cause (the temporary
+// file is also removed on the next start).
+func abortPending(pending PendingBlob, cause error) error {
+	if err := pending.Abort(); err != nil {
+		return errors.Join(cause, fmt.Errorf("discarding the partial object: %w", err))
+	}
+	return cause
 }
 
 // authoriseAccess enforces who may read or export: a listed reader (if a list

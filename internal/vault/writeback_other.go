@@ -2,8 +2,17 @@
 
 package vault
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
 // startWriteback is a no-op where sync_file_range does not exist; the fsync
 // before commit does all the work.
-func startWriteback(*os.File, int64, int64) {}
+func startWriteback(*os.File, int64, int64) error { return nil }
+
+// setDirectIO reports that direct I/O is not available here; FSStore then
+// writes through the page cache.
+func setDirectIO(*os.File, bool) error { return errors.ErrUnsupported }
+
+func directRefused(error) bool { return false }
