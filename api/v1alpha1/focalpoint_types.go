@@ -356,7 +356,8 @@ const (
 	// CARotationBundleObserved: every consumer runs with the extended bundle; leaves are
 	// being re-issued from the new CA.
 	CARotationBundleObserved CARotationPhase = "BundleObserved"
-	// CARotationLeavesReissued: every leaf is issued by the new CA; the old CA is pruned next.
+	// CARotationLeavesReissued: every leaf is issued by the new CA; the old CA is pruned once every
+	// gateway pod has loaded the re-issued leaf (a completed rollout of a pod template naming it).
 	CARotationLeavesReissued CARotationPhase = "LeavesReissued"
 )
 

@@ -323,7 +323,28 @@ var _ = Describe("FocalPoint certificates", func() {
 		}).Should(Succeed())
 		Expect(getSecret(ctx, Default, fp, GatewayTLSSecretName(fp)).Data[pki.TLSCertKey]).To(Equal(oldLeaf))
 
-		By("the gateway rolling out the new bundle: leaves move to the new CA and the old CA is pruned")
+		By("the gateway rolling out the new bundle: the leaf moves to the new CA, and the old CA stays until the gateway has loaded it")
+		markDeploymentAvailable(ctx, gatewayKey(fp), 2)
+		var reissued []byte
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), fp)).To(Succeed())
+			g.Expect(fp.Status.Certificates.Rotation.Phase).To(Equal(cybercoopv1alpha1.CARotationLeavesReissued))
+			g.Expect(fp.Status.Certificates.GatewayServing.CAGeneration).To(Equal(int64(2)))
+			g.Expect(fp.Status.Certificates.TrustBundle.CACount).To(Equal(int32(2)), "the old CA was pruned before the gateway loaded the re-issued leaf")
+			g.Expect(certReady(ctx, g, fp).Message).To(ContainSubstring("waiting for every workload to load the leaves"))
+			dep := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, gatewayKey(fp), dep)).To(Succeed())
+			g.Expect(dep.Spec.Template.Annotations).To(HaveKeyWithValue(ServingCertificateAnnotation, fp.Status.Certificates.GatewayServing.SHA256Fingerprint))
+			reissued = getSecret(ctx, g, fp, GatewayTLSSecretName(fp)).Data[pki.TLSCertKey]
+			g.Expect(reissued).NotTo(Equal(oldLeaf))
+		}).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), fp)).To(Succeed())
+			g.Expect(fp.Status.Certificates.Rotation.Phase).To(Equal(cybercoopv1alpha1.CARotationLeavesReissued))
+			g.Expect(fp.Status.Certificates.TrustBundle.CACount).To(Equal(int32(2)))
+		}, "1s").Should(Succeed())
+
+		By("the gateway rolling out the re-issued leaf: the old CA is pruned and the pod template no longer names the leaf")
 		markDeploymentAvailable(ctx, gatewayKey(fp), 2)
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), fp)).To(Succeed())
@@ -333,7 +354,12 @@ var _ = Describe("FocalPoint certificates", func() {
 			g.Expect(fp.Status.Certificates.TrustBundle.CACount).To(Equal(int32(1)))
 			g.Expect(certReady(ctx, g, fp).Status).To(Equal(metav1.ConditionTrue))
 			servingVerifies(ctx, g, fp)
+			dep := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, gatewayKey(fp), dep)).To(Succeed())
+			g.Expect(dep.Spec.Template.Annotations).NotTo(HaveKey(ServingCertificateAnnotation))
+			g.Expect(dep.Spec.Template.Annotations[TrustBundleHashAnnotation]).To(Equal(fp.Status.Certificates.TrustBundle.SHA256))
 		}).Should(Succeed())
+		Expect(getSecret(ctx, Default, fp, GatewayTLSSecretName(fp)).Data[pki.TLSCertKey]).To(Equal(reissued), "the leaf the gateway loaded is still served")
 		_, err = pki.ParseCASecret(getSecret(ctx, Default, fp, CASecretName(fp)).Data)
 		Expect(err).NotTo(HaveOccurred())
 	})

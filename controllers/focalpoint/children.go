@@ -127,10 +127,22 @@ func defaultGatewayResources() corev1.ResourceRequirements {
 	}
 }
 
-// desiredDeployment is the gateway Deployment. bundleHash, when known, goes into the pod
+// podCertificates is the certificate state the gateway pod template names, so that a
+// finished rollout of the template proves every pod loaded it.
+type podCertificates struct {
+	// bundleHash is the trust bundle's hash; empty when the certificates could not be
+	// read, and the template's certificate annotations are then left as they are.
+	bundleHash string
+	// servingCertificate is the serving certificate's fingerprint during a CA key
+	// replacement's LeavesReissued phase, empty otherwise (templateServingCertificate).
+	servingCertificate string
+}
+
+// desiredDeployment is the gateway Deployment. The certificate state goes into the pod
 // template: pods roll only when the trust bundle changes (a CA renewal or a key
-// replacement phase), and a finished rollout proves every pod loaded that bundle.
-func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, defaultImage, bundleHash string) *appsv1.Deployment {
+// replacement phase) and when a key replacement needs every pod to present the leaf
+// re-issued from the new CA, never for an ordinary leaf renewal.
+func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, defaultImage string, certState podCertificates) *appsv1.Deployment {
 	image := fp.Spec.Gateway.Image
 	if image == "" {
 		image = defaultImage
@@ -141,8 +153,11 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 	}
 	podLabels := commonLabels(fp)
 	podAnnotations := map[string]string{ConfigHashAnnotation: configHash(cm)}
-	if bundleHash != "" {
-		podAnnotations[TrustBundleHashAnnotation] = bundleHash
+	if certState.bundleHash != "" {
+		podAnnotations[TrustBundleHashAnnotation] = certState.bundleHash
+	}
+	if certState.servingCertificate != "" {
+		podAnnotations[ServingCertificateAnnotation] = certState.servingCertificate
 	}
 	secretVolume := func(name, secret string) corev1.Volume {
 		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret}}}
@@ -245,11 +260,15 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 
 // deploymentSpec compares with DeepDerivative: fields the operator leaves unset are
 // defaulted by the API server and are not drift. Container and volume lists must
-// also have the same length, so an injected extra container is removed.
+// also have the same length, so an injected extra container is removed. The serving
+// certificate annotation is compared exactly whenever the certificate state is known
+// (the template names a trust bundle), so it is removed when a key replacement ends.
 var deploymentSpec = apply.Spec[*appsv1.Deployment]{
 	InSync: func(d, l *appsv1.Deployment) bool {
 		dp, lp := d.Spec.Template.Spec, l.Spec.Template.Spec
-		return len(dp.Containers) == len(lp.Containers) && len(dp.InitContainers) == len(lp.InitContainers) &&
+		da, la := d.Spec.Template.Annotations, l.Spec.Template.Annotations
+		return (da[TrustBundleHashAnnotation] == "" || da[ServingCertificateAnnotation] == la[ServingCertificateAnnotation]) &&
+			len(dp.Containers) == len(lp.Containers) && len(dp.InitContainers) == len(lp.InitContainers) &&
 			len(dp.Volumes) == len(lp.Volumes) && !lp.HostNetwork && !lp.HostPID && !lp.HostIPC &&
 			equality.Semantic.DeepDerivative(d.Spec, l.Spec)
 	},

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -54,6 +55,11 @@ type scope struct {
 	bundleHash string                             // SHA-256 of the published trust bundle, for the pod template
 	// templateBundleHash is the bundle hash on the live gateway pod template.
 	templateBundleHash string
+	// servingCertificate is the serving certificate fingerprint for the gateway pod
+	// template (templateServingCertificate); templateServingCertificate is the one on
+	// the live template.
+	servingCertificate         string
+	templateServingCertificate string
 }
 
 // +kubebuilder:rbac:groups=cybercoop.io,resources=focalpoints,verbs=get;list;watch
@@ -121,11 +127,8 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, s *scope) error {
 		func() error { _, err := ensure(ctx, r, fp, cm, configMapSpec); return err },
 		func() error { _, err := ensure(ctx, r, fp, desiredServiceAccount(fp), serviceAccountSpec); return err },
 		func() error {
-			planned := ""
-			if s.bundleHash != "" && s.bundleHash != s.templateBundleHash {
-				planned = "the trust bundle changed, so the gateway pods are rolled to load it"
-			}
-			dep, err := ensurePlanned(ctx, r, fp, desiredDeployment(fp, cm, r.GatewayImage, s.bundleHash), deploymentSpec, planned)
+			desired := desiredDeployment(fp, cm, r.GatewayImage, podCertificates{bundleHash: s.bundleHash, servingCertificate: s.servingCertificate})
+			dep, err := ensurePlanned(ctx, r, fp, desired, deploymentSpec, plannedRollout(s))
 			s.deployment = dep
 			return err
 		},
@@ -146,6 +149,24 @@ func (r *Reconciler) reconcileChildren(ctx context.Context, s *scope) error {
 		}
 	}
 	return nil
+}
+
+// plannedRollout says why the operator itself changes the gateway pod template's
+// certificate annotations in this reconcile, so the update is not reported as drift;
+// empty when it does not.
+func plannedRollout(s *scope) string {
+	var why []string
+	if s.bundleHash != "" && s.bundleHash != s.templateBundleHash {
+		why = append(why, "the trust bundle changed, so the gateway pods are rolled to load it")
+	}
+	if s.bundleHash != "" && s.servingCertificate != s.templateServingCertificate {
+		if s.servingCertificate != "" {
+			why = append(why, "the serving certificate was re-issued from the new CA, so the gateway pods are rolled to load it before the old CA is pruned")
+		} else if len(why) == 0 {
+			why = append(why, "the CA key replacement no longer waits for the gateway to load its serving certificate")
+		}
+	}
+	return strings.Join(why, "; ")
 }
 
 // ensure applies one child and records an event for each create or repair.

@@ -50,6 +50,14 @@ const (
 	// template (which bundle the pods were started with; a completed rollout of that
 	// template is how the operator knows every gateway pod has loaded the bundle).
 	TrustBundleHashAnnotation = "cybercoop.io/trust-bundle-hash"
+	// ServingCertificateAnnotation is the SHA-256 fingerprint of the gateway's serving
+	// certificate on the gateway pod template, set only while a CA key replacement
+	// waits for the gateway to load the leaf re-issued from the new CA (phase
+	// LeavesReissued). Running pods see an updated Secret only after the kubelet's
+	// sync delay, so a completed rollout of a template naming the fingerprint is how
+	// the operator knows that no pod still presents the leaf signed by the old CA
+	// before it prunes that CA from the trust bundle.
+	ServingCertificateAnnotation = "cybercoop.io/serving-certificate-sha256"
 )
 
 // CA Secret data keys of the replacement CA while a key replacement is under way.
@@ -122,6 +130,16 @@ func (st *pkiState) generation() int64 {
 		return 1
 	}
 	return g
+}
+
+// servingCertificate is the gateway's serving certificate: as ensured in this
+// reconcile, or as read.
+func (st *pkiState) servingCertificate(fp *cybercoopv1alpha1.FocalPoint) *x509.Certificate {
+	name := GatewayTLSSecretName(fp)
+	if res, ok := st.leaves[name]; ok && res.Certificate != nil {
+		return res.Certificate
+	}
+	return st.leafLive[name].cert
 }
 
 func (st *pkiState) phase() pki.RotationPhase {

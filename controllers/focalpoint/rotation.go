@@ -19,7 +19,8 @@ import (
 )
 
 // maxRotationSteps bounds the rotation steps of one reconcile. A full rollout takes at
-// most five; the rest waits for consumers, which the Deployment watch reports.
+// most five; the rest waits for consumers and for the gateway to load the re-issued
+// leaf, which the Deployment watch reports.
 const maxRotationSteps = 8
 
 // advanceRotation takes the CA key replacement's steps (pki.NextRotationStep) until it
@@ -40,7 +41,7 @@ func (r *Reconciler) advanceRotation(ctx context.Context, s *scope, st *pkiState
 		}
 		s.certs.rotationMessage = step.Message
 		switch step.Action {
-		case pki.RotationNoAction, pki.RotationWaitForConsumers, pki.RotationWaitForLeaves:
+		case pki.RotationNoAction, pki.RotationWaitForConsumers, pki.RotationWaitForLeaves, pki.RotationWaitForLeafConsumers:
 			if step.Phase == phase {
 				return nil
 			}
@@ -120,12 +121,14 @@ func (r *Reconciler) observeRotation(ctx context.Context, s *scope, st *pkiState
 		if err != nil {
 			return obs, err
 		}
-		obs.ConsumersHaveNewCA = consumersObserved(st.deployment, bundleHash(extended.PEM()))
+		obs.ConsumersHaveNewCA = rolledOut(st.deployment, TrustBundleHashAnnotation, bundleHash(extended.PEM()))
 		signed, err := r.leavesIssuedBy(ctx, fp, st, st.next.Certificate)
 		if err != nil {
 			return obs, err
 		}
 		obs.LeavesSignedByNewCA = signed
+		// The gateway is the only workload serving this CA's leaves.
+		obs.LeavesObserved = rolledOut(st.deployment, ServingCertificateAnnotation, fingerprint(st.servingCertificate(fp)))
 	}
 	return obs, nil
 }
@@ -140,12 +143,14 @@ func nonNil(certs ...*x509.Certificate) []*x509.Certificate {
 	return out
 }
 
-// consumersObserved reports whether the gateway runs with the trust bundle whose hash is
-// bundleHash: its pod template carries the hash and the Deployment has fully rolled that
-// template out (every replica updated and available), so no pod started from an older
-// template is left.
-func consumersObserved(dep *appsv1.Deployment, bundleHash string) bool {
-	if dep == nil || dep.Spec.Template.Annotations[TrustBundleHashAnnotation] != bundleHash {
+// rolledOut reports whether every gateway pod was started from a pod template whose
+// annotation is value (a trust bundle hash, a serving certificate fingerprint): the
+// template carries it and the Deployment has fully rolled that template out (every
+// replica updated and available), so no pod started from an older template is left.
+// A pod loads its mounted Secrets when it starts; a running pod sees later Secret
+// updates only after the kubelet's sync delay, so only a rollout proves what it loaded.
+func rolledOut(dep *appsv1.Deployment, annotation, value string) bool {
+	if dep == nil || value == "" || dep.Spec.Template.Annotations[annotation] != value {
 		return false
 	}
 	want := int32(1)
@@ -177,15 +182,42 @@ func (r *Reconciler) leavesIssuedBy(ctx context.Context, fp *cybercoopv1alpha1.F
 	}
 	for i := range list.Items {
 		sec := &list.Items[i]
-		if seen[sec.Name] {
-			continue
-		}
-		cs, err := pki.ParseCertificatesPEM(sec.Data[pki.TLSCertKey])
-		if err != nil || !check(cs[0]) {
+		if !seen[sec.Name] && !check(leafCertificate(sec)) {
 			return false, nil
 		}
 	}
 	return true, nil
+}
+
+// leafCertificate is the first certificate under tls.crt; nil when there is none
+// (a damaged leaf is re-issued, so it counts as not yet signed by any CA).
+func leafCertificate(sec *corev1.Secret) *x509.Certificate {
+	cs, err := pki.ParseCertificatesPEM(sec.Data[pki.TLSCertKey])
+	if err != nil || len(cs) == 0 {
+		return nil
+	}
+	return cs[0]
+}
+
+// fingerprint is cert's SHA-256 fingerprint as status reports it; empty for nil.
+func fingerprint(cert *x509.Certificate) string {
+	if cert == nil {
+		return ""
+	}
+	return pki.FactsOf(cert, 0).SHA256Fingerprint
+}
+
+// templateServingCertificate is the serving certificate fingerprint the gateway pod
+// template must carry in phase: the re-issued leaf's while the key replacement waits
+// for every gateway pod to load it (LeavesReissued), so that rolling that template out
+// proves no pod still presents the leaf signed by the old CA; empty in every other
+// phase, so that an ordinary renewal, which the pods pick up without a restart, never
+// rolls them.
+func templateServingCertificate(phase pki.RotationPhase, serving *x509.Certificate) string {
+	if phase != pki.RotationLeavesReissued {
+		return ""
+	}
+	return fingerprint(serving)
 }
 
 // signingCA is the CA leaves are issued from in the recorded phase.
@@ -248,8 +280,11 @@ func (r *Reconciler) reconcileCertificates(ctx context.Context, s *scope) error 
 		return err
 	}
 	defer s.certs.observe(s.fp, st)
+	// Also after a failure half-way: the pod template follows the phase, never a guess.
+	defer func() { s.servingCertificate = templateServingCertificate(st.phase(), st.servingCertificate(s.fp)) }()
 	if st.deployment != nil {
 		s.templateBundleHash = st.deployment.Spec.Template.Annotations[TrustBundleHashAnnotation]
+		s.templateServingCertificate = st.deployment.Spec.Template.Annotations[ServingCertificateAnnotation]
 	}
 	if st.bundleLive != nil && len(st.bundleLive.Data[pki.CACertKey]) > 0 {
 		s.bundleHash = bundleHash(st.bundleLive.Data[pki.CACertKey])
@@ -267,8 +302,9 @@ func (r *Reconciler) reconcileCertificates(ctx context.Context, s *scope) error 
 	if err := r.ensureLeaves(ctx, s, st, now); err != nil {
 		return err
 	}
-	// Re-issued leaves may let the rollout prune the old CA; the leaves then get the
-	// pruned bundle under ca.crt in the same reconcile.
+	// Re-issued leaves move the rollout to LeavesReissued, which waits for the gateway
+	// to load them; once it has, the old CA is pruned and the leaves get the pruned
+	// bundle under ca.crt in the same reconcile.
 	before := s.bundleHash
 	if err := r.advanceRotation(ctx, s, st, now); err != nil {
 		return err

@@ -1,7 +1,9 @@
 package focalpoint
 
 import (
+	"crypto/x509"
 	"errors"
+	"maps"
 	"strings"
 	"time"
 
@@ -105,27 +107,100 @@ var _ = Describe("certificate status functions", func() {
 		Entry("after everything: nothing", 400*day, time.Time{}),
 	)
 
-	DescribeTable("consumersObserved",
-		func(edit func(*appsv1.Deployment), want bool) {
+	DescribeTable("rolledOut",
+		func(annotation string, edit func(*appsv1.Deployment), want bool) {
 			dep := &appsv1.Deployment{}
 			dep.Generation = 3
 			dep.Spec.Replicas = ptrTo(int32(2))
-			dep.Spec.Template.Annotations = map[string]string{TrustBundleHashAnnotation: "abc"}
+			rolled := map[string]string{TrustBundleHashAnnotation: "abc", ServingCertificateAnnotation: "AB:CD"}
+			dep.Spec.Template.Annotations = maps.Clone(rolled)
 			dep.Status = appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 2}
 			edit(dep)
-			Expect(consumersObserved(dep, "abc")).To(Equal(want))
+			Expect(rolledOut(dep, annotation, rolled[annotation])).To(Equal(want))
 		},
-		Entry("rolled out with the bundle", func(*appsv1.Deployment) {}, true),
-		Entry("template names another bundle", func(d *appsv1.Deployment) { d.Spec.Template.Annotations[TrustBundleHashAnnotation] = "old" }, false),
-		Entry("template not yet observed", func(d *appsv1.Deployment) { d.Status.ObservedGeneration = 2 }, false),
-		Entry("an old pod is left (surge)", func(d *appsv1.Deployment) { d.Status.Replicas = 3 }, false),
-		Entry("not every pod updated", func(d *appsv1.Deployment) { d.Status.UpdatedReplicas = 1 }, false),
-		Entry("an updated pod not available", func(d *appsv1.Deployment) { d.Status.AvailableReplicas = 1 }, false),
+		Entry("rolled out with the bundle", TrustBundleHashAnnotation, func(*appsv1.Deployment) {}, true),
+		Entry("rolled out with the serving certificate", ServingCertificateAnnotation, func(*appsv1.Deployment) {}, true),
+		Entry("template names another bundle", TrustBundleHashAnnotation, func(d *appsv1.Deployment) { d.Spec.Template.Annotations[TrustBundleHashAnnotation] = "old" }, false),
+		Entry("template names another serving certificate", ServingCertificateAnnotation, func(d *appsv1.Deployment) {
+			d.Spec.Template.Annotations[ServingCertificateAnnotation] = "EF:01"
+		}, false),
+		Entry("template names no serving certificate (an ordinary renewal)", ServingCertificateAnnotation, func(d *appsv1.Deployment) {
+			delete(d.Spec.Template.Annotations, ServingCertificateAnnotation)
+		}, false),
+		Entry("template not yet observed", ServingCertificateAnnotation, func(d *appsv1.Deployment) { d.Status.ObservedGeneration = 2 }, false),
+		Entry("an old pod is left (surge)", ServingCertificateAnnotation, func(d *appsv1.Deployment) { d.Status.Replicas = 3 }, false),
+		Entry("not every pod updated", TrustBundleHashAnnotation, func(d *appsv1.Deployment) { d.Status.UpdatedReplicas = 1 }, false),
+		Entry("an updated pod not available", ServingCertificateAnnotation, func(d *appsv1.Deployment) { d.Status.AvailableReplicas = 1 }, false),
 	)
 
-	It("consumersObserved is false without a Deployment", func() {
-		Expect(consumersObserved(nil, "abc")).To(BeFalse())
+	It("rolledOut is false without a Deployment or without a value to look for", func() {
+		Expect(rolledOut(nil, TrustBundleHashAnnotation, "abc")).To(BeFalse())
+		dep := &appsv1.Deployment{}
+		dep.Spec.Replicas = ptrTo(int32(1))
+		dep.Status = appsv1.DeploymentStatus{Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1}
+		Expect(rolledOut(dep, ServingCertificateAnnotation, "")).To(BeFalse(), "a missing leaf is never observed")
 	})
+
+	DescribeTable("templateServingCertificate names the leaf only while the key replacement waits for the gateway to load it",
+		func(phase pki.RotationPhase, withLeaf, want bool) {
+			tableReport()
+			var leaf *x509.Certificate
+			if withLeaf {
+				leaf = tableLeaf.Certificate
+			}
+			got := templateServingCertificate(phase, leaf)
+			if want {
+				Expect(got).To(Equal(pki.FactsOf(tableLeaf.Certificate, 0).SHA256Fingerprint))
+			} else {
+				Expect(got).To(BeEmpty())
+			}
+		},
+		Entry("idle: an ordinary renewal never rolls the pods", pki.RotationIdle, true, false),
+		Entry("empty phase reads as idle", pki.RotationPhase(""), true, false),
+		Entry("bundle extended: leaves still from the old CA", pki.RotationBundleExtended, true, false),
+		Entry("bundle observed: leaves being re-issued", pki.RotationBundleObserved, true, false),
+		Entry("leaves re-issued: the gateway must load them", pki.RotationLeavesReissued, true, true),
+		Entry("leaves re-issued but no leaf readable", pki.RotationLeavesReissued, false, false),
+	)
+
+	DescribeTable("plannedRollout explains the operator's own pod template changes",
+		func(s scope, want string) {
+			Expect(plannedRollout(&s)).To(Equal(want))
+		},
+		Entry("steady state", scope{bundleHash: "b1", templateBundleHash: "b1"}, ""),
+		Entry("certificates unknown", scope{templateBundleHash: "b1", templateServingCertificate: "AB"}, ""),
+		Entry("new bundle", scope{bundleHash: "b2", templateBundleHash: "b1"}, "the trust bundle changed, so the gateway pods are rolled to load it"),
+		Entry("re-issued leaf", scope{bundleHash: "b1", templateBundleHash: "b1", servingCertificate: "AB"},
+			"the serving certificate was re-issued from the new CA, so the gateway pods are rolled to load it before the old CA is pruned"),
+		Entry("prune: new bundle, fingerprint dropped", scope{bundleHash: "b2", templateBundleHash: "b1", templateServingCertificate: "AB"},
+			"the trust bundle changed, so the gateway pods are rolled to load it"),
+		Entry("fingerprint dropped alone", scope{bundleHash: "b1", templateBundleHash: "b1", templateServingCertificate: "AB"},
+			"the CA key replacement no longer waits for the gateway to load its serving certificate"),
+	)
+
+	DescribeTable("deploymentSpec treats the serving certificate annotation as the operator's",
+		func(desired, live map[string]string, inSync bool) {
+			fp := newFocalPoint("ns")
+			cm, err := desiredConfigMap(fp)
+			Expect(err).NotTo(HaveOccurred())
+			d := desiredDeployment(fp, cm, testGatewayImage, podCertificates{bundleHash: desired[TrustBundleHashAnnotation], servingCertificate: desired[ServingCertificateAnnotation]})
+			l := d.DeepCopy()
+			l.Spec.Template.Annotations = map[string]string{ConfigHashAnnotation: d.Spec.Template.Annotations[ConfigHashAnnotation]}
+			for k, v := range live {
+				l.Spec.Template.Annotations[k] = v
+			}
+			Expect(deploymentSpec.InSync(d, l)).To(Equal(inSync))
+		},
+		Entry("idle, unchanged", map[string]string{TrustBundleHashAnnotation: "b"}, map[string]string{TrustBundleHashAnnotation: "b"}, true),
+		Entry("rotation ended: the fingerprint is removed", map[string]string{TrustBundleHashAnnotation: "b"},
+			map[string]string{TrustBundleHashAnnotation: "b", ServingCertificateAnnotation: "AB"}, false),
+		Entry("leaves re-issued: the fingerprint is added", map[string]string{TrustBundleHashAnnotation: "b", ServingCertificateAnnotation: "AB"},
+			map[string]string{TrustBundleHashAnnotation: "b"}, false),
+		Entry("leaves re-issued, rolled", map[string]string{TrustBundleHashAnnotation: "b", ServingCertificateAnnotation: "AB"},
+			map[string]string{TrustBundleHashAnnotation: "b", ServingCertificateAnnotation: "AB"}, true),
+		Entry("certificates unknown: the template is left as it is", map[string]string{},
+			map[string]string{TrustBundleHashAnnotation: "b", ServingCertificateAnnotation: "AB"}, true),
+	)
 
 	It("certificatesStatus reports the facts and the rotation", func() {
 		rep := tableReport()

@@ -66,7 +66,7 @@ func ApplySecret(ctx context.Context, c client.Client, scheme *runtime.Scheme, o
 		return desired, apply.Created, nil
 	}
 	if ref := metav1.GetControllerOfNoCopy(live); ref != nil && ref.UID != owner.GetUID() {
-		return nil, apply.Unchanged, fmt.Errorf("Secret %s/%s is controlled by %s %s, not by this resource; rename or delete it",
+		return nil, apply.Unchanged, fmt.Errorf("the Secret %s/%s is controlled by %s %s, not by this resource; rename or delete it",
 			live.Namespace, live.Name, ref.Kind, ref.Name)
 	}
 	if live.Type != desired.Type {

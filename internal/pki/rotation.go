@@ -28,8 +28,11 @@ const (
 	// CA, so leaves are now issued from the new CA (and re-issued because
 	// they are not signed by it).
 	RotationBundleObserved RotationPhase = "BundleObserved"
-	// RotationLeavesReissued: every leaf is signed by the new CA; the old CA
-	// can be pruned from the bundle.
+	// RotationLeavesReissued: every leaf is signed by the new CA, but the
+	// workloads serving them may still present the old leaves: a mounted
+	// Secret reaches a running pod only after a delay. The caller rolls those
+	// workloads out so that they load the re-issued leaves; the old CA is
+	// pruned from the bundle once every one of them has.
 	RotationLeavesReissued RotationPhase = "LeavesReissued"
 )
 
@@ -65,6 +68,12 @@ const (
 	RotationSignWithNewCA RotationAction = "SignWithNewCA"
 	// RotationWaitForLeaves: wait until every leaf is signed by the new CA.
 	RotationWaitForLeaves RotationAction = "WaitForLeaves"
+	// RotationWaitForLeafConsumers: wait until every workload serving a leaf
+	// presents the re-issued one (e.g. has rolled out a pod template naming
+	// the leaves' fingerprints); requeue on the workloads' status. Until then
+	// a pod may still present a leaf signed by the old CA, so pruning the old
+	// CA would leave consumers unable to verify it.
+	RotationWaitForLeafConsumers RotationAction = "WaitForLeafConsumers"
 	// RotationPruneOldCA: write the bundle with the new CA only, then promote
 	// the new CA to the active CA (replacing the old key pair) and empty the
 	// new CA's slot, in that order.
@@ -92,6 +101,10 @@ type RotationObservation struct {
 	ConsumersHaveNewCA bool
 	// LeavesSignedByNewCA: every leaf of this CA is signed by the new CA.
 	LeavesSignedByNewCA bool
+	// LeavesObserved: every workload serving a leaf of this CA presents the
+	// leaf as stored now, not an older copy (read fresh: a re-issued leaf
+	// is not observed until its workloads have loaded it again).
+	LeavesObserved bool
 }
 
 // RotationStep is what NextRotationStep asks of the caller: perform Action,
@@ -112,6 +125,9 @@ type RotationStep struct {
 
 // NextRotationStep is the transition function of the CA key replacement
 // rollout: Idle → BundleExtended → BundleObserved → LeavesReissued → Idle.
+// Each wait is for every consumer: the old and new CA are published before any
+// leaf is signed by the new one, and the old CA is pruned only after every
+// workload presents a leaf signed by the new one.
 // It is pure and safe to call repeatedly with the recorded phase after a
 // restart at any point: a phase only advances once the observation shows its
 // precondition, and observations that contradict the phase (a bundle
@@ -178,6 +194,13 @@ func NextRotationStep(phase RotationPhase, obs RotationObservation) (RotationSte
 			// A leaf signed by the old CA appeared again (e.g. restored from
 			// a backup): go back and re-issue it before pruning.
 			return NextRotationStep(RotationBundleObserved, obs)
+		case !obs.LeavesObserved && (!obs.BundleHasOldCA || !obs.BundleHasNewCA):
+			// Someone overwrote the bundle while old leaves may still be
+			// presented. (Once the leaves are observed, a bundle without the
+			// old CA is our own prune, interrupted before it was recorded.)
+			return step(RotationPublishBothCAs, RotationLeavesReissued, "the trust bundle lacks the old or the new CA while the re-issued leaves are not loaded everywhere: publishing both again")
+		case !obs.LeavesObserved:
+			return step(RotationWaitForLeafConsumers, RotationLeavesReissued, "waiting for every workload to load the leaves re-issued from the new CA")
 		}
 		return step(RotationPruneOldCA, RotationIdle, "pruning the old CA from the trust bundle; the new CA becomes the active CA")
 	}

@@ -47,8 +47,11 @@ func TestNextRotationStep(t *testing.T) {
 		{"observed, leaves pending", RotationBundleObserved, both, RotationWaitForLeaves, RotationBundleObserved, true, ""},
 		{"observed, leaves done", RotationBundleObserved, plus(both, func(o *obs) { o.LeavesSignedByNewCA = true }), RotationNoAction, RotationLeavesReissued, true, ""},
 
-		{"reissued, prune", RotationLeavesReissued, plus(both, func(o *obs) { o.LeavesSignedByNewCA = true }), RotationPruneOldCA, RotationIdle, true, ""},
-		{"reissued, bundle already pruned", RotationLeavesReissued, obs{NewCAStored: true, BundleHasNewCA: true, LeavesSignedByNewCA: true}, RotationPruneOldCA, RotationIdle, true, ""},
+		{"reissued, leaves not yet loaded by their workloads", RotationLeavesReissued, plus(both, func(o *obs) { o.LeavesSignedByNewCA = true }), RotationWaitForLeafConsumers, RotationLeavesReissued, true, ""},
+		{"reissued, leaves loaded: prune", RotationLeavesReissued, plus(both, func(o *obs) { o.LeavesSignedByNewCA = true; o.LeavesObserved = true }), RotationPruneOldCA, RotationIdle, true, ""},
+		{"reissued, bundle already pruned", RotationLeavesReissued, obs{NewCAStored: true, BundleHasNewCA: true, LeavesSignedByNewCA: true, LeavesObserved: true}, RotationPruneOldCA, RotationIdle, true, ""},
+		{"reissued, bundle overwritten before the leaves were loaded", RotationLeavesReissued, obs{NewCAStored: true, BundleHasNewCA: true, LeavesSignedByNewCA: true}, RotationPublishBothCAs, RotationLeavesReissued, true, ""},
+		{"reissued, leaves observed but bundle lost the new CA", RotationLeavesReissued, obs{NewCAStored: true, BundleHasOldCA: true, LeavesSignedByNewCA: true, LeavesObserved: true}, RotationPruneOldCA, RotationIdle, true, ""},
 		{"reissued, crash after promotion", RotationLeavesReissued, obs{BundleHasOldCA: true}, RotationNoAction, RotationIdle, false, ""},
 		{"reissued, old leaf restored", RotationLeavesReissued, both, RotationWaitForLeaves, RotationBundleObserved, true, ""},
 		{"reissued, old leaf restored and bundle overwritten", RotationLeavesReissued, obs{NewCAStored: true, BundleHasNewCA: true}, RotationPublishBothCAs, RotationBundleObserved, true, ""},
@@ -81,13 +84,16 @@ func TestNextRotationStep(t *testing.T) {
 }
 
 // rolloutWorld is an abstract cluster for the rotation state machine: CAs are
-// names, consumers load the published bundle one at a time, and a leaf
-// reconciler re-issues one leaf per tick.
+// names, consumers load the published bundle one at a time, a leaf
+// reconciler re-issues one leaf per tick, and the servers present the leaves
+// they loaded, picking up a re-issued leaf one server per tick (as a mounted
+// Secret reaches running pods with a delay).
 type rolloutWorld struct {
 	active, pending string
 	bundle          map[string]bool
 	consumers       []map[string]bool
-	leaves          []string
+	leaves          []string      // signer of each stored leaf
+	served          []string      // signer of the leaf each server presents
 	phase           RotationPhase // as recorded in status
 	tokenRecorded   bool
 	created         int
@@ -95,7 +101,7 @@ type rolloutWorld struct {
 }
 
 func newRolloutWorld() *rolloutWorld {
-	w := &rolloutWorld{active: "ca-0", bundle: map[string]bool{"ca-0": true}, phase: RotationIdle, leaves: []string{"ca-0", "ca-0", "ca-0"}}
+	w := &rolloutWorld{active: "ca-0", bundle: map[string]bool{"ca-0": true}, phase: RotationIdle, leaves: []string{"ca-0", "ca-0", "ca-0"}, served: []string{"ca-0", "ca-0", "ca-0"}}
 	for range 3 {
 		w.consumers = append(w.consumers, map[string]bool{"ca-0": true})
 	}
@@ -111,6 +117,7 @@ func (w *rolloutWorld) observe() RotationObservation {
 	}
 	o.ConsumersHaveNewCA = o.NewCAStored && !slices.ContainsFunc(w.consumers, func(c map[string]bool) bool { return !c[w.pending] })
 	o.LeavesSignedByNewCA = o.NewCAStored && !slices.ContainsFunc(w.leaves, func(s string) bool { return s != w.pending })
+	o.LeavesObserved = slices.Equal(w.served, w.leaves)
 	return o
 }
 
@@ -134,6 +141,7 @@ func (w *rolloutWorld) perform(a RotationAction) {
 func (w *rolloutWorld) step(t *testing.T, crash bool) {
 	t.Helper()
 	w.tick++
+	loadable := slices.Clone(w.leaves) // a leaf stored in this tick reaches servers later
 	s, err := NextRotationStep(w.phase, w.observe())
 	if err != nil {
 		t.Fatalf("tick %d: %v", w.tick, err)
@@ -155,10 +163,12 @@ func (w *rolloutWorld) step(t *testing.T, crash bool) {
 	c := w.consumers[w.tick%len(w.consumers)]
 	clear(c)
 	maps.Copy(c, w.bundle)
+	i := w.tick % len(w.served)
+	w.served[i] = loadable[i]
 
-	// Every served leaf is trusted by every consumer, and signed by a CA
+	// Every presented leaf is trusted by every consumer, and signed by a CA
 	// whose key is still stored.
-	for _, leafCA := range w.leaves {
+	for _, leafCA := range w.served {
 		if leafCA != w.active && leafCA != w.pending {
 			t.Fatalf("tick %d: a leaf is signed by %s, whose key is gone", w.tick, leafCA)
 		}
@@ -174,6 +184,7 @@ func (w *rolloutWorld) done() bool {
 	return w.tokenRecorded && w.phase == RotationIdle && w.pending == "" && w.active != "ca-0" &&
 		len(w.bundle) == 1 && w.bundle[w.active] &&
 		!slices.ContainsFunc(w.leaves, func(s string) bool { return s != w.active }) &&
+		slices.Equal(w.served, w.leaves) &&
 		!slices.ContainsFunc(w.consumers, func(c map[string]bool) bool { return len(c) != 1 || !c[w.active] })
 }
 
@@ -226,8 +237,9 @@ func TestRotationRolloutSurvivesRestarts(t *testing.T) {
 
 // TestKeyReplacementRollout runs the rollout with real certificates: the CA
 // decision requests it, leaves are decided with DecideLeaf against the CA
-// the phase names, and every leaf verifies against every consumer's bundle
-// at every step.
+// the phase names, servers present a re-issued leaf only propagationTicks
+// after it was issued (the kubelet's delay), and every presented leaf
+// verifies against every consumer's bundle at every step.
 func TestKeyReplacementRollout(t *testing.T) {
 	spec := testCASpec()
 	oldCA := mustCA(t, spec, t0)
@@ -237,6 +249,9 @@ func TestKeyReplacementRollout(t *testing.T) {
 	for i, s := range leafSpecs {
 		leaves[i] = &mustLeaf(t, oldCA, s, t0).KeyPair
 	}
+	const propagationTicks = 3
+	stored := [][]*KeyPair{slices.Clone(leaves)} // the leaves as stored after each tick
+	served := slices.Clone(leaves)               // what the servers present
 	active, pending := oldCA, (*KeyPair)(nil)
 	published, _ := NewTrustBundle(oldCA.Certificate)
 	consumers := []*TrustBundle{published, published}
@@ -244,7 +259,7 @@ func TestKeyReplacementRollout(t *testing.T) {
 	now := t0.Add(day)
 
 	for tick := 0; ; tick++ {
-		if tick > 30 {
+		if tick > 40 {
 			t.Fatalf("rollout stuck in phase %s", phase)
 		}
 		now = now.Add(time.Minute)
@@ -262,6 +277,7 @@ func TestKeyReplacementRollout(t *testing.T) {
 			obs.ConsumersHaveNewCA = !slices.ContainsFunc(consumers, func(b *TrustBundle) bool { return !b.Contains(pending.Certificate) })
 			obs.LeavesSignedByNewCA = !slices.ContainsFunc(leaves, func(l *KeyPair) bool { return l.Certificate.CheckSignatureFrom(pending.Certificate) != nil })
 		}
+		obs.LeavesObserved = slices.Equal(served, leaves)
 		if phase == RotationIdle && tick > 0 && !obs.ReplaceRequested && pending == nil {
 			break
 		}
@@ -301,7 +317,9 @@ func TestKeyReplacementRollout(t *testing.T) {
 			}
 		}
 		consumers[tick%len(consumers)] = published
-		for i, l := range leaves {
+		stored = append(stored, slices.Clone(leaves))
+		served = stored[max(0, len(stored)-1-propagationTicks)]
+		for i, l := range served {
 			for j, c := range consumers {
 				if err := c.Verify(l.Certificate, leafSpecs[i].Usages[0], now); err != nil {
 					t.Fatalf("tick %d, phase %s: leaf %d does not verify for consumer %d: %v", tick, phase, i, j, err)

@@ -1,10 +1,13 @@
 package years
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +84,28 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 		req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(fp)}
 		key := func(name string) types.NamespacedName { return types.NamespacedName{Namespace: ns.Name, Name: name} }
 
+		// The simulated gateway. Time inside a day is counted in steps: every reconcile
+		// and every move of a rollout is one. A pod loads its mounted Secrets when it
+		// starts; afterwards it sees a Secret update only propagationDelay steps after
+		// it was stored (the kubelet syncs mounted Secrets with a delay), so it keeps
+		// presenting the leaf it loaded until then, or until a rollout replaces it.
+		const propagationDelay = 2
+		step := 0
+		type revision struct {
+			at   int
+			data map[string][]byte
+		}
+		// history is every content of the serving and trust bundle Secrets, with the
+		// step at which it was first seen stored.
+		history := map[string][]revision{}
+		type gatewayPod struct {
+			template int64 // the Deployment generation whose pod template it was started from
+			started  int
+		}
+		var pods []gatewayPod
+		rollouts, maxCACount := 0, 0
+		templateGeneration := int64(0) // the Deployment's generation as last seen
+
 		// snap holds the namespace's Secrets as last listed: one request per look.
 		snap := map[string]*corev1.Secret{}
 		refresh := func() {
@@ -89,6 +114,16 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 			snap = map[string]*corev1.Secret{}
 			for i := range list.Items {
 				snap[list.Items[i].Name] = &list.Items[i]
+			}
+			for _, name := range []string{focalpoint.GatewayTLSSecretName(fp), focalpoint.TrustBundleSecretName(fp)} {
+				sec, ok := snap[name]
+				if !ok {
+					continue
+				}
+				revs := history[name]
+				if len(revs) == 0 || !maps.EqualFunc(revs[len(revs)-1].data, sec.Data, bytes.Equal) {
+					history[name] = append(revs, revision{at: step, data: sec.Data})
+				}
 			}
 		}
 		secret := func(name string) *corev1.Secret {
@@ -101,44 +136,71 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 			Expect(k8sClient.Get(ctx, req.NamespacedName, out)).To(Succeed())
 			return out
 		}
+		// mounted is the Secret data pod p sees now: the newest content stored when
+		// it started, or later by at least the propagation delay.
+		mounted := func(p gatewayPod, name string) map[string][]byte {
+			visible := max(p.started, step-propagationDelay)
+			var data map[string][]byte
+			for _, rev := range history[name] {
+				if rev.at <= visible {
+					data = rev.data
+				}
+			}
+			Expect(data).NotTo(BeNil(), "pod started at step %d sees no Secret %s", p.started, name)
+			return data
+		}
 
-		// consumerBundle is the trust bundle the gateway pods hold: the one published
-		// when the last rollout of their pod template completed.
-		var consumerBundle *pki.TrustBundle
-		rollouts, maxCACount := 0, 0
-
-		// rollOut plays the deployment controller: a changed pod template is rolled
-		// out at once, and the new pods load the bundle published at that moment.
+		// rollOut plays the deployment controller for one move: a changed pod template
+		// is rolled out one pod at a time (maxSurge 1, maxUnavailable 0: start a pod
+		// from the new template, then retire an old one), and the status says so. It
+		// reports whether it moved.
 		rollOut := func() bool {
 			dep := &appsv1.Deployment{}
 			Expect(k8sClient.Get(ctx, key(fp.Name+"-gateway"), dep)).To(Succeed())
-			if dep.Status.ObservedGeneration == dep.Generation && dep.Status.UpdatedReplicas == *dep.Spec.Replicas {
+			templateGeneration = dep.Generation
+			n := int(*dep.Spec.Replicas)
+			updated := 0
+			for _, p := range pods {
+				if p.template == dep.Generation {
+					updated++
+				}
+			}
+			switch {
+			case updated < n && len(pods) <= n:
+				refresh()
+				published := secret(focalpoint.TrustBundleSecretName(fp)).Data[pki.CACertKey]
+				Expect(dep.Spec.Template.Annotations[focalpoint.TrustBundleHashAnnotation]).To(Equal(sha256Hex(published)),
+					"the pod template must name the bundle that is published")
+				pods = append(pods, gatewayPod{template: dep.Generation, started: step})
+				updated++
+			case len(pods) > n:
+				old := slices.IndexFunc(pods, func(p gatewayPod) bool { return p.template != dep.Generation })
+				pods = slices.Delete(pods, old, old+1)
+			case dep.Status.ObservedGeneration == dep.Generation:
 				return false
 			}
-			refresh()
-			published := secret(focalpoint.TrustBundleSecretName(fp)).Data[pki.CACertKey]
-			Expect(dep.Spec.Template.Annotations[focalpoint.TrustBundleHashAnnotation]).To(Equal(sha256Hex(published)),
-				"the pod template must name the bundle that is published")
-			var err error
-			consumerBundle, err = pki.ParseTrustBundle(published)
-			Expect(err).NotTo(HaveOccurred())
-			n := *dep.Spec.Replicas
+			if updated == n && len(pods) == n {
+				rollouts++
+			}
+			step++
+			live := int32(len(pods))
 			dep.Status = appsv1.DeploymentStatus{
-				ObservedGeneration: dep.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
+				ObservedGeneration: dep.Generation, Replicas: live, UpdatedReplicas: int32(updated), ReadyReplicas: live, AvailableReplicas: live,
 				Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "Test",
 					LastUpdateTime: metav1.NewTime(clk.Now()), LastTransitionTime: metav1.NewTime(clk.Now())}},
 			}
 			Expect(k8sClient.Status().Update(ctx, dep)).To(Succeed())
-			rollouts++
 			return true
 		}
 
 		// check asserts the invariants at the fake now: nothing in use has expired,
-		// and the served chain verifies against the bundle the consumers hold, the
-		// bundle being published and the serving Secret's own ca.crt.
+		// every leaf a live gateway pod presents verifies against the bundle every
+		// consumer holds (each pod, and a consumer loading the published bundle now),
+		// and the stored leaf verifies against the published bundle and the serving
+		// Secret's own ca.crt.
 		check := func(when string) {
 			now := clk.Now()
-			at := fmt.Sprintf("%s (%s)", when, now.Format(time.RFC3339))
+			at := fmt.Sprintf("%s (%s, step %d)", when, now.Format(time.RFC3339), step)
 			serving := secret(focalpoint.GatewayTLSSecretName(fp))
 			leaf, err := pki.ParseLeafSecret(serving.Data)
 			Expect(err).NotTo(HaveOccurred(), at)
@@ -147,8 +209,6 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 			ca, err := pki.ParseCASecret(secret(focalpoint.CASecretName(fp)).Data)
 			Expect(err).NotTo(HaveOccurred(), at)
 			Expect(now.Before(ca.Certificate.NotAfter)).To(BeTrue(), "%s: the CA certificate expired at %s", at, ca.Certificate.NotAfter)
-			Expect(consumerBundle).NotTo(BeNil(), at)
-			Expect(consumerBundle.Verify(leaf.Certificate, pki.UsageServer, now)).To(Succeed(), "%s: the gateway's consumers cannot verify it", at)
 			published, err := pki.ParseTrustBundle(secret(focalpoint.TrustBundleSecretName(fp)).Data[pki.CACertKey])
 			Expect(err).NotTo(HaveOccurred(), at)
 			Expect(published.Verify(leaf.Certificate, pki.UsageServer, now)).To(Succeed(), "%s: the published bundle does not verify it", at)
@@ -156,27 +216,47 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 			Expect(err).NotTo(HaveOccurred(), at)
 			Expect(own.Verify(leaf.Certificate, pki.UsageServer, now)).To(Succeed(), "%s: the serving Secret's ca.crt does not verify it", at)
 			maxCACount = max(maxCACount, published.Len())
+
+			Expect(pods).NotTo(BeEmpty(), at)
+			consumers := map[string]*pki.TrustBundle{"a consumer loading the published bundle now": published}
+			for i, p := range pods {
+				b, err := pki.ParseTrustBundle(mounted(p, focalpoint.TrustBundleSecretName(fp))[pki.CACertKey])
+				Expect(err).NotTo(HaveOccurred(), at)
+				consumers[fmt.Sprintf("gateway pod %d (started at step %d)", i, p.started)] = b
+			}
+			for i, p := range pods {
+				presented, err := pki.ParseLeafSecret(mounted(p, focalpoint.GatewayTLSSecretName(fp)))
+				Expect(err).NotTo(HaveOccurred(), at)
+				for who, b := range consumers {
+					if err := b.Verify(presented.Certificate, pki.UsageServer, now); err != nil {
+						Fail(fmt.Sprintf("%s: %s cannot verify the serving certificate (serial %s) that gateway pod %d (started at step %d) presents: %v",
+							at, who, pki.FactsOf(presented.Certificate, 0).SerialNumber, i, p.started, err))
+					}
+				}
+			}
 		}
 
-		wrote := false          // whether the current day's reconciles wrote anything
-		rolloutPending := false // a reconcile outside settle may have changed the pod template
-		// settle reconciles and rolls out until the pod template stops changing.
+		wrote := false // whether the current day's reconciles wrote anything
+		// settle reconciles and rolls out until nothing changes any more.
 		settle := func(when string) ctrl.Result {
-			for range 10 {
+			for range 40 {
 				before := len(writes.Writes())
 				res, err := r.Reconcile(ctx, req)
 				Expect(err).NotTo(HaveOccurred(), when)
-				if len(writes.Writes()) == before && !rolloutPending {
-					check(when + ", after a reconcile that wrote nothing")
-					return res
+				step++
+				changed := len(writes.Writes()) != before
+				if changed {
+					wrote = true
+					refresh()
 				}
-				wrote, rolloutPending = true, false
-				refresh()
 				check(when + ", after a reconcile")
-				if !rollOut() {
+				if rollOut() {
+					check(when + ", during a rollout")
+					continue
+				}
+				if !changed {
 					return res
 				}
-				check(when + ", after a rollout")
 			}
 			Fail(when + ": the gateway's pod template kept changing")
 			return ctrl.Result{}
@@ -193,6 +273,7 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 		By("starting: the first reconcile issues the CA, the bundle and the serving certificate")
 		_, err := r.Reconcile(ctx, req)
 		Expect(err).NotTo(HaveOccurred())
+		step++
 		Expect(rollOut()).To(BeTrue())
 		settle("day 0")
 		refresh()
@@ -204,8 +285,12 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 		const days = 3 * 365
 		for day := 1; day <= days; day++ {
 			clk.Step(24 * time.Hour)
+			// A day is far longer than the kubelet's sync delay: every pod has seen
+			// every Secret update by now.
+			step += propagationDelay
 			when := fmt.Sprintf("day %d", day)
 			wrote = false
+			generationBefore := templateGeneration
 			// Before the operator acts: time passing alone must not break anything
 			// (nothing was written since the last look, so it is still current).
 			check(when + ", before reconciling")
@@ -224,11 +309,12 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 			if replacing && rotationsSeen == 0 {
 				By(when + ": the first key replacement, with the manager crashing after every single write and restarting")
 				for write := 1; ; write++ {
-					Expect(write).To(BeNumerically("<", 100), "the rollout does not finish")
+					Expect(write).To(BeNumerically("<", 200), "the rollout does not finish")
 					// Each incarnation stores one write and dies before the next, so the
 					// rollout is resumed from every state it can leave behind.
 					crasher := newReconciler(&crashingClient{Client: k8sClient, budget: 1}, crashEvents)
 					_, _ = crasher.Reconcile(ctx, req)
+					step++
 					crashRestarts++
 					refresh()
 					check(fmt.Sprintf("%s, after a crash following write %d", when, write))
@@ -247,7 +333,8 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 				By(when + ": a key replacement with a plain restart while waiting for the consumers")
 				_, err := r.Reconcile(ctx, req)
 				Expect(err).NotTo(HaveOccurred())
-				wrote, rolloutPending = true, true
+				step++
+				wrote = true
 				refresh()
 				check(when + ", after the rollout started")
 				Expect(phase()).To(Equal(string(pki.RotationBundleExtended)))
@@ -255,6 +342,9 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 				plainRestarts++
 			}
 			res := settle(when)
+			if templateGeneration != generationBefore {
+				Expect(dueCA).To(BeTrue(), "%s: the gateway's pods were rolled although the CA was not due; a leaf renewal must never roll them", when)
+			}
 			if replacing {
 				rotationsSeen++
 				Expect(caGeneration()).To(Equal(genBefore+1), "%s: the key replacement did not finish", when)
@@ -290,7 +380,7 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 		Expect(caGeneration()).To(Equal(int64(1 + rotationsSeen)))
 		Expect(plainRestarts).To(BeNumerically(">=", 1))
 		Expect(crashRestarts).To(BeNumerically(">=", 5))
-		Expect(phasesSeen).To(ContainElements(string(pki.RotationBundleExtended), string(pki.RotationBundleObserved)))
+		Expect(phasesSeen).To(ContainElements(string(pki.RotationBundleExtended), string(pki.RotationBundleObserved), string(pki.RotationLeavesReissued)))
 		Expect(maxCACount).To(Equal(2), "old and new CA were published together during a replacement")
 		Expect(count("CertificateRenewed")).To(BeNumerically(">=", 3*365/60))
 		for _, e := range all {
