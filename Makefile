@@ -70,6 +70,7 @@ build: ## Build bin/cybercoop.
 
 .PHONY: test
 test: k8s-binaries ## Run unit tests, envtest suites (real kube-apiserver and etcd) and the end-to-end suite (simulated cluster).
+	cd hack/certmanager && go mod download github.com/cert-manager/cert-manager  # its CRDs, for the cert-manager mode's suite
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: fuzz
@@ -95,6 +96,7 @@ verify: generate manifests ## Regenerate code and manifests, tidy modules and go
 	cd hack/tools && go mod tidy
 	cd hack/etcd && go mod tidy
 	cd hack/k8s && go mod tidy
+	cd hack/certmanager && go mod tidy
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@if [ -n "$$(git status --porcelain)" ]; then \
 	  echo "make verify: the tree differs from what is committed after regeneration; commit the result:"; \

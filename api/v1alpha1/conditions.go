@@ -10,7 +10,9 @@ const (
 	// ConditionCertificateReady is True when the national CA, the trust bundle and every
 	// certificate issued from the CA are valid and their renewal is scheduled. It stays
 	// True during a CA key replacement (reason CARotationInProgress), because the rollout
-	// never serves a certificate a consumer does not trust.
+	// never serves a certificate a consumer does not trust. With spec.certificates.issuerRef
+	// it is True when cert-manager reports the Certificates Ready and their Secrets hold
+	// valid certificates and a CA for the trust bundle.
 	ConditionCertificateReady = "CertificateReady"
 	// ConditionCoverageComplete is True when the roster has someone on call for every
 	// minute of the current week in the roster's time zone.
@@ -63,6 +65,21 @@ const (
 	ReasonCertificateIssuanceFailed = "CertificateIssuanceFailed"
 	// ReasonCertificateExpired: a certificate in use has expired.
 	ReasonCertificateExpired = "CertificateExpired"
+	// ReasonCertManagerNotInstalled: spec.certificates.issuerRef hands issuance to
+	// cert-manager, but cert-manager's Certificate CRD (certificates.cert-manager.io/v1)
+	// was not found when the operator started. Install cert-manager, then restart the
+	// operator.
+	ReasonCertManagerNotInstalled = "CertManagerNotInstalled"
+	// ReasonCertificateIssuerPending: cert-manager has not (yet) issued a certificate the
+	// FocalPoint needs, or reports its Certificate not Ready; the message carries
+	// cert-manager's own reason and message.
+	ReasonCertificateIssuerPending = "CertificateIssuerPending"
+	// ReasonIssuerCACertificateMissing: the Secret cert-manager issued has no usable
+	// ca.crt (some issuers, such as ACME, do not publish their CA), so the trust bundle
+	// cannot be built and consumers cannot verify the gateway. Use an issuer that fills
+	// ca.crt (CA, Vault, Venafi with a chain), or create a new FocalPoint with the
+	// operator's own CA.
+	ReasonIssuerCACertificateMissing = "IssuerCACertificateMissing"
 )
 
 // Event reasons for certificates. Normal events record the lifecycle; Warning events

@@ -186,8 +186,43 @@ const (
 	CARotationReplaceKey CARotationPolicy = "ReplaceKey"
 )
 
+// IssuerKind is the kind of cert-manager issuer an IssuerReference names.
+// +kubebuilder:validation:Enum=Issuer;ClusterIssuer
+type IssuerKind string
+
+const (
+	// IssuerKindIssuer is a namespaced cert-manager Issuer in the FocalPoint's namespace.
+	IssuerKindIssuer IssuerKind = "Issuer"
+	// IssuerKindClusterIssuer is a cluster-wide cert-manager ClusterIssuer.
+	IssuerKindClusterIssuer IssuerKind = "ClusterIssuer"
+)
+
+// IssuerReference names the cert-manager issuer that issues the FocalPoint's certificates.
+type IssuerReference struct {
+	// name is the name of the Issuer (in the FocalPoint's namespace) or ClusterIssuer.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// kind is Issuer (namespaced, the default) or ClusterIssuer.
+	// +optional
+	// +kubebuilder:default=Issuer
+	Kind IssuerKind `json:"kind,omitempty"`
+
+	// group is the API group of the issuer. Default cert-manager.io; another group names
+	// an external issuer whose kinds are also Issuer and ClusterIssuer.
+	// +optional
+	// +kubebuilder:default=cert-manager.io
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Group string `json:"group,omitempty"`
+}
+
 // CertificatesSpec sets the lifetimes and keys of the certificates the operator issues
-// from the FocalPoint's national CA.
+// from the FocalPoint's national CA, or has cert-manager issue (issuerRef).
+// +kubebuilder:validation:XValidation:rule="!has(self.issuerRef) || !has(self.caRotationPolicy) || self.caRotationPolicy == 'RenewCertificate'",message="caRotationPolicy ReplaceKey applies to the operator's own CA and cannot be combined with issuerRef: the issuer's CA is rotated by whoever runs it"
+// +kubebuilder:validation:XValidation:rule="!has(self.issuerRef) || (!has(self.caDuration) && !has(self.caRenewBefore))",message="caDuration and caRenewBefore apply to the operator's own CA and cannot be combined with issuerRef: the issuer's CA lifetime is set where the issuer is configured"
 // +kubebuilder:validation:XValidation:rule="!has(self.leafDuration) || !has(self.leafRenewBefore) || duration(self.leafRenewBefore) < duration(self.leafDuration)",message="leafRenewBefore must be shorter than leafDuration"
 // +kubebuilder:validation:XValidation:rule="!has(self.caRenewBefore) || duration(self.caRenewBefore) < (has(self.caDuration) ? duration(self.caDuration) : duration('43800h'))",message="caRenewBefore must be shorter than caDuration (default 43800h)"
 type CertificatesSpec struct {
@@ -228,9 +263,23 @@ type CertificatesSpec struct {
 	// +optional
 	// +kubebuilder:default=RenewCertificate
 	CARotationPolicy CARotationPolicy `json:"caRotationPolicy,omitempty"`
+
+	// issuerRef hands issuance to cert-manager: instead of running its own CA, the
+	// operator creates a cert-manager Certificate per leaf certificate (private key
+	// rotated at every issuance), issued by this Issuer or ClusterIssuer, and builds the
+	// trust bundle from the ca.crt cert-manager writes into the issued Secret (an issuer
+	// that leaves ca.crt empty, such as ACME, cannot be used: consumers could not
+	// verify the gateway). leafDuration, leafRenewBefore and keyAlgorithm apply to the
+	// Certificates. Requires cert-manager to be installed when the operator starts.
+	// Immutable: switching between the operator's CA and an issuer, or between issuers,
+	// changes the CA every peer trusts; create a new FocalPoint instead.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="certificates.issuerRef is immutable: a different issuer means a different CA that peers do not trust yet; create a new FocalPoint instead"
+	IssuerRef *IssuerReference `json:"issuerRef,omitempty"`
 }
 
 // FocalPointSpec declares a State Party's 24/7 point of contact.
+// +kubebuilder:validation:XValidation:rule="(has(self.certificates) && has(self.certificates.issuerRef)) == (has(oldSelf.certificates) && has(oldSelf.certificates.issuerRef))",message="certificates.issuerRef cannot be added or removed after creation: switching between the operator's CA and cert-manager changes the CA every peer trusts; create a new FocalPoint instead"
 type FocalPointSpec struct {
 	// country is the State Party's ISO 3166-1 alpha-2 code, e.g. "KE". Immutable.
 	// +required
@@ -273,8 +322,9 @@ type FocalPointSpec struct {
 	// +kubebuilder:default={}
 	Gateway GatewaySpec `json:"gateway,omitempty"`
 
-	// certificates sets certificate lifetimes, the key algorithm and the CA rotation policy.
-	// Every field has a default, so it may be omitted.
+	// certificates sets certificate lifetimes, the key algorithm and the CA rotation policy,
+	// or hands issuance to cert-manager (certificates.issuerRef). Every field is optional,
+	// so it may be omitted.
 	// +optional
 	Certificates *CertificatesSpec `json:"certificates,omitempty"`
 }

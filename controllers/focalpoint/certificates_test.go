@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -122,6 +123,30 @@ var _ = Describe("FocalPoint certificates", func() {
 	BeforeEach(func() {
 		ctx = context.Background()
 		fp = newFocalPoint(newNamespace(ctx))
+	})
+
+	It("reports CertManagerNotInstalled for an issuerRef without cert-manager, and still provisions the gateway", func() {
+		// This suite's API server has no cert-manager CRDs: the operator must start and work
+		// without them (the certmanager suite covers the mode with them).
+		fp.Spec.Certificates = &cybercoopv1alpha1.CertificatesSpec{
+			IssuerRef: &cybercoopv1alpha1.IssuerReference{Name: "national-ca", Kind: cybercoopv1alpha1.IssuerKindClusterIssuer},
+		}
+		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
+		Eventually(func(g Gomega) {
+			c := certReady(ctx, g, fp)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(cybercoopv1alpha1.ReasonCertManagerNotInstalled))
+			g.Expect(c.Message).To(ContainSubstring(`ClusterIssuer "national-ca" (cert-manager.io)`))
+			g.Expect(c.Message).To(ContainSubstring("install cert-manager, then restart the operator"))
+			g.Expect(c.ObservedGeneration).To(Equal(fp.Generation))
+			for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.Service{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{}} {
+				g.Expect(k8sClient.Get(ctx, gatewayKey(fp), obj)).To(Succeed())
+			}
+		}).Should(Succeed())
+		for _, name := range []string{CASecretName(fp), TrustBundleSecretName(fp), GatewayTLSSecretName(fp)} {
+			err := k8sClient.Get(ctx, secretKey(fp, name), &corev1.Secret{})
+			Expect(apierrors.IsNotFound(err)).To(BeTrue(), "Secret %s exists although cert-manager was asked to issue: %v", name, err)
+		}
 	})
 
 	It("issues a national CA, a trust bundle and the gateway's serving certificate, and reports them", func() {

@@ -15,6 +15,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -43,6 +44,11 @@ type Reconciler struct {
 	// GatewayImage is the image the gateway runs when spec.gateway.image is empty:
 	// the operator's own image, which holds every role of the cybercoop binary.
 	GatewayImage string
+
+	// certManagerInstalled is whether cert-manager's Certificate kind was served when
+	// the controller was set up; only then is it watched and are FocalPoints with
+	// spec.certificates.issuerRef issued through it.
+	certManagerInstalled bool
 }
 
 // scope is what the sub-reconcilers of one reconcile share.
@@ -70,6 +76,7 @@ type scope struct {
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile brings one FocalPoint's children to the declared state and writes its
 // status once, at the end, only when it changed.
@@ -311,9 +318,16 @@ func kindName(obj runtime.Object, scheme *runtime.Scheme) string {
 	return fmt.Sprintf("%T", obj)
 }
 
-// SetupWithManager registers the controller and its watches.
+// SetupWithManager registers the controller and its watches. cert-manager's
+// Certificates are watched only when cert-manager is installed, so the operator starts
+// and works without it.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	installed, err := CertManagerInstalled(mgr.GetRESTMapper())
+	if err != nil {
+		return err
+	}
+	r.certManagerInstalled = installed
+	b := ctrl.NewControllerManagedBy(mgr).
 		// Spec changes and annotation changes (force-renew and similar requests);
 		// status-only updates, including our own, are ignored.
 		For(&cybercoopv1alpha1.FocalPoint{}, builder.WithPredicates(
@@ -328,7 +342,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&corev1.Service{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
-		Owns(&networkingv1.NetworkPolicy{}).
-		Named("focalpoint").
-		Complete(r)
+		Owns(&networkingv1.NetworkPolicy{})
+	if installed {
+		// cert-manager's Certificates (spec.certificates.issuerRef): their Ready condition
+		// and revision change when cert-manager has issued into the Secret, which carries
+		// no owner reference to the FocalPoint; edits of their spec are drift to repair.
+		certificate := &unstructured.Unstructured{}
+		certificate.SetGroupVersionKind(CertificateGVK)
+		b = b.Owns(certificate)
+	}
+	return b.Named("focalpoint").Complete(r)
 }

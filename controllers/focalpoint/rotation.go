@@ -271,7 +271,8 @@ func (r *Reconciler) ensureLeaves(ctx context.Context, s *scope, st *pkiState, n
 }
 
 // reconcileCertificates keeps the national CA, the trust bundle and the FocalPoint's
-// leaves valid, and drives a CA key replacement. It fills s.certs for status, events
+// leaves valid, and drives a CA key replacement; with spec.certificates.issuerRef,
+// cert-manager issues the leaves instead (reconcileIssuedCertificates). It fills s.certs for status, events
 // and requeueing, also when it fails half-way.
 func (r *Reconciler) reconcileCertificates(ctx context.Context, s *scope) error {
 	now := r.now()
@@ -288,6 +289,9 @@ func (r *Reconciler) reconcileCertificates(ctx context.Context, s *scope) error 
 	}
 	if st.bundleLive != nil && len(st.bundleLive.Data[pki.CACertKey]) > 0 {
 		s.bundleHash = bundleHash(st.bundleLive.Data[pki.CACertKey])
+	}
+	if issuerRefOf(s.fp) != nil {
+		return r.reconcileIssuedCertificates(ctx, s, st, now)
 	}
 	ok, err := r.reconcileCA(ctx, s, st, now)
 	if err != nil || !ok {

@@ -56,6 +56,18 @@ type certificateReport struct {
 	// observed is false when the Secrets could not even be read; status and metrics
 	// then keep what they last showed.
 	observed bool
+
+	// issuer describes the cert-manager issuer of spec.certificates.issuerRef; empty
+	// when the operator's own CA issues.
+	issuer string
+	// blockedReason and blockedMessage say why the certificates are not ready although
+	// nothing failed (cert-manager missing, issuance pending, no CA to publish).
+	blockedReason, blockedMessage string
+}
+
+// block records why the certificates are not ready although nothing failed.
+func (rep *certificateReport) block(reason, format string, args ...any) {
+	rep.blockedReason, rep.blockedMessage = reason, fmt.Sprintf(format, args...)
 }
 
 // observe records the state at the end of the certificate sub-reconciler.
@@ -63,7 +75,7 @@ func (rep *certificateReport) observe(fp *cybercoopv1alpha1.FocalPoint, st *pkiS
 	rep.observed = true
 	rep.phase, rep.startedAt = st.phase(), st.startedAt()
 	rep.ca, rep.leaves, rep.bundle, rep.repairs = nil, nil, nil, nil
-	if st.activeCert != nil {
+	if st.activeCert != nil && rep.issuer == "" {
 		rep.ca = &observedCertificate{role: roleCA, secretName: CASecretName(fp), cert: st.activeCert,
 			renewBefore: caSpec(fp).EffectiveRenewBefore(), generation: st.generation()}
 	}
@@ -118,6 +130,9 @@ func certificatesStatus(rep *certificateReport) *cybercoopv1alpha1.CertificatesS
 			out.GatewayServing = certificateStatus(&rep.leaves[i])
 		}
 	}
+	if rep.issuer != "" {
+		return out // no CA of the operator's, so no key replacement to report
+	}
 	phase := rep.phase
 	if phase == "" {
 		phase = pki.RotationIdle
@@ -154,7 +169,13 @@ func certificateReadyCondition(rep *certificateReport, now time.Time) metav1.Con
 	if rep.err != nil {
 		return set(metav1.ConditionFalse, cybercoopv1alpha1.ReasonCertificateIssuanceFailed, "%v", rep.err)
 	}
-	if rep.ca == nil || len(rep.leaves) == 0 {
+	if rep.blockedReason != "" {
+		return set(metav1.ConditionFalse, rep.blockedReason, "%s", rep.blockedMessage)
+	}
+	switch {
+	case rep.issuer != "" && len(rep.leaves) == 0:
+		return set(metav1.ConditionUnknown, cybercoopv1alpha1.ReasonReconciling, "cert-manager (%s) has not issued the gateway's serving certificate yet", rep.issuer)
+	case rep.issuer == "" && (rep.ca == nil || len(rep.leaves) == 0):
 		return set(metav1.ConditionUnknown, cybercoopv1alpha1.ReasonReconciling, "the CA and the gateway's serving certificate have not been issued yet")
 	}
 	var valid []string
@@ -164,8 +185,12 @@ func certificateReadyCondition(rep *certificateReport, now time.Time) metav1.Con
 			return set(metav1.ConditionFalse, cybercoopv1alpha1.ReasonCertificateExpired,
 				"the %s certificate in Secret %s is valid only from %s to %s", o.role, o.secretName, rfc3339(f.NotBefore), rfc3339(f.NotAfter))
 		}
-		valid = append(valid, fmt.Sprintf("%s (Secret %s, CA generation %d) valid until %s, renewal at %s",
-			o.role, o.secretName, o.generation, rfc3339(f.NotAfter), rfc3339(f.RenewalTime)))
+		issuedBy := fmt.Sprintf("CA generation %d", o.generation)
+		if rep.issuer != "" {
+			issuedBy = "issued by cert-manager " + rep.issuer
+		}
+		valid = append(valid, fmt.Sprintf("%s (Secret %s, %s) valid until %s, renewal at %s",
+			o.role, o.secretName, issuedBy, rfc3339(f.NotAfter), rfc3339(f.RenewalTime)))
 	}
 	if rep.phase != "" && rep.phase != pki.RotationIdle {
 		since := ""

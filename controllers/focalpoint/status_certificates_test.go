@@ -71,6 +71,47 @@ var _ = Describe("certificate status functions", func() {
 		Entry("a repaired Secret is reported until its next renewal", day, func(r *certificateReport) {
 			r.repairs = []string{"Secret ke-poc-gateway-tls: KeyMismatch at 2027-03-02T12:00:00Z"}
 		}, metav1.ConditionTrue, cybercoopv1alpha1.ReasonCertificateRepaired, "Secret ke-poc-gateway-tls: KeyMismatch"),
+		Entry("cert-manager: a valid leaf and no CA of the operator's is valid", day, func(r *certificateReport) {
+			r.ca, r.issuer = nil, `ClusterIssuer "national-ca" (cert-manager.io)`
+		}, metav1.ConditionTrue, cybercoopv1alpha1.ReasonCertificatesValid,
+			`gateway-serving (Secret ke-poc-gateway-tls, issued by cert-manager ClusterIssuer "national-ca" (cert-manager.io)) valid until`),
+		Entry("cert-manager: nothing issued yet", day, func(r *certificateReport) {
+			r.ca, r.leaves, r.issuer = nil, nil, `Issuer "site-ca" (cert-manager.io)`
+		}, metav1.ConditionUnknown, cybercoopv1alpha1.ReasonReconciling, `cert-manager (Issuer "site-ca" (cert-manager.io)) has not issued`),
+		Entry("cert-manager: a blocked issuance is False with its reason", day, func(r *certificateReport) {
+			r.ca, r.issuer = nil, `Issuer "site-ca" (cert-manager.io)`
+			r.block(cybercoopv1alpha1.ReasonIssuerCACertificateMissing, "the Secret has no %s", "ca.crt")
+		}, metav1.ConditionFalse, cybercoopv1alpha1.ReasonIssuerCACertificateMissing, "the Secret has no ca.crt"),
+		Entry("cert-manager: a failure wins over a blocked issuance", day, func(r *certificateReport) {
+			r.ca, r.issuer, r.err = nil, `Issuer "site-ca" (cert-manager.io)`, errors.New("creating cert-manager Certificate: forbidden")
+			r.block(cybercoopv1alpha1.ReasonCertificateIssuerPending, "waiting")
+		}, metav1.ConditionFalse, cybercoopv1alpha1.ReasonCertificateIssuanceFailed, "forbidden"),
+	)
+
+	DescribeTable("desiredCertificate",
+		func(certificates *cybercoopv1alpha1.CertificatesSpec, wantKey map[string]any, wantUsages []any, renewBefore string) {
+			fp := &cybercoopv1alpha1.FocalPoint{ObjectMeta: metav1.ObjectMeta{Name: "ke-poc", Namespace: "ke"}}
+			fp.Spec.Certificates = certificates
+			cert, err := desiredCertificate(fp, GatewayCertificateName(fp), gatewayLeaf(fp))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(cert.GroupVersionKind()).To(Equal(CertificateGVK))
+			Expect(cert.GetName()).To(Equal("ke-poc-gateway-serving"))
+			spec := cert.Object["spec"].(map[string]any)
+			Expect(spec["privateKey"]).To(Equal(wantKey))
+			Expect(spec["usages"]).To(Equal(wantUsages))
+			Expect(spec["renewBefore"]).To(Equal(renewBefore))
+			Expect(spec["secretName"]).To(Equal("ke-poc-gateway-tls"))
+			Expect(spec["issuerRef"]).To(Equal(map[string]any{"name": "site-ca", "kind": "Issuer", "group": "cert-manager.io"}))
+		},
+		Entry("defaults: ECDSA P-256, renewal at 2/3 of 90 days",
+			&cybercoopv1alpha1.CertificatesSpec{IssuerRef: &cybercoopv1alpha1.IssuerReference{Name: "site-ca"}},
+			map[string]any{"algorithm": "ECDSA", "size": int64(256), "encoding": "PKCS8", "rotationPolicy": "Always"},
+			[]any{"server auth", "digital signature"}, "720h0m0s"),
+		Entry("RSA 3072 also enciphers; renewBefore from the spec",
+			&cybercoopv1alpha1.CertificatesSpec{KeyAlgorithm: cybercoopv1alpha1.KeyAlgorithmRSA3072, LeafRenewBefore: &metav1.Duration{Duration: 48 * time.Hour},
+				IssuerRef: &cybercoopv1alpha1.IssuerReference{Name: "site-ca", Kind: cybercoopv1alpha1.IssuerKindIssuer, Group: "cert-manager.io"}},
+			map[string]any{"algorithm": "RSA", "size": int64(3072), "encoding": "PKCS8", "rotationPolicy": "Always"},
+			[]any{"server auth", "digital signature", "key encipherment"}, "48h0m0s"),
 	)
 
 	DescribeTable("expiryWarnings",
