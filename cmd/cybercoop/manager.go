@@ -9,6 +9,8 @@ import (
 	_ "time/tzdata" // roster time zones must resolve in a distroless image without /usr/share/zoneinfo
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -22,6 +24,7 @@ import (
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
+	"github.com/cybercoop/cybercoop-operator/internal/apply"
 	"github.com/cybercoop/cybercoop-operator/internal/version"
 )
 
@@ -81,7 +84,16 @@ func runManager(o *managerOptions) error {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(cybercoopv1alpha1.AddToScheme(scheme))
 
-	cacheOpts := cache.Options{SyncPeriod: &o.syncPeriod}
+	// Only the operator's own Secrets are cached (and watched): keeping every Secret
+	// of the cluster in memory would cost memory and widen what a leak exposes.
+	// Reconcilers read a Secret missing from the cache from the API server
+	// (apply.SecretFallbackClient), so an unlabelled one is still found and repaired.
+	cacheOpts := cache.Options{
+		SyncPeriod: &o.syncPeriod,
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{apply.ManagedLabel: apply.ManagedValue})},
+		},
+	}
 	if len(o.watchNamespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range o.watchNamespaces {
@@ -109,7 +121,7 @@ func runManager(o *managerOptions) error {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
 	if err := (&focalpoint.Reconciler{
-		Client:       mgr.GetClient(),
+		Client:       apply.SecretFallbackClient{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()},
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("cybercoop-operator"),
 		Clock:        clock.RealClock{},

@@ -59,7 +59,7 @@ func commonLabels(fp *cybercoopv1alpha1.FocalPoint) map[string]string {
 	l := selectorLabels(fp)
 	l["app.kubernetes.io/component"] = "gateway"
 	l["app.kubernetes.io/part-of"] = "cybercoop"
-	l["app.kubernetes.io/managed-by"] = "cybercoop-operator"
+	l[apply.ManagedLabel] = apply.ManagedValue
 	l["cybercoop.io/country"] = string(fp.Spec.Country)
 	return l
 }

@@ -99,6 +99,29 @@ var _ = Describe("FocalPoint on a simulated cluster", Ordered, func() {
 		}).Should(Succeed())
 	})
 
+	It("repairs a certificate Secret that lost its label, though only labelled Secrets are cached", func() {
+		bundleKey := types.NamespacedName{Namespace: key.Namespace, Name: fp.Name + "-trust-bundle"}
+		original := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, bundleKey, original)).To(Succeed())
+		Expect(original.Data["ca.crt"]).To(ContainSubstring("BEGIN CERTIFICATE"))
+
+		Eventually(func() error {
+			s := &corev1.Secret{}
+			if err := k8sClient.Get(ctx, bundleKey, s); err != nil {
+				return err
+			}
+			delete(s.Labels, "app.kubernetes.io/managed-by")
+			s.Data["ca.crt"] = []byte("not a certificate")
+			return k8sClient.Update(ctx, s)
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			s := &corev1.Secret{}
+			g.Expect(k8sClient.Get(ctx, bundleKey, s)).To(Succeed())
+			g.Expect(s.Labels).To(HaveKeyWithValue("app.kubernetes.io/managed-by", "cybercoop-operator"))
+			g.Expect(s.Data["ca.crt"]).To(Equal(original.Data["ca.crt"]))
+		}).Should(Succeed())
+	})
+
 	It("garbage-collects every child when the FocalPoint is deleted", func() {
 		Expect(k8sClient.Delete(ctx, fp)).To(Succeed())
 		for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.Service{}, &corev1.ConfigMap{},
@@ -106,6 +129,12 @@ var _ = Describe("FocalPoint on a simulated cluster", Ordered, func() {
 			Eventually(func() bool {
 				return apierrors.IsNotFound(k8sClient.Get(ctx, key, obj))
 			}).Should(BeTrue(), "%T %s was not garbage-collected", obj, key)
+		}
+		for _, name := range []string{fp.Name + "-ca", fp.Name + "-trust-bundle", fp.Name + "-gateway-tls"} {
+			secretKey := types.NamespacedName{Namespace: key.Namespace, Name: name}
+			Eventually(func() bool {
+				return apierrors.IsNotFound(k8sClient.Get(ctx, secretKey, &corev1.Secret{}))
+			}).Should(BeTrue(), "Secret %s was not garbage-collected", secretKey)
 		}
 		Eventually(func(g Gomega) {
 			pods := &corev1.PodList{}
