@@ -9,22 +9,14 @@ import (
 	_ "time/tzdata" // roster time zones must resolve in a distroless image without /usr/share/zoneinfo
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
-	"github.com/cybercoop/cybercoop-operator/internal/apply"
+	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/internal/version"
 )
 
@@ -80,36 +72,14 @@ func runManager(o *managerOptions) error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
 	log := ctrl.Log.WithName("setup")
 
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(cybercoopv1alpha1.AddToScheme(scheme))
-
-	// Only the operator's own Secrets are cached (and watched): keeping every Secret
-	// of the cluster in memory would cost memory and widen what a leak exposes.
-	// Reconcilers read a Secret missing from the cache from the API server
-	// (apply.SecretFallbackClient), so an unlabelled one is still found and repaired.
-	cacheOpts := cache.Options{
-		SyncPeriod: &o.syncPeriod,
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{apply.ManagedLabel: apply.ManagedValue})},
-		},
-	}
-	if len(o.watchNamespaces) > 0 {
-		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
-		for _, ns := range o.watchNamespaces {
-			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
-		}
-	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("finding the cluster (set KUBECONFIG or run in a pod): %w", err)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: scheme,
-		Cache:  cacheOpts,
-		// cert-manager Certificates are handled as unstructured objects (no
-		// cert-manager Go dependency); read them from the informer cache too.
-		Client:                        client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		Scheme:                        manageropts.Scheme(),
+		Cache:                         manageropts.Cache(&o.syncPeriod, o.watchNamespaces),
+		Client:                        manageropts.Client(),
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,
@@ -121,7 +91,7 @@ func runManager(o *managerOptions) error {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
 	if err := (&focalpoint.Reconciler{
-		Client:       apply.SecretFallbackClient{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()},
+		Client:       manageropts.ReconcilerClient(mgr.GetClient(), mgr.GetAPIReader()),
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("cybercoop-operator"),
 		Clock:        clock.RealClock{},

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 )
 
@@ -434,7 +435,7 @@ var _ = Describe("FocalPoint controller", func() {
 		// resourceVersions catch any write at all, ours or the manager's.
 		counted := envtestutil.NewWriteCounter(writes.Client)
 		direct := *reconciler
-		direct.Client = counted
+		direct.Client = manageropts.ReconcilerClient(counted, apiReader)
 
 		// The manager's cache may lag the direct client; wait until a reconcile
 		// through it is a no-op before counting.

@@ -23,6 +23,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 )
 
@@ -36,6 +37,8 @@ var (
 	scheme     *runtime.Scheme
 	reconciler *Reconciler
 	writes     *envtestutil.WriteCounter
+	// apiReader reads from the API server, bypassing the manager's cache.
+	apiReader client.Reader
 	// testNow is Wednesday 18 November 2026, noon in Nairobi.
 	testNow   = time.Date(2026, 11, 18, 9, 0, 0, 0, time.UTC)
 	fakeClock = clocktesting.NewFakePassiveClock(testNow)
@@ -86,16 +89,20 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
+	// The production cache and client settings: only labelled Secrets are cached.
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  manageropts.Cache(nil, nil),
+		Client:                 manageropts.Client(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: ptrTo(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
+	apiReader = mgr.GetAPIReader()
 	writes = envtestutil.NewWriteCounter(mgr.GetClient())
 	reconciler = &Reconciler{
-		Client:       writes,
+		Client:       manageropts.ReconcilerClient(writes, mgr.GetAPIReader()),
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("cybercoop-operator"),
 		Clock:        fakeClock,

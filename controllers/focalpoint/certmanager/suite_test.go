@@ -31,6 +31,7 @@ import (
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
+	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 )
 
@@ -105,8 +106,11 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
+	// The production cache and client settings: only labelled Secrets are cached.
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  manageropts.Cache(nil, nil),
+		Client:                 manageropts.Client(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: ptrTo(true)},
@@ -118,7 +122,7 @@ var _ = BeforeSuite(func() {
 
 	writes = envtestutil.NewWriteCounter(mgr.GetClient())
 	reconciler = &focalpoint.Reconciler{
-		Client:       writes,
+		Client:       manageropts.ReconcilerClient(writes, mgr.GetAPIReader()),
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("cybercoop-operator"),
 		Clock:        fakeClock,

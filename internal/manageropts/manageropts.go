@@ -1,0 +1,61 @@
+// Package manageropts holds the manager settings the operator binary and the test
+// suites share, so the suites run the reconcilers with the production caches.
+package manageropts
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/apply"
+)
+
+// Scheme knows the built-in kinds and the cybercoop.io kinds.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(cybercoopv1alpha1.AddToScheme(s))
+	return s
+}
+
+// Cache returns the informer cache settings. Only the operator's own Secrets are
+// cached (and watched): keeping every Secret of the cluster in memory would cost
+// memory and widen what a leak exposes. ReconcilerClient reads a Secret missing
+// from the cache from the API server, so an unlabelled one is still found and
+// repaired. syncPeriod nil keeps controller-runtime's default; namespaces empty
+// means all namespaces.
+func Cache(syncPeriod *time.Duration, namespaces []string) cache.Options {
+	opts := cache.Options{
+		SyncPeriod: syncPeriod,
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{apply.ManagedLabel: apply.ManagedValue})},
+		},
+	}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return opts
+}
+
+// Client returns the manager's client settings. cert-manager Certificates are
+// handled as unstructured objects (no cert-manager Go dependency) and are read from
+// the informer cache too.
+func Client() client.Options {
+	return client.Options{Cache: &client.CacheOptions{Unstructured: true}}
+}
+
+// ReconcilerClient is the client reconcilers use: c (normally the manager's cached
+// client) with Secrets missing from the label-filtered cache read through apiReader.
+func ReconcilerClient(c client.Client, apiReader client.Reader) client.Client {
+	return apply.SecretFallbackClient{Client: c, APIReader: apiReader}
+}
