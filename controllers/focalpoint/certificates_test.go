@@ -102,16 +102,9 @@ func foreignLeaf(fp *cybercoopv1alpha1.FocalPoint) map[string][]byte {
 	return data
 }
 
+// warningsFor lists the FocalPoint's Warning events as "Reason: note".
 func warningsFor(ctx context.Context, g Gomega, fp *cybercoopv1alpha1.FocalPoint) []string {
-	list := &eventsv1.EventList{}
-	g.Expect(k8sClient.List(ctx, list, client.InNamespace(fp.Namespace))).To(Succeed())
-	var out []string
-	for _, e := range list.Items {
-		if e.Regarding.Name == fp.Name && e.Type == corev1.EventTypeWarning {
-			out = append(out, e.Reason+": "+e.Note)
-		}
-	}
-	return out
+	return focalPointEvents(ctx, g, fp, corev1.EventTypeWarning)
 }
 
 var _ = Describe("FocalPoint certificates", func() {

@@ -86,12 +86,19 @@ func markDeploymentAvailable(ctx context.Context, key types.NamespacedName, avai
 	}).Should(Succeed())
 }
 
+// eventReasons lists the FocalPoint's events as "Reason: note".
 func eventReasons(ctx context.Context, g Gomega, fp *cybercoopv1alpha1.FocalPoint) []string {
+	return focalPointEvents(ctx, g, fp, "")
+}
+
+// focalPointEvents lists the FocalPoint's events of eventType ("" for every type)
+// as "Reason: note".
+func focalPointEvents(ctx context.Context, g Gomega, fp *cybercoopv1alpha1.FocalPoint, eventType string) []string {
 	list := &eventsv1.EventList{}
 	g.Expect(k8sClient.List(ctx, list, client.InNamespace(fp.Namespace))).To(Succeed())
 	var out []string
 	for _, e := range list.Items {
-		if e.Regarding.Name == fp.Name && e.Regarding.Kind == "FocalPoint" {
+		if e.Regarding.Name == fp.Name && e.Regarding.Kind == "FocalPoint" && (eventType == "" || e.Type == eventType) {
 			out = append(out, e.Reason+": "+e.Note)
 		}
 	}
@@ -462,12 +469,9 @@ var _ = Describe("FocalPoint controller", func() {
 		}
 		// versions reads every stored object directly from the API server.
 		versions := func() map[string]string {
-			out := map[string]string{}
-			for what, obj := range stored {
-				Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-				out[what] = obj.GetResourceVersion()
-			}
-			return out
+			rv, err := envtestutil.ResourceVersions(ctx, k8sClient, stored)
+			Expect(err).NotTo(HaveOccurred())
+			return rv
 		}
 		rvBefore := versions()
 		before := len(counted.Writes())

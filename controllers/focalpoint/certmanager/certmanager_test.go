@@ -217,12 +217,9 @@ var _ = Describe("FocalPoint certificates issued by cert-manager", func() {
 			"serving":      &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: focalpoint.GatewayTLSSecretName(fp), Namespace: fp.Namespace}},
 		}
 		versions := func() map[string]string {
-			out := map[string]string{}
-			for what, obj := range stored {
-				Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-				out[what] = obj.GetResourceVersion()
-			}
-			return out
+			rv, err := envtestutil.ResourceVersions(ctx, k8sClient, stored)
+			Expect(err).NotTo(HaveOccurred())
+			return rv
 		}
 		rvBefore := versions()
 		before := len(counted.Writes())

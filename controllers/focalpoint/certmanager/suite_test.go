@@ -6,7 +6,6 @@
 package certmanager
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,19 +16,12 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	clocktesting "k8s.io/utils/clock/testing"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
@@ -46,7 +38,7 @@ var (
 	fakeClock = clocktesting.NewFakePassiveClock(testNow)
 	// testNextWeek is Monday 23 November 2026, 00:00 in Nairobi.
 	testNextWeek = time.Date(2026, 11, 22, 21, 0, 0, 0, time.UTC)
-	cancel       context.CancelFunc
+	stopManager  func() error
 )
 
 func TestCertManagerMode(t *testing.T) {
@@ -100,21 +92,10 @@ var _ = BeforeSuite(func() {
 	cfg, err := testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
 
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(cybercoopv1alpha1.AddToScheme(scheme))
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	k8sClient, err = client.New(cfg, client.Options{Scheme: manageropts.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
 
-	// The production cache and client settings: only labelled Secrets are cached.
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Cache:                  manageropts.Cache(nil, nil),
-		Client:                 manageropts.Client(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: ptrTo(true)},
-	})
+	mgr, err := envtestutil.NewManager(cfg)
 	Expect(err).NotTo(HaveOccurred())
 	installed, err := focalpoint.CertManagerInstalled(mgr.GetRESTMapper())
 	Expect(err).NotTo(HaveOccurred())
@@ -129,22 +110,14 @@ var _ = BeforeSuite(func() {
 		GatewayImage: "registry.test/cybercoop/cybercoop-operator:test",
 	}
 	Expect(reconciler.SetupWithManager(mgr)).To(Succeed())
-
-	var ctx context.Context
-	ctx, cancel = context.WithCancel(context.Background())
-	go func() {
-		defer GinkgoRecover()
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
+	stopManager = envtestutil.StartManager(mgr)
 })
 
 var _ = AfterSuite(func() {
-	if cancel != nil {
-		cancel()
+	if stopManager != nil {
+		Expect(stopManager()).To(Succeed())
 	}
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
-
-func ptrTo[T any](v T) *T { return &v }
