@@ -17,6 +17,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cybercoop/cybercoop-operator/internal/reload"
 )
 
 // HTTP API (mutual TLS only; the actor is the client certificate's subject):
@@ -374,9 +376,9 @@ func Serve(ctx context.Context, v *Vault, cfg ServeConfig) error {
 	if cfg.ReloadInterval <= 0 {
 		cfg.ReloadInterval = 30 * time.Second
 	}
-	reloader, err := NewCertReloader(cfg.CertFile, cfg.KeyFile, cfg.ClientCAFile, cfg.Logger, v.metrics)
+	tlsFiles, err := reload.NewMutualTLS(cfg.CertFile, cfg.KeyFile, cfg.ClientCAFile)
 	if err != nil {
-		return err
+		return fmt.Errorf("TLS files: %w", err)
 	}
 	apiLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -387,7 +389,7 @@ func Serve(ctx context.Context, v *Vault, cfg ServeConfig) error {
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          log.New(logrWriter{cfg.Logger}, "", 0),
 	}}
-	listeners := []net.Listener{tls.NewListener(apiLn, reloader.ServerConfig())}
+	listeners := []net.Listener{tls.NewListener(apiLn, tlsFiles.ServerConfig())}
 	var healthAddr net.Addr
 	if cfg.HealthListen != "" {
 		hl, err := net.Listen("tcp", cfg.HealthListen)
@@ -402,9 +404,32 @@ func Serve(ctx context.Context, v *Vault, cfg ServeConfig) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { reloader.Run(ctx, cfg.ReloadInterval) })
+	wg.Go(func() {
+		tlsFiles.Run(ctx, cfg.ReloadInterval, func(_ bool, err error) {
+			if err != nil {
+				v.metrics.certReloads.WithLabelValues("failed").Inc()
+				cfg.Logger.Error(err, "TLS reload failed; still serving the previous certificate")
+				return
+			}
+			v.metrics.certReloads.WithLabelValues("loaded").Inc()
+			cfg.Logger.Info("TLS certificate or client CA reloaded", "cert", cfg.CertFile, "clientCA", cfg.ClientCAFile)
+		})
+	})
 	if cfg.KeyringPath != "" {
-		wg.Go(func() { reloadKeyring(ctx, v, cfg.KeyringPath, cfg.ReloadInterval, cfg.Logger) })
+		keyringFiles, err := watchKeyring(v, cfg.KeyringPath)
+		if err != nil {
+			apiLn.Close()
+			return err
+		}
+		wg.Go(func() {
+			keyringFiles.Run(ctx, cfg.ReloadInterval, func(_ bool, err error) {
+				if err != nil {
+					cfg.Logger.Error(err, "keyring reload failed or refused; keeping the current keyring")
+					return
+				}
+				cfg.Logger.Info("keyring reloaded", "keyring", v.Keyring().String())
+			})
+		})
 	}
 	errs := make(chan error, len(servers))
 	for i, srv := range servers {
@@ -440,31 +465,25 @@ func Serve(ctx context.Context, v *Vault, cfg ServeConfig) error {
 	}
 }
 
-func reloadKeyring(ctx context.Context, v *Vault, path string, interval time.Duration, log logr.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	last := v.Keyring().String()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+// watchKeyring re-reads the keyring file when it changes and hands it to the
+// vault, which refuses a keyring that cannot read what is stored. The first
+// load only records the file's contents: the vault was opened with it.
+func watchKeyring(v *Vault, path string) (*reload.Files, error) {
+	first := true
+	return reload.NewFiles(func([][]byte) error {
+		if first {
+			first = false
+			return nil
 		}
 		kr, err := LoadKeyring(path)
 		if err != nil {
-			log.Error(err, "keyring reload failed; keeping the current keyring")
-			continue
+			return err
 		}
-		if kr.String() == last {
-			continue
+		if kr.String() == v.Keyring().String() {
+			return nil
 		}
-		if err := v.ReloadKeyring(kr); err != nil {
-			log.Error(err, "keyring reload refused")
-			continue
-		}
-		last = kr.String()
-		log.Info("keyring reloaded", "keyring", last)
-	}
+		return v.ReloadKeyring(kr)
+	}, path)
 }
 
 // logrWriter routes net/http's own messages (TLS handshake failures: wrong
