@@ -1,12 +1,32 @@
 package v1alpha1
 
-// Condition types. Every condition has positive polarity: True is the healthy state.
+// Conditions and their reasons, grouped by condition: first those every kind
+// reports, then the certificate condition every kind holding certificates
+// reports, then those of one kind. Every condition has positive polarity: True is
+// the healthy state. Each reason is a CamelCase word a person can search for here.
+
+// Reported by every kind.
 const (
 	// ConditionReady summarises the resource: True when every other condition is True.
 	ConditionReady = "Ready"
-	// ConditionAvailable is True when at least one gateway pod is available and the
-	// Deployment has rolled out the current spec.
-	ConditionAvailable = "Available"
+
+	// ReasonAllConditionsMet (Ready=True): every other condition is True.
+	ReasonAllConditionsMet = "AllConditionsMet"
+	// ReasonNotReady (Ready=False): at least one other condition is not True; the
+	// message names them.
+	ReasonNotReady = "NotReady"
+	// ReasonReconciling (any condition, Unknown): the operator has not yet observed this
+	// generation's outcome.
+	ReasonReconciling = "Reconciling"
+	// ReasonProvisioningFailed (Ready=False): a child resource could not be created or
+	// updated; the message says which and why. The operator retries with backoff.
+	ReasonProvisioningFailed = "ProvisioningFailed"
+	// ReasonProvisioned: every child resource matches the spec.
+	ReasonProvisioned = "Provisioned"
+)
+
+// Reported by every kind that holds certificates from a national CA.
+const (
 	// ConditionCertificateReady is True when the national CA, the trust bundle and every
 	// certificate issued from the CA are valid and their renewal is scheduled. It stays
 	// True during a CA key replacement (reason CARotationInProgress), because the rollout
@@ -14,35 +34,6 @@ const (
 	// it is True when cert-manager reports the Certificates Ready and their Secrets hold
 	// valid certificates and a CA for the trust bundle.
 	ConditionCertificateReady = "CertificateReady"
-	// ConditionCoverageComplete is True when the roster has someone on call for every
-	// minute of the current week in the roster's time zone.
-	ConditionCoverageComplete = "CoverageComplete"
-)
-
-// Condition reasons. Each is a CamelCase word a person can search for in the docs.
-const (
-	// ReasonReconciling: the operator has not yet observed this generation's outcome.
-	ReasonReconciling = "Reconciling"
-	// ReasonProvisioned: every child resource matches the spec.
-	ReasonProvisioned = "Provisioned"
-	// ReasonProvisioningFailed: a child resource could not be created or updated.
-	ReasonProvisioningFailed = "ProvisioningFailed"
-	// ReasonDeploymentAvailable: the gateway Deployment reports Available with the current spec.
-	ReasonDeploymentAvailable = "DeploymentAvailable"
-	// ReasonDeploymentUnavailable: no gateway pod is available.
-	ReasonDeploymentUnavailable = "DeploymentUnavailable"
-	// ReasonDeploymentProgressing: the Deployment has not yet rolled out the current spec.
-	ReasonDeploymentProgressing = "DeploymentProgressing"
-	// ReasonFullCoverage: the roster covers every minute of the week.
-	ReasonFullCoverage = "FullCoverage"
-	// ReasonCoverageGaps: the roster leaves periods with nobody on call.
-	ReasonCoverageGaps = "CoverageGaps"
-	// ReasonInvalidTimeZone: the roster's time zone is not in the time zone database.
-	ReasonInvalidTimeZone = "InvalidTimeZone"
-	// ReasonNotReady: at least one other condition is not True; the message names them.
-	ReasonNotReady = "NotReady"
-	// ReasonAllConditionsMet: every other condition is True.
-	ReasonAllConditionsMet = "AllConditionsMet"
 
 	// ReasonCertificatesValid: the CA and every issued certificate are valid; the message
 	// gives their expiry and renewal times.
@@ -71,44 +62,41 @@ const (
 	// operator.
 	ReasonCertManagerNotInstalled = "CertManagerNotInstalled"
 	// ReasonCertificateIssuerPending: cert-manager has not (yet) issued a certificate the
-	// FocalPoint needs, or reports its Certificate not Ready; the message carries
+	// resource needs, or reports its Certificate not Ready; the message carries
 	// cert-manager's own reason and message.
 	ReasonCertificateIssuerPending = "CertificateIssuerPending"
 	// ReasonIssuerCACertificateMissing: the Secret cert-manager issued has no usable
 	// ca.crt (some issuers, such as ACME, do not publish their CA), so the trust bundle
-	// cannot be built and consumers cannot verify the gateway. Use an issuer that fills
+	// cannot be built and consumers cannot verify the service. Use an issuer that fills
 	// ca.crt (CA, Vault, Venafi with a chain), or create a new FocalPoint with the
 	// operator's own CA.
 	ReasonIssuerCACertificateMissing = "IssuerCACertificateMissing"
 )
 
-// Event reasons for certificates. Normal events record the lifecycle; Warning events
-// need attention.
+// Reported by FocalPoint.
 const (
-	// EventCAIssued (Normal): a national CA was created.
-	EventCAIssued = "CAIssued"
-	// EventCARenewed (Normal): the CA certificate was re-signed with the same key.
-	EventCARenewed = "CARenewed"
-	// EventCARotation (Normal): a CA key replacement advanced to a new phase.
-	EventCARotation = "CARotation"
-	// EventCAKeyLost (Warning): the CA key pair is unusable; see ReasonCAKeyLost.
-	EventCAKeyLost = "CAKeyLost"
-	// EventCertificateIssued (Normal): a leaf certificate was issued for the first time.
-	EventCertificateIssued = "CertificateIssued"
-	// EventCertificateRenewed (Normal): a leaf certificate was re-issued (renewal due,
-	// force-renew, spec change, or re-issue from a new CA key).
-	EventCertificateRenewed = "CertificateRenewed"
-	// EventCertificateRepaired (Warning): a tampered certificate Secret was repaired.
-	EventCertificateRepaired = "CertificateRepaired"
-	// EventTrustBundleRepaired (Warning): the trust bundle Secret was edited or damaged
-	// and was published again.
-	EventTrustBundleRepaired = "TrustBundleRepaired"
-	// EventCertificateRenewalFailed (Warning): issuing or storing a certificate failed.
-	EventCertificateRenewalFailed = "CertificateRenewalFailed"
-	// EventCertificateExpiringSoon (Warning): a certificate in use is past its renewal time
-	// and expires within seven days.
-	EventCertificateExpiringSoon = "CertificateExpiringSoon"
-	// EventCertificateRenewalOverdue (Warning): a certificate in use is past its renewal
-	// time and has not been renewed.
-	EventCertificateRenewalOverdue = "CertificateRenewalOverdue"
+	// ConditionAvailable is True when at least one gateway pod is available and the
+	// Deployment has rolled out the current spec.
+	ConditionAvailable = "Available"
+
+	// ReasonDeploymentAvailable (Available=True): the gateway Deployment reports
+	// Available with the current spec.
+	ReasonDeploymentAvailable = "DeploymentAvailable"
+	// ReasonDeploymentProgressing (Available=True): pods are available but the
+	// Deployment has not yet rolled out the current spec.
+	ReasonDeploymentProgressing = "DeploymentProgressing"
+	// ReasonDeploymentUnavailable (Available=False): no gateway pod is available.
+	ReasonDeploymentUnavailable = "DeploymentUnavailable"
+
+	// ConditionCoverageComplete is True when the roster has someone on call for every
+	// minute of the current week in the roster's time zone.
+	ConditionCoverageComplete = "CoverageComplete"
+
+	// ReasonFullCoverage (CoverageComplete=True): the roster covers every minute of the week.
+	ReasonFullCoverage = "FullCoverage"
+	// ReasonCoverageGaps (CoverageComplete=False): the roster leaves periods with nobody on call.
+	ReasonCoverageGaps = "CoverageGaps"
+	// ReasonInvalidTimeZone (CoverageComplete=False): the roster's time zone is not in
+	// the time zone database.
+	ReasonInvalidTimeZone = "InvalidTimeZone"
 )

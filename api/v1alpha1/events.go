@@ -1,0 +1,50 @@
+package v1alpha1
+
+// Event reasons. Normal events record what the operator did; Warning events need
+// attention. They are the same for every kind.
+
+// Child objects.
+const (
+	// EventCreated (Normal): a child object was created.
+	EventCreated = "Created"
+	// EventUpdated (Normal): a child object was updated to a new spec, or by a change
+	// the operator planned (the message says why).
+	EventUpdated = "Updated"
+	// EventDeleted (Normal): a child object that is no longer needed was deleted.
+	EventDeleted = "Deleted"
+	// EventDriftRepaired (Warning): a child object differed from what the spec asks
+	// (edited or deleted by someone) and was restored.
+	EventDriftRepaired = "DriftRepaired"
+	// EventProvisioningFailed (Warning): a child object could not be applied.
+	EventProvisioningFailed = "ProvisioningFailed"
+)
+
+// Certificates.
+const (
+	// EventCAIssued (Normal): a national CA was created.
+	EventCAIssued = "CAIssued"
+	// EventCARenewed (Normal): the CA certificate was re-signed with the same key.
+	EventCARenewed = "CARenewed"
+	// EventCARotation (Normal): a CA key replacement advanced to a new phase.
+	EventCARotation = "CARotation"
+	// EventCAKeyLost (Warning): the CA key pair is unusable; see ReasonCAKeyLost.
+	EventCAKeyLost = "CAKeyLost"
+	// EventCertificateIssued (Normal): a leaf certificate was issued for the first time.
+	EventCertificateIssued = "CertificateIssued"
+	// EventCertificateRenewed (Normal): a leaf certificate was re-issued (renewal due,
+	// force-renew, spec change, or re-issue from a new CA key).
+	EventCertificateRenewed = "CertificateRenewed"
+	// EventCertificateRepaired (Warning): a tampered certificate Secret was repaired.
+	EventCertificateRepaired = "CertificateRepaired"
+	// EventTrustBundleRepaired (Warning): the trust bundle Secret was edited or damaged
+	// and was published again.
+	EventTrustBundleRepaired = "TrustBundleRepaired"
+	// EventCertificateRenewalFailed (Warning): issuing or storing a certificate failed.
+	EventCertificateRenewalFailed = "CertificateRenewalFailed"
+	// EventCertificateExpiringSoon (Warning): a certificate in use is past its renewal time
+	// and expires within seven days.
+	EventCertificateExpiringSoon = "CertificateExpiringSoon"
+	// EventCertificateRenewalOverdue (Warning): a certificate in use is past its renewal
+	// time and has not been renewed.
+	EventCertificateRenewalOverdue = "CertificateRenewalOverdue"
+)
