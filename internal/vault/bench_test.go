@@ -111,7 +111,7 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	store.buffered = ioMode == "buffered"
 	clock := newFakeClock()
-	v, err := Open(Config{Dir: filepath.Join(dir, "vault"), Keyring: testKeyring(b, 1), Store: store, Clock: clock, ChunkSize: chunk})
+	v, err := Open(Config{Dir: filepath.Join(dir, "vault"), Keyring: testKeyring(b, 1), Store: store, Clock: clock, ChunkSize: chunk, Grants: allGranted()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func BenchmarkIngest(b *testing.B) {
 			m := testMetadata(clock.Now())
 			cpu0 := processCPU()
 			start := time.Now()
-			res, err := v.Ingest(context.Background(), testActor, m, &patternReader{buf: pattern, n: size})
+			res, err := v.Ingest(context.Background(), testActor, m, &patternReader{buf: pattern, n: size}, NoExpectation)
 			elapsed := time.Since(start)
 			lastIngestCPU = (processCPU() - cpu0).Seconds() * (1 << 30) / float64(size)
 			if err != nil {

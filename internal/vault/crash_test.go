@@ -40,7 +40,7 @@ func runCrashChild(dir string) {
 	kr, err := NewKeyring(map[uint32][]byte{1: testKey(1)})
 	if err == nil {
 		var v *Vault
-		v, err = Open(Config{Dir: dir, Keyring: kr})
+		v, err = Open(Config{Dir: dir, Keyring: kr, Grants: allGranted()})
 		if err == nil {
 			tlsDir := os.Getenv(crashChildEnv + "_TLS")
 			err = Serve(context.Background(), v, ServeConfig{
@@ -142,14 +142,14 @@ func TestCrashDuringIngest(t *testing.T) {
 			t.Fatalf("iteration %d: child wrote to stderr: %s", i, stderr.String())
 		}
 
-		v, err := Open(Config{Dir: dir, Keyring: testKeyring(t, 1)})
+		v, err := Open(Config{Dir: dir, Keyring: testKeyring(t, 1), Grants: allGranted()})
 		if err != nil {
 			t.Fatalf("iteration %d: reopening after SIGKILL: %v", i, err)
 		}
 		if !v.Recovery().empty() {
 			recoveries++
 		}
-		rep, err := v.Verify(context.Background(), "CN=crash test")
+		rep, err := v.Verify(context.Background(), testActor)
 		if err != nil || !rep.OK() {
 			v.Close()
 			t.Fatalf("iteration %d: verify after SIGKILL: %v %v", i, err, rep.Findings)

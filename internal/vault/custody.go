@@ -57,6 +57,9 @@ type Entry struct {
 	Seq        uint64    `json:"seq"`
 	Time       time.Time `json:"time"`
 	Actor      string    `json:"actor"`
+	// Cert identifies the actor's certificate (subject, URI SAN, issuer,
+	// serial, fingerprint); absent for the vault's own entries.
+	Cert       *Identity `json:"cert,omitempty"`
 	Action     Action    `json:"action"`
 	Object     Digest    `json:"object,omitempty"`
 	LegalBasis string    `json:"legalBasis,omitempty"`
@@ -67,8 +70,12 @@ type Entry struct {
 	Size       int64     `json:"size,omitempty"`
 	KeyVersion uint32    `json:"keyVersion,omitempty"`
 	// Duplicate marks an ingest of content the vault already held.
-	Duplicate bool   `json:"duplicate,omitempty"`
-	Detail    string `json:"detail,omitempty"`
+	Duplicate bool `json:"duplicate,omitempty"`
+	// Attached marks a duplicate ingest whose metadata (case, authorisation,
+	// retention, hold) is attached to the existing object. Duplicate entries
+	// written before cases could be attached lack it and change nothing.
+	Attached bool   `json:"attached,omitempty"`
+	Detail   string `json:"detail,omitempty"`
 	Prev      string `json:"prev"`
 	Hash      string `json:"hash"`
 }
@@ -196,26 +203,50 @@ type custodyLog struct {
 	lastHash string
 	size     int64
 	broken   error
+	tree     *merkleTree
+	ack      *ackFile
 }
 
-// logRecovery reports what opening the log had to repair.
+// logRecovery reports what opening the log found and had to repair.
 type logRecovery struct {
 	tornOffset int64
 	tornBytes  int
+	// ackCreated: there was no acknowledgement record (a data directory
+	// from before it existed); one was created from the log as found.
+	ackCreated bool
+	// missing is set when the log lacks entries the vault acknowledged (or
+	// holds entries it never wrote); nothing was repaired then.
+	missing error
 }
 
-// openCustodyLog opens (creating if need be) the log, truncates a torn final
-// entry, checks the whole chain and replays every entry through fn. A broken
-// chain anywhere else is not repaired: it is returned as an error so the vault
-// refuses to start on a log that has been tampered with.
+// openCustodyLog opens (creating if need be) the log, checks the whole chain
+// against the acknowledgement record and replays every entry through fn.
+//
+// A torn final line is an append cut off by a crash. It is truncated only if
+// the acknowledgement record shows that entry was never acknowledged. If the
+// log ends before the last acknowledged entry, or that entry's hash differs,
+// acknowledged history was lost or rewritten: nothing is repaired and
+// rec.missing says what is wrong, so the vault can refuse to serve. A broken
+// chain anywhere is returned as an error.
 func openCustodyLog(path string, fn func(Entry) error) (*custodyLog, logRecovery, error) {
 	var rec logRecovery
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, rec, fmt.Errorf("opening custody log: %w", err)
 	}
-	l := &custodyLog{f: f, path: path, lastHash: genesisHash}
+	ack, ackState, err := openAckFile(path + ".ack")
+	if err != nil {
+		f.Close()
+		return nil, rec, err
+	}
+	l := &custodyLog{f: f, path: path, lastHash: genesisHash, tree: newMerkleTree(), ack: ack}
+	fail := func(err error) (*custodyLog, logRecovery, error) {
+		f.Close()
+		ack.close()
+		return nil, rec, err
+	}
 	tornAt := int64(-1)
+	ackedHash := ""
 	err = scanLog(f, func(line logLine) error {
 		if !line.complete {
 			tornAt, rec.tornOffset, rec.tornBytes = line.offset, line.offset, len(line.text)
@@ -230,37 +261,63 @@ func openCustodyLog(path string, fn func(Entry) error) (*custodyLog, logRecovery
 		}
 		l.lastSeq, l.lastHash = e.Seq, e.Hash
 		l.size = line.offset + int64(len(line.text)) + 1
+		l.tree.append(line.text)
+		if e.Seq == ackState.seq {
+			ackedHash = e.Hash
+		}
 		return fn(e)
 	})
 	if err != nil {
-		f.Close()
-		return nil, rec, err
+		return fail(err)
+	}
+	switch {
+	case ackState.missing && l.lastSeq > 0:
+		rec.ackCreated = true
+	case ackState.missing:
+	case l.lastSeq < ackState.seq:
+		rec.missing = fmt.Errorf("custody log %s ends at entry %d but entry %d was acknowledged (recorded in %s): acknowledged entries are missing; "+
+			"restore the log from a replica or backup and run `cybercoop vault verify`", path, l.lastSeq, ackState.seq, ack.path)
+	case ackState.seq > 0 && ackedHash != ackState.hash:
+		rec.missing = fmt.Errorf("custody log %s entry %d has hash %s but %s was acknowledged under that number: the log was rewritten; "+
+			"restore it from a replica or backup", path, ackState.seq, ackedHash, ackState.hash)
+	case l.lastSeq > ackState.seq+1:
+		rec.missing = fmt.Errorf("custody log %s holds entries %d–%d after the last acknowledged entry %d; the vault appends one entry at a time and "+
+			"never writes past an unacknowledged one, so these were added by something else", path, ackState.seq+2, l.lastSeq, ackState.seq)
+	}
+	if rec.missing != nil {
+		// Change nothing: what is on disk is what a person must examine.
+		l.broken = rec.missing
+		return l, rec, nil
 	}
 	if tornAt >= 0 {
 		if err := f.Truncate(tornAt); err != nil {
-			f.Close()
-			return nil, rec, fmt.Errorf("truncating torn final entry of custody log: %w", err)
+			return fail(fmt.Errorf("truncating torn final entry of custody log: %w", err))
 		}
 		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, rec, fmt.Errorf("syncing custody log: %w", err)
+			return fail(fmt.Errorf("syncing custody log: %w", err))
 		}
 	}
 	if _, err := f.Seek(l.size, io.SeekStart); err != nil {
-		f.Close()
-		return nil, rec, err
+		return fail(err)
+	}
+	if ackState.missing || ackState.seq != l.lastSeq {
+		if err := ack.write(l.lastSeq, l.lastHash); err != nil {
+			return fail(err)
+		}
 	}
 	return l, rec, nil
 }
 
 // append assigns the next sequence number and previous hash, writes the
-// entry in one write and fsyncs before returning: an entry the caller sees
-// as appended survives a crash. If the write fails part-way the file is cut
-// back to the last whole entry; if even that fails the log refuses further
-// appends rather than chain onto a torn line.
+// entry in one write, fsyncs it, then records it as acknowledged (see
+// ackFile) before returning: an entry the caller sees as appended survives a
+// crash, and a later start can tell it from one that was cut off. If a
+// write fails part-way the file is cut back to the last whole entry; if even
+// that fails the log refuses further appends rather than chain onto a torn
+// line.
 func (l *custodyLog) append(e Entry) (Entry, error) {
 	if l.broken != nil {
-		return e, fmt.Errorf("custody log is unusable after an earlier failure: %w", l.broken)
+		return e, fmt.Errorf("custody log is unusable: %w", l.broken)
 	}
 	e.Seq = l.lastSeq + 1
 	e.Prev = l.lastHash
@@ -277,8 +334,13 @@ func (l *custodyLog) append(e Entry) (Entry, error) {
 		l.rollback(err)
 		return e, fmt.Errorf("syncing custody entry %d: %w", e.Seq, err)
 	}
+	if err := l.ack.write(e.Seq, e.Hash); err != nil {
+		l.rollback(err)
+		return e, fmt.Errorf("recording custody entry %d as acknowledged: %w", e.Seq, err)
+	}
 	l.lastSeq, l.lastHash = e.Seq, e.Hash
 	l.size += int64(len(line))
+	l.tree.append(line[:len(line)-1])
 	return e, nil
 }
 
@@ -292,4 +354,7 @@ func (l *custodyLog) rollback(cause error) {
 	}
 }
 
-func (l *custodyLog) close() error { return l.f.Close() }
+func (l *custodyLog) close() error {
+	l.ack.close()
+	return l.f.Close()
+}

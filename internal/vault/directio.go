@@ -88,7 +88,8 @@ func newDirectWriter(f *os.File) *directWriter {
 	for range directInFlight + 1 {
 		w.free <- nil // allocated (or taken from the pool) on first use
 	}
-	w.seg = w.nextSegment()
+	// The first segment is taken on the first write: an ingest still
+	// waiting for its first bytes holds none.
 	for range directInFlight {
 		w.wg.Go(w.flush)
 	}
@@ -121,6 +122,9 @@ func (w *directWriter) fail(err error) {
 func (w *directWriter) Write(b []byte) (int, error) {
 	total := len(b)
 	for len(b) > 0 {
+		if w.seg == nil {
+			w.seg, w.n = w.nextSegment(), 0
+		}
 		if w.n == len(w.seg) {
 			if err := w.rotate(); err != nil {
 				return total - len(b), err
@@ -136,8 +140,11 @@ func (w *directWriter) Write(b []byte) (int, error) {
 // lend returns room for n bytes at the end of the stream, for the sealer to
 // encrypt into, or nil if a segment cannot hold n bytes.
 func (w *directWriter) lend(n int) ([]byte, error) {
-	if n > len(w.seg)-directAlign {
+	if n > directSegmentSize-directAlign {
 		return nil, nil
+	}
+	if w.seg == nil {
+		w.seg, w.n = w.nextSegment(), 0
 	}
 	if w.n+n > len(w.seg) {
 		if err := w.rotate(); err != nil {

@@ -14,7 +14,7 @@ func FuzzDecodeEntry(f *testing.F) {
 	m := testMetadata(epoch)
 	prev := genesisHash
 	for i, e := range []Entry{
-		{Seq: 1, Time: epoch, Actor: testActor, Action: ActionIngest, Object: Digest("sha256:" + strings.Repeat("ab", 32)), LegalBasis: m.LegalBasis, Reference: m.CaseReference, Metadata: &m, Size: 42, KeyVersion: 1},
+		{Seq: 1, Time: epoch, Actor: testActor.Name(), Cert: &testActor, Action: ActionIngest, Object: Digest("sha256:" + strings.Repeat("ab", 32)), LegalBasis: m.LegalBasis, Reference: m.CaseReference, Metadata: &m, Size: 42, KeyVersion: 1},
 		{Seq: 2, Time: epoch.Add(time.Second), Actor: "CN=<&>\u2028", Action: ActionHold, Object: Digest("sha512:" + strings.Repeat("0", 128)), Reference: "CASE/1", LegalBasis: "art. 25"},
 		{Seq: 3, Time: epoch.Add(time.Nanosecond), Actor: SystemActor, Action: ActionRecover, Detail: "truncated"},
 	} {
@@ -63,7 +63,7 @@ func FuzzParseMetadata(f *testing.F) {
 	f.Add([]byte(`{"caseReference":"x","unknown":1}`))
 	f.Add([]byte(`{} {}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := ParseMetadata(data, epoch)
+		m, err := ParseMetadata(data, epoch, testPolicy)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidMetadata) {
 				t.Fatalf("error does not wrap ErrInvalidMetadata: %v", err)
@@ -80,7 +80,7 @@ func FuzzParseMetadata(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m2, err := ParseMetadata(b, epoch)
+		m2, err := ParseMetadata(b, epoch, testPolicy)
 		if err != nil || m2.CaseReference != m.CaseReference || !m2.RetentionUntil.Equal(m.RetentionUntil) {
 			t.Fatalf("re-parsing accepted metadata: %+v %v", m2, err)
 		}

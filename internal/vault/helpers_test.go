@@ -3,6 +3,9 @@ package vault
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -72,9 +75,22 @@ func testMetadata(now time.Time) Metadata {
 	}
 }
 
+// allGranted grants every role to every authenticated client, for tests
+// that are not about roles.
+func allGranted() Grants {
+	g := Grants{}
+	for _, r := range Roles {
+		g[r] = []Principal{AnyClient}
+	}
+	return g
+}
+
+// testPolicy allows the short retentions the tests use.
+var testPolicy = Policy{MinRetention: time.Minute}
+
 func openTestVault(t testing.TB, dir string, clock Clock, kr *Keyring) *Vault {
 	t.Helper()
-	v, err := Open(Config{Dir: dir, Keyring: kr, Clock: clock})
+	v, err := Open(Config{Dir: dir, Keyring: kr, Clock: clock, Grants: allGranted(), Policy: testPolicy})
 	if err != nil {
 		t.Fatalf("Open(%s): %v", dir, err)
 	}
@@ -82,11 +98,17 @@ func openTestVault(t testing.TB, dir string, clock Clock, kr *Keyring) *Vault {
 	return v
 }
 
-const testActor = "CN=investigator-1,O=Agency A"
+var testActor = Identity{Subject: "CN=investigator-1,O=Agency A", Issuer: "CN=test CA", Serial: "1", Fingerprint: "sha256:" + strings.Repeat("11", 32)}
+
+// testIdentity is a client with the given subject and a certificate of its own.
+func testIdentity(subject string) Identity {
+	sum := sha256.Sum256([]byte(subject))
+	return Identity{Subject: subject, Issuer: "CN=test CA", Serial: "2", Fingerprint: "sha256:" + hex.EncodeToString(sum[:])}
+}
 
 func ingest(t testing.TB, v *Vault, m Metadata, data []byte) IngestResult {
 	t.Helper()
-	res, err := v.Ingest(context.Background(), testActor, m, bytes.NewReader(data))
+	res, err := v.Ingest(context.Background(), testActor, m, bytes.NewReader(data), NoExpectation)
 	if err != nil {
 		t.Fatalf("Ingest(%d bytes): %v", len(data), err)
 	}
@@ -99,7 +121,7 @@ func readObject(t testing.TB, v *Vault, d Digest) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := v.Read(context.Background(), testActor, d, info.Metadata.AuthorisationReference)
+	r, err := v.Read(context.Background(), testActor, d, info.Cases[0].Metadata.AuthorisationReference)
 	if err != nil {
 		return nil, err
 	}
@@ -210,6 +232,7 @@ type testServer struct {
 
 type serverOptions struct {
 	reloadInterval time.Duration
+	limits         Limits
 }
 
 func startTestServer(t testing.TB, v *Vault, opts serverOptions) *testServer {
@@ -233,7 +256,7 @@ func startTestServer(t testing.TB, v *Vault, opts serverOptions) *testServer {
 		done <- Serve(ctx, v, ServeConfig{
 			Listen: "127.0.0.1:0", HealthListen: "127.0.0.1:0",
 			CertFile: ts.certFile, KeyFile: ts.keyFile, ClientCAFile: ts.caFile,
-			ReloadInterval: opts.reloadInterval, Logger: logr.Discard(),
+			ReloadInterval: opts.reloadInterval, Logger: logr.Discard(), Limits: opts.limits,
 			Ready: func(api, health net.Addr) {
 				ts.addr, ts.healthAddr = api.String(), health.String()
 				close(ready)
@@ -281,3 +304,33 @@ func (ts *testServer) clientWith(t testing.TB, certPEM, keyPEM []byte, fresh boo
 }
 
 func (ts *testServer) url(path string) string { return "https://" + ts.addr + path }
+
+func mustList(t testing.TB, v *Vault, actor Identity) []ObjectInfo {
+	t.Helper()
+	objects, err := v.List(actor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objects
+}
+
+// ackLastEntry rewrites the acknowledgement record to the log's last whole
+// entry, as if every later entry had been cut off by a crash before it was
+// acknowledged.
+func ackLastEntry(t testing.TB, dir string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, custodyLogName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, hash := uint64(0), genesisHash
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if e, err := DecodeEntry(line); err == nil {
+			seq, hash = e.Seq, e.Hash
+		}
+	}
+	slot := encodeAckSlot(seq, hash)
+	if err := os.WriteFile(filepath.Join(dir, custodyLogName+".ack"), append(bytes.Clone(slot), slot...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

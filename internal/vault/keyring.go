@@ -3,6 +3,8 @@ package vault
 import (
 	"bufio"
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -82,7 +84,12 @@ func LoadKeyring(path string) (*Keyring, error) {
 			}
 			v, err := parseKeyVersion(name)
 			if err != nil {
-				return nil, fmt.Errorf("keyring %s: file %q: %w", path, name, err)
+				// The name is printed only if it is digits: a misnamed file
+				// could be named after its key.
+				if strings.Trim(name, "0123456789") == "" {
+					return nil, fmt.Errorf("keyring %s: file %q: %w", path, name, err)
+				}
+				return nil, fmt.Errorf("keyring %s: a file name is not a key version: %w (names are shown only when they are digits)", path, err)
 			}
 			raw, err := os.ReadFile(filepath.Join(path, name))
 			if err != nil {
@@ -134,10 +141,13 @@ func LoadKeyring(path string) (*Keyring, error) {
 	return kr, nil
 }
 
+// parseKeyVersion never puts its input in the error: a line written the
+// wrong way round ("<key>:<version>") has the key where the version belongs.
 func parseKeyVersion(s string) (uint32, error) {
 	v, err := strconv.ParseUint(s, 10, 32)
 	if err != nil || v == 0 {
-		return 0, fmt.Errorf("key version %q is not a decimal number from 1 to 4294967295", truncateForError(s))
+		return 0, fmt.Errorf("the key version (before the first colon, %d characters) is not a decimal number from 1 to 4294967295; "+
+			"lines are <version>:<key>", len(s))
 	}
 	return uint32(v), nil
 }
@@ -180,6 +190,18 @@ func (k *Keyring) key(version uint32) ([]byte, error) {
 			ErrUnknownKeyVersion, version, k.source, k.Versions())
 	}
 	return key, nil
+}
+
+// Fingerprint identifies the key of version without revealing it: the first
+// 16 bytes of HMAC-SHA256(key, a fixed label), in hex.
+func (k *Keyring) Fingerprint(version uint32) (string, error) {
+	key, err := k.key(version)
+	if err != nil {
+		return "", err
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("cybercoop vault key fingerprint v1"))
+	return hex.EncodeToString(mac.Sum(nil)[:16]), nil
 }
 
 // String describes the keyring without revealing key material.

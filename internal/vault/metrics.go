@@ -22,6 +22,7 @@ type Metrics struct {
 	lastVerify      prometheus.Gauge
 	keyVersionInUse *prometheus.GaugeVec
 	certReloads     *prometheus.CounterVec
+	ingestsInFlight prometheus.Gauge
 }
 
 // NewMetrics creates and registers the vault's metrics on a new registry.
@@ -58,8 +59,11 @@ func NewMetrics() *Metrics {
 		certReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cybercoop_vault_certificate_reloads_total", Help: "TLS certificate and CA reloads by result (loaded, failed).",
 		}, []string{"result"}),
+		ingestsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cybercoop_vault_ingests_in_flight", Help: "Ingest requests holding an ingest slot.",
+		}),
 	}
-	m.Registry.MustRegister(m.objects, m.bytes, m.ingest, m.ingestBytes, m.access, m.verifyFailures,
+	m.Registry.MustRegister(m.ingestsInFlight, m.objects, m.bytes, m.ingest, m.ingestBytes, m.access, m.verifyFailures,
 		m.verifyFindings, m.lastVerify, m.keyVersionInUse, m.certReloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

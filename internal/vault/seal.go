@@ -142,9 +142,6 @@ func sealStream(ctx context.Context, src io.Reader, dst io.Writer, kr *Keyring, 
 	if err != nil {
 		return sealResult{}, err
 	}
-	if _, err := dst.Write(hdr[:]); err != nil {
-		return sealResult{}, fmt.Errorf("writing object header: %w", err)
-	}
 
 	stop := make(chan struct{})
 	var stopOnce sync.Once
@@ -206,6 +203,15 @@ func sealStream(ctx context.Context, src io.Reader, dst io.Writer, kr *Keyring, 
 			if stopped() {
 				release(c)
 				continue
+			}
+			if c.seq == 0 {
+				// The header is written with the first chunk, so an ingest
+				// waiting for its first bytes holds no write buffers.
+				if _, err := dst.Write(hdr[:]); err != nil {
+					release(c)
+					fail(fmt.Errorf("writing object header: %w", err))
+					continue
+				}
 			}
 			binary.BigEndian.PutUint64(nonce[4:], c.seq)
 			aad[sealHeaderSize] = 0
@@ -272,13 +278,12 @@ func sealStream(ctx context.Context, src io.Reader, dst io.Writer, kr *Keyring, 
 		if cur == nil {
 			break
 		}
-		n, rerr := io.ReadFull(src, cur.buf)
+		n, eof, rerr := fillChunk(src, cur.buf)
 		cur.data = cur.buf[:n]
 		cur.last = false
-		eof := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
-		if rerr != nil && !eof {
+		if rerr != nil {
 			free <- cur
-			fail(fmt.Errorf("reading object stream: %w", rerr))
+			fail(fmt.Errorf("reading object stream after %d bytes: %w", size+int64(n), rerr))
 			break
 		}
 		if eof && n == 0 {
@@ -315,6 +320,32 @@ func sealStream(ctx context.Context, src io.Reader, dst io.Writer, kr *Keyring, 
 	return sealResult{digest: newDigest(alg, h.Sum(nil)), size: size, keyVersion: version}, nil
 }
 
+// ErrIncompleteBody means the object stream ended in a way that is not the
+// end of an object: a reader reporting io.ErrUnexpectedEOF (how net/http and
+// mime/multipart report a body cut off mid-stream) or any other error. Only
+// io.EOF ends an object.
+var ErrIncompleteBody = errors.New("object stream ended before the object was complete")
+
+// fillChunk reads until buf is full or the stream ends. Unlike io.ReadFull it
+// tells a clean end (io.EOF from src: eof is true) from a cut-off one: any
+// other error, io.ErrUnexpectedEOF included, is returned as an error, so a
+// truncated upload can never be sealed as a complete object.
+func fillChunk(src io.Reader, buf []byte) (n int, eof bool, err error) {
+	for n < len(buf) {
+		m, err := src.Read(buf[n:])
+		n += m
+		switch {
+		case err == io.EOF:
+			return n, true, nil
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return n, false, fmt.Errorf("%w: %w", ErrIncompleteBody, err)
+		case err != nil:
+			return n, false, err
+		}
+	}
+	return n, false, nil
+}
+
 // objectReader decrypts a sealed object and verifies it against its content
 // address. It never hands out the final chunk's plaintext before the digest
 // and size have been checked, so a consumer that sees io.EOF has received
@@ -345,6 +376,13 @@ func (o *objectReader) KeyVersion() uint32 { return o.hdr.keyVersion() }
 // openSealed reads the header of a sealed object and prepares decryption.
 // wantSize < 0 skips the size check.
 func openSealed(src io.ReadCloser, kr *Keyring, want Digest, wantSize int64) (*objectReader, error) {
+	return openSealedAs(src, kr, want, wantSize, 0)
+}
+
+// openSealedAs is openSealed for an object whose custody entry records the
+// key version it was sealed under (0: not known). A header naming another
+// version is damage, reported as such, not as a key missing from the keyring.
+func openSealedAs(src io.ReadCloser, kr *Keyring, want Digest, wantSize int64, keyVersion uint32) (*objectReader, error) {
 	o := &objectReader{src: bufio.NewReaderSize(src, 64<<10), want: want, wantSize: wantSize, closer: src}
 	if n, err := io.ReadFull(o.src, o.hdr[:]); err != nil {
 		// A short file is corruption; the end-of-file sentinel is not
@@ -360,6 +398,10 @@ func openSealed(src io.ReadCloser, kr *Keyring, want Digest, wantSize int64) (*o
 	o.chunkSize = o.hdr.chunkSize()
 	if o.chunkSize <= 0 || o.chunkSize > maxChunkSize {
 		return nil, fmt.Errorf("%w: %s: header chunk size %d is outside 1…%d", ErrObjectCorrupt, want, o.chunkSize, maxChunkSize)
+	}
+	if keyVersion != 0 && o.hdr.keyVersion() != keyVersion {
+		return nil, fmt.Errorf("%w: %s: header names key version %d but the custody log records version %d (header damaged)",
+			ErrObjectCorrupt, want, o.hdr.keyVersion(), keyVersion)
 	}
 	master, err := kr.key(o.hdr.keyVersion())
 	if err != nil {

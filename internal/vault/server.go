@@ -3,16 +3,19 @@ package vault
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -21,20 +24,27 @@ import (
 	"github.com/cybercoop/cybercoop-operator/internal/reload"
 )
 
-// HTTP API (mutual TLS only; the actor is the client certificate's subject):
+// HTTP API (mutual TLS only; the actor is the client certificate: its URI
+// SAN, else its subject, with issuer, serial and fingerprint recorded):
 //
-//	POST   /v1/objects                  ingest: multipart/form-data, part "metadata" (JSON Metadata) then part "object"
-//	GET    /v1/objects                  list live objects
-//	GET    /v1/objects/{digest}         read; header Cybercoop-Authorisation-Reference required
-//	GET    /v1/objects/{digest}/export  tar of manifest, custody record and object; same header
-//	POST   /v1/objects/{digest}/hold    place a legal hold: {"reference": …, "legalBasis": …}
-//	POST   /v1/objects/{digest}/release release a legal hold: same body
-//	DELETE /v1/objects/{digest}         expire one object (refused before retention ends or under hold)
-//	POST   /v1/expire                   expire every object whose retention ended and that is not held
-//	POST   /v1/verify                   verify chain and objects; 200 with the report either way
+//	POST   /v1/objects                  ingest (role ingest): multipart/form-data, part "metadata" (JSON
+//	                                    Metadata) then part "object"; optional headers Cybercoop-Object-Size
+//	                                    and Cybercoop-Object-Digest are checked before anything is kept
+//	GET    /v1/objects                  list the objects the caller may see (role list: all)
+//	GET    /v1/objects/{digest}         read (role read); header Cybercoop-Authorisation-Reference required
+//	GET    /v1/objects/{digest}/export  verifiable tar (see Vault.Export); same role and header
+//	POST   /v1/objects/{digest}/hold    place a legal hold (role hold): {"reference": …, "legalBasis": …}
+//	POST   /v1/objects/{digest}/release release a legal hold (role release): same body
+//	DELETE /v1/objects/{digest}         expire one object (role expire; refused before retention ends or under hold)
+//	POST   /v1/expire                   expire every object whose retention ended and that is not held (role expire)
+//	POST   /v1/verify                   verify chain and objects (role verify, one at a time)
+//	GET    /v1/checkpoint               signed checkpoint of the custody log (C2SP signed note)
+//	GET    /v1/proof/consistency?from=N[&to=M]  consistency proof, one base64 hash per line
+//	GET    /v1/custody?object=D|case=R  chain-of-custody report (role list)
 //	GET    /status                      Status
 //
-// Health port (plain HTTP, like kubelet probes; no evidence is reachable):
+// Health port (plain HTTP, like kubelet probes; no evidence is reachable;
+// bound to loopback unless --health-listen says otherwise):
 //
 //	GET /healthz, /readyz, /metrics
 const (
@@ -42,8 +52,47 @@ const (
 	AuthorisationHeader = "Cybercoop-Authorisation-Reference"
 	// DigestHeader carries an object's content address in responses.
 	DigestHeader = "Cybercoop-Digest"
-	maxJSONBody  = 16 << 10
+	// ObjectDigestHeader declares the digest of the object an ingest sends.
+	ObjectDigestHeader = "Cybercoop-Object-Digest"
+	// ObjectSizeHeader declares the size in bytes of the object an ingest sends.
+	ObjectSizeHeader = "Cybercoop-Object-Size"
+	maxJSONBody      = 16 << 10
 )
+
+// Limits bound what clients can make the vault hold.
+type Limits struct {
+	// MaxIngests is how many ingests may run at once; default 8.
+	MaxIngests int
+	// MaxIngestsPerClient is how many of them one client may run; default 2.
+	MaxIngestsPerClient int
+	// BodyIdleTimeout ends a request whose body sends nothing for this
+	// long; default 30s.
+	BodyIdleTimeout time.Duration
+	// MinBodyRate is the slowest body, in bytes per second averaged over
+	// each BodyRateWindow, that is accepted; default 1024.
+	MinBodyRate int64
+	// BodyRateWindow is the span MinBodyRate is measured over; default 30s.
+	BodyRateWindow time.Duration
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxIngests <= 0 {
+		l.MaxIngests = 8
+	}
+	if l.MaxIngestsPerClient <= 0 {
+		l.MaxIngestsPerClient = 2
+	}
+	if l.BodyIdleTimeout <= 0 {
+		l.BodyIdleTimeout = 30 * time.Second
+	}
+	if l.MinBodyRate <= 0 {
+		l.MinBodyRate = 1024
+	}
+	if l.BodyRateWindow <= 0 {
+		l.BodyRateWindow = 30 * time.Second
+	}
+	return l
+}
 
 // HoldRequest is the body of hold and release requests.
 type HoldRequest struct {
@@ -53,12 +102,21 @@ type HoldRequest struct {
 
 type apiError struct {
 	Error string `json:"error"`
+	// Field names the request field at fault, when one is.
+	Field string `json:"field,omitempty"`
 }
+
+// ErrBusy means the ingest limits are reached; the client may retry.
+var ErrBusy = errors.New("too many ingests in progress")
+
+// errSlowBody means a request body stalled or arrived below the minimum rate.
+var errSlowBody = errors.New("request body too slow")
 
 // NewHandler returns the evidence API. It must be served over the mutual-TLS
 // listener; requests without a verified client certificate are refused.
-func NewHandler(v *Vault, log logr.Logger) http.Handler {
-	h := &handler{v: v, log: log}
+func NewHandler(v *Vault, log logr.Logger, limits Limits) http.Handler {
+	limits = limits.withDefaults()
+	h := &handler{v: v, log: log, limits: limits, slots: make(chan struct{}, limits.MaxIngests), perClient: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/objects", h.ingest)
 	mux.HandleFunc("GET /v1/objects", h.list)
@@ -69,32 +127,41 @@ func NewHandler(v *Vault, log logr.Logger) http.Handler {
 	mux.HandleFunc("DELETE /v1/objects/{digest}", h.expireOne)
 	mux.HandleFunc("POST /v1/expire", h.expireAll)
 	mux.HandleFunc("POST /v1/verify", h.verify)
+	mux.HandleFunc("GET /v1/checkpoint", h.checkpoint)
+	mux.HandleFunc("GET /v1/proof/consistency", h.consistency)
+	mux.HandleFunc("GET /v1/custody", h.custody)
 	mux.HandleFunc("GET /status", h.status)
 	return h.authenticate(mux)
 }
 
 type handler struct {
-	v   *Vault
-	log logr.Logger
+	v      *Vault
+	log    logr.Logger
+	limits Limits
+
+	slots     chan struct{} // one per ingest in progress
+	mu        sync.Mutex
+	perClient map[string]int // client name → ingests in progress
 }
 
 type actorKey struct{}
 
-// authenticate puts the verified client certificate's subject in the context.
-// The TLS layer has already required and verified the certificate; this is
-// the second lock on the door in case the handler is ever mounted elsewhere.
+// authenticate puts the verified client certificate's identity in the
+// context. The TLS layer has already required and verified the certificate;
+// this is the second lock on the door in case the handler is ever mounted
+// elsewhere.
 func (h *handler) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.PeerCertificates) == 0 {
-			writeJSON(w, http.StatusUnauthorized, apiError{"a client certificate signed by the vault's client CA is required"})
+			writeJSON(w, http.StatusUnauthorized, apiError{Error: "a client certificate signed by the vault's client CA is required"})
 			return
 		}
-		actor := r.TLS.PeerCertificates[0].Subject.String()
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, actor)))
+		id := IdentityFromCertificate(r.TLS.PeerCertificates[0])
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, id)))
 	})
 }
 
-func actorOf(r *http.Request) string { return r.Context().Value(actorKey{}).(string) }
+func actorOf(r *http.Request) Identity { return r.Context().Value(actorKey{}).(Identity) }
 
 func writeJSON(w http.ResponseWriter, code int, body any) {
 	// Encode before sending the status line, so a value that cannot be
@@ -111,66 +178,134 @@ func writeJSON(w http.ResponseWriter, code int, body any) {
 	w.Write(append(data, '\n')) //nolint:errcheck // response already committed; the client is gone
 }
 
-func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	code := http.StatusInternalServerError
+// statusOf maps an error to its HTTP status.
+func statusOf(err error) int {
 	switch {
-	case errors.Is(err, ErrInvalidMetadata):
-		code = http.StatusBadRequest
+	case errors.Is(err, ErrInvalidMetadata), errors.Is(err, ErrIncompleteBody), errors.Is(err, ErrExpectation):
+		return http.StatusBadRequest
+	case errors.Is(err, errSlowBody):
+		return http.StatusRequestTimeout
 	case errors.Is(err, ErrNotFound):
-		code = http.StatusNotFound
+		return http.StatusNotFound
 	case errors.Is(err, ErrNotAuthorised):
-		code = http.StatusForbidden
-	case errors.Is(err, ErrRetentionActive), errors.Is(err, ErrUnderHold), errors.Is(err, ErrHoldConflict):
-		code = http.StatusConflict
+		return http.StatusForbidden
+	case errors.Is(err, ErrRetentionActive), errors.Is(err, ErrUnderHold), errors.Is(err, ErrHoldConflict), errors.Is(err, ErrVerifyRunning):
+		return http.StatusConflict
+	case errors.Is(err, ErrBusy):
+		return http.StatusTooManyRequests
+	case errors.Is(err, ErrUnknownKeyVersion), errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return http.StatusInsufficientStorage
 	}
-	if code == http.StatusInternalServerError {
-		h.log.Error(err, "request failed", "method", r.Method, "path", r.URL.Path, "actor", actorOf(r))
+	return http.StatusInternalServerError
+}
+
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := statusOf(err)
+	if code >= 500 {
+		h.log.Error(err, "request failed", "method", r.Method, "path", r.URL.Path, "actor", actorOf(r).Name(), "status", code)
 	}
-	writeJSON(w, code, apiError{err.Error()})
+	body := apiError{Error: err.Error()}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		body.Field = fe.Field
+	}
+	if code == http.StatusInsufficientStorage {
+		body.Error = "the vault's storage is full; nothing was stored: " + err.Error()
+	}
+	writeJSON(w, code, body)
 }
 
 func (h *handler) digest(w http.ResponseWriter, r *http.Request) (Digest, bool) {
 	d, err := ParseDigest(r.PathValue("digest"))
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Field: "digest"})
 		return "", false
 	}
 	return d, true
 }
 
+// acquire takes an ingest slot for client, or reports ErrBusy.
+func (h *handler) acquire(client string) (func(), error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.perClient[client] >= h.limits.MaxIngestsPerClient {
+		return nil, fmt.Errorf("%w: this client already runs %d ingests (the limit per client); retry when one finishes", ErrBusy, h.perClient[client])
+	}
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		return nil, fmt.Errorf("%w: the vault runs %d ingests (its limit); retry shortly", ErrBusy, h.limits.MaxIngests)
+	}
+	h.perClient[client]++
+	h.v.metrics.ingestsInFlight.Inc()
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		<-h.slots
+		if h.perClient[client]--; h.perClient[client] == 0 {
+			delete(h.perClient, client)
+		}
+		h.v.metrics.ingestsInFlight.Dec()
+	}, nil
+}
+
 // ingest reads the metadata part whole (it is small and bounded) and streams
-// the object part straight into the sealing pipeline.
+// the object part straight into the sealing pipeline. The object counts as
+// complete only if its part ends at a boundary and the body then ends with
+// the closing boundary; any other end (a client killed, a connection closed
+// cleanly after a short body) fails the ingest and nothing is kept.
 func (h *handler) ingest(w http.ResponseWriter, r *http.Request) {
+	actor := actorOf(r)
+	if err := h.v.authorise(actor, RoleIngest); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	release, err := h.acquire(actor.Name())
+	if err != nil {
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Connection", "close")
+		h.fail(w, r, err)
+		return
+	}
+	defer release()
+	r.Body = newBodyGuard(w, r.Body, h.limits)
+	want, err := declaredExpectation(r.Header)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{"ingest expects multipart/form-data with parts \"metadata\" then \"object\": " + err.Error()})
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "ingest expects multipart/form-data with parts \"metadata\" then \"object\": " + err.Error()})
 		return
 	}
 	part, err := mr.NextPart()
 	if err != nil || part.FormName() != "metadata" {
-		writeJSON(w, http.StatusBadRequest, apiError{"ingest: the first part must be \"metadata\" (JSON)"})
+		h.fail(w, r, bodyErr(err, errors.New("ingest: the first part must be \"metadata\" (JSON)")))
 		return
 	}
 	raw, err := io.ReadAll(io.LimitReader(part, MaxMetadataBytes+1))
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{"ingest: reading metadata: " + err.Error()})
+		h.fail(w, r, bodyErr(err, fmt.Errorf("%w: ingest: reading metadata: %w", ErrIncompleteBody, err)))
 		return
 	}
 	if len(raw) > MaxMetadataBytes {
-		writeJSON(w, http.StatusRequestEntityTooLarge, apiError{fmt.Sprintf("ingest: metadata exceeds the limit of %d bytes", MaxMetadataBytes)})
+		writeJSON(w, http.StatusRequestEntityTooLarge, apiError{Error: fmt.Sprintf("ingest: metadata exceeds the limit of %d bytes", MaxMetadataBytes), Field: "metadata"})
 		return
 	}
-	meta, err := ParseMetadata(raw, h.v.now())
+	meta, err := ParseMetadata(raw, h.v.now(), h.v.Policy())
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	part, err = mr.NextPart()
 	if err != nil || part.FormName() != "object" {
-		writeJSON(w, http.StatusBadRequest, apiError{"ingest: the second part must be \"object\" (the evidence bytes)"})
+		h.fail(w, r, bodyErr(err, errors.New("ingest: the second part must be \"object\" (the evidence bytes)")))
 		return
 	}
-	res, err := h.v.Ingest(r.Context(), actorOf(r), meta, part)
+	res, err := h.v.Ingest(r.Context(), actor, meta, &lastPart{part: part, mr: mr}, want)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -182,15 +317,143 @@ func (h *handler) ingest(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, res)
 }
 
-func (h *handler) list(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, h.v.List())
+// bodyErr returns the body's own failure (cut off, too slow) if there was
+// one, else the protocol error.
+func bodyErr(readErr, protocolErr error) error {
+	if readErr != nil && readErr != io.EOF {
+		if errors.Is(readErr, errSlowBody) {
+			return readErr
+		}
+		if errors.Is(readErr, io.ErrUnexpectedEOF) || errors.Is(readErr, io.EOF) {
+			return fmt.Errorf("%w: %w", ErrIncompleteBody, readErr)
+		}
+		return fmt.Errorf("%w: %w", protocolErr, readErr)
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidMetadata, protocolErr)
 }
 
-// read sends the verified plaintext. Content-Length is set, and the final
-// chunk is released only after the digest verified (see ObjectReader), so on a
-// mismatch the handler aborts the connection and the client sees a short,
-// failed body — never a complete-looking unverified one. The first chunk is
-// decrypted before the status line, so small objects fail with a clean 500.
+func declaredExpectation(hdr http.Header) (Expectation, error) {
+	want := NoExpectation
+	if s := hdr.Get(ObjectSizeHeader); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return want, fieldErr(ObjectSizeHeader, "must be the object's length in bytes (a decimal number)")
+		}
+		want.Size = n
+	}
+	if s := hdr.Get(ObjectDigestHeader); s != "" {
+		d, err := ParseDigest(s)
+		if err != nil {
+			return want, fieldErr(ObjectDigestHeader, "%v", err)
+		}
+		want.Digest = d
+	}
+	return want, nil
+}
+
+// lastPart reads the object part and turns its end into io.EOF only if the
+// multipart body then closes properly: an end without the closing boundary,
+// or a further part, is an error.
+type lastPart struct {
+	part io.Reader
+	mr   *multipart.Reader
+	done bool
+}
+
+// Read implements io.Reader.
+func (l *lastPart) Read(p []byte) (int, error) {
+	if l.done {
+		return 0, io.EOF
+	}
+	n, err := l.part.Read(p)
+	if err != io.EOF {
+		if err != nil && !errors.Is(err, errSlowBody) {
+			err = fmt.Errorf("%w: object part: %w", ErrIncompleteBody, err)
+		}
+		return n, err
+	}
+	next, nerr := l.mr.NextPart()
+	switch {
+	case nerr == io.EOF: // exactly io.EOF: the closing boundary was read
+		l.done = true
+		return n, io.EOF
+	case nerr == nil:
+		return n, fmt.Errorf("%w: unexpected part %q after \"object\"", ErrIncompleteBody, truncateForError(next.FormName()))
+	case errors.Is(nerr, errSlowBody):
+		return n, nerr
+	default:
+		return n, fmt.Errorf("%w: the body ended without the closing multipart boundary: %w", ErrIncompleteBody, nerr)
+	}
+}
+
+// bodyGuard ends a request body that stalls (nothing for BodyIdleTimeout)
+// or trickles (less than MinBodyRate over a BodyRateWindow), so slow clients
+// cannot hold goroutines, buffers and ingest slots indefinitely.
+type bodyGuard struct {
+	body        io.ReadCloser
+	rc          *http.ResponseController
+	limits      Limits
+	windowStart time.Time
+	windowBytes int64
+	deadlineAt  time.Time // when the read deadline was last moved
+	finished    bool
+}
+
+func newBodyGuard(w http.ResponseWriter, body io.ReadCloser, l Limits) *bodyGuard {
+	return &bodyGuard{body: body, rc: http.NewResponseController(w), limits: l, windowStart: time.Now()}
+}
+
+func (g *bodyGuard) Read(p []byte) (int, error) {
+	if g.finished {
+		return g.body.Read(p)
+	}
+	now := time.Now()
+	if elapsed := now.Sub(g.windowStart); elapsed >= g.limits.BodyRateWindow {
+		if rate := float64(g.windowBytes) / elapsed.Seconds(); rate < float64(g.limits.MinBodyRate) {
+			return 0, fmt.Errorf("%w: the body arrived at %.0f bytes/s over the last %s; the minimum is %d bytes/s", errSlowBody, rate, elapsed.Round(time.Second), g.limits.MinBodyRate)
+		}
+		g.windowStart, g.windowBytes = now, 0
+	}
+	// Moving the deadline costs a timer update, so it is moved only when a
+	// quarter of the idle timeout has passed.
+	if now.Sub(g.deadlineAt) >= g.limits.BodyIdleTimeout/4 {
+		// Where deadlines are not supported (tests with a recorder) the
+		// server's own timeouts are all there is.
+		_ = g.rc.SetReadDeadline(now.Add(g.limits.BodyIdleTimeout))
+		g.deadlineAt = now
+	}
+	n, err := g.body.Read(p)
+	g.windowBytes += int64(n)
+	if err == io.EOF {
+		// The server reads ahead once the body is done; a deadline left
+		// set would cancel the request while the vault commits.
+		_ = g.rc.SetReadDeadline(time.Time{})
+		g.finished = true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return n, fmt.Errorf("%w: no body bytes for %s", errSlowBody, g.limits.BodyIdleTimeout)
+	}
+	return n, err
+}
+
+func (g *bodyGuard) Close() error { return g.body.Close() }
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+	objects, err := h.v.List(actorOf(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, objects)
+}
+
+// read sends the verified plaintext. The whole object is decrypted and
+// hashed before the status line is sent, so a damaged object is answered
+// with an error, never with 200 and a body that breaks off. The copy that
+// is then sent is verified again on the way out (the file could change in
+// between); should that fail, the final chunk is withheld and the connection
+// aborted, so the body is visibly short of its Content-Length.
 func (h *handler) read(w http.ResponseWriter, r *http.Request) {
 	d, ok := h.digest(w, r)
 	if !ok {
@@ -202,9 +465,7 @@ func (h *handler) read(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer obj.Close()
-	buf := make([]byte, 64<<10)
-	n, err := io.ReadFull(obj, buf)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+	if err := h.v.CheckObject(d); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -213,11 +474,8 @@ func (h *handler) read(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
 	w.Header().Set(DigestHeader, string(info.Digest))
 	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(buf[:n]); err != nil {
-		return
-	}
-	if _, err := io.CopyBuffer(w, obj, buf); err != nil {
-		h.log.Error(err, "aborting object response", "object", d, "actor", actorOf(r))
+	if _, err := io.CopyBuffer(w, obj, make([]byte, 64<<10)); err != nil {
+		h.log.Error(err, "aborting object response", "object", d, "actor", actorOf(r).Name())
 		panic(http.ErrAbortHandler)
 	}
 }
@@ -239,7 +497,7 @@ func (h *handler) export(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
-		h.log.Error(err, "aborting export response", "object", d, "actor", actorOf(r))
+		h.log.Error(err, "aborting export response", "object", d, "actor", actorOf(r).Name())
 		panic(http.ErrAbortHandler)
 	}
 }
@@ -264,10 +522,12 @@ func (h *handler) decodeHold(w http.ResponseWriter, r *http.Request) (Digest, Ho
 		return "", HoldRequest{}, false
 	}
 	var req HoldRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{`expected JSON {"reference": "…", "legalBasis": "…"}: ` + err.Error()})
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	if err == nil {
+		err = decodeStrictJSON(raw, &req, []string{"reference", "legalBasis"})
+	}
+	if err != nil {
+		h.fail(w, r, fmt.Errorf(`%w (expected JSON {"reference": "…", "legalBasis": "…"})`, err))
 		return "", HoldRequest{}, false
 	}
 	return d, req, true
@@ -313,9 +573,6 @@ func (h *handler) expireAll(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if expired == nil {
-		expired = []Digest{}
-	}
 	writeJSON(w, http.StatusOK, map[string][]Digest{"expired": expired})
 }
 
@@ -328,12 +585,70 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rep)
 }
 
+func (h *handler) checkpoint(w http.ResponseWriter, r *http.Request) {
+	cp, err := h.v.Checkpoint()
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(cp.Note) //nolint:errcheck // the client went away
+}
+
+func (h *handler) consistency(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	from, err := strconv.ParseUint(q.Get("from"), 10, 64)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "from must be the size of the older checkpoint (a decimal number)", Field: "from"})
+		return
+	}
+	var to uint64
+	if s := q.Get("to"); s != "" {
+		if to, err = strconv.ParseUint(s, 10, 64); err != nil || to == 0 {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "to must be the size of the newer checkpoint (a decimal number)", Field: "to"})
+			return
+		}
+	}
+	hashes, err := h.v.ConsistencyProof(from, to)
+	if err != nil {
+		if statusOf(err) == http.StatusInternalServerError {
+			err = fmt.Errorf("%w: %w", ErrInvalidMetadata, err)
+		}
+		h.fail(w, r, err)
+		return
+	}
+	var b strings.Builder
+	for _, hsh := range hashes {
+		b.WriteString(base64.StdEncoding.EncodeToString(hsh))
+		b.WriteByte('\n')
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, b.String()) //nolint:errcheck // the client went away
+}
+
+func (h *handler) custody(w http.ResponseWriter, r *http.Request) {
+	actor := actorOf(r)
+	if err := h.v.authorise(actor, RoleList); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	f := ReportFilter{Object: Digest(q.Get("object")), Case: q.Get("case"), Actor: q.Get("actor")}
+	rep, err := h.v.CustodyReport(r.Context(), f)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h.v.Status())
 }
 
 // NewHealthHandler serves probes and metrics. Readiness means the vault is
-// open and its last verification, if any, found nothing wrong.
+// open, has no fault (such as missing acknowledged custody entries) and its
+// last verification, if any, found nothing wrong.
 func NewHealthHandler(v *Vault) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -341,6 +656,10 @@ func NewHealthHandler(v *Vault) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		s := v.Status()
+		if s.Fault != "" {
+			http.Error(w, "refusing to serve: "+s.Fault, http.StatusServiceUnavailable)
+			return
+		}
 		if s.LastVerification != nil && !s.LastVerification.OK {
 			http.Error(w, fmt.Sprintf("last verification (entry %d) found %d problems", s.LastVerification.Sequence, s.LastVerification.Findings), http.StatusServiceUnavailable)
 			return
@@ -350,7 +669,6 @@ func NewHealthHandler(v *Vault) http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(v.metrics.Registry, promhttp.HandlerOpts{}))
 	return mux
 }
-
 // ServeConfig configures Serve.
 type ServeConfig struct {
 	// Listen is the mutual-TLS evidence API address, e.g. ":8443".
@@ -365,6 +683,8 @@ type ServeConfig struct {
 	ReloadInterval time.Duration
 	// KeyringPath, if set, is re-read every ReloadInterval.
 	KeyringPath string
+	// Limits bound concurrent ingests and slow request bodies.
+	Limits Limits
 	Logger      logr.Logger
 	// Ready, if set, is called with the bound addresses once both listen.
 	Ready func(api, health net.Addr)
@@ -385,8 +705,9 @@ func Serve(ctx context.Context, v *Vault, cfg ServeConfig) error {
 		return fmt.Errorf("listening on --listen %s: %w", cfg.Listen, err)
 	}
 	servers := []*http.Server{{
-		Handler:           NewHandler(v, cfg.Logger),
+		Handler:           NewHandler(v, cfg.Logger, cfg.Limits),
 		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          log.New(logrWriter{cfg.Logger}, "", 0),
 	}}
 	listeners := []net.Listener{tls.NewListener(apiLn, tlsFiles.ServerConfig())}
@@ -398,7 +719,7 @@ func Serve(ctx context.Context, v *Vault, cfg ServeConfig) error {
 			return fmt.Errorf("listening on --health-listen %s: %w", cfg.HealthListen, err)
 		}
 		healthAddr = hl.Addr()
-		servers = append(servers, &http.Server{Handler: NewHealthHandler(v), ReadHeaderTimeout: 10 * time.Second})
+		servers = append(servers, &http.Server{Handler: NewHealthHandler(v), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second})
 		listeners = append(listeners, hl)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -475,12 +796,12 @@ func watchKeyring(v *Vault, path string) (*reload.Files, error) {
 			first = false
 			return nil
 		}
+		// The files changed (Files compares contents), so the keyring is
+		// offered to the vault even if its versions are the same: a changed
+		// key under an old version must be refused, not overlooked.
 		kr, err := LoadKeyring(path)
 		if err != nil {
 			return err
-		}
-		if kr.String() == v.Keyring().String() {
-			return nil
 		}
 		return v.ReloadKeyring(kr)
 	}, path)

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509/pkix"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -92,8 +91,8 @@ func TestHTTPAPI(t *testing.T) {
 	if code, body := do(t, c, ingestRequest(t, ts.url("/v1/objects"), meta, bytes.NewReader(data))); code != http.StatusOK || !strings.Contains(string(body), `"duplicate": true`) {
 		t.Fatalf("duplicate ingest: %d %s", code, body)
 	}
-	if info, _ := v.Stat(res.Digest); info.IngestedBy != "CN=investigator-1,O=Agency A" {
-		t.Fatalf("actor recorded = %q; want the client certificate subject", info.IngestedBy)
+	if info, _ := v.Stat(res.Digest); info.Cases[0].IngestedBy != "CN=investigator-1,O=Agency A" || len(info.Cases) != 2 {
+		t.Fatalf("cases = %+v; want two, the first ingested by the client certificate subject", info.Cases)
 	}
 
 	obj := ts.url("/v1/objects/" + string(res.Digest))
@@ -116,7 +115,7 @@ func TestHTTPAPI(t *testing.T) {
 		{newRequest(t, "POST", obj+"/release", hold), 200, `"action": "release"`},
 		{newRequest(t, "GET", ts.url("/v1/objects"), ""), 200, string(res.Digest)},
 		{newRequest(t, "POST", ts.url("/v1/expire"), ""), 200, `"expired": []`},
-		{newRequest(t, "POST", ts.url("/v1/verify"), ""), 200, `"findings": null`},
+		{newRequest(t, "POST", ts.url("/v1/verify"), ""), 200, `"findings": []`},
 		{newRequest(t, "GET", ts.url("/status"), ""), 200, `"objects": 1`},
 		{ingestRequest(t, ts.url("/v1/objects"), bytes.Repeat([]byte(" "), MaxMetadataBytes+1), strings.NewReader("x")), 413, "exceeds the limit"},
 		{ingestRequest(t, ts.url("/v1/objects"), []byte(`{"caseReference":"/etc/passwd"}`), strings.NewReader("x")), 400, "absolute path"},
@@ -298,17 +297,16 @@ func TestCorruptObjectAbortsResponse(t *testing.T) {
 		b, _ := os.ReadFile(p)
 		os.WriteFile(p, flipByte(b, len(b)-1), 0o600) // damage only the final chunk
 	}
-	resp, err := c.Do(newRequest(t, "GET", ts.url("/v1/objects/"+string(big.Digest)), "", AuthorisationHeader, m.AuthorisationReference))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err == nil || !errors.Is(err, io.ErrUnexpectedEOF) || int64(len(got)) >= resp.ContentLength {
-		t.Fatalf("corrupt large object: read %d of %d bytes, err %v; want a truncated body and an error", len(got), resp.ContentLength, err)
-	}
-	code, body := do(t, c, newRequest(t, "GET", ts.url("/v1/objects/"+string(small.Digest)), "", AuthorisationHeader, m.AuthorisationReference))
-	if code != 500 || !strings.Contains(string(body), "failed authentication") {
-		t.Fatalf("corrupt small object: %d %s", code, body)
+	// Damage anywhere is found before the status line: no byte of a
+	// damaged object is ever sent under a 200.
+	for _, d := range []Digest{big.Digest, small.Digest} {
+		code, body := do(t, c, newRequest(t, "GET", ts.url("/v1/objects/"+string(d)), "", AuthorisationHeader, m.AuthorisationReference))
+		if code != 500 || !strings.Contains(string(body), "failed authentication") {
+			t.Fatalf("corrupt object %s: %d %s", d, code, body)
+		}
+		code, body = do(t, c, newRequest(t, "GET", ts.url("/v1/objects/"+string(d)+"/export"), "", AuthorisationHeader, m.AuthorisationReference))
+		if code != 500 || !strings.Contains(string(body), "failed authentication") {
+			t.Fatalf("export of corrupt object %s: %d %s", d, code, body)
+		}
 	}
 }

@@ -13,33 +13,90 @@ type objectState struct {
 	digest     Digest
 	size       int64
 	keyVersion uint32
+	// cases are the ingests of this content whose metadata applies, the
+	// first ingest first: a second case ingesting the same content attaches
+	// its own authorisation, retention and hold.
+	cases []caseState
+	holds map[string]bool // hold reference → held
+}
+
+// caseState is one ingest's metadata applied to an object.
+type caseState struct {
 	metadata   Metadata
 	ingestSeq  uint64
 	ingestedAt time.Time
 	ingestedBy string
-	holds      map[string]bool // hold reference → held
+	cert       *Identity
+}
+
+// retentionUntil is the latest retention of every case: the object is kept
+// until every case lets go.
+func (o *objectState) retentionUntil() time.Time {
+	var t time.Time
+	for _, c := range o.cases {
+		if c.metadata.RetentionUntil.After(t) {
+			t = c.metadata.RetentionUntil
+		}
+	}
+	return t
+}
+
+func (o *objectState) first() caseState { return o.cases[0] }
+
+// CaseInfo is one case's ingest of an object.
+type CaseInfo struct {
+	IngestSequence uint64    `json:"ingestSequence"`
+	IngestedAt     time.Time `json:"ingestedAt"`
+	IngestedBy     string    `json:"ingestedBy"`
+	// Metadata is the case's metadata. Its authorisationReference is shown
+	// only to the client that ingested under it.
+	Metadata Metadata `json:"metadata"`
 }
 
 // ObjectInfo describes a live object.
 type ObjectInfo struct {
-	Digest         Digest    `json:"digest"`
-	Size           int64     `json:"size"`
-	KeyVersion     uint32    `json:"keyVersion"`
+	Digest     Digest `json:"digest"`
+	Size       int64  `json:"size"`
+	KeyVersion uint32 `json:"keyVersion"`
+	// IngestSequence is the custody entry that first stored the content.
 	IngestSequence uint64    `json:"ingestSequence"`
 	IngestedAt     time.Time `json:"ingestedAt"`
-	IngestedBy     string    `json:"ingestedBy"`
-	Metadata       Metadata  `json:"metadata"`
+	// RetentionUntil is the latest retention of all cases.
+	RetentionUntil time.Time `json:"retentionUntil"`
+	// Cases lists the ingests whose metadata applies, as far as the caller
+	// may see them.
+	Cases []CaseInfo `json:"cases"`
 	// Holds lists the references of the legal holds in force, sorted.
 	Holds []string `json:"holds"`
 }
 
-func (s *objectState) info() ObjectInfo {
-	return ObjectInfo{
-		Digest: s.digest, Size: s.size, KeyVersion: s.keyVersion,
-		IngestSequence: s.ingestSeq, IngestedAt: s.ingestedAt, IngestedBy: s.ingestedBy,
-		Metadata: s.metadata, Holds: slices.Sorted(maps.Keys(s.holds)),
+// info describes the object as a caller may see it: show reports which
+// cases to include and whether to include their authorisation reference.
+func (o *objectState) info(show func(caseState) (visible, withAuthorisation bool)) ObjectInfo {
+	first := o.first()
+	info := ObjectInfo{
+		Digest: o.digest, Size: o.size, KeyVersion: o.keyVersion,
+		IngestSequence: first.ingestSeq, IngestedAt: first.ingestedAt, RetentionUntil: o.retentionUntil(),
+		Cases: []CaseInfo{}, Holds: slices.Sorted(maps.Keys(o.holds)),
 	}
+	if info.Holds == nil {
+		info.Holds = []string{}
+	}
+	for _, c := range o.cases {
+		visible, withAuth := show(c)
+		if !visible {
+			continue
+		}
+		m := c.metadata
+		if !withAuth {
+			m.AuthorisationReference = ""
+		}
+		info.Cases = append(info.Cases, CaseInfo{IngestSequence: c.ingestSeq, IngestedAt: c.ingestedAt, IngestedBy: c.ingestedBy, Metadata: m})
+	}
+	return info
 }
+
+func showAll(caseState) (bool, bool) { return true, true }
 
 // custodyState replays the custody log. The same replay builds the vault's
 // index on start and checks the log's meaning during verification, so the two
@@ -69,19 +126,23 @@ func (s *custodyState) apply(e Entry) error {
 		if e.Metadata == nil {
 			return fmt.Errorf("ingest entry of %s carries no metadata", e.Object)
 		}
+		c := caseState{metadata: *e.Metadata, ingestSeq: e.Seq, ingestedAt: e.Time, ingestedBy: e.Actor, cert: e.Cert}
 		if e.Duplicate {
 			if !live {
 				return fmt.Errorf("duplicate ingest of %s, which is not a live object", e.Object)
+			}
+			if e.Attached {
+				obj.cases = append(obj.cases, c)
+				if e.Metadata.Hold {
+					obj.holds[e.Metadata.CaseReference] = true
+				}
 			}
 			return nil
 		}
 		if live {
 			return fmt.Errorf("second ingest of live object %s is not marked duplicate", e.Object)
 		}
-		st := &objectState{
-			digest: e.Object, size: e.Size, keyVersion: e.KeyVersion, metadata: *e.Metadata,
-			ingestSeq: e.Seq, ingestedAt: e.Time, ingestedBy: e.Actor, holds: map[string]bool{},
-		}
+		st := &objectState{digest: e.Object, size: e.Size, keyVersion: e.KeyVersion, cases: []caseState{c}, holds: map[string]bool{}}
 		if e.Metadata.Hold {
 			st.holds[e.Metadata.CaseReference] = true
 		}
@@ -105,11 +166,11 @@ func (s *custodyState) apply(e Entry) error {
 		delete(obj.holds, e.Reference)
 	case ActionExpire:
 		if len(obj.holds) > 0 {
-			return fmt.Errorf("%s expired while under legal hold %v", e.Object, slices.Sorted(maps.Keys(obj.holds)))
+			return fmt.Errorf("%s expired while under %d legal hold(s)", e.Object, len(obj.holds))
 		}
-		if e.Time.Before(obj.metadata.RetentionUntil) {
+		if until := obj.retentionUntil(); e.Time.Before(until) {
 			return fmt.Errorf("%s expired at %s, before its retention ended at %s", e.Object,
-				e.Time.Format(time.RFC3339), obj.metadata.RetentionUntil.Format(time.RFC3339))
+				e.Time.Format(time.RFC3339), until.Format(time.RFC3339))
 		}
 		delete(s.live, e.Object)
 		s.expired[e.Object] = e.Seq

@@ -1,14 +1,11 @@
 package vault
 
 import (
-	"archive/tar"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,6 +26,14 @@ var (
 	ErrRetentionActive = errors.New("retention has not ended")
 	ErrUnderHold       = errors.New("object is under legal hold")
 	ErrHoldConflict    = errors.New("legal hold conflict")
+	// ErrUnavailable means the vault refuses to serve until a person acts
+	// (for example acknowledged custody entries are missing).
+	ErrUnavailable = errors.New("vault unavailable")
+	// ErrExpectation means the object did not match the size or digest the
+	// client declared for it.
+	ErrExpectation = errors.New("object does not match what the client declared")
+	// ErrVerifyRunning means a verification is already running.
+	ErrVerifyRunning = errors.New("a verification is already running")
 )
 
 // Config configures a Vault.
@@ -45,10 +50,15 @@ type Config struct {
 	ChunkSize int
 	// Store keeps sealed objects; default an FSStore in Dir.
 	Store BlobStore
-	// Readers lists the certificate subjects allowed to read and export;
-	// empty means every authenticated actor (who must still present the
-	// object's authorisation reference before it expires).
-	Readers []string
+	// Grants says which clients hold which role; nil means DefaultGrants.
+	Grants Grants
+	// Policy holds the metadata rules (minimum retention).
+	Policy Policy
+	// Signer signs checkpoints and export manifests. Nil: the vault uses
+	// (creating it on first start) the key in Dir/checkpoint.key named
+	// "cybercoop-vault"; a key from a Secret is better, because whoever can
+	// write the data directory could then also sign.
+	Signer *Signer
 	// Logger receives operational messages; never keys or object contents.
 	Logger logr.Logger
 	// Metrics receives the vault's metrics; default a new registry.
@@ -61,6 +71,9 @@ type Recovery struct {
 	TornEntryBytes int `json:"tornEntryBytes,omitempty"`
 	// TornEntryOffset is where it started in the log.
 	TornEntryOffset int64 `json:"tornEntryOffset,omitempty"`
+	// AckRecordCreated: the data directory had no acknowledgement record
+	// (written by an earlier version); one was created from the log as found.
+	AckRecordCreated bool `json:"ackRecordCreated,omitempty"`
 	// Quarantined lists object files no custody entry accounted for: ingests
 	// interrupted between committing the file and logging it, never acknowledged.
 	Quarantined []Digest `json:"quarantined,omitempty"`
@@ -70,13 +83,16 @@ type Recovery struct {
 }
 
 func (r Recovery) empty() bool {
-	return r.TornEntryBytes == 0 && len(r.Quarantined) == 0 && len(r.ExpiriesCompleted) == 0
+	return r.TornEntryBytes == 0 && !r.AckRecordCreated && len(r.Quarantined) == 0 && len(r.ExpiriesCompleted) == 0
 }
 
 func (r Recovery) String() string {
 	var parts []string
 	if r.TornEntryBytes > 0 {
-		parts = append(parts, fmt.Sprintf("truncated a torn final custody entry of %d bytes at offset %d", r.TornEntryBytes, r.TornEntryOffset))
+		parts = append(parts, fmt.Sprintf("truncated a torn final custody entry of %d bytes at offset %d (never acknowledged)", r.TornEntryBytes, r.TornEntryOffset))
+	}
+	if r.AckRecordCreated {
+		parts = append(parts, "created the acknowledgement record from the custody log as found (data directory from an earlier version)")
 	}
 	if len(r.Quarantined) > 0 {
 		parts = append(parts, fmt.Sprintf("quarantined %d object file(s) with no ingest entry: %v", len(r.Quarantined), r.Quarantined))
@@ -91,11 +107,12 @@ func (r Recovery) String() string {
 // the authoritative record of what they are and what happened to them.
 //
 // Consistency rule: a change is acknowledged only after its custody entry is
-// on disk. Ingest commits the object file before its entry (a crash in
-// between leaves a file no entry accounts for, quarantined on start); expiry
-// writes its entry before removing the file (a crash in between leaves a file
-// the log says is gone, removed on start). Either way nothing acknowledged is
-// lost and nothing unrecorded becomes evidence.
+// on disk and recorded as acknowledged. Ingest commits the object file before
+// its entry (a crash in between leaves a file no entry accounts for,
+// quarantined on start); expiry writes its entry before removing the file (a
+// crash in between leaves a file the log says is gone, removed on start).
+// Either way nothing acknowledged is lost and nothing unrecorded becomes
+// evidence.
 type Vault struct {
 	cfg     Config
 	store   BlobStore
@@ -103,12 +120,18 @@ type Vault struct {
 	metrics *Metrics
 	log     logr.Logger
 	lock    *os.File
+	grants  Grants
+	signer  *Signer
 
-	mu         sync.Mutex // guards custody, state, lastVerify
+	verifying sync.Mutex // one verification at a time
+
+	mu         sync.Mutex // guards custody, state, lastVerify, fault
 	custody    *custodyLog
 	state      *custodyState
 	lastVerify *VerifyStatus
 	recovery   Recovery
+	// fault, when set, is why the vault refuses to serve.
+	fault error
 }
 
 // VerifyStatus summarises the last verification.
@@ -122,9 +145,13 @@ type VerifyStatus struct {
 const custodyLogName = "custody.log"
 
 // Open opens or creates the vault in cfg.Dir and recovers from an unclean
-// stop: a torn final custody entry is truncated, unaccounted object files are
-// quarantined, interrupted expiries are completed, and all of it is recorded
-// in a recover entry. Open refuses a custody log whose chain is broken.
+// stop: a torn final custody entry that was never acknowledged is truncated,
+// unaccounted object files are quarantined, interrupted expiries are
+// completed, and all of it is recorded in a recover entry. Open refuses a
+// custody log whose chain is broken and a keyring that changed a key
+// version. If acknowledged custody entries are missing, Open repairs nothing
+// and returns a vault that refuses every request (Fault says why), so that
+// probes report it not ready.
 func Open(cfg Config) (*Vault, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("vault: data directory is required")
@@ -150,10 +177,13 @@ func Open(cfg Config) (*Vault, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
+	if cfg.Grants == nil {
+		cfg.Grants = DefaultGrants()
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
-	v := &Vault{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, state: newCustodyState()}
+	v := &Vault{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, state: newCustodyState(), grants: cfg.Grants}
 	v.keyring.Store(cfg.Keyring)
 
 	// One process per data directory: two writers would fork the chain.
@@ -173,6 +203,14 @@ func Open(cfg Config) (*Vault, error) {
 			v.Close()
 		}
 	}()
+	if err := checkKeyFingerprints(cfg.Dir, cfg.Keyring); err != nil {
+		return nil, fmt.Errorf("vault: --keyring: %w", err)
+	}
+	if v.signer = cfg.Signer; v.signer == nil {
+		if v.signer, err = dataDirSigner(cfg.Dir); err != nil {
+			return nil, fmt.Errorf("vault: %w", err)
+		}
+	}
 	v.store = cfg.Store
 	if v.store == nil {
 		if v.store, err = NewFSStore(cfg.Dir); err != nil {
@@ -193,10 +231,16 @@ func Open(cfg Config) (*Vault, error) {
 	if replayErr != nil {
 		return nil, fmt.Errorf("vault: custody log is inconsistent: %w; run `cybercoop vault verify`", replayErr)
 	}
+	if rec.missing != nil {
+		v.fault = rec.missing
+		v.log.Error(rec.missing, "refusing to serve: the custody log lacks acknowledged history; nothing was repaired")
+		ok = true
+		return v, nil
+	}
 	if err := syncDir(cfg.Dir); err != nil {
 		return nil, err
 	}
-	v.recovery = Recovery{TornEntryBytes: rec.tornBytes, TornEntryOffset: rec.tornOffset}
+	v.recovery = Recovery{TornEntryBytes: rec.tornBytes, TornEntryOffset: rec.tornOffset, AckRecordCreated: rec.ackCreated}
 	if err := v.recoverStore(); err != nil {
 		return nil, fmt.Errorf("vault: recovery: %w", err)
 	}
@@ -207,11 +251,35 @@ func Open(cfg Config) (*Vault, error) {
 		}
 	}
 	if missing := v.missingKeyVersions(cfg.Keyring); len(missing) > 0 {
-		v.log.Info("keyring lacks key versions that live objects are sealed under; those objects cannot be read", "missingVersions", missing)
+		v.log.Info("keyring lacks key versions that live objects are sealed under; reading those objects answers 503 until the keys are restored", "missingVersions", missing)
 	}
 	v.updateInventory()
 	ok = true
 	return v, nil
+}
+
+// dataDirSigner loads or creates the checkpoint signing key kept in the data
+// directory when none is configured.
+func dataDirSigner(dir string) (*Signer, error) {
+	path := filepath.Join(dir, "checkpoint.key")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		skey, _, gerr := GenerateSigningKey("cybercoop-vault")
+		if gerr != nil {
+			return nil, gerr
+		}
+		if err := writeFileDurably(path, []byte(skey+"\n")); err != nil {
+			return nil, fmt.Errorf("writing checkpoint signing key: %w", err)
+		}
+		b = []byte(skey)
+	} else if err != nil {
+		return nil, fmt.Errorf("reading checkpoint signing key: %w", err)
+	}
+	s, err := LoadSigner(b)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint signing key %s: %w", path, err)
+	}
+	return s, nil
 }
 
 func (v *Vault) recoverStore() error {
@@ -264,22 +332,61 @@ func (v *Vault) Close() error {
 // Recovery reports what Open repaired.
 func (v *Vault) Recovery() Recovery { return v.recovery }
 
+// Fault reports why the vault refuses to serve, or nil.
+func (v *Vault) Fault() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.fault
+}
+
 // Metrics returns the vault's metrics.
 func (v *Vault) Metrics() *Metrics { return v.metrics }
 
 // Keyring returns the keyring in use.
 func (v *Vault) Keyring() *Keyring { return v.keyring.Load() }
 
+// Grants returns who holds which role.
+func (v *Vault) Grants() Grants { return v.grants }
+
+// Policy returns the metadata rules.
+func (v *Vault) Policy() Policy { return v.cfg.Policy }
+
+// VerifierKey is the public key that verifies the vault's checkpoints and
+// export manifests.
+func (v *Vault) VerifierKey() string { return v.signer.VerifierKey() }
+
 func (v *Vault) now() time.Time { return v.cfg.Clock.Now().UTC() }
 
+// usable reports the fault or closed state; callers hold v.mu.
+func (v *Vault) usable() error {
+	if v.fault != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, v.fault)
+	}
+	if v.custody == nil {
+		return fmt.Errorf("%w: vault is closed", ErrUnavailable)
+	}
+	return nil
+}
+
+func (v *Vault) authorise(actor Identity, role Role) error {
+	if !v.grants.Allows(actor, role) {
+		return fmt.Errorf("%w: %s does not hold the %s role", ErrNotAuthorised, actor.Name(), role)
+	}
+	return nil
+}
+
 // ReloadKeyring switches to kr for new writes and reads. It refuses a keyring
-// that lacks a version live objects are sealed under, because accepting it
-// would make evidence unreadable by a configuration mistake.
+// that lacks a version live objects are sealed under, or that holds a
+// different key under a version used before, because accepting either would
+// make evidence unreadable by a configuration mistake.
 func (v *Vault) ReloadKeyring(kr *Keyring) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if missing := v.missingKeyVersions(kr); len(missing) > 0 {
 		return fmt.Errorf("new keyring (%s) lacks key versions %v that live objects are sealed under; keeping the current keyring", kr, missing)
+	}
+	if err := checkKeyFingerprints(v.cfg.Dir, kr); err != nil {
+		return fmt.Errorf("%w; keeping the current keyring", err)
 	}
 	v.keyring.Store(kr)
 	return nil
@@ -302,24 +409,39 @@ type IngestResult struct {
 	Size       int64  `json:"size"`
 	KeyVersion uint32 `json:"keyVersion"`
 	// Duplicate is true when the vault already held this content; the data
-	// was not stored again, but the ingest was recorded.
+	// was not stored again, and this ingest's case (authorisation, retention,
+	// hold) was attached to the existing object.
 	Duplicate bool `json:"duplicate"`
 	// Sequence is the custody entry recording this ingest.
 	Sequence uint64 `json:"sequence"`
+	// Holds lists the legal holds in force on the object after the ingest.
+	Holds []string `json:"holds"`
+	// RetentionUntil is the object's retention after the ingest: the latest
+	// of every case's.
+	RetentionUntil time.Time `json:"retentionUntil"`
 }
 
+// Expectation is what a client declares about the object it sends; the
+// ingest fails, and nothing is kept, if the stream differs.
+type Expectation struct {
+	// Size is the object's length in bytes; negative means not declared.
+	Size int64
+	// Digest is the object's content address; empty means not declared. Its
+	// algorithm must be the vault's.
+	Digest Digest
+}
+
+// NoExpectation declares nothing.
+var NoExpectation = Expectation{Size: -1}
+
 // Ingest streams r into the vault. The object is acknowledged (returned
-// without error) only once the sealed file and its custody entry are durable.
-// Content the vault already holds is not stored twice; the ingest is logged
-// as a duplicate and the existing object reported.
-func (v *Vault) Ingest(ctx context.Context, actor string, m Metadata, r io.Reader) (IngestResult, error) {
-	if err := m.Validate(v.now()); err != nil {
-		v.metrics.ingest.WithLabelValues("failed").Inc()
-		return IngestResult{}, err
-	}
-	m.AuthorisationExpiry = m.AuthorisationExpiry.UTC()
-	m.RetentionUntil = m.RetentionUntil.UTC()
-	res, err := v.ingest(ctx, actor, m, r)
+// without error) only once the sealed file and its custody entry are durable,
+// and only if r ended with io.EOF (a stream cut off is an error, never the end
+// of an object) and matched want. Content the vault already holds is not
+// stored twice: this ingest's metadata is attached to the existing object,
+// which is then retained until every case lets go.
+func (v *Vault) Ingest(ctx context.Context, actor Identity, m Metadata, r io.Reader, want Expectation) (IngestResult, error) {
+	res, err := v.ingest(ctx, actor, m, r, want)
 	if err != nil {
 		v.metrics.ingest.WithLabelValues("failed").Inc()
 		return res, err
@@ -333,7 +455,24 @@ func (v *Vault) Ingest(ctx context.Context, actor string, m Metadata, r io.Reade
 	return res, nil
 }
 
-func (v *Vault) ingest(ctx context.Context, actor string, m Metadata, r io.Reader) (IngestResult, error) {
+func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Reader, want Expectation) (IngestResult, error) {
+	if err := v.authorise(actor, RoleIngest); err != nil {
+		return IngestResult{}, err
+	}
+	if err := m.Validate(v.now(), v.cfg.Policy); err != nil {
+		return IngestResult{}, err
+	}
+	if want.Digest != "" && want.Digest.Algorithm() != v.cfg.Hash {
+		return IngestResult{}, fmt.Errorf("%w: declared digest uses %s; this vault addresses objects by %s", ErrExpectation, want.Digest.Algorithm(), v.cfg.Hash)
+	}
+	m.AuthorisationExpiry = m.AuthorisationExpiry.UTC()
+	m.RetentionUntil = m.RetentionUntil.UTC()
+	v.mu.Lock()
+	err := v.usable()
+	v.mu.Unlock()
+	if err != nil {
+		return IngestResult{}, err
+	}
 	pending, err := v.store.Create()
 	if err != nil {
 		return IngestResult{}, err
@@ -342,13 +481,19 @@ func (v *Vault) ingest(ctx context.Context, actor string, m Metadata, r io.Reade
 	if err != nil {
 		return IngestResult{}, abortPending(pending, fmt.Errorf("ingest: %w", err))
 	}
+	if want.Size >= 0 && sealed.size != want.Size {
+		return IngestResult{}, abortPending(pending, fmt.Errorf("%w: received %d bytes, declared %d; nothing was stored", ErrExpectation, sealed.size, want.Size))
+	}
+	if want.Digest != "" && sealed.digest != want.Digest {
+		return IngestResult{}, abortPending(pending, fmt.Errorf("%w: received content hashes to %s, declared %s; nothing was stored", ErrExpectation, sealed.digest, want.Digest))
+	}
 
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.custody == nil {
-		return IngestResult{}, abortPending(pending, errors.New("ingest: vault is closed"))
+	if err := v.usable(); err != nil {
+		return IngestResult{}, abortPending(pending, err)
 	}
-	entry := Entry{Time: v.now(), Actor: actor, Action: ActionIngest, Object: sealed.digest,
+	entry := Entry{Time: v.now(), Actor: actor.Name(), Cert: actor.certificate(), Action: ActionIngest, Object: sealed.digest,
 		LegalBasis: m.LegalBasis, Reference: m.CaseReference, Metadata: &m, Size: sealed.size, KeyVersion: sealed.keyVersion}
 	if existing, ok := v.state.live[sealed.digest]; ok {
 		// The content is already held, so the ingest succeeds whatever
@@ -357,14 +502,19 @@ func (v *Vault) ingest(ctx context.Context, actor string, m Metadata, r io.Reade
 		if err := pending.Abort(); err != nil {
 			v.log.Error(err, "discarding the redundant copy of a duplicate ingest", "object", sealed.digest)
 		}
-		entry.Duplicate = true
+		entry.Duplicate, entry.Attached = true, true
 		entry.KeyVersion = existing.keyVersion
-		entry.Detail = fmt.Sprintf("content already held since entry %d; not stored again", existing.ingestSeq)
+		entry.Detail = fmt.Sprintf("content already held since entry %d; not stored again; this case's authorisation, retention and hold are attached", existing.first().ingestSeq)
 		e, err := v.custody.append(entry)
 		if err != nil {
 			return IngestResult{}, fmt.Errorf("ingest: %w", err)
 		}
-		return IngestResult{Digest: sealed.digest, Size: existing.size, KeyVersion: existing.keyVersion, Duplicate: true, Sequence: e.Seq}, nil
+		if err := v.state.apply(e); err != nil {
+			return IngestResult{}, fmt.Errorf("ingest: %w", err)
+		}
+		info := existing.info(showAll)
+		return IngestResult{Digest: sealed.digest, Size: existing.size, KeyVersion: existing.keyVersion, Duplicate: true, Sequence: e.Seq,
+			Holds: info.Holds, RetentionUntil: info.RetentionUntil}, nil
 	}
 	if err := pending.Commit(sealed.digest); err != nil {
 		return IngestResult{}, fmt.Errorf("ingest: %w", err)
@@ -381,7 +531,9 @@ func (v *Vault) ingest(ctx context.Context, actor string, m Metadata, r io.Reade
 		return IngestResult{}, fmt.Errorf("ingest: %w", err)
 	}
 	v.updateInventoryLocked()
-	return IngestResult{Digest: sealed.digest, Size: sealed.size, KeyVersion: sealed.keyVersion, Sequence: e.Seq}, nil
+	info := v.state.live[sealed.digest].info(showAll)
+	return IngestResult{Digest: sealed.digest, Size: sealed.size, KeyVersion: sealed.keyVersion, Sequence: e.Seq,
+		Holds: info.Holds, RetentionUntil: info.RetentionUntil}, nil
 }
 
 // abortPending discards a partly written object after cause made the ingest
@@ -394,25 +546,39 @@ func abortPending(pending PendingBlob, cause error) error {
 	return cause
 }
 
-// authoriseAccess enforces who may read or export: a listed reader (if a list
-// is configured) presenting the object's authorisation reference before it
-// expires. Callers hold v.mu.
-func (v *Vault) authoriseAccess(actor string, d Digest, authorisationRef string) (*objectState, error) {
+// authoriseAccess enforces who may read or export: a holder of the read role
+// presenting the authorisation reference of one of the object's cases before
+// that authorisation expires. Errors never name a reference the caller did
+// not present. Callers hold v.mu.
+func (v *Vault) authoriseAccess(actor Identity, d Digest, authorisationRef string) (*objectState, caseState, error) {
+	if err := v.usable(); err != nil {
+		return nil, caseState{}, err
+	}
+	if err := v.authorise(actor, RoleRead); err != nil {
+		return nil, caseState{}, err
+	}
 	obj, ok := v.state.live[d]
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, d)
+		return nil, caseState{}, fmt.Errorf("%w: %s", ErrNotFound, d)
 	}
-	if len(v.cfg.Readers) > 0 && !slices.Contains(v.cfg.Readers, actor) {
-		return nil, fmt.Errorf("%w: %q is not a configured reader", ErrNotAuthorised, actor)
+	if authorisationRef == "" {
+		return nil, caseState{}, fmt.Errorf("%w: header %s is required: present the authorisation reference the object was ingested under", ErrNotAuthorised, AuthorisationHeader)
 	}
-	if authorisationRef != obj.metadata.AuthorisationReference {
-		return nil, fmt.Errorf("%w: the authorisation reference presented does not match the one %s was ingested under", ErrNotAuthorised, d)
+	now := v.now()
+	var expired *caseState
+	for i, c := range obj.cases {
+		if c.metadata.AuthorisationReference != authorisationRef {
+			continue
+		}
+		if now.Before(c.metadata.AuthorisationExpiry) {
+			return obj, c, nil
+		}
+		expired = &obj.cases[i]
 	}
-	if now := v.now(); !now.Before(obj.metadata.AuthorisationExpiry) {
-		return nil, fmt.Errorf("%w: authorisation %q for %s expired at %s", ErrNotAuthorised,
-			obj.metadata.AuthorisationReference, d, obj.metadata.AuthorisationExpiry.Format(time.RFC3339))
+	if expired != nil {
+		return nil, caseState{}, fmt.Errorf("%w: the authorisation presented for %s expired at %s", ErrNotAuthorised, d, expired.metadata.AuthorisationExpiry.Format(time.RFC3339))
 	}
-	return obj, nil
+	return nil, caseState{}, fmt.Errorf("%w: the authorisation reference presented is not one %s was ingested under", ErrNotAuthorised, d)
 }
 
 // ObjectReader streams a verified object. Read returns io.EOF only after the
@@ -434,7 +600,7 @@ func (o verifiedObject) Info() ObjectInfo { return o.info }
 
 // Read opens object d for actor, recording the access in the custody log
 // before any byte is returned.
-func (v *Vault) Read(ctx context.Context, actor string, d Digest, authorisationRef string) (ObjectReader, error) {
+func (v *Vault) Read(ctx context.Context, actor Identity, d Digest, authorisationRef string) (ObjectReader, error) {
 	info, err := v.recordAccess(actor, d, authorisationRef, ActionRead)
 	if err != nil {
 		return nil, err
@@ -442,19 +608,42 @@ func (v *Vault) Read(ctx context.Context, actor string, d Digest, authorisationR
 	return v.openVerified(info)
 }
 
-func (v *Vault) recordAccess(actor string, d Digest, authorisationRef string, action Action) (ObjectInfo, error) {
+// CheckObject decrypts and hashes d in full without returning any of it: the
+// HTTP API calls it before sending a status line, so that a damaged object
+// is answered with an error instead of a complete-looking 200.
+func (v *Vault) CheckObject(d Digest) error {
+	v.mu.Lock()
+	obj, ok := v.state.live[d]
+	var info ObjectInfo
+	if ok {
+		info = obj.info(showAll)
+	}
+	v.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotFound, d)
+	}
+	r, err := v.openVerified(info)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = io.Copy(io.Discard, r)
+	return err
+}
+
+func (v *Vault) recordAccess(actor Identity, d Digest, authorisationRef string, action Action) (ObjectInfo, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	obj, err := v.authoriseAccess(actor, d, authorisationRef)
+	obj, c, err := v.authoriseAccess(actor, d, authorisationRef)
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	if _, err := v.custody.append(Entry{Time: v.now(), Actor: actor, Action: action, Object: d,
-		LegalBasis: obj.metadata.LegalBasis, Reference: obj.metadata.AuthorisationReference}); err != nil {
+	if _, err := v.custody.append(Entry{Time: v.now(), Actor: actor.Name(), Cert: actor.certificate(), Action: action, Object: d,
+		LegalBasis: c.metadata.LegalBasis, Reference: c.metadata.AuthorisationReference}); err != nil {
 		return ObjectInfo{}, err
 	}
 	v.metrics.access.WithLabelValues(string(action)).Inc()
-	return obj.info(), nil
+	return obj.info(v.caseFilter(actor)), nil
 }
 
 func (v *Vault) openVerified(info ObjectInfo) (ObjectReader, error) {
@@ -465,7 +654,7 @@ func (v *Vault) openVerified(info ObjectInfo) (ObjectReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := openSealed(f, v.keyring.Load(), info.Digest, info.Size)
+	r, err := openSealedAs(f, v.keyring.Load(), info.Digest, info.Size, info.KeyVersion)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -473,19 +662,38 @@ func (v *Vault) openVerified(info ObjectInfo) (ObjectReader, error) {
 	return verifiedObject{objectReader: r, info: info}, nil
 }
 
-// List returns the live objects in ingest order.
-func (v *Vault) List() []ObjectInfo {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	out := make([]ObjectInfo, 0, len(v.state.live))
-	for _, o := range v.state.live {
-		out = append(out, o.info())
+// caseFilter shows a caller the cases it ingested with their authorisation
+// reference; a holder of the list role also sees the other cases, without
+// their authorisation references.
+func (v *Vault) caseFilter(actor Identity) func(caseState) (bool, bool) {
+	lister := v.grants.Allows(actor, RoleList)
+	return func(c caseState) (bool, bool) {
+		own := c.ingestedBy == actor.Name() && (c.cert == nil || actor.certificate() == nil || sameClient(*c.cert, actor))
+		return own || lister, own
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].IngestSequence < out[j].IngestSequence })
-	return out
 }
 
-// Stat describes one live object.
+// List returns the live objects actor may see, in ingest order: with the
+// list role every object, otherwise the objects of the cases actor ingested.
+func (v *Vault) List(actor Identity) ([]ObjectInfo, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err := v.usable(); err != nil {
+		return nil, err
+	}
+	show := v.caseFilter(actor)
+	out := make([]ObjectInfo, 0, len(v.state.live))
+	for _, o := range v.state.live {
+		if info := o.info(show); len(info.Cases) > 0 {
+			out = append(out, info)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].IngestSequence < out[j].IngestSequence })
+	return out, nil
+}
+
+// Stat describes one live object, every case included (for the vault's own
+// use and tests; the API filters through List).
 func (v *Vault) Stat(d Digest) (ObjectInfo, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -493,21 +701,28 @@ func (v *Vault) Stat(d Digest) (ObjectInfo, error) {
 	if !ok {
 		return ObjectInfo{}, fmt.Errorf("%w: %s", ErrNotFound, d)
 	}
-	return o.info(), nil
+	return o.info(showAll), nil
 }
 
 // Hold places a legal hold on d under reference. While any hold is in force
 // the object cannot be expired, whatever its retention.
-func (v *Vault) Hold(actor string, d Digest, reference, legalBasis string) (Entry, error) {
+func (v *Vault) Hold(actor Identity, d Digest, reference, legalBasis string) (Entry, error) {
 	return v.changeHold(actor, d, reference, legalBasis, ActionHold)
 }
 
-// Release lifts the legal hold placed on d under reference.
-func (v *Vault) Release(actor string, d Digest, reference, legalBasis string) (Entry, error) {
+// Release lifts the legal hold placed on d under reference (release role).
+func (v *Vault) Release(actor Identity, d Digest, reference, legalBasis string) (Entry, error) {
 	return v.changeHold(actor, d, reference, legalBasis, ActionRelease)
 }
 
-func (v *Vault) changeHold(actor string, d Digest, reference, legalBasis string, action Action) (Entry, error) {
+func (v *Vault) changeHold(actor Identity, d Digest, reference, legalBasis string, action Action) (Entry, error) {
+	role := RoleHold
+	if action == ActionRelease {
+		role = RoleRelease
+	}
+	if err := v.authorise(actor, role); err != nil {
+		return Entry{}, err
+	}
 	if err := ValidateReference("reference", reference); err != nil {
 		return Entry{}, err
 	}
@@ -516,17 +731,20 @@ func (v *Vault) changeHold(actor string, d Digest, reference, legalBasis string,
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if err := v.usable(); err != nil {
+		return Entry{}, err
+	}
 	obj, ok := v.state.live[d]
 	if !ok {
 		return Entry{}, fmt.Errorf("%w: %s", ErrNotFound, d)
 	}
 	if action == ActionHold && obj.holds[reference] {
-		return Entry{}, fmt.Errorf("%w: %s is already held under %q", ErrHoldConflict, d, reference)
+		return Entry{}, fmt.Errorf("%w: %s is already held under the reference given", ErrHoldConflict, d)
 	}
 	if action == ActionRelease && !obj.holds[reference] {
-		return Entry{}, fmt.Errorf("%w: %s has no hold under %q (holds: %v)", ErrHoldConflict, d, reference, slices.Sorted(maps.Keys(obj.holds)))
+		return Entry{}, fmt.Errorf("%w: %s has no hold under the reference given", ErrHoldConflict, d)
 	}
-	e, err := v.custody.append(Entry{Time: v.now(), Actor: actor, Action: action, Object: d, LegalBasis: legalBasis, Reference: reference})
+	e, err := v.custody.append(Entry{Time: v.now(), Actor: actor.Name(), Cert: actor.certificate(), Action: action, Object: d, LegalBasis: legalBasis, Reference: reference})
 	if err != nil {
 		return Entry{}, err
 	}
@@ -536,21 +754,33 @@ func (v *Vault) changeHold(actor string, d Digest, reference, legalBasis string,
 
 // ExpireObject removes d if its retention has ended and no hold is in force;
 // otherwise it refuses with ErrRetentionActive or ErrUnderHold.
-func (v *Vault) ExpireObject(actor string, d Digest) error {
+func (v *Vault) ExpireObject(actor Identity, d Digest) error {
+	if err := v.authorise(actor, RoleExpire); err != nil {
+		return err
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if err := v.usable(); err != nil {
+		return err
+	}
 	return v.expireLocked(actor, d)
 }
 
 // Expire removes every object whose retention has ended and that is not
 // under hold, and returns them.
-func (v *Vault) Expire(actor string) ([]Digest, error) {
+func (v *Vault) Expire(actor Identity) ([]Digest, error) {
+	if err := v.authorise(actor, RoleExpire); err != nil {
+		return nil, err
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	var expired []Digest
+	if err := v.usable(); err != nil {
+		return nil, err
+	}
+	expired := []Digest{}
 	now := v.now()
 	for d, o := range v.state.live {
-		if len(o.holds) > 0 || now.Before(o.metadata.RetentionUntil) {
+		if len(o.holds) > 0 || now.Before(o.retentionUntil()) {
 			continue
 		}
 		if err := v.expireLocked(actor, d); err != nil {
@@ -562,22 +792,24 @@ func (v *Vault) Expire(actor string) ([]Digest, error) {
 	return expired, nil
 }
 
-func (v *Vault) expireLocked(actor string, d Digest) error {
+func (v *Vault) expireLocked(actor Identity, d Digest) error {
 	obj, ok := v.state.live[d]
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotFound, d)
 	}
 	if len(obj.holds) > 0 {
-		return fmt.Errorf("%w: %s is held under %v; release every hold first", ErrUnderHold, d, slices.Sorted(maps.Keys(obj.holds)))
+		return fmt.Errorf("%w: %s is held under %d legal hold(s); every hold must be released first", ErrUnderHold, d, len(obj.holds))
 	}
 	now := v.now()
-	if now.Before(obj.metadata.RetentionUntil) {
-		return fmt.Errorf("%w: %s must be retained until %s", ErrRetentionActive, d, obj.metadata.RetentionUntil.Format(time.RFC3339))
+	until := obj.retentionUntil()
+	if now.Before(until) {
+		return fmt.Errorf("%w: %s must be retained until %s", ErrRetentionActive, d, until.Format(time.RFC3339))
 	}
 	// The entry goes first: a crash before the removal leaves a file the log
 	// says is expired, which the next start removes.
-	e, err := v.custody.append(Entry{Time: now, Actor: actor, Action: ActionExpire, Object: d, LegalBasis: obj.metadata.LegalBasis,
-		Reference: obj.metadata.CaseReference, Detail: "retention ended " + obj.metadata.RetentionUntil.Format(time.RFC3339)})
+	first := obj.first().metadata
+	e, err := v.custody.append(Entry{Time: now, Actor: actor.Name(), Cert: actor.certificate(), Action: ActionExpire, Object: d, LegalBasis: first.LegalBasis,
+		Reference: first.CaseReference, Detail: "retention ended " + until.Format(time.RFC3339)})
 	if err != nil {
 		return err
 	}
@@ -592,89 +824,6 @@ func (v *Vault) expireLocked(actor string, d Digest) error {
 	return nil
 }
 
-// ExportManifest is the first member of an export archive.
-type ExportManifest struct {
-	Object ObjectInfo `json:"object"`
-	// ExportSequence is the custody entry recording this export; the custody
-	// member holds every entry naming the object up to and including it.
-	ExportSequence uint64    `json:"exportSequence"`
-	ExportedAt     time.Time `json:"exportedAt"`
-	ExportedBy     string    `json:"exportedBy"`
-}
-
-// Export writes a tar archive of d with its custody record to w:
-//
-//	manifest.json   ExportManifest
-//	custody.jsonl   every custody entry naming d, verbatim, so each entry's
-//	                hash can be checked by the recipient
-//	object          the verified plaintext
-//
-// The object member comes last and the archive is closed only after the
-// digest verified, so a failure leaves a visibly truncated archive.
-func (v *Vault) Export(ctx context.Context, actor string, d Digest, authorisationRef string, w io.Writer) error {
-	v.mu.Lock()
-	obj, err := v.authoriseAccess(actor, d, authorisationRef)
-	if err != nil {
-		v.mu.Unlock()
-		return err
-	}
-	e, err := v.custody.append(Entry{Time: v.now(), Actor: actor, Action: ActionExport, Object: d,
-		LegalBasis: obj.metadata.LegalBasis, Reference: obj.metadata.AuthorisationReference})
-	if err != nil {
-		v.mu.Unlock()
-		return err
-	}
-	info := obj.info()
-	logSize := v.custody.size
-	v.mu.Unlock()
-	v.metrics.access.WithLabelValues(string(ActionExport)).Inc()
-
-	var custody []byte
-	logFile, err := os.Open(filepath.Join(v.cfg.Dir, custodyLogName))
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	needle := []byte(`"object":"` + string(d) + `"`)
-	err = scanLog(io.NewSectionReader(logFile, 0, logSize), func(l logLine) error {
-		if l.complete && strings.Contains(string(l.text), string(needle)) {
-			custody = append(append(custody, l.text...), '\n')
-		}
-		return ctx.Err()
-	})
-	if err != nil {
-		return fmt.Errorf("export %s: reading custody log: %w", d, err)
-	}
-	manifest, err := json.MarshalIndent(ExportManifest{Object: info, ExportSequence: e.Seq, ExportedAt: e.Time, ExportedBy: actor}, "", "  ")
-	if err != nil {
-		return err
-	}
-	r, err := v.openVerified(info)
-	if err != nil {
-		return fmt.Errorf("export %s: %w", d, err)
-	}
-	defer r.Close()
-	tw := tar.NewWriter(w)
-	for _, m := range []struct {
-		name string
-		body []byte
-	}{{"manifest.json", manifest}, {"custody.jsonl", custody}} {
-		if err := tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o400, Size: int64(len(m.body)), ModTime: e.Time, Format: tar.FormatPAX}); err != nil {
-			return err
-		}
-		if _, err := tw.Write(m.body); err != nil {
-			return err
-		}
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: "object", Mode: 0o400, Size: info.Size, ModTime: e.Time, Format: tar.FormatPAX}); err != nil {
-		return err
-	}
-	if _, err := io.Copy(tw, r); err != nil {
-		return fmt.Errorf("export %s: %w", d, err)
-	}
-	return tw.Close()
-}
-
 // Status is the vault's summary for /status.
 type Status struct {
 	Objects int   `json:"objects"`
@@ -687,6 +836,8 @@ type Status struct {
 	HashAlgorithm    HashAlgorithm  `json:"hashAlgorithm"`
 	LastVerification *VerifyStatus  `json:"lastVerification"`
 	Recovery         *Recovery      `json:"recovery,omitempty"`
+	// Fault, when set, is why the vault refuses to serve.
+	Fault string `json:"fault,omitempty"`
 }
 
 // Status reports inventory, keys and the last verification.
@@ -703,6 +854,9 @@ func (v *Vault) Status() Status {
 	if !v.recovery.empty() {
 		rec := v.recovery
 		s.Recovery = &rec
+	}
+	if v.fault != nil {
+		s.Fault = v.fault.Error()
 	}
 	return s
 }

@@ -248,7 +248,7 @@ func TestRetentionAndHolds(t *testing.T) {
 		t.Fatalf("expire before retention = %v, want ErrRetentionActive", err)
 	}
 	clock.Advance(48*time.Hour - time.Second)
-	if expired, err := v.Expire(SystemActor); err != nil || len(expired) != 0 {
+	if expired, err := v.Expire(SystemIdentity); err != nil || len(expired) != 0 {
 		t.Fatalf("sweep one second before retention ends expired %v (err %v)", expired, err)
 	}
 	if _, err := v.Hold(testActor, free.Digest, "CASE/2031/0099", "UNCC art. 25 preservation order"); err != nil {
@@ -261,7 +261,7 @@ func TestRetentionAndHolds(t *testing.T) {
 	if err := v.ExpireObject(testActor, free.Digest); !errors.Is(err, ErrUnderHold) {
 		t.Fatalf("expire under hold = %v, want ErrUnderHold", err)
 	}
-	if expired, _ := v.Expire(SystemActor); len(expired) != 0 {
+	if expired, _ := v.Expire(SystemIdentity); len(expired) != 0 {
 		t.Fatalf("sweep expired held objects %v", expired)
 	}
 	if _, err := v.Release(testActor, free.Digest, "CASE/2031/0000", "wrong reference"); !errors.Is(err, ErrHoldConflict) {
@@ -270,7 +270,7 @@ func TestRetentionAndHolds(t *testing.T) {
 	if _, err := v.Release(testActor, free.Digest, "CASE/2031/0099", "preservation order lifted"); err != nil {
 		t.Fatal(err)
 	}
-	expired, err := v.Expire(SystemActor)
+	expired, err := v.Expire(SystemIdentity)
 	if err != nil || len(expired) != 1 || expired[0] != free.Digest {
 		t.Fatalf("sweep after release = %v, %v; want only %s", expired, err, free.Digest)
 	}
@@ -290,14 +290,18 @@ func TestRetentionAndHolds(t *testing.T) {
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify after expiries: %v %v", err, rep.Findings)
 	}
-	if n := len(v.List()); n != 0 {
+	if n := len(mustList(t, v, testActor)); n != 0 {
 		t.Fatalf("%d objects left", n)
 	}
 }
 
 func TestAuthorisationForReads(t *testing.T) {
 	clock := newFakeClock()
-	v, err := Open(Config{Dir: t.TempDir(), Keyring: testKeyring(t, 1), Clock: clock, Readers: []string{testActor}})
+	reader, err := ParsePrincipal(testActor.Subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := Open(Config{Dir: t.TempDir(), Keyring: testKeyring(t, 1), Clock: clock, Grants: Grants{RoleIngest: {AnyClient}, RoleRead: {reader}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +309,7 @@ func TestAuthorisationForReads(t *testing.T) {
 	m := testMetadata(clock.Now())
 	res := ingest(t, v, m, []byte("evidence"))
 	ctx := context.Background()
-	if _, err := v.Read(ctx, "CN=someone else", res.Digest, m.AuthorisationReference); !errors.Is(err, ErrNotAuthorised) {
+	if _, err := v.Read(ctx, testIdentity("CN=someone else"), res.Digest, m.AuthorisationReference); !errors.Is(err, ErrNotAuthorised) {
 		t.Fatalf("read by an unlisted actor = %v", err)
 	}
 	if _, err := v.Read(ctx, testActor, res.Digest, "WARRANT/8"); !errors.Is(err, ErrNotAuthorised) {
@@ -335,7 +339,7 @@ func TestDuplicateIngestIsIdempotent(t *testing.T) {
 	if len(files) != 1 || len(tmp) != 0 {
 		t.Fatalf("store holds %d objects and %d temp files; want 1 and 0", len(files), len(tmp))
 	}
-	if got := len(v.List()); got != 1 {
+	if got := len(mustList(t, v, testActor)); got != 1 {
 		t.Fatalf("List has %d objects", got)
 	}
 	rep, _ := v.Verify(context.Background(), testActor)
@@ -372,16 +376,16 @@ func TestBadMetadataIsRejected(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := v.Ingest(context.Background(), testActor, tc.m, strings.NewReader("x"))
+			_, err := v.Ingest(context.Background(), testActor, tc.m, strings.NewReader("x"), NoExpectation)
 			if !errors.Is(err, ErrInvalidMetadata) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v; want ErrInvalidMetadata mentioning %q", err, tc.want)
 			}
 		})
 	}
-	if _, err := ParseMetadata(bytes.Repeat([]byte(" "), MaxMetadataBytes+1), now); err == nil || !strings.Contains(err.Error(), "exceeds the limit") {
+	if _, err := ParseMetadata(bytes.Repeat([]byte(" "), MaxMetadataBytes+1), now, testPolicy); err == nil || !strings.Contains(err.Error(), "exceeds the limit") {
 		t.Fatalf("oversized metadata: %v", err)
 	}
-	if _, err := ParseMetadata([]byte(`{"retentionUntill":"2040-01-01T00:00:00Z"}`), now); err == nil || !strings.Contains(err.Error(), "retentionUntill") {
+	if _, err := ParseMetadata([]byte(`{"retentionUntill":"2040-01-01T00:00:00Z"}`), now, testPolicy); err == nil || !strings.Contains(err.Error(), "retentionUntill") {
 		t.Fatalf("misspelt field: %v", err)
 	}
 	for _, d := range []string{"sha256:../../etc/passwd", "sha256:" + strings.Repeat("A", 64), "md5:00", "sha256:" + strings.Repeat("0", 63) + "\x00"} {
@@ -408,6 +412,7 @@ func TestExportCarriesCustodyRecord(t *testing.T) {
 	if err := v.Export(context.Background(), testActor, res.Digest, m.AuthorisationReference, &archive); err != nil {
 		t.Fatal(err)
 	}
+	exported := bytes.Clone(archive.Bytes())
 	tr := tar.NewReader(&archive)
 	members := map[string][]byte{}
 	for {
@@ -434,8 +439,12 @@ func TestExportCarriesCustodyRecord(t *testing.T) {
 	if got := strings.Join(actions, ","); got != "ingest,hold,export" {
 		t.Fatalf("custody record actions = %s", got)
 	}
-	if !strings.Contains(string(members["manifest.json"]), string(res.Digest)) {
-		t.Fatal("manifest does not name the object")
+	chk, err := VerifyExport(bytes.NewReader(exported), v.VerifierKey())
+	if err != nil {
+		t.Fatalf("VerifyExport of a fresh export: %v", err)
+	}
+	if chk.Manifest.Object.Digest != res.Digest || len(chk.Entries) != 3 || chk.Checkpoint.Size < chk.Manifest.ExportSequence {
+		t.Fatalf("export check = %+v", chk)
 	}
 }
 

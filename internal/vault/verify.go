@@ -77,7 +77,7 @@ func VerifyOffline(ctx context.Context, dir string, kr *Keyring, clock Clock) (R
 // and it follows a damaged entry's stored hash so that one altered entry
 // yields one finding, not a cascade.
 func verifyStore(ctx context.Context, logR io.Reader, store BlobStore, kr *Keyring, now time.Time) (Report, error) {
-	rep := Report{Time: now}
+	rep := Report{Time: now, Findings: []Finding{}}
 	state := newCustodyState()
 	var lastSeq uint64
 	lastHash := genesisHash
@@ -136,7 +136,7 @@ func verifyStore(ctx context.Context, logR io.Reader, store BlobStore, kr *Keyri
 	for _, o := range state.live {
 		live = append(live, o)
 	}
-	slices.SortFunc(live, func(a, b *objectState) int { return cmp.Compare(a.ingestSeq, b.ingestSeq) })
+	slices.SortFunc(live, func(a, b *objectState) int { return cmp.Compare(a.first().ingestSeq, b.first().ingestSeq) })
 	for _, o := range live {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -144,7 +144,7 @@ func verifyStore(ctx context.Context, logR io.Reader, store BlobStore, kr *Keyri
 		rep.Objects++
 		rep.Bytes += o.size
 		if problem := verifyObject(store, kr, o); problem != "" {
-			add(Finding{Seq: o.ingestSeq, Object: o.digest, Problem: problem})
+			add(Finding{Seq: o.first().ingestSeq, Object: o.digest, Problem: problem})
 		}
 	}
 	for _, d := range stored {
@@ -163,20 +163,17 @@ func verifyStore(ctx context.Context, logR io.Reader, store BlobStore, kr *Keyri
 func verifyObject(store BlobStore, kr *Keyring, o *objectState) string {
 	f, err := store.Open(o.digest)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Sprintf("object file is missing (ingested in entry %d, never expired)", o.ingestSeq)
+		return fmt.Sprintf("object file is missing (ingested in entry %d, never expired)", o.first().ingestSeq)
 	}
 	if err != nil {
 		return "cannot open object file: " + err.Error()
 	}
-	r, err := openSealed(f, kr, o.digest, o.size)
+	r, err := openSealedAs(f, kr, o.digest, o.size, o.keyVersion)
 	if err != nil {
 		f.Close()
 		return err.Error()
 	}
 	defer r.Close()
-	if r.KeyVersion() != o.keyVersion {
-		return fmt.Sprintf("object file is sealed under key version %d but its ingest entry records version %d", r.KeyVersion(), o.keyVersion)
-	}
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		return err.Error()
 	}
@@ -185,8 +182,21 @@ func verifyObject(store BlobStore, kr *Keyring, o *objectState) string {
 
 // Verify recomputes the custody chain and every live object's digest while
 // the vault is serving, records the result as a verify entry and in Status.
-func (v *Vault) Verify(ctx context.Context, actor string) (Report, error) {
+// It reads everything, so it needs the verify role and runs one at a time:
+// a second call while one runs fails with ErrVerifyRunning.
+func (v *Vault) Verify(ctx context.Context, actor Identity) (Report, error) {
+	if err := v.authorise(actor, RoleVerify); err != nil {
+		return Report{}, err
+	}
+	if !v.verifying.TryLock() {
+		return Report{}, fmt.Errorf("%w; its result will be in /status", ErrVerifyRunning)
+	}
+	defer v.verifying.Unlock()
 	v.mu.Lock()
+	if err := v.usable(); err != nil {
+		v.mu.Unlock()
+		return Report{}, err
+	}
 	logSize := v.custody.size
 	kr := v.keyring.Load()
 	v.mu.Unlock()
@@ -214,7 +224,7 @@ func (v *Vault) Verify(ctx context.Context, actor string) (Report, error) {
 		return (noEntry && live) || (missing && expired)
 	})
 	detail := fmt.Sprintf("%d entries, %d objects, %d bytes verified; %d findings", rep.Entries, rep.Objects, rep.Bytes, len(rep.Findings))
-	e, err := v.custody.append(Entry{Time: rep.Time, Actor: actor, Action: ActionVerify, Detail: detail})
+	e, err := v.custody.append(Entry{Time: rep.Time, Actor: actor.Name(), Cert: actor.certificate(), Action: ActionVerify, Detail: detail})
 	if err != nil {
 		return rep, err
 	}

@@ -210,6 +210,7 @@ func TestStartQuarantinesUnloggedObjectAndFinishesExpiry(t *testing.T) {
 	v.Close()
 	lines := logLines(t, dir)
 	writeLog(t, dir, lines[:len(lines)-2])
+	ackLastEntry(t, dir) // the ingest entry was never acknowledged
 	os.WriteFile(objectPath(dir, unlogged.Digest), sealedUnlogged, 0o600)
 	// An expiry that crashed after logging, before removing its file.
 	os.WriteFile(objectPath(dir, expiring.Digest), sealedExpiring, 0o600)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -28,10 +29,31 @@ type serveOptions struct {
 	tlsKey         string
 	clientCA       string
 	keyring        string
+	signingKey     string
 	hash           string
 	reloadInterval time.Duration
-	readers        []string
+	minRetention   time.Duration
+	limits         vault.Limits
+	// grants holds each role's --<role flag> values, taken whole.
+	grants map[vault.Role]*[]string
 }
+
+// roleFlags names the flag that grants each role.
+var roleFlags = []struct {
+	role vault.Role
+	flag string
+	help string
+}{
+	{vault.RoleIngest, "ingester", "may ingest objects; default: every authenticated client"},
+	{vault.RoleRead, "reader", "may read and export objects, presenting the object's authorisation reference; default: every authenticated client"},
+	{vault.RoleHold, "holder", "may place legal holds; default: every authenticated client"},
+	{vault.RoleRelease, "releaser", "may release legal holds (privileged); default: nobody"},
+	{vault.RoleExpire, "expirer", "may expire objects whose retention ended (privileged); default: nobody"},
+	{vault.RoleVerify, "verifier", "may start a full verification (privileged: it reads everything); default: nobody"},
+	{vault.RoleList, "lister", "may list every object and read custody reports (auditors); default: nobody, clients see the objects of the cases they ingested"},
+}
+
+const principalHelp = " (repeatable; each value is one client, taken whole: '*' for every authenticated client, a URI SAN such as spiffe://example.org/ns/police/sa/intake, sha256:<certificate fingerprint>, or a distinguished name such as 'CN=alice,O=Police KE', compared as a name)"
 
 // NewCommand returns the `vault` command. Running it serves the evidence API
 // until SIGINT or SIGTERM; `vault verify` checks a data directory offline.
@@ -55,18 +77,30 @@ in the custody log. Certificates, the client CA bundle and the keyring are re-re
 	f := cmd.Flags()
 	f.StringVar(&o.dataDir, "data-dir", "/var/lib/cybercoop/vault", "directory holding the custody log and the sealed objects (one vault process per directory)")
 	f.StringVar(&o.listen, "listen", ":8443", "address of the mutual-TLS evidence API")
-	f.StringVar(&o.healthListen, "health-listen", ":8081", "address of the plain-HTTP /healthz, /readyz and /metrics endpoints; empty disables them")
+	f.StringVar(&o.healthListen, "health-listen", "127.0.0.1:8081", "address of the plain-HTTP /healthz, /readyz and /metrics endpoints (no evidence is reachable there); loopback by default, set e.g. :8081 for kubelet probes and Prometheus; empty disables them")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM server certificate (chain) file for the evidence API")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.StringVar(&o.clientCA, "client-ca", "", "PEM bundle of the CAs client certificates must chain to")
-	f.StringVar(&o.keyring, "keyring", "", "keyring: a directory of key files named by version (1, 2, …) or one file of <version>:<key> lines; keys are 32 bytes raw, hex or base64; the highest version seals new objects")
+	f.StringVar(&o.keyring, "keyring", "", "keyring: a directory of key files named by version (1, 2, …) or one file of <version>:<key> lines; keys are 32 bytes raw, hex or base64; the highest version seals new objects; a version's key may never change (fingerprints are kept in the data directory)")
+	f.StringVar(&o.signingKey, "signing-key", "", "file holding the signed-note private key (from `cybercoop vault keygen`) that signs checkpoints and export manifests; default: a key kept in --data-dir, created on first start (prefer a key from a Secret)")
 	f.StringVar(&o.hash, "hash", string(vault.SHA256), "content-address hash of new objects: sha256 or sha512")
 	f.DurationVar(&o.reloadInterval, "reload-interval", 30*time.Second, "how often certificate, CA and keyring files are checked for changes")
-	f.StringSliceVar(&o.readers, "reader", nil, "certificate subject allowed to read and export (repeatable); default: any authenticated client presenting the object's authorisation reference")
+	f.DurationVar(&o.minRetention, "min-retention", vault.DefaultMinRetention, "shortest retention an ingest may ask for (retentionUntil minus now)")
+	f.IntVar(&o.limits.MaxIngests, "max-ingests", 8, "ingests that may run at once; more are answered 429")
+	f.IntVar(&o.limits.MaxIngestsPerClient, "max-ingests-per-client", 2, "ingests one client may run at once; more are answered 429")
+	f.DurationVar(&o.limits.BodyIdleTimeout, "body-idle-timeout", 30*time.Second, "a request body that sends nothing for this long is cut off")
+	f.Int64Var(&o.limits.MinBodyRate, "min-body-rate", 1024, "slowest request body accepted, in bytes per second averaged over --body-rate-window")
+	f.DurationVar(&o.limits.BodyRateWindow, "body-rate-window", 30*time.Second, "span over which --min-body-rate is measured")
+	o.grants = map[vault.Role]*[]string{}
+	for _, rf := range roleFlags {
+		values := new([]string)
+		o.grants[rf.role] = values
+		f.StringArrayVar(values, rf.flag, nil, "client that "+rf.help+principalHelp)
+	}
 	for _, name := range []string{"tls-cert", "tls-key", "client-ca", "keyring"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
-	cmd.AddCommand(newVerifyCommand())
+	cmd.AddCommand(newVerifyCommand(), newKeygenCommand(), newVerifierKeyCommand(), newVerifyExportCommand(), newReportCommand(), newAccessCommand())
 	return cmd
 }
 
@@ -87,9 +121,31 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--keyring: %w", err)
 	}
-	v, err := vault.Open(vault.Config{Dir: o.dataDir, Keyring: kr, Hash: alg, Readers: o.readers, Logger: log})
+	grants, err := o.buildGrants()
 	if err != nil {
 		return err
+	}
+	var signer *vault.Signer
+	if o.signingKey != "" {
+		b, err := os.ReadFile(o.signingKey)
+		if err != nil {
+			return fmt.Errorf("--signing-key: %w", err)
+		}
+		if signer, err = vault.LoadSigner(b); err != nil {
+			return fmt.Errorf("--signing-key %s: %w", o.signingKey, err)
+		}
+	}
+	if o.minRetention <= 0 {
+		return fmt.Errorf("--min-retention %s must be positive", o.minRetention)
+	}
+	v, err := vault.Open(vault.Config{Dir: o.dataDir, Keyring: kr, Hash: alg, Grants: grants, Signer: signer,
+		Policy: vault.Policy{MinRetention: o.minRetention}, Logger: log})
+	if err != nil {
+		return err
+	}
+	log.Info("roles", "grants", grants.String(), "verifierKey", v.VerifierKey())
+	if err := v.Fault(); err != nil {
+		log.Error(err, "the vault refuses every request and reports not ready until this is resolved")
 	}
 	defer v.Close()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
@@ -97,11 +153,27 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	return vault.Serve(ctx, v, vault.ServeConfig{
 		Listen: o.listen, HealthListen: o.healthListen,
 		CertFile: o.tlsCert, KeyFile: o.tlsKey, ClientCAFile: o.clientCA,
-		ReloadInterval: o.reloadInterval, KeyringPath: o.keyring, Logger: log,
+		ReloadInterval: o.reloadInterval, KeyringPath: o.keyring, Logger: log, Limits: o.limits,
 		Ready: func(api, health net.Addr) {
 			log.Info("vault serving", "api", api.String(), "health", fmt.Sprint(health), "keyring", kr.String())
 		},
 	})
+}
+
+func (o serveOptions) buildGrants() (vault.Grants, error) {
+	grants := vault.DefaultGrants()
+	for _, rf := range roleFlags {
+		values := *o.grants[rf.role]
+		if len(values) == 0 {
+			continue
+		}
+		ps, err := vault.ParsePrincipals("--"+rf.flag, values)
+		if err != nil {
+			return nil, err
+		}
+		grants[rf.role] = ps
+	}
+	return grants, nil
 }
 
 // ErrFindings is returned by `vault verify` when verification found problems,

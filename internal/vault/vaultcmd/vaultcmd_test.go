@@ -46,10 +46,10 @@ func TestVerifySubcommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	res, err := v.Ingest(context.Background(), "CN=test", vault.Metadata{
+	res, err := v.Ingest(context.Background(), vault.Identity{Subject: "CN=test"}, vault.Metadata{
 		CaseReference: "CASE/1", LegalBasis: "UNCC art. 28", AuthorisationReference: "W/1",
-		AuthorisationExpiry: now.Add(time.Hour), RetentionUntil: now.Add(time.Hour),
-	}, strings.NewReader("evidence"))
+		AuthorisationExpiry: now.Add(time.Hour), RetentionUntil: now.Add(61 * 24 * time.Hour),
+	}, strings.NewReader("evidence"), vault.NoExpectation)
 	if err != nil {
 		t.Fatal(err)
 	}

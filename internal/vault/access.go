@@ -1,0 +1,335 @@
+package vault
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"golang.org/x/text/cases"
+)
+
+// Identity is an authenticated client as its verified certificate shows it.
+// Name — the URI SAN (a SPIFFE-style ID) if the certificate has one, else
+// the subject — is the principal recorded as the custody actor; Issuer,
+// Serial and Fingerprint are recorded with it, so two certificates with the
+// same subject but different keys are told apart in the log.
+type Identity struct {
+	// Subject is the certificate subject in RFC 4514 form, as encoded.
+	Subject string `json:"subject,omitempty"`
+	// URI is the first URI SAN, e.g. spiffe://example.org/ns/police/sa/intake.
+	URI string `json:"uri,omitempty"`
+	// Issuer is the issuing CA's subject.
+	Issuer string `json:"issuer,omitempty"`
+	// Serial is the certificate serial number in hex.
+	Serial string `json:"serial,omitempty"`
+	// Fingerprint is "sha256:<hex>" of the certificate's DER encoding.
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// SystemIdentity is the vault acting on its own (recovery, recorded repairs).
+var SystemIdentity = Identity{Subject: SystemActor}
+
+// IdentityFromCertificate describes a verified client certificate. The
+// subject is taken from its raw encoding, so attribute order and
+// multi-valued RDNs are kept as the CA wrote them.
+func IdentityFromCertificate(c *x509.Certificate) Identity {
+	var rdns pkix.RDNSequence
+	subject := c.Subject.String()
+	if rest, err := asn1.Unmarshal(c.RawSubject, &rdns); err == nil && len(rest) == 0 {
+		subject = rdns.String()
+	}
+	fp := sha256.Sum256(c.Raw)
+	id := Identity{Subject: subject, Issuer: c.Issuer.String(), Fingerprint: "sha256:" + hex.EncodeToString(fp[:])}
+	if c.SerialNumber != nil {
+		id.Serial = c.SerialNumber.Text(16)
+	}
+	if len(c.URIs) > 0 {
+		id.URI = c.URIs[0].String()
+	}
+	return id
+}
+
+// Name is the principal: the URI SAN if present, else the subject.
+func (id Identity) Name() string {
+	if id.URI != "" {
+		return id.URI
+	}
+	return id.Subject
+}
+
+// certificate returns what the custody entry records beside the name, or
+// nil for the vault itself.
+func (id Identity) certificate() *Identity {
+	if id.Fingerprint == "" && id.Issuer == "" && id.Serial == "" {
+		return nil
+	}
+	c := id
+	return &c
+}
+
+// Role is a set of operations a client may be granted.
+type Role string
+
+// The roles. Releasing a hold, expiring and verifying are privileged: no
+// client holds them unless configured.
+const (
+	RoleIngest  Role = "ingest"
+	RoleRead    Role = "read" // read and export, with the object's authorisation reference
+	RoleHold    Role = "hold"
+	RoleRelease Role = "release"
+	RoleExpire  Role = "expire"
+	RoleVerify  Role = "verify"
+	// RoleList sees every object in listings and custody reports; without
+	// it a client sees the objects of the cases it ingested.
+	RoleList Role = "list"
+)
+
+// Roles lists every role in a stable order.
+var Roles = []Role{RoleIngest, RoleRead, RoleHold, RoleRelease, RoleExpire, RoleVerify, RoleList}
+
+// Grants maps each role to the principals that hold it. A role absent from
+// the map is held by nobody.
+type Grants map[Role][]Principal
+
+// DefaultGrants lets every authenticated client ingest, read (with the
+// object's authorisation reference) and place holds; release, expire,
+// verify and list-everything are granted to nobody.
+func DefaultGrants() Grants {
+	return Grants{RoleIngest: {AnyClient}, RoleRead: {AnyClient}, RoleHold: {AnyClient}}
+}
+
+// Allows reports whether id holds role.
+func (g Grants) Allows(id Identity, role Role) bool {
+	if id.Subject == SystemActor && id.certificate() == nil {
+		return true
+	}
+	return slices.ContainsFunc(g[role], func(p Principal) bool { return p.Matches(id) })
+}
+
+func (g Grants) String() string {
+	var parts []string
+	for _, r := range Roles {
+		var ps []string
+		for _, p := range g[r] {
+			ps = append(ps, p.String())
+		}
+		if len(ps) == 0 {
+			ps = []string{"nobody"}
+		}
+		parts = append(parts, fmt.Sprintf("%s: %s", r, strings.Join(ps, " | ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+type principalKind int
+
+const (
+	principalAny principalKind = iota
+	principalURI
+	principalFingerprint
+	principalDN
+)
+
+// Principal names who holds a role. Forms:
+//
+//	*                         every authenticated client
+//	spiffe://…, uri:<URI>     the certificate's URI SAN, compared exactly
+//	sha256:<64 hex>           one certificate, by fingerprint
+//	CN=alice,O=Police KE      a distinguished name (RFC 4514), compared as a
+//	                          name: attribute types by OID, values without
+//	                          case or repeated-space differences, every RDN
+//	                          and attribute present and nothing more
+//
+// A value is always taken whole: commas belong to the name.
+type Principal struct {
+	kind principalKind
+	text string
+	key  string // URI, fingerprint or canonical DN
+}
+
+// AnyClient matches every authenticated client.
+var AnyClient = Principal{kind: principalAny, text: "*"}
+
+// ParsePrincipal parses one configured principal.
+func ParsePrincipal(s string) (Principal, error) {
+	switch {
+	case s == "*":
+		return AnyClient, nil
+	case strings.HasPrefix(s, "uri:"):
+		u := strings.TrimPrefix(s, "uri:")
+		if u == "" || strings.ContainsAny(u, " \t") {
+			return Principal{}, fmt.Errorf("principal %q: uri: needs a URI without spaces", s)
+		}
+		return Principal{kind: principalURI, text: s, key: u}, nil
+	case strings.Contains(s, "://"):
+		return Principal{kind: principalURI, text: s, key: s}, nil
+	case strings.HasPrefix(s, "sha256:"):
+		h := strings.TrimPrefix(s, "sha256:")
+		if !isHex64(h) {
+			return Principal{}, fmt.Errorf("principal %q: a certificate fingerprint is sha256: and 64 lowercase hex characters", s)
+		}
+		return Principal{kind: principalFingerprint, text: s, key: s}, nil
+	}
+	dn := strings.TrimPrefix(s, "dn:")
+	key, err := canonicalDN(dn)
+	if err != nil {
+		return Principal{}, fmt.Errorf("principal %q is not *, a URI, sha256:<fingerprint> or a distinguished name: %w", s, err)
+	}
+	return Principal{kind: principalDN, text: s, key: key}, nil
+}
+
+// ParsePrincipals parses a list of principals, naming the flag in errors.
+func ParsePrincipals(flag string, values []string) ([]Principal, error) {
+	out := make([]Principal, 0, len(values))
+	for _, s := range values {
+		p, err := ParsePrincipal(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", flag, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (p Principal) String() string { return p.text }
+
+// Matches reports whether id is this principal.
+func (p Principal) Matches(id Identity) bool {
+	switch p.kind {
+	case principalAny:
+		return true
+	case principalURI:
+		return id.URI != "" && id.URI == p.key
+	case principalFingerprint:
+		return id.Fingerprint == p.key
+	case principalDN:
+		key, err := canonicalDN(id.Subject)
+		return err == nil && key == p.key
+	}
+	return false
+}
+
+// sameClient reports whether a and b are the same principal (same URI SAN,
+// or the same subject as a name from the same issuer).
+func sameClient(a, b Identity) bool {
+	if a.URI != "" || b.URI != "" {
+		return a.URI == b.URI
+	}
+	ka, erra := canonicalDN(a.Subject)
+	kb, errb := canonicalDN(b.Subject)
+	return erra == nil && errb == nil && ka == kb && a.Issuer == b.Issuer
+}
+
+var attributeOIDs = map[string]string{
+	"CN": "2.5.4.3", "SN": "2.5.4.4", "SERIALNUMBER": "2.5.4.5", "C": "2.5.4.6", "L": "2.5.4.7",
+	"ST": "2.5.4.8", "STREET": "2.5.4.9", "O": "2.5.4.10", "OU": "2.5.4.11", "TITLE": "2.5.4.12",
+	"POSTALCODE": "2.5.4.17", "GIVENNAME": "2.5.4.42", "DC": "0.9.2342.19200300.100.1.25",
+	"UID": "0.9.2342.19200300.100.1.1",
+}
+
+var folder = cases.Fold()
+
+// canonicalDN parses an RFC 4514 distinguished name into a form in which
+// two names are equal exactly when they name the same entity: attribute
+// types as OIDs, values unescaped, case-folded and with runs of spaces
+// collapsed, attributes of a multi-valued RDN sorted, RDNs in order.
+func canonicalDN(s string) (string, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", errors.New("empty name")
+	}
+	var rdns []string
+	var attrs []string
+	var typ, val strings.Builder
+	inValue, quoted := false, false
+	flush := func() error {
+		t := strings.ToUpper(strings.TrimSpace(typ.String()))
+		if t == "" {
+			return errors.New("an attribute has no type (expected TYPE=value)")
+		}
+		oid, ok := attributeOIDs[t]
+		if !ok {
+			if !isDottedOID(t) {
+				return fmt.Errorf("unknown attribute type %q (use CN, O, OU, C, L, ST, … or a dotted OID)", truncateForError(t))
+			}
+			oid = t
+		}
+		v := strings.Join(strings.Fields(val.String()), " ")
+		if v == "" {
+			return fmt.Errorf("attribute %s has an empty value", t)
+		}
+		attrs = append(attrs, oid+"="+folder.String(v))
+		typ.Reset()
+		val.Reset()
+		inValue = false
+		return nil
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case !inValue && c == '=':
+			inValue = true
+		case !inValue:
+			typ.WriteByte(c)
+		case c == '\\':
+			if i+1 >= len(s) {
+				return "", errors.New("name ends in a lone backslash")
+			}
+			if i+2 < len(s) && isHexByte(s[i+1]) && isHexByte(s[i+2]) {
+				b, _ := hex.DecodeString(s[i+1 : i+3])
+				val.WriteByte(b[0])
+				i += 2
+			} else {
+				val.WriteByte(s[i+1])
+				i++
+			}
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+			val.WriteByte(c)
+		case c == ',' || c == ';' || c == '+':
+			if err := flush(); err != nil {
+				return "", err
+			}
+			if c != '+' {
+				sort.Strings(attrs)
+				rdns = append(rdns, strings.Join(attrs, "\x00"))
+				attrs = nil
+			}
+		default:
+			val.WriteByte(c)
+		}
+	}
+	if quoted {
+		return "", errors.New("unterminated quoted value")
+	}
+	if !inValue {
+		return "", errors.New("the last attribute has no value (expected TYPE=value)")
+	}
+	if err := flush(); err != nil {
+		return "", err
+	}
+	sort.Strings(attrs)
+	rdns = append(rdns, strings.Join(attrs, "\x00"))
+	return strings.Join(rdns, "\x01"), nil
+}
+
+func isHexByte(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func isDottedOID(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if (s[i] < '0' || s[i] > '9') && s[i] != '.' {
+			return false
+		}
+	}
+	return strings.Contains(s, ".")
+}
