@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -38,9 +39,9 @@ NOT yet accept requests: the mutual-TLS request API on --listen comes in a later
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&configPath, "config", "/etc/cybercoop/gateway/config.json", "the configuration file the operator writes into the gateway's ConfigMap")
-	f.StringVar(&healthAddr, "health-addr", ":8081", "address of the /healthz and /readyz endpoints (plain HTTP, for the kubelet)")
-	f.StringVar(&listen, "listen", ":8443", "address of the mutual-TLS request API (reserved; not served in this release)")
+	f.StringVar(&configPath, "config", gateway.ConfigPath, "the configuration file the operator writes into the gateway's ConfigMap")
+	f.StringVar(&healthAddr, "health-addr", fmt.Sprintf(":%d", gateway.HealthPort), "address of the /healthz and /readyz endpoints (plain HTTP, for the kubelet)")
+	f.StringVar(&listen, "listen", fmt.Sprintf(":%d", gateway.HTTPSPort), "address of the mutual-TLS request API (reserved; not served in this release)")
 	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	zapOpts.BindFlags(goFlags)
 	f.AddGoFlagSet(goFlags)

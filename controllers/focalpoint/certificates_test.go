@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	nationalca "github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/certs"
 	"github.com/cybercoop/cybercoop-operator/internal/metrics"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
@@ -152,7 +153,7 @@ var _ = Describe("FocalPoint certificates", func() {
 		Expect(caKP.Certificate.Subject.CommonName).To(Equal("cybercoop KE national CA"))
 		Expect(caKP.Certificate.NotAfter.Sub(caKP.Certificate.NotBefore)).To(Equal(pki.DefaultCADuration + pki.ClockSkewAllowance))
 		Expect(ca.Annotations).To(HaveKeyWithValue(certs.CAGenerationAnnotation, "1"))
-		Expect(ca.Annotations).To(HaveKeyWithValue(RotationPhaseAnnotation, "Idle"))
+		Expect(ca.Annotations).To(HaveKeyWithValue(nationalca.RotationPhaseAnnotation, "Idle"))
 
 		leaf := servingVerifies(ctx, Default, fp)
 		Expect(leaf.Certificate.DNSNames).To(ContainElement("ke-poc-gateway." + fp.Namespace + ".svc"))
@@ -178,7 +179,7 @@ var _ = Describe("FocalPoint certificates", func() {
 		By("mounting the serving Secret and the bundle in the gateway, named by the bundle's hash")
 		dep := &appsv1.Deployment{}
 		Expect(k8sClient.Get(ctx, gatewayKey(fp), dep)).To(Succeed())
-		Expect(dep.Spec.Template.Annotations).To(HaveKeyWithValue(TrustBundleHashAnnotation, st.TrustBundle.SHA256))
+		Expect(dep.Spec.Template.Annotations).To(HaveKeyWithValue(nationalca.TrustBundleHashAnnotation, st.TrustBundle.SHA256))
 		vols := map[string]string{}
 		for _, v := range dep.Spec.Template.Spec.Volumes {
 			if v.Secret != nil {
@@ -224,7 +225,7 @@ var _ = Describe("FocalPoint certificates", func() {
 		Expect(k8sClient.Get(ctx, gatewayKey(fp), dep)).To(Succeed())
 		generation := dep.Generation
 
-		annotate(ctx, fp, ForceRenewAnnotation, "2026-11-18")
+		annotate(ctx, fp, cybercoopv1alpha1.ForceRenewAnnotation, "2026-11-18")
 		var renewed string
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), fp)).To(Succeed())
@@ -327,7 +328,7 @@ var _ = Describe("FocalPoint certificates", func() {
 		}, "1s").Should(Succeed())
 
 		By("approving a new CA key: the old and the new CA are published, the leaf stays until the gateway has the bundle")
-		annotate(ctx, fp, ForceReplaceCAAnnotation, "lost-key-2026-11")
+		annotate(ctx, fp, cybercoopv1alpha1.ForceReplaceCAAnnotation, "lost-key-2026-11")
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), fp)).To(Succeed())
 			g.Expect(fp.Status.Certificates.Rotation.Phase).To(Equal(cybercoopv1alpha1.CARotationBundleExtended))
@@ -337,7 +338,7 @@ var _ = Describe("FocalPoint certificates", func() {
 			g.Expect(c.Message).To(ContainSubstring("waiting for every consumer"))
 			dep := &appsv1.Deployment{}
 			g.Expect(k8sClient.Get(ctx, gatewayKey(fp), dep)).To(Succeed())
-			g.Expect(dep.Spec.Template.Annotations[TrustBundleHashAnnotation]).To(Equal(fp.Status.Certificates.TrustBundle.SHA256))
+			g.Expect(dep.Spec.Template.Annotations[nationalca.TrustBundleHashAnnotation]).To(Equal(fp.Status.Certificates.TrustBundle.SHA256))
 		}).Should(Succeed())
 		Expect(getSecret(ctx, Default, fp, GatewayTLSSecretName(fp)).Data[pki.TLSCertKey]).To(Equal(oldLeaf))
 
@@ -352,7 +353,7 @@ var _ = Describe("FocalPoint certificates", func() {
 			g.Expect(certReady(ctx, g, fp).Message).To(ContainSubstring("waiting for every workload to load the leaves"))
 			dep := &appsv1.Deployment{}
 			g.Expect(k8sClient.Get(ctx, gatewayKey(fp), dep)).To(Succeed())
-			g.Expect(dep.Spec.Template.Annotations).To(HaveKeyWithValue(ServingCertificateAnnotation, fp.Status.Certificates.GatewayServing.SHA256Fingerprint))
+			g.Expect(dep.Spec.Template.Annotations).To(HaveKeyWithValue(nationalca.ServingCertificateAnnotation, fp.Status.Certificates.GatewayServing.SHA256Fingerprint))
 			reissued = getSecret(ctx, g, fp, GatewayTLSSecretName(fp)).Data[pki.TLSCertKey]
 			g.Expect(reissued).NotTo(Equal(oldLeaf))
 		}).Should(Succeed())
@@ -374,8 +375,8 @@ var _ = Describe("FocalPoint certificates", func() {
 			servingVerifies(ctx, g, fp)
 			dep := &appsv1.Deployment{}
 			g.Expect(k8sClient.Get(ctx, gatewayKey(fp), dep)).To(Succeed())
-			g.Expect(dep.Spec.Template.Annotations).NotTo(HaveKey(ServingCertificateAnnotation))
-			g.Expect(dep.Spec.Template.Annotations[TrustBundleHashAnnotation]).To(Equal(fp.Status.Certificates.TrustBundle.SHA256))
+			g.Expect(dep.Spec.Template.Annotations).NotTo(HaveKey(nationalca.ServingCertificateAnnotation))
+			g.Expect(dep.Spec.Template.Annotations[nationalca.TrustBundleHashAnnotation]).To(Equal(fp.Status.Certificates.TrustBundle.SHA256))
 		}).Should(Succeed())
 		Expect(getSecret(ctx, Default, fp, GatewayTLSSecretName(fp)).Data[pki.TLSCertKey]).To(Equal(reissued), "the leaf the gateway loaded is still served")
 		_, err = pki.ParseCASecret(getSecret(ctx, Default, fp, CASecretName(fp)).Data)
@@ -387,7 +388,7 @@ var _ = Describe("FocalPoint certificates", func() {
 		waitCertificatesValid(ctx, fp)
 		// Tampering and renewals produce the most messages about key pairs.
 		editSecret(ctx, fp, GatewayTLSSecretName(fp), func(s *corev1.Secret) { s.Data = foreignLeaf(fp) })
-		annotate(ctx, fp, ForceRenewAnnotation, "leak-check")
+		annotate(ctx, fp, cybercoopv1alpha1.ForceRenewAnnotation, "leak-check")
 		Eventually(func(g Gomega) {
 			g.Expect(getSecret(ctx, g, fp, GatewayTLSSecretName(fp)).Annotations).To(HaveKeyWithValue(certs.ForceRenewTokenAnnotation, "leak-check"))
 			servingVerifies(ctx, g, fp)
@@ -397,7 +398,7 @@ var _ = Describe("FocalPoint certificates", func() {
 		list := &corev1.SecretList{}
 		Expect(k8sClient.List(ctx, list, client.InNamespace(fp.Namespace))).To(Succeed())
 		for _, s := range list.Items {
-			for _, k := range []string{pki.TLSPrivateKeyKey, nextCAKeyKey} {
+			for _, k := range []string{pki.TLSPrivateKeyKey, nationalca.NextCAKeyKey} {
 				if len(s.Data[k]) == 0 {
 					continue
 				}

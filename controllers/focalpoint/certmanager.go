@@ -7,17 +7,15 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/apply"
+	"github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/certs"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
 )
@@ -174,65 +172,13 @@ func desiredCertificate(fp *cybercoopv1alpha1.FocalPoint, name string, leaf cert
 	return u, nil
 }
 
-// ensureCertificate makes the stored Certificate match desired: spec exactly, labels
-// added, owned by fp. It writes nothing when they already match and refuses a
-// Certificate another controller owns.
-func (r *Reconciler) ensureCertificate(ctx context.Context, fp *cybercoopv1alpha1.FocalPoint, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	name := desired.GetName()
-	live := &unstructured.Unstructured{}
-	live.SetGroupVersionKind(CertificateGVK)
-	err := r.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, live)
-	switch {
-	case apierrors.IsNotFound(err):
-		if err := controllerutil.SetControllerReference(fp, desired, r.Scheme); err != nil {
-			return nil, err
-		}
-		if err := r.Create(ctx, desired); err != nil {
-			return nil, fmt.Errorf("creating cert-manager Certificate %s: %w", name, err)
-		}
-		r.recordOutcome(ctx, fp, CertificateGVK.Kind, name, apply.Created, "")
-		return desired, nil
-	case err != nil:
-		return nil, fmt.Errorf("reading cert-manager Certificate %s: %w", name, err)
-	}
-	if ref := metav1.GetControllerOfNoCopy(live); ref != nil && ref.UID != fp.UID {
-		return nil, fmt.Errorf("the cert-manager Certificate %s/%s is controlled by %s %s, not by this FocalPoint; rename or delete it",
-			live.GetNamespace(), name, ref.Kind, ref.Name)
-	}
-	if metav1.IsControlledBy(live, fp) && equality.Semantic.DeepEqual(live.Object["spec"], desired.Object["spec"]) &&
-		subsetOf(desired.GetLabels(), live.GetLabels()) {
-		return live, nil
-	}
-	updated := live.DeepCopy()
-	updated.Object["spec"] = desired.Object["spec"]
-	labels := updated.GetLabels()
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	for k, v := range desired.GetLabels() {
-		labels[k] = v
-	}
-	updated.SetLabels(labels)
-	if err := controllerutil.SetControllerReference(fp, updated, r.Scheme); err != nil {
-		return nil, err
-	}
-	if err := r.Update(ctx, updated); err != nil {
-		if apierrors.IsConflict(err) {
-			return nil, err // retried with backoff; a newer version is already on its way
-		}
-		return nil, fmt.Errorf("updating cert-manager Certificate %s: %w", name, err)
-	}
-	r.recordOutcome(ctx, fp, CertificateGVK.Kind, name, apply.Updated, "")
-	return updated, nil
-}
-
-func subsetOf(want, have map[string]string) bool {
-	for k, v := range want {
-		if hv, ok := have[k]; !ok || hv != v {
-			return false
-		}
-	}
-	return true
+// certificateSpec compares a cert-manager Certificate by its spec, which the operator
+// owns entirely; cert-manager writes only status.
+var certificateSpec = apply.Spec[*unstructured.Unstructured]{
+	InSync: func(d, l *unstructured.Unstructured) bool {
+		return equality.Semantic.DeepEqual(l.Object["spec"], d.Object["spec"])
+	},
+	Repair: func(d, l *unstructured.Unstructured) { l.Object["spec"] = d.Object["spec"] },
 }
 
 // certificateNotReady explains why cert-manager does not report the Certificate Ready
@@ -261,63 +207,69 @@ func certificateNotReady(cert *unstructured.Unstructured) string {
 
 // reconcileIssuedCertificates is reconcileCertificates for spec.certificates.issuerRef.
 // What stops the certificates from being ready without being an error (cert-manager
-// missing, issuance pending, no ca.crt) is recorded with s.certs.block and reported
+// missing, issuance pending, no ca.crt) is recorded with s.certs.Block and reported
 // through CertificateReady; the Certificate watch brings the next change.
-func (r *Reconciler) reconcileIssuedCertificates(ctx context.Context, s *scope, st *pkiState, now time.Time) error {
+func (r *Reconciler) reconcileIssuedCertificates(ctx context.Context, s *scope, leaf certs.Leaf) error {
 	fp := s.fp
-	ref := issuerRefOf(fp)
-	s.certs.issuer = describeIssuer(ref)
+	s.certs.Issuer = describeIssuer(issuerRefOf(fp))
+	st, err := ca.Load(ctx, r.Client, CARef(fp))
+	if err != nil {
+		return err
+	}
+	s.certs.Observed = true
+	defer func() {
+		st.ReportBundle(&s.certs)
+		s.podCertificates = ca.ConsumerTemplateAnnotations(st.BundleHash(), pki.RotationIdle, nil)
+	}()
+	issued, err := r.servedLeaf(ctx, s, leaf)
+	if err != nil {
+		return err
+	}
 	if !r.certManagerInstalled {
-		s.certs.block(cybercoopv1alpha1.ReasonCertManagerNotInstalled,
+		s.certs.Block(cybercoopv1alpha1.ReasonCertManagerNotInstalled,
 			"spec.certificates.issuerRef hands issuance to cert-manager (%s), but cert-manager's Certificate CRD (%s) was not found "+
-				"when the operator started: install cert-manager, then restart the operator", s.certs.issuer, CertificateGVK)
+				"when the operator started: install cert-manager, then restart the operator", s.certs.Issuer, CertificateGVK)
 		return nil
 	}
-	leaf := gatewayLeaf(fp)
 	desired, err := desiredCertificate(fp, GatewayCertificateName(fp), leaf)
 	if err != nil {
 		return err
 	}
-	cert, err := r.ensureCertificate(ctx, fp, desired)
+	cert, err := apply.Apply(ctx, s.children, desired, certificateSpec, "")
 	if err != nil {
 		return err
 	}
 	notReady := certificateNotReady(cert)
-
-	secret, err := certs.GetSecret(ctx, r.Client, fp.Namespace, leaf.SecretName)
-	if err != nil {
-		return err
-	}
-	issued := st.leafLive[leaf.SecretName].cert
 	switch {
-	case secret == nil || issued == nil:
+	case issued.Secret == nil || issued.Certificate == nil:
 		what := fmt.Sprintf("Secret %s does not exist yet", leaf.SecretName)
-		if secret != nil {
+		if issued.Secret != nil {
 			what = fmt.Sprintf("Secret %s holds no usable certificate and key", leaf.SecretName)
 		}
 		if notReady == "" {
 			notReady = "cert-manager reports the Certificate Ready"
 		}
-		s.certs.block(cybercoopv1alpha1.ReasonCertificateIssuerPending, "waiting for cert-manager Certificate %s (issuer %s): %s; %s",
-			cert.GetName(), s.certs.issuer, what, notReady)
+		s.certs.Block(cybercoopv1alpha1.ReasonCertificateIssuerPending, "waiting for cert-manager Certificate %s (issuer %s): %s; %s",
+			cert.GetName(), s.certs.Issuer, what, notReady)
 		return nil
 	}
-	bundle, caProblem := issuedTrustBundle(secret)
+	bundle, caProblem := issuedTrustBundle(issued.Secret)
 	if caProblem != "" {
 		// The bundle is left as it is: an empty one would tell consumers to trust nothing,
 		// and guessing a CA would tell them to trust the wrong one.
-		s.certs.block(cybercoopv1alpha1.ReasonIssuerCACertificateMissing,
+		s.certs.Block(cybercoopv1alpha1.ReasonIssuerCACertificateMissing,
 			"the certificate cert-manager issued into Secret %s (Certificate %s, issuer %s) cannot be published with a trust bundle: %s; "+
 				"consumers cannot verify the gateway: use an issuer that fills ca.crt (such as a CA or Vault issuer)",
-			leaf.SecretName, cert.GetName(), s.certs.issuer, caProblem)
+			leaf.SecretName, cert.GetName(), s.certs.Issuer, caProblem)
 		return nil
 	}
-	if err := r.ensureTrustBundle(ctx, s, st, now, bundle.Certificates()...); err != nil {
+	keeper := ca.Keeper{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder}
+	if err := keeper.PublishBundle(ctx, authority(fp), st, s.Now, bundle.Certificates()...); err != nil {
 		return err
 	}
 	if notReady != "" {
-		s.certs.block(cybercoopv1alpha1.ReasonCertificateIssuerPending, "cert-manager Certificate %s (issuer %s) is not ready: %s",
-			cert.GetName(), s.certs.issuer, notReady)
+		s.certs.Block(cybercoopv1alpha1.ReasonCertificateIssuerPending, "cert-manager Certificate %s (issuer %s) is not ready: %s",
+			cert.GetName(), s.certs.Issuer, notReady)
 	}
 	return nil
 }

@@ -1,10 +1,13 @@
 package focalpoint
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -15,28 +18,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/apply"
+	"github.com/cybercoop/cybercoop-operator/internal/ca"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway"
 )
 
 const (
-	// GatewayHTTPSPort is the container port of the gateway's mTLS API.
-	GatewayHTTPSPort = 8443
-	// GatewayHealthPort is the container port of the gateway's health and readiness probes.
-	GatewayHealthPort = 8081
-	// GatewayServicePort is the port peers connect to on the gateway Service.
-	GatewayServicePort = 443
-
-	gatewayConfigDir = "/etc/cybercoop/gateway"
-	// GatewayTLSDir holds the serving Secret's tls.crt, tls.key and ca.crt. The kubelet
-	// updates the files in place when the Secret changes; the gateway reloads them
-	// without a restart, so a renewal never rolls the pods.
-	GatewayTLSDir = "/etc/cybercoop/tls"
-	// GatewayTrustDir holds the trust bundle's ca.crt.
-	GatewayTrustDir   = "/etc/cybercoop/trust"
-	gatewayConfigFile = "config.json"
-	gatewayUID        = 65532
+	gatewayUID = 65532
 
 	// ConfigHashAnnotation on the gateway pod template rolls the pods when the
 	// gateway's configuration changes.
@@ -68,18 +59,8 @@ func objectMeta(fp *cybercoopv1alpha1.FocalPoint) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: gatewayName(fp), Namespace: fp.Namespace, Labels: commonLabels(fp)}
 }
 
-// GatewayConfig is the gateway's configuration file, written to its ConfigMap.
-type GatewayConfig struct {
-	Country   string                                `json:"country"`
-	Authority string                                `json:"authority"`
-	Languages []cybercoopv1alpha1.LanguageTag       `json:"languages"`
-	Services  []cybercoopv1alpha1.AssistanceService `json:"services"`
-	Contacts  []cybercoopv1alpha1.Contact           `json:"contacts"`
-	Roster    cybercoopv1alpha1.Roster              `json:"roster"`
-}
-
 func desiredConfigMap(fp *cybercoopv1alpha1.FocalPoint) (*corev1.ConfigMap, error) {
-	cfg := GatewayConfig{
+	cfg := gateway.Config{
 		Country:   string(fp.Spec.Country),
 		Authority: fp.Spec.Authority,
 		Languages: fp.Spec.Languages,
@@ -91,7 +72,7 @@ func desiredConfigMap(fp *cybercoopv1alpha1.FocalPoint) (*corev1.ConfigMap, erro
 	if err != nil {
 		return nil, fmt.Errorf("encoding gateway configuration: %w", err)
 	}
-	return &corev1.ConfigMap{ObjectMeta: objectMeta(fp), Data: map[string]string{gatewayConfigFile: string(data)}}, nil
+	return &corev1.ConfigMap{ObjectMeta: objectMeta(fp), Data: map[string]string{gateway.ConfigFile: string(data)}}, nil
 }
 
 var configMapSpec = apply.Spec[*corev1.ConfigMap]{
@@ -113,7 +94,7 @@ var serviceAccountSpec = apply.Spec[*corev1.ServiceAccount]{
 }
 
 func configHash(cm *corev1.ConfigMap) string {
-	sum := sha256.Sum256([]byte(cm.Data[gatewayConfigFile]))
+	sum := sha256.Sum256([]byte(cm.Data[gateway.ConfigFile]))
 	return hex.EncodeToString(sum[:8])
 }
 
@@ -127,22 +108,16 @@ func defaultGatewayResources() corev1.ResourceRequirements {
 	}
 }
 
-// podCertificates is the certificate state the gateway pod template names, so that a
-// finished rollout of the template proves every pod loaded it.
-type podCertificates struct {
-	// bundleHash is the trust bundle's hash; empty when the certificates could not be
-	// read, and the template's certificate annotations are then left as they are.
-	bundleHash string
-	// servingCertificate is the serving certificate's fingerprint during a CA key
-	// replacement's LeavesReissued phase, empty otherwise (templateServingCertificate).
-	servingCertificate string
-}
-
 // desiredDeployment is the gateway Deployment. The certificate state goes into the pod
 // template: pods roll only when the trust bundle changes (a CA renewal or a key
 // replacement phase) and when a key replacement needs every pod to present the leaf
 // re-issued from the new CA, never for an ordinary leaf renewal.
-func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, defaultImage string, certState podCertificates) *appsv1.Deployment {
+//
+// The Deployment is a consumer of the FocalPoint's CA (internal/ca): it trusts the
+// bundle and serves the gateway's leaf, so a key replacement waits for its rollouts.
+// podCertificates are the pod template's certificate annotations
+// (ca.ConsumerTemplateAnnotations); nil leaves the live ones as they are.
+func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, defaultImage string, podCertificates map[string]string) *appsv1.Deployment {
 	image := fp.Spec.Gateway.Image
 	if image == "" {
 		image = defaultImage
@@ -153,12 +128,10 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 	}
 	podLabels := commonLabels(fp)
 	podAnnotations := map[string]string{ConfigHashAnnotation: configHash(cm)}
-	if certState.bundleHash != "" {
-		podAnnotations[TrustBundleHashAnnotation] = certState.bundleHash
-	}
-	if certState.servingCertificate != "" {
-		podAnnotations[ServingCertificateAnnotation] = certState.servingCertificate
-	}
+	maps.Copy(podAnnotations, podCertificates)
+	meta := objectMeta(fp)
+	maps.Copy(meta.Labels, ca.ConsumerLabels(CARef(fp)))
+	meta.Annotations = ca.ConsumerAnnotations(GatewayTLSSecretName(fp))
 	secretVolume := func(name, secret string) corev1.Volume {
 		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret}}}
 	}
@@ -177,7 +150,7 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 		}
 	}
 	return &appsv1.Deployment{
-		ObjectMeta: objectMeta(fp),
+		ObjectMeta: meta,
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(replicas(fp)),
 			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(fp)},
@@ -217,13 +190,13 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 						Image: image,
 						Args: []string{
 							"gateway",
-							"--config=" + gatewayConfigDir + "/" + gatewayConfigFile,
-							fmt.Sprintf("--listen=:%d", GatewayHTTPSPort),
-							fmt.Sprintf("--health-addr=:%d", GatewayHealthPort),
+							"--config=" + gateway.ConfigPath,
+							fmt.Sprintf("--listen=:%d", gateway.HTTPSPort),
+							fmt.Sprintf("--health-addr=:%d", gateway.HealthPort),
 						},
 						Ports: []corev1.ContainerPort{
-							{Name: "https", ContainerPort: GatewayHTTPSPort, Protocol: corev1.ProtocolTCP},
-							{Name: "health", ContainerPort: GatewayHealthPort, Protocol: corev1.ProtocolTCP},
+							{Name: "https", ContainerPort: gateway.HTTPSPort, Protocol: corev1.ProtocolTCP},
+							{Name: "health", ContainerPort: gateway.HealthPort, Protocol: corev1.ProtocolTCP},
 						},
 						Resources:      resources,
 						LivenessProbe:  probe("/healthz"),
@@ -237,9 +210,9 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 						},
 						VolumeMounts: []corev1.VolumeMount{
-							{Name: "config", MountPath: gatewayConfigDir, ReadOnly: true},
-							{Name: "tls", MountPath: GatewayTLSDir, ReadOnly: true},
-							{Name: "trust-bundle", MountPath: GatewayTrustDir, ReadOnly: true},
+							{Name: "config", MountPath: gateway.ConfigDir, ReadOnly: true},
+							{Name: "tls", MountPath: gateway.TLSDir, ReadOnly: true},
+							{Name: "trust-bundle", MountPath: gateway.TrustDir, ReadOnly: true},
 						},
 					}},
 					Volumes: []corev1.Volume{
@@ -267,7 +240,7 @@ var deploymentSpec = apply.Spec[*appsv1.Deployment]{
 	InSync: func(d, l *appsv1.Deployment) bool {
 		dp, lp := d.Spec.Template.Spec, l.Spec.Template.Spec
 		da, la := d.Spec.Template.Annotations, l.Spec.Template.Annotations
-		return (da[TrustBundleHashAnnotation] == "" || da[ServingCertificateAnnotation] == la[ServingCertificateAnnotation]) &&
+		return (da[ca.TrustBundleHashAnnotation] == "" || da[ca.ServingCertificateAnnotation] == la[ca.ServingCertificateAnnotation]) &&
 			len(dp.Containers) == len(lp.Containers) && len(dp.InitContainers) == len(lp.InitContainers) &&
 			len(dp.Volumes) == len(lp.Volumes) && !lp.HostNetwork && !lp.HostPID && !lp.HostIPC &&
 			equality.Semantic.DeepDerivative(d.Spec, l.Spec)
@@ -290,7 +263,7 @@ func desiredService(fp *cybercoopv1alpha1.FocalPoint) *corev1.Service {
 			Type:     st,
 			Selector: selectorLabels(fp),
 			Ports: []corev1.ServicePort{{
-				Name: "https", Port: GatewayServicePort, TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP,
+				Name: "https", Port: gateway.ServicePort, TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP,
 			}},
 		},
 	}
@@ -344,7 +317,7 @@ func desiredNetworkPolicy(fp *cybercoopv1alpha1.FocalPoint) *networkingv1.Networ
 			// Peers and officers reach the mTLS API from anywhere; the API itself
 			// authenticates them. Nothing else is reachable.
 			Ingress: []networkingv1.NetworkPolicyIngressRule{{
-				Ports: []networkingv1.NetworkPolicyPort{port(GatewayHTTPSPort, tcp)},
+				Ports: []networkingv1.NetworkPolicyPort{port(gateway.HTTPSPort, tcp)},
 			}},
 			// DNS, and HTTPS towards peer gateways and the evidence vault.
 			Egress: []networkingv1.NetworkPolicyEgressRule{
@@ -358,4 +331,79 @@ func desiredNetworkPolicy(fp *cybercoopv1alpha1.FocalPoint) *networkingv1.Networ
 var networkPolicySpec = apply.Spec[*networkingv1.NetworkPolicy]{
 	InSync: func(d, l *networkingv1.NetworkPolicy) bool { return equality.Semantic.DeepEqual(d.Spec, l.Spec) },
 	Repair: func(d, l *networkingv1.NetworkPolicy) { l.Spec = d.Spec },
+}
+
+// The child phases. Each records its error for the Ready condition; the gateway
+// Deployment is left alone when its configuration could not be applied.
+
+func (r *Reconciler) reconcileNetworkPolicy(ctx context.Context, s *scope) error {
+	_, err := apply.Apply(ctx, s.children, desiredNetworkPolicy(s.fp), networkPolicySpec, "")
+	return s.provisioned(err)
+}
+
+func (r *Reconciler) reconcileConfiguration(ctx context.Context, s *scope) error {
+	cm, err := desiredConfigMap(s.fp)
+	if err == nil {
+		_, err = apply.Apply(ctx, s.children, cm, configMapSpec, "")
+	}
+	if err == nil {
+		_, err = apply.Apply(ctx, s.children, desiredServiceAccount(s.fp), serviceAccountSpec, "")
+	}
+	s.configured = err == nil
+	return s.provisioned(err)
+}
+
+func (r *Reconciler) reconcileGateway(ctx context.Context, s *scope) error {
+	if !s.configured {
+		return nil // the configuration phase's error is reported already
+	}
+	cm, err := desiredConfigMap(s.fp)
+	if err != nil {
+		return s.provisioned(err)
+	}
+	desired := desiredDeployment(s.fp, cm, r.GatewayImage, s.podCertificates)
+	live := &appsv1.Deployment{}
+	planned := ""
+	if err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); err == nil {
+		planned = plannedRollout(s.podCertificates, live.Spec.Template.Annotations)
+	}
+	s.deployment, err = apply.Apply(ctx, s.children, desired, deploymentSpec, planned)
+	return s.provisioned(err)
+}
+
+func (r *Reconciler) reconcileService(ctx context.Context, s *scope) error {
+	_, err := apply.Apply(ctx, s.children, desiredService(s.fp), serviceSpec, "")
+	return s.provisioned(err)
+}
+
+// reconcileDisruptionBudget: one replica cannot tolerate any disruption, so a budget
+// would only block node drains.
+func (r *Reconciler) reconcileDisruptionBudget(ctx context.Context, s *scope) error {
+	if replicas(s.fp) < 2 {
+		return s.provisioned(s.children.Absent(ctx, &policyv1.PodDisruptionBudget{ObjectMeta: objectMeta(s.fp)}))
+	}
+	_, err := apply.Apply(ctx, s.children, desiredPodDisruptionBudget(s.fp), podDisruptionBudgetSpec, "")
+	return s.provisioned(err)
+}
+
+// plannedRollout says why the operator itself changes the gateway pod template's
+// certificate annotations in this reconcile, so the update is not reported as drift;
+// empty when it does not.
+func plannedRollout(desired, live map[string]string) string {
+	bundle := desired[ca.TrustBundleHashAnnotation]
+	if bundle == "" {
+		return ""
+	}
+	var why []string
+	if bundle != live[ca.TrustBundleHashAnnotation] {
+		why = append(why, "the trust bundle changed, so the gateway pods are rolled to load it")
+	}
+	if serving := desired[ca.ServingCertificateAnnotation]; serving != live[ca.ServingCertificateAnnotation] {
+		if serving != "" {
+			why = append(why, "the serving certificate was re-issued from the new CA, so the gateway pods are rolled to load it before the old CA is pruned")
+		} else if len(why) == 0 {
+			why = append(why, "the CA key replacement no longer waits for the gateway to load its serving certificate")
+		}
+	}
+	return strings.Join(why, "; ")
 }

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway"
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 )
@@ -142,7 +143,7 @@ var _ = Describe("FocalPoint controller", func() {
 
 		cm := &corev1.ConfigMap{}
 		Expect(k8sClient.Get(ctx, key, cm)).To(Succeed())
-		var cfg GatewayConfig
+		var cfg gateway.Config
 		Expect(json.Unmarshal([]byte(cm.Data["config.json"]), &cfg)).To(Succeed())
 		Expect(cfg.Country).To(Equal("KE"))
 		Expect(cfg.Roster.TimeZone).To(Equal("Africa/Nairobi"))
@@ -162,7 +163,7 @@ var _ = Describe("FocalPoint controller", func() {
 		np := &networkingv1.NetworkPolicy{}
 		Eventually(func() error { return k8sClient.Get(ctx, key, np) }).Should(Succeed())
 		Expect(np.Spec.PolicyTypes).To(ConsistOf(networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress))
-		Expect(np.Spec.Ingress[0].Ports[0].Port.IntValue()).To(Equal(GatewayHTTPSPort))
+		Expect(np.Spec.Ingress[0].Ports[0].Port.IntValue()).To(Equal(gateway.HTTPSPort))
 
 		By("owning every child as controller, so deleting the FocalPoint garbage-collects them")
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), fp)).To(Succeed())
@@ -441,7 +442,7 @@ var _ = Describe("FocalPoint controller", func() {
 		// shared counter, and its legitimate writes must not be counted as ours. The
 		// resourceVersions catch any write at all, ours or the manager's.
 		counted := envtestutil.NewWriteCounter(writes.Client)
-		direct := *reconciler
+		direct := *fpReconciler
 		direct.Client = manageropts.ReconcilerClient(counted, apiReader)
 
 		// The manager's cache may lag the direct client; wait until a reconcile

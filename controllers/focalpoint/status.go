@@ -7,10 +7,12 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/certs"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway"
+	"github.com/cybercoop/cybercoop-operator/internal/reconciler"
 	"github.com/cybercoop/cybercoop-operator/internal/roster"
 )
 
@@ -166,11 +168,27 @@ func readyCondition(provisionErr error, others ...metav1.Condition) metav1.Condi
 	return cond
 }
 
-// setConditions applies conds to status, keeping lastTransitionTime of conditions
-// whose status did not change, and stamping observedGeneration.
-func setConditions(status *cybercoopv1alpha1.FocalPointStatus, generation int64, conds ...metav1.Condition) {
-	for _, c := range conds {
-		c.ObservedGeneration = generation
-		meta.SetStatusCondition(&status.Conditions, c)
+// computeStatus writes the FocalPoint's status from what the phases found: roster
+// coverage, certificates, the gateway's availability, and Ready summing them up.
+// observedGeneration advances only when every phase succeeded; the conditions carry
+// the current generation either way. It does no I/O.
+func computeStatus(s *scope, reconcileErr error) {
+	fp, now := s.fp, s.Now
+	st := &fp.Status
+	coverage, coverageCond, nextWeek := coverageStatus(fp.Spec.Roster, now)
+	st.Coverage = coverage
+	s.RequeueAt(nextWeek)
+	s.RequeueAt(certs.NextCheck(&s.certs, now))
+	if s.certs.Observed {
+		st.Certificates = certificatesStatus(&s.certs)
 	}
+	certCond := certs.ReadyCondition(&s.certs, now)
+	availableCond, gatewayReplicas := availableCondition(s.deployment, replicas(fp))
+	st.GatewayReplicas = gatewayReplicas
+	st.Endpoint = fmt.Sprintf("https://%s.%s.svc:%d", gatewayName(fp), fp.Namespace, gateway.ServicePort)
+	if reconcileErr == nil {
+		st.ObservedGeneration = fp.Generation
+	}
+	reconciler.SetConditions(&st.Conditions, fp.Generation, availableCond, certCond, coverageCond,
+		readyCondition(s.provisionErr, availableCond, certCond, coverageCond))
 }

@@ -26,10 +26,10 @@ var (
 	testEnv *envtest.Environment
 	// k8sClient talks to the API server directly, never through a cache, so
 	// assertions see what is stored.
-	k8sClient  client.Client
-	scheme     *runtime.Scheme
-	reconciler *Reconciler
-	writes     *envtestutil.WriteCounter
+	k8sClient    client.Client
+	scheme       *runtime.Scheme
+	fpReconciler *Reconciler
+	writes       *envtestutil.WriteCounter
 	// apiReader reads from the API server, bypassing the manager's cache.
 	apiReader client.Reader
 	// testNow is Wednesday 18 November 2026, noon in Nairobi.
@@ -84,14 +84,14 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	apiReader = mgr.GetAPIReader()
 	writes = envtestutil.NewWriteCounter(mgr.GetClient())
-	reconciler = &Reconciler{
+	fpReconciler = &Reconciler{
 		Client:       manageropts.ReconcilerClient(writes, mgr.GetAPIReader()),
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("cybercoop-operator"),
 		Clock:        fakeClock,
 		GatewayImage: testGatewayImage,
 	}
-	Expect(reconciler.SetupWithManager(mgr)).To(Succeed())
+	Expect(fpReconciler.SetupWithManager(mgr)).To(Succeed())
 	stopManager = envtestutil.StartManager(mgr)
 })
 

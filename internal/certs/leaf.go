@@ -202,3 +202,29 @@ func Tampered(reason pki.Reason, issuedGeneration, caGeneration int64) bool {
 	}
 	return false
 }
+
+// ReadLeaf is the leaf stored in Secret name, for status when it was not ensured in
+// this reconcile. A missing or unusable Secret gives a result without a certificate.
+func ReadLeaf(ctx context.Context, c client.Client, namespace, name string) (LeafResult, error) {
+	sec, err := GetSecret(ctx, c, namespace, name)
+	if err != nil || sec == nil {
+		return LeafResult{}, err
+	}
+	res := LeafResult{Secret: sec}
+	if ls, err := pki.ParseLeafSecret(map[string][]byte{pki.TLSCertKey: sec.Data[pki.TLSCertKey], pki.TLSPrivateKeyKey: sec.Data[pki.TLSPrivateKeyKey]}); err == nil {
+		res.Certificate = ls.Certificate
+		res.Generation, _ = strconv.ParseInt(sec.Annotations[CAGenerationAnnotation], 10, 64)
+	}
+	return res, nil
+}
+
+// WithLifetime applies a resource's leaf lifetime settings to spec.
+func WithLifetime(spec pki.LeafSpec, lifetime cybercoopv1alpha1.LeafCertificateSpec) pki.LeafSpec {
+	if lifetime.LeafDuration != nil {
+		spec.Duration = lifetime.LeafDuration.Duration
+	}
+	if lifetime.LeafRenewBefore != nil {
+		spec.RenewBefore = lifetime.LeafRenewBefore.Duration
+	}
+	return spec
+}

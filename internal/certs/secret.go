@@ -16,11 +16,9 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/cybercoop/cybercoop-operator/internal/apply"
 )
@@ -54,61 +52,22 @@ const (
 // it does not exist; updates carry its resourceVersion, so a concurrent change makes the
 // write fail with a conflict instead of being overwritten. A Secret of another type is
 // replaced, because the type is immutable. ApplySecret refuses a Secret another
-// controller owns and writes nothing when everything already matches.
+// controller owns and writes nothing when everything already matches. It is
+// apply.EnsureFrom with the Secret's comparison, so every child object the operator
+// writes goes through one owner-checked, compare-before-write path.
 func ApplySecret(ctx context.Context, c client.Client, scheme *runtime.Scheme, owner client.Object, live, desired *corev1.Secret) (*corev1.Secret, apply.Outcome, error) {
-	if err := controllerutil.SetControllerReference(owner, desired, scheme); err != nil {
-		return nil, apply.Unchanged, err
+	stored, outcome, err := apply.EnsureFrom(ctx, c, scheme, owner, live, live != nil, desired, secretSpec)
+	if err != nil {
+		return nil, outcome, fmt.Errorf("applying Secret %s: %w", desired.Name, err)
 	}
-	if live == nil {
-		if err := c.Create(ctx, desired); err != nil {
-			return nil, apply.Unchanged, fmt.Errorf("creating Secret %s: %w", desired.Name, err)
-		}
-		return desired, apply.Created, nil
-	}
-	if ref := metav1.GetControllerOfNoCopy(live); ref != nil && ref.UID != owner.GetUID() {
-		return nil, apply.Unchanged, fmt.Errorf("the Secret %s/%s is controlled by %s %s, not by this resource; rename or delete it",
-			live.Namespace, live.Name, ref.Kind, ref.Name)
-	}
-	if live.Type != desired.Type {
-		uid, rv := live.UID, live.ResourceVersion
-		if err := c.Delete(ctx, live, client.Preconditions{UID: &uid, ResourceVersion: &rv}); client.IgnoreNotFound(err) != nil {
-			return nil, apply.Unchanged, fmt.Errorf("replacing Secret %s of type %q by one of type %q: %w", live.Name, live.Type, desired.Type, err)
-		}
-		if err := c.Create(ctx, desired); err != nil {
-			return nil, apply.Unchanged, fmt.Errorf("creating Secret %s: %w", desired.Name, err)
-		}
-		return desired, apply.Updated, nil
-	}
-	if metav1.IsControlledBy(live, owner) && dataEqual(live.Data, desired.Data) &&
-		subset(desired.Labels, live.Labels) && ownedAnnotations(live.Annotations).equal(ownedAnnotations(desired.Annotations)) {
-		return live, apply.Unchanged, nil
-	}
-	updated := live.DeepCopy()
-	if updated.Labels == nil {
-		updated.Labels = map[string]string{}
-	}
-	for k, v := range desired.Labels {
-		updated.Labels[k] = v
-	}
-	annotations := map[string]string{}
-	for k, v := range live.Annotations {
-		if !strings.HasPrefix(k, ownedAnnotationPrefix) {
-			annotations[k] = v
-		}
-	}
-	for k, v := range desired.Annotations {
-		annotations[k] = v
-	}
-	updated.Annotations = annotations
-	updated.Data = desired.Data
-	updated.StringData = nil
-	if err := controllerutil.SetControllerReference(owner, updated, scheme); err != nil {
-		return nil, apply.Unchanged, err
-	}
-	if err := c.Update(ctx, updated); err != nil {
-		return nil, apply.Unchanged, fmt.Errorf("updating Secret %s: %w", live.Name, err)
-	}
-	return updated, apply.Updated, nil
+	return stored, outcome, nil
+}
+
+var secretSpec = apply.Spec[*corev1.Secret]{
+	InSync:                func(d, l *corev1.Secret) bool { return d.Type == l.Type && dataEqual(l.Data, d.Data) },
+	Repair:                func(d, l *corev1.Secret) { l.Data, l.StringData = d.Data, nil },
+	Recreate:              func(d, l *corev1.Secret) bool { return d.Type != l.Type },
+	OwnedAnnotationPrefix: ownedAnnotationPrefix,
 }
 
 // GetSecret reads a Secret; a missing Secret is (nil, nil).
@@ -136,15 +95,6 @@ func dataEqual(a, b map[string][]byte) bool {
 	return true
 }
 
-func subset(want, have map[string]string) bool {
-	for k, v := range want {
-		if hv, ok := have[k]; !ok || hv != v {
-			return false
-		}
-	}
-	return true
-}
-
 type annotationSet map[string]string
 
 func ownedAnnotations(all map[string]string) annotationSet {
@@ -155,8 +105,4 @@ func ownedAnnotations(all map[string]string) annotationSet {
 		}
 	}
 	return out
-}
-
-func (a annotationSet) equal(b annotationSet) bool {
-	return len(a) == len(b) && subset(a, b)
 }

@@ -5,47 +5,14 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/go-logr/logr"
 )
-
-// Config is the configuration file the operator writes into the gateway's ConfigMap.
-// It mirrors the FocalPoint's spec; unknown fields are rejected so that a version
-// mismatch between operator and gateway is loud.
-type Config struct {
-	Country   string            `json:"country"`
-	Authority string            `json:"authority"`
-	Languages []string          `json:"languages"`
-	Services  []string          `json:"services"`
-	Contacts  []json.RawMessage `json:"contacts"`
-	Roster    json.RawMessage   `json:"roster"`
-}
-
-// LoadConfig reads and checks the configuration file at path.
-func LoadConfig(path string) (*Config, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("gateway configuration: %w", err)
-	}
-	defer f.Close()
-	dec := json.NewDecoder(f)
-	dec.DisallowUnknownFields()
-	var cfg Config
-	if err := dec.Decode(&cfg); err != nil {
-		return nil, fmt.Errorf("gateway configuration %s: %w", path, err)
-	}
-	if len(cfg.Country) != 2 {
-		return nil, fmt.Errorf("gateway configuration %s: country: %q is not an ISO 3166-1 alpha-2 code", path, cfg.Country)
-	}
-	return &cfg, nil
-}
 
 // HealthServer answers /healthz (the process is alive) and /readyz (the
 // configuration loaded and the gateway can serve).

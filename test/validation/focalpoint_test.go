@@ -108,10 +108,10 @@ var _ = Describe("FocalPoint validation by the API server", func() {
 		Entry("unknown service type", func(fp *v1.FocalPoint) { fp.Spec.Gateway.ServiceType = "ExternalName" },
 			"spec.gateway.serviceType", `supported values: "ClusterIP", "NodePort", "LoadBalancer"`),
 		Entry("leaf renewal not shorter than its lifetime", func(fp *v1.FocalPoint) {
-			fp.Spec.Certificates = &v1.CertificatesSpec{LeafDuration: dur("24h"), LeafRenewBefore: dur("48h")}
+			fp.Spec.Certificates = &v1.CertificatesSpec{LeafCertificateSpec: v1.LeafCertificateSpec{LeafDuration: dur("24h"), LeafRenewBefore: dur("48h")}}
 		}, "spec.certificates", "leafRenewBefore must be shorter than leafDuration"),
 		Entry("leaf lifetime of ten years", func(fp *v1.FocalPoint) {
-			fp.Spec.Certificates = &v1.CertificatesSpec{LeafDuration: dur("87600h")}
+			fp.Spec.Certificates = &v1.CertificatesSpec{LeafCertificateSpec: v1.LeafCertificateSpec{LeafDuration: dur("87600h")}}
 		}, "spec.certificates.leafDuration", "must be between 1h and 8760h"),
 	)
 

@@ -20,6 +20,7 @@ import (
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
+	"github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/metrics"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
@@ -45,9 +46,11 @@ func newFocalPoint(ctx context.Context) *cybercoopv1alpha1.FocalPoint {
 				Shifts:   []cybercoopv1alpha1.Shift{{Days: allWeek, Start: "00:00", End: "24:00", OnCall: "Duty desk"}},
 			},
 			Certificates: &cybercoopv1alpha1.CertificatesSpec{
-				LeafDuration:    &metav1.Duration{Duration: 720 * time.Hour},
-				LeafRenewBefore: &metav1.Duration{Duration: 240 * time.Hour},
-				IssuerRef:       &cybercoopv1alpha1.IssuerReference{Name: "national-ca", Kind: cybercoopv1alpha1.IssuerKindClusterIssuer},
+				LeafCertificateSpec: cybercoopv1alpha1.LeafCertificateSpec{
+					LeafDuration:    &metav1.Duration{Duration: 720 * time.Hour},
+					LeafRenewBefore: &metav1.Duration{Duration: 240 * time.Hour},
+				},
+				IssuerRef: &cybercoopv1alpha1.IssuerReference{Name: "national-ca", Kind: cybercoopv1alpha1.IssuerKindClusterIssuer},
 			},
 		},
 	}
@@ -189,7 +192,7 @@ var _ = Describe("FocalPoint certificates issued by cert-manager", func() {
 		Eventually(func(g Gomega) {
 			dep := &appsv1.Deployment{}
 			g.Expect(k8sClient.Get(ctx, key(fp, "ke-poc-gateway"), dep)).To(Succeed())
-			g.Expect(dep.Spec.Template.Annotations).To(HaveKeyWithValue(focalpoint.TrustBundleHashAnnotation, bundleSecret.Annotations[focalpoint.TrustBundleHashAnnotation]))
+			g.Expect(dep.Spec.Template.Annotations).To(HaveKeyWithValue(ca.TrustBundleHashAnnotation, bundleSecret.Annotations[ca.TrustBundleHashAnnotation]))
 		}).Should(Succeed())
 		notAfter, ok := metrics.CertificateExpiration(fp.Namespace, "FocalPoint", fp.Name, metrics.RoleGatewayServing)
 		Expect(ok).To(BeTrue())

@@ -24,6 +24,7 @@ import (
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
+	"github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/certs"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
@@ -169,7 +170,7 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 			case updated < n && len(pods) <= n:
 				refresh()
 				published := secret(focalpoint.TrustBundleSecretName(fp)).Data[pki.CACertKey]
-				Expect(dep.Spec.Template.Annotations[focalpoint.TrustBundleHashAnnotation]).To(Equal(sha256Hex(published)),
+				Expect(dep.Spec.Template.Annotations[ca.TrustBundleHashAnnotation]).To(Equal(sha256Hex(published)),
 					"the pod template must name the bundle that is published")
 				pods = append(pods, gatewayPod{template: dep.Generation, started: step})
 				updated++
@@ -267,7 +268,7 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 			return g
 		}
 		phase := func() string {
-			return secret(focalpoint.CASecretName(fp)).Annotations[focalpoint.RotationPhaseAnnotation]
+			return secret(focalpoint.CASecretName(fp)).Annotations[ca.RotationPhaseAnnotation]
 		}
 
 		By("starting: the first reconcile issues the CA, the bundle and the serving certificate")

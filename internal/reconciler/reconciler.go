@@ -1,0 +1,187 @@
+// Package reconciler is the reconcile skeleton every kind uses: get the object; a
+// missing one is done; deletion (with a finalizer only where owner references cannot
+// do the job); the kind's phases, all of them, over one scope, their errors joined;
+// status computed by the kind's pure function; one status write, compared first,
+// with an optimistic lock; a requeue at the earliest time a phase asked for.
+//
+// A new kind writes its scope, its phases and its status function, and wires them
+// into a Kind.
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+)
+
+// Scope is what a kind's phases share in one reconcile. Embed *Base in it.
+type Scope interface {
+	base() *Base
+}
+
+// Base is the part of every scope the skeleton reads: the reconcile's single clock
+// reading and the earliest time-based recheck the phases asked for.
+type Base struct {
+	// Now is read once per reconcile, so every phase and the status agree on the time.
+	Now       time.Time
+	requeueAt time.Time
+}
+
+func (b *Base) base() *Base { return b }
+
+// RequeueAt asks for a reconcile at t (certificate renewal, the roster's next week);
+// the earliest request wins. A zero t asks for nothing.
+func (b *Base) RequeueAt(t time.Time) {
+	if !t.IsZero() && (b.requeueAt.IsZero() || t.Before(b.requeueAt)) {
+		b.requeueAt = t
+	}
+}
+
+// Phase is one step of a kind's reconcile. Every phase runs, also after another
+// failed; a phase that needs an earlier one's result checks the scope.
+type Phase[S Scope] struct {
+	Name string
+	Run  func(ctx context.Context, s S) error
+}
+
+// Kind wires one kind into the skeleton.
+type Kind[O client.Object, S Scope] struct {
+	Client client.Client
+	// Clock is the time source; nil means the real clock.
+	Clock clock.PassiveClock
+	// New returns an empty object of the kind.
+	New func() O
+	// NewScope starts a reconcile of obj at now.
+	NewScope func(obj O, now time.Time) S
+	// Phases run in order over the scope.
+	Phases []Phase[S]
+	// Status writes the object's status from the scope; err is every phase's error
+	// joined. It does no I/O. Conditions are stamped with the object's generation
+	// (SetConditions), so a failed step reads "failed", not "not yet observed".
+	Status func(s S, err error)
+	// Report, if set, runs after Status for what is not status: events, metrics.
+	Report func(ctx context.Context, s S)
+	// Finalizer, if set, is added to every live object, and Finalize runs before it is
+	// removed from an object being deleted. Use it only for what owner references
+	// cannot do, such as keeping evidence when a resource is deleted.
+	Finalizer string
+	Finalize  func(ctx context.Context, obj O) error
+	// Forget, if set, runs when the object is gone or going: drop what the operator
+	// keeps about it outside the API (metrics).
+	Forget func(key types.NamespacedName)
+}
+
+// Reconcile is the skeleton.
+func (k *Kind[O, S]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	obj := k.New()
+	if err := k.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) && k.Forget != nil {
+			k.Forget(req.NamespacedName)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.GetDeletionTimestamp().IsZero() {
+		return ctrl.Result{}, k.delete(ctx, req.NamespacedName, obj)
+	}
+	if k.Finalizer != "" && !controllerutil.ContainsFinalizer(obj, k.Finalizer) {
+		base := obj.DeepCopyObject().(O)
+		controllerutil.AddFinalizer(obj, k.Finalizer)
+		if err := k.Client.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer %s: %w", k.Finalizer, err)
+		}
+	}
+
+	now := time.Now()
+	if k.Clock != nil {
+		now = k.Clock.Now()
+	}
+	stored := obj.DeepCopyObject().(O)
+	s := k.NewScope(obj, now)
+	var errs []error
+	for _, p := range k.Phases {
+		if err := p.Run(ctx, s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	err := errors.Join(errs...)
+	k.Status(s, err)
+	if k.Report != nil {
+		k.Report(ctx, s)
+	}
+	if werr := PatchStatus(ctx, k.Client, stored, obj); werr != nil {
+		return ctrl.Result{}, errors.Join(err, werr)
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if at := s.base().requeueAt; !at.IsZero() {
+		return ctrl.Result{RequeueAfter: max(at.Sub(now), time.Second)}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+func (k *Kind[O, S]) delete(ctx context.Context, key types.NamespacedName, obj O) error {
+	if k.Forget != nil {
+		k.Forget(key)
+	}
+	if k.Finalizer == "" || !controllerutil.ContainsFinalizer(obj, k.Finalizer) {
+		return nil // children carry owner references; the garbage collector removes them
+	}
+	if k.Finalize != nil {
+		if err := k.Finalize(ctx, obj); err != nil {
+			return err
+		}
+	}
+	base := obj.DeepCopyObject().(O)
+	controllerutil.RemoveFinalizer(obj, k.Finalizer)
+	if err := k.Client.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return nil
+}
+
+// PatchStatus writes obj's status when it differs from stored's, with an optimistic
+// lock so a concurrent writer is never overwritten. A steady-state reconcile
+// therefore writes nothing.
+func PatchStatus(ctx context.Context, c client.Client, stored, obj client.Object) error {
+	if equality.Semantic.DeepEqual(stored, obj) {
+		return nil
+	}
+	if err := c.Status().Patch(ctx, obj, client.MergeFromWithOptions(stored, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	return nil
+}
+
+// SetConditions applies conds to a status's conditions, keeping lastTransitionTime
+// of conditions whose status did not change, and stamping observedGeneration with
+// generation: the object's current metadata.generation, whether or not the
+// reconcile succeeded.
+func SetConditions(conditions *[]metav1.Condition, generation int64, conds ...metav1.Condition) {
+	for _, c := range conds {
+		c.ObservedGeneration = generation
+		meta.SetStatusCondition(conditions, c)
+	}
+}
+
+// Earliest is the earlier of two times, ignoring zero times.
+func Earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Before(b):
+		return a
+	}
+	return b
+}
