@@ -139,13 +139,13 @@ const (
 
 // Principal names who holds a role. Forms:
 //
-//	*                         every authenticated client
-//	spiffe://…, uri:<URI>     the certificate's URI SAN, compared exactly
-//	sha256:<64 hex>           one certificate, by fingerprint
-//	CN=alice,O=Police KE      a distinguished name (RFC 4514), compared as a
-//	                          name: attribute types by OID, values without
-//	                          case or repeated-space differences, every RDN
-//	                          and attribute present and nothing more
+//   - every authenticated client
+//     spiffe://…, uri:<URI>     the certificate's URI SAN, compared exactly
+//     sha256:<64 hex>           one certificate, by fingerprint
+//     CN=alice,O=Police KE      a distinguished name (RFC 4514), compared as a
+//     name: attribute types by OID, values without
+//     case or repeated-space differences, every RDN
+//     and attribute present and nothing more
 //
 // A value is always taken whole: commas belong to the name.
 type Principal struct {
@@ -320,7 +320,9 @@ func canonicalDN(s string) (string, error) {
 	return strings.Join(rdns, "\x01"), nil
 }
 
-func isHexByte(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+func isHexByte(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
 
 func isDottedOID(s string) bool {
 	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {

@@ -54,9 +54,9 @@ const MaxEntryBytes = 64 << 10
 // before it, which chains the log so that altering, removing, inserting or
 // reordering any entry breaks every later link.
 type Entry struct {
-	Seq        uint64    `json:"seq"`
-	Time       time.Time `json:"time"`
-	Actor      string    `json:"actor"`
+	Seq   uint64    `json:"seq"`
+	Time  time.Time `json:"time"`
+	Actor string    `json:"actor"`
 	// Cert identifies the actor's certificate (subject, URI SAN, issuer,
 	// serial, fingerprint); absent for the vault's own entries.
 	Cert       *Identity `json:"cert,omitempty"`
@@ -76,8 +76,8 @@ type Entry struct {
 	// written before cases could be attached lack it and change nothing.
 	Attached bool   `json:"attached,omitempty"`
 	Detail   string `json:"detail,omitempty"`
-	Prev      string `json:"prev"`
-	Hash      string `json:"hash"`
+	Prev     string `json:"prev"`
+	Hash     string `json:"hash"`
 }
 
 func (e Entry) computeHash() (string, error) {

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"mime"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -270,7 +272,8 @@ func (h *handler) ingest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	r.Body = newBodyGuard(w, r.Body, h.limits)
+	tail := &tailReader{r: newBodyGuard(w, r.Body, h.limits)}
+	r.Body = tail
 	want, err := declaredExpectation(r.Header)
 	if err != nil {
 		h.fail(w, r, err)
@@ -305,7 +308,8 @@ func (h *handler) ingest(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, bodyErr(err, errors.New("ingest: the second part must be \"object\" (the evidence bytes)")))
 		return
 	}
-	res, err := h.v.Ingest(r.Context(), actor, meta, &lastPart{part: part, mr: mr}, want)
+	_, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	res, err := h.v.Ingest(r.Context(), actor, meta, &lastPart{part: part, mr: mr, body: tail, boundary: params["boundary"]}, want)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -352,12 +356,16 @@ func declaredExpectation(hdr http.Header) (Expectation, error) {
 }
 
 // lastPart reads the object part and turns its end into io.EOF only if the
-// multipart body then closes properly: an end without the closing boundary,
-// or a further part, is an error.
+// multipart body then ends with its closing boundary: an end without it (a
+// client stopped after a boundary line, or mid-part), or a further part, is
+// an error. mime/multipart alone cannot tell: its NextPart also answers a
+// bare io.EOF when the body ends inside the headers of another part.
 type lastPart struct {
-	part io.Reader
-	mr   *multipart.Reader
-	done bool
+	part     io.Reader
+	mr       *multipart.Reader
+	body     *tailReader
+	boundary string
+	done     bool
 }
 
 // Read implements io.Reader.
@@ -374,16 +382,58 @@ func (l *lastPart) Read(p []byte) (int, error) {
 	}
 	next, nerr := l.mr.NextPart()
 	switch {
-	case nerr == io.EOF: // exactly io.EOF: the closing boundary was read
-		l.done = true
-		return n, io.EOF
 	case nerr == nil:
 		return n, fmt.Errorf("%w: unexpected part %q after \"object\"", ErrIncompleteBody, truncateForError(next.FormName()))
 	case errors.Is(nerr, errSlowBody):
 		return n, nerr
-	default:
+	case nerr != io.EOF:
 		return n, fmt.Errorf("%w: the body ended without the closing multipart boundary: %w", ErrIncompleteBody, nerr)
 	}
+	// Read to the end of the body (an epilogue is allowed but bounded) and
+	// check that the last thing in it is the closing delimiter.
+	if _, err := io.Copy(io.Discard, io.LimitReader(l.body, maxEpilogue+1)); err != nil {
+		return n, fmt.Errorf("%w: after the closing boundary: %w", ErrIncompleteBody, err)
+	}
+	if !l.body.eof || !l.body.endsWithDelimiter(l.boundary) {
+		return n, fmt.Errorf("%w: the body does not end with the closing multipart boundary --%s--", ErrIncompleteBody, truncateForError(l.boundary))
+	}
+	l.done = true
+	return n, io.EOF
+}
+
+// maxEpilogue bounds what may follow the closing boundary.
+const maxEpilogue = 0
+
+// tailReader remembers the last bytes of a stream and whether it ended.
+type tailReader struct {
+	r    io.ReadCloser
+	tail []byte
+	eof  bool
+}
+
+const tailSize = 128
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.tail = append(t.tail, p[:n]...)
+		if len(t.tail) > 2*tailSize {
+			t.tail = append(t.tail[:0], t.tail[len(t.tail)-tailSize:]...)
+		}
+	}
+	if err == io.EOF {
+		t.eof = true
+	}
+	return n, err
+}
+
+func (t *tailReader) Close() error { return t.r.Close() }
+
+// endsWithDelimiter reports whether the stream ended with the closing
+// delimiter, "--" boundary "--", followed by nothing but line breaks or
+// white space (the multipart epilogue is not accepted).
+func (t *tailReader) endsWithDelimiter(boundary string) bool {
+	return boundary != "" && bytes.HasSuffix(bytes.TrimRight(t.tail, " \t\r\n"), []byte("--"+boundary+"--"))
 }
 
 // bodyGuard ends a request body that stalls (nothing for BodyIdleTimeout)
@@ -669,6 +719,7 @@ func NewHealthHandler(v *Vault) http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(v.metrics.Registry, promhttp.HandlerOpts{}))
 	return mux
 }
+
 // ServeConfig configures Serve.
 type ServeConfig struct {
 	// Listen is the mutual-TLS evidence API address, e.g. ":8443".
@@ -685,7 +736,7 @@ type ServeConfig struct {
 	KeyringPath string
 	// Limits bound concurrent ingests and slow request bodies.
 	Limits Limits
-	Logger      logr.Logger
+	Logger logr.Logger
 	// Ready, if set, is called with the bound addresses once both listen.
 	Ready func(api, health net.Addr)
 }
