@@ -16,6 +16,8 @@ FUZZTIME ?= 10s
 
 CONTROLLER_GEN := $(BIN)/controller-gen
 GOLANGCI_LINT := $(BIN)/golangci-lint
+# golangci-lint with sigs.k8s.io/kube-api-linter compiled in (its cmd/golangci-lint-kube-api-linter).
+KUBE_API_LINTER := $(BIN)/golangci-lint-kube-api-linter
 GINKGO := $(BIN)/ginkgo
 # Each tool is rebuilt when hack/tools/go.sum (and so its pinned version) changes.
 TOOLS_SUM := $(shell sha256sum hack/tools/go.sum | cut -c1-12)
@@ -29,7 +31,7 @@ help: ## List the targets.
 ##@ Toolchain
 
 .PHONY: tools
-tools: $(CONTROLLER_GEN).$(TOOLS_SUM) $(GINKGO).$(TOOLS_SUM) $(GOLANGCI_LINT).$(TOOLS_SUM) ## Install controller-gen, ginkgo and golangci-lint at the versions pinned in hack/tools/go.mod.
+tools: $(CONTROLLER_GEN).$(TOOLS_SUM) $(GINKGO).$(TOOLS_SUM) $(GOLANGCI_LINT).$(TOOLS_SUM) $(KUBE_API_LINTER).$(TOOLS_SUM) ## Install controller-gen, ginkgo, golangci-lint and kube-api-linter at the versions pinned in hack/tools/go.mod.
 
 $(CONTROLLER_GEN).$(TOOLS_SUM):
 	cd hack/tools && GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen
@@ -40,6 +42,9 @@ $(GINKGO).$(TOOLS_SUM):
 $(GOLANGCI_LINT).$(TOOLS_SUM):
 	cd hack/tools && GOBIN=$(BIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 	rm -f $(GOLANGCI_LINT).* && touch $@
+$(KUBE_API_LINTER).$(TOOLS_SUM):
+	cd hack/tools && GOBIN=$(BIN) go install sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter
+	rm -f $(KUBE_API_LINTER).* && touch $@
 
 .PHONY: k8s-binaries
 k8s-binaries: ## Build kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler and kwok into bin/k8s/<version> (first time: about 10 minutes).
@@ -87,8 +92,9 @@ bench: ## Run the benchmarks once each (ratios are printed as custom metrics).
 	go test ./internal/vault/... -run '^$$' -bench Ingest -benchtime 1x
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT).$(TOOLS_SUM) ## Run golangci-lint with the linters listed in .golangci.yml.
+lint: $(GOLANGCI_LINT).$(TOOLS_SUM) $(KUBE_API_LINTER).$(TOOLS_SUM) ## Run golangci-lint with the linters listed in .golangci.yml, and kube-api-linter on api/ (.golangci-kal.yml).
 	$(GOLANGCI_LINT) run ./...
+	$(KUBE_API_LINTER) run -c .golangci-kal.yml ./api/...
 
 .PHONY: verify
 verify: generate manifests ## Regenerate code and manifests, tidy modules and gofmt; fail if the tree changed.

@@ -43,36 +43,53 @@ type LeafCertificateSpec struct {
 // forms match `openssl x509 -noout -dates -serial -fingerprint -sha256`.
 type CertificateStatus struct {
 	// secretName is the Secret holding the certificate and its key.
+	// +required
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	SecretName string `json:"secretName"`
+	SecretName string `json:"secretName,omitempty"`
 	// notBefore is the start of the certificate's validity.
-	NotBefore metav1.Time `json:"notBefore"`
+	// +required
+	NotBefore metav1.Time `json:"notBefore,omitzero"`
 	// notAfter is the end of the certificate's validity.
-	NotAfter metav1.Time `json:"notAfter"`
+	// +required
+	NotAfter metav1.Time `json:"notAfter,omitzero"`
 	// renewalTime is when the operator renews the certificate.
-	RenewalTime metav1.Time `json:"renewalTime"`
+	// +required
+	RenewalTime metav1.Time `json:"renewalTime,omitzero"`
 	// serialNumber is the serial in uppercase hex.
+	// +required
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
-	SerialNumber string `json:"serialNumber"`
+	SerialNumber string `json:"serialNumber,omitempty"`
 	// sha256Fingerprint is the SHA-256 of the DER certificate, uppercase colon-separated hex.
+	// +required
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=95
-	SHA256Fingerprint string `json:"sha256Fingerprint"`
+	SHA256Fingerprint string `json:"sha256Fingerprint,omitempty"`
 	// caGeneration counts CA keys: 1 for the first, one more after each key replacement.
-	// For a leaf it is the generation of the CA key that issued it.
+	// For a leaf it is the generation of the CA key that issued it; 0 for a leaf issued
+	// by cert-manager, whose CA the operator does not hold.
+	// +required
 	CAGeneration int64 `json:"caGeneration"`
 }
 
 // TrustBundleStatus describes the published trust bundle.
 type TrustBundleStatus struct {
 	// secretName is the Secret whose ca.crt holds the bundle.
+	// +required
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	SecretName string `json:"secretName"`
-	// caCount is the number of CA certificates in the bundle: 1, or 2 during a key replacement.
+	SecretName string `json:"secretName,omitempty"`
+	// caCount is the number of CA certificates in the bundle: 1, or 2 during a key replacement;
+	// 0 when the bundle cannot be parsed.
+	// +required
 	CACount int32 `json:"caCount"`
 	// sha256 is the SHA-256 of the bundle's PEM bytes in lowercase hex, the value of the
 	// gateway pod template's cybercoop.io/trust-bundle-hash annotation.
+	// +required
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
-	SHA256 string `json:"sha256"`
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // CARotationPhase is the progress of a CA key replacement.
@@ -97,12 +114,14 @@ const (
 // Secret, so an operator restarted at any point resumes the rollout.
 type CARotationStatus struct {
 	// phase is the rollout's progress; Idle when no replacement is under way.
-	Phase CARotationPhase `json:"phase"`
+	// +required
+	Phase CARotationPhase `json:"phase,omitempty"`
 	// startedAt is when the replacement began; unset when Idle.
 	// +optional
 	StartedAt *metav1.Time `json:"startedAt,omitempty"`
 	// message says what the rollout is doing or waiting for.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	Message string `json:"message,omitempty"`
 }

@@ -56,16 +56,18 @@ type Contact struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// email is an e-mail address monitored around the clock.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=254
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[^@ ]+@[^@ ]+[.][^@ ]+$')",message="must be an e-mail address such as duty@cyber.example.gov"
 	Email string `json:"email,omitempty"`
 
 	// phone is a telephone number in E.164 form, e.g. "+254700000000".
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=16
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[+][1-9][0-9]{6,14}$')",message="must be a telephone number in E.164 form: + then 7 to 15 digits, e.g. +254700000000"
 	Phone string `json:"phone,omitempty"`
@@ -81,22 +83,22 @@ type Shift struct {
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=7
-	Days []Weekday `json:"days"`
+	Days []Weekday `json:"days,omitempty"`
 
 	// start is the local time the shift begins, "HH:MM".
 	// +required
-	Start TimeOfDay `json:"start"`
+	Start TimeOfDay `json:"start,omitempty"`
 
 	// end is the local time the shift ends, "HH:MM" up to "24:00". When it is not
 	// after start, the shift ends on the next day.
 	// +required
-	End TimeOfDay `json:"end"`
+	End TimeOfDay `json:"end,omitempty"`
 
 	// onCall names who is on call during the shift (a person, team or desk).
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
-	OnCall string `json:"onCall"`
+	OnCall string `json:"onCall,omitempty"`
 }
 
 // Roster is the on-call schedule that makes the point of contact reachable 24/7.
@@ -107,14 +109,14 @@ type Roster struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(UTC|[A-Za-z]+(/[A-Za-z0-9_+-]+){1,2})$')",message="must be an IANA time zone name such as UTC, Africa/Nairobi or America/Argentina/Buenos_Aires"
-	TimeZone string `json:"timeZone"`
+	TimeZone string `json:"timeZone,omitempty"`
 
 	// shifts are the recurring on-call periods. Overlaps are allowed.
 	// +required
 	// +listType=atomic
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
-	Shifts []Shift `json:"shifts"`
+	Shifts []Shift `json:"shifts,omitempty"`
 }
 
 // GatewayServiceType is how the gateway's Service is exposed.
@@ -135,7 +137,7 @@ type GatewaySpec struct {
 	// replicas is the number of gateway pods. Default 2, so one can be disrupted
 	// (a PodDisruptionBudget is created from 2 replicas up).
 	// +optional
-	// +kubebuilder:default=2
+	// +default=2
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=10
 	Replicas *int32 `json:"replicas,omitempty"`
@@ -153,7 +155,7 @@ type GatewaySpec struct {
 
 	// serviceType is how the gateway's Service is exposed. Default ClusterIP.
 	// +optional
-	// +kubebuilder:default=ClusterIP
+	// +default="ClusterIP"
 	ServiceType GatewayServiceType `json:"serviceType,omitempty"`
 }
 
@@ -188,17 +190,17 @@ type IssuerReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// kind is Issuer (namespaced, the default) or ClusterIssuer.
 	// +optional
-	// +kubebuilder:default=Issuer
+	// +default="Issuer"
 	Kind IssuerKind `json:"kind,omitempty"`
 
 	// group is the API group of the issuer. Default cert-manager.io; another group names
 	// an external issuer whose kinds are also Issuer and ClusterIssuer.
 	// +optional
-	// +kubebuilder:default=cert-manager.io
+	// +default="cert-manager.io"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Group string `json:"group,omitempty"`
@@ -231,7 +233,7 @@ type CertificatesSpec struct {
 	// keyAlgorithm is the algorithm of the CA and leaf keys. Default ECDSAP256. Changing it
 	// replaces the CA key through the phased rollout and re-issues every leaf.
 	// +optional
-	// +kubebuilder:default=ECDSAP256
+	// +default="ECDSAP256"
 	KeyAlgorithm KeyAlgorithm `json:"keyAlgorithm,omitempty"`
 
 	// caRotationPolicy says what happens when the CA certificate is due for renewal:
@@ -240,7 +242,7 @@ type CertificatesSpec struct {
 	// A key replacement can also be requested once with the annotation
 	// cybercoop.io/force-replace-ca=<token>.
 	// +optional
-	// +kubebuilder:default=RenewCertificate
+	// +default="RenewCertificate"
 	CARotationPolicy CARotationPolicy `json:"caRotationPolicy,omitempty"`
 
 	// issuerRef hands issuance to cert-manager: instead of running its own CA, the
@@ -263,42 +265,42 @@ type FocalPointSpec struct {
 	// country is the State Party's ISO 3166-1 alpha-2 code, e.g. "KE". Immutable.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="country is immutable; create a new FocalPoint instead"
-	Country CountryCode `json:"country"`
+	Country CountryCode `json:"country,omitempty"`
 
 	// authority is the name of the body designated as the point of contact.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
-	Authority string `json:"authority"`
+	Authority string `json:"authority,omitempty"`
 
 	// contacts are how peers and officers reach the point of contact.
 	// +required
 	// +listType=atomic
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=10
-	Contacts []Contact `json:"contacts"`
+	Contacts []Contact `json:"contacts,omitempty"`
 
 	// languages are the languages requests are accepted in, as BCP 47 tags.
 	// +required
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
-	Languages []LanguageTag `json:"languages"`
+	Languages []LanguageTag `json:"languages,omitempty"`
 
 	// services are the kinds of immediate assistance offered.
 	// +required
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=6
-	Services []AssistanceService `json:"services"`
+	Services []AssistanceService `json:"services,omitempty"`
 
 	// roster is the on-call schedule; status.coverage reports how much of the week it covers.
 	// +required
-	Roster Roster `json:"roster"`
+	Roster Roster `json:"roster,omitzero"`
 
 	// gateway configures the intake service's pods and Service.
 	// +optional
-	// +kubebuilder:default={}
+	// +default={}
 	Gateway GatewaySpec `json:"gateway,omitempty"`
 
 	// certificates sets certificate lifetimes, the key algorithm and the CA rotation policy,
@@ -311,24 +313,43 @@ type FocalPointSpec struct {
 // CoverageGap is a period of the week during which nobody is on call.
 type CoverageGap struct {
 	// start is the first uncovered instant, RFC 3339 with the roster zone's offset.
-	Start string `json:"start"`
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	Start string `json:"start,omitempty"`
 	// end is the instant coverage resumes, RFC 3339 with the roster zone's offset.
-	End string `json:"end"`
-	// minutes is the gap's length in real elapsed minutes.
-	Minutes int32 `json:"minutes"`
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	End string `json:"end,omitempty"`
+	// minutes is the gap's length in real elapsed minutes; shifts and time-zone offsets
+	// are whole minutes, so a gap lasts at least one.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	Minutes int32 `json:"minutes,omitempty"`
 }
 
 // RosterCoverage reports how much of the current week the roster covers.
 type RosterCoverage struct {
 	// weekStart is the start of the week measured (Monday 00:00 in the roster's zone), RFC 3339.
-	WeekStart string `json:"weekStart"`
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	WeekStart string `json:"weekStart,omitempty"`
 	// weekMinutes is the week's real length in minutes (less or more than 10080 in a
 	// week with a daylight-saving change).
-	WeekMinutes int32 `json:"weekMinutes"`
-	// coveredMinutes is how many of those minutes have someone on call.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	WeekMinutes int32 `json:"weekMinutes,omitempty"`
+	// coveredMinutes is how many of those minutes have someone on call; 0 when no shift
+	// falls in the week.
+	// +required
 	CoveredMinutes int32 `json:"coveredMinutes"`
-	// hoursPerWeek is coveredMinutes in hours, e.g. "168" or "151.5".
-	HoursPerWeek string `json:"hoursPerWeek"`
+	// hoursPerWeek is coveredMinutes in hours, e.g. "168", "151.5" or "0".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=16
+	HoursPerWeek string `json:"hoursPerWeek,omitempty"`
 	// gaps are the uncovered periods in time order, at most 50 listed.
 	// +optional
 	// +listType=atomic
@@ -355,16 +376,17 @@ type CertificatesStatus struct {
 
 // FocalPointStatus reports whether the point of contact is operating.
 type FocalPointStatus struct {
-	// observedGeneration is the spec generation the status was computed from.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// conditions: Ready, Available, CertificateReady, CoverageComplete.
+	// conditions are Ready, Available, CertificateReady and CoverageComplete.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// observedGeneration is the spec generation the status was computed from.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// coverage is the roster's coverage of the current week.
 	// +optional
@@ -372,10 +394,14 @@ type FocalPointStatus struct {
 
 	// endpoint is the gateway's in-cluster address.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
 	Endpoint string `json:"endpoint,omitempty"`
 
 	// gatewayReplicas is "available/desired" gateway pods, e.g. "2/2".
 	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
 	GatewayReplicas string `json:"gatewayReplicas,omitempty"`
 
 	// certificates reports the national CA, the issued certificates and the trust bundle.
@@ -396,12 +422,14 @@ type FocalPointStatus struct {
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=".status.conditions[?(@.type==\"Ready\")].reason",priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=".metadata.creationTimestamp"
 type FocalPoint struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec declares the point of contact.
 	// +required
-	Spec FocalPointSpec `json:"spec"`
+	Spec FocalPointSpec `json:"spec,omitzero"`
 
 	// status is written by the operator.
 	// +optional

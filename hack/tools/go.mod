@@ -1,4 +1,4 @@
-// Pins the development tools (controller-gen, ginkgo, golangci-lint) installed into bin/.
+// Pins the development tools (controller-gen, ginkgo, golangci-lint, kube-api-linter) installed into bin/.
 module github.com/cybercoop/cybercoop-operator/hack/tools
 
 go 1.26.0
@@ -7,6 +7,7 @@ require (
 	github.com/golangci/golangci-lint/v2 v2.15.0
 	github.com/onsi/ginkgo/v2 v2.34.0
 	sigs.k8s.io/controller-tools v0.23.0
+	sigs.k8s.io/kube-api-linter v0.0.0-20260716143926-092fe0c72997
 )
 
 require (
