@@ -183,7 +183,7 @@ func writeJSON(w http.ResponseWriter, code int, body any) {
 // statusOf maps an error to its HTTP status.
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, ErrInvalidMetadata), errors.Is(err, ErrIncompleteBody), errors.Is(err, ErrExpectation):
+	case errors.Is(err, ErrInvalidMetadata), errors.Is(err, ErrIncompleteBody), errors.Is(err, ErrExpectation), errors.Is(err, errMalformed):
 		return http.StatusBadRequest
 	case errors.Is(err, errSlowBody):
 		return http.StatusRequestTimeout
@@ -321,19 +321,21 @@ func (h *handler) ingest(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, res)
 }
 
+// errMalformed marks a request the multipart reader could not parse.
+var errMalformed = errors.New("malformed request")
+
 // bodyErr returns the body's own failure (cut off, too slow) if there was
-// one, else the protocol error.
+// one, else the protocol error; either is the client's (4xx).
 func bodyErr(readErr, protocolErr error) error {
-	if readErr != nil && readErr != io.EOF {
-		if errors.Is(readErr, errSlowBody) {
-			return readErr
-		}
-		if errors.Is(readErr, io.ErrUnexpectedEOF) || errors.Is(readErr, io.EOF) {
-			return fmt.Errorf("%w: %w", ErrIncompleteBody, readErr)
-		}
-		return fmt.Errorf("%w: %w", protocolErr, readErr)
+	switch {
+	case readErr == nil || readErr == io.EOF:
+		return fmt.Errorf("%w: %w", errMalformed, protocolErr)
+	case errors.Is(readErr, errSlowBody):
+		return readErr
+	case errors.Is(readErr, io.ErrUnexpectedEOF) || errors.Is(readErr, io.EOF):
+		return fmt.Errorf("%w: %w", ErrIncompleteBody, readErr)
 	}
-	return fmt.Errorf("%w: %w", ErrInvalidMetadata, protocolErr)
+	return fmt.Errorf("%w: %w: %w", errMalformed, protocolErr, readErr)
 }
 
 func declaredExpectation(hdr http.Header) (Expectation, error) {
