@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cybercoop/cybercoop-operator/internal/vault"
 )
@@ -86,7 +87,7 @@ func newVerifierKeyCommand() *cobra.Command {
 
 // readVerifierKey accepts the key itself or a file holding it.
 func readVerifierKey(s string) (string, error) {
-	if strings.Count(s, "+") == 2 && !strings.ContainsAny(s, "/\\") {
+	if _, err := note.NewVerifier(s); err == nil {
 		return s, nil
 	}
 	b, err := os.ReadFile(s)
