@@ -146,6 +146,10 @@ func TestCrashDuringIngest(t *testing.T) {
 		if err != nil {
 			t.Fatalf("iteration %d: reopening after SIGKILL: %v", i, err)
 		}
+		if err := v.Fault(); err != nil {
+			v.Close()
+			t.Fatalf("iteration %d: a crash made the vault refuse to serve: %v", i, err)
+		}
 		if !v.Recovery().empty() {
 			recoveries++
 		}

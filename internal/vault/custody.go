@@ -287,7 +287,8 @@ func openCustodyLog(path string, fn func(Entry) error) (*custodyLog, logRecovery
 	if rec.missing != nil {
 		// Change nothing: what is on disk is what a person must examine.
 		l.broken = rec.missing
-		return l, rec, nil
+		return l, rec, nil //nolint:nilerr // the fault is reported in rec; the log stays open read-only for status and proofs
+
 	}
 	if tornAt >= 0 {
 		if err := f.Truncate(tornAt); err != nil {

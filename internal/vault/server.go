@@ -328,7 +328,7 @@ var errMalformed = errors.New("malformed request")
 // one, else the protocol error; either is the client's (4xx).
 func bodyErr(readErr, protocolErr error) error {
 	switch {
-	case readErr == nil || readErr == io.EOF:
+	case readErr == nil || readErr == io.EOF: //nolint:errorlint // only an unwrapped io.EOF is a clean end
 		return fmt.Errorf("%w: %w", errMalformed, protocolErr)
 	case errors.Is(readErr, errSlowBody):
 		return readErr
@@ -376,7 +376,7 @@ func (l *lastPart) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n, err := l.part.Read(p)
-	if err != io.EOF {
+	if err != io.EOF { //nolint:errorlint // only an unwrapped io.EOF ends a part; multipart wraps cut-offs
 		if err != nil && !errors.Is(err, errSlowBody) {
 			err = fmt.Errorf("%w: object part: %w", ErrIncompleteBody, err)
 		}
@@ -511,16 +511,21 @@ func (h *handler) read(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	obj, err := h.v.Read(r.Context(), actorOf(r), d, r.Header.Get(AuthorisationHeader))
+	ref := r.Header.Get(AuthorisationHeader)
+	if err := h.v.AuthoriseRead(actorOf(r), d, ref); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.v.CheckObject(d); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	obj, err := h.v.Read(r.Context(), actorOf(r), d, ref)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	defer obj.Close()
-	if err := h.v.CheckObject(d); err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	info := obj.Info()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))

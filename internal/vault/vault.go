@@ -608,6 +608,16 @@ func (v *Vault) Read(ctx context.Context, actor Identity, d Digest, authorisatio
 	return v.openVerified(info)
 }
 
+// AuthoriseRead checks that actor may read d with authorisationRef, without
+// recording anything: the HTTP API asks before it verifies the object, so
+// that a read entry is written only for a read that is then served.
+func (v *Vault) AuthoriseRead(actor Identity, d Digest, authorisationRef string) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_, _, err := v.authoriseAccess(actor, d, authorisationRef)
+	return err
+}
+
 // CheckObject decrypts and hashes d in full without returning any of it: the
 // HTTP API calls it before sending a status line, so that a damaged object
 // is answered with an error instead of a complete-looking 200.

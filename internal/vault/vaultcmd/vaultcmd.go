@@ -1,6 +1,7 @@
 // Package vaultcmd is the command-line face of the evidence vault:
-// `cybercoop vault` serves it and `cybercoop vault verify` checks a data
-// directory offline.
+// `cybercoop vault` serves it; its subcommands verify a data directory or an
+// export offline, make and show the checkpoint signing key, and print
+// chain-of-custody reports and access queries.
 package vaultcmd
 
 import (
@@ -63,10 +64,12 @@ func NewCommand() *cobra.Command {
 		Use:   "vault",
 		Short: "Serve the evidence vault (mutual TLS) or verify one offline",
 		Long: `vault stores evidence content-addressed and encrypted at rest, and records every
-action on it in an append-only, hash-chained custody log. The evidence API is served
-over HTTPS with mutual TLS only; the client certificate's subject is the actor recorded
-in the custody log. Certificates, the client CA bundle and the keyring are re-read every
---reload-interval without a restart.`,
+action on it in an append-only custody log that is also a Merkle tree with signed
+checkpoints. The evidence API is served over HTTPS with mutual TLS only; the client
+certificate (URI SAN, else subject, with issuer, serial and fingerprint) is the actor
+recorded in the custody log, and the role flags say who may do what. Certificates, the
+client CA bundle and the keyring are re-read every --reload-interval without a restart.
+See docs/vault.md.`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: false,
