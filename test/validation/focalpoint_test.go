@@ -10,36 +10,58 @@ import (
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/test/fixtures"
 )
 
-var everyDay = []v1.Weekday{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
-
-func validFocalPoint(name string) *v1.FocalPoint {
-	return &v1.FocalPoint{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
-		Spec: v1.FocalPointSpec{
-			Country:   "VN",
-			Authority: "Department of Cybersecurity and High-Tech Crime Prevention",
-			Contacts:  []v1.Contact{{Name: "Duty officer", Email: "duty@example.gov.vn", Phone: "+84240000000"}},
-			Languages: []v1.LanguageTag{"vi", "en"},
-			Services:  []v1.AssistanceService{"TechnicalAdvice", "Preservation"},
-			Roster: v1.Roster{TimeZone: "Asia/Ho_Chi_Minh", Shifts: []v1.Shift{
-				{Days: everyDay, Start: "00:00", End: "24:00", OnCall: "Duty desk"},
-			}},
-		},
-	}
-}
+func validFocalPoint(name string) *v1.FocalPoint { return fixtures.VietNam(namespace, name) }
 
 var counter int
+
+// explicitEdits are edits of the JSON sent, for values the typed client leaves out
+// under omitempty but a person's YAML states (authority: "").
+var explicitEdits []func(obj map[string]any)
+
+// explicit sets the field at path (a list index as an int) to value in the JSON sent,
+// as kubectl sends what the user wrote.
+func explicit(value any, path ...any) func(*v1.FocalPoint) {
+	return func(*v1.FocalPoint) {
+		explicitEdits = append(explicitEdits, func(obj map[string]any) {
+			var node any = obj
+			for _, step := range path[:len(path)-1] {
+				switch k := step.(type) {
+				case string:
+					node = node.(map[string]any)[k]
+				case int:
+					node = node.([]any)[k]
+				}
+			}
+			node.(map[string]any)[path[len(path)-1].(string)] = value
+		})
+	}
+}
 
 func create(mutate func(fp *v1.FocalPoint)) error {
 	counter++
 	fp := validFocalPoint(fmt.Sprintf("fp-%d", counter))
+	explicitEdits = nil
 	mutate(fp)
-	return k8sClient.Create(context.Background(), fp)
+	if len(explicitEdits) == 0 {
+		return k8sClient.Create(context.Background(), fp)
+	}
+	fp.SetGroupVersionKind(v1.GroupVersion.WithKind("FocalPoint"))
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(fp)
+	if err != nil {
+		return err
+	}
+	for _, edit := range explicitEdits {
+		edit(content)
+	}
+	return k8sClient.Create(context.Background(), &unstructured.Unstructured{Object: content})
 }
 
 var _ = Describe("FocalPoint validation by the API server", func() {
@@ -68,7 +90,7 @@ var _ = Describe("FocalPoint validation by the API server", func() {
 			"spec.services[2]", `supported values: "TechnicalAdvice"`),
 		Entry("duplicate service", func(fp *v1.FocalPoint) { fp.Spec.Services = []v1.AssistanceService{"Preservation", "Preservation"} },
 			"spec.services[1]", "Duplicate value"),
-		Entry("no services", func(fp *v1.FocalPoint) { fp.Spec.Services = []v1.AssistanceService{} },
+		Entry("no services", explicit([]any{}, "spec", "services"),
 			"spec.services", "should have at least 1 items"),
 		Entry("shift ending at 25:00", func(fp *v1.FocalPoint) { fp.Spec.Roster.Shifts[0].End = "25:00" },
 			"spec.roster.shifts[0].end", "must be a time of day HH:MM between 00:00 and 24:00"),
@@ -78,11 +100,11 @@ var _ = Describe("FocalPoint validation by the API server", func() {
 			fp.Spec.Roster.Shifts[0].Start, fp.Spec.Roster.Shifts[0].End = "08:00", "08:00"
 		},
 			"spec.roster.shifts[0]", "start and end must differ"),
-		Entry("empty roster", func(fp *v1.FocalPoint) { fp.Spec.Roster.Shifts = []v1.Shift{} },
+		Entry("empty roster", explicit([]any{}, "spec", "roster", "shifts"),
 			"spec.roster.shifts", "should have at least 1 items"),
 		Entry("shift on an unknown day", func(fp *v1.FocalPoint) { fp.Spec.Roster.Shifts[0].Days = []v1.Weekday{"Funday"} },
 			"spec.roster.shifts[0].days[0]", `supported values: "Monday"`),
-		Entry("shift with nobody on call", func(fp *v1.FocalPoint) { fp.Spec.Roster.Shifts[0].OnCall = "" },
+		Entry("shift with nobody on call", explicit("", "spec", "roster", "shifts", 0, "onCall"),
 			"spec.roster.shifts[0].onCall", "should be at least 1 chars long"),
 		Entry("time zone that is not an IANA name", func(fp *v1.FocalPoint) { fp.Spec.Roster.TimeZone = "GMT+7" },
 			"spec.roster.timeZone", "must be an IANA time zone name"),
@@ -101,7 +123,7 @@ var _ = Describe("FocalPoint validation by the API server", func() {
 			"spec.languages[0]", "must be a BCP 47 language tag"),
 		Entry("no accepted language", func(fp *v1.FocalPoint) { fp.Spec.Languages = nil },
 			"spec.languages", "Required value"),
-		Entry("empty authority", func(fp *v1.FocalPoint) { fp.Spec.Authority = "" },
+		Entry("empty authority", explicit("", "spec", "authority"),
 			"spec.authority", "should be at least 1 chars long"),
 		Entry("zero gateway replicas", func(fp *v1.FocalPoint) { zero := int32(0); fp.Spec.Gateway.Replicas = &zero },
 			"spec.gateway.replicas", "should be greater than or equal to 1"),

@@ -24,6 +24,7 @@ import (
 	"github.com/cybercoop/cybercoop-operator/internal/metrics"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
+	"github.com/cybercoop/cybercoop-operator/test/fixtures"
 )
 
 var allWeek = []cybercoopv1alpha1.Weekday{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
@@ -31,29 +32,20 @@ var allWeek = []cybercoopv1alpha1.Weekday{"Monday", "Tuesday", "Wednesday", "Thu
 // newFocalPoint is a point of contact staffed around the clock whose certificates a
 // cert-manager ClusterIssuer issues.
 func newFocalPoint(ctx context.Context) *cybercoopv1alpha1.FocalPoint {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "fp-cm-"}}
-	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
-	return &cybercoopv1alpha1.FocalPoint{
-		ObjectMeta: metav1.ObjectMeta{Name: "ke-poc", Namespace: ns.Name},
-		Spec: cybercoopv1alpha1.FocalPointSpec{
-			Country:   "KE",
-			Authority: "National Computer and Cybercrimes Coordination Committee",
-			Contacts:  []cybercoopv1alpha1.Contact{{Name: "Duty officer", Email: "duty@cyber.example.go.ke"}},
-			Languages: []cybercoopv1alpha1.LanguageTag{"en", "sw"},
-			Services:  []cybercoopv1alpha1.AssistanceService{"TechnicalAdvice"},
-			Roster: cybercoopv1alpha1.Roster{
-				TimeZone: "Africa/Nairobi",
-				Shifts:   []cybercoopv1alpha1.Shift{{Days: allWeek, Start: "00:00", End: "24:00", OnCall: "Duty desk"}},
-			},
-			Certificates: &cybercoopv1alpha1.CertificatesSpec{
-				LeafCertificateSpec: cybercoopv1alpha1.LeafCertificateSpec{
-					LeafDuration:    &metav1.Duration{Duration: 720 * time.Hour},
-					LeafRenewBefore: &metav1.Duration{Duration: 240 * time.Hour},
-				},
-				IssuerRef: &cybercoopv1alpha1.IssuerReference{Name: "national-ca", Kind: cybercoopv1alpha1.IssuerKindClusterIssuer},
-			},
+	ns, err := fixtures.Namespace(ctx, k8sClient, "fp-cm-")
+	Expect(err).NotTo(HaveOccurred())
+	fp := fixtures.Kenya(ns)
+	fp.Spec.Contacts = []cybercoopv1alpha1.Contact{{Name: "Duty officer", Email: "duty@cyber.example.go.ke"}}
+	fp.Spec.Services = []cybercoopv1alpha1.AssistanceService{"TechnicalAdvice"}
+	fp.Spec.Roster.Shifts = []cybercoopv1alpha1.Shift{{Days: fixtures.EveryDay, Start: "00:00", End: "24:00", OnCall: "Duty desk"}}
+	fp.Spec.Certificates = &cybercoopv1alpha1.CertificatesSpec{
+		LeafCertificateSpec: cybercoopv1alpha1.LeafCertificateSpec{
+			LeafDuration:    &metav1.Duration{Duration: 720 * time.Hour},
+			LeafRenewBefore: &metav1.Duration{Duration: 240 * time.Hour},
 		},
+		IssuerRef: &cybercoopv1alpha1.IssuerReference{Name: "national-ca", Kind: cybercoopv1alpha1.IssuerKindClusterIssuer},
 	}
+	return fp
 }
 
 func key(fp *cybercoopv1alpha1.FocalPoint, name string) types.NamespacedName {

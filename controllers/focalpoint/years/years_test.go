@@ -28,32 +28,19 @@ import (
 	"github.com/cybercoop/cybercoop-operator/internal/certs"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
+	"github.com/cybercoop/cybercoop-operator/test/fixtures"
 )
 
-var allWeek = []cybercoopv1alpha1.Weekday{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
-
+// newFocalPoint has a one-year CA renewed 180 days early, which renews twice a year,
+// so three years hold several renewals and key replacements.
 func newFocalPoint(namespace string) *cybercoopv1alpha1.FocalPoint {
-	return &cybercoopv1alpha1.FocalPoint{
-		ObjectMeta: metav1.ObjectMeta{Name: "br-poc", Namespace: namespace},
-		Spec: cybercoopv1alpha1.FocalPointSpec{
-			Country:   "BR",
-			Authority: "Polícia Federal — Unidade de Repressão a Crimes Cibernéticos",
-			Contacts:  []cybercoopv1alpha1.Contact{{Name: "Plantão", Email: "plantao@cyber.example.gov.br"}},
-			Languages: []cybercoopv1alpha1.LanguageTag{"pt-BR", "en"},
-			Services:  []cybercoopv1alpha1.AssistanceService{"Preservation"},
-			Roster: cybercoopv1alpha1.Roster{
-				TimeZone: "America/Sao_Paulo",
-				Shifts:   []cybercoopv1alpha1.Shift{{Days: allWeek, Start: "00:00", End: "24:00", OnCall: "Plantão"}},
-			},
-			Gateway: cybercoopv1alpha1.GatewaySpec{Replicas: ptrTo(int32(2))},
-			Certificates: &cybercoopv1alpha1.CertificatesSpec{
-				// A one-year CA renewed 180 days early renews twice a year, so three
-				// years hold several renewals and key replacements.
-				CADuration:       &metav1.Duration{Duration: 365 * 24 * time.Hour},
-				CARotationPolicy: cybercoopv1alpha1.CARotationRenewCertificate,
-			},
-		},
+	fp := fixtures.Brazil(namespace)
+	fp.Spec.Gateway = cybercoopv1alpha1.GatewaySpec{Replicas: ptrTo(int32(2))}
+	fp.Spec.Certificates = &cybercoopv1alpha1.CertificatesSpec{
+		CADuration:       &metav1.Duration{Duration: 365 * 24 * time.Hour},
+		CARotationPolicy: cybercoopv1alpha1.CARotationRenewCertificate,
 	}
+	return fp
 }
 
 func ptrTo[T any](v T) *T { return &v }
