@@ -27,8 +27,6 @@ import (
 	"github.com/cybercoop/cybercoop-operator/test/fixtures"
 )
 
-var allWeek = []cybercoopv1alpha1.Weekday{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
-
 // newFocalPoint is a point of contact staffed around the clock whose certificates a
 // cert-manager ClusterIssuer issues.
 func newFocalPoint(ctx context.Context) *cybercoopv1alpha1.FocalPoint {
