@@ -110,6 +110,7 @@ func (v *Vault) Export(ctx context.Context, actor Identity, d Digest, authorisat
 		return err
 	}
 	info := obj.info(v.caseFilter(actor))
+	all := obj.info(showAll)
 	v.mu.Unlock()
 	// Damage is found before anything is recorded or sent.
 	if err := v.CheckObject(d); err != nil {
@@ -169,7 +170,7 @@ func (v *Vault) Export(ctx context.Context, actor Identity, d Digest, authorisat
 	if err != nil {
 		return fmt.Errorf("signing export manifest: %w", err)
 	}
-	r, err := v.openVerified(obj.info(showAll))
+	r, err := v.openVerified(all)
 	if err != nil {
 		return fmt.Errorf("export %s: %w", d, err)
 	}

@@ -42,7 +42,8 @@ import (
 //	POST   /v1/verify                   verify chain and objects (role verify, one at a time)
 //	GET    /v1/checkpoint               signed checkpoint of the custody log (C2SP signed note)
 //	GET    /v1/proof/consistency?from=N[&to=M]  consistency proof, one base64 hash per line
-//	GET    /v1/custody?object=D|case=R  chain-of-custody report (role list)
+//	GET    /v1/custody?object=D|case=R  chain-of-custody report (role list; other clients'
+//	                                    authorisation references left out)
 //	GET    /status                      Status
 //
 // Health port (plain HTTP, like kubelet probes; no evidence is reachable;
@@ -187,6 +188,9 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, errSlowBody):
 		return http.StatusRequestTimeout
+	case errors.Is(err, context.Canceled):
+		// The client closed the connection; nothing was acknowledged.
+		return http.StatusBadRequest
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, ErrNotAuthorised):
@@ -695,6 +699,20 @@ func (h *handler) custody(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.fail(w, r, err)
 		return
+	}
+	// Authorisation references are shown only to the client that used them.
+	for i, e := range rep.Entries {
+		if e.Actor == actor.Name() {
+			continue
+		}
+		if e.Metadata != nil {
+			m := *e.Metadata
+			m.AuthorisationReference = ""
+			rep.Entries[i].Metadata = &m
+		}
+		if e.Action == ActionRead || e.Action == ActionExport {
+			rep.Entries[i].Reference = ""
+		}
 	}
 	writeJSON(w, http.StatusOK, rep)
 }
