@@ -182,10 +182,7 @@ func (k *Keeper) reconcileCA(ctx context.Context, a Authority, st *State, now ti
 	if st.active == nil && st.activeErr != nil {
 		k.restoreCACertificate(ctx, a, st, now)
 	}
-	dec, err := pki.DecideCA(pki.CAInput{
-		Current: st.active, ParseErr: st.activeErr, Spec: a.Spec, Policy: a.Policy,
-		ForceReplaceToken: a.ForceReplaceToken, RecordedForceReplaceToken: st.ann[ForceReplaceRecordedAnnotation],
-	}, now)
+	dec, err := decideCA(a, st, now)
 	if err != nil {
 		return false, err
 	}
@@ -350,4 +347,12 @@ func kindOf(obj runtime.Object, scheme *runtime.Scheme) string {
 		}
 	}
 	return "resource"
+}
+
+// decideCA is pki.DecideCA for the active CA as stored.
+func decideCA(a Authority, st *State, now time.Time) (pki.CADecision, error) {
+	return pki.DecideCA(pki.CAInput{
+		Current: st.active, ParseErr: st.activeErr, Spec: a.Spec, Policy: a.Policy,
+		ForceReplaceToken: a.ForceReplaceToken, RecordedForceReplaceToken: st.ann[ForceReplaceRecordedAnnotation],
+	}, now)
 }

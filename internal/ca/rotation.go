@@ -97,10 +97,7 @@ func (k *Keeper) advanceRotation(ctx context.Context, a Authority, st *State, no
 func (k *Keeper) observeRotation(ctx context.Context, a Authority, st *State, now time.Time) (pki.RotationObservation, error) {
 	obs := pki.RotationObservation{NewCAStored: st.next != nil}
 	if st.Phase() == pki.RotationIdle {
-		dec, err := pki.DecideCA(pki.CAInput{
-			Current: st.active, ParseErr: st.activeErr, Spec: a.Spec, Policy: a.Policy,
-			ForceReplaceToken: a.ForceReplaceToken, RecordedForceReplaceToken: st.ann[ForceReplaceRecordedAnnotation],
-		}, now)
+		dec, err := decideCA(a, st, now)
 		if err != nil {
 			return obs, err
 		}
