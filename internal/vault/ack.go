@@ -104,8 +104,10 @@ func decodeAckSlot(b []byte) (uint64, string, bool) {
 	return seq, hash, true
 }
 
-func (a *ackFile) write(seq uint64, hash string) error {
-	if _, err := a.f.WriteAt(encodeAckSlot(seq, hash), int64(seq%2)*ackSlotSize); err != nil {
+func (a *ackFile) write(seq uint64, hash string) error { return a.writeSlot(seq%2, seq, hash) }
+
+func (a *ackFile) writeSlot(slot, seq uint64, hash string) error {
+	if _, err := a.f.WriteAt(encodeAckSlot(seq, hash), int64(slot)*ackSlotSize); err != nil {
 		return err
 	}
 	return a.f.Sync()

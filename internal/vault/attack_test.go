@@ -704,3 +704,20 @@ func TestHTTPRolesFromCertificates(t *testing.T) {
 		}
 	}
 }
+
+func TestAcknowledgementRecordSurvivesATornSlot(t *testing.T) {
+	dir, _ := buildStore(t) // entries 1–6; entry 6 is in slot 0
+	path := filepath.Join(dir, custodyLogName+".ack")
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, flipByte(b, 10), 0o600) // the write of entry 6's slot was torn
+	v := openTestVault(t, dir, newFakeClock(), testKeyring(t, 1))
+	if v.Fault() != nil {
+		t.Fatalf("a torn slot with the previous one intact: %v", v.Fault())
+	}
+	v.Close()
+	b, _ = os.ReadFile(path)
+	os.WriteFile(path, flipByte(flipByte(b, 10), ackSlotSize+10), 0o600)
+	if _, err := Open(Config{Dir: dir, Keyring: testKeyring(t, 1)}); err == nil || !strings.Contains(err.Error(), "acknowledgement record") {
+		t.Fatalf("Open with both slots damaged = %v; want a refusal naming the acknowledgement record", err)
+	}
+}

@@ -336,6 +336,12 @@ func (l *custodyLog) append(e Entry) (Entry, error) {
 		return e, fmt.Errorf("syncing custody entry %d: %w", e.Seq, err)
 	}
 	if err := l.ack.write(e.Seq, e.Hash); err != nil {
+		// The slot may hold entry e.Seq now; put the previous entry back in
+		// it, or the next start would miss an entry it thinks acknowledged
+		// (and refuse to serve, which is safe but needs a person).
+		if rerr := l.ack.writeSlot(e.Seq%2, l.lastSeq, l.lastHash); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("restoring the acknowledgement record: %w", rerr))
+		}
 		l.rollback(err)
 		return e, fmt.Errorf("recording custody entry %d as acknowledged: %w", e.Seq, err)
 	}

@@ -160,6 +160,10 @@ func (h *handler) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		id := IdentityFromCertificate(r.TLS.PeerCertificates[0])
+		if id.Name() == "" {
+			writeJSON(w, http.StatusForbidden, apiError{Error: "the client certificate has neither a subject nor a URI SAN; the vault records who acts"})
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, id)))
 	})
 }
