@@ -10,7 +10,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,6 +34,17 @@ func TestMain(m *testing.M) {
 		return
 	}
 	os.Exit(m.Run())
+}
+
+// childAlive reports whether the child vault still answers.
+func childAlive(c *http.Client, ts *testServer) bool {
+	resp, err := c.Get(ts.url("/status"))
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return true
 }
 
 // runCrashChild serves a vault until it is killed, announcing its address
@@ -77,11 +90,13 @@ func TestCrashDuringIngest(t *testing.T) {
 
 	var dir string
 	acked := map[Digest]int64{}
-	var recoveries, totalAcked int
+	ackedHolds := map[Digest][]string{}
+	var recoveries, totalAcked, totalHolds int
 	for i := range iterations {
 		if i%10 == 0 { // a fresh store now and then keeps verification cheap
 			dir = t.TempDir()
 			acked = map[Digest]int64{}
+			ackedHolds = map[Digest][]string{}
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashChildEnv+"_TLS="+tlsDir)
@@ -131,6 +146,38 @@ func TestCrashDuringIngest(t *testing.T) {
 				}
 			})
 		}
+		// A third client places legal holds on acknowledged objects: a hold
+		// once acknowledged must survive the kill like an object does.
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				mu.Lock()
+				var target Digest
+				for d := range acked {
+					target = d
+					break
+				}
+				mu.Unlock()
+				if target == "" {
+					if !childAlive(c, ts) {
+						return
+					}
+					continue
+				}
+				ref := fmt.Sprintf("HOLD/%d/%d", i, n)
+				resp, err := c.Do(newRequest(t, "POST", ts.url("/v1/objects/"+string(target)+"/hold"), fmt.Sprintf(`{"reference":%q,"legalBasis":"UNCC art. 25"}`, ref)))
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					return
+				}
+				mu.Lock()
+				ackedHolds[target] = append(ackedHolds[target], ref)
+				mu.Unlock()
+			}
+		})
 		kill := time.AfterFunc(time.Duration(2+rng.IntN(60))*time.Millisecond, func() {
 			cmd.Process.Signal(syscall.SIGKILL)
 		})
@@ -165,11 +212,21 @@ func TestCrashDuringIngest(t *testing.T) {
 				t.Fatalf("iteration %d: acknowledged object %s (%d bytes) lost: %+v %v", i, d, size, info, err)
 			}
 		}
+		for d, refs := range ackedHolds {
+			info, err := v.Stat(d)
+			for _, ref := range refs {
+				if err != nil || !slices.Contains(info.Holds, ref) {
+					v.Close()
+					t.Fatalf("iteration %d: acknowledged hold %s on %s lost: %v %v", i, ref, d, info.Holds, err)
+				}
+				totalHolds++
+			}
+		}
 		totalAcked += len(acked)
 		if tmp, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(tmp) != 0 {
 			t.Fatalf("iteration %d: %d temporary files survived recovery", i, len(tmp))
 		}
 		v.Close()
 	}
-	t.Logf("%d kills, %d needed recovery (torn entry or unlogged object), %d acknowledged objects checked", iterations, recoveries, totalAcked)
+	t.Logf("%d kills, %d needed recovery (torn entry or unlogged object), %d acknowledged objects and %d acknowledged holds checked", iterations, recoveries, totalAcked, totalHolds)
 }
