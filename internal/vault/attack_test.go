@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -719,5 +720,18 @@ func TestAcknowledgementRecordSurvivesATornSlot(t *testing.T) {
 	os.WriteFile(path, flipByte(flipByte(b, 10), ackSlotSize+10), 0o600)
 	if _, err := Open(Config{Dir: dir, Keyring: testKeyring(t, 1)}); err == nil || !strings.Contains(err.Error(), "acknowledgement record") {
 		t.Fatalf("Open with both slots damaged = %v; want a refusal naming the acknowledgement record", err)
+	}
+}
+
+func TestOfflineVerifyReportsMissingAcknowledgedEntries(t *testing.T) {
+	dir, _ := buildStore(t)
+	lines := logLines(t, dir)
+	writeLog(t, dir, lines[:len(lines)-2])
+	rep, err := VerifyOffline(context.Background(), dir, testKeyring(t, 1), newFakeClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(rep.Findings, func(f Finding) bool { return strings.Contains(f.Problem, "entry 6 was acknowledged") }) {
+		t.Fatalf("findings = %v; want the missing acknowledged entry 6", rep.Findings)
 	}
 }

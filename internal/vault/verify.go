@@ -69,7 +69,62 @@ func VerifyOffline(ctx context.Context, dir string, kr *Keyring, clock Clock) (R
 	if _, err := os.Stat(store.dir(SHA256)); err != nil {
 		return Report{}, fmt.Errorf("verify: %s does not look like a vault data directory: %w", dir, err)
 	}
-	return verifyStore(ctx, f, store, kr, clock.Now().UTC())
+	rep, err := verifyStore(ctx, f, store, kr, clock.Now().UTC())
+	if err != nil {
+		return rep, err
+	}
+	if problem := checkAcknowledged(dir); problem != "" {
+		rep.Findings = append(rep.Findings, Finding{Problem: problem})
+	}
+	return rep, nil
+}
+
+// checkAcknowledged compares the log with the acknowledgement record, read
+// only: it reports acknowledged entries that are missing or differ.
+func checkAcknowledged(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, custodyLogName+".ack"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	if err != nil {
+		return "cannot read the acknowledgement record: " + err.Error()
+	}
+	var ack ackState
+	valid := false
+	for slot := 0; (slot+1)*ackSlotSize <= len(b) && slot < 2; slot++ {
+		if seq, hash, ok := decodeAckSlot(b[slot*ackSlotSize : (slot+1)*ackSlotSize]); ok && (!valid || seq > ack.seq) {
+			ack.seq, ack.hash, valid = seq, hash, true
+		}
+	}
+	if !valid {
+		return "the acknowledgement record custody.log.ack is damaged (no valid slot)"
+	}
+	if ack.seq == 0 {
+		return ""
+	}
+	logFile, err := os.Open(filepath.Join(dir, custodyLogName))
+	if err != nil {
+		return ""
+	}
+	defer logFile.Close()
+	found := ""
+	var last uint64
+	_ = scanLog(logFile, func(l logLine) error {
+		if e, err := DecodeEntry(l.text); err == nil && l.complete {
+			last = e.Seq
+			if e.Seq == ack.seq {
+				found = e.Hash
+			}
+		}
+		return nil
+	})
+	switch {
+	case found == "" && last < ack.seq:
+		return fmt.Sprintf("entry %d was acknowledged but the log ends at entry %d: acknowledged entries are missing (the vault refuses to serve)", ack.seq, last)
+	case found != ack.hash:
+		return fmt.Sprintf("entry %d differs from the entry acknowledged under that number: the log was rewritten (the vault refuses to serve)", ack.seq)
+	}
+	return ""
 }
 
 // verifyStore recomputes the custody chain and every live object's digest.

@@ -133,7 +133,11 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			lines := logLines(t, dir)
 			writeLog(t, dir, lines[:len(lines)-2])
 			objects = append(objects, d)
-		}, want{0, "", "object file has no ingest entry"}, false, nil},
+		}, want{0, "", "object file has no ingest entry"}, false, []string{"entry 7 was acknowledged but the log ends at entry 6"}},
+		{"final release entry deleted", func(t *testing.T, dir string) {
+			lines := logLines(t, dir)
+			writeLog(t, dir, lines[:len(lines)-2])
+		}, want{0, "", "entry 6 was acknowledged but the log ends at entry 5"}, false, nil},
 		{"torn final entry", func(t *testing.T, dir string) {
 			lines := logLines(t, dir)
 			writeLog(t, dir, append(lines, []byte(`{"seq":7,"time":"2031-03-01T09:00:0`)))
