@@ -100,3 +100,63 @@ const (
 	// the time zone database.
 	ReasonInvalidTimeZone = "InvalidTimeZone"
 )
+
+// Reported by EvidenceVault.
+const (
+	// ConditionStorageBound is True when the vault's volume is bound and the vault
+	// reports its store usable.
+	ConditionStorageBound = "StorageBound"
+
+	// ReasonVolumeBound (StorageBound=True): the volume claim is bound.
+	ReasonVolumeBound = "VolumeBound"
+	// ReasonVolumePending (StorageBound=False): the volume claim is not bound yet; the
+	// message carries what the claim reports.
+	ReasonVolumePending = "VolumePending"
+
+	// ConditionKeysReady is True when the encryption keyring holds every key version
+	// stored objects are sealed under, and a version to seal new ones.
+	ConditionKeysReady = "KeysReady"
+
+	// ReasonKeyringValid (KeysReady=True): every version is present; the message gives
+	// the active one and the next rotation.
+	ReasonKeyringValid = "KeyringValid"
+	// ReasonKeyVersionMissing (KeysReady=False): a key version the operator created and
+	// objects may be sealed under is missing from the keyring Secret. The operator
+	// never generates a replacement (a new key cannot read what the old one sealed):
+	// restore the Secret from a backup.
+	ReasonKeyVersionMissing = "KeyVersionMissing"
+	// ReasonCheckpointKeyLost (KeysReady=False): the Secret with the key that signs the
+	// custody log's checkpoints is gone although checkpoints were signed with it. No
+	// new key is made on its own (earlier checkpoints could no longer be checked
+	// against it): restore the Secret from a backup.
+	ReasonCheckpointKeyLost = "CheckpointKeyLost"
+	// ReasonKeyringInvalid (KeysReady=False): a key in the keyring Secret is unusable
+	// (not 32 bytes, not a version number); the message names the version, never the key.
+	ReasonKeyringInvalid = "KeyringInvalid"
+
+	// ConditionIntegrityVerified is True when the latest checkpoint of the custody log
+	// is consistent with the one recorded before it and the last full verification
+	// passed. Unknown while the vault cannot be reached.
+	ConditionIntegrityVerified = "IntegrityVerified"
+
+	// ReasonLogConsistent (IntegrityVerified=True): the custody log only grew since the
+	// recorded checkpoint, and the last full verification passed.
+	ReasonLogConsistent = "LogConsistent"
+	// ReasonLogInconsistent (IntegrityVerified=False): the custody log shrank, forked
+	// or was rewritten since the recorded checkpoint; the recorded checkpoint is kept.
+	ReasonLogInconsistent = "LogInconsistent"
+	// ReasonVerificationFailed (IntegrityVerified=False): the last full verification
+	// found damaged objects or a broken chain; the message names the first findings.
+	ReasonVerificationFailed = "VerificationFailed"
+	// ReasonVaultUnreachable (Unknown): the operator could not reach the vault's API;
+	// conditions that depend on it are Unknown, never a stale True.
+	ReasonVaultUnreachable = "VaultUnreachable"
+
+	// ReasonFocalPointNotFound (Ready=False): spec.focalPointRef names no FocalPoint in
+	// the namespace, or its national CA is not issued yet.
+	ReasonFocalPointNotFound = "FocalPointNotFound"
+	// ReasonDeletionBlocked (Ready=False, while deleting with deletionPolicy Delete):
+	// objects are under legal hold or inside their retention; the message says how
+	// many and until when.
+	ReasonDeletionBlocked = "DeletionBlocked"
+)

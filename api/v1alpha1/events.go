@@ -48,3 +48,25 @@ const (
 	// time and has not been renewed.
 	EventCertificateRenewalOverdue = "CertificateRenewalOverdue"
 )
+
+// Evidence vaults.
+const (
+	// EventKeyRotated (Normal): a new encryption key version became active.
+	EventKeyRotated = "KeyRotated"
+	// EventKeyRetired (Normal): a key version no object uses any more was removed.
+	EventKeyRetired = "KeyRetired"
+	// EventKeyVersionMissing (Warning): a key version in use is missing from the
+	// keyring Secret; see ReasonKeyVersionMissing.
+	EventKeyVersionMissing = "KeyVersionMissing"
+	// EventLogInconsistent (Warning): the custody log is not consistent with the
+	// recorded checkpoint; see ReasonLogInconsistent.
+	EventLogInconsistent = "LogInconsistent"
+	// EventVerificationFailed (Warning): a full verification found problems.
+	EventVerificationFailed = "VerificationFailed"
+	// EventEvidenceRetained (Warning): the EvidenceVault was deleted with deletionPolicy
+	// Retain; the message names the volume claim, keyring and key Secrets kept.
+	EventEvidenceRetained = "EvidenceRetained"
+	// EventDeletionBlocked (Warning): deletion with deletionPolicy Delete waits for
+	// holds to be released and retention to end.
+	EventDeletionBlocked = "DeletionBlocked"
+)

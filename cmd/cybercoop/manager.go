@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/cybercoop/cybercoop-operator/controllers/evidencevault"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/internal/version"
@@ -35,10 +36,11 @@ func newManagerCommand() *cobra.Command {
 	o := &managerOptions{zap: zap.Options{Development: false}}
 	cmd := &cobra.Command{
 		Use:   "manager",
-		Short: "Run the operator: reconcile FocalPoints and the resources they need",
+		Short: "Run the operator: reconcile FocalPoints, EvidenceVaults and the resources they need",
 		Long: `manager runs the operator. It watches the cybercoop.io custom resources, provisions
 the services each one needs (for a FocalPoint: the gateway's ServiceAccount, ConfigMap,
-Deployment, Service, PodDisruptionBudget and NetworkPolicy), repairs drift, and reports
+Deployment, Service, PodDisruptionBudget and NetworkPolicy; for an EvidenceVault: the
+vault's StatefulSet and volume, keyring and checkpoint key), repairs drift, and reports
 in each resource's status whether its obligation is met.
 
 It serves Prometheus metrics on --metrics-bind-address and liveness (/healthz) and
@@ -52,7 +54,7 @@ readiness (/readyz) probes on --health-probe-bind-address. Run two replicas with
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address the /healthz and /readyz probe endpoints listen on")
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader through a Lease so that only one of several manager replicas reconciles")
 	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease; default: the namespace the manager runs in")
-	f.StringVar(&o.gatewayImage, "gateway-image", envOr("CYBERCOOP_IMAGE", version.DefaultImage()), "image gateway pods run when a FocalPoint sets no spec.gateway.image (env CYBERCOOP_IMAGE); normally the operator's own image")
+	f.StringVar(&o.gatewayImage, "gateway-image", envOr("CYBERCOOP_IMAGE", version.DefaultImage()), "image gateway and vault pods run when a FocalPoint or EvidenceVault sets no image (env CYBERCOOP_IMAGE); normally the operator's own image")
 	f.StringSliceVar(&o.watchNamespaces, "watch-namespace", nil, "restrict the operator to these namespaces (repeat or comma-separate); default: all namespaces")
 	f.DurationVar(&o.syncPeriod, "sync-period", 10*time.Hour, "how often every resource is reconciled even without a change, as a safety net")
 	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
@@ -98,6 +100,15 @@ func runManager(o *managerOptions) error {
 		GatewayImage: o.gatewayImage,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the FocalPoint controller: %w", err)
+	}
+	if err := (&evidencevault.Reconciler{
+		Client:     manageropts.ReconcilerClient(mgr.GetClient(), mgr.GetAPIReader()),
+		Scheme:     mgr.GetScheme(),
+		Recorder:   mgr.GetEventRecorder("cybercoop-operator"),
+		Clock:      clock.RealClock{},
+		VaultImage: o.gatewayImage,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the EvidenceVault controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err

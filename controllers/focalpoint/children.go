@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -365,7 +364,7 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, s *scope) error {
 	live := &appsv1.Deployment{}
 	planned := ""
 	if err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); err == nil {
-		planned = plannedRollout(s.podCertificates, live.Spec.Template.Annotations)
+		planned = ca.PlannedRollout(s.podCertificates, live.Spec.Template.Annotations, "gateway")
 	}
 	s.deployment, err = apply.Apply(ctx, s.children, desired, deploymentSpec, planned)
 	return s.provisioned(err)
@@ -384,26 +383,4 @@ func (r *Reconciler) reconcileDisruptionBudget(ctx context.Context, s *scope) er
 	}
 	_, err := apply.Apply(ctx, s.children, desiredPodDisruptionBudget(s.fp), podDisruptionBudgetSpec, "")
 	return s.provisioned(err)
-}
-
-// plannedRollout says why the operator itself changes the gateway pod template's
-// certificate annotations in this reconcile, so the update is not reported as drift;
-// empty when it does not.
-func plannedRollout(desired, live map[string]string) string {
-	bundle := desired[ca.TrustBundleHashAnnotation]
-	if bundle == "" {
-		return ""
-	}
-	var why []string
-	if bundle != live[ca.TrustBundleHashAnnotation] {
-		why = append(why, "the trust bundle changed, so the gateway pods are rolled to load it")
-	}
-	if serving := desired[ca.ServingCertificateAnnotation]; serving != live[ca.ServingCertificateAnnotation] {
-		if serving != "" {
-			why = append(why, "the serving certificate was re-issued from the new CA, so the gateway pods are rolled to load it before the old CA is pruned")
-		} else if len(why) == 0 {
-			why = append(why, "the CA key replacement no longer waits for the gateway to load its serving certificate")
-		}
-	}
-	return strings.Join(why, "; ")
 }

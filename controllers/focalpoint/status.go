@@ -2,7 +2,6 @@ package focalpoint
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -136,36 +135,7 @@ func availableCondition(dep *appsv1.Deployment, desiredReplicas int32) (metav1.C
 // readyCondition summarises the others. provisionErr is the error from creating or
 // updating children, if any.
 func readyCondition(provisionErr error, others ...metav1.Condition) metav1.Condition {
-	cond := metav1.Condition{Type: cybercoopv1alpha1.ConditionReady}
-	if provisionErr != nil {
-		cond.Status = metav1.ConditionFalse
-		cond.Reason = cybercoopv1alpha1.ReasonProvisioningFailed
-		cond.Message = provisionErr.Error()
-		return cond
-	}
-	var notTrue []string
-	unknown := false
-	for _, c := range others {
-		if c.Status != metav1.ConditionTrue {
-			notTrue = append(notTrue, fmt.Sprintf("%s is %s (%s)", c.Type, c.Status, c.Reason))
-			unknown = unknown || c.Status == metav1.ConditionUnknown
-		}
-	}
-	switch {
-	case len(notTrue) == 0:
-		cond.Status = metav1.ConditionTrue
-		cond.Reason = cybercoopv1alpha1.ReasonAllConditionsMet
-		cond.Message = "the point of contact is provisioned, reachable and staffed around the clock"
-	case unknown:
-		cond.Status = metav1.ConditionUnknown
-		cond.Reason = cybercoopv1alpha1.ReasonReconciling
-		cond.Message = strings.Join(notTrue, "; ")
-	default:
-		cond.Status = metav1.ConditionFalse
-		cond.Reason = cybercoopv1alpha1.ReasonNotReady
-		cond.Message = strings.Join(notTrue, "; ")
-	}
-	return cond
+	return reconciler.ReadyCondition(provisionErr, "the point of contact is provisioned, reachable and staffed around the clock", others...)
 }
 
 // computeStatus writes the FocalPoint's status from what the phases found: roster

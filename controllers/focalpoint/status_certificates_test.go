@@ -78,7 +78,7 @@ func TestPlannedRollout(t *testing.T) {
 		{"fingerprint dropped alone", bundle("b1"), bundle("b1", "AB"), "the CA key replacement no longer waits for the gateway to load its serving certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			NewWithT(t).Expect(plannedRollout(tc.desired, tc.live)).To(Equal(tc.want))
+			NewWithT(t).Expect(ca.PlannedRollout(tc.desired, tc.live, "gateway")).To(Equal(tc.want))
 		})
 	}
 }

@@ -2,6 +2,8 @@ package ca
 
 import (
 	"crypto/x509"
+	"fmt"
+	"strings"
 
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
 )
@@ -48,4 +50,27 @@ func TemplateServingCertificate(phase pki.RotationPhase, served *x509.Certificat
 		return ""
 	}
 	return Fingerprint(served)
+}
+
+// PlannedRollout says why the operator itself changes a consumer's pod template
+// certificate annotations (desired against live), so the update is reported as
+// planned, not as drift; empty when it does not. workload names the pods in the
+// message, e.g. "gateway".
+func PlannedRollout(desired, live map[string]string, workload string) string {
+	bundle := desired[TrustBundleHashAnnotation]
+	if bundle == "" {
+		return ""
+	}
+	var why []string
+	if bundle != live[TrustBundleHashAnnotation] {
+		why = append(why, fmt.Sprintf("the trust bundle changed, so the %s pods are rolled to load it", workload))
+	}
+	if serving := desired[ServingCertificateAnnotation]; serving != live[ServingCertificateAnnotation] {
+		if serving != "" {
+			why = append(why, fmt.Sprintf("the serving certificate was re-issued from the new CA, so the %s pods are rolled to load it before the old CA is pruned", workload))
+		} else if len(why) == 0 {
+			why = append(why, fmt.Sprintf("the CA key replacement no longer waits for the %s to load its serving certificate", workload))
+		}
+	}
+	return strings.Join(why, "; ")
 }

@@ -77,6 +77,15 @@ func (b *TrustBundle) Certificates() []*x509.Certificate {
 	return slices.Clone(b.cas)
 }
 
+// CertPool is the bundle as roots for a TLS client or server.
+func (b *TrustBundle) CertPool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	for _, c := range b.cas {
+		pool.AddCert(c)
+	}
+	return pool
+}
+
 // Len is the number of distinct CA certificates in the bundle.
 func (b *TrustBundle) Len() int { return len(b.cas) }
 
@@ -103,12 +112,8 @@ func (b *TrustBundle) Verify(leaf *x509.Certificate, usage Usage, now time.Time)
 	if !ok {
 		return fmt.Errorf("verifying leaf: %q is not a usage (use %s or %s)", string(usage), UsageServer, UsageClient)
 	}
-	roots := x509.NewCertPool()
-	for _, c := range b.cas {
-		roots.AddCert(c)
-	}
 	_, err := leaf.Verify(x509.VerifyOptions{
-		Roots:       roots,
+		Roots:       b.CertPool(),
 		CurrentTime: now,
 		KeyUsages:   []x509.ExtKeyUsage{eku},
 	})

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -23,6 +24,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 )
 
 // Scope is what a kind's phases share in one reconcile. Embed *Base in it.
@@ -184,4 +187,33 @@ func Earliest(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// ReadyCondition summarises a resource's other conditions into Ready. provisionErr
+// is the error from applying children, which makes Ready False at once; otherwise
+// Ready is True with healthy as its message when every other condition is True,
+// Unknown when one is Unknown, and False naming those that are not True.
+func ReadyCondition(provisionErr error, healthy string, others ...metav1.Condition) metav1.Condition {
+	cond := metav1.Condition{Type: cybercoopv1alpha1.ConditionReady}
+	if provisionErr != nil {
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, cybercoopv1alpha1.ReasonProvisioningFailed, provisionErr.Error()
+		return cond
+	}
+	var notTrue []string
+	unknown := false
+	for _, c := range others {
+		if c.Status != metav1.ConditionTrue {
+			notTrue = append(notTrue, fmt.Sprintf("%s is %s (%s)", c.Type, c.Status, c.Reason))
+			unknown = unknown || c.Status == metav1.ConditionUnknown
+		}
+	}
+	switch {
+	case len(notTrue) == 0:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, cybercoopv1alpha1.ReasonAllConditionsMet, healthy
+	case unknown:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionUnknown, cybercoopv1alpha1.ReasonReconciling, strings.Join(notTrue, "; ")
+	default:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, cybercoopv1alpha1.ReasonNotReady, strings.Join(notTrue, "; ")
+	}
+	return cond
 }

@@ -1,0 +1,169 @@
+// Package vaultclient is the operator's client for an evidence vault's API: its
+// inventory and keys, signed checkpoints of its custody log, consistency proofs
+// between two of them, and full verifications. It speaks mutual TLS with the
+// operator's client certificate, issued from the FocalPoint's national CA.
+package vaultclient
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cybercoop/cybercoop-operator/internal/vault"
+)
+
+// maxResponse bounds what the operator reads of one answer; a vault's status,
+// checkpoint or proof is a few kilobytes.
+const maxResponse = 1 << 20
+
+// Client calls one vault.
+type Client struct {
+	base string
+	http *http.Client
+}
+
+// New returns a client for the vault API at base (https://host:port). serverName is
+// the name its serving certificate must carry; roots are the CAs that may issue it.
+func New(base, serverName string, clientCert tls.Certificate, roots *x509.CertPool) *Client {
+	return &Client{base: base, http: &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{
+				MinVersion:   tls.VersionTLS13,
+				ServerName:   serverName,
+				RootCAs:      roots,
+				Certificates: []tls.Certificate{clientCert},
+			},
+			// One reconcile makes a few calls; connections are not kept between them.
+			DisableKeepAlives: true,
+		},
+	}}
+}
+
+// Status is the vault's inventory, keys and last verification.
+func (c *Client) Status(ctx context.Context) (vault.Status, error) {
+	var s vault.Status
+	body, err := c.do(ctx, http.MethodGet, "/status")
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(body, &s); err != nil {
+		return s, fmt.Errorf("vault /status: not the expected JSON: %w", err)
+	}
+	return s, nil
+}
+
+// Checkpoint is the vault's current signed checkpoint (a C2SP signed note).
+func (c *Client) Checkpoint(ctx context.Context) ([]byte, error) {
+	return c.do(ctx, http.MethodGet, "/v1/checkpoint")
+}
+
+// Consistency is the proof that the log of size to extends the log of size from.
+func (c *Client) Consistency(ctx context.Context, from, to uint64) ([][]byte, error) {
+	body, err := c.do(ctx, http.MethodGet, "/v1/proof/consistency?from="+strconv.FormatUint(from, 10)+"&to="+strconv.FormatUint(to, 10))
+	if err != nil {
+		return nil, err
+	}
+	var hashes [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	for sc.Scan() {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		h, err := base64.StdEncoding.DecodeString(sc.Text())
+		if err != nil {
+			return nil, fmt.Errorf("vault consistency proof: line %d is not base64", len(hashes)+1)
+		}
+		hashes = append(hashes, h)
+	}
+	return hashes, nil
+}
+
+// Verify runs a full verification (chain, Merkle root, every object) and returns
+// its report.
+func (c *Client) Verify(ctx context.Context) (vault.Report, error) {
+	var r vault.Report
+	body, err := c.do(ctx, http.MethodPost, "/v1/verify")
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return r, fmt.Errorf("vault /v1/verify: not the expected JSON: %w", err)
+	}
+	return r, nil
+}
+
+// Objects lists every live object with its retention and holds (the operator holds
+// the list role).
+func (c *Client) Objects(ctx context.Context) ([]vault.ObjectInfo, error) {
+	var objects []vault.ObjectInfo
+	body, err := c.doLimit(ctx, http.MethodGet, "/v1/objects", 256<<20)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(body, &objects); err != nil {
+		return nil, fmt.Errorf("vault /v1/objects: not the expected JSON: %w", err)
+	}
+	return objects, nil
+}
+
+// Error is an answer other than 200, with the vault's reason.
+type Error struct {
+	Path   string
+	Status int
+	Reason string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("vault %s answered %d: %s", e.Path, e.Status, e.Reason)
+}
+
+// IsStatus reports whether err is an answer with HTTP status code.
+func IsStatus(err error, code int) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == code
+}
+
+func (c *Client) do(ctx context.Context, method, path string) ([]byte, error) {
+	return c.doLimit(ctx, method, path, maxResponse)
+}
+
+func (c *Client) doLimit(ctx context.Context, method, path string, limit int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("vault %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("vault %s: reading the answer: %w", path, err)
+	}
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("vault %s: the answer is larger than %d bytes", path, limit)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var apiErr struct {
+			Error string `json:"error"`
+		}
+		reason := http.StatusText(resp.StatusCode)
+		if json.Unmarshal(body, &apiErr) == nil && apiErr.Error != "" {
+			reason = apiErr.Error
+		}
+		return nil, &Error{Path: path, Status: resp.StatusCode, Reason: reason}
+	}
+	return body, nil
+}
