@@ -6,6 +6,7 @@ package vaultcmd
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -184,17 +185,43 @@ func (o serveOptions) buildGrants() (vault.Grants, error) {
 var ErrFindings = errors.New("verification found problems")
 
 func newVerifyCommand() *cobra.Command {
-	var dataDir, keyring string
+	var dataDir, keyring, checkpointFile, verifierKey string
 	cmd := &cobra.Command{
 		Use:   "verify",
-		Short: "Verify a vault data directory offline: custody chain and every object's digest",
+		Short: "Verify a vault data directory offline: custody chain, every object's digest and, given one, a signed checkpoint",
 		Long: `verify recomputes the custody log's hash chain and decrypts and hashes every live
 object. It opens nothing for writing and records nothing, so it is safe on a copy or a
 snapshot. Every problem is printed with the custody entry or object it concerns, and the
-command exits non-zero if there is any.`,
+command exits non-zero if there is any.
+
+With --checkpoint (a signed checkpoint kept outside the vault, e.g. copied from an
+EvidenceVault's status or saved from GET /v1/checkpoint) and --verifier-key, it also checks
+the checkpoint's signature, that the log holds at least as many entries as the checkpoint
+commits to, and that its first entries hash to the checkpoint's root: a log rolled back,
+shortened or rewritten since the checkpoint was signed is a finding, even when the data
+directory is consistent in itself. A checkpoint that does not verify is an error.`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (checkpointFile == "") != (verifierKey == "") {
+				return errors.New("--checkpoint and --verifier-key go together: the checkpoint is checked with the vault's verifier key")
+			}
+			var signed []byte
+			var vkey string
+			if checkpointFile != "" {
+				var err error
+				if vkey, err = readVerifierKey(verifierKey); err != nil {
+					return err
+				}
+				if checkpointFile == "-" {
+					signed, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
+				} else {
+					signed, err = os.ReadFile(checkpointFile)
+				}
+				if err != nil {
+					return fmt.Errorf("--checkpoint: %w", err)
+				}
+			}
 			kr, err := vault.LoadKeyring(keyring)
 			if err != nil {
 				return fmt.Errorf("--keyring: %w", err)
@@ -205,6 +232,16 @@ command exits non-zero if there is any.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "verified %d custody entries, %d objects, %d bytes\n", rep.Entries, rep.Objects, rep.Bytes)
+			if signed != nil {
+				chk, err := vault.VerifyCheckpointOffline(dataDir, signed, vkey)
+				if err != nil {
+					return fmt.Errorf("--checkpoint %s: %w", checkpointFile, err)
+				}
+				c := chk.Checkpoint
+				fmt.Fprintf(out, "checkpoint: %s, %d entries, root %s (signature verified); the log holds %d entries\n",
+					c.Origin, c.Size, base64.StdEncoding.EncodeToString(c.Root), chk.Entries)
+				rep.Findings = append(rep.Findings, chk.Findings...)
+			}
 			for _, f := range rep.Findings {
 				fmt.Fprintf(out, "FINDING: %s\n", f)
 			}
@@ -217,6 +254,8 @@ command exits non-zero if there is any.`,
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "", "vault data directory to verify (the --data-dir of the serving vault)")
 	cmd.Flags().StringVar(&keyring, "keyring", "", "keyring directory or file holding every key version the objects are sealed under")
+	cmd.Flags().StringVar(&checkpointFile, "checkpoint", "", "file holding a signed checkpoint of this vault kept elsewhere ('-' reads standard input); the log must extend it")
+	cmd.Flags().StringVar(&verifierKey, "verifier-key", "", "the vault's verifier key (name+hash+key) or a file holding it; required with --checkpoint")
 	_ = cmd.MarkFlagRequired("data")
 	_ = cmd.MarkFlagRequired("keyring")
 	return cmd
