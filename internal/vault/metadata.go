@@ -65,6 +65,11 @@ type Metadata struct {
 	RetentionUntil time.Time `json:"retentionUntil"`
 	// Hold places a legal hold under CaseReference at ingest.
 	Hold bool `json:"hold,omitempty"`
+	// DeclineDefaultHold is set when the client sent "hold": false: a vault
+	// that holds every object by default (Policy.LegalHoldDefault) then
+	// places no hold. It is not part of the recorded metadata; the ingest
+	// entry's detail says the default hold was declined.
+	DeclineDefaultHold bool `json:"-"`
 }
 
 // Policy holds the vault's rules for metadata that do not depend on the
@@ -73,6 +78,9 @@ type Policy struct {
 	// MinRetention is the shortest retention (RetentionUntil - now) an ingest
 	// may ask for; zero means DefaultMinRetention.
 	MinRetention time.Duration
+	// LegalHoldDefault places a legal hold on every ingested object whose
+	// metadata does not say "hold": false (see placeDefaultHold).
+	LegalHoldDefault bool
 }
 
 func (p Policy) minRetention() time.Duration {
@@ -95,6 +103,12 @@ func ParseMetadata(data []byte, now time.Time, p Policy) (Metadata, error) {
 	var m Metadata
 	if err := decodeStrictJSON(data, &m, metadataFields); err != nil {
 		return Metadata{}, err
+	}
+	var hold struct {
+		Hold *bool `json:"hold"`
+	}
+	if err := json.Unmarshal(data, &hold); err == nil && hold.Hold != nil && !*hold.Hold {
+		m.DeclineDefaultHold = true
 	}
 	return m, m.Validate(now, p)
 }

@@ -722,7 +722,7 @@ func (h *handler) custody(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, h.v.Status())
+	writeJSON(w, http.StatusOK, h.v.statusFor(actorOf(r)))
 }
 
 // NewHealthHandler serves probes and metrics. Readiness means the vault is

@@ -140,6 +140,16 @@ type VerifyStatus struct {
 	OK       bool      `json:"ok"`
 	Findings int       `json:"findings"`
 	Sequence uint64    `json:"sequence"`
+	// Entries, Objects and Bytes are what the verification covered.
+	Entries uint64 `json:"entries"`
+	Objects int    `json:"objects"`
+	Bytes   int64  `json:"bytes"`
+	// Message summarises the result and the first findings in one line of
+	// at most MaxVerifyMessage bytes; FirstFindings are the first few in
+	// full. Both may name objects and references, so /status shows them only
+	// to holders of the verify or list role.
+	Message       string   `json:"message,omitempty"`
+	FirstFindings []string `json:"firstFindings,omitempty"`
 }
 
 const custodyLogName = "custody.log"
@@ -505,12 +515,16 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 		entry.Duplicate, entry.Attached = true, true
 		entry.KeyVersion = existing.keyVersion
 		entry.Detail = fmt.Sprintf("content already held since entry %d; not stored again; this case's authorisation, retention and hold are attached", existing.first().ingestSeq)
+		entry.Detail = v.withDefaultHoldDetail(entry.Detail, m)
 		e, err := v.custody.append(entry)
 		if err != nil {
 			return IngestResult{}, fmt.Errorf("ingest: %w", err)
 		}
 		if err := v.state.apply(e); err != nil {
 			return IngestResult{}, fmt.Errorf("ingest: %w", err)
+		}
+		if err := v.placeDefaultHold(e, m); err != nil {
+			return IngestResult{}, err
 		}
 		info := existing.info(showAll)
 		return IngestResult{Digest: sealed.digest, Size: existing.size, KeyVersion: existing.keyVersion, Duplicate: true, Sequence: e.Seq,
@@ -519,6 +533,7 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 	if err := pending.Commit(sealed.digest); err != nil {
 		return IngestResult{}, fmt.Errorf("ingest: %w", err)
 	}
+	entry.Detail = v.withDefaultHoldDetail(entry.Detail, m)
 	e, err := v.custody.append(entry)
 	if err != nil {
 		// Not acknowledged, so the file must not linger as unrecorded evidence.
@@ -531,6 +546,9 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 		return IngestResult{}, fmt.Errorf("ingest: %w", err)
 	}
 	v.updateInventoryLocked()
+	if err := v.placeDefaultHold(e, m); err != nil {
+		return IngestResult{}, err
+	}
 	info := v.state.live[sealed.digest].info(showAll)
 	return IngestResult{Digest: sealed.digest, Size: sealed.size, KeyVersion: sealed.keyVersion, Sequence: e.Seq,
 		Holds: info.Holds, RetentionUntil: info.RetentionUntil}, nil
@@ -845,7 +863,12 @@ type Status struct {
 	CustodyEntries   uint64         `json:"custodyEntries"`
 	HashAlgorithm    HashAlgorithm  `json:"hashAlgorithm"`
 	LastVerification *VerifyStatus  `json:"lastVerification"`
-	Recovery         *Recovery      `json:"recovery,omitempty"`
+	// LegalHoldDefault: every ingest without "hold": false is held (--legal-hold-default).
+	LegalHoldDefault bool `json:"legalHoldDefault"`
+	// VerifierKey is the public key that verifies the vault's checkpoints
+	// (to compare with the key its signing key was issued for).
+	VerifierKey string    `json:"verifierKey,omitempty"`
+	Recovery    *Recovery `json:"recovery,omitempty"`
 	// Fault, when set, is why the vault refuses to serve.
 	Fault string `json:"fault,omitempty"`
 }
@@ -857,7 +880,11 @@ func (v *Vault) Status() Status {
 	kr := v.keyring.Load()
 	objects, bytes, versions := v.inventoryLocked()
 	s := Status{Objects: objects, Bytes: bytes, KeyVersionsInUse: versions, ActiveKeyVersion: kr.Active(),
-		KeyringVersions: kr.Versions(), HashAlgorithm: v.cfg.Hash, LastVerification: v.lastVerify}
+		KeyringVersions: kr.Versions(), HashAlgorithm: v.cfg.Hash, LastVerification: v.lastVerify,
+		LegalHoldDefault: v.cfg.Policy.LegalHoldDefault}
+	if v.signer != nil {
+		s.VerifierKey = v.signer.VerifierKey()
+	}
 	if v.custody != nil {
 		s.CustodyEntries = v.custody.lastSeq
 	}

@@ -253,6 +253,7 @@ func (v *Vault) Verify(ctx context.Context, actor Identity) (Report, error) {
 		return Report{}, err
 	}
 	logSize := v.custody.size
+	logEntries := v.custody.lastSeq
 	kr := v.keyring.Load()
 	v.mu.Unlock()
 	f, err := os.Open(filepath.Join(v.cfg.Dir, custodyLogName))
@@ -263,6 +264,10 @@ func (v *Vault) Verify(ctx context.Context, actor Identity) (Report, error) {
 	rep, err := verifyStore(ctx, io.NewSectionReader(f, 0, logSize), v.store, kr, v.now())
 	if err != nil {
 		return rep, err
+	}
+	fileRoot, _, err := logRoot(io.NewSectionReader(f, 0, logSize), logEntries)
+	if err != nil {
+		return rep, fmt.Errorf("verify: reading custody log: %w", err)
 	}
 
 	v.mu.Lock()
@@ -278,12 +283,15 @@ func (v *Vault) Verify(ctx context.Context, actor Identity) (Report, error) {
 		missing := strings.HasPrefix(f.Problem, "object file is missing")
 		return (noEntry && live) || (missing && expired)
 	})
+	if f := v.checkTreeRoot(fileRoot, logEntries); f != nil {
+		rep.Findings = append(rep.Findings, *f)
+	}
 	detail := fmt.Sprintf("%d entries, %d objects, %d bytes verified; %d findings", rep.Entries, rep.Objects, rep.Bytes, len(rep.Findings))
 	e, err := v.custody.append(Entry{Time: rep.Time, Actor: actor.Name(), Cert: actor.certificate(), Action: ActionVerify, Detail: detail})
 	if err != nil {
 		return rep, err
 	}
-	v.lastVerify = &VerifyStatus{Time: rep.Time, OK: rep.OK(), Findings: len(rep.Findings), Sequence: e.Seq}
+	v.lastVerify = verifyStatusOf(rep, e.Seq)
 	v.metrics.lastVerify.Set(float64(rep.Time.Unix()))
 	v.metrics.verifyFindings.Set(float64(len(rep.Findings)))
 	if !rep.OK() {

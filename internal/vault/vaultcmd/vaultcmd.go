@@ -35,6 +35,7 @@ type serveOptions struct {
 	hash           string
 	reloadInterval time.Duration
 	minRetention   time.Duration
+	holdByDefault  bool
 	limits         vault.Limits
 	// grants holds each role's --<role flag> values, taken whole.
 	grants map[vault.Role]*[]string
@@ -90,6 +91,7 @@ See docs/vault.md.`,
 	f.StringVar(&o.hash, "hash", string(vault.SHA256), "content-address hash of new objects: sha256 or sha512")
 	f.DurationVar(&o.reloadInterval, "reload-interval", 30*time.Second, "how often certificate, CA and keyring files are checked for changes")
 	f.DurationVar(&o.minRetention, "min-retention", vault.DefaultMinRetention, "shortest retention an ingest may ask for (retentionUntil minus now)")
+	f.BoolVar(&o.holdByDefault, "legal-hold-default", false, `place a legal hold on every ingested object unless its metadata says "hold": false; the hold is a custody entry by system:vault under the ingest's caseReference and legalBasis, released only by the release role`)
 	f.IntVar(&o.limits.MaxIngests, "max-ingests", 8, "ingests that may run at once; more are answered 429")
 	f.IntVar(&o.limits.MaxIngestsPerClient, "max-ingests-per-client", 2, "ingests one client may run at once; more are answered 429")
 	f.DurationVar(&o.limits.BodyIdleTimeout, "body-idle-timeout", 30*time.Second, "a request body that sends nothing for this long is cut off")
@@ -143,11 +145,11 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		return fmt.Errorf("--min-retention %s must be positive", o.minRetention)
 	}
 	v, err := vault.Open(vault.Config{Dir: o.dataDir, Keyring: kr, Hash: alg, Grants: grants, Signer: signer,
-		Policy: vault.Policy{MinRetention: o.minRetention}, Logger: log})
+		Policy: vault.Policy{MinRetention: o.minRetention, LegalHoldDefault: o.holdByDefault}, Logger: log})
 	if err != nil {
 		return err
 	}
-	log.Info("roles", "grants", grants.String(), "verifierKey", v.VerifierKey())
+	log.Info("roles", "grants", grants.String(), "verifierKey", v.VerifierKey(), "legalHoldDefault", o.holdByDefault)
 	if err := v.Fault(); err != nil {
 		log.Error(err, "the vault refuses every request and reports not ready until this is resolved")
 	}

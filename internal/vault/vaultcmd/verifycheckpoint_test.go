@@ -120,3 +120,16 @@ func TestVerifyAgainstCheckpoint(t *testing.T) {
 		t.Fatalf("verify of the rolled-back directory against the checkpoint: %v\n%s", err, out)
 	}
 }
+
+func TestLegalHoldDefaultFlag(t *testing.T) {
+	cmd := NewCommand()
+	if err := cmd.ParseFlags([]string{"--legal-hold-default"}); err != nil {
+		t.Fatal(err)
+	}
+	if on, err := cmd.Flags().GetBool("legal-hold-default"); err != nil || !on {
+		t.Fatalf("--legal-hold-default: %v %v", on, err)
+	}
+	if f := NewCommand().Flags().Lookup("legal-hold-default"); f.DefValue != "false" {
+		t.Fatalf("--legal-hold-default defaults to %s", f.DefValue)
+	}
+}
