@@ -8,11 +8,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
-
-	"golang.org/x/text/cases"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Identity is an authenticated client as its verified certificate shows it.
@@ -54,6 +55,24 @@ func IdentityFromCertificate(c *x509.Certificate) Identity {
 		id.URI = c.URIs[0].String()
 	}
 	return id
+}
+
+// check refuses identities that could pass for another principal in the
+// custody log, reports and ownership checks: a URI SAN must be an absolute
+// URI (a relative one such as "CN=bob" reads as bob's subject) and must not
+// use the "system" scheme of the vault's own entries.
+func (id Identity) check() error {
+	if id.Name() == "" {
+		return errors.New("the client certificate has neither a subject nor a URI SAN; the vault records who acts")
+	}
+	if id.URI == "" {
+		return nil
+	}
+	u, err := url.Parse(id.URI)
+	if err != nil || u.Scheme == "" || strings.EqualFold(u.Scheme, "system") || id.URI == SystemActor {
+		return errors.New("the client certificate's URI SAN must be an absolute URI such as spiffe://trust-domain/path (not a relative name, not the system: scheme)")
+	}
+	return nil
 }
 
 // Name is the principal: the URI SAN if present, else the subject.
@@ -144,7 +163,7 @@ const (
 //     sha256:<64 hex>           one certificate, by fingerprint
 //     CN=alice,O=Police KE      a distinguished name (RFC 4514), compared as a
 //     name: attribute types by OID, values without
-//     case or repeated-space differences, every RDN
+//     ASCII case or repeated-space differences, every RDN
 //     and attribute present and nothing more
 //
 // A value is always taken whole: commas belong to the name.
@@ -234,12 +253,15 @@ var attributeOIDs = map[string]string{
 	"UID": "0.9.2342.19200300.100.1.1",
 }
 
-var folder = cases.Fold()
-
 // canonicalDN parses an RFC 4514 distinguished name into a form in which
 // two names are equal exactly when they name the same entity: attribute
-// types as OIDs, values unescaped, case-folded and with runs of spaces
-// collapsed, attributes of a multi-valued RDN sorted, RDNs in order.
+// types as OIDs, values unescaped, ASCII letters lower-cased and runs of
+// U+0020 collapsed, attributes of a multi-valued RDN sorted, RDNs in order.
+// Nothing else is folded: full Unicode case folding would make "Straße"
+// and "STRASSE", or a Kelvin sign and "K", the same principal, and folding
+// other spaces would merge names that differ by a no-break space. Values
+// with control, invisible format or non-ASCII space characters are refused
+// (they could also forge the separators of the canonical form).
 func canonicalDN(s string) (string, error) {
 	if strings.TrimSpace(s) == "" {
 		return "", errors.New("empty name")
@@ -260,11 +282,17 @@ func canonicalDN(s string) (string, error) {
 			}
 			oid = t
 		}
-		v := strings.Join(strings.Fields(val.String()), " ")
+		raw := val.String()
+		for _, r := range raw {
+			if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) && r != ' ' {
+				return fmt.Errorf("attribute %s has a control, invisible or non-ASCII space character (%U)", t, r)
+			}
+		}
+		v := strings.Join(strings.FieldsFunc(raw, func(r rune) bool { return r == ' ' }), " ")
 		if v == "" {
 			return fmt.Errorf("attribute %s has an empty value", t)
 		}
-		attrs = append(attrs, oid+"="+folder.String(v))
+		attrs = append(attrs, oid+"="+asciiLower(v))
 		typ.Reset()
 		val.Reset()
 		inValue = false
@@ -318,6 +346,16 @@ func canonicalDN(s string) (string, error) {
 	sort.Strings(attrs)
 	rdns = append(rdns, strings.Join(attrs, "\x00"))
 	return strings.Join(rdns, "\x01"), nil
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 func isHexByte(c byte) bool {

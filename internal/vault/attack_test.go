@@ -340,12 +340,14 @@ func TestRolesAndVisibility(t *testing.T) {
 		"bob releases":  func() error { _, err := v.Release(bob, res.Digest, m.CaseReference, "x"); return err }(),
 		"alice expires": v.ExpireObject(alice, res.Digest),
 		"bob verifies":  func() error { _, err := v.Verify(context.Background(), bob); return err }(),
+		// A stranger's guess is answered as for an absent object
+		// (adversary_test.go), which is also a refusal.
 		"bob reads with a guess": func() error {
 			_, err := v.Read(context.Background(), bob, res.Digest, "WARRANT/GUESS")
 			return err
 		}(),
 	} {
-		if !errors.Is(err, ErrNotAuthorised) {
+		if !errors.Is(err, ErrNotAuthorised) && (name != "bob reads with a guess" || !errors.Is(err, ErrNotFound)) {
 			t.Errorf("%s = %v; want ErrNotAuthorised", name, err)
 		} else if strings.Contains(err.Error(), m.AuthorisationReference) || strings.Contains(err.Error(), m.CaseReference) {
 			t.Errorf("%s: error reveals a reference: %v", name, err)

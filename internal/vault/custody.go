@@ -247,6 +247,7 @@ func openCustodyLog(path string, fn func(Entry) error) (*custodyLog, logRecovery
 	}
 	tornAt := int64(-1)
 	ackedHash := ""
+	keepsAck := false
 	err = scanLog(f, func(line logLine) error {
 		if !line.complete {
 			tornAt, rec.tornOffset, rec.tornBytes = line.offset, line.offset, len(line.text)
@@ -265,12 +266,25 @@ func openCustodyLog(path string, fn func(Entry) error) (*custodyLog, logRecovery
 		if e.Seq == ackState.seq {
 			ackedHash = e.Hash
 		}
+		// Certificates and attached cases are recorded only by versions
+		// that keep the acknowledgement record.
+		keepsAck = keepsAck || e.Cert != nil || e.Attached
 		return fn(e)
 	})
 	if err != nil {
 		return fail(err)
 	}
 	switch {
+	case ackState.missing && keepsAck:
+		// Deleting the record must not turn a shortened log into a
+		// data directory "from an earlier version".
+		rec.missing = fmt.Errorf("acknowledgement record %s is missing, but custody log %s was written by a vault that keeps one: "+
+			"it was deleted, and acknowledged entries may be missing from the log too; restore both from a backup (or compare the log "+
+			"with a checkpoint held elsewhere) and run `cybercoop vault verify`", ack.path, path)
+		ack.close()
+		if err := os.Remove(ack.path); err != nil {
+			return fail(fmt.Errorf("removing the acknowledgement record just created: %w", err))
+		}
 	case ackState.missing && l.lastSeq > 0:
 		rec.ackCreated = true
 	case ackState.missing:

@@ -134,7 +134,7 @@ func NewHandler(v *Vault, log logr.Logger, limits Limits) http.Handler {
 	mux.HandleFunc("GET /v1/proof/consistency", h.consistency)
 	mux.HandleFunc("GET /v1/custody", h.custody)
 	mux.HandleFunc("GET /status", h.status)
-	return h.authenticate(mux)
+	return h.authenticate(h.boundedBodies(mux))
 }
 
 type handler struct {
@@ -160,8 +160,8 @@ func (h *handler) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		id := IdentityFromCertificate(r.TLS.PeerCertificates[0])
-		if id.Name() == "" {
-			writeJSON(w, http.StatusForbidden, apiError{Error: "the client certificate has neither a subject nor a URI SAN; the vault records who acts"})
+		if err := id.check(); err != nil {
+			writeJSON(w, http.StatusForbidden, apiError{Error: err.Error()})
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, id)))
@@ -499,6 +499,63 @@ func (g *bodyGuard) Read(p []byte) (int, error) {
 
 func (g *bodyGuard) Close() error { return g.body.Close() }
 
+// boundedBodies reads the body of every request but an ingest before the
+// handler runs: at most maxJSONBody bytes, under the same idle and rate
+// limits as an ingest body. Without it a client could trickle a hold body,
+// or a body no handler reads (net/http drains it after the response), and
+// keep a connection and goroutine for as long as it likes.
+func (h *handler) boundedBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/objects" || r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(newBodyGuard(w, r.Body, h.limits), maxJSONBody+1))
+		switch {
+		case err != nil:
+			w.Header().Set("Connection", "close")
+			h.fail(w, r, bodyErr(err, errors.New("reading the request body")))
+			return
+		case len(body) > maxJSONBody:
+			w.Header().Set("Connection", "close")
+			writeJSON(w, http.StatusRequestEntityTooLarge, apiError{Error: fmt.Sprintf("request bodies other than ingests are limited to %d bytes", maxJSONBody)})
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sendGuard ends a response the client stops reading: each write must make
+// progress within BodyIdleTimeout, so a client that requests a large object
+// and never reads it cannot hold the object open and a goroutine forever.
+// The deadline is cleared when the handler is done with it (release), so
+// that it does not carry over to the next request on the connection.
+type sendGuard struct {
+	w          io.Writer
+	rc         *http.ResponseController
+	idle       time.Duration
+	deadlineAt time.Time
+}
+
+func newSendGuard(w http.ResponseWriter, l Limits) *sendGuard {
+	return &sendGuard{w: w, rc: http.NewResponseController(w), idle: l.BodyIdleTimeout}
+}
+
+func (g *sendGuard) Write(p []byte) (int, error) {
+	if now := time.Now(); now.Sub(g.deadlineAt) >= g.idle/4 {
+		_ = g.rc.SetWriteDeadline(now.Add(g.idle))
+		g.deadlineAt = now
+	}
+	return g.w.Write(p)
+}
+
+// release sends what is buffered under the deadline, then clears it.
+func (g *sendGuard) release() {
+	_ = g.rc.Flush()
+	_ = g.rc.SetWriteDeadline(time.Time{})
+}
+
 func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	objects, err := h.v.List(actorOf(r))
 	if err != nil {
@@ -539,10 +596,12 @@ func (h *handler) read(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
 	w.Header().Set(DigestHeader, string(info.Digest))
 	w.WriteHeader(http.StatusOK)
-	if _, err := io.CopyBuffer(w, obj, make([]byte, 64<<10)); err != nil {
+	send := newSendGuard(w, h.limits)
+	if _, err := io.CopyBuffer(send, obj, make([]byte, 64<<10)); err != nil {
 		h.log.Error(err, "aborting object response", "object", d, "actor", actorOf(r).Name())
 		panic(http.ErrAbortHandler)
 	}
+	send.release()
 }
 
 func (h *handler) export(w http.ResponseWriter, r *http.Request) {
@@ -552,7 +611,8 @@ func (h *handler) export(w http.ResponseWriter, r *http.Request) {
 	}
 	// Authorisation errors must become clean responses, so the archive
 	// starts only once the first byte is written.
-	lw := &lazyHeaderWriter{w: w, header: func() {
+	send := newSendGuard(w, h.limits)
+	lw := &lazyHeaderWriter{w: send, header: func() {
 		w.Header().Set("Content-Type", "application/x-tar")
 		w.Header().Set(DigestHeader, string(d))
 		w.WriteHeader(http.StatusOK)
@@ -565,6 +625,7 @@ func (h *handler) export(w http.ResponseWriter, r *http.Request) {
 		h.log.Error(err, "aborting export response", "object", d, "actor", actorOf(r).Name())
 		panic(http.ErrAbortHandler)
 	}
+	send.release()
 }
 
 type lazyHeaderWriter struct {
@@ -704,9 +765,11 @@ func (h *handler) custody(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	// Authorisation references are shown only to the client that used them.
+	// Authorisation references are shown only to the client that used them:
+	// the same name and the same certificate identity, not a name alone (a
+	// URI SAN or a second issuer could spell another client's name).
 	for i, e := range rep.Entries {
-		if e.Actor == actor.Name() {
+		if h.ownsEntry(e, actor) {
 			continue
 		}
 		if e.Metadata != nil {
@@ -719,6 +782,12 @@ func (h *handler) custody(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, rep)
+}
+
+// ownsEntry reports whether actor made entry e: the same name and the same
+// certificate identity, not a name alone (a second issuer could spell it).
+func (h *handler) ownsEntry(e Entry, actor Identity) bool {
+	return e.Actor == actor.Name() && e.Cert != nil && sameClient(*e.Cert, actor)
 }
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {

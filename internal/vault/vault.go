@@ -579,9 +579,6 @@ func (v *Vault) authoriseAccess(actor Identity, d Digest, authorisationRef strin
 	if !ok {
 		return nil, caseState{}, fmt.Errorf("%w: %s", ErrNotFound, d)
 	}
-	if authorisationRef == "" {
-		return nil, caseState{}, fmt.Errorf("%w: header %s is required: present the authorisation reference the object was ingested under", ErrNotAuthorised, AuthorisationHeader)
-	}
 	now := v.now()
 	var expired *caseState
 	for i, c := range obj.cases {
@@ -595,6 +592,15 @@ func (v *Vault) authoriseAccess(actor Identity, d Digest, authorisationRef strin
 	}
 	if expired != nil {
 		return nil, caseState{}, fmt.Errorf("%w: the authorisation presented for %s expired at %s", ErrNotAuthorised, d, expired.metadata.AuthorisationExpiry.Format(time.RFC3339))
+	}
+	if !v.canSee(actor, obj) {
+		// A client that presents no reference of the object and ingested
+		// none of its cases learns nothing, not even that the content is
+		// held: the answer is the one for an absent object.
+		return nil, caseState{}, fmt.Errorf("%w: %s", ErrNotFound, d)
+	}
+	if authorisationRef == "" {
+		return nil, caseState{}, fmt.Errorf("%w: header %s is required: present the authorisation reference the object was ingested under", ErrNotAuthorised, AuthorisationHeader)
 	}
 	return nil, caseState{}, fmt.Errorf("%w: the authorisation reference presented is not one %s was ingested under", ErrNotAuthorised, d)
 }
@@ -701,6 +707,13 @@ func (v *Vault) caseFilter(actor Identity) func(caseState) (bool, bool) {
 	}
 }
 
+// canSee reports whether actor may know that obj exists: it ingested one of
+// its cases, or it holds the list role. Callers hold v.mu.
+func (v *Vault) canSee(actor Identity, obj *objectState) bool {
+	show := v.caseFilter(actor)
+	return slices.ContainsFunc(obj.cases, func(c caseState) bool { visible, _ := show(c); return visible })
+}
+
 // List returns the live objects actor may see, in ingest order: with the
 // list role every object, otherwise the objects of the cases actor ingested.
 func (v *Vault) List(actor Identity) ([]ObjectInfo, error) {
@@ -763,7 +776,11 @@ func (v *Vault) changeHold(actor Identity, d Digest, reference, legalBasis strin
 		return Entry{}, err
 	}
 	obj, ok := v.state.live[d]
-	if !ok {
+	// A hold needs a relation to the object (one of its cases was ingested
+	// by the caller, or the caller holds the list role): otherwise any
+	// client could block the expiry of every object whose digest it can
+	// guess, and probe which content the vault holds. Release is privileged.
+	if !ok || action == ActionHold && !v.canSee(actor, obj) {
 		return Entry{}, fmt.Errorf("%w: %s", ErrNotFound, d)
 	}
 	if action == ActionHold && obj.holds[reference] {
