@@ -300,3 +300,36 @@ func TestStalledReaderOfAResponseIsCutOff(t *testing.T) {
 		}
 	}
 }
+
+// keyring.fingerprints deleted (or its line for a version removed) while
+// the vault is stopped, and another key put under version 1: the key is
+// tried on the objects sealed under it and refused, at start and on reload.
+func TestChangedKeyIsRefusedWithoutItsFingerprint(t *testing.T) {
+	other, err := NewKeyring(map[uint32][]byte{1: bytes.Repeat([]byte{9}, KeySize)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, objects := buildStore(t)
+	if err := os.Remove(filepath.Join(dir, keyFingerprintsName)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(Config{Dir: dir, Keyring: other, Clock: newFakeClock()}); !errors.Is(err, ErrKeyChanged) || strings.Contains(err.Error(), "0909090909") {
+		t.Fatalf("Open with another key under version 1 and no fingerprints = %v; want ErrKeyChanged", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, keyFingerprintsName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused key's fingerprint was recorded: %v", err)
+	}
+	v := openTestVault(t, dir, newFakeClock(), testKeyring(t, 1)) // the right key is accepted and recorded again
+	if _, err := readObject(t, v, objects[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, keyFingerprintsName)); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.ReloadKeyring(other); !errors.Is(err, ErrKeyChanged) {
+		t.Fatalf("reload with another key under version 1 and no fingerprints = %v; want ErrKeyChanged", err)
+	}
+	if _, err := readObject(t, v, objects[0]); err != nil {
+		t.Fatalf("after the refused reload: %v", err)
+	}
+}

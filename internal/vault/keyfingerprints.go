@@ -48,9 +48,10 @@ func readKeyFingerprints(dir string) (map[uint32]string, error) {
 }
 
 // checkKeyFingerprints refuses kr if any of its versions has a different
-// key than recorded, and records the versions not seen before. Callers
-// serialise it (Open, and ReloadKeyring under v.mu).
-func checkKeyFingerprints(dir string, kr *Keyring) error {
+// key than recorded, and records the versions not seen before once opens
+// (if set) accepts their key. Callers serialise it (Open, and ReloadKeyring
+// under v.mu).
+func checkKeyFingerprints(dir string, kr *Keyring, opens func(version uint32) error) error {
 	known, err := readKeyFingerprints(dir)
 	if err != nil {
 		return err
@@ -60,6 +61,11 @@ func checkKeyFingerprints(dir string, kr *Keyring) error {
 		fp, _ := kr.Fingerprint(v)
 		switch old, ok := known[v]; {
 		case !ok:
+			if opens != nil {
+				if err := opens(v); err != nil {
+					return err
+				}
+			}
 			known[v] = fp
 			added = true
 		case old != fp:

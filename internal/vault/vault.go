@@ -213,9 +213,6 @@ func Open(cfg Config) (*Vault, error) {
 			v.Close()
 		}
 	}()
-	if err := checkKeyFingerprints(cfg.Dir, cfg.Keyring); err != nil {
-		return nil, fmt.Errorf("vault: --keyring: %w", err)
-	}
 	if v.signer = cfg.Signer; v.signer == nil {
 		if v.signer, err = dataDirSigner(cfg.Dir); err != nil {
 			return nil, fmt.Errorf("vault: %w", err)
@@ -240,6 +237,11 @@ func Open(cfg Config) (*Vault, error) {
 	v.custody = custody
 	if replayErr != nil {
 		return nil, fmt.Errorf("vault: custody log is inconsistent: %w; run `cybercoop vault verify`", replayErr)
+	}
+	// After the replay, so that a key version with no recorded fingerprint
+	// (keyring.fingerprints deleted or edited) is tried on its objects.
+	if err := checkKeyFingerprints(cfg.Dir, cfg.Keyring, v.keyOpensObjects(cfg.Keyring)); err != nil {
+		return nil, fmt.Errorf("vault: --keyring: %w", err)
 	}
 	if rec.missing != nil {
 		v.fault = rec.missing
@@ -395,11 +397,50 @@ func (v *Vault) ReloadKeyring(kr *Keyring) error {
 	if missing := v.missingKeyVersions(kr); len(missing) > 0 {
 		return fmt.Errorf("new keyring (%s) lacks key versions %v that live objects are sealed under; keeping the current keyring", kr, missing)
 	}
-	if err := checkKeyFingerprints(v.cfg.Dir, kr); err != nil {
+	if err := checkKeyFingerprints(v.cfg.Dir, kr, v.keyOpensObjects(kr)); err != nil {
 		return fmt.Errorf("%w; keeping the current keyring", err)
 	}
 	v.keyring.Store(kr)
 	return nil
+}
+
+// keyOpensObjects returns a check that kr's key under a version opens the
+// first chunk of a live object sealed under it (the first of up to three
+// whose file and header are intact). AES-GCM does not authenticate under a wrong key, so
+// a key version whose fingerprint was never recorded cannot be swapped for
+// another key once objects use it. Callers hold v.mu or run before serving.
+func (v *Vault) keyOpensObjects(kr *Keyring) func(uint32) error {
+	return func(version uint32) error {
+		tried := 0
+		var last error
+		for _, o := range v.state.live {
+			if o.keyVersion != version || tried == 3 {
+				continue
+			}
+			f, err := v.store.Open(o.digest)
+			if err != nil {
+				continue
+			}
+			r, err := openSealedAs(f, kr, o.digest, o.size, version)
+			if err != nil {
+				// A missing or damaged header says nothing about the key.
+				f.Close()
+				continue
+			}
+			tried++
+			_, err = r.Read(make([]byte, 1))
+			r.Close()
+			if err == nil || errors.Is(err, io.EOF) {
+				return nil
+			}
+			last = err
+		}
+		if tried == 0 {
+			return nil
+		}
+		return fmt.Errorf("%w: the key under version %d has no recorded fingerprint and opens none of the %d object(s) tried that are sealed under it "+
+			"(last: %v); restore the original key and keyring.fingerprints", ErrKeyChanged, version, tried, last)
+	}
 }
 
 func (v *Vault) missingKeyVersions(kr *Keyring) []uint32 {
