@@ -176,6 +176,14 @@ func (r *Reconciler) pollInterval() time.Duration {
 func (r *Reconciler) report(ctx context.Context, s *scope) {
 	certs.Publish(ctx, r.Recorder, s.ev, kindEvidenceVault, []string{roleVaultServing, roleOperatorClient}, &s.certs, s.Now)
 	metrics.SetVaultIntegrity(s.ev.Namespace, s.ev.Name, s.integrity.known, s.integrity.consistent)
+	if s.integrity.known && !s.integrity.consistent {
+		r.Recorder.Eventf(s.ev, nil, corev1.EventTypeWarning, cybercoopv1alpha1.EventLogInconsistent, "CheckCheckpoint",
+			"%s; the checkpoint recorded in status is kept as the evidence of what the log held", s.integrity.problem)
+	}
+	if v := s.vault; v != nil && v.LastVerification != nil && !v.LastVerification.OK {
+		r.Recorder.Eventf(s.ev, nil, corev1.EventTypeWarning, cybercoopv1alpha1.EventVerificationFailed, "VerifyVault",
+			"the full verification of %s found %d problem(s)", v.LastVerification.Time.UTC().Format(time.RFC3339), v.LastVerification.Findings)
+	}
 }
 
 // servedCertificate is the vault's serving certificate, for the pod template.

@@ -87,6 +87,18 @@ func (r *Reconciler) deletionBlocked(ctx context.Context, ev *cybercoopv1alpha1.
 	if err != nil {
 		return "deletionPolicy Delete: the vault cannot be asked whether evidence is held (" + err.Error() + "); nothing is deleted"
 	}
+	// A vault whose log was shortened or rolled back could have lost the very holds
+	// that forbid the deletion: its word counts only when its log is whole.
+	switch in := r.checkCheckpoint(ctx, s, c); {
+	case in.known && !in.consistent:
+		return "deletionPolicy Delete: the custody log is not consistent with the recorded checkpoint (" + in.problem + "); nothing is deleted"
+	case !in.known:
+		why := "no checkpoint could be checked"
+		if s.vaultErr != nil {
+			why = s.vaultErr.Error()
+		}
+		return "deletionPolicy Delete: the custody log cannot be checked against the recorded checkpoint (" + why + "); nothing is deleted"
+	}
 	objects, err := c.Objects(ctx)
 	if err != nil {
 		return "deletionPolicy Delete: the vault cannot be asked whether evidence is held (" + err.Error() + "); nothing is deleted"

@@ -204,22 +204,24 @@ func (r *Reconciler) reconcileKeyring(ctx context.Context, s *scope) error {
 			KeyringSecretName(ev), d.message)
 		return nil
 	case keyringKeep:
-	default:
-		desired := &corev1.Secret{Type: corev1.SecretTypeOpaque, Data: d.data}
-		desired.ObjectMeta = objectMeta(ev, KeyringSecretName(ev))
-		desired.Annotations = d.annotations
-		if _, _, err := certs.ApplySecret(ctx, r.Client, r.Scheme, ev, live, desired); err != nil {
-			s.keyringErr = err
-			return err
-		}
-		switch d.action {
-		case keyringRotate:
-			r.Recorder.Eventf(ev, nil, corev1.EventTypeNormal, cybercoopv1alpha1.EventKeyRotated, "RotateKey",
-				"key version %d seals new objects from now on; versions %s stay for reading", d.active, joinVersions(d.versions))
-		case keyringRetire:
-			r.Recorder.Eventf(ev, nil, corev1.EventTypeNormal, cybercoopv1alpha1.EventKeyRetired, "RetireKey",
-				"key version(s) %s removed: the vault reports no object sealed under them", joinVersions(d.retired))
-		}
+		d.annotations = keyringAnnotations(d.versions, d.activatedAt)
+	}
+	// Applied also when nothing changes: a keyring kept when an EvidenceVault of this
+	// name was deleted with Retain is adopted, and no write is made when it is owned.
+	desired := &corev1.Secret{Type: corev1.SecretTypeOpaque, Data: d.data}
+	desired.ObjectMeta = objectMeta(ev, KeyringSecretName(ev))
+	desired.Annotations = d.annotations
+	if _, _, err := certs.ApplySecret(ctx, r.Client, r.Scheme, ev, live, desired); err != nil {
+		s.keyringErr = err
+		return err
+	}
+	switch d.action {
+	case keyringRotate:
+		r.Recorder.Eventf(ev, nil, corev1.EventTypeNormal, cybercoopv1alpha1.EventKeyRotated, "RotateKey",
+			"key version %d seals new objects from now on; versions %s stay for reading", d.active, joinVersions(d.versions))
+	case keyringRetire:
+		r.Recorder.Eventf(ev, nil, corev1.EventTypeNormal, cybercoopv1alpha1.EventKeyRetired, "RetireKey",
+			"key version(s) %s removed: the vault reports no object sealed under them", joinVersions(d.retired))
 	}
 	s.RequeueAt(d.activatedAt.Add(interval))
 	return nil

@@ -63,7 +63,10 @@ func RenewalTime(notBefore, notAfter time.Time, renewBefore time.Duration) time.
 	if renewBefore > 0 && renewBefore < lifetime {
 		return notAfter.Add(-renewBefore)
 	}
-	return notBefore.Add(lifetime - lifetime/3)
+	// Whole seconds, like the certificate's own times: status stores seconds, and a
+	// renewal time with a fraction would differ from its stored form at every
+	// reconcile, which would then write status each time.
+	return notBefore.Add(lifetime - lifetime/3).Truncate(time.Second)
 }
 
 func colonHex(b []byte) string {
