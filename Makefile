@@ -90,6 +90,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
 bench: ## Run the benchmarks once each (ratios are printed as custom metrics).
 	go test ./internal/pki -run '^$$' -bench . -benchtime 2s
 	go test ./internal/vault/... -run '^$$' -bench Ingest -benchtime 1x
+	go test ./internal/vault -run '^$$' -bench CustodyTree -benchtime 1x
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT).$(TOOLS_SUM) $(KUBE_API_LINTER).$(TOOLS_SUM) ## Run golangci-lint with the linters listed in .golangci.yml, and kube-api-linter on api/ (.golangci-kal.yml).

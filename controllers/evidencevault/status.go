@@ -41,8 +41,10 @@ func computeStatus(s *scope, reconcileErr error) {
 			if !lv.OK {
 				result = "Failed"
 			}
-			st.LastVerification = &cybercoopv1alpha1.VerificationStatus{Time: metav1.NewTime(lv.Time), Result: result,
-				Objects: int64(v.Objects), Findings: int32(lv.Findings)}
+			// The vault's message about the findings is not copied: it may name cases
+			// and references, which have no place in a resource many people can read.
+			st.LastVerification = &cybercoopv1alpha1.VerificationStatus{Time: metav1.NewTime(lv.Time.Truncate(time.Second)), Result: result,
+				Objects: int64(lv.Objects), Findings: int32(lv.Findings)}
 		}
 	}
 	st.Keys = keysStatus(s)

@@ -92,10 +92,21 @@ func run() error {
 	_ = kubectl("get", "focalpoints", "-A", "-o",
 		`jsonpath={range .items[*]}{.metadata.name}: on call {.status.coverage.hoursPerWeek} h in the week of {.status.coverage.weekStart}; endpoint {.status.endpoint}; gateway pods available {.status.gatewayReplicas}{"\n"}  national CA generation {.status.certificates.ca.caGeneration} valid until {.status.certificates.ca.notAfter}; gateway certificate valid until {.status.certificates.gatewayServing.notAfter}, renewed at {.status.certificates.gatewayServing.renewalTime}{"\n"}{end}`)
 	fmt.Println()
-	_ = kubectl("get", "deployments,services,poddisruptionbudgets,networkpolicies,configmaps,serviceaccounts,secrets,pods",
+	// The evidence vault's pods cannot run in a simulated cluster (no volume is ever
+	// bound), so what the operator cannot ask the vault is shown as Unknown, with why.
+	step("waiting for every EvidenceVault's keys and certificates")
+	_ = kubectl("wait", "--for=condition=KeysReady", "evidencevaults", "--all", "-A", "--timeout=120s")
+	_ = kubectl("wait", "--for=condition=CertificateReady", "evidencevaults", "--all", "-A", "--timeout=60s")
+	_ = kubectl("get", "evidencevaults", "-A", "-o",
+		`custom-columns=EVIDENCEVAULT:.metadata.name,CONDITION:.status.conditions[*].type,STATUS:.status.conditions[*].status,REASON:.status.conditions[*].reason`)
+	fmt.Println()
+	_ = kubectl("get", "evidencevaults", "-A", "-o",
+		`jsonpath={range .items[*]}{.metadata.name}: endpoint {.status.endpoint}; key version {.status.keys.activeVersion} active, next rotation {.status.keys.nextRotation}{"\n"}  serving certificate valid until {.status.certificates.serving.notAfter}; checkpoints signed by {.status.checkpointVerifierKey}{"\n"}  {.status.conditions[?(@.type=="IntegrityVerified")].message}{"\n"}{end}`)
+	fmt.Println()
+	_ = kubectl("get", "deployments,statefulsets,services,poddisruptionbudgets,networkpolicies,configmaps,serviceaccounts,secrets,persistentvolumeclaims,pods",
 		"-n", "cybercoop-ke", "-l", "app.kubernetes.io/part-of=cybercoop")
 	fmt.Println()
-	_ = kubectl("get", "events", "-n", "cybercoop-ke", "--field-selector", "involvedObject.kind=FocalPoint")
+	_ = kubectl("get", "events", "-n", "cybercoop-ke")
 	if waitErr != nil {
 		return fmt.Errorf("the sample stack did not become Ready; logs are in %s", work)
 	}

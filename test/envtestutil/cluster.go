@@ -62,7 +62,7 @@ func StartSimulatedCluster(env *envtest.Environment, k8sBin, logDir string) (*Si
 		args []string
 	}{
 		{"kube-controller-manager", []string{"--kubeconfig=" + c.Kubeconfig, "--leader-elect=false", "--secure-port=0",
-			"--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,disruption-controller,endpointslice-controller,namespace-controller,node-lifecycle-controller"}},
+			"--controllers=deployment-controller,replicaset-controller,statefulset-controller,garbage-collector-controller,disruption-controller,endpointslice-controller,namespace-controller,node-lifecycle-controller"}},
 		{"kube-scheduler", []string{"--kubeconfig=" + c.Kubeconfig, "--leader-elect=false", "--secure-port=0"}},
 		{"kwok", []string{"--kubeconfig=" + c.Kubeconfig, "--config=" + filepath.Join(k8sBin, "kwok-stages.yaml"),
 			"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
