@@ -72,12 +72,12 @@ func (r *Reconciler) observeVault(ctx context.Context, s *scope) error {
 	c, err := r.vaultClient(s)
 	if err != nil {
 		s.vaultErr = err
-		return nil
+		return nil //nolint:nilerr // reported through IntegrityVerified=Unknown; retried at the next poll, not with backoff
 	}
 	st, err := c.Status(ctx)
 	if err != nil {
 		s.vaultErr = err
-		return nil
+		return nil //nolint:nilerr // as above: a vault without pods is a state to report, not a failed reconcile
 	}
 	s.vault = &st
 	s.integrity = r.checkCheckpoint(ctx, s, c)
@@ -261,7 +261,7 @@ func (r *Reconciler) reconcileCheckpointKey(ctx context.Context, s *scope) error
 	}
 	vkey, err := vault.VerifierKeyOf(skey)
 	if err != nil {
-		return fmt.Errorf("Secret %s: %s is not a signed-note signing key", name, signingFile)
+		return fmt.Errorf("the checkpoint key in Secret %s (%s) is not a signed-note signing key", name, signingFile)
 	}
 	s.verifierKey = vkey
 	return nil

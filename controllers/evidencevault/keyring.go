@@ -91,6 +91,7 @@ func decideKeyring(in keyringInput, now time.Time, newKey func() ([]byte, error)
 	for name, key := range in.secret.Data {
 		v, err := strconv.ParseInt(name, 10, 32)
 		if err != nil || v < 1 || strconv.FormatInt(v, 10) != name {
+			//nolint:nilerr // a malformed entry is a finding to report (KeysReady=False), not an error to retry
 			return keyringDecision{action: keyringInvalid, message: fmt.Sprintf(
 				"the keyring Secret holds the entry %q, which is not a key version (a decimal number from 1)", truncate(name, 20))}, nil
 		}
@@ -102,6 +103,7 @@ func decideKeyring(in keyringInput, now time.Time, newKey func() ([]byte, error)
 	}
 	recorded, err := parseVersions(in.secret.Annotations[KeyringVersionsAnnotation])
 	if err != nil {
+		//nolint:nilerr // a malformed annotation is a finding to report (KeysReady=False), not an error to retry
 		return keyringDecision{action: keyringInvalid, message: "annotation " + KeyringVersionsAnnotation + ": " + err.Error()}, nil
 	}
 	var missing []int32
