@@ -247,6 +247,16 @@ type EvidenceVaultStatus struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	Bytes *int64 `json:"bytes,omitempty"`
+	// held is how many objects are under at least one legal hold.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Held *int64 `json:"held,omitempty"`
+	// pastRetention is how many objects are past their retention and under no hold:
+	// they may be expired by a holder of the vault's expire role; nothing expires them
+	// on its own.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	PastRetention *int64 `json:"pastRetention,omitempty"`
 	// size is bytes for people, e.g. "1.2 GiB".
 	// +optional
 	// +kubebuilder:validation:MinLength=1

@@ -320,6 +320,16 @@ func (in *EvidenceVaultStatus) DeepCopyInto(out *EvidenceVaultStatus) {
 		*out = new(int64)
 		**out = **in
 	}
+	if in.Held != nil {
+		in, out := &in.Held, &out.Held
+		*out = new(int64)
+		**out = **in
+	}
+	if in.PastRetention != nil {
+		in, out := &in.PastRetention, &out.PastRetention
+		*out = new(int64)
+		**out = **in
+	}
 	if in.Keys != nil {
 		in, out := &in.Keys, &out.Keys
 		*out = new(VaultKeysStatus)

@@ -93,6 +93,9 @@ type scope struct {
 	keyringErr  error
 	verifierKey string
 	signingLost string
+	// adoptedCheckpoint is the last checkpoint of an EvidenceVault of this name that
+	// was deleted with Retain, until this one records its own.
+	adoptedCheckpoint *cybercoopv1alpha1.CheckpointStatus
 
 	claim       *corev1.PersistentVolumeClaim
 	statefulSet *appsv1.StatefulSet

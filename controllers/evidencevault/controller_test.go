@@ -359,6 +359,8 @@ var _ = Describe("EvidenceVault", func() {
 			got := get(ctx, g, ev)
 			g.Expect(got.Status.Objects).NotTo(BeNil())
 			g.Expect(*got.Status.Objects).To(Equal(int64(1)))
+			g.Expect(*got.Status.Held).To(Equal(int64(1)))
+			g.Expect(*got.Status.PastRetention).To(BeZero())
 			g.Expect(got.Status.Checkpoint.Size).To(BeNumerically(">", first.Size))
 			g.Expect(condition(got, cybercoopv1alpha1.ConditionIntegrityVerified).Status).To(Equal(metav1.ConditionTrue))
 		}).Should(Succeed())
@@ -418,6 +420,77 @@ var _ = Describe("EvidenceVault", func() {
 			g.Expect(get(ctx, g, ev).DeletionTimestamp).NotTo(BeNil())
 			g.Expect(secret(ctx, g, ev, KeyringSecretName(ev)).DeletionTimestamp).To(BeNil())
 		}, 3*time.Second).Should(Succeed())
+	})
+})
+
+
+var _ = Describe("an EvidenceVault created again after a Retain deletion", func() {
+	ctx := context.Background()
+
+	It("adopts the custody log only if it still extends the last checkpoint recorded before the deletion", func() {
+		_, ev := stack(ctx, nil)
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, g, ev).Status.CheckpointVerifierKey).NotTo(BeEmpty())
+			g.Expect(k8sClient.Get(ctx, key(ev, vaultName(ev)), &appsv1.StatefulSet{})).To(Succeed())
+		}).Should(Succeed())
+		dir := GinkgoT().TempDir()
+		run := startVault(ctx, ev, dir)
+		DeferCleanup(func() { run.stop() })
+		Eventually(func(g Gomega) {
+			g.Expect(condition(get(ctx, g, ev), cybercoopv1alpha1.ConditionIntegrityVerified).Status).To(Equal(metav1.ConditionTrue))
+		}).Should(Succeed())
+		run.stop()
+		before := GinkgoT().TempDir()
+		Expect(os.CopyFS(before, os.DirFS(dir))).To(Succeed())
+		run = startVault(ctx, ev, dir)
+		run.ingest(ctx, "case-7", false)
+		poke(ctx, ev)
+		Eventually(func(g Gomega) {
+			got := get(ctx, g, ev)
+			g.Expect(got.Status.Objects).NotTo(BeNil())
+			g.Expect(*got.Status.Objects).To(Equal(int64(1)))
+		}).Should(Succeed())
+		recorded := get(ctx, Default, ev).Status.Checkpoint
+
+		recreate := func() *cybercoopv1alpha1.EvidenceVault {
+			Expect(k8sClient.Delete(ctx, get(ctx, Default, ev))).To(Succeed())
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(ev), &cybercoopv1alpha1.EvidenceVault{})).NotTo(Succeed())
+			}).Should(Succeed())
+			collectGarbage(ctx, ev)
+			Expect(secret(ctx, Default, ev, CheckpointKeySecretName(ev)).Annotations).To(HaveKey(RetainedCheckpointAnnotation))
+			ev = &cybercoopv1alpha1.EvidenceVault{ObjectMeta: metav1.ObjectMeta{Name: ev.Name, Namespace: ev.Namespace}, Spec: ev.Spec}
+			Expect(k8sClient.Create(ctx, ev)).To(Succeed())
+			return ev
+		}
+
+		By("deleting it with Retain and creating it again: the log continues")
+		recreate()
+		Eventually(func(g Gomega) {
+			got := get(ctx, g, ev)
+			g.Expect(condition(got, cybercoopv1alpha1.ConditionIntegrityVerified).Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(got.Status.Checkpoint).NotTo(BeNil())
+			g.Expect(got.Status.Checkpoint.Size).To(BeNumerically(">=", recorded.Size))
+			g.Expect(*got.Status.Objects).To(Equal(int64(1)))
+		}).Should(Succeed())
+
+		By("deleting it again, rolling the log back while no resource watches it, and creating it again")
+		recreate()
+		run.stop()
+		Expect(os.RemoveAll(dir)).To(Succeed())
+		Expect(os.CopyFS(dir, os.DirFS(before))).To(Succeed())
+		run = startVault(ctx, ev, dir)
+		poke(ctx, ev)
+		Eventually(func(g Gomega) {
+			got := get(ctx, g, ev)
+			integrity := condition(got, cybercoopv1alpha1.ConditionIntegrityVerified)
+			g.Expect(integrity.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(integrity.Reason).To(Equal(cybercoopv1alpha1.ReasonLogInconsistent))
+			g.Expect(integrity.Message).To(ContainSubstring("entries were removed"))
+			g.Expect(got.Status.Checkpoint).To(BeNil(), "a checkpoint of the rolled-back log was recorded")
+		}).Should(Succeed())
+		Expect(secret(ctx, Default, ev, CheckpointKeySecretName(ev)).Annotations).To(HaveKey(RetainedCheckpointAnnotation),
+			"the retained checkpoint is kept while the adopted log does not extend it")
 	})
 })
 

@@ -67,6 +67,16 @@ func (r *Reconciler) detach(ctx context.Context, ev *cybercoopv1alpha1.EvidenceV
 	}
 	base := obj.DeepCopyObject().(client.Object)
 	obj.SetOwnerReferences(kept)
+	if cp := ev.Status.Checkpoint; cp != nil && obj.GetName() == CheckpointKeySecretName(ev) {
+		// The recorded checkpoint goes with the key that signed it, so an EvidenceVault
+		// created again checks that the log it adopts still extends it.
+		ann := obj.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[RetainedCheckpointAnnotation] = encodeCheckpoint(cp)
+		obj.SetAnnotations(ann)
+	}
 	if err := r.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("detaching %s from the EvidenceVault: %w", obj.GetName(), err)
 	}
@@ -154,4 +164,28 @@ func (r *Reconciler) now() time.Time {
 		return r.Clock.Now()
 	}
 	return time.Now()
+}
+
+// RetainedCheckpointAnnotation on a retained checkpoint key Secret holds the last
+// checkpoint the deleted EvidenceVault recorded, as "size root recordedAt".
+const RetainedCheckpointAnnotation = "cybercoop.io/retained-checkpoint"
+
+func encodeCheckpoint(cp *cybercoopv1alpha1.CheckpointStatus) string {
+	return fmt.Sprintf("%d %s %s", cp.Size, cp.RootHash, cp.RecordedAt.UTC().Format(time.RFC3339))
+}
+
+func decodeCheckpoint(s string) (*cybercoopv1alpha1.CheckpointStatus, error) {
+	f := strings.Fields(s)
+	if len(f) != 3 {
+		return nil, fmt.Errorf("annotation %s: expected size, root hash and time", RetainedCheckpointAnnotation)
+	}
+	var size int64
+	if _, err := fmt.Sscan(f[0], &size); err != nil || size < 0 {
+		return nil, fmt.Errorf("annotation %s: the size is not a number", RetainedCheckpointAnnotation)
+	}
+	at, err := time.Parse(time.RFC3339, f[2])
+	if err != nil {
+		return nil, fmt.Errorf("annotation %s: the time is not RFC 3339", RetainedCheckpointAnnotation)
+	}
+	return &cybercoopv1alpha1.CheckpointStatus{Size: size, RootHash: f[1], RecordedAt: metav1.NewTime(at)}, nil
 }

@@ -109,6 +109,9 @@ func (r *Reconciler) checkCheckpoint(ctx context.Context, s *scope, c *vaultclie
 		RootHash: base64.StdEncoding.EncodeToString(newer.Root), RecordedAt: metav1.NewTime(s.Now)}
 	old := s.ev.Status.Checkpoint
 	if old == nil {
+		old = s.adoptedCheckpoint
+	}
+	if old == nil {
 		return integrityResult{known: true, consistent: true, record: recordNewer}
 	}
 	oldRoot, err := base64.StdEncoding.DecodeString(old.RootHash)
@@ -256,6 +259,17 @@ func (r *Reconciler) reconcileCheckpointKey(ctx context.Context, s *scope) error
 	}
 	desired := &corev1.Secret{Type: corev1.SecretTypeOpaque, Data: map[string][]byte{signingFile: skey}}
 	desired.ObjectMeta = objectMeta(ev, name)
+	if retained := retainedCheckpoint(live); retained != "" && ev.Status.Checkpoint == nil {
+		// Adopted from an EvidenceVault of this name deleted with Retain: its last
+		// checkpoint is what the adopted log must extend. It stays on the Secret until
+		// a checkpoint is recorded in this resource's status.
+		cp, err := decodeCheckpoint(retained)
+		if err != nil {
+			return fmt.Errorf("the checkpoint key Secret %s: %w", name, err)
+		}
+		s.adoptedCheckpoint = cp
+		desired.Annotations = map[string]string{RetainedCheckpointAnnotation: retained}
+	}
 	if _, _, err := certs.ApplySecret(ctx, r.Client, r.Scheme, ev, live, desired); err != nil {
 		return err
 	}
@@ -265,4 +279,11 @@ func (r *Reconciler) reconcileCheckpointKey(ctx context.Context, s *scope) error
 	}
 	s.verifierKey = vkey
 	return nil
+}
+
+func retainedCheckpoint(sec *corev1.Secret) string {
+	if sec == nil {
+		return ""
+	}
+	return sec.Annotations[RetainedCheckpointAnnotation]
 }

@@ -33,8 +33,8 @@ func computeStatus(s *scope, reconcileErr error) {
 		st.Checkpoint = s.integrity.record
 	}
 	if v := s.vault; v != nil {
-		objects, bytes := int64(v.Objects), v.Bytes
-		st.Objects, st.Bytes = &objects, &bytes
+		objects, bytes, held, past := int64(v.Objects), v.Bytes, int64(v.Held), int64(v.PastRetention)
+		st.Objects, st.Bytes, st.Held, st.PastRetention = &objects, &bytes, &held, &past
 		st.Size = humanBytes(bytes)
 		if lv := v.LastVerification; lv != nil {
 			result := "Passed"

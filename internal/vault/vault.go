@@ -914,6 +914,11 @@ func (v *Vault) expireLocked(actor Identity, d Digest) error {
 type Status struct {
 	Objects int   `json:"objects"`
 	Bytes   int64 `json:"bytes"`
+	// Held is how many live objects are under at least one legal hold.
+	Held int `json:"held"`
+	// PastRetention is how many live objects are past their retention and under
+	// no hold: they may be expired, and nothing expires them on its own.
+	PastRetention int `json:"pastRetention"`
 	// KeyVersionsInUse maps key version → live objects sealed under it.
 	KeyVersionsInUse map[uint32]int `json:"keyVersionsInUse"`
 	ActiveKeyVersion uint32         `json:"activeKeyVersion"`
@@ -942,6 +947,15 @@ func (v *Vault) Status() Status {
 		LegalHoldDefault: v.cfg.Policy.LegalHoldDefault}
 	if v.signer != nil {
 		s.VerifierKey = v.signer.VerifierKey()
+	}
+	now := v.now()
+	for _, o := range v.state.live {
+		switch {
+		case len(o.holds) > 0:
+			s.Held++
+		case !now.Before(o.retentionUntil()):
+			s.PastRetention++
+		}
 	}
 	if v.custody != nil {
 		s.CustodyEntries = v.custody.lastSeq
