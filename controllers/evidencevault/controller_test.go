@@ -423,7 +423,6 @@ var _ = Describe("EvidenceVault", func() {
 	})
 })
 
-
 var _ = Describe("an EvidenceVault created again after a Retain deletion", func() {
 	ctx := context.Background()
 
