@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"maps"
 	"strings"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -20,15 +20,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/controllers/evidencevault"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
 	"github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/certs"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
 )
 
-// A workload of another kind — here a StatefulSet standing for an evidence vault —
-// that trusts the FocalPoint's CA and serves a leaf issued from it through the shared
-// call is part of every CA key replacement: the old CA is not pruned until it, too,
+// A workload of another kind — an EvidenceVault's StatefulSet, run by its own
+// controller — that trusts the FocalPoint's CA and serves a leaf issued from it
+// through the shared call is part of every CA key replacement: the old CA is not pruned until it, too,
 // has rolled out with the new bundle and the new leaf. Every reconcile, of the
 // FocalPoint and of the workload's own controller, runs in a fresh incarnation that
 // dies after its first write.
@@ -47,46 +48,23 @@ var _ = Describe("a CA key replacement with a consumer of another kind", func() 
 		key := func(name string) types.NamespacedName { return types.NamespacedName{Namespace: ns.Name, Name: name} }
 		ref := focalpoint.CARef(fp)
 
-		// The other kind's workload: it declares that it trusts the CA and which leaf
-		// its pods serve.
-		const vaultLeafSecret = "evidence-vault-tls"
-		labels := map[string]string{"app": "evidence-vault"}
-		sts := &appsv1.StatefulSet{
-			ObjectMeta: metav1.ObjectMeta{Name: "evidence-vault", Namespace: ns.Name,
-				Labels: ca.ConsumerLabels(ref), Annotations: ca.ConsumerAnnotations(vaultLeafSecret)},
-			Spec: appsv1.StatefulSetSpec{
-				Replicas: ptrTo(int32(2)),
-				Selector: &metav1.LabelSelector{MatchLabels: labels},
-				Template: corev1.PodTemplateSpec{
-					ObjectMeta: metav1.ObjectMeta{Labels: labels},
-					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "vault", Image: "registry.test/cybercoop:vault"}}},
-				},
+		// The other kind: an EvidenceVault, whose StatefulSet declares that it trusts
+		// the CA and serves a leaf issued from it through the shared call. Its
+		// controller runs here as the manager would run it; no vault pod answers.
+		ev := &cybercoopv1alpha1.EvidenceVault{
+			ObjectMeta: metav1.ObjectMeta{Name: "evidence", Namespace: ns.Name},
+			Spec: cybercoopv1alpha1.EvidenceVaultSpec{
+				FocalPointRef: cybercoopv1alpha1.FocalPointReference{Name: fp.Name},
+				Storage:       &cybercoopv1alpha1.VaultStorage{Size: resource.MustParse("1Gi")},
 			},
 		}
-		Expect(k8sClient.Create(ctx, sts)).To(Succeed())
-		vaultLeaf := certs.Leaf{SecretName: vaultLeafSecret, Role: "vault-serving", Spec: pki.LeafSpec{
-			CommonName: "evidence-vault." + ns.Name + ".svc", DNSNames: []string{"evidence-vault." + ns.Name + ".svc"},
-			Usages: []pki.Usage{pki.UsageServer},
-		}}
-
-		// reconcileVault is the other kind's controller, in one fresh incarnation: its
-		// leaf through the shared call, and the pod template annotations that make its
-		// rollouts count.
+		Expect(k8sClient.Create(ctx, ev)).To(Succeed())
+		sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: ev.Name + "-vault", Namespace: ns.Name}}
+		vaultLeafSecret := evidencevault.ServingSecretName(ev)
 		reconcileVault := func(c client.Client) {
-			keeper := ca.Keeper{Client: c, Scheme: scheme, Recorder: events}
-			live := &appsv1.StatefulSet{}
-			Expect(k8sClient.Get(ctx, key(sts.Name), live)).To(Succeed())
-			res, st, err := keeper.EnsureLeaf(ctx, live, ref, vaultLeaf, clk.Now())
-			if err != nil {
-				return // died, or the CA is not there yet; the next incarnation retries
-			}
-			want := ca.ConsumerTemplateAnnotations(st.BundleHash(), st.Phase(), res.Certificate)
-			got := live.Spec.Template.Annotations
-			if maps.Equal(want, got) {
-				return
-			}
-			live.Spec.Template.Annotations = want
-			_ = c.Update(ctx, live)
+			r := &evidencevault.Reconciler{Client: c, Scheme: scheme, Recorder: events, Clock: clk, VaultImage: "registry.test/cybercoop:consumers",
+				VaultEndpoint: func(*cybercoopv1alpha1.EvidenceVault) string { return "https://127.0.0.1:1" }}
+			_, _ = r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(ev)})
 		}
 
 		// The pods of both workloads load the bundle and the leaf when they start and
@@ -118,14 +96,16 @@ var _ = Describe("a CA key replacement with a consumer of another kind", func() 
 		held := false
 		rollVault := func() {
 			live := &appsv1.StatefulSet{}
-			Expect(k8sClient.Get(ctx, key(sts.Name), live)).To(Succeed())
+			if err := k8sClient.Get(ctx, key(sts.Name), live); apierrors.IsNotFound(err) {
+				return // not created yet
+			}
 			if held || live.Status.ObservedGeneration == live.Generation || live.Spec.Template.Annotations[ca.TrustBundleHashAnnotation] == "" {
 				return
 			}
 			start("vault", vaultLeafSecret)
 			rev := fmt.Sprintf("evidence-vault-%d", live.Generation)
-			live.Status = appsv1.StatefulSetStatus{ObservedGeneration: live.Generation, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 2,
-				AvailableReplicas: 2, CurrentReplicas: 2, CurrentRevision: rev, UpdateRevision: rev}
+			live.Status = appsv1.StatefulSetStatus{ObservedGeneration: live.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1,
+				AvailableReplicas: 1, CurrentReplicas: 1, CurrentRevision: rev, UpdateRevision: rev}
 			Expect(k8sClient.Status().Update(ctx, live)).To(Succeed())
 		}
 
@@ -216,7 +196,6 @@ var _ = Describe("a CA key replacement with a consumer of another kind", func() 
 			Expect(phase()).To(Equal(string(pki.RotationBundleExtended)),
 				"the gateway has the extended bundle, but the vault has not rolled out with it")
 		}
-		Expect(secretData(vaultLeafSecret, certs.CAGenerationAnnotation)).To(BeNil())
 
 		By("letting the vault roll out with the extended bundle, then holding it again before its new leaf is loaded")
 		held = false
