@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"maps"
@@ -16,6 +17,8 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -23,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/controllers/evidencevault"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
 	"github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/certs"
@@ -64,6 +68,13 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 		// changed nothing, so the test need not read everything again.
 		writes := envtestutil.NewWriteCounter(k8sClient)
 		r := newReconciler(writes, events)
+		// The EvidenceVault's controller: its vault pods trust the CA and serve a leaf
+		// of it, so every key replacement must wait for them too. No vault answers.
+		newVaultReconciler := func(c client.Client, rec *eventLog) *evidencevault.Reconciler {
+			return &evidencevault.Reconciler{Client: c, Scheme: scheme, Recorder: rec, Clock: clk, VaultImage: "registry.test/cybercoop:years",
+				VaultEndpoint: func(*cybercoopv1alpha1.EvidenceVault) string { return "https://127.0.0.1:1" }}
+		}
+		rv := newVaultReconciler(writes, events)
 
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "years-"}}
 		Expect(k8sClient.Create(ctx, ns)).To(Succeed())
@@ -71,6 +82,16 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
 		req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(fp)}
 		key := func(name string) types.NamespacedName { return types.NamespacedName{Namespace: ns.Name, Name: name} }
+		ev := &cybercoopv1alpha1.EvidenceVault{
+			ObjectMeta: metav1.ObjectMeta{Name: "br-evidence", Namespace: ns.Name},
+			Spec: cybercoopv1alpha1.EvidenceVaultSpec{
+				FocalPointRef: cybercoopv1alpha1.FocalPointReference{Name: fp.Name},
+				Storage:       &cybercoopv1alpha1.VaultStorage{Size: resource.MustParse("10Gi")},
+			},
+		}
+		Expect(k8sClient.Create(ctx, ev)).To(Succeed())
+		evReq := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(ev)}
+		vaultLeaf := evidencevault.ServingSecretName(ev)
 
 		// The simulated gateway. Time inside a day is counted in steps: every reconcile
 		// and every move of a rollout is one. A pod loads its mounted Secrets when it
@@ -91,6 +112,9 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 			started  int
 		}
 		var pods []gatewayPod
+		// vaultPods is the evidence vault's one pod; a StatefulSet replaces it in place.
+		var vaultPods []gatewayPod
+		vaultRollouts := 0
 		rollouts, maxCACount := 0, 0
 		templateGeneration := int64(0) // the Deployment's generation as last seen
 
@@ -103,7 +127,7 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 			for i := range list.Items {
 				snap[list.Items[i].Name] = &list.Items[i]
 			}
-			for _, name := range []string{focalpoint.GatewayTLSSecretName(fp), focalpoint.TrustBundleSecretName(fp)} {
+			for _, name := range []string{focalpoint.GatewayTLSSecretName(fp), focalpoint.TrustBundleSecretName(fp), vaultLeaf} {
 				sec, ok := snap[name]
 				if !ok {
 					continue
@@ -181,6 +205,31 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 			return true
 		}
 
+		// rollVault plays the StatefulSet controller for one move: a changed pod
+		// template replaces the vault's single pod (the old one stops, then the new one
+		// starts and loads its Secrets). It reports whether it moved.
+		rollVault := func() bool {
+			sts := &appsv1.StatefulSet{}
+			if err := k8sClient.Get(ctx, key(ev.Name+"-vault"), sts); apierrors.IsNotFound(err) {
+				return false // made once the keyring and certificates exist
+			}
+			if sts.Status.ObservedGeneration == sts.Generation {
+				return false
+			}
+			refresh()
+			published := secret(focalpoint.TrustBundleSecretName(fp)).Data[pki.CACertKey]
+			Expect(sts.Spec.Template.Annotations[ca.TrustBundleHashAnnotation]).To(Equal(sha256Hex(published)),
+				"the vault's pod template must name the bundle that is published")
+			vaultPods = []gatewayPod{{template: sts.Generation, started: step}}
+			vaultRollouts++
+			step++
+			rev := fmt.Sprintf("r%d", sts.Generation)
+			sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1,
+				AvailableReplicas: 1, CurrentReplicas: 1, CurrentRevision: rev, UpdateRevision: rev}
+			Expect(k8sClient.Status().Update(ctx, sts)).To(Succeed())
+			return true
+		}
+
 		// check asserts the invariants at the fake now: nothing in use has expired,
 		// every leaf a live gateway pod presents verifies against the bundle every
 		// consumer holds (each pod, and a consumer loading the published bundle now),
@@ -212,13 +261,28 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 				Expect(err).NotTo(HaveOccurred(), at)
 				consumers[fmt.Sprintf("gateway pod %d (started at step %d)", i, p.started)] = b
 			}
+			for _, p := range vaultPods {
+				b, err := pki.ParseTrustBundle(mounted(p, focalpoint.TrustBundleSecretName(fp))[pki.CACertKey])
+				Expect(err).NotTo(HaveOccurred(), at)
+				consumers[fmt.Sprintf("vault pod (started at step %d)", p.started)] = b
+			}
+			presenters := map[string]*x509.Certificate{}
 			for i, p := range pods {
 				presented, err := pki.ParseLeafSecret(mounted(p, focalpoint.GatewayTLSSecretName(fp)))
 				Expect(err).NotTo(HaveOccurred(), at)
+				presenters[fmt.Sprintf("gateway pod %d (started at step %d)", i, p.started)] = presented.Certificate
+			}
+			for _, p := range vaultPods {
+				presented, err := pki.ParseLeafSecret(mounted(p, vaultLeaf))
+				Expect(err).NotTo(HaveOccurred(), at)
+				Expect(now.Before(presented.Certificate.NotAfter)).To(BeTrue(), "%s: the vault presents an expired certificate", at)
+				presenters[fmt.Sprintf("vault pod (started at step %d)", p.started)] = presented.Certificate
+			}
+			for presenter, cert := range presenters {
 				for who, b := range consumers {
-					if err := b.Verify(presented.Certificate, pki.UsageServer, now); err != nil {
-						Fail(fmt.Sprintf("%s: %s cannot verify the serving certificate (serial %s) that gateway pod %d (started at step %d) presents: %v",
-							at, who, pki.FactsOf(presented.Certificate, 0).SerialNumber, i, p.started, err))
+					if err := b.Verify(cert, pki.UsageServer, now); err != nil {
+						Fail(fmt.Sprintf("%s: %s cannot verify the serving certificate (serial %s) that %s presents: %v",
+							at, who, pki.FactsOf(cert, 0).SerialNumber, presenter, err))
 					}
 				}
 			}
@@ -232,13 +296,17 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 				res, err := r.Reconcile(ctx, req)
 				Expect(err).NotTo(HaveOccurred(), when)
 				step++
+				_, err = rv.Reconcile(ctx, evReq)
+				Expect(err).NotTo(HaveOccurred(), when)
+				step++
 				changed := len(writes.Writes()) != before
 				if changed {
 					wrote = true
 					refresh()
 				}
 				check(when + ", after a reconcile")
-				if rollOut() {
+				movedGateway, movedVault := rollOut(), rollVault()
+				if movedGateway || movedVault {
 					check(when + ", during a rollout")
 					continue
 				}
@@ -260,6 +328,9 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 
 		By("starting: the first reconcile issues the CA, the bundle and the serving certificate")
 		_, err := r.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+		step++
+		_, err = rv.Reconcile(ctx, evReq)
 		Expect(err).NotTo(HaveOccurred())
 		step++
 		Expect(rollOut()).To(BeTrue())
@@ -303,20 +374,23 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 					crasher := newReconciler(&crashingClient{Client: k8sClient, budget: 1}, crashEvents)
 					_, _ = crasher.Reconcile(ctx, req)
 					step++
+					vaultCrasher := newVaultReconciler(&crashingClient{Client: k8sClient, budget: 1}, crashEvents)
+					_, _ = vaultCrasher.Reconcile(ctx, evReq)
+					step++
 					crashRestarts++
 					refresh()
 					check(fmt.Sprintf("%s, after a crash following write %d", when, write))
 					if p := phase(); len(phasesSeen) == 0 || phasesSeen[len(phasesSeen)-1] != p {
 						phasesSeen = append(phasesSeen, p)
 					}
-					if rollOut() {
+					if movedGateway, movedVault := rollOut(), rollVault(); movedGateway || movedVault {
 						check(fmt.Sprintf("%s, after a rollout following the crash after write %d", when, write))
 					}
 					if caGeneration() > genBefore && phase() == string(pki.RotationIdle) {
 						break
 					}
 				}
-				r = newReconciler(writes, events) // the restarted manager
+				r, rv = newReconciler(writes, events), newVaultReconciler(writes, events) // the restarted manager
 			} else if replacing {
 				By(when + ": a key replacement with a plain restart while waiting for the consumers")
 				_, err := r.Reconcile(ctx, req)
@@ -326,7 +400,7 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 				refresh()
 				check(when + ", after the rollout started")
 				Expect(phase()).To(Equal(string(pki.RotationBundleExtended)))
-				r = newReconciler(writes, events) // no in-memory state survives
+				r, rv = newReconciler(writes, events), newVaultReconciler(writes, events) // no in-memory state survives
 				plainRestarts++
 			}
 			res := settle(when)
@@ -361,6 +435,8 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 			}
 			return n
 		}
+		Expect(vaultRollouts).To(BeNumerically(">=", 1+2*rotationsSeen), "the vault's pods rolled with every key replacement")
+		GinkgoWriter.Printf("3 years: %d vault rollouts, ", vaultRollouts)
 		GinkgoWriter.Printf("3 years: %d rollouts, %d crash restarts, %d plain restarts, %d key replacements, phases %v, CA generation %d, %d leaf renewals, %d CA renewals\n",
 			rollouts, crashRestarts, plainRestarts, rotationsSeen, phasesSeen, caGeneration(), count("CertificateRenewed"), count("CARenewed"))
 		Expect(count("CARenewed")).To(BeNumerically(">=", 2), "the CA certificate was renewed with its key before day 400")
