@@ -17,11 +17,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -280,6 +282,41 @@ var _ = Describe("EvidenceVault", func() {
 			Expect(e.Message).NotTo(ContainSubstring(string(first)))
 		}
 		Expect(reasons).To(ContainElement(cybercoopv1alpha1.EventKeyVersionMissing))
+	})
+
+	It("grows the volume claim when spec.storage.size grows", func() {
+		class := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{GenerateName: "expandable-"}, Provisioner: "example.com/test",
+			AllowVolumeExpansion: ptr.To(true)}
+		Expect(k8sClient.Create(ctx, class)).To(Succeed())
+		_, ev := stack(ctx, func(ev *cybercoopv1alpha1.EvidenceVault) { ev.Spec.Storage.StorageClassName = class.Name })
+		// The StatefulSet controller would make the claim, and a provisioner bind it; envtest runs neither.
+		claim := &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: ClaimName(ev), Namespace: ev.Namespace, Labels: selectorLabels(ev)},
+			Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				StorageClassName: ptr.To(class.Name), VolumeName: "pv-" + ev.Namespace,
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("20Gi")}}},
+		}
+		Expect(k8sClient.Create(ctx, claim)).To(Succeed())
+		claim.Status = corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound,
+			Capacity: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("20Gi")}}
+		Expect(k8sClient.Status().Update(ctx, claim)).To(Succeed())
+		Eventually(func(g Gomega) {
+			storage := condition(get(ctx, g, ev), cybercoopv1alpha1.ConditionStorageBound)
+			g.Expect(storage.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(storage.Message).To(ContainSubstring("(20Gi)"))
+		}).Should(Succeed())
+
+		live := get(ctx, Default, ev)
+		live.Spec.Storage.Size = resource.MustParse("30Gi")
+		Expect(k8sClient.Update(ctx, live)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(claim), claim)).To(Succeed())
+			g.Expect(claim.Spec.Resources.Requests.Storage().String()).To(Equal("30Gi"))
+		}).Should(Succeed())
+		sts := &appsv1.StatefulSet{}
+		Expect(k8sClient.Get(ctx, key(ev, vaultName(ev)), sts)).To(Succeed())
+		Expect(sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String()).To(Equal("20Gi"),
+			"a StatefulSet's claim template cannot change; the claim itself grows")
 	})
 
 	It("keeps the evidence when deleted with Retain, and adopts it when created again", func() {
