@@ -23,6 +23,7 @@ import (
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
 	"github.com/cybercoop/cybercoop-operator/internal/apply"
 	"github.com/cybercoop/cybercoop-operator/internal/ca"
+	"github.com/cybercoop/cybercoop-operator/internal/workload"
 )
 
 // defaultRetentionDays is spec.retention.minimumDays's default.
@@ -87,15 +88,6 @@ func desiredStatefulSet(ev *cybercoopv1alpha1.EvidenceVault, fp *cybercoopv1alph
 	if ptr.Deref(ev.Spec.LegalHoldByDefault, false) {
 		args = append(args, "--legal-hold-default")
 	}
-	probe := func(path string) *corev1.Probe {
-		return &corev1.Probe{
-			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("health"), Scheme: corev1.URISchemeHTTP}},
-			PeriodSeconds: 10, TimeoutSeconds: 2, SuccessThreshold: 1, FailureThreshold: 3,
-		}
-	}
-	secretVolume := func(name, secret string) corev1.Volume {
-		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret}}}
-	}
 	claim := corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: "data", Labels: selectorLabels(ev)},
 		Spec: corev1.PersistentVolumeClaimSpec{
@@ -125,11 +117,7 @@ func desiredStatefulSet(ev *cybercoopv1alpha1.EvidenceVault, fp *cybercoopv1alph
 				ObjectMeta: metav1.ObjectMeta{Labels: commonLabels(ev), Annotations: podCertificates},
 				Spec: corev1.PodSpec{
 					AutomountServiceAccountToken: ptr.To(false),
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](vaultUID), RunAsGroup: ptr.To[int64](vaultUID),
-						FSGroup:        ptr.To[int64](vaultUID),
-						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
+					SecurityContext:              workload.RestrictedPod(vaultUID),
 					Containers: []corev1.Container{{
 						Name:  "vault",
 						Image: image,
@@ -138,14 +126,10 @@ func desiredStatefulSet(ev *cybercoopv1alpha1.EvidenceVault, fp *cybercoopv1alph
 							{Name: "https", ContainerPort: APIPort, Protocol: corev1.ProtocolTCP},
 							{Name: "health", ContainerPort: HealthPort, Protocol: corev1.ProtocolTCP},
 						},
-						Resources:      resources,
-						LivenessProbe:  probe("/healthz"),
-						ReadinessProbe: probe("/readyz"),
-						SecurityContext: &corev1.SecurityContext{
-							AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true), RunAsNonRoot: ptr.To(true),
-							Privileged: ptr.To(false), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-							SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-						},
+						Resources:       resources,
+						LivenessProbe:   workload.HTTPProbe("/healthz", "health"),
+						ReadinessProbe:  workload.HTTPProbe("/readyz", "health"),
+						SecurityContext: workload.RestrictedContainer(),
 						VolumeMounts: []corev1.VolumeMount{
 							{Name: "data", MountPath: dataDir},
 							{Name: "tls", MountPath: tlsDir, ReadOnly: true},
@@ -155,10 +139,10 @@ func desiredStatefulSet(ev *cybercoopv1alpha1.EvidenceVault, fp *cybercoopv1alph
 						},
 					}},
 					Volumes: []corev1.Volume{
-						secretVolume("tls", ServingSecretName(ev)),
-						secretVolume("trust-bundle", focalpoint.TrustBundleSecretName(fp)),
-						secretVolume("keyring", KeyringSecretName(ev)),
-						secretVolume("checkpoint-key", CheckpointKeySecretName(ev)),
+						workload.SecretVolume("tls", ServingSecretName(ev)),
+						workload.SecretVolume("trust-bundle", focalpoint.TrustBundleSecretName(fp)),
+						workload.SecretVolume("keyring", KeyringSecretName(ev)),
+						workload.SecretVolume("checkpoint-key", CheckpointKeySecretName(ev)),
 					},
 				},
 			},
@@ -264,13 +248,13 @@ var podDisruptionBudgetSpec = apply.Spec[*policyv1.PodDisruptionBudget]{
 
 func (r *Reconciler) reconcileNetworkPolicy(ctx context.Context, s *scope) error {
 	_, err := apply.Apply(ctx, s.children, desiredNetworkPolicy(s.ev), networkPolicySpec, "")
-	return s.provisioned(err)
+	return s.Provisioned(err)
 }
 
 func (r *Reconciler) reconcileServices(ctx context.Context, s *scope) error {
 	for _, svc := range desiredServices(s.ev) {
 		if _, err := apply.Apply(ctx, s.children, svc, serviceSpec, ""); err != nil {
-			return s.provisioned(err)
+			return s.Provisioned(err)
 		}
 	}
 	return nil
@@ -292,12 +276,12 @@ func (r *Reconciler) reconcileStatefulSet(ctx context.Context, s *scope) error {
 	}
 	sts, err := apply.Apply(ctx, s.children, desired, statefulSetSpec, planned)
 	s.statefulSet = sts
-	return s.provisioned(err)
+	return s.Provisioned(err)
 }
 
 func (r *Reconciler) reconcileDisruptionBudget(ctx context.Context, s *scope) error {
 	_, err := apply.Apply(ctx, s.children, desiredPodDisruptionBudget(s.ev), podDisruptionBudgetSpec, "")
-	return s.provisioned(err)
+	return s.Provisioned(err)
 }
 
 // reconcileStorage reads the vault's volume claim and grows it when spec.storage.size
@@ -321,7 +305,7 @@ func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope) error {
 	grown := claim.DeepCopy()
 	grown.Spec.Resources.Requests[corev1.ResourceStorage] = want
 	if err := r.Update(ctx, grown); err != nil {
-		return s.provisioned(fmt.Errorf("growing volume claim %s from %s to %s (its storage class must allow volume expansion): %w",
+		return s.Provisioned(fmt.Errorf("growing volume claim %s from %s to %s (its storage class must allow volume expansion): %w",
 			claim.Name, have.String(), want.String(), err))
 	}
 	s.children.Record(ctx, "PersistentVolumeClaim", claim.Name, apply.Updated, fmt.Sprintf("spec.storage.size grew from %s to %s", have.String(), want.String()))

@@ -105,8 +105,6 @@ type scope struct {
 	vaultErr error
 	// integrity is what the checkpoint check found.
 	integrity integrityResult
-
-	provisionErr error
 }
 
 // +kubebuilder:rbac:groups=cybercoop.io,resources=evidencevaults,verbs=get;list;watch;update;patch
@@ -160,13 +158,6 @@ func (r *Reconciler) newScope(ev *cybercoopv1alpha1.EvidenceVault, now time.Time
 		children: &apply.Children{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder, Owner: ev,
 			SpecObserved: ev.Status.ObservedGeneration == ev.Generation},
 	}
-}
-
-func (s *scope) provisioned(err error) error {
-	if err != nil && s.provisionErr == nil {
-		s.provisionErr = err
-	}
-	return err
 }
 
 func (r *Reconciler) pollInterval() time.Duration {

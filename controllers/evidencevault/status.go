@@ -56,7 +56,7 @@ func computeStatus(s *scope, reconcileErr error) {
 	if reconcileErr == nil {
 		st.ObservedGeneration = ev.Generation
 	}
-	ready := reconciler.ReadyCondition(s.provisionErr, "the evidence store is provisioned, its keys and certificates are valid and its custody log verified",
+	ready := reconciler.ReadyCondition(s.ProvisionErr(), "the evidence store is provisioned, its keys and certificates are valid and its custody log verified",
 		certCond, keysCond, storageCond, integrityCond)
 	var noFP errNoFocalPoint
 	if errors.As(reconcileErr, &noFP) {
@@ -102,10 +102,8 @@ func keysStatus(s *scope) *cybercoopv1alpha1.VaultKeysStatus {
 }
 
 func keysCondition(s *scope) metav1.Condition {
-	cond := metav1.Condition{Type: cybercoopv1alpha1.ConditionKeysReady}
 	set := func(status metav1.ConditionStatus, reason, format string, args ...any) metav1.Condition {
-		cond.Status, cond.Reason, cond.Message = status, reason, fmt.Sprintf(format, args...)
-		return cond
+		return reconciler.NewCondition(cybercoopv1alpha1.ConditionKeysReady, status, reason, format, args...)
 	}
 	d := s.keyring
 	switch {
@@ -147,10 +145,8 @@ func storageCondition(s *scope) metav1.Condition {
 }
 
 func integrityCondition(s *scope) metav1.Condition {
-	cond := metav1.Condition{Type: cybercoopv1alpha1.ConditionIntegrityVerified}
 	set := func(status metav1.ConditionStatus, reason, format string, args ...any) metav1.Condition {
-		cond.Status, cond.Reason, cond.Message = status, reason, fmt.Sprintf(format, args...)
-		return cond
+		return reconciler.NewCondition(cybercoopv1alpha1.ConditionIntegrityVerified, status, reason, format, args...)
 	}
 	v, in := s.vault, s.integrity
 	switch {

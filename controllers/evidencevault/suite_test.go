@@ -10,9 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
@@ -23,10 +20,10 @@ import (
 const testImage = "registry.test/cybercoop/cybercoop-operator:test"
 
 var (
-	testEnv   *envtest.Environment
-	k8sClient client.Client // direct, never cached
-	scheme    *runtime.Scheme
-	vaults    *Reconciler
+	controlPlane *envtestutil.ControlPlane
+	k8sClient    client.Client // direct, never cached
+	scheme       *runtime.Scheme
+	vaults       *Reconciler
 	// evClock is the EvidenceVault controller's clock; the FocalPoint's is real.
 	evClock     = clocktesting.NewFakeClock(time.Now())
 	stopManager func() error
@@ -43,18 +40,11 @@ func TestEvidenceVault(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-
 	var err error
-	testEnv, err = envtestutil.NewEnvironment()
+	controlPlane, err = envtestutil.StartControlPlane(GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	scheme = manageropts.Scheme()
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
+	cfg := controlPlane.Config
+	scheme, k8sClient = manageropts.Scheme(), controlPlane.Client
 
 	mgr, err := envtestutil.NewManager(cfg)
 	Expect(err).NotTo(HaveOccurred())
@@ -79,7 +69,5 @@ var _ = AfterSuite(func() {
 	if stopManager != nil {
 		Expect(stopManager()).To(Succeed())
 	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	Expect(controlPlane.Stop()).To(Succeed())
 })

@@ -23,6 +23,7 @@ import (
 	"github.com/cybercoop/cybercoop-operator/internal/apply"
 	"github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway"
+	"github.com/cybercoop/cybercoop-operator/internal/workload"
 )
 
 const (
@@ -131,23 +132,6 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 	meta := objectMeta(fp)
 	maps.Copy(meta.Labels, ca.ConsumerLabels(CARef(fp)))
 	meta.Annotations = ca.ConsumerAnnotations(GatewayTLSSecretName(fp))
-	secretVolume := func(name, secret string) corev1.Volume {
-		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret}}}
-	}
-	probe := func(path string) *corev1.Probe {
-		return &corev1.Probe{
-			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-				Path: path, Port: intstr.FromString("health"), Scheme: corev1.URISchemeHTTP,
-			}},
-			// Numbers are compared exactly in drift detection (only unset pointers,
-			// strings and collections count as "left to the defaults"), so every
-			// numeric field the API server would default is set here.
-			PeriodSeconds:    10,
-			TimeoutSeconds:   2,
-			SuccessThreshold: 1,
-			FailureThreshold: 3,
-		}
-	}
 	return &appsv1.Deployment{
 		ObjectMeta: meta,
 		Spec: appsv1.DeploymentSpec{
@@ -170,13 +154,7 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 				Spec: corev1.PodSpec{
 					ServiceAccountName:           gatewayName(fp),
 					AutomountServiceAccountToken: ptr.To(false),
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot:   ptr.To(true),
-						RunAsUser:      ptr.To[int64](gatewayUID),
-						RunAsGroup:     ptr.To[int64](gatewayUID),
-						FSGroup:        ptr.To[int64](gatewayUID),
-						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
+					SecurityContext:              workload.RestrictedPod(gatewayUID),
 					// Spread replicas over nodes so one node failure leaves the point of contact up.
 					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
 						MaxSkew:           1,
@@ -197,17 +175,10 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 							{Name: "https", ContainerPort: gateway.HTTPSPort, Protocol: corev1.ProtocolTCP},
 							{Name: "health", ContainerPort: gateway.HealthPort, Protocol: corev1.ProtocolTCP},
 						},
-						Resources:      resources,
-						LivenessProbe:  probe("/healthz"),
-						ReadinessProbe: probe("/readyz"),
-						SecurityContext: &corev1.SecurityContext{
-							AllowPrivilegeEscalation: ptr.To(false),
-							ReadOnlyRootFilesystem:   ptr.To(true),
-							RunAsNonRoot:             ptr.To(true),
-							Privileged:               ptr.To(false),
-							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-						},
+						Resources:       resources,
+						LivenessProbe:   workload.HTTPProbe("/healthz", "health"),
+						ReadinessProbe:  workload.HTTPProbe("/readyz", "health"),
+						SecurityContext: workload.RestrictedContainer(),
 						VolumeMounts: []corev1.VolumeMount{
 							{Name: "config", MountPath: gateway.ConfigDir, ReadOnly: true},
 							{Name: "tls", MountPath: gateway.TLSDir, ReadOnly: true},
@@ -221,8 +192,8 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 								LocalObjectReference: corev1.LocalObjectReference{Name: gatewayName(fp)},
 							}},
 						},
-						secretVolume("tls", GatewayTLSSecretName(fp)),
-						secretVolume("trust-bundle", TrustBundleSecretName(fp)),
+						workload.SecretVolume("tls", GatewayTLSSecretName(fp)),
+						workload.SecretVolume("trust-bundle", TrustBundleSecretName(fp)),
 					},
 				},
 			},
@@ -337,7 +308,7 @@ var networkPolicySpec = apply.Spec[*networkingv1.NetworkPolicy]{
 
 func (r *Reconciler) reconcileNetworkPolicy(ctx context.Context, s *scope) error {
 	_, err := apply.Apply(ctx, s.children, desiredNetworkPolicy(s.fp), networkPolicySpec, "")
-	return s.provisioned(err)
+	return s.Provisioned(err)
 }
 
 func (r *Reconciler) reconcileConfiguration(ctx context.Context, s *scope) error {
@@ -349,7 +320,7 @@ func (r *Reconciler) reconcileConfiguration(ctx context.Context, s *scope) error
 		_, err = apply.Apply(ctx, s.children, desiredServiceAccount(s.fp), serviceAccountSpec, "")
 	}
 	s.configured = err == nil
-	return s.provisioned(err)
+	return s.Provisioned(err)
 }
 
 func (r *Reconciler) reconcileGateway(ctx context.Context, s *scope) error {
@@ -358,7 +329,7 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, s *scope) error {
 	}
 	cm, err := desiredConfigMap(s.fp)
 	if err != nil {
-		return s.provisioned(err)
+		return s.Provisioned(err)
 	}
 	desired := desiredDeployment(s.fp, cm, r.GatewayImage, s.podCertificates)
 	live := &appsv1.Deployment{}
@@ -367,20 +338,20 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, s *scope) error {
 		planned = ca.PlannedRollout(s.podCertificates, live.Spec.Template.Annotations, "gateway")
 	}
 	s.deployment, err = apply.Apply(ctx, s.children, desired, deploymentSpec, planned)
-	return s.provisioned(err)
+	return s.Provisioned(err)
 }
 
 func (r *Reconciler) reconcileService(ctx context.Context, s *scope) error {
 	_, err := apply.Apply(ctx, s.children, desiredService(s.fp), serviceSpec, "")
-	return s.provisioned(err)
+	return s.Provisioned(err)
 }
 
 // reconcileDisruptionBudget: one replica cannot tolerate any disruption, so a budget
 // would only block node drains.
 func (r *Reconciler) reconcileDisruptionBudget(ctx context.Context, s *scope) error {
 	if replicas(s.fp) < 2 {
-		return s.provisioned(s.children.Absent(ctx, &policyv1.PodDisruptionBudget{ObjectMeta: objectMeta(s.fp)}))
+		return s.Provisioned(s.children.Absent(ctx, &policyv1.PodDisruptionBudget{ObjectMeta: objectMeta(s.fp)}))
 	}
 	_, err := apply.Apply(ctx, s.children, desiredPodDisruptionBudget(s.fp), podDisruptionBudgetSpec, "")
-	return s.provisioned(err)
+	return s.Provisioned(err)
 }

@@ -71,9 +71,8 @@ type scope struct {
 
 	// configured is false when the gateway's configuration could not be applied, so
 	// the Deployment that mounts it is not touched.
-	configured   bool
-	deployment   *appsv1.Deployment // the live gateway Deployment, once applied
-	provisionErr error              // the children's errors, which Ready reports
+	configured bool
+	deployment *appsv1.Deployment // the live gateway Deployment, once applied
 }
 
 // +kubebuilder:rbac:groups=cybercoop.io,resources=focalpoints,verbs=get;list;watch
@@ -124,14 +123,6 @@ func (r *Reconciler) newScope(fp *cybercoopv1alpha1.FocalPoint, now time.Time) *
 		children: &apply.Children{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder, Owner: fp,
 			SpecObserved: fp.Status.ObservedGeneration == fp.Generation},
 	}
-}
-
-// provisioned records a child phase's error for the Ready condition.
-func (s *scope) provisioned(err error) error {
-	if err != nil && s.provisionErr == nil {
-		s.provisionErr = err
-	}
-	return err
 }
 
 // report publishes the certificates' expiry as metrics and warns about certificates in

@@ -160,5 +160,5 @@ func computeStatus(s *scope, reconcileErr error) {
 		st.ObservedGeneration = fp.Generation
 	}
 	reconciler.SetConditions(&st.Conditions, fp.Generation, availableCond, certCond, coverageCond,
-		readyCondition(s.provisionErr, availableCond, certCond, coverageCond))
+		readyCondition(s.ProvisionErr(), availableCond, certCond, coverageCond))
 }

@@ -12,9 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
@@ -23,7 +20,7 @@ import (
 const testGatewayImage = "registry.test/cybercoop/cybercoop-operator:test"
 
 var (
-	testEnv *envtest.Environment
+	controlPlane *envtestutil.ControlPlane
 	// k8sClient talks to the API server directly, never through a cache, so
 	// assertions see what is stored.
 	k8sClient    client.Client
@@ -66,19 +63,11 @@ func TestFocalPoint(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	// Every log line the manager writes is kept, so a test can prove no key leaks.
-	logf.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(GinkgoWriter, managerLog)), zap.UseDevMode(true)))
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-
 	var err error
-	testEnv, err = envtestutil.NewEnvironment()
+	controlPlane, err = envtestutil.StartControlPlane(io.MultiWriter(GinkgoWriter, managerLog))
 	Expect(err).NotTo(HaveOccurred())
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-
-	scheme = manageropts.Scheme()
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
+	cfg := controlPlane.Config
+	scheme, k8sClient = manageropts.Scheme(), controlPlane.Client
 
 	mgr, err := envtestutil.NewManager(cfg)
 	Expect(err).NotTo(HaveOccurred())
@@ -99,9 +88,7 @@ var _ = AfterSuite(func() {
 	if stopManager != nil {
 		Expect(stopManager()).To(Succeed())
 	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	Expect(controlPlane.Stop()).To(Succeed())
 })
 
 func ptrTo[T any](v T) *T { return &v }

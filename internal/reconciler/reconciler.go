@@ -37,9 +37,22 @@ type Scope interface {
 // reading and the earliest time-based recheck the phases asked for.
 type Base struct {
 	// Now is read once per reconcile, so every phase and the status agree on the time.
-	Now       time.Time
-	requeueAt time.Time
+	Now          time.Time
+	requeueAt    time.Time
+	provisionErr error
 }
+
+// Provisioned records a child phase's error (the first one is kept), for the Ready
+// condition's ProvisioningFailed, and returns it.
+func (b *Base) Provisioned(err error) error {
+	if err != nil && b.provisionErr == nil {
+		b.provisionErr = err
+	}
+	return err
+}
+
+// ProvisionErr is the first error a child phase recorded with Provisioned.
+func (b *Base) ProvisionErr() error { return b.provisionErr }
 
 func (b *Base) base() *Base { return b }
 
@@ -216,4 +229,9 @@ func ReadyCondition(provisionErr error, healthy string, others ...metav1.Conditi
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, cybercoopv1alpha1.ReasonNotReady, strings.Join(notTrue, "; ")
 	}
 	return cond
+}
+
+// NewCondition is a condition of type t with a formatted message.
+func NewCondition(t string, status metav1.ConditionStatus, reason, format string, args ...any) metav1.Condition {
+	return metav1.Condition{Type: t, Status: status, Reason: reason, Message: fmt.Sprintf(format, args...)}
 }

@@ -6,23 +6,20 @@ package validation
 import (
 	"context"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 )
 
 var (
-	testEnv   *envtest.Environment
-	k8sClient client.Client
-	namespace string
+	controlPlane *envtestutil.ControlPlane
+	k8sClient    client.Client
+	namespace    string
 )
 
 func TestValidation(t *testing.T) {
@@ -31,22 +28,15 @@ func TestValidation(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	SetDefaultEventuallyTimeout(30 * time.Second)
 	var err error
-	testEnv, err = envtestutil.NewEnvironment()
+	controlPlane, err = envtestutil.StartControlPlane(GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	scheme := manageropts.Scheme()
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
+	k8sClient = controlPlane.Client
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "validation-"}}
 	Expect(k8sClient.Create(context.Background(), ns)).To(Succeed())
 	namespace = ns.Name
 })
 
 var _ = AfterSuite(func() {
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	Expect(controlPlane.Stop()).To(Succeed())
 })

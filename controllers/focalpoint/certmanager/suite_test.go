@@ -18,9 +18,6 @@ import (
 	. "github.com/onsi/gomega"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
@@ -28,7 +25,7 @@ import (
 )
 
 var (
-	testEnv *envtest.Environment
+	controlPlane *envtestutil.ControlPlane
 	// k8sClient talks to the API server directly, never through a cache.
 	k8sClient  client.Client
 	reconciler *focalpoint.Reconciler
@@ -81,19 +78,12 @@ func certificateCRD() (string, error) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-
 	crd, err := certificateCRD()
 	Expect(err).NotTo(HaveOccurred())
-	testEnv, err = envtestutil.NewEnvironment(crd)
+	controlPlane, err = envtestutil.StartControlPlane(GinkgoWriter, crd)
 	Expect(err).NotTo(HaveOccurred())
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-
-	k8sClient, err = client.New(cfg, client.Options{Scheme: manageropts.Scheme()})
-	Expect(err).NotTo(HaveOccurred())
+	cfg := controlPlane.Config
+	k8sClient = controlPlane.Client
 
 	mgr, err := envtestutil.NewManager(cfg)
 	Expect(err).NotTo(HaveOccurred())
@@ -117,7 +107,5 @@ var _ = AfterSuite(func() {
 	if stopManager != nil {
 		Expect(stopManager()).To(Succeed())
 	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	Expect(controlPlane.Stop()).To(Succeed())
 })

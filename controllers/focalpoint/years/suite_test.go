@@ -15,18 +15,15 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 )
 
 var (
-	testEnv   *envtest.Environment
-	k8sClient client.Client
-	scheme    *runtime.Scheme
+	controlPlane *envtestutil.ControlPlane
+	k8sClient    client.Client
+	scheme       *runtime.Scheme
 )
 
 func TestYears(t *testing.T) {
@@ -35,22 +32,15 @@ func TestYears(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	var err error
-	testEnv, err = envtestutil.NewEnvironment()
+	controlPlane, err = envtestutil.StartControlPlane(GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	scheme = manageropts.Scheme()
 	// Direct, never cached: each reconcile sees what the previous one stored.
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
+	scheme, k8sClient = manageropts.Scheme(), controlPlane.Client
 })
 
 var _ = AfterSuite(func() {
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	Expect(controlPlane.Stop()).To(Succeed())
 })
 
 // eventLog is an events.EventRecorder that keeps every event as "Type Reason: note".
