@@ -76,6 +76,12 @@ func (r *Reconciler) reconcileCertificates(ctx context.Context, s *scope) error 
 	if s.fp == nil {
 		return nil // reported by the focal point phase
 	}
+	if c := s.fp.Spec.Certificates; c != nil && c.IssuerRef != nil {
+		err := fmt.Errorf("FocalPoint %s has cert-manager issue its certificates (spec.certificates.issuerRef); "+
+			"an EvidenceVault needs the operator's own national CA, which this FocalPoint does not run", s.fp.Name)
+		s.certs.Err = err
+		return err
+	}
 	keeper := ca.Keeper{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder}
 	ref := focalpoint.CARef(s.fp)
 	serving, operatorClient := leaves(s.ev)
