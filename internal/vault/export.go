@@ -10,14 +10,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
-// ExportFormat names the export archive layout.
-const ExportFormat = "cybercoop-vault-export/v2"
+// ExportFormat names the export archive layout the vault writes. v3 added
+// redacted copies of the custody entries the exporting client may not see
+// in full (ExportManifest.Redacted); VerifyExport still accepts
+// ExportFormatV2, whose entries are all verbatim.
+const ExportFormat = "cybercoop-vault-export/v3"
+
+// ExportFormatV2 is the earlier layout: every custody entry verbatim.
+const ExportFormatV2 = "cybercoop-vault-export/v2"
+
+// RedactedMarker replaces each withheld text field of a redacted custody
+// entry copy; withheld times are the zero time. ExportManifest.Redacted names
+// the fields, so a value that happens to read the same is not mistaken for it.
+const RedactedMarker = "[redacted]"
 
 // SignedCheckpoint is the vault's signed commitment to its first Size
 // custody entries.
@@ -77,6 +90,11 @@ type ExportManifest struct {
 	// Entries lists the custody entries in custody.jsonl: every entry
 	// naming the object, up to and including the export entry.
 	Entries []uint64 `json:"entries"`
+	// Redacted lists the entries custody.jsonl holds as redacted copies
+	// (format v3; empty when none is): entries the exporting client may
+	// not see in full, whose authorisation references and other cases'
+	// details are replaced by RedactedMarker.
+	Redacted []RedactedEntry `json:"redacted,omitempty"`
 	// CheckpointSize is the size of the log the checkpoint member commits to.
 	CheckpointSize uint64 `json:"checkpointSize"`
 	// Members maps each other member's name to its SHA-256 (hex); the object
@@ -84,10 +102,28 @@ type ExportManifest struct {
 	Members map[string]string `json:"members"`
 }
 
+// RedactedEntry is the signed manifest's account of one redacted copy: the
+// signature vouches that the copy stands for the logged entry whose leaf hash
+// is LeafHash (which the inclusion proof places in the log) and that only
+// Fields were changed.
+type RedactedEntry struct {
+	Seq uint64 `json:"seq"`
+	// Fields names the fields replaced, as JSON paths of the entry:
+	// "reference", "legalBasis", "metadata.caseReference", …
+	Fields []string `json:"fields"`
+	// LeafHash is the RFC 6962 leaf hash of the entry's line as logged.
+	LeafHash []byte `json:"leafHash"`
+	// CopySHA256 is the SHA-256 (hex) of the copy's line in custody.jsonl.
+	CopySHA256 string `json:"copySHA256"`
+}
+
 // InclusionProof is one custody entry's proof against the checkpoint.
 type InclusionProof struct {
-	Seq    uint64   `json:"seq"`
-	Hashes [][]byte `json:"hashes"`
+	Seq uint64 `json:"seq"`
+	// LeafHash is set for a redacted entry (format v3): the leaf hash of
+	// the logged line, which the proof starts from instead of the copy.
+	LeafHash []byte   `json:"leafHash,omitempty"`
+	Hashes   [][]byte `json:"hashes"`
 }
 
 // Export writes a tar archive of d that a recipient can check on its own
@@ -95,8 +131,10 @@ type InclusionProof struct {
 //
 //	manifest.note   ExportManifest as JSON, a signed note
 //	checkpoint      signed checkpoint of the log including the export entry
-//	custody.jsonl   every custody entry naming d, verbatim
+//	custody.jsonl   every custody entry naming d: verbatim if actor may see
+//	                it in full, else a redacted copy (see exportView)
 //	proofs.json     an inclusion proof of each of them against the checkpoint
+//	                (from the logged entry's leaf hash for a redacted copy)
 //	object          the plaintext
 //
 // The object is verified in full before the first byte of the archive is
@@ -111,6 +149,7 @@ func (v *Vault) Export(ctx context.Context, actor Identity, d Digest, authorisat
 	}
 	info := obj.info(v.caseFilter(actor))
 	all := obj.info(showAll)
+	lister := v.grants.Allows(actor, RoleList)
 	v.mu.Unlock()
 	// Damage is found before anything is recorded or sent.
 	if err := v.CheckObject(d); err != nil {
@@ -132,17 +171,36 @@ func (v *Vault) Export(ctx context.Context, actor Identity, d Digest, authorisat
 	}
 	v.metrics.access.WithLabelValues(string(ActionExport)).Inc()
 
-	lines, seqs, err := v.entriesNaming(ctx, d, logSize)
+	lines, entries, err := v.entriesNaming(ctx, d, logSize)
 	if err != nil {
 		return fmt.Errorf("export %s: reading custody log: %w", d, err)
 	}
-	proofs := make([]InclusionProof, len(seqs))
+	view := newExportView(actor, lister, entries)
+	info.Holds = view.holds(info.Holds)
+	seqs := make([]uint64, len(entries))
+	proofs := make([]InclusionProof, len(entries))
+	var custody []byte
+	var redacted []RedactedEntry
+	for i, en := range entries {
+		seqs[i], proofs[i].Seq = en.Seq, en.Seq
+		line := lines[i]
+		if cp, fields := view.redact(en); len(fields) > 0 {
+			copyLine, err := json.Marshal(cp)
+			if err != nil {
+				return fmt.Errorf("export %s: redacting entry %d: %w", d, en.Seq, err)
+			}
+			sum := sha256.Sum256(copyLine)
+			proofs[i].LeafHash = leafHash(line)
+			redacted = append(redacted, RedactedEntry{Seq: en.Seq, Fields: fields, LeafHash: proofs[i].LeafHash, CopySHA256: hex.EncodeToString(sum[:])})
+			line = copyLine
+		}
+		custody = append(append(custody, line...), '\n')
+	}
 	v.mu.Lock()
 	for i, seq := range seqs {
 		if proofs[i].Hashes, err = v.custody.tree.inclusionProof(seq-1, cp.Size); err != nil {
 			break
 		}
-		proofs[i].Seq = seq
 	}
 	v.mu.Unlock()
 	if err != nil {
@@ -155,9 +213,9 @@ func (v *Vault) Export(ctx context.Context, actor Identity, d Digest, authorisat
 	members := []struct {
 		name string
 		body []byte
-	}{{"checkpoint", cp.Note}, {"custody.jsonl", lines}, {"proofs.json", proofsJSON}}
+	}{{"checkpoint", cp.Note}, {"custody.jsonl", custody}, {"proofs.json", proofsJSON}}
 	m := ExportManifest{Format: ExportFormat, Object: info, ExportSequence: e.Seq, ExportedAt: e.Time, ExportedBy: actor.Name(),
-		Entries: seqs, CheckpointSize: cp.Size, Members: map[string]string{}}
+		Entries: seqs, Redacted: redacted, CheckpointSize: cp.Size, Members: map[string]string{}}
 	for _, mb := range members {
 		sum := sha256.Sum256(mb.body)
 		m.Members[mb.name] = hex.EncodeToString(sum[:])
@@ -196,17 +254,16 @@ func (v *Vault) Export(ctx context.Context, actor Identity, d Digest, authorisat
 	return tw.Close()
 }
 
-// entriesNaming returns the verbatim lines (newline-terminated) and
-// sequence numbers of the custody entries naming d in the first logSize
-// bytes of the log.
-func (v *Vault) entriesNaming(ctx context.Context, d Digest, logSize int64) ([]byte, []uint64, error) {
+// entriesNaming returns the verbatim lines (without their newlines) and the
+// decoded custody entries naming d in the first logSize bytes of the log.
+func (v *Vault) entriesNaming(ctx context.Context, d Digest, logSize int64) ([][]byte, []Entry, error) {
 	f, err := os.Open(filepath.Join(v.cfg.Dir, custodyLogName))
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	var out []byte
-	var seqs []uint64
+	var lines [][]byte
+	var entries []Entry
 	needle := []byte(`"object":"` + string(d) + `"`)
 	err = scanLog(io.NewSectionReader(f, 0, logSize), func(l logLine) error {
 		if !l.complete || !bytes.Contains(l.text, needle) {
@@ -217,27 +274,158 @@ func (v *Vault) entriesNaming(ctx context.Context, d Digest, logSize int64) ([]b
 			return fmt.Errorf("line %d: %w", l.number, err)
 		}
 		if e.Object == d {
-			out = append(append(out, l.text...), '\n')
-			seqs = append(seqs, e.Seq)
+			lines = append(lines, bytes.Clone(l.text))
+			entries = append(entries, e)
 		}
 		return ctx.Err()
 	})
-	return out, seqs, err
+	return lines, entries, err
+}
+
+// ownedBy reports whether client id is the actor an entry or case records
+// (name and certificate; cert is nil for entries written before
+// certificates were recorded). The listing, the custody report and exports
+// decide "the client's own" with it.
+func ownedBy(name string, cert *Identity, id Identity) bool {
+	return name == id.Name() && (cert == nil || id.certificate() == nil || sameClient(*cert, id))
+}
+
+// exportView is what an exporting client may see of the custody entries
+// naming an object, by the rule of the listing and the custody report: its
+// own entries in full; of other entries, never an authorisation reference;
+// and, without the list role, nothing of another client's case (its case
+// reference, legal basis, authorisation expiry and retention, and the
+// reference and legal basis of holds, releases and expiries under it).
+type exportView struct {
+	actor  Identity
+	lister bool
+	// ownCases and ownAuths are the case and authorisation references of
+	// the cases of the object the actor ingested; ownHolds the references
+	// of the holds it placed.
+	ownCases, ownAuths, ownHolds map[string]bool
+}
+
+func newExportView(actor Identity, lister bool, entries []Entry) exportView {
+	x := exportView{actor: actor, lister: lister, ownCases: map[string]bool{}, ownAuths: map[string]bool{}, ownHolds: map[string]bool{}}
+	for _, e := range entries {
+		if !ownedBy(e.Actor, e.Cert, actor) {
+			continue
+		}
+		switch {
+		case e.Action == ActionIngest && e.Metadata != nil:
+			x.ownCases[e.Metadata.CaseReference] = true
+			x.ownAuths[e.Metadata.AuthorisationReference] = true
+		case e.Action == ActionHold:
+			x.ownHolds[e.Reference] = true
+		}
+	}
+	return x
+}
+
+// holds returns the references of the holds in force as the actor may see
+// them: without the list role, a hold under another client's case is
+// shown as RedactedMarker (that there is a hold is not withheld).
+func (x exportView) holds(refs []string) []string {
+	out := make([]string, 0, len(refs))
+	hidden := 0
+	for _, r := range refs {
+		if x.lister || x.ownCases[r] || x.ownHolds[r] {
+			out = append(out, r)
+		} else {
+			hidden++
+		}
+	}
+	for range hidden {
+		out = append(out, RedactedMarker)
+	}
+	return out
+}
+
+// The fields a redacted copy may withhold, as RedactedEntry.Fields names them.
+const (
+	redactReference     = "reference"
+	redactLegalBasis    = "legalBasis"
+	redactCase          = "metadata.caseReference"
+	redactMetaBasis     = "metadata.legalBasis"
+	redactAuthorisation = "metadata.authorisationReference"
+	redactExpiry        = "metadata.authorisationExpiry"
+	redactRetention     = "metadata.retentionUntil"
+)
+
+// redact returns the copy of e the actor may see and the fields withheld
+// from it; no fields means e is shown verbatim.
+func (x exportView) redact(e Entry) (Entry, []string) {
+	if ownedBy(e.Actor, e.Cert, x.actor) {
+		return e, nil
+	}
+	var fields []string
+	text := func(p *string, name string) {
+		if *p != "" {
+			*p = RedactedMarker
+			fields = append(fields, name)
+		}
+	}
+	when := func(p *time.Time, name string) {
+		if !p.IsZero() {
+			*p = time.Time{}
+			fields = append(fields, name)
+		}
+	}
+	switch e.Action {
+	case ActionIngest:
+		if e.Metadata == nil {
+			break
+		}
+		m := *e.Metadata
+		e.Metadata = &m
+		otherCase := !x.lister && !x.ownCases[m.CaseReference]
+		if otherCase {
+			text(&e.Reference, redactReference)
+			text(&e.LegalBasis, redactLegalBasis)
+			text(&m.CaseReference, redactCase)
+			text(&m.LegalBasis, redactMetaBasis)
+		}
+		text(&m.AuthorisationReference, redactAuthorisation)
+		if otherCase {
+			when(&m.AuthorisationExpiry, redactExpiry)
+			when(&m.RetentionUntil, redactRetention)
+		}
+	case ActionRead, ActionExport:
+		// The reference of a read or an export is the authorisation presented.
+		ownCase := x.ownAuths[e.Reference]
+		text(&e.Reference, redactReference)
+		if !x.lister && !ownCase {
+			text(&e.LegalBasis, redactLegalBasis)
+		}
+	default:
+		// Holds, releases and expiries name a case (or hold) reference.
+		if !x.lister && !x.ownCases[e.Reference] {
+			text(&e.Reference, redactReference)
+			text(&e.LegalBasis, redactLegalBasis)
+		}
+	}
+	return e, fields
 }
 
 // ExportCheck is what VerifyExport established about an archive.
 type ExportCheck struct {
 	Manifest   ExportManifest
 	Checkpoint Checkpoint
-	Entries    []Entry
+	// Entries are the custody entries as the archive holds them: the
+	// redacted ones (Manifest.Redacted) with RedactedMarker in the fields
+	// withheld.
+	Entries []Entry
 }
 
-// VerifyExport checks an export archive with nothing but the vault's
-// verifier key: the manifest's and the checkpoint's signatures, every
-// member's hash, that each custody entry is intact and included in the
+// VerifyExport checks an export archive (format v3 or v2) with nothing but
+// the vault's verifier key: the manifest's and the checkpoint's signatures,
+// every member's hash, that each custody entry is intact and included in the
 // signed log (inclusion proof against the checkpoint), that the entries are
 // the ones the manifest lists and all name the object, and that the object
-// hashes to its address and has its recorded size.
+// hashes to its address and has its recorded size. A redacted entry (v3) is
+// checked through the signed manifest: its copy must hash to the manifest's
+// CopySHA256 and hold the marker in exactly the fields named there, and the
+// manifest's leaf hash for it must be included in the log at its number.
 func VerifyExport(r io.Reader, verifierKey string) (ExportCheck, error) {
 	var chk ExportCheck
 	members := map[string][]byte{}
@@ -295,8 +483,11 @@ func VerifyExport(r io.Reader, verifierKey string) (ExportCheck, error) {
 		return chk, errors.New("member object is missing (archive truncated?)")
 	}
 	m := chk.Manifest
-	if m.Format != ExportFormat {
-		return chk, fmt.Errorf("manifest format %q is not %s", truncateForError(m.Format), ExportFormat)
+	if m.Format != ExportFormat && m.Format != ExportFormatV2 {
+		return chk, fmt.Errorf("manifest format %q is neither %s nor %s", truncateForError(m.Format), ExportFormat, ExportFormatV2)
+	}
+	if m.Format == ExportFormatV2 && len(m.Redacted) > 0 {
+		return chk, fmt.Errorf("a %s manifest cannot list redacted entries", ExportFormatV2)
 	}
 	if _, err := ParseDigest(string(m.Object.Digest)); err != nil {
 		return chk, fmt.Errorf("manifest: %w", err)
@@ -334,10 +525,34 @@ func VerifyExport(r io.Reader, verifierKey string) (ExportCheck, error) {
 	if len(lines) != len(proofs) || len(lines) != len(m.Entries) {
 		return chk, fmt.Errorf("custody.jsonl has %d entries, proofs.json %d proofs, the manifest lists %d", len(lines), len(proofs), len(m.Entries))
 	}
+	redacted := map[uint64]RedactedEntry{}
+	for _, r := range m.Redacted {
+		if _, dup := redacted[r.Seq]; dup {
+			return chk, fmt.Errorf("the manifest lists entry %d as redacted twice", r.Seq)
+		}
+		redacted[r.Seq] = r
+	}
 	for i, line := range lines {
-		e, err := DecodeEntry(line)
-		if err != nil {
-			return chk, fmt.Errorf("custody.jsonl line %d: %w", i+1, err)
+		var e Entry
+		var leaf []byte
+		r, isRedacted := redacted[m.Entries[i]]
+		if isRedacted {
+			if e, err = decodeRedactedCopy(line, r); err != nil {
+				return chk, fmt.Errorf("custody.jsonl line %d: %w", i+1, err)
+			}
+			if !bytes.Equal(proofs[i].LeafHash, r.LeafHash) {
+				return chk, fmt.Errorf("proofs.json gives redacted entry %d a leaf hash other than the signed manifest's", r.Seq)
+			}
+			leaf = r.LeafHash
+			delete(redacted, r.Seq)
+		} else {
+			if proofs[i].LeafHash != nil {
+				return chk, fmt.Errorf("proofs.json gives entry %d a leaf hash, but the manifest does not list it as redacted", proofs[i].Seq)
+			}
+			if e, err = DecodeEntry(line); err != nil {
+				return chk, fmt.Errorf("custody.jsonl line %d: %w", i+1, err)
+			}
+			leaf = leafHash(line)
 		}
 		if e.Seq != m.Entries[i] || proofs[i].Seq != e.Seq {
 			return chk, fmt.Errorf("custody.jsonl line %d is entry %d; the manifest lists %d and proofs.json %d", i+1, e.Seq, m.Entries[i], proofs[i].Seq)
@@ -345,16 +560,80 @@ func VerifyExport(r io.Reader, verifierKey string) (ExportCheck, error) {
 		if e.Object != m.Object.Digest {
 			return chk, fmt.Errorf("custody entry %d names %s, not the exported object", e.Seq, e.Object)
 		}
-		if err := VerifyInclusion(cp, e.Seq, line, proofs[i].Hashes); err != nil {
+		if err := VerifyInclusionLeaf(cp, e.Seq, leaf, proofs[i].Hashes); err != nil {
 			return chk, fmt.Errorf("custody entry %d is not in the log the checkpoint signs: %w", e.Seq, err)
 		}
 		chk.Entries = append(chk.Entries, e)
 	}
-	if !slices.ContainsFunc(chk.Entries, func(e Entry) bool { return e.Seq == m.ExportSequence && e.Action == ActionExport }) {
+	if len(redacted) > 0 {
+		return chk, fmt.Errorf("the manifest lists entries %v as redacted, but custody.jsonl does not hold them where the manifest lists them", slices.Sorted(maps.Keys(redacted)))
+	}
+	if !slices.ContainsFunc(chk.Entries, func(e Entry) bool {
+		return e.Seq == m.ExportSequence && e.Action == ActionExport && !slices.ContainsFunc(m.Redacted, func(r RedactedEntry) bool { return r.Seq == e.Seq })
+	}) {
 		return chk, fmt.Errorf("the export entry %d is not among the custody entries", m.ExportSequence)
 	}
 	if !slices.ContainsFunc(chk.Entries, func(e Entry) bool { return e.Action == ActionIngest }) {
 		return chk, errors.New("no ingest entry of the object is among the custody entries")
 	}
 	return chk, nil
+}
+
+// redactedFields are the fields a redacted copy may withhold.
+var redactedFields = []string{redactReference, redactLegalBasis, redactCase, redactMetaBasis, redactAuthorisation, redactExpiry, redactRetention}
+
+// decodeRedactedCopy parses the redacted copy of an entry and checks it
+// against the signed manifest's account r of it: the copy's hash, strict
+// canonical JSON (its own hash cannot match: fields were replaced), and the
+// marker in every field r names.
+func decodeRedactedCopy(line []byte, r RedactedEntry) (Entry, error) {
+	if sum := sha256.Sum256(line); hex.EncodeToString(sum[:]) != r.CopySHA256 {
+		return Entry{}, fmt.Errorf("the redacted copy of entry %d does not match its hash in the signed manifest (altered)", r.Seq)
+	}
+	if len(r.LeafHash) != hasher.Size() {
+		return Entry{}, fmt.Errorf("the signed manifest's leaf hash of redacted entry %d is %d bytes, not %d", r.Seq, len(r.LeafHash), hasher.Size())
+	}
+	if len(line) >= MaxEntryBytes {
+		return Entry{}, fmt.Errorf("the redacted copy of entry %d is %d bytes; the limit is %d", r.Seq, len(line), MaxEntryBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	var e Entry
+	if err := dec.Decode(&e); err != nil {
+		return Entry{}, fmt.Errorf("the redacted copy of entry %d is not custody JSON: %w", r.Seq, err)
+	}
+	if canonical, err := json.Marshal(e); err != nil || !bytes.Equal(canonical, line) {
+		return Entry{}, fmt.Errorf("the redacted copy of entry %d is not in canonical form", r.Seq)
+	}
+	if e.Seq != r.Seq {
+		return Entry{}, fmt.Errorf("the redacted copy listed as entry %d is entry %d", r.Seq, e.Seq)
+	}
+	if !e.Action.valid() {
+		return Entry{}, fmt.Errorf("redacted entry %d has unknown action %q", e.Seq, truncateForError(string(e.Action)))
+	}
+	if len(r.Fields) == 0 {
+		return Entry{}, fmt.Errorf("the manifest lists entry %d as redacted but names no field", e.Seq)
+	}
+	var m Metadata
+	if e.Metadata != nil {
+		m = *e.Metadata
+	}
+	for i, f := range r.Fields {
+		if !slices.Contains(redactedFields, f) || slices.Contains(r.Fields[:i], f) {
+			return Entry{}, fmt.Errorf("the manifest names field %q of redacted entry %d, which is not a field the vault withholds (or is named twice)", truncateForError(f), e.Seq)
+		}
+		if strings.HasPrefix(f, "metadata.") && e.Metadata == nil {
+			return Entry{}, fmt.Errorf("redacted entry %d has no metadata, but the manifest says %s was withheld", e.Seq, f)
+		}
+		withheld := map[string]bool{
+			redactReference: e.Reference == RedactedMarker, redactLegalBasis: e.LegalBasis == RedactedMarker,
+			redactCase: m.CaseReference == RedactedMarker, redactMetaBasis: m.LegalBasis == RedactedMarker,
+			redactAuthorisation: m.AuthorisationReference == RedactedMarker,
+			redactExpiry:        m.AuthorisationExpiry.IsZero(), redactRetention: m.RetentionUntil.IsZero(),
+		}[f]
+		if !withheld {
+			return Entry{}, fmt.Errorf("the manifest says field %s of entry %d was withheld, but the copy holds a value there", f, e.Seq)
+		}
+	}
+	return e, nil
 }

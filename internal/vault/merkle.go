@@ -187,10 +187,21 @@ func openNote(signed []byte, verifierKey string) (*note.Note, error) {
 // VerifyInclusion checks that the entry with log line line is entry number
 // seq of the log the checkpoint commits to.
 func VerifyInclusion(c Checkpoint, seq uint64, line []byte, hashes [][]byte) error {
+	return VerifyInclusionLeaf(c, seq, leafHash(line), hashes)
+}
+
+// VerifyInclusionLeaf checks that the entry whose RFC 6962 leaf hash is leaf
+// is entry number seq of the log the checkpoint commits to. It is how a
+// redacted entry of an export is checked: its copy is not the logged line,
+// but the leaf hash of the logged line is.
+func VerifyInclusionLeaf(c Checkpoint, seq uint64, leaf []byte, hashes [][]byte) error {
 	if seq == 0 || seq > c.Size {
 		return fmt.Errorf("entry %d is outside the checkpoint's %d entries", seq, c.Size)
 	}
-	return proof.VerifyInclusion(hasher, seq-1, c.Size, leafHash(line), hashes, c.Root)
+	if len(leaf) != hasher.Size() {
+		return fmt.Errorf("leaf hash of entry %d is %d bytes, not %d", seq, len(leaf), hasher.Size())
+	}
+	return proof.VerifyInclusion(hasher, seq-1, c.Size, leaf, hashes, c.Root)
 }
 
 // VerifyConsistency checks that checkpoint newer extends checkpoint older.

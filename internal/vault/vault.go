@@ -743,7 +743,7 @@ func (v *Vault) openVerified(info ObjectInfo) (ObjectReader, error) {
 func (v *Vault) caseFilter(actor Identity) func(caseState) (bool, bool) {
 	lister := v.grants.Allows(actor, RoleList)
 	return func(c caseState) (bool, bool) {
-		own := c.ingestedBy == actor.Name() && (c.cert == nil || actor.certificate() == nil || sameClient(*c.cert, actor))
+		own := ownedBy(c.ingestedBy, c.cert, actor)
 		return own || lister, own
 	}
 }

@@ -106,7 +106,9 @@ func newVerifyExportCommand() *cobra.Command {
 "cybercoop vault keygen" or "cybercoop vault verifier-key"). It checks the signed
 manifest and checkpoint, the hash of every member, that every custody entry is intact
 and included in the log the checkpoint signs, and that the object hashes to its address.
-It prints the object's chain of custody and exits non-zero on any failure.`,
+Entries the exporting client could not see in full are redacted copies (other clients'
+references replaced by [redacted]); each is checked by the leaf hash of the logged
+entry, which the signed manifest records. Both formats (v3, v2) are accepted. It prints the object's chain of custody and exits non-zero on any failure.`,
 		Args:         cobra.ExactArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -127,7 +129,12 @@ It prints the object's chain of custody and exits non-zero on any failure.`,
 			m := chk.Manifest
 			fmt.Fprintf(out, "OK: %s (%d bytes), exported by %s at %s (entry %d)\n", m.Object.Digest, m.Object.Size, m.ExportedBy,
 				m.ExportedAt.Format(time.RFC3339), m.ExportSequence)
-			fmt.Fprintf(out, "checkpoint: %s, %d entries, root %x\n\n", chk.Checkpoint.Origin, chk.Checkpoint.Size, chk.Checkpoint.Root)
+			fmt.Fprintf(out, "checkpoint: %s, %d entries, root %x\n", chk.Checkpoint.Origin, chk.Checkpoint.Size, chk.Checkpoint.Root)
+			for _, r := range m.Redacted {
+				fmt.Fprintf(out, "entry %d is a redacted copy (%s withheld as %s; the entry is in the log by its leaf hash %x)\n",
+					r.Seq, strings.Join(r.Fields, ", "), vault.RedactedMarker, r.LeafHash)
+			}
+			fmt.Fprintln(out)
 			return vault.CustodyReport{Filter: vault.ReportFilter{Object: m.Object.Digest}, Entries: chk.Entries, Objects: []vault.Digest{m.Object.Digest}}.WriteText(out)
 		},
 	}
