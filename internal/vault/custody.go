@@ -204,7 +204,10 @@ type custodyLog struct {
 	size     int64
 	broken   error
 	tree     *merkleTree
-	ack      *ackFile
+	// offsets[i] is where entry i+1's line starts, so one entry can be
+	// read without scanning the log (8 bytes per entry).
+	offsets []int64
+	ack     *ackFile
 }
 
 // logRecovery reports what opening the log found and had to repair.
@@ -263,6 +266,7 @@ func openCustodyLog(path string, fn func(Entry) error) (*custodyLog, logRecovery
 		l.lastSeq, l.lastHash = e.Seq, e.Hash
 		l.size = line.offset + int64(len(line.text)) + 1
 		l.tree.append(line.text)
+		l.offsets = append(l.offsets, line.offset)
 		if e.Seq == ackState.seq {
 			ackedHash = e.Hash
 		}
@@ -360,9 +364,40 @@ func (l *custodyLog) append(e Entry) (Entry, error) {
 		return e, fmt.Errorf("recording custody entry %d as acknowledged: %w", e.Seq, err)
 	}
 	l.lastSeq, l.lastHash = e.Seq, e.Hash
+	l.offsets = append(l.offsets, l.size)
 	l.size += int64(len(line))
 	l.tree.append(line[:len(line)-1])
 	return e, nil
+}
+
+// entry reads and decodes entry seq (1 ≤ seq ≤ lastSeq) and checks that its
+// line is the leaf the Merkle tree holds for it: a file changed under the
+// running vault is reported, not believed.
+func (l *custodyLog) entry(seq uint64) (Entry, error) {
+	if seq == 0 || seq > uint64(len(l.offsets)) {
+		return Entry{}, fmt.Errorf("%w: no custody entry %d", ErrNotFound, seq)
+	}
+	end := l.size
+	if seq < uint64(len(l.offsets)) {
+		end = l.offsets[seq]
+	}
+	start := l.offsets[seq-1]
+	if end-start < 1 || end-start > MaxEntryBytes {
+		return Entry{}, fmt.Errorf("custody entry %d spans %d bytes of the log", seq, end-start)
+	}
+	buf := make([]byte, end-start)
+	if _, err := l.f.ReadAt(buf, start); err != nil {
+		return Entry{}, fmt.Errorf("reading custody entry %d: %w", seq, err)
+	}
+	line := bytes.TrimSuffix(buf, []byte{'\n'})
+	leaf, err := l.tree.leaf(seq - 1)
+	if err != nil {
+		return Entry{}, err
+	}
+	if !bytes.Equal(leafHash(line), leaf) {
+		return Entry{}, fmt.Errorf("custody entry %d in the log file differs from the entry the vault wrote (the file was changed under it); run `cybercoop vault verify`", seq)
+	}
+	return DecodeEntry(line)
 }
 
 func (l *custodyLog) rollback(cause error) {

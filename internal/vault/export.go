@@ -78,6 +78,43 @@ func (v *Vault) ConsistencyProof(size1, size2 uint64) ([][]byte, error) {
 	return v.custody.tree.consistencyProof(size1, size2)
 }
 
+// InclusionProof proves that custody entry seq is among the first size
+// entries of the log (size 0: the current size), for actor: a holder of the
+// list role may ask for any entry; another client for an entry it made or
+// one naming a live object it may see (one of whose cases it ingested).
+// Any other entry is answered like an absent one (ErrNotFound). It returns
+// the size the proof is for. Bounds errors are FieldErrors naming "seq" or
+// "size".
+func (v *Vault) InclusionProof(actor Identity, seq, size uint64) (uint64, [][]byte, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err := v.usable(); err != nil {
+		return 0, nil, err
+	}
+	current := v.custody.tree.size()
+	if size == 0 {
+		size = current
+	}
+	if size > current {
+		return 0, nil, fieldErr("size", "is %d, beyond the log's %d entries", size, current)
+	}
+	if seq == 0 || seq > size {
+		return 0, nil, fieldErr("seq", "must be a custody entry number from 1 to %d (the size of the checkpoint asked for)", size)
+	}
+	e, err := v.custody.entry(seq)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !v.grants.Allows(actor, RoleList) && !ownedBy(e.Actor, e.Cert, actor) {
+		obj, live := v.state.live[e.Object]
+		if e.Object == "" || !live || !v.canSee(actor, obj) {
+			return 0, nil, fmt.Errorf("%w: no custody entry %d that this client may see", ErrNotFound, seq)
+		}
+	}
+	hashes, err := v.custody.tree.inclusionProof(seq-1, size)
+	return size, hashes, err
+}
+
 // ExportManifest describes an export archive. It is signed (manifest.note)
 // with the vault's checkpoint key.
 type ExportManifest struct {

@@ -43,6 +43,11 @@ func leafHash(line []byte) []byte { return hasher.HashLeaf(line) }
 
 func (t *merkleTree) size() uint64 { return t.rng.End() }
 
+// leaf returns the leaf hash of entry index+1.
+func (t *merkleTree) leaf(index uint64) ([]byte, error) {
+	return t.node(compact.NewNodeID(0, index))
+}
+
 // append adds the next leaf, given the entry's log line.
 func (t *merkleTree) append(line []byte) {
 	// Append fails only for a corrupted range, which this type never builds.

@@ -34,7 +34,8 @@ import (
 //	                                    and Cybercoop-Object-Digest are checked before anything is kept
 //	GET    /v1/objects                  list the objects the caller may see (role list: all)
 //	GET    /v1/objects/{digest}         read (role read); header Cybercoop-Authorisation-Reference required
-//	GET    /v1/objects/{digest}/export  verifiable tar (see Vault.Export); same role and header
+//	GET    /v1/objects/{digest}/export  verifiable tar (see Vault.Export; format v3: entries the caller may not
+//	                                    see in full are redacted copies, proven by their leaf hash); same role and header
 //	POST   /v1/objects/{digest}/hold    place a legal hold (role hold): {"reference": …, "legalBasis": …}
 //	POST   /v1/objects/{digest}/release release a legal hold (role release): same body
 //	DELETE /v1/objects/{digest}         expire one object (role expire; refused before retention ends or under hold)
@@ -42,6 +43,11 @@ import (
 //	POST   /v1/verify                   verify chain and objects (role verify, one at a time)
 //	GET    /v1/checkpoint               signed checkpoint of the custody log (C2SP signed note)
 //	GET    /v1/proof/consistency?from=N[&to=M]  consistency proof, one base64 hash per line
+//	GET    /v1/proof/inclusion?seq=N[&size=M]   inclusion proof of custody entry N in the log of M entries
+//	                                    (default: the current size; header Cybercoop-Tree-Size says which), one
+//	                                    base64 hash per line; entries the caller made or that name an object it
+//	                                    may see (role list: every entry), others 404 like an absent entry; 400
+//	                                    with "field" for N=0, N>M or M beyond the log
 //	GET    /v1/custody?object=D|case=R  chain-of-custody report (role list; other clients'
 //	                                    authorisation references left out)
 //	GET    /status                      Status
@@ -59,7 +65,9 @@ const (
 	ObjectDigestHeader = "Cybercoop-Object-Digest"
 	// ObjectSizeHeader declares the size in bytes of the object an ingest sends.
 	ObjectSizeHeader = "Cybercoop-Object-Size"
-	maxJSONBody      = 16 << 10
+	// TreeSizeHeader says which log size an inclusion proof is for.
+	TreeSizeHeader = "Cybercoop-Tree-Size"
+	maxJSONBody    = 16 << 10
 )
 
 // Limits bound what clients can make the vault hold.
@@ -132,6 +140,7 @@ func NewHandler(v *Vault, log logr.Logger, limits Limits) http.Handler {
 	mux.HandleFunc("POST /v1/verify", h.verify)
 	mux.HandleFunc("GET /v1/checkpoint", h.checkpoint)
 	mux.HandleFunc("GET /v1/proof/consistency", h.consistency)
+	mux.HandleFunc("GET /v1/proof/inclusion", h.inclusion)
 	mux.HandleFunc("GET /v1/custody", h.custody)
 	mux.HandleFunc("GET /status", h.status)
 	return h.authenticate(h.boundedBodies(mux))
@@ -743,6 +752,11 @@ func (h *handler) consistency(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	writeHashes(w, hashes)
+}
+
+// writeHashes answers a proof: one base64 hash per line.
+func writeHashes(w http.ResponseWriter, hashes [][]byte) {
 	var b strings.Builder
 	for _, hsh := range hashes {
 		b.WriteString(base64.StdEncoding.EncodeToString(hsh))
@@ -750,6 +764,29 @@ func (h *handler) consistency(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, b.String()) //nolint:errcheck // the client went away
+}
+
+func (h *handler) inclusion(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	seq, err := strconv.ParseUint(q.Get("seq"), 10, 64)
+	if err != nil || seq == 0 {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "seq must be the number of a custody entry (a decimal number from 1)", Field: "seq"})
+		return
+	}
+	var size uint64
+	if s := q.Get("size"); s != "" {
+		if size, err = strconv.ParseUint(s, 10, 64); err != nil || size == 0 {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "size must be the size of a checkpoint (a decimal number from 1)", Field: "size"})
+			return
+		}
+	}
+	size, hashes, err := h.v.InclusionProof(actorOf(r), seq, size)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set(TreeSizeHeader, strconv.FormatUint(size, 10))
+	writeHashes(w, hashes)
 }
 
 func (h *handler) custody(w http.ResponseWriter, r *http.Request) {
