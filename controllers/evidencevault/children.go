@@ -155,12 +155,8 @@ func desiredStatefulSet(ev *cybercoopv1alpha1.EvidenceVault, fp *cybercoopv1alph
 // so they are neither compared nor repaired (the volume grows through its claim).
 var statefulSetSpec = apply.Spec[*appsv1.StatefulSet]{
 	InSync: func(d, l *appsv1.StatefulSet) bool {
-		dp, lp := d.Spec.Template.Spec, l.Spec.Template.Spec
-		da, la := d.Spec.Template.Annotations, l.Spec.Template.Annotations
-		return (da[ca.TrustBundleHashAnnotation] == "" || da[ca.ServingCertificateAnnotation] == la[ca.ServingCertificateAnnotation]) &&
-			len(dp.Containers) == len(lp.Containers) && len(dp.InitContainers) == len(lp.InitContainers) &&
-			len(dp.Volumes) == len(lp.Volumes) && !lp.HostNetwork && !lp.HostPID && !lp.HostIPC &&
-			equality.Semantic.DeepDerivative(d.Spec.Template, l.Spec.Template) &&
+		return ca.TemplateCertificatesInSync(d.Spec.Template.Annotations, l.Spec.Template.Annotations) &&
+			workload.PodTemplateInSync(d.Spec.Template, l.Spec.Template) &&
 			equality.Semantic.DeepDerivative(d.Spec.Replicas, l.Spec.Replicas) &&
 			equality.Semantic.DeepDerivative(d.Spec.PersistentVolumeClaimRetentionPolicy, l.Spec.PersistentVolumeClaimRetentionPolicy) &&
 			equality.Semantic.DeepDerivative(d.Spec.UpdateStrategy, l.Spec.UpdateStrategy)

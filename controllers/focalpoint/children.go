@@ -208,12 +208,8 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 // (the template names a trust bundle), so it is removed when a key replacement ends.
 var deploymentSpec = apply.Spec[*appsv1.Deployment]{
 	InSync: func(d, l *appsv1.Deployment) bool {
-		dp, lp := d.Spec.Template.Spec, l.Spec.Template.Spec
-		da, la := d.Spec.Template.Annotations, l.Spec.Template.Annotations
-		return (da[ca.TrustBundleHashAnnotation] == "" || da[ca.ServingCertificateAnnotation] == la[ca.ServingCertificateAnnotation]) &&
-			len(dp.Containers) == len(lp.Containers) && len(dp.InitContainers) == len(lp.InitContainers) &&
-			len(dp.Volumes) == len(lp.Volumes) && !lp.HostNetwork && !lp.HostPID && !lp.HostIPC &&
-			equality.Semantic.DeepDerivative(d.Spec, l.Spec)
+		return ca.TemplateCertificatesInSync(d.Spec.Template.Annotations, l.Spec.Template.Annotations) &&
+			workload.PodTemplateInSync(d.Spec.Template, l.Spec.Template) && equality.Semantic.DeepDerivative(d.Spec, l.Spec)
 	},
 	Repair: func(d, l *appsv1.Deployment) { l.Spec = d.Spec },
 }

@@ -74,3 +74,11 @@ func PlannedRollout(desired, live map[string]string, workload string) string {
 	}
 	return strings.Join(why, "; ")
 }
+
+// TemplateCertificatesInSync reports whether a consumer's live pod template
+// annotations carry the certificate annotations desired: the serving certificate
+// fingerprint is compared exactly (so it is removed when a key replacement ends)
+// whenever the certificate state is known (desired names a trust bundle).
+func TemplateCertificatesInSync(desired, live map[string]string) bool {
+	return desired[TrustBundleHashAnnotation] == "" || desired[ServingCertificateAnnotation] == live[ServingCertificateAnnotation]
+}

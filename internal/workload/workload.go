@@ -4,6 +4,7 @@ package workload
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
@@ -52,4 +53,15 @@ func HTTPProbe(path, port string) *corev1.Probe {
 // SecretVolume mounts Secret secret as volume name.
 func SecretVolume(name, secret string) corev1.Volume {
 	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret}}}
+}
+
+// PodTemplateInSync reports whether a live pod template carries what the desired
+// one sets: the same number of containers, init containers and volumes (an
+// injected container or volume is drift), no host namespaces, and every field the
+// desired template sets (fields it leaves unset are the API server's defaults).
+func PodTemplateInSync(desired, live corev1.PodTemplateSpec) bool {
+	d, l := desired.Spec, live.Spec
+	return len(d.Containers) == len(l.Containers) && len(d.InitContainers) == len(l.InitContainers) &&
+		len(d.Volumes) == len(l.Volumes) && !l.HostNetwork && !l.HostPID && !l.HostIPC &&
+		equality.Semantic.DeepDerivative(desired, live)
 }
