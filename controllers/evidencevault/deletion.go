@@ -122,7 +122,7 @@ func heldOrRetained(objects []vault.ObjectInfo, now time.Time) string {
 	var until time.Time
 	for _, o := range objects {
 		switch {
-		case len(o.Holds) > 0:
+		case len(o.Holds) > 0 || o.OtherHolds > 0:
 			held++
 		case now.Before(o.RetentionUntil):
 			retained++

@@ -66,8 +66,13 @@ type ObjectInfo struct {
 	// Cases lists the ingests whose metadata applies, as far as the caller
 	// may see them.
 	Cases []CaseInfo `json:"cases"`
-	// Holds lists the references of the legal holds in force, sorted.
+	// Holds lists the references of the legal holds in force, sorted, as far
+	// as the caller may see them: a client that sees only some of the object's
+	// cases sees the holds placed under those cases' references.
 	Holds []string `json:"holds"`
+	// OtherHolds counts the holds in force under references the caller may not
+	// see, so it knows the object is held without learning another case's reference.
+	OtherHolds int `json:"otherHolds,omitempty"`
 }
 
 // info describes the object as a caller may see it: show reports which
@@ -82,16 +87,31 @@ func (o *objectState) info(show func(caseState) (visible, withAuthorisation bool
 	if info.Holds == nil {
 		info.Holds = []string{}
 	}
+	visibleCases := map[string]bool{}
 	for _, c := range o.cases {
 		visible, withAuth := show(c)
 		if !visible {
 			continue
 		}
+		visibleCases[c.metadata.CaseReference] = true
 		m := c.metadata
 		if !withAuth {
 			m.AuthorisationReference = ""
 		}
 		info.Cases = append(info.Cases, CaseInfo{IngestSequence: c.ingestSeq, IngestedAt: c.ingestedAt, IngestedBy: c.ingestedBy, Metadata: m})
+	}
+	if len(info.Cases) < len(o.cases) {
+		// Not every case is the caller's to see: nor are the references of holds
+		// placed under the others.
+		seen := info.Holds[:0:0]
+		for _, ref := range info.Holds {
+			if visibleCases[ref] {
+				seen = append(seen, ref)
+			} else {
+				info.OtherHolds++
+			}
+		}
+		info.Holds = seen
 	}
 	return info
 }
