@@ -83,19 +83,22 @@ func (r *Reconciler) reconcileCertificates(ctx context.Context, s *scope) error 
 		return err
 	}
 	keeper := ca.Keeper{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder}
-	ref := focalpoint.CARef(s.fp)
 	serving, operatorClient := leaves(s.ev)
-	var errs []error
-	for _, leaf := range []certs.Leaf{serving, operatorClient} {
-		res, st, err := keeper.EnsureLeaf(ctx, s.ev, ref, leaf, s.Now)
-		if st != nil {
-			s.ca = st
+	wanted := []certs.Leaf{serving, operatorClient}
+	results, st, err := keeper.EnsureLeaves(ctx, s.ev, focalpoint.CARef(s.fp), wanted, s.Now)
+	s.ca = st
+	for i, leaf := range wanted {
+		var res certs.LeafResult
+		if i < len(results) {
+			res = results[i]
 		}
-		if err != nil {
-			errs = append(errs, err)
-			if res, err = certs.ReadLeaf(ctx, r.Client, s.ev.Namespace, leaf.SecretName); err != nil {
+		if res.Certificate == nil {
+			// Not ensured: report what is stored.
+			stored, rerr := certs.ReadLeaf(ctx, r.Client, s.ev.Namespace, leaf.SecretName)
+			if rerr != nil {
 				continue
 			}
+			res = stored
 		}
 		s.certs.Observed = true
 		s.certs.AddLeaf(leaf, res)
@@ -106,11 +109,8 @@ func (r *Reconciler) reconcileCertificates(ctx context.Context, s *scope) error 
 	if s.ca != nil {
 		s.podCertificates = ca.ConsumerTemplateAnnotations(s.ca.BundleHash(), s.ca.Phase(), s.servedCertificate())
 	}
-	if len(errs) > 0 {
-		s.certs.Err = errs[0]
-		return errs[0]
-	}
-	return nil
+	s.certs.Err = err
+	return err
 }
 
 // certificatesStatus is status.certificates for the report.

@@ -16,6 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
+	"github.com/cybercoop/cybercoop-operator/internal/ca"
+	"github.com/cybercoop/cybercoop-operator/internal/certs"
 	"github.com/cybercoop/cybercoop-operator/internal/vault"
 )
 
@@ -86,16 +89,23 @@ func (r *Reconciler) detach(ctx context.Context, ev *cybercoopv1alpha1.EvidenceV
 // deletionBlocked says why the evidence may not be deleted yet; empty when it may.
 // A vault that cannot be asked blocks too: nothing is deleted on a guess.
 func (r *Reconciler) deletionBlocked(ctx context.Context, ev *cybercoopv1alpha1.EvidenceVault) string {
+	const cannotAsk = "deletionPolicy Delete: the vault cannot be asked whether evidence is held (%s); nothing is deleted"
+	// Read only: nothing is issued or repaired for a resource being deleted.
 	s := r.newScope(ev, r.now())
 	if err := r.reconcileFocalPoint(ctx, s); err != nil {
-		return "deletionPolicy Delete: the vault cannot be asked whether evidence is held (" + err.Error() + "); nothing is deleted"
+		return fmt.Sprintf(cannotAsk, err)
 	}
-	if err := r.reconcileCertificates(ctx, s); err != nil {
-		return "deletionPolicy Delete: the vault cannot be asked whether evidence is held (" + err.Error() + "); nothing is deleted"
+	st, err := ca.Load(ctx, r.Client, focalpoint.CARef(s.fp))
+	if err != nil {
+		return fmt.Sprintf(cannotAsk, err)
+	}
+	s.ca = st
+	if s.operatorClient, err = certs.ReadLeaf(ctx, r.Client, ev.Namespace, OperatorClientSecretName(ev)); err != nil {
+		return fmt.Sprintf(cannotAsk, err)
 	}
 	c, err := r.vaultClient(s)
 	if err != nil {
-		return "deletionPolicy Delete: the vault cannot be asked whether evidence is held (" + err.Error() + "); nothing is deleted"
+		return fmt.Sprintf(cannotAsk, err)
 	}
 	// A vault whose log was shortened or rolled back could have lost the very holds
 	// that forbid the deletion: its word counts only when its log is whole.
@@ -111,7 +121,7 @@ func (r *Reconciler) deletionBlocked(ctx context.Context, ev *cybercoopv1alpha1.
 	}
 	objects, err := c.Objects(ctx)
 	if err != nil {
-		return "deletionPolicy Delete: the vault cannot be asked whether evidence is held (" + err.Error() + "); nothing is deleted"
+		return fmt.Sprintf(cannotAsk, err)
 	}
 	return heldOrRetained(objects, s.Now)
 }

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"fmt"
@@ -103,29 +104,47 @@ func (k *Keeper) ensureOwnLeaves(ctx context.Context, a Authority, st *State, ow
 	return nil
 }
 
-// EnsureLeaf keeps one leaf of the CA ref valid for owner, whatever its kind: it
-// reads the CA and its trust bundle and issues from the CA the key replacement's
-// phase says, so the leaf takes part in every replacement. A leaf is kept while it
-// is valid and issued by that CA; the CA's owner is told through the leaf Secret's
-// IssuerLabel, which its key replacement lists.
-func (k *Keeper) EnsureLeaf(ctx context.Context, owner client.Object, ref Ref, leaf certs.Leaf, now time.Time) (certs.LeafResult, *State, error) {
+// EnsureLeaves keeps leaves of the CA ref valid for owner, whatever its kind: it
+// reads the CA and its trust bundle once and issues from the CA the key
+// replacement's phase says, so the leaves take part in every replacement. A leaf is
+// kept while it is valid and issued by that CA; the CA's owner hears of a re-issued
+// leaf through its Secret's IssuerLabel, which its key replacement lists. The
+// results are in the order of leaves; a leaf that failed has an empty result, and
+// the first error is returned after every leaf was tried.
+func (k *Keeper) EnsureLeaves(ctx context.Context, owner client.Object, ref Ref, leaves []certs.Leaf, now time.Time) ([]certs.LeafResult, *State, error) {
 	st, err := Load(ctx, k.Client, ref)
 	if err != nil {
-		return certs.LeafResult{}, nil, err
+		return nil, nil, err
 	}
 	ca := st.SigningCA()
 	switch {
 	case ca.Certificate == nil:
-		return certs.LeafResult{}, st, fmt.Errorf("the national CA in Secret %s has no usable certificate yet", ref.SecretName)
+		return nil, st, fmt.Errorf("the national CA in Secret %s has no usable certificate yet", ref.SecretName)
 	case !st.HasBundle():
-		return certs.LeafResult{}, st, fmt.Errorf("the trust bundle in Secret %s is not published yet", ref.BundleSecretName)
+		return nil, st, fmt.Errorf("the trust bundle in Secret %s is not published yet", ref.BundleSecretName)
 	}
 	issuer := certs.Issuer{Client: k.Client, Scheme: k.Scheme, Recorder: k.Recorder}
-	res, err := issuer.EnsureLeaf(ctx, owner, leaf, ca, now)
-	if err == nil {
+	results := make([]certs.LeafResult, len(leaves))
+	var firstErr error
+	for i, leaf := range leaves {
+		res, err := issuer.EnsureLeaf(ctx, owner, leaf, ca, now)
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		results[i] = res
 		st.leaves[leaf.SecretName] = res
 	}
-	return res, st, err
+	return results, st, firstErr
+}
+
+// EnsureLeaf is EnsureLeaves for one leaf.
+func (k *Keeper) EnsureLeaf(ctx context.Context, owner client.Object, ref Ref, leaf certs.Leaf, now time.Time) (certs.LeafResult, *State, error) {
+	results, st, err := k.EnsureLeaves(ctx, owner, ref, []certs.Leaf{leaf}, now)
+	if len(results) == 0 {
+		return certs.LeafResult{}, st, err
+	}
+	return results[0], st, err
 }
 
 // store writes the CA Secret as built in st, then re-derives the key pairs from it.

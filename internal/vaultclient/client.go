@@ -26,6 +26,10 @@ import (
 // checkpoint or proof is a few kilobytes.
 const maxResponse = 1 << 20
 
+// defaultTimeout bounds a call whose context has no deadline. A full verification
+// reads the whole store and is given its own, longer deadline by the caller.
+const defaultTimeout = 30 * time.Second
+
 // Client calls one vault.
 type Client struct {
 	base string
@@ -36,7 +40,6 @@ type Client struct {
 // the name its serving certificate must carry; roots are the CAs that may issue it.
 func New(base, serverName string, clientCert tls.Certificate, roots *x509.CertPool) *Client {
 	return &Client{base: base, http: &http.Client{
-		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
 			TLSClientConfig: &tls.Config{
 				MinVersion:   tls.VersionTLS13,
@@ -90,7 +93,7 @@ func (c *Client) Consistency(ctx context.Context, from, to uint64) ([][]byte, er
 }
 
 // Verify runs a full verification (chain, Merkle root, every object) and returns
-// its report.
+// its report. It takes as long as the store is large: give ctx a deadline to match.
 func (c *Client) Verify(ctx context.Context) (vault.Report, error) {
 	var r vault.Report
 	body, err := c.do(ctx, http.MethodPost, "/v1/verify")
@@ -139,6 +142,11 @@ func (c *Client) do(ctx context.Context, method, path string) ([]byte, error) {
 }
 
 func (c *Client) doLimit(ctx context.Context, method, path string, limit int64) ([]byte, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultTimeout)
+		defer cancel()
+	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
 	if err != nil {
 		return nil, err
