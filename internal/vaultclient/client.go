@@ -77,17 +77,31 @@ func (c *Client) Consistency(ctx context.Context, from, to uint64) ([][]byte, er
 	if err != nil {
 		return nil, err
 	}
+	return ParseProof(body)
+}
+
+// maxProofHashes bounds a proof: a tree of 2^64 entries needs at most 128 hashes.
+const maxProofHashes = 128
+
+// ParseProof reads a proof as the vault sends it: one base64 SHA-256 hash per line.
+func ParseProof(body []byte) ([][]byte, error) {
 	var hashes [][]byte
 	sc := bufio.NewScanner(bytes.NewReader(body))
-	for sc.Scan() {
+	for line := 1; sc.Scan(); line++ {
 		if len(sc.Bytes()) == 0 {
 			continue
 		}
 		h, err := base64.StdEncoding.DecodeString(sc.Text())
-		if err != nil {
-			return nil, fmt.Errorf("vault consistency proof: line %d is not base64", len(hashes)+1)
+		if err != nil || len(h) != 32 {
+			return nil, fmt.Errorf("vault proof: line %d is not a base64 SHA-256 hash", line)
+		}
+		if len(hashes) == maxProofHashes {
+			return nil, fmt.Errorf("vault proof: more than %d hashes", maxProofHashes)
 		}
 		hashes = append(hashes, h)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("vault proof: %w", err)
 	}
 	return hashes, nil
 }
