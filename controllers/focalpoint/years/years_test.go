@@ -437,7 +437,7 @@ var _ = Describe("a FocalPoint's certificates over three years", func() {
 		}
 		Expect(vaultRollouts).To(BeNumerically(">=", 1+2*rotationsSeen), "the vault's pods rolled with every key replacement")
 		GinkgoWriter.Printf("3 years: %d vault rollouts, ", vaultRollouts)
-		GinkgoWriter.Printf("3 years: %d rollouts, %d crash restarts, %d plain restarts, %d key replacements, phases %v, CA generation %d, %d leaf renewals, %d CA renewals\n",
+		GinkgoWriter.Printf("%d gateway rollouts, %d crash restarts, %d plain restarts, %d key replacements, phases %v, CA generation %d, %d leaf renewals, %d CA renewals\n",
 			rollouts, crashRestarts, plainRestarts, rotationsSeen, phasesSeen, caGeneration(), count("CertificateRenewed"), count("CARenewed"))
 		Expect(count("CARenewed")).To(BeNumerically(">=", 2), "the CA certificate was renewed with its key before day 400")
 		Expect(rotationsSeen).To(BeNumerically(">=", 3))
