@@ -270,8 +270,7 @@ func (r *Reconciler) reconcileStatefulSet(ctx context.Context, s *scope) error {
 	if err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); err == nil {
 		planned = ca.PlannedRollout(s.podCertificates, live.Spec.Template.Annotations, "vault")
 	}
-	sts, err := apply.Apply(ctx, s.children, desired, statefulSetSpec, planned)
-	s.statefulSet = sts
+	_, err := apply.Apply(ctx, s.children, desired, statefulSetSpec, planned)
 	return s.Provisioned(err)
 }
 

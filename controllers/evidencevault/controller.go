@@ -97,8 +97,7 @@ type scope struct {
 	// was deleted with Retain, until this one records its own.
 	adoptedCheckpoint *cybercoopv1alpha1.CheckpointStatus
 
-	claim       *corev1.PersistentVolumeClaim
-	statefulSet *appsv1.StatefulSet
+	claim *corev1.PersistentVolumeClaim
 
 	// vault is the vault's own report; nil when it could not be reached (vaultErr says why).
 	vault    *vault.Status

@@ -187,10 +187,6 @@ func (st *State) StartedAt() *time.Time {
 	return &t
 }
 
-// Certificate is the active CA certificate, also when its key is unusable; nil
-// when there is none.
-func (st *State) Certificate() *x509.Certificate { return st.activeCert }
-
 // BundlePEM is the trust bundle as published (or as ensured in this reconcile).
 func (st *State) BundlePEM() []byte { return st.bundlePEM }
 

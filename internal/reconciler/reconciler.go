@@ -191,17 +191,6 @@ func SetConditions(conditions *[]metav1.Condition, generation int64, conds ...me
 	}
 }
 
-// Earliest is the earlier of two times, ignoring zero times.
-func Earliest(a, b time.Time) time.Time {
-	switch {
-	case a.IsZero():
-		return b
-	case b.IsZero() || a.Before(b):
-		return a
-	}
-	return b
-}
-
 // ReadyCondition summarises a resource's other conditions into Ready. provisionErr
 // is the error from applying children, which makes Ready False at once; otherwise
 // Ready is True with healthy as its message when every other condition is True,
