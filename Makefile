@@ -21,6 +21,10 @@ KUBE_API_LINTER := $(BIN)/golangci-lint-kube-api-linter
 GINKGO := $(BIN)/ginkgo
 # Each tool is rebuilt when hack/tools/go.sum (and so its pinned version) changes.
 TOOLS_SUM := $(shell sha256sum hack/tools/go.sum | cut -c1-12)
+# Helm, built from its Go module at the version pinned in hack/helm/go.mod; rebuilt when hack/helm/go.sum changes.
+HELM := $(BIN)/helm
+HELM_VERSION := $(shell awk '$$1 == "require" && $$2 == "helm.sh/helm/v4" {print $$3}' hack/helm/go.mod)
+HELM_SUM := $(shell sha256sum hack/helm/go.sum | cut -c1-12)
 
 .DEFAULT_GOAL := help
 
@@ -45,6 +49,13 @@ $(GOLANGCI_LINT).$(TOOLS_SUM):
 $(KUBE_API_LINTER).$(TOOLS_SUM):
 	cd hack/tools && GOBIN=$(BIN) go install sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter
 	rm -f $(KUBE_API_LINTER).* && touch $@
+
+.PHONY: helm
+helm: $(HELM).$(HELM_SUM) ## Build helm into bin/ at the version pinned in hack/helm/go.mod (first time: about 2 minutes).
+
+$(HELM).$(HELM_SUM):
+	cd hack/helm && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)" -o $(HELM) helm.sh/helm/v4/cmd/helm
+	rm -f $(HELM).* && touch $@
 
 .PHONY: k8s-binaries
 k8s-binaries: ## Build kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler and kwok into bin/k8s/<version> (first time: about 10 minutes).
@@ -104,6 +115,7 @@ verify: generate manifests ## Regenerate code and manifests, tidy modules and go
 	cd hack/etcd && go mod tidy
 	cd hack/k8s && go mod tidy
 	cd hack/certmanager && go mod tidy
+	cd hack/helm && go mod tidy
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@if [ -n "$$(git status --porcelain)" ]; then \
 	  echo "make verify: the tree differs from what is committed after regeneration; commit the result:"; \
