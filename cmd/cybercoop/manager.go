@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/cybercoop/cybercoop-operator/controllers/evidencevault"
@@ -23,6 +25,7 @@ import (
 
 type managerOptions struct {
 	metricsAddr             string
+	metricsSecure           bool
 	probeAddr               string
 	leaderElect             bool
 	leaderElectionNamespace string
@@ -43,7 +46,8 @@ Deployment, Service, PodDisruptionBudget and NetworkPolicy; for an EvidenceVault
 vault's StatefulSet and volume, keyring and checkpoint key), repairs drift, and reports
 in each resource's status whether its obligation is met.
 
-It serves Prometheus metrics on --metrics-bind-address and liveness (/healthz) and
+It serves Prometheus metrics on --metrics-bind-address (with --metrics-secure: HTTPS,
+authenticated and authorised by the API server) and liveness (/healthz) and
 readiness (/readyz) probes on --health-probe-bind-address. Run two replicas with
 --leader-elect for high availability; only the leader reconciles.`,
 		Args: cobra.NoArgs,
@@ -51,6 +55,7 @@ readiness (/readyz) probes on --health-probe-bind-address. Run two replicas with
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address the Prometheus /metrics endpoint listens on (plain HTTP); \"0\" disables it")
+	f.BoolVar(&o.metricsSecure, "metrics-secure", false, "serve /metrics over HTTPS (a self-signed certificate) and only to callers whose bearer token the API server authenticates (TokenReview) and authorises for GET /metrics (SubjectAccessReview); needs RBAC to create tokenreviews and subjectaccessreviews")
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address the /healthz and /readyz probe endpoints listen on")
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader through a Lease so that only one of several manager replicas reconciles")
 	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease; default: the namespace the manager runs in")
@@ -61,6 +66,19 @@ readiness (/readyz) probes on --health-probe-bind-address. Run two replicas with
 	o.zap.BindFlags(goFlags)
 	f.AddGoFlagSet(goFlags)
 	return cmd
+}
+
+// metricsOptions serves plain HTTP by default; with --metrics-secure, HTTPS (HTTP/1.1
+// only, avoiding HTTP/2 stream-reset attacks) behind controller-runtime's
+// authentication and authorisation filter.
+func metricsOptions(o *managerOptions) metricsserver.Options {
+	opts := metricsserver.Options{BindAddress: o.metricsAddr}
+	if o.metricsSecure {
+		opts.SecureServing = true
+		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		opts.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
+	}
+	return opts
 }
 
 func envOr(key, fallback string) string {
@@ -82,7 +100,7 @@ func runManager(o *managerOptions) error {
 		Scheme:                        manageropts.Scheme(),
 		Cache:                         manageropts.Cache(&o.syncPeriod, o.watchNamespaces),
 		Client:                        manageropts.Client(),
-		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
+		Metrics:                       metricsOptions(o),
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              "cybercoop-operator.cybercoop.io",
@@ -121,6 +139,6 @@ func runManager(o *managerOptions) error {
 	}); err != nil {
 		return err
 	}
-	log.Info("starting the manager", "version", version.Version, "gatewayImage", o.gatewayImage, "leaderElection", o.leaderElect)
+	log.Info("starting the manager", "version", version.Version, "gatewayImage", o.gatewayImage, "leaderElection", o.leaderElect, "secureMetrics", o.metricsSecure, "watchNamespaces", o.watchNamespaces)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
