@@ -25,6 +25,8 @@ TOOLS_SUM := $(shell sha256sum hack/tools/go.sum | cut -c1-12)
 HELM := $(BIN)/helm
 HELM_VERSION := $(shell awk '$$1 == "require" && $$2 == "helm.sh/helm/v4" {print $$3}' hack/helm/go.mod)
 HELM_SUM := $(shell sha256sum hack/helm/go.sum | cut -c1-12)
+# The Prometheus Operator module, for its ServiceMonitor CRD (example/prometheus-operator-crd) in `make chart-test`.
+PROMETHEUS_OPERATOR_VERSION := v0.85.0
 
 .DEFAULT_GOAL := help
 
@@ -68,9 +70,10 @@ generate: $(CONTROLLER_GEN).$(TOOLS_SUM) ## Generate deepcopy code for the API t
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN).$(TOOLS_SUM) ## Generate the CRDs and the manager's RBAC role; copy the CRDs into the chart.
+manifests: $(CONTROLLER_GEN).$(TOOLS_SUM) ## Generate the CRDs and the manager's RBAC role; copy both into the chart.
 	$(CONTROLLER_GEN) crd rbac:roleName=cybercoop-manager-role paths=./... output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	mkdir -p charts/cybercoop-operator/crds && cp config/crd/bases/*.yaml charts/cybercoop-operator/crds/
+	mkdir -p charts/cybercoop-operator/files && cp config/rbac/role.yaml charts/cybercoop-operator/files/manager-role.yaml
 
 .PHONY: fmt
 fmt: ## gofmt every Go file.
@@ -88,6 +91,13 @@ build: ## Build bin/cybercoop.
 test: k8s-binaries ## Run unit tests, envtest suites (real kube-apiserver and etcd) and the end-to-end suite (simulated cluster).
 	cd hack/certmanager && go mod download github.com/cert-manager/cert-manager  # its CRDs, for the cert-manager mode's suite
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: chart-test
+chart-test: k8s-binaries helm ## Lint the Helm chart, render it with several value sets and dry-run every object against a real kube-apiserver; bad values must fail.
+	$(HELM) lint --strict charts/cybercoop-operator
+	crd_dir="$$(cd hack/helm && go mod download -json github.com/prometheus-operator/prometheus-operator@$(PROMETHEUS_OPERATOR_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/example/prometheus-operator-crd"; \
+	  KUBEBUILDER_ASSETS=$(K8S_BIN) HELM=$(HELM) SERVICEMONITOR_CRD="$$crd_dir/monitoring.coreos.com_servicemonitors.yaml" \
+	  go test $(GO_TEST_FLAGS) -tags charttest ./test/chart/...
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
