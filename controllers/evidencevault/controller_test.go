@@ -366,13 +366,7 @@ var _ = Describe("EvidenceVault", func() {
 	})
 
 	It("anchors the custody log of a running vault, and catches one rolled back while it was stopped", func() {
-		_, ev := stack(ctx, nil)
-		Eventually(func(g Gomega) {
-			g.Expect(get(ctx, g, ev).Status.CheckpointVerifierKey).NotTo(BeEmpty())
-			g.Expect(k8sClient.Get(ctx, key(ev, vaultName(ev)), &appsv1.StatefulSet{})).To(Succeed())
-		}).Should(Succeed())
-		dir := GinkgoT().TempDir()
-		run := startVault(ctx, ev, dir)
+		ev, dir, run := stackWithVault(ctx)
 
 		By("recording the first checkpoint and the first full verification")
 		var first *cybercoopv1alpha1.CheckpointStatus
@@ -464,13 +458,7 @@ var _ = Describe("an EvidenceVault created again after a Retain deletion", func(
 	ctx := context.Background()
 
 	It("adopts the custody log only if it still extends the last checkpoint recorded before the deletion", func() {
-		_, ev := stack(ctx, nil)
-		Eventually(func(g Gomega) {
-			g.Expect(get(ctx, g, ev).Status.CheckpointVerifierKey).NotTo(BeEmpty())
-			g.Expect(k8sClient.Get(ctx, key(ev, vaultName(ev)), &appsv1.StatefulSet{})).To(Succeed())
-		}).Should(Succeed())
-		dir := GinkgoT().TempDir()
-		run := startVault(ctx, ev, dir)
+		ev, dir, run := stackWithVault(ctx)
 		DeferCleanup(func() { run.stop() })
 		Eventually(func(g Gomega) {
 			g.Expect(condition(get(ctx, g, ev), cybercoopv1alpha1.ConditionIntegrityVerified).Status).To(Equal(metav1.ConditionTrue))
@@ -546,6 +534,18 @@ func collectGarbage(ctx context.Context, ev *cybercoopv1alpha1.EvidenceVault) {
 			return nil
 		})).To(Succeed())
 	}
+}
+
+// stackWithVault is a stack whose vault runs as a process of the test's, on the
+// data directory dir, once the operator has made everything it mounts.
+func stackWithVault(ctx context.Context) (*cybercoopv1alpha1.EvidenceVault, string, *runningVault) {
+	_, ev := stack(ctx, nil)
+	Eventually(func(g Gomega) {
+		g.Expect(get(ctx, g, ev).Status.CheckpointVerifierKey).NotTo(BeEmpty())
+		g.Expect(k8sClient.Get(ctx, key(ev, vaultName(ev)), &appsv1.StatefulSet{})).To(Succeed())
+	}).Should(Succeed())
+	dir := GinkgoT().TempDir()
+	return ev, dir, startVault(ctx, ev, dir)
 }
 
 // runningVault is a vault process of the test's, on the certificates, keyring and

@@ -55,15 +55,20 @@ func New(base, serverName string, clientCert tls.Certificate, roots *x509.CertPo
 
 // Status is the vault's inventory, keys and last verification.
 func (c *Client) Status(ctx context.Context) (vault.Status, error) {
-	var s vault.Status
-	body, err := c.do(ctx, http.MethodGet, "/status")
+	return call[vault.Status](ctx, c, http.MethodGet, "/status", maxResponse)
+}
+
+// call makes one request and decodes its JSON answer into a T.
+func call[T any](ctx context.Context, c *Client, method, path string, limit int64) (T, error) {
+	var out T
+	body, err := c.doLimit(ctx, method, path, limit)
 	if err != nil {
-		return s, err
+		return out, err
 	}
-	if err := json.Unmarshal(body, &s); err != nil {
-		return s, fmt.Errorf("vault /status: not the expected JSON: %w", err)
+	if err := json.Unmarshal(body, &out); err != nil {
+		return out, fmt.Errorf("vault %s: not the expected JSON: %w", path, err)
 	}
-	return s, nil
+	return out, nil
 }
 
 // Checkpoint is the vault's current signed checkpoint (a C2SP signed note).
@@ -109,29 +114,13 @@ func ParseProof(body []byte) ([][]byte, error) {
 // Verify runs a full verification (chain, Merkle root, every object) and returns
 // its report. It takes as long as the store is large: give ctx a deadline to match.
 func (c *Client) Verify(ctx context.Context) (vault.Report, error) {
-	var r vault.Report
-	body, err := c.do(ctx, http.MethodPost, "/v1/verify")
-	if err != nil {
-		return r, err
-	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		return r, fmt.Errorf("vault /v1/verify: not the expected JSON: %w", err)
-	}
-	return r, nil
+	return call[vault.Report](ctx, c, http.MethodPost, "/v1/verify", maxResponse)
 }
 
 // Objects lists every live object with its retention and holds (the operator holds
 // the list role).
 func (c *Client) Objects(ctx context.Context) ([]vault.ObjectInfo, error) {
-	var objects []vault.ObjectInfo
-	body, err := c.doLimit(ctx, http.MethodGet, "/v1/objects", 256<<20)
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(body, &objects); err != nil {
-		return nil, fmt.Errorf("vault /v1/objects: not the expected JSON: %w", err)
-	}
-	return objects, nil
+	return call[[]vault.ObjectInfo](ctx, c, http.MethodGet, "/v1/objects", 256<<20)
 }
 
 // Error is an answer other than 200, with the vault's reason.
