@@ -160,3 +160,38 @@ const (
 	// many and until when.
 	ReasonDeletionBlocked = "DeletionBlocked"
 )
+
+// Reported by CooperationChannel (with Ready, CertificateReady and
+// ReasonFocalPointNotFound above).
+const (
+	// ConditionPeerTrusted is True when the peer's trust bundle holds at least one CA
+	// certificate that parses, is a CA and is valid now, and the gateway's configuration
+	// carries it.
+	ConditionPeerTrusted = "PeerTrusted"
+	// ConditionPeerReachable is True when the last probe completed a mutual-TLS handshake
+	// with the peer's gateway and fetched its signed trust bundle.
+	ConditionPeerReachable = "PeerReachable"
+
+	// ReasonTrustBundleValid (PeerTrusted=True): the message names the CAs trusted and
+	// the earliest expiry.
+	ReasonTrustBundleValid = "TrustBundleValid"
+	// ReasonTrustBundleExpiring (PeerTrusted=True): every usable peer CA expires within 30
+	// days; ask the peer for its next CA. A Warning event says the same.
+	ReasonTrustBundleExpiring = "TrustBundleExpiring"
+	// ReasonTrustBundleInvalid (PeerTrusted=False): the trust bundle is missing, does not
+	// parse, holds no CA certificate, or every CA in it has expired; the message says
+	// which.
+	ReasonTrustBundleInvalid = "TrustBundleInvalid"
+	// ReasonPeerHandshakeSucceeded (PeerReachable=True): the message gives the round-trip
+	// time.
+	ReasonPeerHandshakeSucceeded = "PeerHandshakeSucceeded"
+	// ReasonPeerUnreachable (PeerReachable=False): the probe could not connect, the
+	// handshake failed, or the peer's signed trust bundle did not verify; the message
+	// says which and why.
+	ReasonPeerUnreachable = "PeerUnreachable"
+	// ReasonChannelSuspended (PeerReachable=Unknown, Ready=False): spec.suspend is set;
+	// the peer is not probed and no request passes.
+	ReasonChannelSuspended = "ChannelSuspended"
+	// ReasonPeerIsSelf (Ready=False): spec.peer.country is the FocalPoint's own country.
+	ReasonPeerIsSelf = "PeerIsSelf"
+)

@@ -70,3 +70,16 @@ const (
 	// holds to be released and retention to end.
 	EventDeletionBlocked = "DeletionBlocked"
 )
+
+// Events of CooperationChannel.
+const (
+	// EventPeerCATrusted: a CA from the peer's signed trust bundle, verified against a CA
+	// the channel already trusted, is now trusted too.
+	EventPeerCATrusted = "PeerCATrusted"
+	// EventPeerTrustExpiring (Warning): every usable CA of the peer expires within 30 days.
+	EventPeerTrustExpiring = "PeerTrustExpiring"
+	// EventPeerUnreachable (Warning): the probe of the peer failed after succeeding.
+	EventPeerUnreachable = "PeerUnreachable"
+	// EventPeerReachable: the probe of the peer succeeded after failing.
+	EventPeerReachable = "PeerReachable"
+)
