@@ -75,6 +75,58 @@ func (id Identity) check() error {
 	return nil
 }
 
+// MaxIdentityFieldLength bounds each text field of an identity a relay
+// states for the party it relays for (Metadata.OnBehalfOf).
+const MaxIdentityFieldLength = 1024
+
+// maxSerialHex bounds a relayed certificate serial number (RFC 5280 allows
+// 20 octets; some CAs exceed it).
+const maxSerialHex = 64
+
+// validateRelayed checks an identity a relay states for the party it relays
+// for, which the custody log will name as an actor: what the vault would
+// have taken from a verified certificate, in the same form. The subject (a
+// distinguished name) and the SHA-256 fingerprint are required; the URI SAN
+// (an absolute URI, not the system: scheme), issuer (a distinguished name)
+// and serial (lowercase hex) are optional. Text follows the metadata rules
+// (printable, NFC, no control, bidirectional or zero-width characters), so
+// a relayed name cannot pass for another in the log. field names the object
+// in errors, which never repeat the value.
+func (id Identity) validateRelayed(field string) error {
+	if err := validateText(field+".subject", id.Subject, MaxIdentityFieldLength); err != nil {
+		return err
+	}
+	if _, err := canonicalDN(id.Subject); err != nil {
+		return fieldErr(field+".subject", "is not a distinguished name (RFC 4514, e.g. CN=gateway,O=Ministry of Justice,C=KE): %v", err)
+	}
+	if id.URI != "" {
+		if err := validateText(field+".uri", id.URI, MaxIdentityFieldLength); err != nil {
+			return err
+		}
+		if strings.ContainsFunc(id.URI, unicode.IsSpace) {
+			return fieldErr(field+".uri", "contains white space; a URI SAN has none")
+		}
+		if err := (Identity{Subject: id.Subject, URI: id.URI}).check(); err != nil {
+			return fieldErr(field+".uri", "must be an absolute URI such as spiffe://trust-domain/path (not a relative name, not the system: scheme)")
+		}
+	}
+	if id.Issuer != "" {
+		if err := validateText(field+".issuer", id.Issuer, MaxIdentityFieldLength); err != nil {
+			return err
+		}
+		if _, err := canonicalDN(id.Issuer); err != nil {
+			return fieldErr(field+".issuer", "is not a distinguished name (RFC 4514): %v", err)
+		}
+	}
+	if id.Serial != "" && (len(id.Serial) > maxSerialHex || strings.ContainsFunc(id.Serial, func(r rune) bool { return r > 0x7f || !isLowerHexDigit(byte(r)) })) {
+		return fieldErr(field+".serial", "must be the certificate serial number in lowercase hex (at most %d digits)", maxSerialHex)
+	}
+	if !strings.HasPrefix(id.Fingerprint, "sha256:") || !isHex64(strings.TrimPrefix(id.Fingerprint, "sha256:")) {
+		return fieldErr(field+".fingerprint", "is required: sha256: and the 64 lowercase hex digits of the SHA-256 of the party's certificate (DER)")
+	}
+	return nil
+}
+
 // Name is the principal: the URI SAN if present, else the subject.
 func (id Identity) Name() string {
 	if id.URI != "" {
@@ -96,8 +148,8 @@ func (id Identity) certificate() *Identity {
 // Role is a set of operations a client may be granted.
 type Role string
 
-// The roles. Releasing a hold, expiring and verifying are privileged: no
-// client holds them unless configured.
+// The roles. Releasing a hold, expiring, verifying, listing everything and
+// relaying are privileged: no client holds them unless configured.
 const (
 	RoleIngest  Role = "ingest"
 	RoleRead    Role = "read" // read and export, with the object's authorisation reference
@@ -108,10 +160,15 @@ const (
 	// RoleList sees every object in listings and custody reports; without
 	// it a client sees the objects of the cases it ingested.
 	RoleList Role = "list"
+	// RoleRelay may ingest on behalf of another party (Metadata.OnBehalfOf):
+	// the ingest entry then names that party as its actor and the relaying
+	// client as Via. Privileged: what a relay states about who it relays for
+	// goes into the custody log as the actor.
+	RoleRelay Role = "relay"
 )
 
 // Roles lists every role in a stable order.
-var Roles = []Role{RoleIngest, RoleRead, RoleHold, RoleRelease, RoleExpire, RoleVerify, RoleList}
+var Roles = []Role{RoleIngest, RoleRead, RoleHold, RoleRelease, RoleExpire, RoleVerify, RoleList, RoleRelay}
 
 // Grants maps each role to the principals that hold it. A role absent from
 // the map is held by nobody.
@@ -119,7 +176,7 @@ type Grants map[Role][]Principal
 
 // DefaultGrants lets every authenticated client ingest, read (with the
 // object's authorisation reference) and place holds; release, expire,
-// verify and list-everything are granted to nobody.
+// verify, list-everything and relay are granted to nobody.
 func DefaultGrants() Grants {
 	return Grants{RoleIngest: {AnyClient}, RoleRead: {AnyClient}, RoleHold: {AnyClient}}
 }

@@ -59,7 +59,12 @@ type Entry struct {
 	Actor string    `json:"actor"`
 	// Cert identifies the actor's certificate (subject, URI SAN, issuer,
 	// serial, fingerprint); absent for the vault's own entries.
-	Cert       *Identity `json:"cert,omitempty"`
+	Cert *Identity `json:"cert,omitempty"`
+	// Via identifies the certificate of the client that relayed an ingest
+	// for the party Actor and Cert name (Metadata.OnBehalfOf; role relay);
+	// absent for everything else. Being empty when unused, it leaves the
+	// encoding, and so the hash, of every other entry as it was.
+	Via        *Identity `json:"via,omitempty"`
 	Action     Action    `json:"action"`
 	Object     Digest    `json:"object,omitempty"`
 	LegalBasis string    `json:"legalBasis,omitempty"`
@@ -335,23 +340,30 @@ func openCustodyLog(path string, fn func(Entry) error) (*custodyLog, logRecovery
 // that fails the log refuses further appends rather than chain onto a torn
 // line.
 func (l *custodyLog) append(e Entry) (Entry, error) {
+	e, _, err := l.appendLine(e)
+	return e, err
+}
+
+// appendLine is append, also returning the entry's log line without its
+// newline (the Merkle leaf data).
+func (l *custodyLog) appendLine(e Entry) (Entry, []byte, error) {
 	if l.broken != nil {
-		return e, fmt.Errorf("custody log is unusable: %w", l.broken)
+		return e, nil, fmt.Errorf("custody log is unusable: %w", l.broken)
 	}
 	e.Seq = l.lastSeq + 1
 	e.Prev = l.lastHash
 	e.Time = e.Time.UTC()
 	e, line, err := encodeEntry(e)
 	if err != nil {
-		return e, err
+		return e, nil, err
 	}
 	if _, err := l.f.Write(line); err != nil {
 		l.rollback(err)
-		return e, fmt.Errorf("appending custody entry %d: %w", e.Seq, err)
+		return e, nil, fmt.Errorf("appending custody entry %d: %w", e.Seq, err)
 	}
 	if err := l.f.Sync(); err != nil {
 		l.rollback(err)
-		return e, fmt.Errorf("syncing custody entry %d: %w", e.Seq, err)
+		return e, nil, fmt.Errorf("syncing custody entry %d: %w", e.Seq, err)
 	}
 	if err := l.ack.write(e.Seq, e.Hash); err != nil {
 		// The slot may hold entry e.Seq now; put the previous entry back in
@@ -361,13 +373,13 @@ func (l *custodyLog) append(e Entry) (Entry, error) {
 			err = errors.Join(err, fmt.Errorf("restoring the acknowledgement record: %w", rerr))
 		}
 		l.rollback(err)
-		return e, fmt.Errorf("recording custody entry %d as acknowledged: %w", e.Seq, err)
+		return e, nil, fmt.Errorf("recording custody entry %d as acknowledged: %w", e.Seq, err)
 	}
 	l.lastSeq, l.lastHash = e.Seq, e.Hash
 	l.offsets = append(l.offsets, l.size)
 	l.size += int64(len(line))
 	l.tree.append(line[:len(line)-1])
-	return e, nil
+	return e, line[:len(line)-1], nil
 }
 
 // entry reads and decodes entry seq (1 ≤ seq ≤ lastSeq) and checks that its

@@ -80,8 +80,9 @@ func (v *Vault) ConsistencyProof(size1, size2 uint64) ([][]byte, error) {
 
 // InclusionProof proves that custody entry seq is among the first size
 // entries of the log (size 0: the current size), for actor: a holder of the
-// list role may ask for any entry; another client for an entry it made or
-// one naming a live object it may see (one of whose cases it ingested).
+// list role may ask for any entry; another client for an entry it made (or
+// relayed) or one naming a live object it may see (one of whose cases it
+// ingested or relayed).
 // Any other entry is answered like an absent one (ErrNotFound). It returns
 // the size the proof is for. Bounds errors are FieldErrors naming "seq" or
 // "size".
@@ -105,7 +106,7 @@ func (v *Vault) InclusionProof(actor Identity, seq, size uint64) (uint64, [][]by
 	if err != nil {
 		return 0, nil, err
 	}
-	if !v.grants.Allows(actor, RoleList) && !ownedBy(e.Actor, e.Cert, actor) {
+	if !v.grants.Allows(actor, RoleList) && !ownsRecord(e.Actor, e.Cert, e.Via, actor) {
 		obj, live := v.state.live[e.Object]
 		if e.Object == "" || !live || !v.canSee(actor, obj) {
 			return 0, nil, fmt.Errorf("%w: no custody entry %d that this client may see", ErrNotFound, seq)
@@ -329,6 +330,17 @@ func ownedBy(name string, cert *Identity, id Identity) bool {
 	return name == id.Name() && (cert == nil || id.certificate() == nil || sameClient(*cert, id))
 }
 
+// ownsRecord reports whether client id owns what an entry or case records:
+// the relay that ingested it for another party (via), else its actor. The
+// relayed party is not a vault client and owns nothing through the relay's
+// ingest: the relay states its identity, and could name any certificate.
+func ownsRecord(name string, cert, via *Identity, id Identity) bool {
+	if via != nil {
+		return ownedBy(via.Name(), via, id)
+	}
+	return ownedBy(name, cert, id)
+}
+
 // exportView is what an exporting client may see of the custody entries
 // naming an object, by the rule of the listing and the custody report: its
 // own entries in full; of other entries, never an authorisation reference;
@@ -347,7 +359,7 @@ type exportView struct {
 func newExportView(actor Identity, lister bool, entries []Entry) exportView {
 	x := exportView{actor: actor, lister: lister, ownCases: map[string]bool{}, ownAuths: map[string]bool{}, ownHolds: map[string]bool{}}
 	for _, e := range entries {
-		if !ownedBy(e.Actor, e.Cert, actor) {
+		if !ownsRecord(e.Actor, e.Cert, e.Via, actor) {
 			continue
 		}
 		switch {
@@ -394,7 +406,7 @@ const (
 // redact returns the copy of e the actor may see and the fields withheld
 // from it; no fields means e is shown verbatim.
 func (x exportView) redact(e Entry) (Entry, []string) {
-	if ownedBy(e.Actor, e.Cert, x.actor) {
+	if ownsRecord(e.Actor, e.Cert, e.Via, x.actor) {
 		return e, nil
 	}
 	var fields []string

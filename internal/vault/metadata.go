@@ -37,15 +37,30 @@ type FieldError struct {
 	Field string
 	// Problem says what is wrong and what is expected.
 	Problem string
+	// kind is what the error is besides naming a field; nil means
+	// ErrInvalidMetadata.
+	kind error
 }
 
 func (e *FieldError) Error() string { return e.Field + " " + e.Problem }
 
-// Unwrap makes every FieldError an ErrInvalidMetadata.
-func (e *FieldError) Unwrap() error { return ErrInvalidMetadata }
+// Unwrap makes a FieldError an ErrInvalidMetadata, or what it was made as
+// (fieldRefusal: ErrNotAuthorised).
+func (e *FieldError) Unwrap() error {
+	if e.kind != nil {
+		return e.kind
+	}
+	return ErrInvalidMetadata
+}
 
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+// fieldRefusal is a FieldError for a field the client may not send
+// (ErrNotAuthorised, answered 403 naming the field).
+func fieldRefusal(field, format string, args ...any) error {
+	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...), kind: ErrNotAuthorised}
 }
 
 // Metadata is what the requesting authority states about an object when it
@@ -65,6 +80,18 @@ type Metadata struct {
 	RetentionUntil time.Time `json:"retentionUntil"`
 	// Hold places a legal hold under CaseReference at ingest.
 	Hold bool `json:"hold,omitempty"`
+	// Exclusive makes CaseReference name this object only: an ingest of
+	// other content under a case reference that names a live object ingested
+	// with Exclusive (or, for an exclusive ingest, any live object) is
+	// refused with ErrCaseTaken; the same content again is a duplicate. It
+	// is recorded in the ingest entry.
+	Exclusive bool `json:"exclusive,omitempty"`
+	// OnBehalfOf is the party a client holding the relay role ingests for,
+	// as that party's certificate identifies it (subject and fingerprint
+	// required). The ingest entry records it as the actor (Entry.Actor and
+	// Entry.Cert) and the relaying client as Entry.Via; it is not repeated
+	// in the recorded metadata.
+	OnBehalfOf *Identity `json:"onBehalfOf,omitempty"`
 	// DeclineDefaultHold is set when the client sent "hold": false: a vault
 	// that holds every object by default (Policy.LegalHoldDefault) then
 	// places no hold. It is not part of the recorded metadata; the ingest
@@ -90,7 +117,13 @@ func (p Policy) minRetention() time.Duration {
 	return p.MinRetention
 }
 
-var metadataFields = []string{"caseReference", "legalBasis", "authorisationReference", "authorisationExpiry", "retentionUntil", "hold"}
+var metadataFields = []string{"caseReference", "legalBasis", "authorisationReference", "authorisationExpiry", "retentionUntil", "hold", "exclusive", "onBehalfOf"}
+
+// identityFields are the keys of an Identity object (onBehalfOf).
+var identityFields = []string{"subject", "uri", "issuer", "serial", "fingerprint"}
+
+// metadataShape is the shape ParseMetadata accepts: flat, but for onBehalfOf.
+var metadataShape = strictShape{fields: metadataFields, objects: map[string]strictShape{"onBehalfOf": {fields: identityFields}}}
 
 // ParseMetadata decodes and validates metadata sent by a client. Every key
 // must be one of the field names, spelt exactly and given once: encoding/json
@@ -101,7 +134,7 @@ func ParseMetadata(data []byte, now time.Time, p Policy) (Metadata, error) {
 		return Metadata{}, fmt.Errorf("%w: %d bytes exceeds the limit of %d bytes", ErrInvalidMetadata, len(data), MaxMetadataBytes)
 	}
 	var m Metadata
-	if err := decodeStrictJSON(data, &m, metadataFields); err != nil {
+	if err := decodeStrict(data, &m, metadataShape); err != nil {
 		return Metadata{}, err
 	}
 	var hold struct {
@@ -113,46 +146,26 @@ func ParseMetadata(data []byte, now time.Time, p Policy) (Metadata, error) {
 	return m, m.Validate(now, p)
 }
 
+// strictShape says which keys a JSON object may have, and which of them
+// hold objects with keys of their own.
+type strictShape struct {
+	fields  []string
+	objects map[string]strictShape
+}
+
 // decodeStrictJSON decodes one flat JSON object into v, refusing unknown,
 // duplicate and differently cased keys, nested objects and trailing data.
 func decodeStrictJSON(data []byte, v any, fields []string) error {
+	return decodeStrict(data, v, strictShape{fields: fields})
+}
+
+// decodeStrict decodes one JSON object of the given shape into v, refusing
+// unknown, duplicate and differently cased keys (at every level), objects
+// or lists where the shape has none, and trailing data.
+func decodeStrict(data []byte, v any, shape strictShape) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
-		return fmt.Errorf("%w: expected one JSON object", ErrInvalidMetadata)
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("%w: not valid JSON: %w", ErrInvalidMetadata, err)
-		}
-		key, _ := tok.(string)
-		known := false
-		for _, f := range fields {
-			if key == f {
-				known = true
-			} else if strings.EqualFold(key, f) {
-				return fieldErr(truncateForError(key), "is not a known field; did you mean %q? (names are case-sensitive)", f)
-			}
-		}
-		if !known {
-			return fieldErr(truncateForError(key), "is not a known field (expected one of %s)", strings.Join(fields, ", "))
-		}
-		if seen[key] {
-			return fieldErr(key, "is given twice; each field may appear once")
-		}
-		seen[key] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return fieldErr(key, "is not valid JSON: %v", err)
-		}
-		if len(raw) > 0 && (raw[0] == '{' || raw[0] == '[') {
-			return fieldErr(key, "must be a string, time or boolean, not an object or list")
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("%w: not valid JSON: %w", ErrInvalidMetadata, err)
+	if err := checkStrictKeys(dec, "", shape); err != nil {
+		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: trailing data after the JSON object", ErrInvalidMetadata)
@@ -167,6 +180,58 @@ func decodeStrictJSON(data []byte, v any, fields []string) error {
 			return fmt.Errorf("%w: a time is not in RFC 3339 form (e.g. 2031-03-01T09:00:00Z): %q", ErrInvalidMetadata, truncateForError(pe.Value))
 		}
 		return fmt.Errorf("%w: %w", ErrInvalidMetadata, err)
+	}
+	return nil
+}
+
+// checkStrictKeys reads one JSON object from dec and checks its keys against
+// shape; prefix ("onBehalfOf.") names the object in errors.
+func checkStrictKeys(dec *json.Decoder, prefix string, shape strictShape) error {
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('{') {
+		if prefix == "" {
+			return fmt.Errorf("%w: expected one JSON object", ErrInvalidMetadata)
+		}
+		return fieldErr(strings.TrimSuffix(prefix, "."), "must be a JSON object with the keys %s", strings.Join(shape.fields, ", "))
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fmt.Errorf("%w: not valid JSON: %w", ErrInvalidMetadata, err)
+		}
+		key, _ := tok.(string)
+		known := false
+		for _, f := range shape.fields {
+			if key == f {
+				known = true
+			} else if strings.EqualFold(key, f) {
+				return fieldErr(prefix+truncateForError(key), "is not a known field; did you mean %q? (names are case-sensitive)", f)
+			}
+		}
+		if !known {
+			return fieldErr(prefix+truncateForError(key), "is not a known field (expected one of %s)", strings.Join(shape.fields, ", "))
+		}
+		if seen[key] {
+			return fieldErr(prefix+key, "is given twice; each field may appear once")
+		}
+		seen[key] = true
+		if sub, ok := shape.objects[key]; ok {
+			if err := checkStrictKeys(dec, prefix+key+".", sub); err != nil {
+				return err
+			}
+			continue
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return fieldErr(prefix+key, "is not valid JSON: %v", err)
+		}
+		if len(raw) > 0 && (raw[0] == '{' || raw[0] == '[') {
+			return fieldErr(prefix+key, "must be a string, time or boolean, not an object or list")
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("%w: not valid JSON: %w", ErrInvalidMetadata, err)
 	}
 	return nil
 }
@@ -201,6 +266,9 @@ func (m Metadata) Validate(now time.Time, p Policy) error {
 	if minimum := p.minRetention(); m.RetentionUntil.Sub(now) < minimum {
 		return fieldErr("retentionUntil", "%s is less than the minimum retention of %s from now (earliest accepted: %s)",
 			m.RetentionUntil.UTC().Format(time.RFC3339), formatDays(minimum), now.Add(minimum).Format(time.RFC3339))
+	}
+	if m.OnBehalfOf != nil {
+		return m.OnBehalfOf.validateRelayed("onBehalfOf")
 	}
 	return nil
 }

@@ -20,7 +20,8 @@ type ReportFilter struct {
 	// Case selects the objects ingested under a case reference (with every
 	// entry naming them) and the entries made under that reference.
 	Case string `json:"case,omitempty"`
-	// Actor selects entries by actor name (URI SAN or subject).
+	// Actor selects entries by actor name (URI SAN or subject), and the
+	// ingests a client of that name relayed (Entry.Via).
 	Actor string `json:"actor,omitempty"`
 	// Actions selects entries by action, e.g. read and export for "who
 	// accessed what".
@@ -74,7 +75,7 @@ func (f ReportFilter) matches(e Entry, caseObjects map[Digest]bool) bool {
 	if f.Case != "" && !caseObjects[e.Object] && e.Reference != f.Case {
 		return false
 	}
-	if f.Actor != "" && e.Actor != f.Actor {
+	if f.Actor != "" && e.Actor != f.Actor && (e.Via == nil || e.Via.Name() != f.Actor) {
 		return false
 	}
 	if len(f.Actions) > 0 && !slices.Contains(f.Actions, e.Action) {
@@ -146,11 +147,18 @@ func (r CustodyReport) WriteText(w io.Writer) error {
 				ref += " (same content as an earlier ingest)"
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Action, e.Actor, obj, ref, e.LegalBasis, e.Detail)
-		if e.Cert != nil {
-			key := e.Actor + "\x00" + e.Cert.Fingerprint
+		actor := e.Actor
+		if e.Via != nil {
+			actor += " (relayed by " + e.Via.Name() + ")"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Action, actor, obj, ref, e.LegalBasis, e.Detail)
+		for _, c := range []*Identity{e.Cert, e.Via} {
+			if c == nil {
+				continue
+			}
+			key := c.Name() + "\x00" + c.Fingerprint
 			if _, ok := certs[key]; !ok {
-				certs[key] = e.Cert
+				certs[key] = c
 				actors = append(actors, key)
 			}
 		}

@@ -31,8 +31,14 @@ import (
 //
 //	POST   /v1/objects                  ingest (role ingest): multipart/form-data, part "metadata" (JSON
 //	                                    Metadata) then part "object"; optional headers Cybercoop-Object-Size
-//	                                    and Cybercoop-Object-Digest are checked before anything is kept
-//	GET    /v1/objects                  list the objects the caller may see (role list: all)
+//	                                    and Cybercoop-Object-Digest are checked before anything is kept;
+//	                                    201 (200: content already held) with IngestResult, its custody entry's
+//	                                    line and a checkpoint signed after it; metadata onBehalfOf needs role
+//	                                    relay (else 403, field onBehalfOf); other content under an exclusive
+//	                                    case reference is 409, field caseReference
+//	GET    /v1/objects[?case=R]         list the objects the caller may see (role list: all); with case, only
+//	                                    those with a case R the caller may see (400 with "field" case if R is
+//	                                    not a valid reference)
 //	GET    /v1/objects/{digest}         read (role read); header Cybercoop-Authorisation-Reference required
 //	GET    /v1/objects/{digest}/export  verifiable tar (see Vault.Export; format v3: entries the caller may not
 //	                                    see in full are redacted copies, proven by their leaf hash); same role and header
@@ -115,6 +121,9 @@ type apiError struct {
 	Error string `json:"error"`
 	// Field names the request field at fault, when one is.
 	Field string `json:"field,omitempty"`
+	// Digest names the object an exclusive case reference already names
+	// (409, field caseReference), to a client that may see that case.
+	Digest Digest `json:"digest,omitempty"`
 }
 
 // ErrBusy means the ingest limits are reached; the client may retry.
@@ -208,7 +217,8 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrNotAuthorised):
 		return http.StatusForbidden
-	case errors.Is(err, ErrRetentionActive), errors.Is(err, ErrUnderHold), errors.Is(err, ErrHoldConflict), errors.Is(err, ErrVerifyRunning):
+	case errors.Is(err, ErrRetentionActive), errors.Is(err, ErrUnderHold), errors.Is(err, ErrHoldConflict), errors.Is(err, ErrVerifyRunning),
+		errors.Is(err, ErrCaseTaken):
 		return http.StatusConflict
 	case errors.Is(err, ErrBusy):
 		return http.StatusTooManyRequests
@@ -229,6 +239,10 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *FieldError
 	if errors.As(err, &fe) {
 		body.Field = fe.Field
+	}
+	var taken *CaseTakenError
+	if errors.As(err, &taken) {
+		body.Field, body.Digest = "caseReference", taken.Digest
 	}
 	if code == http.StatusInsufficientStorage {
 		body.Error = "the vault's storage is full; nothing was stored: " + err.Error()
@@ -565,8 +579,16 @@ func (g *sendGuard) release() {
 	_ = g.rc.SetWriteDeadline(time.Time{})
 }
 
+// list answers GET /v1/objects, or with ?case=REF the objects of one case
+// (through the vault's case index, without scanning every object).
 func (h *handler) list(w http.ResponseWriter, r *http.Request) {
-	objects, err := h.v.List(actorOf(r))
+	var objects []ObjectInfo
+	var err error
+	if q := r.URL.Query(); q.Has("case") {
+		objects, err = h.v.ListCase(actorOf(r), q.Get("case"))
+	} else {
+		objects, err = h.v.List(actorOf(r))
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -821,9 +843,13 @@ func (h *handler) custody(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rep)
 }
 
-// ownsEntry reports whether actor made entry e: the same name and the same
-// certificate identity, not a name alone (a second issuer could spell it).
+// ownsEntry reports whether actor made entry e, or relayed it (Via): the
+// same name and the same certificate identity, not a name alone (a second
+// issuer could spell it).
 func (h *handler) ownsEntry(e Entry, actor Identity) bool {
+	if e.Via != nil {
+		return e.Via.Name() == actor.Name() && sameClient(*e.Via, actor)
+	}
 	return e.Actor == actor.Name() && e.Cert != nil && sameClient(*e.Cert, actor)
 }
 

@@ -27,6 +27,9 @@ type caseState struct {
 	ingestedAt time.Time
 	ingestedBy string
 	cert       *Identity
+	// via is the relay that ingested the case for ingestedBy, if one did:
+	// the case is then the relay's (see ownsRecord).
+	via *Identity
 }
 
 // retentionUntil is the latest retention of every case: the object is kept
@@ -48,6 +51,9 @@ type CaseInfo struct {
 	IngestSequence uint64    `json:"ingestSequence"`
 	IngestedAt     time.Time `json:"ingestedAt"`
 	IngestedBy     string    `json:"ingestedBy"`
+	// IngestedVia names the client that relayed the ingest for IngestedBy
+	// (role relay), if one did.
+	IngestedVia string `json:"ingestedVia,omitempty"`
 	// Metadata is the case's metadata. Its authorisationReference is shown
 	// only to the client that ingested under it.
 	Metadata Metadata `json:"metadata"`
@@ -98,7 +104,11 @@ func (o *objectState) info(show func(caseState) (visible, withAuthorisation bool
 		if !withAuth {
 			m.AuthorisationReference = ""
 		}
-		info.Cases = append(info.Cases, CaseInfo{IngestSequence: c.ingestSeq, IngestedAt: c.ingestedAt, IngestedBy: c.ingestedBy, Metadata: m})
+		ci := CaseInfo{IngestSequence: c.ingestSeq, IngestedAt: c.ingestedAt, IngestedBy: c.ingestedBy, Metadata: m}
+		if c.via != nil {
+			ci.IngestedVia = c.via.Name()
+		}
+		info.Cases = append(info.Cases, ci)
 	}
 	if len(info.Cases) < len(o.cases) {
 		// Not every case is the caller's to see: nor are the references of holds
@@ -124,16 +134,63 @@ func showAll(caseState) (bool, bool) { return true, true }
 type custodyState struct {
 	live    map[Digest]*objectState
 	expired map[Digest]uint64 // object → sequence of its expire entry
+	// byCase maps a case reference to the live objects one of whose cases
+	// has it, in the order the case was attached, so that listing a case or
+	// deciding an exclusive ingest does not scan every object.
+	byCase map[string][]Digest
 }
 
 func newCustodyState() *custodyState {
-	return &custodyState{live: map[Digest]*objectState{}, expired: map[Digest]uint64{}}
+	return &custodyState{live: map[Digest]*objectState{}, expired: map[Digest]uint64{}, byCase: map[string][]Digest{}}
+}
+
+func (s *custodyState) indexCase(ref string, d Digest) {
+	if !slices.Contains(s.byCase[ref], d) {
+		s.byCase[ref] = append(s.byCase[ref], d)
+	}
+}
+
+func (s *custodyState) unindex(o *objectState) {
+	for _, c := range o.cases {
+		ref := c.metadata.CaseReference
+		rest := slices.DeleteFunc(s.byCase[ref], func(d Digest) bool { return d == o.digest })
+		if len(rest) == 0 {
+			delete(s.byCase, ref)
+		} else {
+			s.byCase[ref] = rest
+		}
+	}
+}
+
+// checkRelayed refuses what the vault never writes about who acted: a
+// relayed entry (Via) that is not an ingest, names no relayed certificate or
+// a relay without one, or whose actor is not its certificate's name; and
+// onBehalfOf kept in recorded metadata (the vault records it as Cert).
+func checkRelayed(e Entry) error {
+	if e.Metadata != nil && e.Metadata.OnBehalfOf != nil {
+		return fmt.Errorf("%s entry keeps onBehalfOf in its metadata; the vault records a relayed party as the entry's cert", e.Action)
+	}
+	if e.Via == nil {
+		return nil
+	}
+	switch {
+	case e.Action != ActionIngest:
+		return fmt.Errorf("%s entry names a relay (via); only ingests are relayed", e.Action)
+	case e.Via.Fingerprint == "" || e.Via.Name() == "":
+		return fmt.Errorf("relayed ingest of %s: via names no relaying certificate", e.Object)
+	case e.Cert == nil || e.Cert.Fingerprint == "" || e.Actor != e.Cert.Name():
+		return fmt.Errorf("relayed ingest of %s: the actor must be the relayed party's certificate name (cert)", e.Object)
+	}
+	return nil
 }
 
 // apply folds one entry into the state. An error means the entry is
 // inconsistent with the entries before it (for example an expiry before the
 // retention ended); the state is left unchanged.
 func (s *custodyState) apply(e Entry) error {
+	if err := checkRelayed(e); err != nil {
+		return err
+	}
 	if e.Action == ActionVerify || e.Action == ActionRecover {
 		return nil
 	}
@@ -146,7 +203,7 @@ func (s *custodyState) apply(e Entry) error {
 		if e.Metadata == nil {
 			return fmt.Errorf("ingest entry of %s carries no metadata", e.Object)
 		}
-		c := caseState{metadata: *e.Metadata, ingestSeq: e.Seq, ingestedAt: e.Time, ingestedBy: e.Actor, cert: e.Cert}
+		c := caseState{metadata: *e.Metadata, ingestSeq: e.Seq, ingestedAt: e.Time, ingestedBy: e.Actor, cert: e.Cert, via: e.Via}
 		if e.Duplicate {
 			if !live {
 				return fmt.Errorf("duplicate ingest of %s, which is not a live object", e.Object)
@@ -156,6 +213,7 @@ func (s *custodyState) apply(e Entry) error {
 				if e.Metadata.Hold {
 					obj.holds[e.Metadata.CaseReference] = true
 				}
+				s.indexCase(e.Metadata.CaseReference, e.Object)
 			}
 			return nil
 		}
@@ -168,6 +226,7 @@ func (s *custodyState) apply(e Entry) error {
 		}
 		s.live[e.Object] = st
 		delete(s.expired, e.Object)
+		s.indexCase(e.Metadata.CaseReference, e.Object)
 		return nil
 	}
 	if !live {
@@ -192,6 +251,7 @@ func (s *custodyState) apply(e Entry) error {
 			return fmt.Errorf("%s expired at %s, before its retention ended at %s", e.Object,
 				e.Time.Format(time.RFC3339), until.Format(time.RFC3339))
 		}
+		s.unindex(obj)
 		delete(s.live, e.Object)
 		s.expired[e.Object] = e.Seq
 	case ActionRead, ActionExport:

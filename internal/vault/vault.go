@@ -34,7 +34,32 @@ var (
 	ErrExpectation = errors.New("object does not match what the client declared")
 	// ErrVerifyRunning means a verification is already running.
 	ErrVerifyRunning = errors.New("a verification is already running")
+	// ErrCaseTaken means an exclusive case reference already names another
+	// object (see CaseTakenError).
+	ErrCaseTaken = errors.New("case reference names another object")
 )
+
+// CaseTakenError refuses an ingest of content other than the object an
+// exclusive case reference names (Metadata.Exclusive). It is an
+// ErrCaseTaken, answered 409 with field caseReference.
+type CaseTakenError struct {
+	// Digest is the object the case reference names, given only to a client
+	// that may see that case (it ingested or relayed it, or holds the list
+	// role); empty otherwise.
+	Digest Digest
+	// Sequence is the ingest entry of that case, with Digest.
+	Sequence uint64
+}
+
+func (e *CaseTakenError) Error() string {
+	if e.Digest == "" {
+		return "caseReference is taken: an exclusive case reference names another object; ingest under another case reference"
+	}
+	return fmt.Sprintf("caseReference already names %s (ingest entry %d) as an exclusive case: only that content may be ingested under it again", e.Digest, e.Sequence)
+}
+
+// Unwrap makes a CaseTakenError an ErrCaseTaken.
+func (e *CaseTakenError) Unwrap() error { return ErrCaseTaken }
 
 // Config configures a Vault.
 type Config struct {
@@ -467,9 +492,20 @@ type IngestResult struct {
 	Sequence uint64 `json:"sequence"`
 	// Holds lists the legal holds in force on the object after the ingest.
 	Holds []string `json:"holds"`
+	// OtherHolds counts the holds in force under cases the client may not
+	// see (another client's case of the same content), unnamed.
+	OtherHolds int `json:"otherHolds,omitempty"`
 	// RetentionUntil is the object's retention after the ingest: the latest
 	// of every case's.
 	RetentionUntil time.Time `json:"retentionUntil"`
+	// Entry is the custody log line of this ingest's entry, without its
+	// newline: the Merkle leaf data, for VerifyInclusion with the proof of
+	// entry Sequence (GET /v1/proof/inclusion?seq=Sequence&size=…).
+	Entry []byte `json:"entry"`
+	// Checkpoint is a signed checkpoint (C2SP signed note) of the log
+	// signed right after this ingest's entries, so of a size of at least
+	// Sequence (more if a default hold was recorded too).
+	Checkpoint string `json:"checkpoint"`
 }
 
 // Expectation is what a client declares about the object it sends; the
@@ -510,6 +546,9 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 	if err := v.authorise(actor, RoleIngest); err != nil {
 		return IngestResult{}, err
 	}
+	if m.OnBehalfOf != nil && (!v.grants.Allows(actor, RoleRelay) || actor.certificate() == nil) {
+		return IngestResult{}, fieldRefusal("onBehalfOf", "may be sent only by a client holding the relay role; %s does not hold it, and nothing was stored", actor.Name())
+	}
 	if err := m.Validate(v.now(), v.cfg.Policy); err != nil {
 		return IngestResult{}, err
 	}
@@ -520,6 +559,11 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 	m.RetentionUntil = m.RetentionUntil.UTC()
 	v.mu.Lock()
 	err := v.usable()
+	if err == nil && want.Digest != "" {
+		// Decided again once the content is here; a declared digest lets a
+		// refusal come before the object is read.
+		err = v.caseTaken(actor, m, want.Digest)
+	}
 	v.mu.Unlock()
 	if err != nil {
 		return IngestResult{}, err
@@ -544,9 +588,31 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 	if err := v.usable(); err != nil {
 		return IngestResult{}, abortPending(pending, err)
 	}
-	entry := Entry{Time: v.now(), Actor: actor.Name(), Cert: actor.certificate(), Action: ActionIngest, Object: sealed.digest,
+	// Under the same lock as the append: of two ingests of different
+	// content under one exclusive case reference, one is recorded.
+	if err := v.caseTaken(actor, m, sealed.digest); err != nil {
+		return IngestResult{}, abortPending(pending, err)
+	}
+	return v.recordIngest(actor, m, sealed, pending)
+}
+
+// recordIngest records a sealed object: its file is committed unless the
+// content is already held (then this ingest's case is attached to the
+// existing object), then the ingest entry is appended and, by policy, the
+// default hold. The result carries the entry's log line and a checkpoint
+// signed after it, so the client can prove the entry's inclusion without
+// another request for either. Callers hold v.mu.
+func (v *Vault) recordIngest(actor Identity, m Metadata, sealed sealResult, pending PendingBlob) (IngestResult, error) {
+	who, via := actor, (*Identity)(nil)
+	if m.OnBehalfOf != nil {
+		// The relayed party is the actor; it is recorded once, as the cert.
+		who, via = *m.OnBehalfOf, actor.certificate()
+		m.OnBehalfOf = nil
+	}
+	entry := Entry{Time: v.now(), Actor: who.Name(), Cert: who.certificate(), Via: via, Action: ActionIngest, Object: sealed.digest,
 		LegalBasis: m.LegalBasis, Reference: m.CaseReference, Metadata: &m, Size: sealed.size, KeyVersion: sealed.keyVersion}
-	if existing, ok := v.state.live[sealed.digest]; ok {
+	existing, duplicate := v.state.live[sealed.digest]
+	if duplicate {
 		// The content is already held, so the ingest succeeds whatever
 		// happens to the redundant copy; a leftover temporary file is
 		// removed on the next start.
@@ -554,45 +620,70 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 			v.log.Error(err, "discarding the redundant copy of a duplicate ingest", "object", sealed.digest)
 		}
 		entry.Duplicate, entry.Attached = true, true
-		entry.KeyVersion = existing.keyVersion
+		entry.Size, entry.KeyVersion = existing.size, existing.keyVersion
 		entry.Detail = fmt.Sprintf("content already held since entry %d; not stored again; this case's authorisation, retention and hold are attached", existing.first().ingestSeq)
-		entry.Detail = v.withDefaultHoldDetail(entry.Detail, m)
-		e, err := v.custody.append(entry)
-		if err != nil {
-			return IngestResult{}, fmt.Errorf("ingest: %w", err)
-		}
-		if err := v.state.apply(e); err != nil {
-			return IngestResult{}, fmt.Errorf("ingest: %w", err)
-		}
-		if err := v.placeDefaultHold(e, m); err != nil {
-			return IngestResult{}, err
-		}
-		info := existing.info(showAll)
-		return IngestResult{Digest: sealed.digest, Size: existing.size, KeyVersion: existing.keyVersion, Duplicate: true, Sequence: e.Seq,
-			Holds: info.Holds, RetentionUntil: info.RetentionUntil}, nil
-	}
-	if err := pending.Commit(sealed.digest); err != nil {
+	} else if err := pending.Commit(sealed.digest); err != nil {
 		return IngestResult{}, fmt.Errorf("ingest: %w", err)
 	}
 	entry.Detail = v.withDefaultHoldDetail(entry.Detail, m)
-	e, err := v.custody.append(entry)
+	e, line, err := v.custody.appendLine(entry)
 	if err != nil {
-		// Not acknowledged, so the file must not linger as unrecorded evidence.
-		if rerr := v.store.Remove(sealed.digest); rerr != nil {
-			v.log.Error(rerr, "removing unrecorded object after a failed custody append; it will be quarantined on start", "object", sealed.digest)
+		if !duplicate {
+			// Not acknowledged, so the file must not linger as unrecorded evidence.
+			if rerr := v.store.Remove(sealed.digest); rerr != nil {
+				v.log.Error(rerr, "removing unrecorded object after a failed custody append; it will be quarantined on start", "object", sealed.digest)
+			}
 		}
 		return IngestResult{}, fmt.Errorf("ingest: %w", err)
 	}
 	if err := v.state.apply(e); err != nil {
 		return IngestResult{}, fmt.Errorf("ingest: %w", err)
 	}
-	v.updateInventoryLocked()
+	if !duplicate {
+		v.updateInventoryLocked()
+	}
 	if err := v.placeDefaultHold(e, m); err != nil {
 		return IngestResult{}, err
 	}
-	info := v.state.live[sealed.digest].info(showAll)
-	return IngestResult{Digest: sealed.digest, Size: sealed.size, KeyVersion: sealed.keyVersion, Sequence: e.Seq,
-		Holds: info.Holds, RetentionUntil: info.RetentionUntil}, nil
+	cp, err := v.checkpointLocked()
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("ingest: recorded in custody entry %d, but signing a checkpoint failed; ingest it again for the receipt: %w", e.Seq, err)
+	}
+	obj := v.state.live[sealed.digest]
+	// The holds as the ingesting client may see them: another case's hold
+	// is counted, not named.
+	info := obj.info(v.caseFilter(actor))
+	return IngestResult{Digest: sealed.digest, Size: obj.size, KeyVersion: obj.keyVersion, Duplicate: duplicate, Sequence: e.Seq,
+		Holds: info.Holds, OtherHolds: info.OtherHolds, RetentionUntil: info.RetentionUntil, Entry: line, Checkpoint: string(cp.Note)}, nil
+}
+
+// caseTaken decides exclusive cases (Metadata.Exclusive) for an ingest of
+// content d under m.CaseReference: refused if the reference names a live
+// object with other content and either this ingest or that object's case
+// under the reference is exclusive. The refusal names the object only if
+// actor may see that case (it ingested or relayed it, or holds the list
+// role). Callers hold v.mu.
+func (v *Vault) caseTaken(actor Identity, m Metadata, d Digest) error {
+	show := v.caseFilter(actor)
+	taken := false
+	for _, other := range v.state.byCase[m.CaseReference] {
+		if other == d {
+			continue
+		}
+		for _, c := range v.state.live[other].cases {
+			if c.metadata.CaseReference != m.CaseReference || !m.Exclusive && !c.metadata.Exclusive {
+				continue
+			}
+			if visible, _ := show(c); visible {
+				return &CaseTakenError{Digest: other, Sequence: c.ingestSeq}
+			}
+			taken = true
+		}
+	}
+	if taken {
+		return &CaseTakenError{}
+	}
+	return nil
 }
 
 // abortPending discards a partly written object after cause made the ingest
@@ -737,26 +828,27 @@ func (v *Vault) openVerified(info ObjectInfo) (ObjectReader, error) {
 	return verifiedObject{objectReader: r, info: info}, nil
 }
 
-// caseFilter shows a caller the cases it ingested with their authorisation
-// reference; a holder of the list role also sees the other cases, without
-// their authorisation references.
+// caseFilter shows a caller the cases it ingested (or relayed, see
+// ownsRecord) with their authorisation reference; a holder of the list role
+// also sees the other cases, without their authorisation references.
 func (v *Vault) caseFilter(actor Identity) func(caseState) (bool, bool) {
 	lister := v.grants.Allows(actor, RoleList)
 	return func(c caseState) (bool, bool) {
-		own := ownedBy(c.ingestedBy, c.cert, actor)
+		own := ownsRecord(c.ingestedBy, c.cert, c.via, actor)
 		return own || lister, own
 	}
 }
 
-// canSee reports whether actor may know that obj exists: it ingested one of
-// its cases, or it holds the list role. Callers hold v.mu.
+// canSee reports whether actor may know that obj exists: it ingested or
+// relayed one of its cases, or it holds the list role. Callers hold v.mu.
 func (v *Vault) canSee(actor Identity, obj *objectState) bool {
 	show := v.caseFilter(actor)
 	return slices.ContainsFunc(obj.cases, func(c caseState) bool { visible, _ := show(c); return visible })
 }
 
 // List returns the live objects actor may see, in ingest order: with the
-// list role every object, otherwise the objects of the cases actor ingested.
+// list role every object, otherwise the objects of the cases actor ingested
+// or relayed.
 func (v *Vault) List(actor Identity) ([]ObjectInfo, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -768,6 +860,35 @@ func (v *Vault) List(actor Identity) ([]ObjectInfo, error) {
 	for _, o := range v.state.live {
 		if info := o.info(show); len(info.Cases) > 0 {
 			out = append(out, info)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].IngestSequence < out[j].IngestSequence })
+	return out, nil
+}
+
+// ListCase returns the live objects with a case under caseRef that actor
+// may see (the rule of List), in ingest order. It looks the case up in the
+// index kept with the state, so its cost does not grow with the vault.
+func (v *Vault) ListCase(actor Identity, caseRef string) ([]ObjectInfo, error) {
+	if err := ValidateReference("case", caseRef); err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err := v.usable(); err != nil {
+		return nil, err
+	}
+	show := v.caseFilter(actor)
+	out := []ObjectInfo{}
+	for _, d := range v.state.byCase[caseRef] {
+		o := v.state.live[d]
+		// Seeing the object is not enough: this case must be one the caller
+		// sees, or the answer would tell it whose object carries the case.
+		if slices.ContainsFunc(o.cases, func(c caseState) bool {
+			visible, _ := show(c)
+			return visible && c.metadata.CaseReference == caseRef
+		}) {
+			out = append(out, o.info(show))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].IngestSequence < out[j].IngestSequence })

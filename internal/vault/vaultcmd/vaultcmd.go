@@ -54,6 +54,7 @@ var roleFlags = []struct {
 	{vault.RoleExpire, "expirer", "may expire objects whose retention ended (privileged); default: nobody"},
 	{vault.RoleVerify, "verifier", "may start a full verification (privileged: it reads everything); default: nobody"},
 	{vault.RoleList, "lister", "may list every object and read custody reports (auditors); default: nobody, clients see the objects of the cases they ingested"},
+	{vault.RoleRelay, "relay", "may ingest on behalf of another party (metadata onBehalfOf: the custody entry names that party as the actor and this client as via), e.g. the gateway recording peer States' requests (privileged); default: nobody"},
 }
 
 const principalHelp = " (repeatable; each value is one client, taken whole: '*' for every authenticated client, a URI SAN such as spiffe://example.org/ns/police/sa/intake, sha256:<certificate fingerprint>, or a distinguished name such as 'CN=alice,O=Police KE', compared as a name)"
