@@ -112,6 +112,16 @@ func verifyJWS(compact, typ string, roots *x509.CertPool, serverName string, now
 	if len(segments) != 3 {
 		return nil, nil, fmt.Errorf("not a compact JWS: %d dot-separated segments, expected 3", len(segments))
 	}
+	for i, seg := range segments {
+		// Go's base64 decoders skip newlines and accept non-zero padding
+		// bits; a signed document has one spelling only.
+		if !isBase64URL(seg) {
+			return nil, nil, fmt.Errorf("not a compact JWS: segment %d holds characters outside base64url", i+1)
+		}
+		if _, err := base64.RawURLEncoding.Strict().DecodeString(seg); err != nil {
+			return nil, nil, fmt.Errorf("not a compact JWS: segment %d is not canonical base64url without padding", i+1)
+		}
+	}
 	hdr, err := parseProtectedHeader(segments[0])
 	if err != nil {
 		return nil, nil, err
@@ -160,6 +170,16 @@ func verifyJWS(compact, typ string, roots *x509.CertPool, serverName string, now
 		return nil, leaf, fmt.Errorf("signature does not verify with the key of signing certificate %s", describe(leaf))
 	}
 	return payload, leaf, nil
+}
+
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // parseProtectedHeader decodes the header segment strictly: only the

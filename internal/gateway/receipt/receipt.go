@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/transparency-dev/merkle/proof"
 
 	"github.com/cybercoop/cybercoop-operator/internal/vault"
 )
@@ -127,15 +128,15 @@ func NewSigner(key crypto.Signer, chain []*x509.Certificate) (*Signer, error) {
 // gateway never hands out a receipt that does not prove anything.
 func (s *Signer) Sign(r Receipt) (string, error) {
 	if err := checkReceipt(r); err != nil {
-		return "", fmt.Errorf("receipt for request %q: %w", truncate(r.RequestID), err)
+		return "", receiptError(r, err)
 	}
 	payload, err := json.Marshal(r)
 	if err != nil {
-		return "", fmt.Errorf("receipt for request %q: encoding: %w", truncate(r.RequestID), err)
+		return "", receiptError(r, fmt.Errorf("encoding: %w", err))
 	}
 	compact, err := s.sign(payload, TypeReceipt)
 	if err != nil {
-		return "", fmt.Errorf("receipt for request %q: %w", truncate(r.RequestID), err)
+		return "", receiptError(r, err)
 	}
 	return compact, nil
 }
@@ -164,9 +165,17 @@ func Verify(compact string, roots *x509.CertPool, expectedServerName string, now
 		return nil, nil, fmt.Errorf("receipt payload: %w", err)
 	}
 	if err := checkReceipt(r); err != nil {
-		return nil, nil, fmt.Errorf("receipt for request %q: %w", truncate(r.RequestID), err)
+		return nil, nil, receiptError(r, err)
 	}
 	return &r, leaf, nil
+}
+
+// receiptError names the receipt's request, if it has an id, in err.
+func receiptError(r Receipt, err error) error {
+	if r.RequestID == "" {
+		return fmt.Errorf("receipt: %w", err)
+	}
+	return fmt.Errorf("receipt for request %q: %w", truncate(r.RequestID), err)
 }
 
 // checkReceipt checks a receipt's fields and its custody proof.
@@ -228,6 +237,11 @@ func checkCustody(c Custody, digest string) error {
 		return fmt.Errorf("custody.checkpoint does not open with custody.verifierKey: %w", err)
 	}
 	if err := vault.VerifyInclusion(checkpoint, c.Sequence, c.Entry, c.InclusionProof); err != nil {
+		if errors.As(err, new(proof.RootMismatchError)) {
+			// Its message is both roots in hex over four lines; which root
+			// the path led to tells the reader nothing.
+			err = errors.New("the audit path leads to another root")
+		}
 		return fmt.Errorf("custody.inclusionProof does not prove custody.entry is entry %d of the checkpoint's %d entries: %w",
 			c.Sequence, checkpoint.Size, err)
 	}
