@@ -222,6 +222,9 @@ type PeerStatus struct {
 	// at the last successful handshake.
 	// +optional
 	CertificateNotAfter *metav1.Time `json:"certificateNotAfter,omitempty"`
+	// lastProbeTime is when the operator last probed the peer, successfully or not.
+	// +optional
+	LastProbeTime *metav1.Time `json:"lastProbeTime,omitempty"`
 	// lastHandshake is the time of the last successful mutual-TLS handshake with the peer.
 	// +optional
 	LastHandshake *metav1.Time `json:"lastHandshake,omitempty"`

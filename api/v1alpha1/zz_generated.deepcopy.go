@@ -789,6 +789,10 @@ func (in *PeerStatus) DeepCopyInto(out *PeerStatus) {
 		in, out := &in.CertificateNotAfter, &out.CertificateNotAfter
 		*out = (*in).DeepCopy()
 	}
+	if in.LastProbeTime != nil {
+		in, out := &in.LastProbeTime, &out.LastProbeTime
+		*out = (*in).DeepCopy()
+	}
 	if in.LastHandshake != nil {
 		in, out := &in.LastHandshake, &out.LastHandshake
 		*out = (*in).DeepCopy()
