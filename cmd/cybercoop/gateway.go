@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"net"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -13,35 +17,65 @@ import (
 
 func newGatewayCommand() *cobra.Command {
 	var (
-		configPath, healthAddr, listen string
-		zapOpts                        zap.Options
+		paths            = gateway.DefaultPaths()
+		healthAddr, addr string
+		perPeer          int
+		zapOpts          zap.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "gateway",
-		Short: "Run a FocalPoint's intake service (this release: health and readiness only)",
-		Long: `gateway is the 24/7 point of contact's intake service that peer States and local
-officers call. The operator runs it in the FocalPoint's Deployment.
+		Short: "Run a FocalPoint's intake service: the mutual-TLS request API for peer States and local officers",
+		Long: `gateway is the 24/7 point of contact's intake service. The operator runs it in the
+FocalPoint's Deployment, with its configuration, certificates, trust bundle, channels
+and vault client certificate mounted from the ConfigMap and Secrets it writes.
 
-In this release the gateway loads and checks its configuration and serves only its
-probes: /healthz (alive) and /readyz (configuration loaded) on --health-addr. It does
-NOT yet accept requests: the mutual-TLS request API on --listen comes in a later release.`,
+On --listen (HTTPS, TLS 1.3, client certificates required):
+  POST /v1/requests                       a peer State's request over its CooperationChannel:
+                                          checked against the type's JSON Schema, recorded in
+                                          the evidence vault, answered with a signed receipt
+  GET  /v1/requests/{id}                  the state of one of the caller's own requests
+  GET  /v1/trust-bundle                   this State's CA bundle, signed with the serving key
+  GET  /v1/openapi.json, /v1/schemas/{t}  the API and one JSON Schema per request type
+  POST /v1/outbound/{channel}/requests    a local officer's request to the channel's peer
+On --health-addr (plain HTTP, for the kubelet and Prometheus): /healthz, /readyz, /metrics.
+
+Every file is re-read when it changes; nothing needs a restart.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 			log := ctrl.Log.WithName("gateway")
-			cfg, err := gateway.LoadConfig(configPath)
-			if err != nil {
+			srv := &gateway.Server{Paths: paths, Log: log, PerPeerConcurrency: perPeer}
+			if err := srv.Load(); err != nil {
 				return err
 			}
-			log.Info("configuration loaded", "country", cfg.Country, "services", cfg.Services,
-				"note", "the request API on "+listen+" is not served in this release")
-			return (&gateway.HealthServer{Addr: healthAddr, Config: cfg, Log: log}).Run(ctrl.SetupSignalHandler())
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("--listen %s: %w", addr, err)
+			}
+			note := "requests are recorded in the vault"
+			if err := srv.Ready(); err != nil {
+				note = "requests are refused until a vault is configured: " + err.Error()
+			}
+			log.Info("serving the request API", "addr", ln.Addr().String(), "country", srv.Country(), "note", note)
+			ctx := ctrl.SetupSignalHandler()
+			g, ctx := errgroup.WithContext(ctx)
+			g.Go(func() error { return srv.Serve(ctx, ln) })
+			g.Go(func() error { return (&gateway.HealthServer{Addr: healthAddr, Gateway: srv, Log: log}).Run(ctx) })
+			if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&configPath, "config", gateway.ConfigPath, "the configuration file the operator writes into the gateway's ConfigMap")
-	f.StringVar(&healthAddr, "health-addr", fmt.Sprintf(":%d", gateway.HealthPort), "address of the /healthz and /readyz endpoints (plain HTTP, for the kubelet)")
-	f.StringVar(&listen, "listen", fmt.Sprintf(":%d", gateway.HTTPSPort), "address of the mutual-TLS request API (reserved; not served in this release)")
+	f.StringVar(&paths.Config, "config", paths.Config, "the configuration file the operator writes into the gateway's ConfigMap")
+	f.StringVar(&paths.TLSDir, "tls-dir", paths.TLSDir, "directory of the serving certificate (tls.crt, tls.key, ca.crt); its key also signs receipts and the trust bundle")
+	f.StringVar(&paths.TrustDir, "trust-dir", paths.TrustDir, "directory of this State's CA bundle (ca.crt), which admits local officers and is published at /v1/trust-bundle")
+	f.StringVar(&paths.ChannelsDir, "channels-dir", paths.ChannelsDir, "directory of the channels (channels.json, <channel>.crt/.key/.trust.pem)")
+	f.StringVar(&paths.VaultClientDir, "vault-client-dir", paths.VaultClientDir, "directory of the client certificate for the evidence vault (tls.crt, tls.key, ca.crt)")
+	f.StringVar(&healthAddr, "health-addr", fmt.Sprintf(":%d", gateway.HealthPort), "address of /healthz, /readyz and /metrics (plain HTTP)")
+	f.StringVar(&addr, "listen", fmt.Sprintf(":%d", gateway.HTTPSPort), "address of the mutual-TLS request API")
+	f.IntVar(&perPeer, "per-peer-concurrency", 16, "requests one peer State (or the local officers together) may have in flight; more are answered 429")
 	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	zapOpts.BindFlags(goFlags)
 	f.AddGoFlagSet(goFlags)

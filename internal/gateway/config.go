@@ -30,6 +30,17 @@ const (
 	TLSDir = "/etc/cybercoop/tls"
 	// TrustDir holds the trust bundle's ca.crt.
 	TrustDir = "/etc/cybercoop/trust"
+	// ChannelsDir holds the FocalPoint's channels, aggregated from its
+	// CooperationChannels into one Secret so that N channels are one file update the
+	// gateway reloads, not N pod rollouts: ChannelsFile, and for each channel
+	// <name>.crt and <name>.key (its client certificate towards the peer) and
+	// <name>.trust.pem (the peer's CAs).
+	ChannelsDir = "/etc/cybercoop/channels"
+	// ChannelsFile is the channel list's name in ChannelsDir.
+	ChannelsFile = "channels.json"
+	// VaultClientDir holds the gateway's client certificate for its evidence vault
+	// (tls.crt, tls.key, ca.crt).
+	VaultClientDir = "/etc/cybercoop/vault-client"
 )
 
 // ConfigPath is the configuration file's path in the gateway's container.
@@ -45,7 +56,61 @@ type Config struct {
 	Services  []cybercoopv1alpha1.AssistanceService `json:"services"`
 	Contacts  []cybercoopv1alpha1.Contact           `json:"contacts"`
 	Roster    cybercoopv1alpha1.Roster              `json:"roster"`
+	// Vault is where accepted requests are recorded; nil while the FocalPoint has no
+	// EvidenceVault, and then the gateway accepts no request (nothing is acknowledged
+	// that is not durable).
+	Vault *VaultEndpoint `json:"vault,omitempty"`
+	// OfficerIdentity is the URI SAN that marks a certificate from the State's own CA
+	// as a local officer's, who may send requests out over a channel.
+	OfficerIdentity string `json:"officerIdentity,omitempty"`
 }
+
+// VaultEndpoint locates the evidence vault the gateway records requests in.
+type VaultEndpoint struct {
+	// URL is the vault API's base URL, https://host:port.
+	URL string `json:"url"`
+	// ServerName is the name on the vault's serving certificate.
+	ServerName string `json:"serverName"`
+}
+
+// Channels is the content of ChannelsFile.
+type Channels struct {
+	Channels []Channel `json:"channels"`
+}
+
+// Channel is one CooperationChannel as the gateway needs it.
+type Channel struct {
+	// Name is the CooperationChannel's name; the files of the channel in ChannelsDir
+	// are named after it.
+	Name string `json:"name"`
+	// Country is the peer State's ISO 3166-1 alpha-2 code.
+	Country string `json:"country"`
+	// Endpoint is the peer gateway's base URL.
+	Endpoint string `json:"endpoint"`
+	// ServerName is the name the peer's serving certificate must carry.
+	ServerName string `json:"serverName"`
+	// RequestTypes are the request types the peer may send.
+	RequestTypes []string `json:"requestTypes"`
+	// LegalBasis is recorded with every request over the channel.
+	LegalBasis string `json:"legalBasis"`
+	// OnwardTransfer is the channel's onward-transfer rule (article 36).
+	OnwardTransfer string `json:"onwardTransfer"`
+	// RetentionDays is how long a received request is kept.
+	RetentionDays int32 `json:"retentionDays"`
+	// Languages the peer may write in.
+	Languages []string `json:"languages,omitempty"`
+	// Suspended channels pass no request.
+	Suspended bool `json:"suspended,omitempty"`
+}
+
+// ClientCertFile, ClientKeyFile and TrustFile name a channel's files in ChannelsDir.
+func (c Channel) ClientCertFile() string { return c.Name + ".crt" }
+
+// ClientKeyFile is the channel's client key file in ChannelsDir.
+func (c Channel) ClientKeyFile() string { return c.Name + ".key" }
+
+// TrustFile is the peer's CA bundle file in ChannelsDir.
+func (c Channel) TrustFile() string { return c.Name + ".trust.pem" }
 
 // LoadConfig reads and checks the configuration file at path.
 func LoadConfig(path string) (*Config, error) {
@@ -65,3 +130,22 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	return &cfg, nil
 }
+
+// Names of the objects a CooperationChannel's reconciler writes and the FocalPoint's
+// reads to aggregate the channels file; both sides use these.
+const (
+	// FocalPointLabel on a channel's client Secret and trust ConfigMap names the
+	// FocalPoint whose gateway uses them, so its controller is told of changes.
+	FocalPointLabel = "cybercoop.io/focalpoint"
+	// TrustKey is the key of the PEM bundle in a channel's trust ConfigMap.
+	TrustKey = "ca.crt"
+)
+
+// ChannelClientSecretName is the kubernetes.io/tls Secret holding a channel's client
+// certificate towards its peer, issued from the FocalPoint's national CA.
+func ChannelClientSecretName(channel string) string { return channel + "-client" }
+
+// ChannelTrustConfigMapName is the ConfigMap holding the peer CAs a channel trusts
+// (TrustKey): those of spec.peer.trustBundle and those learned from the peer's
+// signed trust bundle.
+func ChannelTrustConfigMapName(channel string) string { return channel + "-peer-trust" }

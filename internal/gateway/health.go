@@ -1,6 +1,7 @@
-// Package gateway is the FocalPoint's 24/7 intake service. In this release it
-// serves only its liveness and readiness endpoints: the mutual-TLS request API
-// arrives in a later release, and until then the gateway accepts no requests.
+// Package gateway is the FocalPoint's 24/7 intake service: the mutual-TLS API
+// peer States send requests to (recorded in the evidence vault and answered with a
+// signed receipt) and local officers send requests out through, plus its health,
+// readiness and metrics endpoints.
 package gateway
 
 import (
@@ -14,12 +15,13 @@ import (
 	"github.com/go-logr/logr"
 )
 
-// HealthServer answers /healthz (the process is alive) and /readyz (the
-// configuration loaded and the gateway can serve).
+// HealthServer answers /healthz (the process is alive), /readyz (the
+// configuration loaded and the gateway can serve) and /metrics.
 type HealthServer struct {
-	Addr   string
-	Config *Config
-	Log    logr.Logger
+	Addr string
+	// Gateway is the request API whose state /readyz reports; nil is not ready.
+	Gateway *Server
+	Log     logr.Logger
 }
 
 // Handler returns the probe endpoints.
@@ -29,12 +31,21 @@ func (h *HealthServer) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if h.Config == nil {
+		if h.Gateway == nil || h.Gateway.Country() == "" {
 			http.Error(w, "configuration not loaded", http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = fmt.Fprintf(w, "ok: point of contact for %s\n", h.Config.Country)
+		// Without a vault the gateway still serves its trust bundle and schemas, and
+		// refuses requests with 503; it is ready, and says what is missing.
+		note := "requests are recorded in the vault"
+		if err := h.Gateway.Ready(); err != nil {
+			note = "requests are refused: " + err.Error()
+		}
+		_, _ = fmt.Fprintf(w, "ok: point of contact for %s; %s\n", h.Gateway.Country(), note)
 	})
+	if h.Gateway != nil {
+		mux.Handle("GET /metrics", h.Gateway.MetricsHandler())
+	}
 	return mux
 }
 

@@ -45,17 +45,17 @@ func TestLoadConfig(t *testing.T) {
 func TestProbes(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
-		cfg        *Config
+		gateway    *Server
 		path       string
 		wantStatus int
 		wantBody   string
 	}{
 		{"alive without configuration", nil, "/healthz", http.StatusOK, "ok"},
 		{"not ready without configuration", nil, "/readyz", http.StatusServiceUnavailable, "configuration not loaded"},
-		{"ready with configuration", &Config{Country: "VN"}, "/readyz", http.StatusOK, "point of contact for VN"},
+		{"ready with configuration, refusing requests without a vault", loadedServer(&Config{Country: "VN"}), "/readyz", http.StatusOK, "point of contact for VN; requests are refused: the FocalPoint has no EvidenceVault"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := (&HealthServer{Config: tc.cfg, Log: logr.Discard()}).Handler()
+			h := (&HealthServer{Gateway: tc.gateway, Log: logr.Discard()}).Handler()
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
 			if rec.Code != tc.wantStatus || !strings.Contains(rec.Body.String(), tc.wantBody) {
@@ -63,4 +63,13 @@ func TestProbes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadedServer is a Server whose state holds cfg, as if its files had loaded.
+func loadedServer(cfg *Config) *Server {
+	s := &Server{}
+	st := &state{cfg: cfg}
+	st.loadVault("")
+	s.current.Store(st)
+	return s
 }

@@ -1,0 +1,348 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
+	"github.com/cybercoop/cybercoop-operator/internal/pki"
+	"github.com/cybercoop/cybercoop-operator/internal/vault"
+)
+
+// country is one State's gateway and vault, running in the test process on
+// loopback ports with certificates from its own national CA, laid out in files as
+// the operator mounts them.
+type country struct {
+	t        *testing.T
+	code     string
+	ca       *pki.KeyPair
+	paths    Paths
+	channels Channels
+	gw       *Server
+	url      string
+	vault    *vault.Vault
+	vaultURL string
+	// officer is a local officer's client certificate.
+	officer tls.Certificate
+}
+
+func (c *country) serverName() string { return "gateway." + strings.ToLower(c.code) + ".test" }
+
+func (c *country) gatewayIdentity() string {
+	return "spiffe://cybercoop.io/ns/" + strings.ToLower(c.code) + "/focalpoint/poc/gateway"
+}
+
+func (c *country) officerIdentity() string {
+	return "spiffe://cybercoop.io/ns/" + strings.ToLower(c.code) + "/focalpoint/poc/officer"
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// issuePEM issues a leaf from the country's CA.
+func (c *country) issuePEM(spec pki.LeafSpec) (certPEM, keyPEM []byte) {
+	c.t.Helper()
+	leaf, err := pki.IssueLeaf(c.ca, spec, time.Now())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	keyPEM, err = pki.EncodePrivateKeyPEM(leaf.PrivateKey)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return pki.EncodeCertificatesPEM(leaf.Certificate), keyPEM
+}
+
+// issue writes a leaf from the country's CA into dir as tls.crt, tls.key, ca.crt
+// (unless dir is empty) and returns it as a TLS certificate.
+func (c *country) issue(dir string, spec pki.LeafSpec) tls.Certificate {
+	c.t.Helper()
+	certPEM, keyPEM := c.issuePEM(spec)
+	if dir != "" {
+		writeFile(c.t, filepath.Join(dir, "tls.crt"), certPEM)
+		writeFile(c.t, filepath.Join(dir, "tls.key"), keyPEM)
+		writeFile(c.t, filepath.Join(dir, "ca.crt"), c.trustPEM())
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return cert
+}
+
+func (c *country) trustPEM() []byte { return pki.EncodeCertificatesPEM(c.ca.Certificate) }
+
+func (c *country) trustPool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(c.ca.Certificate)
+	return p
+}
+
+func newCA(t *testing.T, code string) *pki.KeyPair {
+	t.Helper()
+	ca, err := pki.CreateCA(pki.CASpec{CommonName: code + " national CA", Country: code, Organization: "Point of contact " + code}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// newCountry starts a country's vault and gateway.
+func newCountry(t *testing.T, code string) *country {
+	t.Helper()
+	dir := t.TempDir()
+	c := &country{t: t, code: code, ca: newCA(t, code), paths: Paths{
+		Config: filepath.Join(dir, "config", ConfigFile), TLSDir: filepath.Join(dir, "tls"), TrustDir: filepath.Join(dir, "trust"),
+		ChannelsDir: filepath.Join(dir, "channels"), VaultClientDir: filepath.Join(dir, "vault-client"),
+	}}
+	writeFile(t, filepath.Join(c.paths.TrustDir, "ca.crt"), c.trustPEM())
+	if err := os.MkdirAll(c.paths.ChannelsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c.issue(c.paths.TLSDir, pki.LeafSpec{CommonName: c.serverName(), DNSNames: []string{c.serverName()}, Usages: []pki.Usage{pki.UsageServer}})
+	c.issue(c.paths.VaultClientDir, pki.LeafSpec{CommonName: "gateway", URIs: []string{c.gatewayIdentity()}, Usages: []pki.Usage{pki.UsageClient}})
+	c.officer = c.issue("", pki.LeafSpec{CommonName: "duty officer", URIs: []string{c.officerIdentity()}, Usages: []pki.Usage{pki.UsageClient}})
+	c.startVault(filepath.Join(dir, "vault"))
+	c.writeConfig()
+	c.gw = &Server{Paths: c.paths, Log: logr.Discard(), ReloadInterval: time.Hour}
+	if err := c.gw.Load(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.url = "https://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.gw.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gateway %s: %v", code, err)
+		}
+	})
+	return c
+}
+
+func (c *country) writeConfig() {
+	cfg := Config{Country: c.code, Authority: "Point of contact " + c.code,
+		Vault:           &VaultEndpoint{URL: c.vaultURL, ServerName: "vault." + strings.ToLower(c.code) + ".test"},
+		OfficerIdentity: c.officerIdentity()}
+	body, err := json.Marshal(cfg)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	writeFile(c.t, c.paths.Config, body)
+}
+
+func (c *country) startVault(dir string) {
+	t := c.t
+	files := filepath.Join(dir, "files")
+	serving := filepath.Join(files, "serving")
+	name := "vault." + strings.ToLower(c.code) + ".test"
+	c.issue(serving, pki.LeafSpec{CommonName: name, DNSNames: []string{name}, Usages: []pki.Usage{pki.UsageServer}})
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := vault.NewKeyring(map[uint32][]byte{1: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, _, err := vault.GenerateSigningKey("vault-" + strings.ToLower(c.code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := vault.LoadSigner([]byte(skey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay, err := vault.ParsePrincipals("--relay", []string{c.gatewayIdentity()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grants := vault.DefaultGrants()
+	grants[vault.RoleRelay] = relay
+	grants[vault.RoleList], grants[vault.RoleVerify] = relay, relay // the test reads the log through the gateway's identity
+	v, err := vault.Open(vault.Config{Dir: filepath.Join(dir, "data"), Keyring: kr, Signer: signer, Grants: grants})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.vault = v
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- vault.Serve(ctx, v, vault.ServeConfig{Listen: addr, CertFile: filepath.Join(serving, "tls.crt"), KeyFile: filepath.Join(serving, "tls.key"),
+			ClientCAFile: filepath.Join(serving, "ca.crt"), ReloadInterval: time.Hour, Logger: logr.Discard(),
+			Ready: func(net.Addr, net.Addr) { close(ready) }})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("vault %s: %v", c.code, err)
+	}
+	c.vaultURL = "https://" + addr
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = v.Close()
+	})
+}
+
+// connect gives c a channel to peer permitting types (the peer's requests to c);
+// the file is rewritten and reloaded as the operator's aggregation would.
+func (c *country) connect(peer *country, types ...string) string {
+	name := "to-" + strings.ToLower(peer.code)
+	ch := Channel{Name: name, Country: peer.code, Endpoint: peer.url, ServerName: peer.serverName(), RequestTypes: types,
+		LegalBasis: "UNCC art. 40-42; test channel " + c.code + "-" + peer.code, OnwardTransfer: "Prohibited", RetentionDays: 365}
+	certPEM, keyPEM := c.issuePEM(pki.LeafSpec{CommonName: c.code + " channel to " + peer.code, Usages: []pki.Usage{pki.UsageClient}})
+	writeFile(c.t, filepath.Join(c.paths.ChannelsDir, ch.ClientCertFile()), certPEM)
+	writeFile(c.t, filepath.Join(c.paths.ChannelsDir, ch.ClientKeyFile()), keyPEM)
+	writeFile(c.t, filepath.Join(c.paths.ChannelsDir, ch.TrustFile()), peer.trustPEM())
+	c.channels.Channels = append(c.channels.Channels, ch)
+	c.writeChannels()
+	return name
+}
+
+func (c *country) writeChannels() {
+	body, err := json.Marshal(c.channels)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	writeFile(c.t, filepath.Join(c.paths.ChannelsDir, ChannelsFile), body)
+	c.reload()
+}
+
+func (c *country) reload() {
+	c.t.Helper()
+	if _, err := c.gw.files.Reload(); err != nil {
+		c.t.Fatalf("reloading %s's gateway: %v", c.code, err)
+	}
+}
+
+// channelCert is the client certificate c's gateway presents over a channel.
+func (c *country) channelCert(name string) tls.Certificate {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(c.paths.ChannelsDir, name+".crt"), filepath.Join(c.paths.ChannelsDir, name+".key"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return cert
+}
+
+// client calls a gateway with a client certificate, trusting the gateway's CA.
+type client struct {
+	t    *testing.T
+	http *http.Client
+	base string
+}
+
+func (c *country) clientFor(cert tls.Certificate, roots *x509.CertPool) *client {
+	return &client{t: c.t, base: c.url, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		MinVersion: tls.VersionTLS13, ServerName: c.serverName(), RootCAs: roots, Certificates: []tls.Certificate{cert},
+	}}}}
+}
+
+// call returns status and body; a transport error fails the test unless wantErr.
+func (cl *client) call(method, path string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequest(method, cl.base+path, bytes.NewReader(body))
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := cl.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, err
+}
+
+func (cl *client) mustCall(method, path string, body []byte) (int, []byte) {
+	cl.t.Helper()
+	status, out, err := cl.call(method, path, body)
+	if err != nil {
+		cl.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return status, out
+}
+
+func refusalOf(t *testing.T, body []byte) wire.Refusal {
+	t.Helper()
+	var r wire.Refusal
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatalf("not a refusal: %s", body)
+	}
+	return r
+}
+
+// example reads a request document from the requests package's examples and applies
+// edits (JSON Pointer-ish paths of object members; nil deletes).
+func example(t *testing.T, name string, edits map[string]any) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("requests", "testdata", "valid", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for path, v := range edits {
+		parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+		node := doc
+		for _, p := range parts[:len(parts)-1] {
+			next, ok := node[p].(map[string]any)
+			if !ok {
+				t.Fatalf("example %s has no object at %s", name, p)
+			}
+			node = next
+		}
+		if v == nil {
+			delete(node, parts[len(parts)-1])
+		} else {
+			node[parts[len(parts)-1]] = v
+		}
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func reference(t *testing.T) string {
+	return fmt.Sprintf("T-%d-%s", time.Now().UnixNano(), strings.ReplaceAll(t.Name(), "/", "."))
+}

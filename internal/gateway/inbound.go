@@ -1,0 +1,312 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/requests"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
+	"github.com/cybercoop/cybercoop-operator/internal/vault"
+	"github.com/cybercoop/cybercoop-operator/internal/vaultclient"
+)
+
+// maxReceiptBytes bounds a stored receipt read back from the vault.
+const maxReceiptBytes = 1 << 20
+
+// submit is POST /v1/requests: a peer State's request over its channel.
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	st := s.current.Load()
+	c := s.identify(st, r)
+	if c.channel == nil {
+		reason := "no channel is for this client certificate; the peer API is for peer States"
+		if c.ambiguous {
+			reason = "several channels trust this client certificate's CA; the operator reports the conflict"
+		}
+		s.refuse(w, r, "unknown", &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonNoChannel, Error: reason}})
+		return
+	}
+	ch := c.channel
+	release, ok := s.acquire(ch.Country)
+	if !ok {
+		s.refuse(w, r, ch.Country, &refusal{http.StatusTooManyRequests, wire.Refusal{Reason: wire.ReasonTooManyRequests,
+			Error: fmt.Sprintf("more than %d requests from %s in flight; retry with the same reference", s.PerPeerConcurrency, ch.Country)}})
+		return
+	}
+	defer release()
+	if ch.Suspended {
+		s.refuse(w, r, ch.Country, &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonChannelSuspended,
+			Error: "the channel is suspended: no request passes"}})
+		return
+	}
+	body, f := readBody(w, r)
+	if f != nil {
+		s.refuse(w, r, ch.Country, f)
+		return
+	}
+	// A type the channel does not permit is refused before the document is
+	// checked, so a peer learns nothing of a schema it may not use.
+	if t := peekType(body); t != "" && slices.Contains(requests.Types, requests.Type(t)) && !ch.permits(t) {
+		s.refuse(w, r, ch.Country, &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonRequestTypeNotPermitted,
+			Error: fmt.Sprintf("the channel with %s does not permit %s requests; it permits %s", ch.Country, t, strings.Join(ch.RequestTypes, ", "))}})
+		return
+	}
+	req, fields, err := requests.Parse(body, s.Now())
+	if err != nil {
+		s.refuse(w, r, ch.Country, malformed([]requests.FieldError{{Path: "", Message: err.Error()}}))
+		return
+	}
+	if len(fields) > 0 {
+		s.refuse(w, r, ch.Country, malformed(fields))
+		return
+	}
+	if st.vault == nil {
+		s.refuse(w, r, ch.Country, &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable,
+			Error: "the request cannot be made durable: " + st.vaultError}})
+		return
+	}
+	acc, created, f := s.record(r.Context(), st, ch.Country, direction{name: "inbound", from: ch.Country, to: st.cfg.Country}, ch.LegalBasis, ch.RetentionDays, c.identity, req)
+	if f != nil {
+		s.refuse(w, r, ch.Country, f)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	s.metrics.accepted.WithLabelValues(ch.Country, string(req.Type)).Inc()
+	s.Log.Info("request accepted", "peer", ch.Country, "type", req.Type, "requestId", acc.RequestID, "new", created)
+	writeJSON(w, status, acc)
+}
+
+// peekType reads the document's "type" member without validating anything else.
+func peekType(body []byte) string {
+	var head struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(body, &head) != nil {
+		return ""
+	}
+	return head.Type
+}
+
+// direction says which way a request went and whose log it is in.
+type direction struct {
+	name     string // "inbound" or "outbound"
+	from, to string
+}
+
+// requestID is derived from the sender's country and reference, so every replica of
+// the gateway names a request alike and a retry finds its first attempt.
+func requestID(d direction, reference string) string {
+	sum := sha256.Sum256([]byte(d.name + "\x00" + d.from + "\x00" + d.to + "\x00" + reference))
+	return "rq-" + hex.EncodeToString(sum[:16])
+}
+
+func caseOf(d direction, peerCountry, id string) string {
+	return path.Join(d.name, peerCountry, id)
+}
+
+func digestOf(req *requests.Request) vault.Digest {
+	return vault.Digest("sha256:" + hex.EncodeToString(req.Digest[:]))
+}
+
+// record makes a request durable in the vault and returns its receipt: the request
+// document (canonical JSON) under an exclusive case named after the request id, the
+// custody entry naming the sender's certificate as actor, then the signed receipt
+// under the case's "receipt" child. A retry with the same reference and content
+// finds both and answers the same receipt; other content under the same reference
+// is a conflict. Only a receipt stored in the vault is ever returned.
+func (s *Server) record(ctx context.Context, st *state, peerCountry string, d direction, legalBasis string, retentionDays int32,
+	actor vault.Identity, req *requests.Request) (wire.Accepted, bool, *refusal) {
+	id := requestID(d, req.Reference)
+	caseRef := caseOf(d, peerCountry, id)
+	keep := s.Now().UTC().Add(time.Duration(retentionDays) * 24 * time.Hour)
+	m := vault.Metadata{
+		CaseReference: caseRef, LegalBasis: legalBasis,
+		AuthorisationReference: caseRef, AuthorisationExpiry: keep, RetentionUntil: keep,
+		Exclusive: true, OnBehalfOf: &actor,
+	}
+	held, err := st.vault.ObjectsByCase(ctx, caseRef)
+	if err != nil {
+		return wire.Accepted{}, false, vaultRefusal(err)
+	}
+	if len(held) == 0 {
+		res, err := st.vault.Ingest(ctx, m, req.Canonical)
+		switch {
+		case err == nil:
+			acc, f := s.receiptFor(ctx, st, d, id, caseRef, req, res)
+			return acc, !res.Duplicate, f
+		case !vaultclient.IsStatus(err, http.StatusConflict):
+			return wire.Accepted{}, false, vaultRefusal(err)
+		}
+		// Another replica recorded the same reference a moment ago.
+		if held, err = st.vault.ObjectsByCase(ctx, caseRef); err != nil || len(held) == 0 {
+			return wire.Accepted{}, false, vaultRefusal(fmt.Errorf("the reference is taken but its request cannot be listed: %w", err))
+		}
+	}
+	if held[0].Digest != digestOf(req) {
+		return wire.Accepted{}, false, &refusal{http.StatusConflict, wire.Refusal{Reason: wire.ReasonReferenceReused,
+			Error: fmt.Sprintf("reference %q was used before for a request with other content; use a new reference", req.Reference)}}
+	}
+	compact, err := s.storedReceipt(ctx, st, caseRef)
+	if err != nil {
+		return wire.Accepted{}, false, vaultRefusal(err)
+	}
+	if compact != "" {
+		return wire.Accepted{RequestID: id, Receipt: compact}, false, nil
+	}
+	// The request was recorded but the gateway stopped before its receipt was: record
+	// it again (the vault attaches the duplicate to the same object, in a custody
+	// entry of its own) and issue the receipt on that entry.
+	res, err := st.vault.Ingest(ctx, m, req.Canonical)
+	if err != nil {
+		return wire.Accepted{}, false, vaultRefusal(err)
+	}
+	acc, f := s.receiptFor(ctx, st, d, id, caseRef, req, res)
+	return acc, false, f
+}
+
+// receiptFor signs the receipt of an ingest and stores it; if another replica
+// stored one first, that one is answered.
+func (s *Server) receiptFor(ctx context.Context, st *state, d direction, id, caseRef string, req *requests.Request, res vault.IngestResult) (wire.Accepted, *refusal) {
+	verifierKey, err := st.vaultVerifierKey(ctx)
+	if err != nil {
+		return wire.Accepted{}, vaultRefusal(err)
+	}
+	cp, err := vault.OpenCheckpoint([]byte(res.Checkpoint), verifierKey)
+	if err != nil {
+		return wire.Accepted{}, vaultRefusal(fmt.Errorf("the vault's checkpoint: %w", err))
+	}
+	proof, err := st.vault.Inclusion(ctx, res.Sequence, cp.Size)
+	if err != nil {
+		return wire.Accepted{}, vaultRefusal(err)
+	}
+	var entry vault.Entry
+	if err := json.Unmarshal(res.Entry, &entry); err != nil {
+		return wire.Accepted{}, vaultRefusal(fmt.Errorf("the vault's custody entry: %w", err))
+	}
+	if err := vault.VerifyInclusion(cp, res.Sequence, res.Entry, proof); err != nil {
+		return wire.Accepted{}, vaultRefusal(fmt.Errorf("the vault's inclusion proof: %w", err))
+	}
+	rc := receipt.Receipt{
+		RequestID: id, Reference: req.Reference, Type: string(req.Type),
+		Channel: d.from + "-" + d.to, From: d.from, To: d.to,
+		Received: entry.Time, Digest: string(digestOf(req)),
+		Custody: receipt.Custody{
+			Sequence: res.Sequence, Entry: res.Entry, Checkpoint: res.Checkpoint,
+			VerifierKey: verifierKey, InclusionProof: proof,
+		},
+	}
+	compact, err := st.signer.Sign(rc)
+	if err != nil {
+		s.Log.Error(err, "signing a receipt")
+		return wire.Accepted{}, &refusal{http.StatusInternalServerError, wire.Refusal{Reason: wire.ReasonVaultUnavailable,
+			Error: "the receipt could not be signed; nothing was acknowledged"}}
+	}
+	receiptCase := path.Join(caseRef, "receipt")
+	keep := res.RetentionUntil
+	m := vault.Metadata{
+		CaseReference: receiptCase, LegalBasis: entry.LegalBasis,
+		AuthorisationReference: receiptCase, AuthorisationExpiry: keep, RetentionUntil: keep,
+		Exclusive: true,
+	}
+	_, err = st.vault.Ingest(ctx, m, []byte(compact))
+	if vaultclient.IsStatus(err, http.StatusConflict) {
+		stored, rerr := s.storedReceipt(ctx, st, caseRef)
+		if rerr != nil || stored == "" {
+			return wire.Accepted{}, vaultRefusal(errors.Join(err, rerr))
+		}
+		return wire.Accepted{RequestID: id, Receipt: stored}, nil
+	}
+	if err != nil {
+		return wire.Accepted{}, vaultRefusal(err)
+	}
+	return wire.Accepted{RequestID: id, Receipt: compact}, nil
+}
+
+// storedReceipt reads the receipt stored under a request's case; "" when none is.
+func (s *Server) storedReceipt(ctx context.Context, st *state, caseRef string) (string, error) {
+	receiptCase := path.Join(caseRef, "receipt")
+	held, err := st.vault.ObjectsByCase(ctx, receiptCase)
+	if err != nil || len(held) == 0 {
+		return "", err
+	}
+	body, err := st.vault.Read(ctx, held[0].Digest, receiptCase, maxReceiptBytes)
+	if err != nil {
+		return "", err
+	}
+	return string(body), nil
+}
+
+func vaultRefusal(err error) *refusal {
+	return &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable,
+		Error: "the request could not be made durable, nothing was acknowledged; retry with the same reference: " + err.Error()}}
+}
+
+// requestState is GET /v1/requests/{id}: a sender reads the state of one of its
+// own requests. Another sender's id is not found, exactly like an unknown one.
+func (s *Server) requestState(w http.ResponseWriter, r *http.Request) {
+	st := s.current.Load()
+	c := s.identify(st, r)
+	if c.channel == nil {
+		s.refuse(w, r, "unknown", &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonNoChannel, Error: "no channel is for this client certificate"}})
+		return
+	}
+	if st.vault == nil {
+		s.refuse(w, r, c.channel.Country, &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable, Error: st.vaultError}})
+		return
+	}
+	id := r.PathValue("id")
+	notFound := &refusal{http.StatusNotFound, wire.Refusal{Reason: wire.ReasonNotFound, Error: "no request of that id from this sender"}}
+	if !validRequestID(id) {
+		s.refuse(w, r, c.channel.Country, notFound)
+		return
+	}
+	d := direction{name: "inbound", from: c.channel.Country, to: st.cfg.Country}
+	caseRef := caseOf(d, c.channel.Country, id)
+	compact, err := s.storedReceipt(r.Context(), st, caseRef)
+	if err != nil {
+		s.refuse(w, r, c.channel.Country, vaultRefusal(err))
+		return
+	}
+	if compact == "" {
+		s.refuse(w, r, c.channel.Country, notFound)
+		return
+	}
+	rc, _, err := receipt.Verify(compact, st.ownTrust, "", s.Now())
+	if err != nil {
+		s.Log.Error(err, "a stored receipt does not verify", "requestId", id)
+		s.refuse(w, r, c.channel.Country, vaultRefusal(errors.New("the stored receipt does not verify")))
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.RequestState{
+		RequestID: id, Type: rc.Type, Reference: rc.Reference, Received: rc.Received,
+		State: wire.StateReceived, Receipt: compact,
+	})
+}
+
+func validRequestID(id string) bool {
+	if len(id) != 35 || !strings.HasPrefix(id, "rq-") {
+		return false
+	}
+	_, err := hex.DecodeString(id[3:])
+	return err == nil
+}
+
+func trustBundleOf(st *state, now time.Time) receipt.TrustBundle {
+	return receipt.TrustBundle{Country: st.cfg.Country, Bundle: string(st.ownTrustPEM), Issued: now.UTC()}
+}
+
+func schemaFileName(t requests.Type) string {
+	return path.Base(requests.SchemaID(t))
+}

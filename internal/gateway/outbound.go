@@ -1,0 +1,130 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/peer"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/requests"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
+	"github.com/cybercoop/cybercoop-operator/internal/vault"
+	"github.com/cybercoop/cybercoop-operator/internal/vaultclient"
+)
+
+// officersKey is the concurrency slot key of the State's own officers.
+const officersKey = "officers"
+
+// outbound is POST /v1/outbound/{channel}/requests: a local officer sends a request
+// to the channel's peer. The gateway checks it against the same schema the peer
+// will, forwards it with the channel's client certificate, verifies the peer's
+// receipt against the channel's trust, and stores request and receipt in its own
+// vault before answering. A retry with the same reference is safe: the peer answers
+// the same receipt, and the local vault holds each object once.
+func (s *Server) outbound(w http.ResponseWriter, r *http.Request) {
+	st := s.current.Load()
+	c := s.identify(st, r)
+	if !c.officer {
+		s.refuse(w, r, "unknown", &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonNotAnOfficer,
+			Error: "the outbound API is for this State's officers: a client certificate from its CA with the officer identity"}})
+		return
+	}
+	ch := st.channels[r.PathValue("channel")]
+	if ch == nil {
+		s.refuse(w, r, officersKey, &refusal{http.StatusNotFound, wire.Refusal{Reason: wire.ReasonUnknownChannel,
+			Error: "no channel of that name"}})
+		return
+	}
+	release, ok := s.acquire(officersKey)
+	if !ok {
+		s.refuse(w, r, officersKey, &refusal{http.StatusTooManyRequests, wire.Refusal{Reason: wire.ReasonTooManyRequests,
+			Error: fmt.Sprintf("more than %d outbound requests in flight", s.PerPeerConcurrency)}})
+		return
+	}
+	defer release()
+	if ch.Suspended {
+		s.refuse(w, r, officersKey, &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonChannelSuspended,
+			Error: "the channel is suspended: no request passes"}})
+		return
+	}
+	body, f := readBody(w, r)
+	if f != nil {
+		s.refuse(w, r, officersKey, f)
+		return
+	}
+	req, fields, err := requests.Parse(body, s.Now())
+	if err != nil {
+		s.refuse(w, r, officersKey, malformed([]requests.FieldError{{Path: "", Message: err.Error()}}))
+		return
+	}
+	if len(fields) > 0 {
+		s.refuse(w, r, officersKey, malformed(fields))
+		return
+	}
+	if st.vault == nil {
+		s.refuse(w, r, officersKey, &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable,
+			Error: "the request and its receipt could not be stored: " + st.vaultError}})
+		return
+	}
+
+	sent, err := ch.client.Submit(r.Context(), req.Canonical, s.Now)
+	var refused *peer.Error
+	switch {
+	case errors.As(err, &refused):
+		s.refuse(w, r, officersKey, &refusal{refused.Status, wire.Refusal{Reason: wire.ReasonPeerRefused,
+			Error:  fmt.Sprintf("%s refused the request (%s): %s", ch.Country, refused.Refusal.Reason, refused.Refusal.Error),
+			Fields: refused.Refusal.Fields}})
+		return
+	case errors.Is(err, peer.ErrReceiptInvalid):
+		s.Log.Error(err, "a peer's receipt did not verify", "channel", ch.Name)
+		s.refuse(w, r, officersKey, &refusal{http.StatusBadGateway, wire.Refusal{Reason: wire.ReasonReceiptInvalid, Error: err.Error()}})
+		return
+	case err != nil:
+		s.refuse(w, r, officersKey, &refusal{http.StatusBadGateway, wire.Refusal{Reason: wire.ReasonPeerUnavailable,
+			Error: fmt.Sprintf("%s could not be reached: %v", ch.Country, err)}})
+		return
+	}
+
+	if f := s.keepSent(r, st, ch, c.identity, req, sent); f != nil {
+		s.refuse(w, r, officersKey, f)
+		return
+	}
+	s.metrics.sent.WithLabelValues(ch.Country, string(req.Type)).Inc()
+	s.Log.Info("request sent", "peer", ch.Country, "type", req.Type, "requestId", sent.Accepted.RequestID, "new", sent.New)
+	status := http.StatusOK
+	if sent.New {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, wire.Accepted{RequestID: sent.Accepted.RequestID, Receipt: sent.Accepted.Receipt, Verified: true})
+}
+
+// keepSent stores an outbound request (actor: the officer) and the peer's receipt
+// in the State's own vault, each once under exclusive cases named after the peer's
+// request id.
+func (s *Server) keepSent(r *http.Request, st *state, ch *channel, officer vault.Identity, req *requests.Request, sent *peer.Submitted) *refusal {
+	caseRef := path.Join("outbound", ch.Country, sent.Accepted.RequestID)
+	keep := s.Now().UTC().AddDate(0, 0, int(ch.RetentionDays))
+	objects := []struct {
+		caseRef string
+		body    []byte
+		actor   *vault.Identity
+	}{
+		{caseRef, req.Canonical, &officer},
+		{path.Join(caseRef, "receipt"), []byte(sent.Accepted.Receipt), nil},
+	}
+	for _, o := range objects {
+		m := vault.Metadata{
+			CaseReference: o.caseRef, LegalBasis: ch.LegalBasis,
+			AuthorisationReference: o.caseRef, AuthorisationExpiry: keep, RetentionUntil: keep,
+			Exclusive: true, OnBehalfOf: o.actor,
+		}
+		_, err := st.vault.Ingest(r.Context(), m, o.body)
+		if err != nil && !vaultclient.IsStatus(err, http.StatusConflict) {
+			return &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable,
+				Error: fmt.Sprintf("%s accepted the request (id %s), but it could not be stored here; retry with the same reference, the peer answers the same receipt: %v",
+					ch.Country, sent.Accepted.RequestID, err)}}
+		}
+	}
+	return nil
+}

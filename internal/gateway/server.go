@@ -1,0 +1,298 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/requests"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
+	"github.com/cybercoop/cybercoop-operator/internal/reload"
+	"github.com/cybercoop/cybercoop-operator/internal/vault"
+)
+
+// Server is the gateway's mutual-TLS request API.
+type Server struct {
+	Paths Paths
+	Log   logr.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// PerPeerConcurrency bounds the requests one peer (or the officers together) has
+	// in flight; more are answered 429. Default 16.
+	PerPeerConcurrency int
+	// ReloadInterval is how often the files are checked for changes. Default 5s.
+	ReloadInterval time.Duration
+
+	files   *reload.Files
+	current atomic.Pointer[state]
+	slots   sync.Map // peer country or "officers" -> chan struct{}
+	metrics *metrics
+}
+
+// Load reads every file once; the gateway never starts on a state it could not read.
+func (s *Server) Load() error {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.PerPeerConcurrency == 0 {
+		s.PerPeerConcurrency = 16
+	}
+	if s.ReloadInterval == 0 {
+		s.ReloadInterval = 5 * time.Second
+	}
+	if s.metrics == nil {
+		s.metrics = newMetrics()
+	}
+	files, err := reload.NewFiles(func([][]byte) error {
+		st, err := loadState(s.Paths)
+		if err != nil {
+			return err
+		}
+		if old := s.current.Swap(st); old != nil {
+			old.close()
+		}
+		s.metrics.channels.Set(float64(len(st.channels)))
+		return nil
+	}, s.Paths.watched()...)
+	if err != nil {
+		return err
+	}
+	s.files = files
+	return nil
+}
+
+// Ready reports whether the gateway can accept requests, and why not.
+func (s *Server) Ready() error {
+	st := s.current.Load()
+	if st == nil {
+		return errors.New("configuration not loaded")
+	}
+	if st.vault == nil {
+		return errors.New(st.vaultError)
+	}
+	return nil
+}
+
+// Country is the State the gateway serves, once loaded.
+func (s *Server) Country() string {
+	if st := s.current.Load(); st != nil {
+		return st.cfg.Country
+	}
+	return ""
+}
+
+// TLSConfig takes the state current at each handshake: a renewed serving
+// certificate, a new channel or a peer CA learned during a rotation is used by the
+// next connection without a restart. A client whose certificate chains to no CA of
+// any channel nor to the State's own CA fails the handshake.
+func (s *Server) TLSConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		ClientAuth: tls.RequireAndVerifyClientCert,
+		NextProtos: []string{"http/1.1"},
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			st := s.current.Load()
+			if st == nil {
+				return nil, errors.New("no configuration loaded")
+			}
+			return &tls.Config{
+				MinVersion:   tls.VersionTLS13,
+				Certificates: []tls.Certificate{st.serving},
+				ClientAuth:   tls.RequireAndVerifyClientCert,
+				ClientCAs:    st.clientCAs,
+				NextProtos:   []string{"http/1.1"},
+			}, nil
+		},
+	}
+}
+
+// Handler is the API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+wire.PathRequests, s.submit)
+	mux.HandleFunc("GET "+wire.PathRequests+"/{id}", s.requestState)
+	mux.HandleFunc("GET "+wire.PathTrustBundle, s.trustBundle)
+	mux.HandleFunc("GET "+wire.PathOpenAPI, s.openAPI)
+	mux.HandleFunc("GET "+wire.PathSchemas+"{name}", s.schema)
+	mux.HandleFunc("POST "+wire.PathOutbound+"{channel}/requests", s.outbound)
+	return mux
+}
+
+// Serve serves the API on ln until ctx ends, reloading the files as they change.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	go s.files.Run(ctx, s.ReloadInterval, func(changed bool, err error) {
+		switch {
+		case err != nil:
+			s.Log.Error(err, "reloading the gateway's files failed; serving with the previous ones")
+		case changed:
+			st := s.current.Load()
+			s.Log.Info("files reloaded", "channels", len(st.channels), "vault", st.vault != nil)
+		}
+	})
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		TLSConfig:         s.TLSConfig(),
+		ReadHeaderTimeout: 10 * time.Second,
+		// A request body is at most wire.MaxRequestBody; a client slower than this
+		// to send it is cut off.
+		ReadTimeout: 30 * time.Second,
+		// Outbound requests wait for the peer; the peer client's own timeout is 30s.
+		WriteTimeout:   60 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 16 << 10,
+		ErrorLog:       nil,
+		BaseContext:    func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
+	select {
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		err := srv.Shutdown(shutdownCtx)
+		if st := s.current.Load(); st != nil {
+			st.close()
+		}
+		return err
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+// caller is who sent a request, from its verified client certificate.
+type caller struct {
+	// channel is the one channel whose peer CAs verify the certificate; nil for an
+	// officer or an ambiguous certificate.
+	channel  *channel
+	officer  bool
+	identity vault.Identity
+	// ambiguous is set when several channels trust the certificate's CA.
+	ambiguous bool
+}
+
+func (s *Server) identify(st *state, r *http.Request) caller {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return caller{}
+	}
+	leaf, inter := r.TLS.PeerCertificates[0], r.TLS.PeerCertificates[1:]
+	c := caller{identity: vault.IdentityFromCertificate(leaf)}
+	switch chs := st.channelsFor(leaf, inter); len(chs) {
+	case 0:
+	case 1:
+		c.channel = chs[0]
+	default:
+		c.ambiguous = true
+	}
+	c.officer = st.isOfficer(leaf, inter)
+	return c
+}
+
+// acquire takes one of the key's in-flight slots; false means the limit is reached.
+func (s *Server) acquire(key string) (release func(), ok bool) {
+	v, _ := s.slots.LoadOrStore(key, make(chan struct{}, s.PerPeerConcurrency))
+	slots := v.(chan struct{})
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, true
+	default:
+		return nil, false
+	}
+}
+
+// readBody reads a complete body of at most wire.MaxRequestBody bytes. A body cut
+// off before its declared length, or larger than the bound, is refused.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *refusal) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wire.MaxRequestBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, &refusal{http.StatusRequestEntityTooLarge, wire.Refusal{Reason: wire.ReasonRequestTooLarge,
+			Error: fmt.Sprintf("the request body is larger than %d bytes", wire.MaxRequestBody)}}
+	case err != nil:
+		return nil, &refusal{http.StatusBadRequest, wire.Refusal{Reason: wire.ReasonIncompleteBody,
+			Error: "the request body ended before it was complete; nothing was recorded"}}
+	}
+	return body, nil
+}
+
+// refusal is an answer other than success.
+type refusal struct {
+	status int
+	body   wire.Refusal
+}
+
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, who string, f *refusal) {
+	s.metrics.refused.WithLabelValues(who, f.body.Reason).Inc()
+	// The refusal is logged without the request's content: reason, status, caller.
+	s.Log.Info("request refused", "path", r.URL.Path, "caller", who, "status", f.status, "reason", f.body.Reason)
+	if f.status == http.StatusTooManyRequests || f.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, f.status, f.body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// malformed turns field errors into a 400.
+func malformed(fields []requests.FieldError) *refusal {
+	return &refusal{http.StatusBadRequest, wire.Refusal{Reason: wire.ReasonMalformedRequest,
+		Error:  fmt.Sprintf("the request is not valid against its schema: %d field(s) to fix", len(fields)),
+		Fields: fields}}
+}
+
+func (s *Server) trustBundle(w http.ResponseWriter, r *http.Request) {
+	st := s.current.Load()
+	if c := s.identify(st, r); c.channel == nil && !c.officer && !c.ambiguous {
+		s.refuse(w, r, "unknown", &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonNoChannel,
+			Error: "no channel is for this client certificate"}})
+		return
+	}
+	signed, err := st.signer.SignTrustBundle(trustBundleOf(st, s.Now()))
+	if err != nil {
+		s.Log.Error(err, "signing the trust bundle")
+		http.Error(w, "the trust bundle could not be signed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jose")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, signed)
+}
+
+func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(requests.OpenAPI())
+}
+
+func (s *Server) schema(w http.ResponseWriter, r *http.Request) {
+	for _, t := range requests.Types {
+		if body, ok := requests.Schema(t); ok && (r.PathValue("name") == string(t) || r.PathValue("name") == schemaFileName(t)) {
+			w.Header().Set("Content-Type", "application/schema+json")
+			_, _ = w.Write(body)
+			return
+		}
+	}
+	writeJSON(w, http.StatusNotFound, wire.Refusal{Reason: wire.ReasonNotFound, Error: "no schema of that name"})
+}
