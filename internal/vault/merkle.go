@@ -159,6 +159,19 @@ func ParseCheckpoint(text string) (Checkpoint, error) {
 	return Checkpoint{Origin: lines[0], Size: size, Root: root}, nil
 }
 
+// ParseSignedCheckpoint parses the checkpoint of a signed note (as
+// IngestResult.Checkpoint and GET /v1/checkpoint carry it) WITHOUT checking
+// its signature: for a client that needs only its size, e.g. to ask for an
+// inclusion proof against it. Whoever relies on what it commits to opens it
+// with OpenCheckpoint.
+func ParseSignedCheckpoint(signed string) (Checkpoint, error) {
+	text, _, ok := strings.Cut(signed, "\n\n")
+	if !ok {
+		return Checkpoint{}, errors.New("checkpoint: not a signed note (no blank line before the signatures)")
+	}
+	return ParseCheckpoint(text + "\n")
+}
+
 // OpenCheckpoint verifies a signed checkpoint with a verifier key (the
 // "name+hash+key" form `cybercoop vault keygen` prints) and parses it. The
 // checkpoint's origin must be the key's name.

@@ -101,11 +101,38 @@ func TestReaderFlagTakesEachValueWhole(t *testing.T) {
 	if g.Allows(vault.Identity{Subject: "CN=alice"}, vault.RoleRead) || g.Allows(vault.Identity{Subject: "O=Police KE"}, vault.RoleRead) {
 		t.Fatal("a part of the name was granted the read role")
 	}
-	if len(g[vault.RoleExpire]) != 0 || len(g[vault.RoleVerify]) != 0 || !g.Allows(vault.Identity{Subject: "CN=anyone"}, vault.RoleIngest) {
+	if len(g[vault.RoleExpire]) != 0 || len(g[vault.RoleVerify]) != 0 || len(g[vault.RoleRelay]) != 0 || !g.Allows(vault.Identity{Subject: "CN=anyone"}, vault.RoleIngest) {
 		t.Fatalf("defaults: %s", g)
 	}
 	if hl := cmd.Flags().Lookup("health-listen"); !strings.HasPrefix(hl.DefValue, "127.0.0.1:") {
 		t.Fatalf("--health-listen defaults to %q; want loopback", hl.DefValue)
+	}
+}
+
+func TestRelayFlagGrantsTheRelayRole(t *testing.T) {
+	cmd := NewCommand()
+	if err := cmd.ParseFlags([]string{"--relay", "spiffe://police.example/ns/cybercoop/sa/gateway", "--relay", "CN=gateway,O=Police KE"}); err != nil {
+		t.Fatal(err)
+	}
+	var o serveOptions
+	o.grants = map[vault.Role]*[]string{}
+	for _, rf := range roleFlags {
+		vals, err := cmd.Flags().GetStringArray(rf.flag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.grants[rf.role] = &vals
+	}
+	g, err := o.buildGrants()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gateway := vault.Identity{Subject: "CN=other", URI: "spiffe://police.example/ns/cybercoop/sa/gateway"}
+	if len(g[vault.RoleRelay]) != 2 || !g.Allows(gateway, vault.RoleRelay) || !g.Allows(vault.Identity{Subject: "CN=gateway,O=Police KE"}, vault.RoleRelay) {
+		t.Fatalf("--relay: %s", g)
+	}
+	if g.Allows(vault.Identity{Subject: "CN=gateway"}, vault.RoleRelay) || g.Allows(gateway, vault.RoleList) {
+		t.Fatalf("--relay granted too much: %s", g)
 	}
 }
 
