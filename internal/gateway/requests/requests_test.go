@@ -416,26 +416,32 @@ func TestParseRefusesWhatIsNotOneJSONText(t *testing.T) {
 func TestParseNeverEchoesSubmittedValues(t *testing.T) {
 	const secret = "Zq7Kx9SECRETvalue"
 	mutations := map[string]func(doc map[string]any){
-		"reference":       func(doc map[string]any) { doc["reference"] = secret + " with spaces" },
-		"date":            func(doc map[string]any) { doc["date"] = secret },
-		"urgency":         func(doc map[string]any) { doc["urgency"] = secret },
-		"type":            func(doc map[string]any) { doc["type"] = secret },
-		"schemaVersion":   func(doc map[string]any) { doc["schemaVersion"] = secret },
-		"email":           func(doc map[string]any) { at(doc, "requestingAuthority")["email"] = secret },
-		"phone":           func(doc map[string]any) { at(doc, "requestingAuthority")["phone"] = "+" + secret },
-		"timeZone":        func(doc map[string]any) { at(doc, "requestingAuthority")["timeZone"] = secret + "!" },
-		"language":        func(doc map[string]any) { doc["language"] = secret },
-		"country":         func(doc map[string]any) { at(doc, "custodian")["country"] = secret },
-		"enum in list":    func(doc map[string]any) { doc["dataToPreserve"].([]any)[0].(map[string]any)["category"] = secret },
-		"long text":       func(doc map[string]any) { doc["factsSummary"] = strings.Repeat(secret, 2000) },
-		"control char":    func(doc map[string]any) { doc["necessity"] = secret + "\u0007" },
-		"identifier":      func(doc map[string]any) { doc["dataToPreserve"].([]any)[0].(map[string]any)["identifiers"] = []any{secret + "\n"} },
-		"wrong type":      func(doc map[string]any) { doc["mutualAssistanceToFollow"] = secret },
-		"extends":         func(doc map[string]any) { doc["extends"] = secret },
-		"unknown field":   func(doc map[string]any) { doc["note"] = secret },
-		"nested unknown":  func(doc map[string]any) { at(doc, "offence")["note"] = map[string]any{"x": secret} },
-		"period":          func(doc map[string]any) { at(doc["dataToPreserve"].([]any)[0].(map[string]any), "period")["from"] = secret },
-		"date-time-alike": func(doc map[string]any) { at(doc["dataToPreserve"].([]any)[0].(map[string]any), "period")["from"] = "2026-13-45T" + secret },
+		"reference":     func(doc map[string]any) { doc["reference"] = secret + " with spaces" },
+		"date":          func(doc map[string]any) { doc["date"] = secret },
+		"urgency":       func(doc map[string]any) { doc["urgency"] = secret },
+		"type":          func(doc map[string]any) { doc["type"] = secret },
+		"schemaVersion": func(doc map[string]any) { doc["schemaVersion"] = secret },
+		"email":         func(doc map[string]any) { at(doc, "requestingAuthority")["email"] = secret },
+		"phone":         func(doc map[string]any) { at(doc, "requestingAuthority")["phone"] = "+" + secret },
+		"timeZone":      func(doc map[string]any) { at(doc, "requestingAuthority")["timeZone"] = secret + "!" },
+		"language":      func(doc map[string]any) { doc["language"] = secret },
+		"country":       func(doc map[string]any) { at(doc, "custodian")["country"] = secret },
+		"enum in list":  func(doc map[string]any) { doc["dataToPreserve"].([]any)[0].(map[string]any)["category"] = secret },
+		"long text":     func(doc map[string]any) { doc["factsSummary"] = strings.Repeat(secret, 2000) },
+		"control char":  func(doc map[string]any) { doc["necessity"] = secret + "\u0007" },
+		"identifier": func(doc map[string]any) {
+			doc["dataToPreserve"].([]any)[0].(map[string]any)["identifiers"] = []any{secret + "\n"}
+		},
+		"wrong type":     func(doc map[string]any) { doc["mutualAssistanceToFollow"] = secret },
+		"extends":        func(doc map[string]any) { doc["extends"] = secret },
+		"unknown field":  func(doc map[string]any) { doc["note"] = secret },
+		"nested unknown": func(doc map[string]any) { at(doc, "offence")["note"] = map[string]any{"x": secret} },
+		"period": func(doc map[string]any) {
+			at(doc["dataToPreserve"].([]any)[0].(map[string]any), "period")["from"] = secret
+		},
+		"date-time-alike": func(doc map[string]any) {
+			at(doc["dataToPreserve"].([]any)[0].(map[string]any), "period")["from"] = "2026-13-45T" + secret
+		},
 	}
 	check := func(t *testing.T, fields []FieldError, err error) {
 		t.Helper()
