@@ -51,7 +51,7 @@ import (
 //	GET    /v1/proof/consistency?from=N[&to=M]  consistency proof, one base64 hash per line
 //	GET    /v1/proof/inclusion?seq=N[&size=M]   inclusion proof of custody entry N in the log of M entries
 //	                                    (default: the current size; header Cybercoop-Tree-Size says which), one
-//	                                    base64 hash per line; entries the caller made or that name an object it
+//	                                    base64 hash per line; entries the caller made (or relayed) or that name an object it
 //	                                    may see (role list: every entry), others 404 like an absent entry; 400
 //	                                    with "field" for N=0, N>M or M beyond the log
 //	GET    /v1/custody?object=D|case=R  chain-of-custody report (role list; other clients'
