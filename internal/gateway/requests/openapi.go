@@ -136,12 +136,12 @@ func buildOpenAPI(c *catalogue) ([]byte, error) {
 			}},
 		}},
 		member{"ValidationProblem", object{
-			{"description", "The request document is not valid. Every problem found is listed, sorted by path."},
+			{"description", "The request document is not valid. The problems found are listed, sorted by path."},
 			{"type", "object"}, {"additionalProperties", false},
 			{"required", []string{"error", "fields"}},
 			{"properties", object{
 				{"error", object{{"description", "A summary for people."}, {"type", "string"}, {"maxLength", 1024}}},
-				{"fields", object{{"description", "The problems, one per field."}, {"type", "array"}, {"maxItems", 1000}, {"items", ref("FieldError")}}},
+				{"fields", object{{"description", fmt.Sprintf("The problems, one per field and rule broken, at most %d; when there are more, the first entry (path \"\") counts those left out.", MaxFieldErrors)}, {"type", "array"}, {"maxItems", MaxFieldErrors}, {"items", ref("FieldError")}}},
 			}},
 		}},
 		member{"Refusal", object{

@@ -17,6 +17,13 @@ import (
 // should refuse longer bodies with 413 before reading them.
 const MaxBodyBytes = 1 << 20
 
+// MaxFieldErrors bounds the field errors Parse returns for one document, so
+// that a body of a hundred thousand unknown members cannot become a hundred
+// thousand errors in a response or a log. A real document's mistakes fit well
+// within it; past it, an entry at path "" (so sorted first) counts the ones
+// left out.
+const MaxFieldErrors = 100
+
 // ErrBodyTooLarge is returned (wrapped) by Parse for a body longer than
 // MaxBodyBytes.
 var ErrBodyTooLarge = errors.New("request body is larger than 1 MiB")
@@ -28,7 +35,8 @@ type FieldError struct {
 	// have, e.g. "/requestingAuthority/email".
 	Path string `json:"path"`
 	// Message says what is expected. It never repeats the submitted value:
-	// request documents carry personal data.
+	// request documents carry personal data. Paths do contain member names,
+	// which for a member that is not a field are the sender's.
 	Message string `json:"message"`
 }
 
@@ -57,10 +65,12 @@ type Request struct {
 // Parse checks a request body: one JSON object (no trailing data, no repeated
 // member names, nesting at most MaxDepth, numbers that canonical form keeps
 // exact), whose "type" is one of Types, valid against that type's schema; an
-// intrusive type's authorisation must not have expired at now.
+// intrusive type's authorisation must not have expired at now, real-time
+// collection and interception must not outlast it, and no period may end
+// before it starts (the checks on times that JSON Schema cannot express).
 //
 // On a document that is not valid it returns a nil Request and every field
-// error found, sorted by path and without duplicates. The error is only for
+// error found (up to MaxFieldErrors), sorted by path and without duplicates. The error is only for
 // a body that is not one JSON text (or is longer than MaxBodyBytes); its
 // message names a byte offset, never the content.
 func Parse(body []byte, now time.Time) (*Request, []FieldError, error) {
@@ -91,9 +101,7 @@ func Parse(body []byte, now time.Time) (*Request, []FieldError, error) {
 		}
 	}
 	authRef, authExpiry := authorisation(doc)
-	if Intrusive(t) && !authExpiry.IsZero() && !now.Before(authExpiry) {
-		problems = append(problems, FieldError{Path: "/authorisation/expiry", Message: "has passed: the authorisation must still be in force when the request is received"})
-	}
+	problems = append(problems, timeProblems(t, doc, authExpiry, now)...)
 	if len(problems) > 0 {
 		return nil, sortFieldErrors(problems), nil
 	}
@@ -113,6 +121,66 @@ func Parse(body []byte, now time.Time) (*Request, []FieldError, error) {
 		AuthorisationReference: authRef,
 		AuthorisationExpiry:    authExpiry,
 	}, nil, nil
+}
+
+// timeProblems checks what JSON Schema cannot say about times: an intrusive
+// type's authorisation must be in force at now, and the measure must not
+// outlast it; no period may end before it starts. Values the schema refuses
+// are skipped here: the schema's error says what is wrong with them.
+func timeProblems(t Type, doc map[string]any, authExpiry, now time.Time) []FieldError {
+	var problems []FieldError
+	if Intrusive(t) && !authExpiry.IsZero() {
+		if !now.Before(authExpiry) {
+			problems = append(problems, FieldError{Path: "/authorisation/expiry", Message: "has passed: the authorisation must still be in force when the request is received"})
+		}
+		if realTime(t) {
+			if _, to, ok := period(doc["period"]); ok && to.After(authExpiry) {
+				problems = append(problems, FieldError{Path: "/period/to", Message: "is after the authorisation's expiry: the measure must end when the authorisation does, or before"})
+			}
+		}
+	}
+	walkPeriods("", doc, func(pointer string, from, to time.Time) {
+		if to.Before(from) {
+			problems = append(problems, FieldError{Path: pointer + "/to", Message: "is before from: a period must not end before it starts"})
+		}
+	})
+	return problems
+}
+
+// realTime reports whether t's period is when a measure runs (collection or
+// interception), rather than the time the data sought covers.
+func realTime(t Type) bool { return t == RealTimeTrafficData || t == Interception }
+
+// walkPeriods calls f for every period in v: every object whose members
+// "from" and "to" are both RFC 3339 times. In the v1 schemas only
+// common.schema.json#/$defs/period has those members (a test checks it).
+func walkPeriods(pointer string, v any, f func(pointer string, from, to time.Time)) {
+	switch v := v.(type) {
+	case map[string]any:
+		if from, to, ok := period(v); ok {
+			f(pointer, from, to)
+			return
+		}
+		for name, child := range v {
+			walkPeriods(pointer+"/"+escapePointerToken(name), child, f)
+		}
+	case []any:
+		for i, child := range v {
+			walkPeriods(fmt.Sprintf("%s/%d", pointer, i), child, f)
+		}
+	}
+}
+
+func period(v any) (from, to time.Time, ok bool) {
+	p, _ := v.(map[string]any)
+	fromText, ok1 := p["from"].(string)
+	toText, ok2 := p["to"].(string)
+	if !ok1 || !ok2 {
+		return time.Time{}, time.Time{}, false
+	}
+	from, err1 := time.Parse(time.RFC3339, fromText)
+	to, err2 := time.Parse(time.RFC3339, toText)
+	return from, to, err1 == nil && err2 == nil
 }
 
 // requestType reads the document's "type", or says what is wrong with it.
@@ -149,15 +217,24 @@ func authorisation(doc map[string]any) (string, time.Time) {
 	return ref, expiry
 }
 
-// sortFieldErrors sorts by path, then message, and drops repeats.
+// sortFieldErrors sorts by path, then message, drops repeats and keeps at
+// most MaxFieldErrors, the first of them counting the ones left out.
 func sortFieldErrors(errs []FieldError) []FieldError {
-	slices.SortFunc(errs, func(a, b FieldError) int {
+	byPath := func(a, b FieldError) int {
 		if c := strings.Compare(a.Path, b.Path); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Message, b.Message)
-	})
-	return slices.Compact(errs)
+	}
+	slices.SortFunc(errs, byPath)
+	errs = slices.Compact(errs)
+	if len(errs) > MaxFieldErrors {
+		kept := errs[:MaxFieldErrors-1]
+		omitted := FieldError{Path: "", Message: fmt.Sprintf("has %d more errors than the %d listed; correct these first", len(errs)-len(kept), len(kept))}
+		errs = append([]FieldError{omitted}, kept...)
+		slices.SortFunc(errs, byPath)
+	}
+	return errs
 }
 
 // Canonical returns the RFC 8785 canonical form of a JSON document. Its error

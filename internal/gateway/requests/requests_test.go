@@ -98,18 +98,44 @@ func TestParseReportsEveryFieldError(t *testing.T) {
 		want: []FieldError{{"/authorisation", "is required"}},
 	}, {
 		name: "expired authorisation",
-		typ:  Interception,
+		typ:  StoredDataAccess,
 		mutate: func(doc map[string]any) {
 			at(doc, "authorisation")["expiry"] = "2026-11-29T12:59:59+01:00"
 		},
 		want: []FieldError{{"/authorisation/expiry", "has passed: the authorisation must still be in force when the request is received"}},
 	}, {
 		name: "authorisation ending exactly now",
-		typ:  RealTimeTrafficData,
+		typ:  StoredDataAccess,
 		mutate: func(doc map[string]any) {
 			at(doc, "authorisation")["expiry"] = "2026-11-29T12:00:00Z"
 		},
 		want: []FieldError{{"/authorisation/expiry", "has passed: the authorisation must still be in force when the request is received"}},
+	}, {
+		name: "interception outlasting its authorisation",
+		typ:  Interception,
+		mutate: func(doc map[string]any) {
+			at(doc, "period")["to"] = "2026-12-21T00:00:00-03:00"
+		},
+		want: []FieldError{{"/period/to", "is after the authorisation's expiry: the measure must end when the authorisation does, or before"}},
+	}, {
+		name: "real-time collection with an expired authorisation",
+		typ:  RealTimeTrafficData,
+		mutate: func(doc map[string]any) {
+			at(doc, "authorisation")["expiry"] = "2026-11-29T12:00:00Z"
+		},
+		want: []FieldError{
+			{"/authorisation/expiry", "has passed: the authorisation must still be in force when the request is received"},
+			{"/period/to", "is after the authorisation's expiry: the measure must end when the authorisation does, or before"},
+		},
+	}, {
+		name: "periods ending before they start",
+		typ:  Preservation,
+		mutate: func(doc map[string]any) {
+			at(doc["dataToPreserve"].([]any)[2].(map[string]any), "period")["to"] = "2026-09-30T23:59:59+07:00"
+			// The same instant in two offsets is not a reversed period.
+			at(doc["dataToPreserve"].([]any)[1].(map[string]any), "period")["to"] = "2026-09-30T19:00:00+02:00"
+		},
+		want: []FieldError{{"/dataToPreserve/2/period/to", "is before from: a period must not end before it starts"}},
 	}, {
 		name: "authorisation without expiry or scope",
 		typ:  Interception,
@@ -517,6 +543,37 @@ func TestSchemaFiles(t *testing.T) {
 	}
 }
 
+// timeProblems finds periods by their members; that is sound only while the
+// period definition is the one object schema with both "from" and "to".
+func TestOnlyPeriodsHaveFromAndTo(t *testing.T) {
+	for _, name := range SchemaNames() {
+		b, _ := SchemaFile(name)
+		var doc any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		var walk func(where string, v any)
+		walk = func(where string, v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				if props, ok := v["properties"].(map[string]any); ok && props["from"] != nil && props["to"] != nil {
+					if where != "common.schema.json#/$defs/period" {
+						t.Errorf("%s has members from and to but is not the period definition", where)
+					}
+				}
+				for k, child := range v {
+					walk(where+"/"+k, child)
+				}
+			case []any:
+				for i, child := range v {
+					walk(fmt.Sprintf("%s/%d", where, i), child)
+				}
+			}
+		}
+		walk(name+"#", doc)
+	}
+}
+
 // Every type schema carries the common envelope the same way, so that a new
 // type (a new file) cannot drift from the others.
 func TestTypeSchemasShareTheEnvelope(t *testing.T) {
@@ -627,4 +684,24 @@ func lines(fields []FieldError) string {
 		fmt.Fprintf(&b, "\t%q %q\n", f.Path, f.Message)
 	}
 	return b.String()
+}
+
+func TestParseBoundsFieldErrors(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"type":"Preservation"`)
+	for i := range 5000 {
+		fmt.Fprintf(&b, `,"m%05d":0`, i)
+	}
+	b.WriteString("}")
+	_, fields, err := Parse([]byte(b.String()), testNow)
+	if err != nil || len(fields) != MaxFieldErrors {
+		t.Fatalf("%d field errors, %v; want %d", len(fields), err, MaxFieldErrors)
+	}
+	want := FieldError{"", fmt.Sprintf("has %d more errors than the %d listed; correct these first", 5000+13-(MaxFieldErrors-1), MaxFieldErrors-1)}
+	if fields[0] != want {
+		t.Errorf("first field error %q, want %q", fields[0], want)
+	}
+	if !slices.IsSortedFunc(fields, func(a, b FieldError) int { return strings.Compare(a.Path, b.Path) }) {
+		t.Error("not sorted")
+	}
 }
