@@ -142,8 +142,8 @@ func TestVerifyRefusesEnvelope(t *testing.T) {
 		name       string
 		compact    func(t *testing.T) string
 		nilRoots   bool
-		serverName string         // default gatewayName
-		now        time.Time      // default testNow
+		serverName string    // default gatewayName
+		now        time.Time // default testNow
 		want       string
 	}{
 		{name: "tampered payload", want: "signature does not verify", compact: func(t *testing.T) string {
