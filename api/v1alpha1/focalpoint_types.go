@@ -366,6 +366,13 @@ type CertificatesStatus struct {
 	// gatewayServing is the gateway's serving certificate.
 	// +optional
 	GatewayServing *CertificateStatus `json:"gatewayServing,omitempty"`
+	// gatewayVaultClient is the gateway's client certificate for its evidence vault.
+	// +optional
+	GatewayVaultClient *CertificateStatus `json:"gatewayVaultClient,omitempty"`
+	// officer is the local officers' credential (Secret <name>-officer): a client
+	// certificate the gateway's outbound API admits, for the 24/7 desk.
+	// +optional
+	Officer *CertificateStatus `json:"officer,omitempty"`
 	// trustBundle is the set of CA certificates consumers trust.
 	// +optional
 	TrustBundle *TrustBundleStatus `json:"trustBundle,omitempty"`

@@ -97,6 +97,16 @@ func (in *CertificatesStatus) DeepCopyInto(out *CertificatesStatus) {
 		*out = new(CertificateStatus)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.GatewayVaultClient != nil {
+		in, out := &in.GatewayVaultClient, &out.GatewayVaultClient
+		*out = new(CertificateStatus)
+		(*in).DeepCopyInto(*out)
+	}
+	if in.Officer != nil {
+		in, out := &in.Officer, &out.Officer
+		*out = new(CertificateStatus)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.TrustBundle != nil {
 		in, out := &in.TrustBundle, &out.TrustBundle
 		*out = new(TrustBundleStatus)

@@ -84,6 +84,8 @@ func desiredStatefulSet(ev *cybercoopv1alpha1.EvidenceVault, fp *cybercoopv1alph
 		// the privileged roles unless a person grants them.
 		"--verifier=" + operator,
 		"--lister=" + operator,
+		// The FocalPoint's gateway records peers' requests with the peer as actor.
+		"--relay=" + focalpoint.GatewayIdentity(ev.Namespace, ev.Spec.FocalPointRef.Name),
 	}
 	if ptr.Deref(ev.Spec.LegalHoldByDefault, false) {
 		args = append(args, "--legal-hold-default")

@@ -116,12 +116,16 @@ func (r *Reconciler) reconcileCertificates(ctx context.Context, s *scope) error 
 		err = r.reconcileIssuedCertificates(ctx, s, leaf)
 	} else {
 		keeper := ca.Keeper{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder}
-		s.ca, err = keeper.Reconcile(ctx, authority(fp), []certs.Leaf{leaf}, s.Now)
+		clients := clientLeaves(fp)
+		s.ca, err = keeper.Reconcile(ctx, authority(fp), append([]certs.Leaf{leaf}, clients...), s.Now)
 		if s.ca != nil {
 			s.ca.Report(&s.certs, caSpec(fp).EffectiveRenewBefore())
 			served, readErr := r.servedLeaf(ctx, s, leaf)
 			if readErr == nil {
 				s.podCertificates = ca.ConsumerTemplateAnnotations(s.ca.BundleHash(), s.ca.Phase(), served.Certificate)
+			}
+			for _, c := range clients {
+				_, _ = r.servedLeaf(ctx, s, c) // a missing one is reported by the report's Awaiting/Err
 			}
 		}
 	}
@@ -151,6 +155,8 @@ func certificatesStatus(rep *certs.Report) *cybercoopv1alpha1.CertificatesStatus
 	return &cybercoopv1alpha1.CertificatesStatus{
 		CA:             certs.StatusOf(rep.CA),
 		GatewayServing: certs.StatusOf(rep.Leaf(roleGatewayServing)),
+		GatewayVaultClient: certs.StatusOf(rep.Leaf(roleGatewayClient)),
+		Officer:            certs.StatusOf(rep.Leaf(roleOfficer)),
 		TrustBundle:    rep.Bundle,
 		Rotation:       certs.RotationStatus(rep),
 	}

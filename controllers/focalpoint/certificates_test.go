@@ -2,6 +2,7 @@ package focalpoint
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -186,7 +187,22 @@ var _ = Describe("FocalPoint certificates", func() {
 				vols[v.Name] = v.Secret.SecretName
 			}
 		}
-		Expect(vols).To(Equal(map[string]string{"tls": GatewayTLSSecretName(fp), "trust-bundle": TrustBundleSecretName(fp)}))
+		Expect(vols).To(Equal(map[string]string{"tls": GatewayTLSSecretName(fp), "trust-bundle": TrustBundleSecretName(fp),
+			"channels": ChannelsSecretName(fp), "vault-client": GatewayClientSecretName(fp)}))
+
+		By("issuing the gateway's vault client certificate and the officers' credential, client-only, with their identities")
+		for name, uri := range map[string]string{GatewayClientSecretName(fp): GatewayIdentity(fp.Namespace, fp.Name), OfficerSecretName(fp): OfficerIdentity(fp.Namespace, fp.Name)} {
+			s := &corev1.Secret{}
+			Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, s)).To(Succeed())
+			certs, err := pki.ParseCertificatesPEM(s.Data[corev1.TLSCertKey])
+			Expect(err).NotTo(HaveOccurred())
+			Expect(certs[0].URIs).To(HaveLen(1))
+			Expect(certs[0].URIs[0].String()).To(Equal(uri))
+			Expect(certs[0].ExtKeyUsage).To(Equal([]x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}))
+			Expect(certs[0].CheckSignatureFrom(caKP.Certificate)).To(Succeed())
+		}
+		Expect(st.Officer).NotTo(BeNil())
+		Expect(st.GatewayVaultClient).NotTo(BeNil())
 		Expect(*dep.Spec.Template.Spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem).To(BeTrue())
 
 		By("recording events and the expiry gauge")

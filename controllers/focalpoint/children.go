@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -59,14 +60,16 @@ func objectMeta(fp *cybercoopv1alpha1.FocalPoint) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: gatewayName(fp), Namespace: fp.Namespace, Labels: commonLabels(fp)}
 }
 
-func desiredConfigMap(fp *cybercoopv1alpha1.FocalPoint) (*corev1.ConfigMap, error) {
+func desiredConfigMap(fp *cybercoopv1alpha1.FocalPoint, vault *gateway.VaultEndpoint) (*corev1.ConfigMap, error) {
 	cfg := gateway.Config{
-		Country:   string(fp.Spec.Country),
-		Authority: fp.Spec.Authority,
-		Languages: fp.Spec.Languages,
-		Services:  fp.Spec.Services,
-		Contacts:  fp.Spec.Contacts,
-		Roster:    fp.Spec.Roster,
+		Country:         string(fp.Spec.Country),
+		Authority:       fp.Spec.Authority,
+		Languages:       fp.Spec.Languages,
+		Services:        fp.Spec.Services,
+		Contacts:        fp.Spec.Contacts,
+		Roster:          fp.Spec.Roster,
+		Vault:           vault,
+		OfficerIdentity: OfficerIdentity(fp.Namespace, fp.Name),
 	}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
@@ -168,6 +171,10 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 						Args: []string{
 							"gateway",
 							"--config=" + gateway.ConfigPath,
+							"--tls-dir=" + gateway.TLSDir,
+							"--trust-dir=" + gateway.TrustDir,
+							"--channels-dir=" + gateway.ChannelsDir,
+							"--vault-client-dir=" + gateway.VaultClientDir,
 							fmt.Sprintf("--listen=:%d", gateway.HTTPSPort),
 							fmt.Sprintf("--health-addr=:%d", gateway.HealthPort),
 						},
@@ -183,6 +190,10 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 							{Name: "config", MountPath: gateway.ConfigDir, ReadOnly: true},
 							{Name: "tls", MountPath: gateway.TLSDir, ReadOnly: true},
 							{Name: "trust-bundle", MountPath: gateway.TrustDir, ReadOnly: true},
+							// Channels and the vault client certificate change without a
+							// rollout: the gateway reloads the files.
+							{Name: "channels", MountPath: gateway.ChannelsDir, ReadOnly: true},
+							{Name: "vault-client", MountPath: gateway.VaultClientDir, ReadOnly: true},
 						},
 					}},
 					Volumes: []corev1.Volume{
@@ -194,6 +205,8 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 						},
 						workload.SecretVolume("tls", GatewayTLSSecretName(fp)),
 						workload.SecretVolume("trust-bundle", TrustBundleSecretName(fp)),
+						workload.SecretVolume("channels", ChannelsSecretName(fp)),
+						workload.SecretVolume("vault-client", GatewayClientSecretName(fp)),
 					},
 				},
 			},
@@ -270,7 +283,10 @@ var podDisruptionBudgetSpec = apply.Spec[*policyv1.PodDisruptionBudget]{
 	Repair: func(d, l *policyv1.PodDisruptionBudget) { l.Spec = d.Spec },
 }
 
-func desiredNetworkPolicy(fp *cybercoopv1alpha1.FocalPoint) *networkingv1.NetworkPolicy {
+// desiredNetworkPolicy admits peers and officers to the API and lets the gateway
+// reach DNS, its evidence vault and each channel's peer: by address when the
+// endpoint names an IP, else by port only (a NetworkPolicy cannot name a host).
+func desiredNetworkPolicy(fp *cybercoopv1alpha1.FocalPoint, channels []gateway.Channel) *networkingv1.NetworkPolicy {
 	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
 	port := func(p int32, proto corev1.Protocol) networkingv1.NetworkPolicyPort {
 		return networkingv1.NetworkPolicyPort{Protocol: ptr.To(proto), Port: ptr.To(intstr.FromInt32(p))}
@@ -285,13 +301,39 @@ func desiredNetworkPolicy(fp *cybercoopv1alpha1.FocalPoint) *networkingv1.Networ
 			Ingress: []networkingv1.NetworkPolicyIngressRule{{
 				Ports: []networkingv1.NetworkPolicyPort{port(gateway.HTTPSPort, tcp)},
 			}},
-			// DNS, and HTTPS towards peer gateways and the evidence vault.
-			Egress: []networkingv1.NetworkPolicyEgressRule{
-				{Ports: []networkingv1.NetworkPolicyPort{port(53, udp), port(53, tcp)}},
-				{Ports: []networkingv1.NetworkPolicyPort{port(443, tcp), port(8443, tcp)}},
-			},
+			Egress: egressRules(port, channels, tcp, udp),
 		},
 	}
+}
+
+func egressRules(port func(int32, corev1.Protocol) networkingv1.NetworkPolicyPort, channels []gateway.Channel, tcp, udp corev1.Protocol) []networkingv1.NetworkPolicyEgressRule {
+	rules := []networkingv1.NetworkPolicyEgressRule{
+		{Ports: []networkingv1.NetworkPolicyPort{port(53, udp), port(53, tcp)}},
+		// The evidence vault's API, only to the vault pods of the namespace.
+		{
+			To:    []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "cybercoop-vault"}}}},
+			Ports: []networkingv1.NetworkPolicyPort{port(8443, tcp)},
+		},
+	}
+	seen := map[string]bool{}
+	for _, ch := range channels {
+		host, p := peerPort(ch.Endpoint)
+		rule := networkingv1.NetworkPolicyEgressRule{Ports: []networkingv1.NetworkPolicyPort{port(p, tcp)}}
+		key := fmt.Sprint(p)
+		if isIP(host) {
+			bits := "/32"
+			if strings.Contains(host, ":") {
+				bits = "/128"
+			}
+			rule.To = []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: host + bits}}}
+			key = host + key
+		}
+		if !seen[key] {
+			seen[key] = true
+			rules = append(rules, rule)
+		}
+	}
+	return rules
 }
 
 var networkPolicySpec = apply.Spec[*networkingv1.NetworkPolicy]{
@@ -303,12 +345,18 @@ var networkPolicySpec = apply.Spec[*networkingv1.NetworkPolicy]{
 // Deployment is left alone when its configuration could not be applied.
 
 func (r *Reconciler) reconcileNetworkPolicy(ctx context.Context, s *scope) error {
-	_, err := apply.Apply(ctx, s.children, desiredNetworkPolicy(s.fp), networkPolicySpec, "")
+	_, err := apply.Apply(ctx, s.children, desiredNetworkPolicy(s.fp, s.channels), networkPolicySpec, "")
 	return s.Provisioned(err)
 }
 
 func (r *Reconciler) reconcileConfiguration(ctx context.Context, s *scope) error {
-	cm, err := desiredConfigMap(s.fp)
+	vault, err := r.vaultEndpoint(ctx, s.fp)
+	if err != nil {
+		s.configured = false
+		return s.Provisioned(err)
+	}
+	s.vault = vault
+	cm, err := desiredConfigMap(s.fp, vault)
 	if err == nil {
 		_, err = apply.Apply(ctx, s.children, cm, configMapSpec, "")
 	}
@@ -323,7 +371,7 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, s *scope) error {
 	if !s.configured {
 		return nil // the configuration phase's error is reported already
 	}
-	cm, err := desiredConfigMap(s.fp)
+	cm, err := desiredConfigMap(s.fp, s.vault)
 	if err != nil {
 		return s.Provisioned(err)
 	}

@@ -22,12 +22,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/apply"
 	"github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/certs"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway"
 	"github.com/cybercoop/cybercoop-operator/internal/metrics"
 	"github.com/cybercoop/cybercoop-operator/internal/reconciler"
 )
@@ -73,6 +75,12 @@ type scope struct {
 	// the Deployment that mounts it is not touched.
 	configured bool
 	deployment *appsv1.Deployment // the live gateway Deployment, once applied
+
+	// vault is the evidence vault the gateway records requests in; nil when the
+	// FocalPoint has none yet.
+	vault *gateway.VaultEndpoint
+	// channels are the channels written into the gateway's channels file.
+	channels []gateway.Channel
 }
 
 // +kubebuilder:rbac:groups=cybercoop.io,resources=focalpoints,verbs=get;list;watch
@@ -84,6 +92,7 @@ type scope struct {
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=cybercoop.io,resources=cooperationchannels;evidencevaults,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile brings one FocalPoint's CA, certificates and children to the declared
@@ -93,8 +102,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // kind is the FocalPoint's reconcile: certificates first (the gateway's pod template
-// names the trust bundle), then the NetworkPolicy (pods never run without it), the
-// configuration, the gateway, its Service and its disruption budget.
+// names the trust bundle), then the channels file (the NetworkPolicy opens egress to
+// each peer), the NetworkPolicy (pods never run without it), the configuration, the
+// gateway, its Service and its disruption budget.
 func (r *Reconciler) kind() *reconciler.Kind[*cybercoopv1alpha1.FocalPoint, *scope] {
 	return &reconciler.Kind[*cybercoopv1alpha1.FocalPoint, *scope]{
 		Client:   r.Client,
@@ -103,6 +113,7 @@ func (r *Reconciler) kind() *reconciler.Kind[*cybercoopv1alpha1.FocalPoint, *sco
 		NewScope: r.newScope,
 		Phases: []reconciler.Phase[*scope]{
 			{Name: "certificates", Run: r.reconcileCertificates},
+			{Name: "channels", Run: r.reconcileChannels},
 			{Name: "network policy", Run: r.reconcileNetworkPolicy},
 			{Name: "configuration", Run: r.reconcileConfiguration},
 			{Name: "gateway", Run: r.reconcileGateway},
@@ -128,7 +139,7 @@ func (r *Reconciler) newScope(fp *cybercoopv1alpha1.FocalPoint, now time.Time) *
 // report publishes the certificates' expiry as metrics and warns about certificates in
 // use that are past their renewal time.
 func (r *Reconciler) report(ctx context.Context, s *scope) {
-	certs.Publish(ctx, r.Recorder, s.fp, kindFocalPoint, []string{certs.RoleCA, roleGatewayServing}, &s.certs, s.Now)
+	certs.Publish(ctx, r.Recorder, s.fp, kindFocalPoint, []string{certs.RoleCA, roleGatewayServing, roleGatewayClient, roleOfficer}, &s.certs, s.Now)
 }
 
 // SetupWithManager registers the controller and its watches. cert-manager's
@@ -140,6 +151,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	r.certManagerInstalled = installed
+	channelObject := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return o.GetLabels()[gateway.FocalPointLabel] != ""
+	}))
 	caConsumer := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetLabels()[ca.TrustsCALabel] != "" || o.GetLabels()[certs.IssuerLabel] != ""
 	}))
@@ -164,7 +178,17 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// re-issued leaves, so each change of theirs may let it move on.
 		Watches(&appsv1.Deployment{}, ca.EnqueueCAOwner(mgr.GetClient(), kindFocalPoint), caConsumer).
 		Watches(&appsv1.StatefulSet{}, ca.EnqueueCAOwner(mgr.GetClient(), kindFocalPoint), caConsumer).
-		Watches(&corev1.Secret{}, ca.EnqueueCAOwner(mgr.GetClient(), kindFocalPoint), caConsumer)
+		Watches(&corev1.Secret{}, ca.EnqueueCAOwner(mgr.GetClient(), kindFocalPoint), caConsumer).
+		// CooperationChannels: each one's peer, types and terms go into the channels file.
+		Watches(&cybercoopv1alpha1.CooperationChannel{}, handler.EnqueueRequestsFromMapFunc(focalPointOfChannel),
+			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		// A channel's client certificate and peer trust, labelled with the FocalPoint:
+		// renewed or learned, they go into the channels file at once.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(focalPointOfLabel), channelObject).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(focalPointOfLabel), channelObject).
+		// EvidenceVaults: the vault's endpoint goes into the gateway's configuration.
+		Watches(&cybercoopv1alpha1.EvidenceVault{}, handler.EnqueueRequestsFromMapFunc(focalPointOfVault),
+			builder.WithPredicates(vaultEndpointChanged))
 	if installed {
 		// cert-manager's Certificates (spec.certificates.issuerRef): their Ready condition
 		// and revision change when cert-manager has issued into the Secret, which carries

@@ -102,7 +102,7 @@ func TestDeploymentSpecOwnsTheServingCertificateAnnotation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
 			fp := newFocalPoint("ns")
-			cm, err := desiredConfigMap(fp)
+			cm, err := desiredConfigMap(fp, nil)
 			g.Expect(err).NotTo(HaveOccurred())
 			d := desiredDeployment(fp, cm, testGatewayImage, tc.desired)
 			l := d.DeepCopy()

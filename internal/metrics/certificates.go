@@ -17,6 +17,10 @@ const (
 	RoleCA = "ca"
 	// RoleGatewayServing is a gateway's TLS serving certificate.
 	RoleGatewayServing = "gateway-serving"
+	// RoleGatewayClient is a gateway's client certificate for its evidence vault.
+	RoleGatewayClient = "gateway-vault-client"
+	// RoleOfficer is the local officers' credential for the gateway's outbound API.
+	RoleOfficer = "officer"
 )
 
 var certificateExpiration = prometheus.NewGaugeVec(prometheus.GaugeOpts{
