@@ -33,7 +33,7 @@ func strictDecode(body []byte) (decoded, error) {
 	if !utf8.Valid(body) {
 		return decoded{}, fmt.Errorf("request body is not UTF-8: invalid byte sequence at byte offset %d", invalidUTF8Offset(body))
 	}
-	d := &strictDecoder{dec: json.NewDecoder(bytes.NewReader(body)), size: len(body)}
+	d := &strictDecoder{dec: json.NewDecoder(bytes.NewReader(body)), body: body}
 	d.dec.UseNumber()
 	tok, err := d.dec.Token()
 	if err == io.EOF {
@@ -58,8 +58,11 @@ func strictDecode(body []byte) (decoded, error) {
 
 type strictDecoder struct {
 	dec      *json.Decoder
-	size     int
+	body     []byte
 	problems []FieldError
+	// lastSurrogate is set by next when the string it read holds an
+	// unpaired surrogate escape.
+	lastSurrogate bool
 }
 
 func (d *strictDecoder) syntaxError(err error) error {
@@ -68,7 +71,7 @@ func (d *strictDecoder) syntaxError(err error) error {
 	case errors.As(err, &syn):
 		return fmt.Errorf("request body is not JSON: syntax error at byte offset %d", syn.Offset)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return fmt.Errorf("request body is not JSON: it ends at byte offset %d inside a value", d.size)
+		return fmt.Errorf("request body is not JSON: it ends at byte offset %d inside a value", len(d.body))
 	default:
 		return fmt.Errorf("request body is not JSON: error at byte offset %d", d.dec.InputOffset())
 	}
@@ -76,12 +79,20 @@ func (d *strictDecoder) syntaxError(err error) error {
 
 // next reads a token; io.EOF inside a value is a truncated body.
 func (d *strictDecoder) next() (json.Token, error) {
+	start := d.dec.InputOffset()
 	tok, err := d.dec.Token()
 	if err != nil {
 		return nil, d.syntaxError(err)
 	}
+	// encoding/json turns an unpaired surrogate escape into U+FFFD; RFC 8785
+	// has no form for it. Look at the raw token only when U+FFFD shows up.
+	s, isString := tok.(string)
+	d.lastSurrogate = isString && strings.ContainsRune(s, utf8.RuneError) &&
+		unpairedSurrogate(d.body[start:d.dec.InputOffset()])
 	return tok, nil
 }
+
+const unpairedSurrogateMessage = "holds an unpaired UTF-16 surrogate escape (\\ud800 to \\udfff), which has no RFC 8785 canonical form"
 
 func (d *strictDecoder) value(tok json.Token, pointer string, depth int) (any, error) {
 	switch tok := tok.(type) {
@@ -99,7 +110,12 @@ func (d *strictDecoder) value(tok json.Token, pointer string, depth int) (any, e
 			d.problems = append(d.problems, FieldError{Path: pointer, Message: msg})
 		}
 		return tok, nil
-	default: // string, bool, nil
+	case string:
+		if d.lastSurrogate {
+			d.problems = append(d.problems, FieldError{Path: pointer, Message: unpairedSurrogateMessage})
+		}
+		return tok, nil
+	default: // bool, nil
 		return tok, nil
 	}
 }
@@ -113,6 +129,9 @@ func (d *strictDecoder) object(pointer string, depth int) (any, error) {
 		}
 		name, _ := tok.(string) // the decoder only yields strings as member names
 		member := pointer + "/" + escapePointerToken(name)
+		if d.lastSurrogate {
+			d.problems = append(d.problems, FieldError{Path: member, Message: "has a name that " + unpairedSurrogateMessage})
+		}
 		tok, err = d.next()
 		if err != nil {
 			return nil, err
@@ -224,6 +243,48 @@ func normaliseDecimal(s string) (string, int, bool) {
 		trimmed = "-" + trimmed
 	}
 	return trimmed, exp, true
+}
+
+// unpairedSurrogate reports whether raw JSON text holds a \u escape of a
+// high surrogate not followed by one of a low surrogate, or of a lone low one.
+func unpairedSurrogate(raw []byte) bool {
+	high := false // the previous escape was a high surrogate
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' || i+1 >= len(raw) {
+			if high {
+				return true
+			}
+			continue
+		}
+		if raw[i+1] != 'u' || i+6 > len(raw) {
+			if high {
+				return true
+			}
+			i++ // a two-character escape such as \" or \\
+			continue
+		}
+		unit, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+		i += 5
+		switch {
+		case err != nil:
+			return false // not JSON; the decoder has said so
+		case unit >= 0xD800 && unit <= 0xDBFF:
+			if high {
+				return true
+			}
+			high = true
+		case unit >= 0xDC00 && unit <= 0xDFFF:
+			if !high {
+				return true
+			}
+			high = false
+		default:
+			if high {
+				return true
+			}
+		}
+	}
+	return high
 }
 
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

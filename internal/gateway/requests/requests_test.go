@@ -1,6 +1,7 @@
 package requests
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -356,9 +357,20 @@ func TestParseRefusesLookalikeStructure(t *testing.T) {
 			{"/n", "is not a field of Preservation requests"},
 		},
 	}, {
-		name: "unpaired surrogate",
+		name: "unpaired surrogates",
+		body: insert(`"\udc00": 1, "escapes": ["\ud83d\ude00", "\\ud800", "\ud83d\n", "\ud83d\ud83d\ude00", "\ud83d"],`),
+		want: []FieldError{
+			{"/escapes", "is not a field of Preservation requests"},
+			{"/escapes/2", "holds an unpaired UTF-16 surrogate escape (\\ud800 to \\udfff), which has no RFC 8785 canonical form"},
+			{"/escapes/3", "holds an unpaired UTF-16 surrogate escape (\\ud800 to \\udfff), which has no RFC 8785 canonical form"},
+			{"/escapes/4", "holds an unpaired UTF-16 surrogate escape (\\ud800 to \\udfff), which has no RFC 8785 canonical form"},
+			{"/\ufffd", "has a name that holds an unpaired UTF-16 surrogate escape (\\ud800 to \\udfff), which has no RFC 8785 canonical form"},
+			{"/\ufffd", "is not a field of Preservation requests"},
+		},
+	}, {
+		name: "unpaired surrogate in a field",
 		body: strings.Replace(preservation, `"Capitaine Claire Martin`, `"\ud800Capitaine Claire Martin`, 1),
-		want: []FieldError{{"", `has no RFC 8785 canonical form: a string holds an unpaired UTF-16 surrogate escape (\ud800 to \udfff)`}},
+		want: []FieldError{{"/requestingAuthority/officer", "holds an unpaired UTF-16 surrogate escape (\\ud800 to \\udfff), which has no RFC 8785 canonical form"}},
 	}, {
 		name: "array",
 		body: `[` + preservation + `]`,
@@ -703,5 +715,36 @@ func TestParseBoundsFieldErrors(t *testing.T) {
 	}
 	if !slices.IsSortedFunc(fields, func(a, b FieldError) int { return strings.Compare(a.Path, b.Path) }) {
 		t.Error("not sorted")
+	}
+}
+
+// The gateway parses requests on many goroutines with the one compiled
+// catalogue; run with -race.
+func TestParseConcurrently(t *testing.T) {
+	bodies := make([][]byte, len(Types))
+	for i, typ := range Types {
+		bodies[i] = readExample(t, typ)
+	}
+	done := make(chan error)
+	for g := range 8 {
+		go func() {
+			for i := range 50 {
+				body := bodies[(g+i)%len(bodies)]
+				if i%3 == 0 {
+					body = append(bytes.Clone(body[:len(body)-2]), `,"x":1}`...)
+				}
+				req, fields, err := Parse(body, testNow)
+				if (req == nil) != (i%3 == 0) || err != nil {
+					done <- fmt.Errorf("goroutine %d, body %d: %v %v %v", g, i, req, fields, err)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 }
