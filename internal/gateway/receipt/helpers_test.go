@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -135,16 +136,7 @@ type testVault struct {
 	request, other vault.IngestResult
 }
 
-var vaultActor = vault.Identity{Subject: "CN=gateway,O=VN central authority", Issuer: "CN=VN national CA", Serial: "1", Fingerprint: "sha256:" + hexOf(bytes.Repeat([]byte{0x11}, 32))}
-
-func hexOf(b []byte) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 0, 2*len(b))
-	for _, c := range b {
-		out = append(out, digits[c>>4], digits[c&15])
-	}
-	return string(out)
-}
+var vaultActor = vault.Identity{Subject: "CN=gateway,O=VN central authority", Issuer: "CN=VN national CA", Serial: "1", Fingerprint: "sha256:" + strings.Repeat("11", 32)}
 
 func openVault(t testing.TB) *testVault {
 	t.Helper()
