@@ -72,9 +72,9 @@ type Request struct {
 // before it starts (the checks on times that JSON Schema cannot express).
 //
 // On a document that is not valid it returns a nil Request and every field
-// error found (up to MaxFieldErrors), sorted by path and without duplicates. The error is only for
-// a body that is not one JSON text (or is longer than MaxBodyBytes); its
-// message names a byte offset, never the content.
+// error found (up to MaxFieldErrors), sorted by path and without duplicates.
+// The error is only for a body that is not one JSON text (or is longer than
+// MaxBodyBytes); its message names a byte offset, never the content.
 func Parse(body []byte, now time.Time) (*Request, []FieldError, error) {
 	if len(body) > MaxBodyBytes {
 		return nil, nil, fmt.Errorf("%w (%d bytes)", ErrBodyTooLarge, len(body))
@@ -102,7 +102,12 @@ func Parse(body []byte, now time.Time) (*Request, []FieldError, error) {
 			problems = append(problems, fieldErrors(t, verr)...)
 		}
 	}
-	authRef, authExpiry := authorisation(doc)
+	authRef, authExpiry, expiryUnread := authorisation(doc)
+	if expiryUnread && Intrusive(t) && !slices.ContainsFunc(problems, func(p FieldError) bool { return p.Path == expiryPath }) {
+		// The schema's date-time format and parseInstant disagree: refuse
+		// rather than let an unread expiry pass as none.
+		problems = append(problems, FieldError{Path: expiryPath, Message: "is a date-time this gateway cannot read; write it like 2026-11-22T09:30:00Z"})
+	}
 	problems = append(problems, timeProblems(t, doc, authExpiry, now)...)
 	if len(problems) > 0 {
 		return nil, sortFieldErrors(problems), nil
@@ -132,7 +137,7 @@ func timeProblems(t Type, doc map[string]any, authExpiry, now time.Time) []Field
 	var problems []FieldError
 	if Intrusive(t) && !authExpiry.IsZero() {
 		if !now.Before(authExpiry) {
-			problems = append(problems, FieldError{Path: "/authorisation/expiry", Message: "has passed: the authorisation must still be in force when the request is received"})
+			problems = append(problems, FieldError{Path: expiryPath, Message: "has passed: the authorisation must still be in force when the request is received"})
 		}
 		if realTime(t) {
 			if _, to, ok := period(doc["period"]); ok && to.After(authExpiry) {
@@ -179,9 +184,28 @@ func period(v any) (from, to time.Time, ok bool) {
 	if !ok1 || !ok2 {
 		return time.Time{}, time.Time{}, false
 	}
-	from, err1 := time.Parse(time.RFC3339, fromText)
-	to, err2 := time.Parse(time.RFC3339, toText)
-	return from, to, err1 == nil && err2 == nil
+	from, ok1 = parseInstant(fromText)
+	to, ok2 = parseInstant(toText)
+	return from, to, ok1 && ok2
+}
+
+// parseInstant reads an RFC 3339 date-time as the schema's date-time format
+// accepts it, which includes what time.Parse refuses: a lower-case t or z,
+// and a leap second (23:59:60, read as the next second).
+func parseInstant(s string) (time.Time, bool) {
+	s = strings.ToUpper(s)
+	leap := len(s) > 19 && s[16] == ':' && s[17:19] == "60"
+	if leap {
+		s = s[:17] + "59" + s[19:]
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	if leap {
+		t = t.Add(time.Second)
+	}
+	return t, true
 }
 
 // requestType reads the document's "type", or says what is wrong with it.
@@ -205,17 +229,19 @@ func typeList() string {
 	return strings.Join(names, ", ")
 }
 
-// authorisation returns authorisation.reference and authorisation.expiry when
-// they are present and well formed (the schema reports them otherwise).
-func authorisation(doc map[string]any) (string, time.Time) {
+const expiryPath = "/authorisation/expiry"
+
+// authorisation returns authorisation.reference and authorisation.expiry, ""
+// and zero when absent, and whether an expiry is present but unreadable.
+func authorisation(doc map[string]any) (ref string, expiry time.Time, unread bool) {
 	auth, _ := doc["authorisation"].(map[string]any)
-	ref, _ := auth["reference"].(string)
-	expiryText, _ := auth["expiry"].(string)
-	expiry, err := time.Parse(time.RFC3339, expiryText)
-	if err != nil {
-		expiry = time.Time{}
+	ref, _ = auth["reference"].(string)
+	expiryText, present := auth["expiry"].(string)
+	if !present {
+		return ref, time.Time{}, false
 	}
-	return ref, expiry
+	expiry, ok := parseInstant(expiryText)
+	return ref, expiry, !ok
 }
 
 // sortFieldErrors sorts by path, then message, drops repeats and keeps at

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 func TestParseAcceptsEveryExample(t *testing.T) {
@@ -109,6 +111,20 @@ func TestParseReportsEveryFieldError(t *testing.T) {
 		typ:  StoredDataAccess,
 		mutate: func(doc map[string]any) {
 			at(doc, "authorisation")["expiry"] = "2026-11-29T12:00:00Z"
+		},
+		want: []FieldError{{"/authorisation/expiry", "has passed: the authorisation must still be in force when the request is received"}},
+	}, {
+		name: "expiry with a lower-case t and z",
+		typ:  StoredDataAccess,
+		mutate: func(doc map[string]any) {
+			at(doc, "authorisation")["expiry"] = "2026-11-29t11:59:59z"
+		},
+		want: []FieldError{{"/authorisation/expiry", "has passed: the authorisation must still be in force when the request is received"}},
+	}, {
+		name: "expiry on a leap second",
+		typ:  StoredDataAccess,
+		mutate: func(doc map[string]any) {
+			at(doc, "authorisation")["expiry"] = "2016-12-31T23:59:60Z"
 		},
 		want: []FieldError{{"/authorisation/expiry", "has passed: the authorisation must still be in force when the request is received"}},
 	}, {
@@ -745,6 +761,49 @@ func TestParseConcurrently(t *testing.T) {
 	for range 8 {
 		if err := <-done; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// Every date-time the schema's format accepts, parseInstant reads: otherwise
+// an expiry could pass validation and escape the time checks.
+func TestParseInstantReadsWhatTheSchemaAccepts(t *testing.T) {
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	c.UseLoader(embeddedOnly{})
+	common, _ := SchemaFile(commonFile)
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(common))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddResource(SchemaBaseURL+commonFile, doc); err != nil {
+		t.Fatal(err)
+	}
+	dateTime, err := c.Compile(SchemaBaseURL + commonFile + "#/$defs/dateTime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]time.Time{
+		"2026-11-22T09:30:00Z":             time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC),
+		"2026-11-22t09:30:00z":             time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC),
+		"2026-11-22T16:30:00.123456+07:00": time.Date(2026, 11, 22, 9, 30, 0, 123456000, time.UTC),
+		"2016-12-31T23:59:60Z":             time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC),
+		"2016-12-31T18:59:60-05:00":        time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC),
+		"2026-11-22T09:30:00-00:00":        time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC),
+	}
+	for s, want := range cases {
+		if err := dateTime.Validate(s); err != nil {
+			t.Errorf("%s: the schema refuses it: %v", s, err)
+		}
+		got, ok := parseInstant(s)
+		if !ok || !got.Equal(want) {
+			t.Errorf("parseInstant(%s) = %v, %v; want %v", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"2026-11-22T24:00:00Z", "2026-11-22T09:30:00+24:00", "2026-11-22T09:30Z", "2026-02-30T09:30:00Z", "2026-11-22 09:30:00Z", "2026-11-22T09:30:60Z"} {
+		_, ok := parseInstant(s)
+		if accepted := dateTime.Validate(s) == nil; accepted && !ok {
+			t.Errorf("%s: the schema accepts it, parseInstant cannot read it", s)
 		}
 	}
 }
