@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -441,6 +442,39 @@ func TestExclusiveCaseReference(t *testing.T) {
 	if code != http.StatusConflict || !strings.Contains(string(body), string(winner.Digest)) {
 		t.Fatalf("declared other content: %d %s", code, body)
 	}
+	// A replica whose connection closes after each request (no keep-alive)
+	// still reads the early 409, not a reset: the vault reads the rest of a
+	// refused body of up to 256 KiB before it answers.
+	certPEM, keyPEM, _ := f.ts.clientCA.issue(t, pkix.Name{CommonName: "gateway", Organization: []string{"Agency A"}}, false, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	oneShot := f.ts.clientWith(t, certPEM, keyPEM, true)
+	meta, _ := json.Marshal(m)
+	var refusals sync.WaitGroup
+	for i := range 32 {
+		refusals.Go(func() {
+			big := randomBytes(uint64(5000+i), 200<<10)
+			req, _ := http.NewRequest(http.MethodPost, f.ts.url("/v1/objects"), nil)
+			var b bytes.Buffer
+			mw := multipart.NewWriter(&b)
+			part, _ := mw.CreateFormField("metadata")
+			part.Write(meta) //nolint:errcheck // a bytes.Buffer
+			part, _ = mw.CreateFormFile("object", "object")
+			part.Write(big) //nolint:errcheck // a bytes.Buffer
+			mw.Close()
+			req.Body, req.ContentLength = io.NopCloser(&b), int64(b.Len())
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			req.Header.Set(ObjectDigestHeader, string(digestOfTest(big)))
+			resp, err := oneShot.Do(req)
+			if err != nil {
+				t.Errorf("early refusal %d on a one-shot connection: %v", i, err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusConflict {
+				t.Errorf("early refusal %d on a one-shot connection: %d", i, resp.StatusCode)
+			}
+		})
+	}
+	refusals.Wait()
 	mine := m
 	mine.OnBehalfOf = nil
 	for name, tc := range map[string]struct {

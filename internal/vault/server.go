@@ -305,44 +305,59 @@ func (h *handler) ingest(w http.ResponseWriter, r *http.Request) {
 	defer release()
 	tail := &tailReader{r: newBodyGuard(w, r.Body, h.limits)}
 	r.Body = tail
+	// A refusal that comes before the body is read through (metadata, role,
+	// an exclusive case taken) first reads a small remainder, so that a
+	// client still sending receives the answer rather than a connection
+	// reset under it; a larger remainder is cut off, as net/http would.
+	drain := func() {
+		if n, _ := io.CopyN(io.Discard, tail, maxRefusalDrain+1); n > maxRefusalDrain {
+			w.Header().Set("Connection", "close")
+		}
+	}
+	refuse := func(err error) {
+		drain()
+		h.fail(w, r, err)
+	}
 	want, err := declaredExpectation(r.Header)
 	if err != nil {
-		h.fail(w, r, err)
+		refuse(err)
 		return
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
+		drain()
 		writeJSON(w, http.StatusBadRequest, apiError{Error: "ingest expects multipart/form-data with parts \"metadata\" then \"object\": " + err.Error()})
 		return
 	}
 	part, err := mr.NextPart()
 	if err != nil || part.FormName() != "metadata" {
-		h.fail(w, r, bodyErr(err, errors.New("ingest: the first part must be \"metadata\" (JSON)")))
+		refuse(bodyErr(err, errors.New("ingest: the first part must be \"metadata\" (JSON)")))
 		return
 	}
 	raw, err := io.ReadAll(io.LimitReader(part, MaxMetadataBytes+1))
 	if err != nil {
-		h.fail(w, r, bodyErr(err, fmt.Errorf("%w: ingest: reading metadata: %w", ErrIncompleteBody, err)))
+		refuse(bodyErr(err, fmt.Errorf("%w: ingest: reading metadata: %w", ErrIncompleteBody, err)))
 		return
 	}
 	if len(raw) > MaxMetadataBytes {
+		drain()
 		writeJSON(w, http.StatusRequestEntityTooLarge, apiError{Error: fmt.Sprintf("ingest: metadata exceeds the limit of %d bytes", MaxMetadataBytes), Field: "metadata"})
 		return
 	}
 	meta, err := ParseMetadata(raw, h.v.now(), h.v.Policy())
 	if err != nil {
-		h.fail(w, r, err)
+		refuse(err)
 		return
 	}
 	part, err = mr.NextPart()
 	if err != nil || part.FormName() != "object" {
-		h.fail(w, r, bodyErr(err, errors.New("ingest: the second part must be \"object\" (the evidence bytes)")))
+		refuse(bodyErr(err, errors.New("ingest: the second part must be \"object\" (the evidence bytes)")))
 		return
 	}
 	_, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	res, err := h.v.Ingest(r.Context(), actor, meta, &lastPart{part: part, mr: mr, body: tail, boundary: params["boundary"]}, want)
 	if err != nil {
-		h.fail(w, r, err)
+		refuse(err)
 		return
 	}
 	code := http.StatusCreated
@@ -433,6 +448,10 @@ func (l *lastPart) Read(p []byte) (int, error) {
 	l.done = true
 	return n, io.EOF
 }
+
+// maxRefusalDrain bounds what an ingest refused before its body was read
+// through reads of the rest, to answer rather than reset the connection.
+const maxRefusalDrain = 256 << 10
 
 // maxEpilogue bounds what may follow the closing boundary.
 const maxEpilogue = 0
