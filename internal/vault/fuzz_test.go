@@ -27,6 +27,8 @@ func FuzzDecodeEntry(f *testing.F) {
 		{Seq: 1, Time: epoch, Actor: testActor.Name(), Cert: &testActor, Action: ActionIngest, Object: Digest("sha256:" + strings.Repeat("ab", 32)), LegalBasis: m.LegalBasis, Reference: m.CaseReference, Metadata: &m, Size: 42, KeyVersion: 1},
 		{Seq: 2, Time: epoch.Add(time.Second), Actor: "CN=<&>\u2028", Action: ActionHold, Object: Digest("sha512:" + strings.Repeat("0", 128)), Reference: "CASE/1", LegalBasis: "art. 25"},
 		{Seq: 3, Time: epoch.Add(time.Nanosecond), Actor: SystemActor, Action: ActionRecover, Detail: "truncated"},
+		{Seq: 4, Time: epoch, Actor: "CN=peer,C=VN", Cert: &Identity{Subject: "CN=peer,C=VN", Fingerprint: "sha256:" + strings.Repeat("cd", 32)}, Via: &testActor,
+			Action: ActionIngest, Object: Digest("sha256:" + strings.Repeat("ef", 32)), Reference: m.CaseReference, Metadata: &m, Size: 1, KeyVersion: 1},
 	} {
 		e.Prev = prev
 		e, line, err := encodeEntry(e)
@@ -72,6 +74,15 @@ func FuzzParseMetadata(f *testing.F) {
 	}
 	f.Add([]byte(`{"caseReference":"x","unknown":1}`))
 	f.Add([]byte(`{} {}`))
+	relayed := testMetadata(epoch)
+	peer := testIdentity("CN=gateway.vn.example,C=VN")
+	peer.URI = "spiffe://vn.example/gateway"
+	relayed.OnBehalfOf, relayed.Exclusive = &peer, true
+	b, _ := json.Marshal(relayed)
+	f.Add(b)
+	f.Add(bytes.Replace(b, []byte(`"subject":"CN=`), []byte(`"subject":"CN=\u202e`), 1))
+	f.Add(bytes.Replace(b, []byte(`"onBehalfOf":{`), []byte(`"onBehalfOf":{"onBehalfOf":{},`), 1))
+	f.Add([]byte(`{"onBehalfOf":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := ParseMetadata(data, epoch, testPolicy)
 		if err != nil {
@@ -91,8 +102,17 @@ func FuzzParseMetadata(f *testing.F) {
 			t.Fatal(err)
 		}
 		m2, err := ParseMetadata(b, epoch, testPolicy)
-		if err != nil || m2.CaseReference != m.CaseReference || !m2.RetentionUntil.Equal(m.RetentionUntil) {
+		if err != nil || m2.CaseReference != m.CaseReference || !m2.RetentionUntil.Equal(m.RetentionUntil) ||
+			m2.Exclusive != m.Exclusive || (m2.OnBehalfOf == nil) != (m.OnBehalfOf == nil) || m.OnBehalfOf != nil && *m2.OnBehalfOf != *m.OnBehalfOf {
 			t.Fatalf("re-parsing accepted metadata: %+v %v", m2, err)
+		}
+		// An accepted relayed identity is one the custody log can name as an
+		// actor without it passing for another: a distinguished name, no
+		// system: principal, a certificate fingerprint.
+		if p := m.OnBehalfOf; p != nil {
+			if _, err := canonicalDN(p.Subject); err != nil || p.check() != nil || p.Name() == SystemActor || !strings.HasPrefix(p.Fingerprint, "sha256:") {
+				t.Fatalf("accepted relayed identity %+v", p)
+			}
 		}
 	})
 }

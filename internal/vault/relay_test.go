@@ -709,3 +709,35 @@ func TestRelayedEntriesAreCheckedOnReplay(t *testing.T) {
 		}
 	}
 }
+
+// TestExportOfRelayedContentByAnotherCase: a client that ingests content a
+// relay recorded first exports it with the relayed entry redacted (the
+// relay's case is not its to see) but still proven, and still naming the
+// peer as actor and the relay as via.
+func TestExportOfRelayedContentByAnotherCase(t *testing.T) {
+	f := newRelayFixture(t, Limits{})
+	m := f.metadata("REQUEST/VN/2031/0046")
+	m.OnBehalfOf, m.Exclusive = &f.peer, true
+	content := []byte("a request that is also evidence")
+	relayed := f.mustIngest(t, f.gateway, m, content, http.StatusCreated)
+	mine := f.metadata("CASE/2031/0046")
+	f.mustIngest(t, f.other, mine, content, http.StatusOK)
+	code, archive := do(t, f.other, newRequest(t, "GET", f.ts.url("/v1/objects/"+string(relayed.Digest)+"/export"), "", AuthorisationHeader, mine.AuthorisationReference))
+	if code != http.StatusOK {
+		t.Fatalf("export: %d %s", code, archive)
+	}
+	chk, err := VerifyExport(bytes.NewReader(archive), f.v.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chk.Manifest.Redacted) != 1 || chk.Manifest.Redacted[0].Seq != relayed.Sequence {
+		t.Fatalf("redacted %+v; want the relayed ingest entry %d", chk.Manifest.Redacted, relayed.Sequence)
+	}
+	e := chk.Entries[0]
+	if e.Actor != f.peer.Name() || e.Via == nil || e.Via.Name() != f.gatewayID.Name() || e.Metadata.CaseReference != RedactedMarker {
+		t.Fatalf("the relayed entry as exported to another case: %+v", e)
+	}
+	if bytes.Contains(archive, []byte(m.CaseReference)) {
+		t.Fatal("the export names the relay's case")
+	}
+}
