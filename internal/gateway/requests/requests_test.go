@@ -131,7 +131,7 @@ func TestParseReportsEveryFieldError(t *testing.T) {
 		name: "interception outlasting its authorisation",
 		typ:  Interception,
 		mutate: func(doc map[string]any) {
-			at(doc, "period")["to"] = "2026-12-21T00:00:00-03:00"
+			at(doc, "period")["to"] = "2027-05-20T00:00:00-03:00"
 		},
 		want: []FieldError{{"/period/to", "is after the authorisation's expiry: the measure must end when the authorisation does, or before"}},
 	}, {
@@ -282,7 +282,7 @@ func TestParseReportsEveryFieldError(t *testing.T) {
 			c.mutate(doc)
 			req, fields, err := Parse(marshal(t, doc), testNow)
 			if err != nil || req != nil {
-				t.Fatalf("Parse = %v, _, %v; want field errors", req, err)
+				t.Fatalf("Parse accepted: %v, error: %v; want field errors", req != nil, err)
 			}
 			if !reflect.DeepEqual(fields, c.want) {
 				t.Errorf("field errors:\n%s\nwant:\n%s", lines(fields), lines(c.want))
@@ -400,7 +400,7 @@ func TestParseRefusesLookalikeStructure(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			req, fields, err := Parse([]byte(c.body), testNow)
 			if err != nil || req != nil {
-				t.Fatalf("Parse = %v, _, %v; want field errors", req, err)
+				t.Fatalf("Parse accepted: %v, error: %v; want field errors", req != nil, err)
 			}
 			if !reflect.DeepEqual(fields, c.want) {
 				t.Errorf("field errors:\n%s\nwant:\n%s", lines(fields), lines(c.want))
@@ -449,7 +449,7 @@ func TestParseRefusesWhatIsNotOneJSONText(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			req, fields, err := Parse([]byte(c.body), testNow)
 			if req != nil || fields != nil || err == nil {
-				t.Fatalf("Parse = %v, %v, %v; want an error", req, fields, err)
+				t.Fatalf("Parse accepted: %v, field errors: %v, error: %v; want an error", req != nil, fields, err)
 			}
 			if err.Error() != c.want {
 				t.Errorf("error %q, want %q", err, c.want)
