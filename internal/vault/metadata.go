@@ -65,7 +65,9 @@ func fieldRefusal(field, format string, args ...any) error {
 
 // Metadata is what the requesting authority states about an object when it
 // is ingested. It is recorded verbatim in the object's ingest entry of the
-// custody log, which is the only place it is stored.
+// custody log, which is the only place it is stored; OnBehalfOf is recorded
+// there as the entry's actor and cert instead, and DeclineDefaultHold in its
+// detail.
 type Metadata struct {
 	// CaseReference is the case or mutual-assistance request the evidence belongs to.
 	CaseReference string `json:"caseReference"`

@@ -80,7 +80,8 @@ const (
 type Limits struct {
 	// MaxIngests is how many ingests may run at once; default 8.
 	MaxIngests int
-	// MaxIngestsPerClient is how many of them one client may run; default 2.
+	// MaxIngestsPerClient is how many of them one client may run; default 2. A
+	// client holding the relay role may run MaxIngests.
 	MaxIngestsPerClient int
 	// BodyIdleTimeout ends a request whose body sends nothing for this
 	// long; default 30s.
@@ -260,10 +261,10 @@ func (h *handler) digest(w http.ResponseWriter, r *http.Request) (Digest, bool) 
 }
 
 // acquire takes an ingest slot for client, or reports ErrBusy.
-func (h *handler) acquire(client string) (func(), error) {
+func (h *handler) acquire(client string, perClient int) (func(), error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.perClient[client] >= h.limits.MaxIngestsPerClient {
+	if h.perClient[client] >= perClient {
 		return nil, fmt.Errorf("%w: this client already runs %d ingests (the limit per client); retry when one finishes", ErrBusy, h.perClient[client])
 	}
 	select {
@@ -295,7 +296,13 @@ func (h *handler) ingest(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	release, err := h.acquire(actor.Name())
+	// A relay (a gateway) ingests for many parties at once; only the vault-wide
+	// bound applies to it.
+	perClient := h.limits.MaxIngestsPerClient
+	if h.v.grants.Allows(actor, RoleRelay) {
+		perClient = h.limits.MaxIngests
+	}
+	release, err := h.acquire(actor.Name(), perClient)
 	if err != nil {
 		w.Header().Set("Retry-After", "1")
 		w.Header().Set("Connection", "close")

@@ -55,7 +55,7 @@ type CaseInfo struct {
 	// (role relay), if one did.
 	IngestedVia string `json:"ingestedVia,omitempty"`
 	// Metadata is the case's metadata. Its authorisationReference is shown
-	// only to the client that ingested under it.
+	// only to the client that ingested (or relayed) under it.
 	Metadata Metadata `json:"metadata"`
 }
 

@@ -490,7 +490,8 @@ type IngestResult struct {
 	Duplicate bool `json:"duplicate"`
 	// Sequence is the custody entry recording this ingest.
 	Sequence uint64 `json:"sequence"`
-	// Holds lists the legal holds in force on the object after the ingest.
+	// Holds lists the legal holds in force on the object after the ingest,
+	// under the cases the client may see (as a listing shows them).
 	Holds []string `json:"holds"`
 	// OtherHolds counts the holds in force under cases the client may not
 	// see (another client's case of the same content), unnamed.
