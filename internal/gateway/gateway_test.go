@@ -29,7 +29,7 @@ type pair struct {
 	frClientAtVN *client
 }
 
-func newPair(t *testing.T) *pair {
+func newPair(t testing.TB) *pair {
 	t.Helper()
 	p := &pair{vn: newCountry(t, "VN"), fr: newCountry(t, "FR")}
 	p.vnToFR = p.vn.connect(p.fr, "Preservation", "SubscriberInformation", "StoredDataAccess")

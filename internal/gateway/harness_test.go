@@ -28,7 +28,7 @@ import (
 // loopback ports with certificates from its own national CA, laid out in files as
 // the operator mounts them.
 type country struct {
-	t        *testing.T
+	t        testing.TB
 	code     string
 	ca       *pki.KeyPair
 	paths    Paths
@@ -51,7 +51,7 @@ func (c *country) officerIdentity() string {
 	return "spiffe://cybercoop.io/ns/" + strings.ToLower(c.code) + "/focalpoint/poc/officer"
 }
 
-func writeFile(t *testing.T, path string, data []byte) {
+func writeFile(t testing.TB, path string, data []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func (c *country) trustPool() *x509.CertPool {
 	return p
 }
 
-func newCA(t *testing.T, code string) *pki.KeyPair {
+func newCA(t testing.TB, code string) *pki.KeyPair {
 	t.Helper()
 	ca, err := pki.CreateCA(pki.CASpec{CommonName: code + " national CA", Country: code, Organization: "Point of contact " + code}, time.Now())
 	if err != nil {
@@ -110,7 +110,7 @@ func newCA(t *testing.T, code string) *pki.KeyPair {
 }
 
 // newCountry starts a country's vault and gateway.
-func newCountry(t *testing.T, code string) *country {
+func newCountry(t testing.TB, code string) *country {
 	t.Helper()
 	dir := t.TempDir()
 	c := &country{t: t, code: code, ca: newCA(t, code), paths: Paths{
@@ -261,7 +261,7 @@ func (c *country) channelCert(name string) tls.Certificate {
 
 // client calls a gateway with a client certificate, trusting the gateway's CA.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	http *http.Client
 	base string
 }
@@ -299,7 +299,7 @@ func (cl *client) mustCall(method, path string, body []byte) (int, []byte) {
 	return status, out
 }
 
-func refusalOf(t *testing.T, body []byte) wire.Refusal {
+func refusalOf(t testing.TB, body []byte) wire.Refusal {
 	t.Helper()
 	var r wire.Refusal
 	if err := json.Unmarshal(body, &r); err != nil {
@@ -310,7 +310,7 @@ func refusalOf(t *testing.T, body []byte) wire.Refusal {
 
 // example reads a request document from the requests package's examples and applies
 // edits (JSON Pointer-ish paths of object members; nil deletes).
-func example(t *testing.T, name string, edits map[string]any) []byte {
+func example(t testing.TB, name string, edits map[string]any) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("requests", "testdata", "valid", name+".json"))
 	if err != nil {
@@ -343,6 +343,6 @@ func example(t *testing.T, name string, edits map[string]any) []byte {
 	return out
 }
 
-func reference(t *testing.T) string {
+func reference(t testing.TB) string {
 	return fmt.Sprintf("T-%d-%s", time.Now().UnixNano(), strings.ReplaceAll(t.Name(), "/", "."))
 }

@@ -141,7 +141,7 @@ func (s *Server) record(ctx context.Context, st *state, peerCountry string, d di
 		return wire.Accepted{}, false, vaultRefusal(err)
 	}
 	if len(held) == 0 {
-		res, err := st.vault.Ingest(ctx, m, req.Canonical)
+		res, err := s.ingest(ctx, st, m, req.Canonical)
 		switch {
 		case err == nil:
 			acc, f := s.receiptFor(ctx, st, d, id, caseRef, req, res)
@@ -168,7 +168,7 @@ func (s *Server) record(ctx context.Context, st *state, peerCountry string, d di
 	// The request was recorded but the gateway stopped before its receipt was: record
 	// it again (the vault attaches the duplicate to the same object, in a custody
 	// entry of its own) and issue the receipt on that entry.
-	res, err := st.vault.Ingest(ctx, m, req.Canonical)
+	res, err := s.ingest(ctx, st, m, req.Canonical)
 	if err != nil {
 		return wire.Accepted{}, false, vaultRefusal(err)
 	}
@@ -220,7 +220,7 @@ func (s *Server) receiptFor(ctx context.Context, st *state, d direction, id, cas
 		AuthorisationReference: receiptCase, AuthorisationExpiry: keep, RetentionUntil: keep,
 		Exclusive: true,
 	}
-	_, err = st.vault.Ingest(ctx, m, []byte(compact))
+	_, err = s.ingest(ctx, st, m, []byte(compact))
 	if vaultclient.IsStatus(err, http.StatusConflict) {
 		stored, rerr := s.storedReceipt(ctx, st, caseRef)
 		if rerr != nil || stored == "" {
@@ -312,4 +312,20 @@ func trustBundleOf(st *state, now time.Time) receipt.TrustBundle {
 
 func schemaFileName(t requests.Type) string {
 	return path.Base(requests.SchemaID(t))
+}
+
+// vaultIngests bounds the gateway's ingests in flight, below the vault's own bound
+// (8 by default), so that a burst of requests waits its turn here instead of being
+// refused by the vault.
+const vaultIngests = 6
+
+// ingest records one object, waiting for one of the gateway's ingest slots.
+func (s *Server) ingest(ctx context.Context, st *state, m vault.Metadata, body []byte) (vault.IngestResult, error) {
+	select {
+	case s.vaultSlots <- struct{}{}:
+	case <-ctx.Done():
+		return vault.IngestResult{}, ctx.Err()
+	}
+	defer func() { <-s.vaultSlots }()
+	return st.vault.Ingest(ctx, m, body)
 }

@@ -119,7 +119,7 @@ func (s *Server) keepSent(r *http.Request, st *state, ch *channel, officer vault
 			AuthorisationReference: o.caseRef, AuthorisationExpiry: keep, RetentionUntil: keep,
 			Exclusive: true, OnBehalfOf: o.actor,
 		}
-		_, err := st.vault.Ingest(r.Context(), m, o.body)
+		_, err := s.ingest(r.Context(), st, m, o.body)
 		if err != nil && !vaultclient.IsStatus(err, http.StatusConflict) {
 			return &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable,
 				Error: fmt.Sprintf("%s accepted the request (id %s), but it could not be stored here; retry with the same reference, the peer answers the same receipt: %v",

@@ -36,6 +36,8 @@ type Server struct {
 	files   *reload.Files
 	current atomic.Pointer[state]
 	slots   sync.Map // peer country or "officers" -> chan struct{}
+	// vaultSlots are the gateway's vault ingests in flight.
+	vaultSlots chan struct{}
 	metrics *metrics
 }
 
@@ -53,6 +55,7 @@ func (s *Server) Load() error {
 	if s.metrics == nil {
 		s.metrics = newMetrics()
 	}
+	s.vaultSlots = make(chan struct{}, vaultIngests)
 	files, err := reload.NewFiles(func([][]byte) error {
 		st, err := loadState(s.Paths)
 		if err != nil {
