@@ -321,3 +321,22 @@ func TestNoVaultNothingAcknowledged(t *testing.T) {
 		t.Fatalf("vault back: %d %s", status, body)
 	}
 }
+
+func TestDocumentsAreServed(t *testing.T) {
+	p := newPair(t)
+	status, body := p.frClientAtVN.mustCall(http.MethodGet, wire.PathOpenAPI, nil)
+	var doc map[string]any
+	if status != http.StatusOK || json.Unmarshal(body, &doc) != nil || doc["openapi"] != "3.1.0" {
+		t.Fatalf("openapi: %d %.200s", status, body)
+	}
+	for _, name := range []string{"Preservation", "preservation.schema.json", "common.schema.json"} {
+		status, body = p.frClientAtVN.mustCall(http.MethodGet, wire.PathSchemas+name, nil)
+		if status != http.StatusOK || !strings.Contains(string(body), `"$id"`) {
+			t.Fatalf("schema %s: %d %.200s", name, status, body)
+		}
+	}
+	status, body = p.frClientAtVN.mustCall(http.MethodGet, wire.PathSchemas+"..%2Fetc%2Fpasswd", nil)
+	if status != http.StatusNotFound {
+		t.Fatalf("a path for a schema name: %d %.200s", status, body)
+	}
+}

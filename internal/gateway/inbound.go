@@ -310,10 +310,6 @@ func trustBundleOf(st *state, now time.Time) receipt.TrustBundle {
 	return receipt.TrustBundle{Country: st.cfg.Country, Bundle: string(st.ownTrustPEM), Issued: now.UTC()}
 }
 
-func schemaFileName(t requests.Type) string {
-	return path.Base(requests.SchemaID(t))
-}
-
 // vaultIngests bounds the gateway's ingests in flight, below the vault's own bound
 // (8 by default), so that a burst of requests waits its turn here instead of being
 // refused by the vault.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -290,12 +291,17 @@ func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) schema(w http.ResponseWriter, r *http.Request) {
-	for _, t := range requests.Types {
-		if body, ok := requests.Schema(t); ok && (r.PathValue("name") == string(t) || r.PathValue("name") == schemaFileName(t)) {
-			w.Header().Set("Content-Type", "application/schema+json")
-			_, _ = w.Write(body)
-			return
-		}
+	name := r.PathValue("name")
+	body, ok := requests.SchemaFile(name)
+	if !ok {
+		// A type's name stands for its schema too: /v1/schemas/Preservation.
+		body, ok = requests.Schema(requests.Type(name))
 	}
-	writeJSON(w, http.StatusNotFound, wire.Refusal{Reason: wire.ReasonNotFound, Error: "no schema of that name"})
+	if !ok {
+		writeJSON(w, http.StatusNotFound, wire.Refusal{Reason: wire.ReasonNotFound,
+			Error: "no schema of that name; the schemas are " + strings.Join(requests.SchemaNames(), ", ")})
+		return
+	}
+	w.Header().Set("Content-Type", "application/schema+json")
+	_, _ = w.Write(body)
 }
