@@ -17,6 +17,7 @@ import (
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
 	"github.com/cybercoop/cybercoop-operator/internal/vault"
+	"github.com/cybercoop/cybercoop-operator/internal/vaultclient"
 )
 
 // pair is Viet Nam and France, each with a channel to the other: France's peers
@@ -338,5 +339,29 @@ func TestDocumentsAreServed(t *testing.T) {
 	status, body = p.frClientAtVN.mustCall(http.MethodGet, wire.PathSchemas+"..%2Fetc%2Fpasswd", nil)
 	if status != http.StatusNotFound {
 		t.Fatalf("a path for a schema name: %d %.200s", status, body)
+	}
+}
+
+// TestOtherVaultClientsCannotReadRequests: a client of the vault other than the
+// gateway (here a local officer's certificate, which the default grants let read)
+// knows the request's case from its id but neither sees nor reads it.
+func TestOtherVaultClientsCannotReadRequests(t *testing.T) {
+	p := newPair(t)
+	status, body := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	var acc wire.Accepted
+	if status != http.StatusCreated || json.Unmarshal(body, &acc) != nil {
+		t.Fatalf("outbound: %d %s", status, body)
+	}
+	rc, _, err := receipt.Verify(acc.Receipt, p.vn.trustPool(), p.vn.serverName(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	caseRef := "inbound/FR/" + acc.RequestID
+	other := vaultclient.New(p.vn.vaultURL, "vault.vn.test", p.vn.officer, p.vn.trustPool())
+	if held, err := other.ObjectsByCase(context.Background(), caseRef); err != nil || len(held) != 0 {
+		t.Fatalf("another client lists the request: %v %v", held, err)
+	}
+	if _, err := other.Read(context.Background(), vault.Digest(rc.Digest), caseRef, 1<<20); !vaultclient.IsStatus(err, http.StatusNotFound) {
+		t.Fatalf("another client reading with the case reference: %v", err)
 	}
 }

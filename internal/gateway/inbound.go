@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -133,7 +134,7 @@ func (s *Server) record(ctx context.Context, st *state, peerCountry string, d di
 	keep := s.Now().UTC().Add(time.Duration(retentionDays) * 24 * time.Hour)
 	m := vault.Metadata{
 		CaseReference: caseRef, LegalBasis: legalBasis,
-		AuthorisationReference: caseRef, AuthorisationExpiry: keep, RetentionUntil: keep,
+		AuthorisationReference: accessReference(caseRef), AuthorisationExpiry: keep, RetentionUntil: keep,
 		Exclusive: true, OnBehalfOf: &actor,
 	}
 	held, err := st.vault.ObjectsByCase(ctx, caseRef)
@@ -217,7 +218,7 @@ func (s *Server) receiptFor(ctx context.Context, st *state, d direction, id, cas
 	keep := res.RetentionUntil
 	m := vault.Metadata{
 		CaseReference: receiptCase, LegalBasis: entry.LegalBasis,
-		AuthorisationReference: receiptCase, AuthorisationExpiry: keep, RetentionUntil: keep,
+		AuthorisationReference: accessReference(receiptCase), AuthorisationExpiry: keep, RetentionUntil: keep,
 		Exclusive: true,
 	}
 	_, err = s.ingest(ctx, st, m, []byte(compact))
@@ -241,7 +242,16 @@ func (s *Server) storedReceipt(ctx context.Context, st *state, caseRef string) (
 	if err != nil || len(held) == 0 {
 		return "", err
 	}
-	body, err := st.vault.Read(ctx, held[0].Digest, receiptCase, maxReceiptBytes)
+	access := ""
+	for _, c := range held[0].Cases {
+		if c.Metadata.CaseReference == receiptCase && c.Metadata.AuthorisationReference != "" {
+			access = c.Metadata.AuthorisationReference
+		}
+	}
+	if access == "" {
+		return "", fmt.Errorf("the vault lists receipt %s without the reference to read it", receiptCase)
+	}
+	body, err := st.vault.Read(ctx, held[0].Digest, access, maxReceiptBytes)
 	if err != nil {
 		return "", err
 	}
@@ -324,4 +334,16 @@ func (s *Server) ingest(ctx context.Context, st *state, m vault.Metadata, body [
 	}
 	defer func() { <-s.vaultSlots }()
 	return st.vault.Ingest(ctx, m, body)
+}
+
+// accessReference is the authorisation reference a stored request or receipt is read
+// with. The vault admits a reader by it, so it must not be guessable from the case;
+// the gateway finds it again in its own listing of the case, which shows the
+// references only to the client that ingested (or relayed) under them.
+func accessReference(caseRef string) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return caseRef + "/access-" + hex.EncodeToString(b[:])
 }

@@ -116,7 +116,7 @@ func (s *Server) keepSent(r *http.Request, st *state, ch *channel, officer vault
 	for _, o := range objects {
 		m := vault.Metadata{
 			CaseReference: o.caseRef, LegalBasis: ch.LegalBasis,
-			AuthorisationReference: o.caseRef, AuthorisationExpiry: keep, RetentionUntil: keep,
+			AuthorisationReference: accessReference(o.caseRef), AuthorisationExpiry: keep, RetentionUntil: keep,
 			Exclusive: true, OnBehalfOf: o.actor,
 		}
 		_, err := s.ingest(r.Context(), st, m, o.body)
