@@ -124,4 +124,14 @@ type CARotationStatus struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	Message string `json:"message,omitempty"`
+	// waitingForPeers names the CooperationChannels whose peer has not yet accepted
+	// the new CA: no certificate is issued from it until each has (a probe completed
+	// a handshake at the peer with a certificate from the new CA), or until a week
+	// before the old CA expires.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	WaitingForPeers []string `json:"waitingForPeers,omitempty"`
 }

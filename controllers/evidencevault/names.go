@@ -21,9 +21,13 @@ const (
 	trustDir    = "/etc/cybercoop/trust"
 	keyringDir  = "/etc/cybercoop/keyring"
 	signingDir  = "/etc/cybercoop/checkpoint-key"
-	signingFile = "signing.key"
+	signingFile = CheckpointKeyFile
 	vaultUID    = 65532
 )
+
+// CheckpointKeyFile is the signing key's name in CheckpointKeySecretName's data and
+// in its mount.
+const CheckpointKeyFile = "signing.key"
 
 // vaultName is the name shared by an EvidenceVault's StatefulSet, client Service,
 // disruption budget and NetworkPolicy.

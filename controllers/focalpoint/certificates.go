@@ -117,7 +117,9 @@ func (r *Reconciler) reconcileCertificates(ctx context.Context, s *scope) error 
 	} else {
 		keeper := ca.Keeper{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder}
 		clients := clientLeaves(fp)
-		s.ca, err = keeper.Reconcile(ctx, authority(fp), append([]certs.Leaf{leaf}, clients...), s.Now)
+		a := authority(fp)
+		a.Peers = r.peersAccepting(fp)
+		s.ca, err = keeper.Reconcile(ctx, a, append([]certs.Leaf{leaf}, clients...), s.Now)
 		if s.ca != nil {
 			s.ca.Report(&s.certs, caSpec(fp).EffectiveRenewBefore())
 			served, readErr := r.servedLeaf(ctx, s, leaf)

@@ -3,6 +3,7 @@ package focalpoint
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
@@ -23,6 +25,7 @@ import (
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/apply"
+	"github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/certs"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway"
 	"github.com/cybercoop/cybercoop-operator/internal/metrics"
@@ -223,7 +226,7 @@ func (r *Reconciler) reconcileChannels(ctx context.Context, s *scope) error {
 		return s.Provisioned(err)
 	}
 	s.channels = loaded
-	_, err = apply.Apply(ctx, s.children, desired, channelsSecretSpec, "")
+	_, err = apply.Apply(ctx, s.children, desired, channelsSecretSpec, r.plannedChannels(ctx, desired))
 	return s.Provisioned(err)
 }
 
@@ -264,5 +267,142 @@ var vaultEndpointChanged = predicate.Funcs{
 		n, ok2 := e.ObjectNew.(*cybercoopv1alpha1.EvidenceVault)
 		return !ok1 || !ok2 || o.Status.Endpoint != n.Status.Endpoint ||
 			o.Spec.FocalPointRef != n.Spec.FocalPointRef || (o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil)
+	},
+}
+
+// The gateway's configuration, channels file and egress follow other resources (the
+// EvidenceVault, the CooperationChannels), not only the FocalPoint's spec: a change
+// they explain is planned and reported as such, not as drift.
+
+// plannedConfig explains a configuration change that follows the vault.
+func (r *Reconciler) plannedConfig(ctx context.Context, desired *corev1.ConfigMap) string {
+	live := &corev1.ConfigMap{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+		return ""
+	}
+	var was, will gateway.Config
+	if json.Unmarshal([]byte(live.Data[gateway.ConfigFile]), &was) != nil || json.Unmarshal([]byte(desired.Data[gateway.ConfigFile]), &will) != nil {
+		return ""
+	}
+	// Only a change confined to what follows other resources (or an operator upgrade)
+	// is planned; anything else in the file is drift, or a spec change.
+	rest := func(c gateway.Config) gateway.Config { c.Vault, c.OfficerIdentity = nil, ""; return c }
+	switch {
+	case !equality.Semantic.DeepEqual(rest(was), rest(will)):
+		return ""
+	case equality.Semantic.DeepEqual(was.Vault, will.Vault):
+		return "the gateway admits officers by their identity " + will.OfficerIdentity
+	case will.Vault == nil:
+		return "the FocalPoint no longer has an EvidenceVault; the gateway refuses requests until it has one"
+	default:
+		return "the gateway records requests in the EvidenceVault at " + will.Vault.URL
+	}
+}
+
+// plannedChannels explains a channels file change by the channels added, removed
+// or changed (a renewed certificate, a learned peer CA, new terms).
+func (r *Reconciler) plannedChannels(ctx context.Context, desired *corev1.Secret) string {
+	live := &corev1.Secret{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+		return ""
+	}
+	var was, will gateway.Channels
+	if json.Unmarshal(live.Data[gateway.ChannelsFile], &was) != nil || json.Unmarshal(desired.Data[gateway.ChannelsFile], &will) != nil {
+		return ""
+	}
+	before := map[string]gateway.Channel{}
+	for _, c := range was.Channels {
+		before[c.Name] = c
+	}
+	var added, changed, removed []string
+	for _, c := range will.Channels {
+		old, ok := before[c.Name]
+		delete(before, c.Name)
+		switch {
+		case !ok:
+			added = append(added, c.Name)
+		case !equality.Semantic.DeepEqual(old, c) ||
+			!bytesEqual(live.Data, desired.Data, c.ClientCertFile(), c.ClientKeyFile(), c.TrustFile()):
+			changed = append(changed, c.Name)
+		}
+	}
+	for name := range before {
+		removed = append(removed, name)
+	}
+	slices.Sort(removed)
+	var parts []string
+	for _, p := range []struct {
+		what  string
+		names []string
+	}{{"added", added}, {"changed", changed}, {"removed", removed}} {
+		if len(p.names) > 0 {
+			parts = append(parts, "channels "+p.what+": "+strings.Join(p.names, ", "))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func bytesEqual(a, b map[string][]byte, keys ...string) bool {
+	for _, k := range keys {
+		if string(a[k]) != string(b[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// plannedEgress explains a NetworkPolicy change that follows the channels' peers.
+func (r *Reconciler) plannedEgress(ctx context.Context, s *scope, desired *networkingv1.NetworkPolicy) string {
+	live := &networkingv1.NetworkPolicy{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+		return ""
+	}
+	if equality.Semantic.DeepEqual(live.Spec.Ingress, desired.Spec.Ingress) && !equality.Semantic.DeepEqual(live.Spec.Egress, desired.Spec.Egress) &&
+		equality.Semantic.DeepEqual(live.Spec.PodSelector, desired.Spec.PodSelector) {
+		return fmt.Sprintf("egress follows the %d channel(s)' peers", len(s.channels))
+	}
+	return ""
+}
+
+// peersAccepting holds a CA key replacement until every channel's peer accepts the
+// new CA (internal/ca Authority.Peers): the channel's probe has completed a
+// handshake at the peer with a certificate from the new CA and recorded it in
+// status.peer.acceptsCAs. A suspended channel passes nothing and holds nothing back.
+func (r *Reconciler) peersAccepting(fp *cybercoopv1alpha1.FocalPoint) func(context.Context, *x509.Certificate) ([]string, error) {
+	return func(ctx context.Context, newCA *x509.Certificate) ([]string, error) {
+		channels, err := r.channelsOf(ctx, fp)
+		if err != nil {
+			return nil, err
+		}
+		want := ca.Fingerprint(newCA)
+		var waiting []string
+		for _, cc := range channels {
+			if ptr.Deref(cc.Spec.Suspend, false) {
+				continue
+			}
+			if cc.Status.Peer == nil || !slices.Contains(cc.Status.Peer.AcceptsCAs, want) {
+				waiting = append(waiting, fmt.Sprintf("%s (%s)", cc.Name, cc.Spec.Peer.Country))
+			}
+		}
+		return waiting, nil
+	}
+}
+
+// channelChanged passes a CooperationChannel event when the channels file or a
+// key replacement may follow from it: its spec, or the CAs its peer accepts.
+var channelChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*cybercoopv1alpha1.CooperationChannel)
+		n, ok2 := e.ObjectNew.(*cybercoopv1alpha1.CooperationChannel)
+		if !ok1 || !ok2 || o.Generation != n.Generation || (o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil) {
+			return true
+		}
+		accepts := func(cc *cybercoopv1alpha1.CooperationChannel) []string {
+			if cc.Status.Peer == nil {
+				return nil
+			}
+			return cc.Status.Peer.AcceptsCAs
+		}
+		return !slices.Equal(accepts(o), accepts(n))
 	},
 }

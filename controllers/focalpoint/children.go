@@ -345,7 +345,8 @@ var networkPolicySpec = apply.Spec[*networkingv1.NetworkPolicy]{
 // Deployment is left alone when its configuration could not be applied.
 
 func (r *Reconciler) reconcileNetworkPolicy(ctx context.Context, s *scope) error {
-	_, err := apply.Apply(ctx, s.children, desiredNetworkPolicy(s.fp, s.channels), networkPolicySpec, "")
+	desired := desiredNetworkPolicy(s.fp, s.channels)
+	_, err := apply.Apply(ctx, s.children, desired, networkPolicySpec, r.plannedEgress(ctx, s, desired))
 	return s.Provisioned(err)
 }
 
@@ -358,7 +359,7 @@ func (r *Reconciler) reconcileConfiguration(ctx context.Context, s *scope) error
 	s.vault = vault
 	cm, err := desiredConfigMap(s.fp, vault)
 	if err == nil {
-		_, err = apply.Apply(ctx, s.children, cm, configMapSpec, "")
+		_, err = apply.Apply(ctx, s.children, cm, configMapSpec, r.plannedConfig(ctx, cm))
 	}
 	if err == nil {
 		_, err = apply.Apply(ctx, s.children, desiredServiceAccount(s.fp), serviceAccountSpec, "")
@@ -380,6 +381,10 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, s *scope) error {
 	planned := ""
 	if err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); err == nil {
 		planned = ca.PlannedRollout(s.podCertificates, live.Spec.Template.Annotations, "gateway")
+		if planned == "" && live.Spec.Template.Annotations[ConfigHashAnnotation] != desired.Spec.Template.Annotations[ConfigHashAnnotation] {
+			// The configuration follows the EvidenceVault too, not only the spec.
+			planned = "the gateway's configuration changed; the pods roll to load it"
+		}
 	}
 	s.deployment, err = apply.Apply(ctx, s.children, desired, deploymentSpec, planned)
 	return s.Provisioned(err)

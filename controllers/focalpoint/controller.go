@@ -179,9 +179,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&appsv1.Deployment{}, ca.EnqueueCAOwner(mgr.GetClient(), kindFocalPoint), caConsumer).
 		Watches(&appsv1.StatefulSet{}, ca.EnqueueCAOwner(mgr.GetClient(), kindFocalPoint), caConsumer).
 		Watches(&corev1.Secret{}, ca.EnqueueCAOwner(mgr.GetClient(), kindFocalPoint), caConsumer).
-		// CooperationChannels: each one's peer, types and terms go into the channels file.
+		// CooperationChannels: each one's peer, types and terms go into the channels
+		// file, and a CA key replacement waits for each one's peer to accept the new CA.
 		Watches(&cybercoopv1alpha1.CooperationChannel{}, handler.EnqueueRequestsFromMapFunc(focalPointOfChannel),
-			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			builder.WithPredicates(channelChanged)).
 		// A channel's client certificate and peer trust, labelled with the FocalPoint:
 		// renewed or learned, they go into the channels file at once.
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(focalPointOfLabel), channelObject).

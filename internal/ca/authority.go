@@ -42,7 +42,18 @@ type Authority struct {
 	BundlePublished bool
 	// Labels go on the CA and trust bundle Secrets.
 	Labels map[string]string
+	// Peers, if set, holds a key replacement before any leaf is signed by the new CA
+	// until every peer State accepts that CA. It returns the names of those that do
+	// not yet (for a FocalPoint: the CooperationChannels whose probe has not yet
+	// completed a handshake at the peer with a certificate from the new CA). The hold
+	// ends PeerWaitLimit before the old CA expires, since waiting longer would break
+	// every channel anyway.
+	Peers func(ctx context.Context, newCA *x509.Certificate) (waiting []string, err error)
 }
+
+// PeerWaitLimit is how long before the old CA's expiry a key replacement stops
+// waiting for peers to accept the new CA.
+const PeerWaitLimit = 7 * 24 * time.Hour
 
 // Keeper keeps national CAs: it creates, renews and repairs them, publishes their
 // trust bundles, drives key replacements across every consumer, and issues leaves.

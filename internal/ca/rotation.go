@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -38,6 +39,9 @@ func (k *Keeper) advanceRotation(ctx context.Context, a Authority, st *State, no
 			return err
 		}
 		st.RotationMessage = step.Message
+		if step.Action == pki.RotationWaitForConsumers && len(st.WaitingForPeers) > 0 {
+			st.RotationMessage += fmt.Sprintf("; waiting for %d peer(s) to accept the new CA: %s", len(st.WaitingForPeers), strings.Join(st.WaitingForPeers, ", "))
+		}
 		switch step.Action {
 		case pki.RotationNoAction, pki.RotationWaitForConsumers, pki.RotationWaitForLeaves, pki.RotationWaitForLeafConsumers:
 			if step.Phase == phase {
@@ -123,6 +127,24 @@ func (k *Keeper) observeRotation(ctx context.Context, a Authority, st *State, no
 		return obs, err
 	}
 	obs.ConsumersHaveNewCA = everyConsumerTrusts(consumers, BundleHash(extended.PEM()))
+	st.WaitingForPeers = nil
+	if obs.ConsumersHaveNewCA && a.Peers != nil && st.Phase() == pki.RotationBundleExtended {
+		waiting, err := a.Peers(ctx, st.next.Certificate)
+		if err != nil {
+			return obs, err
+		}
+		switch {
+		case len(waiting) == 0:
+		case st.activeCert != nil && !now.Before(st.activeCert.NotAfter.Add(-PeerWaitLimit)):
+			// The old CA expires soon: switch without them rather than break everything.
+			k.Recorder.Eventf(a.Owner, nil, corev1.EventTypeWarning, cybercoopv1alpha1.EventCARotation, "RotateCA",
+				"CA key replacement proceeds without %s accepting the new CA: the old CA expires at %s",
+				strings.Join(waiting, ", "), st.activeCert.NotAfter.UTC().Format(time.RFC3339))
+		default:
+			st.WaitingForPeers = waiting
+			obs.ConsumersHaveNewCA = false
+		}
+	}
 	obs.LeavesSignedByNewCA = everyLeafIssuedBy(leaves, st.next.Certificate)
 	obs.LeavesObserved = everyConsumerServes(consumers, leaves)
 	return obs, nil

@@ -113,6 +113,9 @@ type State struct {
 	CALost string
 	// RotationMessage says what the key replacement did or waits for.
 	RotationMessage string
+	// WaitingForPeers names the peers that hold the key replacement back: they have
+	// not yet accepted the new CA (Authority.Peers).
+	WaitingForPeers []string
 }
 
 // Load reads the CA Secret and the trust bundle Secret.
@@ -208,6 +211,16 @@ func (st *State) Leaf(name string) (certs.LeafResult, bool) {
 	return res, ok
 }
 
+// PublishedNextCA is the replacement CA once the trust bundle publishes it beside the
+// active one (a key replacement from BundleExtended on), nil otherwise. A channel's
+// probe presents a certificate from it to learn whether the peer accepts it yet.
+func (st *State) PublishedNextCA() *pki.KeyPair {
+	if st.next == nil || st.bundle == nil || !st.bundle.Contains(st.next.Certificate) {
+		return nil
+	}
+	return st.next
+}
+
 // SigningCA is the CA leaves are issued from in the recorded phase: the old CA until
 // every consumer trusts the new one, then the new CA.
 func (st *State) SigningCA() certs.CA {
@@ -224,6 +237,7 @@ func (st *State) Report(rep *certs.Report, renewBefore time.Duration) {
 	rep.Observed = true
 	rep.OwnsCA = true
 	rep.Phase, rep.StartedAt, rep.RotationMessage, rep.CALost = st.Phase(), st.StartedAt(), st.RotationMessage, st.CALost
+	rep.WaitingForPeers = st.WaitingForPeers
 	rep.CA = nil
 	if st.activeCert != nil {
 		rep.CA = &certs.Observed{Role: certs.RoleCA, SecretName: st.ref.SecretName, Certificate: st.activeCert,

@@ -46,6 +46,8 @@ type Report struct {
 	Err error
 	// RotationMessage says what a CA key replacement did or waits for.
 	RotationMessage string
+	// WaitingForPeers names the peers a CA key replacement waits for.
+	WaitingForPeers []string
 	// OwnsCA: the resource owns the national CA, so a missing CA is "not issued yet".
 	OwnsCA bool
 
@@ -149,6 +151,7 @@ func RotationStatus(r *Report) *cybercoopv1alpha1.CARotationStatus {
 			out.StartedAt = &t
 		}
 		out.Message = r.RotationMessage
+		out.WaitingForPeers = r.WaitingForPeers
 	}
 	return out
 }
