@@ -1,0 +1,186 @@
+package twocountry
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway"
+	"github.com/cybercoop/cybercoop-operator/internal/pki"
+	"github.com/cybercoop/cybercoop-operator/internal/vault"
+	"github.com/cybercoop/cybercoop-operator/test/fixtures"
+	"github.com/cybercoop/cybercoop-operator/test/localstack"
+)
+
+// country is one State's resources and the processes the test runs for them.
+type country struct {
+	code string
+	fp   *cybercoopv1alpha1.FocalPoint
+	ev   *cybercoopv1alpha1.EvidenceVault
+
+	vault     *vault.Vault
+	vaultAddr string
+	stopVault func()
+
+	// gatewayLn is reserved before the peer's channel names it; the gateway serves
+	// on it once started.
+	gatewayLn   net.Listener
+	gatewayURL  string
+	gateway     *gateway.Server
+	stopGateway func()
+	files       string
+}
+
+func (c *country) ns() string { return c.fp.Namespace }
+
+// gatewayHost is the name on the gateway's serving certificate a peer checks.
+func (c *country) gatewayHost() string { return c.fp.Name + "-gateway." + c.ns() + ".svc" }
+
+// newCountry creates the namespace, FocalPoint and EvidenceVault, waits for the
+// operator to issue what the vault mounts, and starts the vault.
+func newCountry(ctx context.Context, code string, fp func(ns, name string) *cybercoopv1alpha1.FocalPoint) *country {
+	ns, err := fixtures.Namespace(ctx, k8sClient, "cc-"+code+"-")
+	Expect(err).NotTo(HaveOccurred())
+	c := &country{code: code, fp: fp(ns, code+"-poc"), files: GinkgoT().TempDir()}
+	Expect(k8sClient.Create(ctx, c.fp)).To(Succeed())
+	c.ev = &cybercoopv1alpha1.EvidenceVault{
+		ObjectMeta: metav1.ObjectMeta{Name: code + "-evidence", Namespace: ns},
+		Spec: cybercoopv1alpha1.EvidenceVaultSpec{
+			FocalPointRef: cybercoopv1alpha1.FocalPointReference{Name: c.fp.Name},
+			Storage:       &cybercoopv1alpha1.VaultStorage{Size: resource.MustParse("1Gi")},
+		},
+	}
+	Expect(k8sClient.Create(ctx, c.ev)).To(Succeed())
+	Eventually(func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, key(c.ev), c.ev)).To(Succeed())
+		g.Expect(c.ev.Status.CheckpointVerifierKey).NotTo(BeEmpty())
+		g.Expect(c.ev.Status.Endpoint).NotTo(BeEmpty())
+	}).WithTimeout(time.Minute).Should(Succeed())
+	c.startVault(ctx)
+	c.gatewayLn, c.gatewayURL, err = localstack.Listen()
+	Expect(err).NotTo(HaveOccurred())
+	return c
+}
+
+func key(o interface {
+	GetNamespace() string
+	GetName() string
+}) types.NamespacedName {
+	return types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}
+}
+
+func secretData(ctx context.Context, g Gomega, ns, name string) map[string][]byte {
+	s := &corev1.Secret{}
+	g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, s)).To(Succeed())
+	return s.Data
+}
+
+// startVault runs the vault on the Secrets the operator made.
+func (c *country) startVault(ctx context.Context) {
+	v, err := localstack.StartVault(ctx, k8sClient, c.ev, filepath.Join(c.files, "vault"), GinkgoLogr.WithName("vault-"+c.code))
+	Expect(err).NotTo(HaveOccurred())
+	c.vault, c.vaultAddr = v.Vault, v.Addr
+	vaultEndpointsMu.Lock()
+	vaultEndpoints[c.ns()+"/"+c.ev.Name] = "https://" + c.vaultAddr
+	vaultEndpointsMu.Unlock()
+	c.stopVault = func() { Expect(v.Stop()).To(Succeed()) }
+	DeferCleanup(func() { c.stopVault() })
+}
+
+// channelTo creates c's CooperationChannel to peer, trusting the peer's CA as the
+// peer handed it over out of band (its trust bundle).
+func (c *country) channelTo(ctx context.Context, peer *country, types ...cybercoopv1alpha1.RequestType) *cybercoopv1alpha1.CooperationChannel {
+	bundle := secretData(ctx, Default, peer.ns(), focalpoint.TrustBundleSecretName(peer.fp))[pki.CACertKey]
+	cc := &cybercoopv1alpha1.CooperationChannel{
+		ObjectMeta: metav1.ObjectMeta{Name: "to-" + peer.code, Namespace: c.ns()},
+		Spec: cybercoopv1alpha1.CooperationChannelSpec{
+			FocalPointRef: cybercoopv1alpha1.FocalPointReference{Name: c.fp.Name},
+			Peer: cybercoopv1alpha1.PeerSpec{
+				Country: peer.fp.Spec.Country, Endpoint: peer.gatewayURL, ServerName: peer.gatewayHost(),
+				TrustBundle: cybercoopv1alpha1.PeerTrustBundle{PEM: string(bundle)},
+			},
+			RequestTypes:   types,
+			DataProtection: cybercoopv1alpha1.DataProtectionSpec{LegalBasis: "UNCC art. 40-42; " + c.code + "-" + peer.code + " exchange of letters"},
+		},
+	}
+	Expect(k8sClient.Create(ctx, cc)).To(Succeed())
+	return cc
+}
+
+// startGateway runs the gateway on the operator's files.
+func (c *country) startGateway(ctx context.Context) {
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	g, err := localstack.StartGateway(startCtx, k8sClient, c.fp, c.vaultAddr, c.gatewayLn, filepath.Join(c.files, "gateway"), GinkgoLogr.WithName("gateway-"+c.code))
+	Expect(err).NotTo(HaveOccurred())
+	c.gateway = g.Server
+	c.stopGateway = func() { Expect(g.Stop()).To(Succeed()) }
+	DeferCleanup(func() {
+		if c.stopGateway != nil {
+			c.stopGateway()
+		}
+	})
+}
+
+// officer is c's duty officer's client, from the credential the operator issued.
+func (c *country) officer(ctx context.Context) *http.Client {
+	s := secretData(ctx, Default, c.ns(), focalpoint.OfficerSecretName(c.fp))
+	cert, err := tls.X509KeyPair(s[pki.TLSCertKey], s[pki.TLSPrivateKeyKey])
+	Expect(err).NotTo(HaveOccurred())
+	return c.clientWith(ctx, cert)
+}
+
+// clientWith calls c's gateway with any client certificate, trusting c's CA.
+func (c *country) clientWith(ctx context.Context, cert tls.Certificate) *http.Client {
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(secretData(ctx, Default, c.ns(), focalpoint.TrustBundleSecretName(c.fp))[pki.CACertKey])
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		MinVersion: tls.VersionTLS13, ServerName: c.gatewayHost(), RootCAs: roots, Certificates: []tls.Certificate{cert},
+	}}}
+}
+
+// trustPool is c's current trust bundle.
+func (c *country) trustPool(ctx context.Context) *x509.CertPool {
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(secretData(ctx, Default, c.ns(), focalpoint.TrustBundleSecretName(c.fp))[pki.CACertKey])
+	return roots
+}
+
+func call(cl *http.Client, method, url string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	Expect(err).NotTo(HaveOccurred())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := cl.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, err
+}
+
+// condition returns a condition of a channel, or a zero one.
+func condition(conds []metav1.Condition, t string) metav1.Condition {
+	for _, c := range conds {
+		if c.Type == t {
+			return c
+		}
+	}
+	return metav1.Condition{}
+}
+

@@ -1,0 +1,174 @@
+package twocountry
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
+	"github.com/cybercoop/cybercoop-operator/internal/pki"
+	"github.com/cybercoop/cybercoop-operator/internal/vault"
+	"github.com/cybercoop/cybercoop-operator/test/fixtures"
+)
+
+// example is one of the request package's example documents with its reference
+// (and any other top-level member) replaced.
+func example(name string, members map[string]any) []byte {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "internal", "gateway", "requests", "testdata", "valid", name+".json"))
+	Expect(err).NotTo(HaveOccurred())
+	var doc map[string]any
+	Expect(json.Unmarshal(raw, &doc)).To(Succeed())
+	for k, v := range members {
+		if v == nil {
+			delete(doc, k)
+		} else {
+			doc[k] = v
+		}
+	}
+	out, err := json.Marshal(doc)
+	Expect(err).NotTo(HaveOccurred())
+	return out
+}
+
+var _ = Describe("Viet Nam and France", Ordered, func() {
+	var (
+		ctx    = context.Background()
+		vn, fr *country
+		frToVN *cybercoopv1alpha1.CooperationChannel
+		vnToFR *cybercoopv1alpha1.CooperationChannel
+	)
+
+	BeforeAll(func() {
+		vn = newCountry(ctx, "vn", fixtures.VietNam)
+		fr = newCountry(ctx, "fr", fixtures.France)
+		vnToFR = vn.channelTo(ctx, fr, cybercoopv1alpha1.RequestPreservation, cybercoopv1alpha1.RequestSubscriberInformation, cybercoopv1alpha1.RequestStoredDataAccess)
+		frToVN = fr.channelTo(ctx, vn, cybercoopv1alpha1.RequestPreservation)
+		// The gateways start once the operator has written their channels.
+		for _, c := range []*country{vn, fr} {
+			Eventually(func(g Gomega) {
+				var chs struct {
+					Channels []struct{ Name string } `json:"channels"`
+				}
+				g.Expect(json.Unmarshal(secretData(ctx, g, c.ns(), c.fp.Name+"-gateway-channels")["channels.json"], &chs)).To(Succeed())
+				g.Expect(chs.Channels).To(HaveLen(1))
+			}).WithTimeout(time.Minute).Should(Succeed())
+			c.startGateway(ctx)
+		}
+	})
+
+	It("report both channels reachable, with a round-trip time, and Ready", func() {
+		for _, cc := range []*cybercoopv1alpha1.CooperationChannel{vnToFR, frToVN} {
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(ctx, key(cc), cc)).To(Succeed())
+				reach := condition(cc.Status.Conditions, cybercoopv1alpha1.ConditionPeerReachable)
+				g.Expect(reach.Status).To(Equal(metav1.ConditionTrue), "%s: %s", reach.Reason, reach.Message)
+				g.Expect(cc.Status.Peer.RoundTripMilliseconds).NotTo(BeNil())
+				g.Expect(cc.Status.Peer.CertificateNotAfter).NotTo(BeNil())
+				ready := condition(cc.Status.Conditions, cybercoopv1alpha1.ConditionReady)
+				g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), "%s: %s", ready.Reason, ready.Message)
+			}).WithTimeout(time.Minute).Should(Succeed())
+		}
+	})
+
+	It("carries a Preservation request from France to Viet Nam, with a receipt France verifies and both vaults record", func() {
+		ref := "OFAC-2026-" + fmt.Sprint(time.Now().UnixNano())
+		status, body, err := call(fr.officer(ctx), "POST", fr.gatewayURL+wire.PathOutbound+frToVN.Name+"/requests", example("Preservation", map[string]any{"reference": ref}))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(201), "%s", body)
+		var acc wire.Accepted
+		Expect(json.Unmarshal(body, &acc)).To(Succeed())
+		Expect(acc.Verified).To(BeTrue())
+
+		By("verifying the receipt with nothing but France's trust in Viet Nam's CA")
+		rc, signer, err := receipt.Verify(acc.Receipt, vn.trustPool(ctx), vn.gatewayHost(), time.Now())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rc.From).To(Equal("FR"))
+		Expect(rc.To).To(Equal("VN"))
+		Expect(rc.Reference).To(Equal(ref))
+		Expect(signer.DNSNames).To(ContainElement(vn.gatewayHost()))
+
+		By("finding the inclusion proof against the checkpoint Viet Nam's EvidenceVault reports")
+		cp, err := vault.OpenCheckpoint([]byte(rc.Custody.Checkpoint), vn.ev.Status.CheckpointVerifierKey)
+		Expect(err).NotTo(HaveOccurred(), "the receipt's checkpoint is signed by the key the EvidenceVault's status names")
+		Expect(vault.VerifyInclusion(cp, rc.Custody.Sequence, rc.Custody.Entry, rc.Custody.InclusionProof)).To(Succeed())
+		var entry vault.Entry
+		Expect(json.Unmarshal(rc.Custody.Entry, &entry)).To(Succeed())
+		Expect(entry.Cert.Subject).To(ContainSubstring("FR channel to VN"), "the actor is France's channel certificate")
+		Expect(entry.LegalBasis).To(ContainSubstring("vn-fr exchange of letters"), "under Viet Nam's channel's legal basis")
+
+		By("verifying both custody logs")
+		for _, c := range []*country{vn, fr} {
+			Expect(c.vault.Status().Objects).To(Equal(2), "%s holds the request and its receipt", c.code)
+			rep, err := c.vault.Verify(ctx, vault.SystemIdentity)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rep.OK()).To(BeTrue(), "%s: %+v", c.code, rep)
+		}
+		By("seeing the EvidenceVaults' status follow: checkpoints consistent, objects counted")
+		for _, c := range []*country{vn, fr} {
+			Eventually(func(g Gomega) {
+				ev := &cybercoopv1alpha1.EvidenceVault{}
+				g.Expect(k8sClient.Get(ctx, key(c.ev), ev)).To(Succeed())
+				g.Expect(ev.Status.Objects).To(HaveValue(BeNumerically(">=", 2)))
+			}).WithTimeout(time.Minute).Should(Succeed())
+		}
+	})
+
+	It("refuses what the channel does not permit, strangers and malformed requests, leaving nothing behind", func() {
+		before := vn.vault.Status().Objects
+		frChannel := secretData(ctx, Default, fr.ns(), frToVN.Name+"-client")
+		cert, err := tls.X509KeyPair(frChannel[pki.TLSCertKey], frChannel[pki.TLSPrivateKeyKey])
+		Expect(err).NotTo(HaveOccurred())
+		frAtVN := vn.clientWith(ctx, cert)
+		for _, tc := range []struct {
+			doc    []byte
+			status int
+			reason string
+		}{
+			{example("EmergencyDisclosure", map[string]any{"reference": "T-403"}), 403, wire.ReasonRequestTypeNotPermitted},
+			{example("Preservation", map[string]any{"reference": "T-400", "custodian": nil}), 400, wire.ReasonMalformedRequest},
+			{example("StoredDataAccess", map[string]any{"reference": "T-intrusive", "authorisation": nil}), 400, wire.ReasonMalformedRequest},
+		} {
+			status, body, err := call(frAtVN, "POST", vn.gatewayURL+wire.PathRequests, tc.doc)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(status).To(Equal(tc.status), "%s", body)
+			var r wire.Refusal
+			Expect(json.Unmarshal(body, &r)).To(Succeed())
+			Expect(r.Reason).To(Equal(tc.reason))
+			if tc.status == 400 {
+				Expect(r.Fields).NotTo(BeEmpty())
+			}
+		}
+		By("failing the handshake of a client from a CA no channel trusts")
+		stranger, err := pki.CreateCA(pki.CASpec{CommonName: "stranger CA", Country: "DE"}, time.Now())
+		Expect(err).NotTo(HaveOccurred())
+		leaf, err := pki.IssueLeaf(stranger, pki.LeafSpec{CommonName: "DE channel to VN", Usages: []pki.Usage{pki.UsageClient}}, time.Now())
+		Expect(err).NotTo(HaveOccurred())
+		_, _, err = call(vn.clientWith(ctx, tls.Certificate{Certificate: [][]byte{leaf.Certificate.Raw}, PrivateKey: leaf.PrivateKey}),
+			"POST", vn.gatewayURL+wire.PathRequests, example("Preservation", nil))
+		Expect(err).To(HaveOccurred())
+		Expect(vn.vault.Status().Objects).To(Equal(before))
+	})
+
+	It("turns France's channel unreachable, with the reason, when Viet Nam's gateway stops", func() {
+		vn.stopGateway()
+		vn.stopGateway = nil
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, key(frToVN), frToVN)).To(Succeed())
+			reach := condition(frToVN.Status.Conditions, cybercoopv1alpha1.ConditionPeerReachable)
+			g.Expect(reach.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(reach.Reason).To(Equal(cybercoopv1alpha1.ReasonPeerUnreachable))
+			g.Expect(strings.ToLower(reach.Message)).To(Or(ContainSubstring("refused"), ContainSubstring("reset"), ContainSubstring("eof")))
+		}).WithTimeout(time.Minute).Should(Succeed())
+	})
+})
