@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/cybercoop/cybercoop-operator/controllers/cooperationchannel"
 	"github.com/cybercoop/cybercoop-operator/controllers/evidencevault"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
@@ -127,6 +128,15 @@ func runManager(o *managerOptions) error {
 		VaultImage: o.gatewayImage,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the EvidenceVault controller: %w", err)
+	}
+	if err := (&cooperationchannel.Reconciler{
+		Client:     manageropts.ReconcilerClient(mgr.GetClient(), mgr.GetAPIReader()),
+		Scheme:     mgr.GetScheme(),
+		Recorder:   mgr.GetEventRecorder("cybercoop-operator"),
+		Clock:      clock.RealClock{},
+		Namespaces: o.watchNamespaces,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the CooperationChannel controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err

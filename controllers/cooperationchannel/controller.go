@@ -1,0 +1,294 @@
+// Package cooperationchannel reconciles CooperationChannel resources: a secure
+// channel to one peer State's point of contact (articles 40-42). For each channel it
+// keeps the client certificate the FocalPoint's gateway presents to the peer (issued
+// from the FocalPoint's national CA, so it takes part in every key replacement), the
+// set of the peer's CAs the gateway trusts (from the spec, and from the peer's own
+// signed trust bundle, so a peer's CA key replacement is followed without anyone
+// copying bundles), and probes the peer with a mutual-TLS handshake. The FocalPoint's
+// controller aggregates the channels' Secrets and ConfigMaps into the gateway's
+// channels file.
+package cooperationchannel
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/apply"
+	"github.com/cybercoop/cybercoop-operator/internal/ca"
+	"github.com/cybercoop/cybercoop-operator/internal/certs"
+	"github.com/cybercoop/cybercoop-operator/internal/metrics"
+	"github.com/cybercoop/cybercoop-operator/internal/reconciler"
+)
+
+// Reconciler provisions CooperationChannels and reports their status.
+type Reconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	// Clock is the time source; nil means the real clock.
+	Clock clock.PassiveClock
+	// ProbeInterval is how often the peer of a channel whose spec sets no
+	// spec.probe.interval is probed; zero means every 5 minutes. Tests shorten it.
+	ProbeInterval time.Duration
+	// Namespaces are the namespaces the manager is restricted to (--watch-namespace);
+	// empty means all. The watch of trust bundle Secrets keeps to them.
+	Namespaces []string
+}
+
+// scope is what the phases of one reconcile share.
+type scope struct {
+	*reconciler.Base
+	cc       *cybercoopv1alpha1.CooperationChannel
+	children *apply.Children
+
+	// fp is the FocalPoint; nil when it does not exist (or could not be read: fpErr).
+	fp         *cybercoopv1alpha1.FocalPoint
+	fpErr      error
+	peerIsSelf bool
+
+	// ca is the FocalPoint's national CA as read in the certificate phase.
+	ca     *ca.State
+	certs  certs.Report
+	client certs.LeafResult
+
+	// trust is the peer CAs trusted; nil when spec.peer.trustBundle could not be
+	// read (trustErr says why).
+	trust       *peerTrust
+	trustErr    error
+	liveTrust   liveTrust
+	trustStored bool
+
+	// block is why the peer was not probed; probe is what this reconcile's probe
+	// found, nil when none was due.
+	block *probeBlock
+	probe *probeOutcome
+	// prevReachable is PeerReachable as stored before this reconcile.
+	prevReachable *metav1.Condition
+}
+
+// +kubebuilder:rbac:groups=cybercoop.io,resources=cooperationchannels,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cybercoop.io,resources=cooperationchannels/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=cybercoop.io,resources=cooperationchannels/finalizers,verbs=update
+// +kubebuilder:rbac:groups=cybercoop.io,resources=focalpoints,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one CooperationChannel to its declared state.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return r.kind().Reconcile(ctx, req)
+}
+
+// kind is the channel's reconcile: its FocalPoint; the client certificate; the
+// peer's CAs from the spec and the ConfigMap; the probe, which needs both and may
+// learn more CAs; then the one write of the trust ConfigMap. No finalizer: the
+// Secret and the ConfigMap are owned and garbage-collected.
+func (r *Reconciler) kind() *reconciler.Kind[*cybercoopv1alpha1.CooperationChannel, *scope] {
+	return &reconciler.Kind[*cybercoopv1alpha1.CooperationChannel, *scope]{
+		Client:   r.Client,
+		Clock:    r.Clock,
+		New:      func() *cybercoopv1alpha1.CooperationChannel { return &cybercoopv1alpha1.CooperationChannel{} },
+		NewScope: r.newScope,
+		Phases: []reconciler.Phase[*scope]{
+			{Name: "focal point", Run: r.reconcileFocalPoint},
+			{Name: "certificate", Run: r.reconcileCertificate},
+			{Name: "trust", Run: r.reconcileTrust},
+			{Name: "probe", Run: r.probePeer},
+			{Name: "trust config map", Run: r.publishTrust},
+		},
+		Status: computeStatus,
+		Report: r.report,
+		Forget: func(key types.NamespacedName) {
+			metrics.ForgetCertificates(key.Namespace, kindCooperationChannel, key.Name)
+		},
+	}
+}
+
+func (r *Reconciler) newScope(cc *cybercoopv1alpha1.CooperationChannel, now time.Time) *scope {
+	return &scope{
+		Base: &reconciler.Base{Now: now},
+		cc:   cc,
+		children: &apply.Children{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder, Owner: cc,
+			SpecObserved: cc.Status.ObservedGeneration == cc.Generation},
+		prevReachable: previousReachable(cc),
+	}
+}
+
+// report tells people what is not status: certificate expiry metrics and warnings,
+// the CAs learned from the peer, the expiry warnings of its CAs (once each), and
+// the peer becoming unreachable or reachable again.
+func (r *Reconciler) report(ctx context.Context, s *scope) {
+	cc := s.cc
+	certs.Publish(ctx, r.Recorder, cc, kindCooperationChannel, []string{roleChannelClient}, &s.certs, s.Now)
+	if t := s.trust; t != nil && s.trustStored {
+		for _, c := range t.learned {
+			r.Recorder.Eventf(cc, nil, corev1.EventTypeNormal, cybercoopv1alpha1.EventPeerCATrusted, "LearnPeerCA",
+				"trusts the CA %s (SHA-256 %s, valid until %s) from %s's signed trust bundle, which verified against a CA the channel already trusted",
+				subjectOf(c.cert), c.fingerprint, rfc3339(c.cert.NotAfter), cc.Spec.Peer.Country)
+		}
+		for _, c := range t.warnNow {
+			r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, cybercoopv1alpha1.EventPeerTrustExpiring, "CheckPeerTrust",
+				"the peer's CA %s (SHA-256 %s) expires at %s, and no CA of %s trusted by this channel is valid for more than %d days: "+
+					"ask the peer for its next CA certificate", subjectOf(c.cert), c.fingerprint, rfc3339(c.cert.NotAfter),
+				cc.Spec.Peer.Country, int(expiringWindow.Hours()/24))
+		}
+	}
+	if o := s.probe; o != nil && s.prevReachable != nil {
+		switch {
+		case o.err != nil && s.prevReachable.Status == metav1.ConditionTrue:
+			r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, cybercoopv1alpha1.EventPeerUnreachable, "ProbePeer",
+				"%s at %s is unreachable: %s", cc.Spec.Peer.Country, cc.Spec.Peer.Endpoint, describeProbeError(o.err))
+		case o.err == nil && s.prevReachable.Status == metav1.ConditionFalse:
+			r.Recorder.Eventf(cc, nil, corev1.EventTypeNormal, cybercoopv1alpha1.EventPeerReachable, "ProbePeer",
+				"%s at %s is reachable again: handshake and signed trust bundle verified in %d ms",
+				cc.Spec.Peer.Country, cc.Spec.Peer.Endpoint, o.probed.RoundTrip.Milliseconds())
+		}
+	}
+}
+
+// SetupWithManager registers the controller, its indexes and its watches.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	indexer := mgr.GetFieldIndexer()
+	if err := indexer.IndexField(context.Background(), &cybercoopv1alpha1.CooperationChannel{}, focalPointIndex,
+		func(o client.Object) []string {
+			return []string{o.(*cybercoopv1alpha1.CooperationChannel).Spec.FocalPointRef.Name}
+		}); err != nil {
+		return err
+	}
+	if err := indexer.IndexField(context.Background(), &cybercoopv1alpha1.CooperationChannel{}, trustSecretIndex,
+		func(o client.Object) []string {
+			if ref := o.(*cybercoopv1alpha1.CooperationChannel).Spec.Peer.TrustBundle.SecretRef; ref != nil {
+				return []string{ref.Name}
+			}
+			return nil
+		}); err != nil {
+		return err
+	}
+	secretNames, err := r.secretNamesCache(mgr)
+	if err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		// Spec and annotation changes (force-renew), and deletion; status-only updates,
+		// which every probe makes, are ignored.
+		For(&cybercoopv1alpha1.CooperationChannel{}, builder.WithPredicates(
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		// The trust ConfigMap: an edit is drift to repair, a deletion loses nothing
+		// the next probe cannot learn again.
+		Owns(&corev1.ConfigMap{}).
+		// The client certificate Secret: edits and deletions are tampering to repair.
+		Owns(&corev1.Secret{}).
+		// The FocalPoint: its appearance (FocalPointNotFound recovers), its country
+		// and its certificate settings.
+		Watches(&cybercoopv1alpha1.FocalPoint{}, handler.EnqueueRequestsFromMapFunc(r.channelsOfFocalPoint)).
+		// The FocalPoint's CA and trust bundle Secrets: a key replacement's phase says
+		// which CA the client certificate comes from, and the CA being issued lets the
+		// first client certificate be issued.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.channelsOfCASecret),
+			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+				role := o.GetLabels()[certs.RoleLabel]
+				return role == "ca" || role == "trust-bundle"
+			}))).
+		// The Secret spec.peer.trustBundle.secretRef names: a person puts the peer's CAs
+		// there, and the channel follows each edit.
+		WatchesRawSource(source.Kind(secretNames, secretMetadata(),
+			handler.TypedEnqueueRequestsFromMapFunc(r.channelsOfTrustSecret))).
+		// A probe waits on the network for up to 10 seconds: a few run side by side, so
+		// one unreachable peer does not delay the others' certificates.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
+		Named("cooperationchannel").
+		Complete(r)
+}
+
+// secretNamesCache is a cache of the names of every Secret, without data, labels or
+// annotations, started with the manager. The manager's cache holds only the
+// operator's own Secrets (internal/manageropts), so a watch through it never sees the
+// unlabelled Secret a person made for spec.peer.trustBundle.secretRef; watching every
+// Secret in full would keep the cluster's keys in the operator's memory. Names and
+// resourceVersions are enough to know that a referenced Secret changed: the channel
+// then reads its data from the API server. Polling it instead would be a requeue of
+// something that can be watched.
+func (r *Reconciler) secretNamesCache(mgr ctrl.Manager) (cache.Cache, error) {
+	opts := cache.Options{
+		Scheme: mgr.GetScheme(),
+		Mapper: mgr.GetRESTMapper(),
+		DefaultTransform: func(in any) (any, error) {
+			m, ok := in.(*metav1.PartialObjectMetadata)
+			if !ok {
+				return in, nil
+			}
+			return &metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+				Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion}}, nil
+		},
+	}
+	if len(r.Namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range r.Namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	c, err := cache.New(mgr.GetConfig(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("creating the cache of Secret names: %w", err)
+	}
+	if err := mgr.Add(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// secretMetadata is a Secret's metadata only, the type the names cache watches.
+func secretMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return m
+}
+
+func (r *Reconciler) channelsOfFocalPoint(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.channels(ctx, o.GetNamespace(), focalPointIndex, o.GetName())
+}
+
+// channelsOfCASecret maps a FocalPoint's CA or trust bundle Secret to the channels of
+// that FocalPoint (the Secret's controller).
+func (r *Reconciler) channelsOfCASecret(ctx context.Context, o client.Object) []reconcile.Request {
+	for _, ref := range o.GetOwnerReferences() {
+		if ref.Kind == "FocalPoint" && ref.Controller != nil && *ref.Controller {
+			return r.channels(ctx, o.GetNamespace(), focalPointIndex, ref.Name)
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) channelsOfTrustSecret(ctx context.Context, o *metav1.PartialObjectMetadata) []reconcile.Request {
+	return r.channels(ctx, o.GetNamespace(), trustSecretIndex, o.GetName())
+}
+
+func (r *Reconciler) channels(ctx context.Context, namespace, index, value string) []reconcile.Request {
+	list := &cybercoopv1alpha1.CooperationChannelList{}
+	if err := r.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{index: value}); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return out
+}

@@ -1,0 +1,191 @@
+package cooperationchannel
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/certs"
+	"github.com/cybercoop/cybercoop-operator/internal/reconciler"
+)
+
+// computeStatus writes the channel's status from what the phases found. It does no
+// I/O. What the last probe saw is kept until the next probe.
+func computeStatus(s *scope, reconcileErr error) {
+	cc, now := s.cc, s.Now
+	st := &cc.Status
+	s.RequeueAt(certs.NextCheck(&s.certs, now))
+
+	if s.certs.Observed {
+		st.Certificates = certificatesStatus(&s.certs)
+	}
+	st.Peer = peerStatus(st.Peer, s.trust, s.probe)
+
+	certCond := certificateCondition(s, now)
+	trustCond := trustCondition(s.trust, s.trustErr, now)
+	reachCond := reachableCondition(s.block, s.probe, s.prevReachable, cc.Spec.Peer.Endpoint)
+	var ready metav1.Condition
+	switch {
+	case s.fp == nil && s.fpErr == nil:
+		ready = reconciler.NewCondition(cybercoopv1alpha1.ConditionReady, metav1.ConditionFalse, cybercoopv1alpha1.ReasonFocalPointNotFound,
+			"%s", errNoFocalPoint{cc.Spec.FocalPointRef.Name}.Error())
+	case s.peerIsSelf:
+		ready = reconciler.NewCondition(cybercoopv1alpha1.ConditionReady, metav1.ConditionFalse, cybercoopv1alpha1.ReasonPeerIsSelf,
+			"%s", peerIsSelfMessage(cc, s.fp))
+	case ptr.Deref(cc.Spec.Suspend, false):
+		ready = reconciler.NewCondition(cybercoopv1alpha1.ConditionReady, metav1.ConditionFalse, cybercoopv1alpha1.ReasonChannelSuspended,
+			"spec.suspend is set: the gateway passes no request over this channel; its certificate and the peer's trust are still maintained")
+	default:
+		ready = reconciler.ReadyCondition(s.ProvisionErr(), "the peer is trusted and reachable, and the channel's client certificate is valid",
+			certCond, trustCond, reachCond)
+	}
+	if reconcileErr == nil {
+		st.ObservedGeneration = cc.Generation
+	}
+	reconciler.SetConditions(&st.Conditions, cc.Generation, certCond, trustCond, reachCond, ready)
+}
+
+func certificateCondition(s *scope, now time.Time) metav1.Condition {
+	switch {
+	case s.fp == nil && s.fpErr == nil:
+		return reconciler.NewCondition(cybercoopv1alpha1.ConditionCertificateReady, metav1.ConditionFalse, cybercoopv1alpha1.ReasonFocalPointNotFound,
+			"%s", errNoFocalPoint{s.cc.Spec.FocalPointRef.Name}.Error())
+	case s.peerIsSelf:
+		return reconciler.NewCondition(cybercoopv1alpha1.ConditionCertificateReady, metav1.ConditionFalse, cybercoopv1alpha1.ReasonPeerIsSelf,
+			"%s", peerIsSelfMessage(s.cc, s.fp))
+	}
+	return certs.ReadyCondition(&s.certs, now)
+}
+
+// trustCondition is PeerTrusted for the trust decided (nil when the spec's bundle
+// could not be read, err says why).
+func trustCondition(t *peerTrust, err error, now time.Time) metav1.Condition {
+	set := func(status metav1.ConditionStatus, reason, format string, args ...any) metav1.Condition {
+		return reconciler.NewCondition(cybercoopv1alpha1.ConditionPeerTrusted, status, reason, format, args...)
+	}
+	if t == nil {
+		why := "it has not been read yet"
+		if err != nil {
+			why = err.Error()
+		}
+		return set(metav1.ConditionUnknown, cybercoopv1alpha1.ReasonReconciling, "the peer's trust bundle could not be read: %s", why)
+	}
+	var notTrusted string
+	if len(t.rejected) > 0 {
+		notTrusted = "; not trusted from spec.peer.trustBundle: " + strings.Join(t.rejected, "; ")
+	}
+	if len(t.cas) == 0 {
+		switch {
+		case t.problem != "":
+			return set(metav1.ConditionFalse, cybercoopv1alpha1.ReasonTrustBundleInvalid, "%s", t.problem)
+		case len(t.rejected) > 0:
+			return set(metav1.ConditionFalse, cybercoopv1alpha1.ReasonTrustBundleInvalid,
+				"spec.peer.trustBundle holds no CA certificate that is valid now: %s", strings.Join(t.rejected, "; "))
+		}
+		return set(metav1.ConditionFalse, cybercoopv1alpha1.ReasonTrustBundleInvalid, "spec.peer.trustBundle holds no certificate")
+	}
+	var trusted []string
+	for _, c := range t.cas {
+		trusted = append(trusted, fmt.Sprintf("%s (%s, until %s)", subjectOf(c.cert), c.record.Source, rfc3339(c.cert.NotAfter)))
+	}
+	if t.problem != "" {
+		// The spec gives nothing now, but CAs learned from the peer are still valid.
+		notTrusted = "; " + t.problem
+	}
+	if t.expiring(now) {
+		return set(metav1.ConditionTrue, cybercoopv1alpha1.ReasonTrustBundleExpiring,
+			"every trusted CA of the peer expires within %d days, the last at %s: ask the peer for its next CA certificate and add it to spec.peer.trustBundle; trusts %s%s",
+			int(expiringWindow.Hours()/24), rfc3339(t.latestExpiry()), strings.Join(trusted, ", "), notTrusted)
+	}
+	return set(metav1.ConditionTrue, cybercoopv1alpha1.ReasonTrustBundleValid, "trusts %d CA(s) of the peer: %s; the earliest expires at %s%s",
+		len(t.cas), strings.Join(trusted, ", "), rfc3339(t.earliestExpiry()), notTrusted)
+}
+
+// reachableCondition is PeerReachable: what this reconcile's probe found, why there
+// was none, or, between probes, what the last one found.
+func reachableCondition(block *probeBlock, o *probeOutcome, prev *metav1.Condition, endpoint string) metav1.Condition {
+	set := func(status metav1.ConditionStatus, reason, format string, args ...any) metav1.Condition {
+		return reconciler.NewCondition(cybercoopv1alpha1.ConditionPeerReachable, status, reason, format, args...)
+	}
+	switch {
+	case block != nil:
+		return set(metav1.ConditionUnknown, block.reason, "%s", block.message)
+	case o != nil && o.err != nil:
+		return set(metav1.ConditionFalse, cybercoopv1alpha1.ReasonPeerUnreachable, "the probe of %s at %s failed: %s",
+			endpoint, rfc3339(o.at), describeProbeError(o.err))
+	case o != nil:
+		served := ""
+		if c := peerCertificateOf(o.probed); c != nil {
+			served = fmt.Sprintf("; the peer's certificate %s is valid until %s", subjectOf(c), rfc3339(c.NotAfter))
+		}
+		next := ""
+		switch {
+		case o.next != "" && o.nextErr == nil:
+			next = fmt.Sprintf("; the peer accepts this State's new CA (SHA-256 %s) too", o.next)
+		case o.next != "":
+			next = fmt.Sprintf("; the peer does not accept this State's new CA (SHA-256 %s) yet: %s", o.next, describeProbeError(o.nextErr))
+		}
+		return set(metav1.ConditionTrue, cybercoopv1alpha1.ReasonPeerHandshakeSucceeded,
+			"mutual-TLS handshake with %s and its signed trust bundle verified in %d ms at %s%s%s",
+			endpoint, o.probed.RoundTrip.Milliseconds(), rfc3339(o.at), served, next)
+	case prev != nil && (prev.Reason == cybercoopv1alpha1.ReasonPeerHandshakeSucceeded || prev.Reason == cybercoopv1alpha1.ReasonPeerUnreachable):
+		return metav1.Condition{Type: prev.Type, Status: prev.Status, Reason: prev.Reason, Message: prev.Message}
+	}
+	return set(metav1.ConditionUnknown, cybercoopv1alpha1.ReasonReconciling, "the peer has not been probed yet")
+}
+
+// peerStatus is status.peer: the trusted CAs as the ConfigMap records them, and
+// what the last probe saw. A failed probe updates only lastProbeTime; what the last
+// successful one saw is kept.
+func peerStatus(prev *cybercoopv1alpha1.PeerStatus, t *peerTrust, o *probeOutcome) *cybercoopv1alpha1.PeerStatus {
+	out := &cybercoopv1alpha1.PeerStatus{}
+	if prev != nil {
+		out = prev.DeepCopy()
+	}
+	if t != nil {
+		out.TrustedCAs = nil
+		for _, c := range t.cas {
+			if len(out.TrustedCAs) == maxTrustedInStatus {
+				break
+			}
+			out.TrustedCAs = append(out.TrustedCAs, cybercoopv1alpha1.TrustedCA{
+				Subject:           truncate(c.cert.Subject.String(), 1024),
+				SHA256Fingerprint: c.fingerprint,
+				NotAfter:          metav1.NewTime(c.cert.NotAfter.UTC()),
+				Source:            c.record.Source,
+				Since:             metav1.NewTime(c.record.Since.UTC()),
+			})
+		}
+	}
+	if o != nil {
+		at := metav1.NewTime(o.at.UTC())
+		out.LastProbeTime = &at
+		if o.err == nil {
+			handshake := at
+			out.LastHandshake = &handshake
+			out.RoundTripMilliseconds = ptr.To(o.probed.RoundTrip.Milliseconds())
+			if c := peerCertificateOf(o.probed); c != nil {
+				out.CertificateNotAfter = ptr.To(metav1.NewTime(c.NotAfter.UTC()))
+			}
+			out.AcceptsCAs = acceptsCAs(out.AcceptsCAs, o)
+		}
+	}
+	if out.TrustedCAs == nil && out.LastProbeTime == nil && out.LastHandshake == nil && out.AcceptsCAs == nil {
+		return nil
+	}
+	return out
+}
+
+// previousReachable is the stored PeerReachable condition, for the transition events.
+func previousReachable(cc *cybercoopv1alpha1.CooperationChannel) *metav1.Condition {
+	if c := meta.FindStatusCondition(cc.Status.Conditions, cybercoopv1alpha1.ConditionPeerReachable); c != nil {
+		cp := *c
+		return &cp
+	}
+	return nil
+}

@@ -1,0 +1,298 @@
+package cooperationchannel
+
+import (
+	"crypto/x509"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/ca"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/peer"
+	"github.com/cybercoop/cybercoop-operator/internal/pki"
+)
+
+// The pure parts of the channel: bundle parsing, the trust decision, the probe's
+// schedule and the conditions. They run without an API server.
+
+var unitNow = time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func unitCA(t *testing.T, cn string, notBefore time.Time, d time.Duration) *pki.KeyPair {
+	t.Helper()
+	kp, err := pki.CreateCA(pki.CASpec{CommonName: cn, Country: "FR", Duration: d}, notBefore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kp
+}
+
+func pemCat(kps ...*pki.KeyPair) []byte {
+	var out []byte
+	for _, k := range kps {
+		out = append(out, k.CertificatePEM()...)
+	}
+	return out
+}
+
+func TestParseBundle(t *testing.T) {
+	good := unitCA(t, "FR CA", unitNow, 0)
+	expired := unitCA(t, "FR old CA", unitNow.Add(-72*time.Hour), 24*time.Hour)
+	future := unitCA(t, "FR next CA", unitNow.Add(48*time.Hour), 0)
+	leaf, err := pki.IssueLeaf(good, pki.LeafSpec{CommonName: "gateway.fr.test", DNSNames: []string{"gateway.fr.test"}, Usages: []pki.Usage{pki.UsageServer}}, unitNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := good.PrivateKeyPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name         string
+		data         []byte
+		usable       int
+		problem      string
+		rejected     []string
+		wakeupsAfter int
+	}{
+		{"one CA", good.CertificatePEM(), 1, "", nil, 0},
+		{"the same CA twice, and text around it", append(append([]byte("France\n"), pemCat(good, good)...), "end"...), 1, "", nil, 0},
+		{"no PEM", []byte("see attachment"), 0, "holds no PEM block", nil, 0},
+		{"a leaf", leaf.CertificatePEM(), 0, "", []string{"certificate 1 (CN=gateway.fr.test,C=FR) is not a CA certificate"}, 0},
+		{"expired and future CAs beside a good one", pemCat(expired, good, future), 1, "",
+			[]string{"certificate 1 (CN=FR old CA,C=FR) expired at 2027-02-27T12:00:00Z", "certificate 3 (CN=FR next CA,C=FR) is not valid before"}, 1},
+		{"a private key", key, 0, "", []string{`PEM block 1 is a "PRIVATE KEY" block, not a certificate (a private key never belongs`}, 0},
+		{"garbage in a certificate block", []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0, "",
+			[]string{"PEM block 1 does not parse as an X.509 certificate"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, problem := parseBundle(tc.data, unitNow)
+			if len(got.usable) != tc.usable {
+				t.Errorf("usable %d, want %d", len(got.usable), tc.usable)
+			}
+			if (problem == "") != (tc.problem == "") || !strings.Contains(problem, tc.problem) {
+				t.Errorf("problem %q, want %q", problem, tc.problem)
+			}
+			if len(got.rejected) != len(tc.rejected) {
+				t.Fatalf("rejected %q, want %d like %q", got.rejected, len(tc.rejected), tc.rejected)
+			}
+			for i, want := range tc.rejected {
+				if !strings.Contains(got.rejected[i], want) {
+					t.Errorf("rejected[%d] = %q, want it to contain %q", i, got.rejected[i], want)
+				}
+			}
+			if len(got.validFrom) != tc.wakeupsAfter {
+				t.Errorf("validFrom %v, want %d", got.validFrom, tc.wakeupsAfter)
+			}
+			for _, r := range got.rejected {
+				if strings.Contains(r, "MII") || strings.Contains(r, "-----") {
+					t.Errorf("PEM bytes in %q", r)
+				}
+			}
+		})
+	}
+}
+
+func TestDecideTrustKeepsWhatWasLearnedWhileValid(t *testing.T) {
+	spec := unitCA(t, "FR CA", unitNow.Add(-time.Hour), 0)
+	learned := unitCA(t, "FR CA 2031", unitNow.Add(-time.Hour), 0)
+	lapsed := unitCA(t, "FR CA 2020", unitNow.Add(-72*time.Hour), 24*time.Hour)
+	earlier := unitNow.Add(-30 * 24 * time.Hour)
+	live := liveTrust{exists: true,
+		cas: map[string]*x509.Certificate{
+			ca.Fingerprint(spec.Certificate): spec.Certificate, ca.Fingerprint(learned.Certificate): learned.Certificate,
+			ca.Fingerprint(lapsed.Certificate): lapsed.Certificate,
+		},
+		records: map[string]trustRecord{
+			ca.Fingerprint(spec.Certificate):    {Source: SourceSpec, Since: earlier},
+			ca.Fingerprint(learned.Certificate): {Source: SourcePublished, Since: earlier.Add(time.Hour), ExpiryWarned: true},
+			ca.Fingerprint(lapsed.Certificate):  {Source: SourcePublished, Since: earlier},
+		}}
+	trust, wake := decideTrust(specBundle{pem: spec.CertificatePEM()}, live, unitNow)
+	if len(trust.cas) != 2 {
+		t.Fatalf("trusted %d CAs, want the spec's and the learned one", len(trust.cas))
+	}
+	got := trust.records()
+	if r := got[ca.Fingerprint(spec.Certificate)]; r.Source != SourceSpec || !r.Since.Equal(earlier) {
+		t.Errorf("spec CA record %+v: since must be kept", r)
+	}
+	if r := got[ca.Fingerprint(learned.Certificate)]; r.Source != SourcePublished || !r.ExpiryWarned {
+		t.Errorf("learned CA record %+v: source and the warning sent must be kept", r)
+	}
+	if len(trust.dropped) != 1 || !strings.Contains(trust.dropped[0], "CN=FR CA 2020") || !strings.Contains(trust.dropped[0], "expired at") {
+		t.Errorf("dropped %q, want the lapsed CA, as expired", trust.dropped)
+	}
+	if !trust.changedSinceStored {
+		t.Error("dropping a CA is a change the probe must see")
+	}
+	if len(wake) == 0 {
+		t.Error("no wake-up at the trusted CAs' expiry")
+	}
+	if plan := trust.plannedChange(live); !strings.Contains(plan, "no longer trusts CN=FR CA 2020") {
+		t.Errorf("planned change %q", plan)
+	}
+
+	// Learning a CA the peer published is a planned change, once.
+	next := unitCA(t, "FR CA 2032", unitNow.Add(-time.Hour), 0)
+	if !trust.learn(next.Certificate, unitNow) || trust.learn(next.Certificate, unitNow) {
+		t.Error("learn must add a new CA once")
+	}
+	if trust.learn(lapsed.Certificate, unitNow) {
+		t.Error("an expired CA was learned")
+	}
+	if plan := trust.plannedChange(live); !strings.Contains(plan, "trusts CN=FR CA 2032,C=FR (Published)") {
+		t.Errorf("planned change %q", plan)
+	}
+
+	// Removing the CA from the spec ends its trust; an unrecorded CA is never trusted.
+	stranger := unitCA(t, "Someone's CA", unitNow.Add(-time.Hour), 0)
+	live.cas[ca.Fingerprint(stranger.Certificate)] = stranger.Certificate
+	other := unitCA(t, "FR CA replacement", unitNow.Add(-time.Hour), 0)
+	trust, _ = decideTrust(specBundle{pem: other.CertificatePEM()}, live, unitNow)
+	for _, c := range trust.cas {
+		if c.fingerprint == ca.Fingerprint(spec.Certificate) || c.fingerprint == ca.Fingerprint(stranger.Certificate) {
+			t.Errorf("still trusts %s", subjectOf(c.cert))
+		}
+	}
+}
+
+func TestDecideTrustSameInputSameConfigMap(t *testing.T) {
+	a, b := unitCA(t, "FR CA A", unitNow.Add(-time.Hour), 0), unitCA(t, "FR CA B", unitNow.Add(-time.Hour), 0)
+	cc := &cybercoopv1alpha1.CooperationChannel{ObjectMeta: metav1.ObjectMeta{Name: "to-fr", Namespace: "ke"}}
+	first, _ := decideTrust(specBundle{pem: pemCat(b, a)}, readLiveTrust(nil), unitNow)
+	cm, err := desiredTrustConfigMap(cc, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stored, read back later, with the bundle in the other order: nothing to write.
+	second, _ := decideTrust(specBundle{pem: pemCat(a, b)}, readLiveTrust(cm), unitNow.Add(time.Hour))
+	again, err := desiredTrustConfigMap(cc, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Data["ca.crt"] != cm.Data["ca.crt"] || again.Annotations[TrustRecordAnnotation] != cm.Annotations[TrustRecordAnnotation] {
+		t.Fatalf("steady state would write:\n%s\n%s", cm.Annotations[TrustRecordAnnotation], again.Annotations[TrustRecordAnnotation])
+	}
+	if second.changedSinceStored || second.plannedChange(readLiveTrust(cm)) != "" {
+		t.Fatal("an unchanged trust is reported as changed")
+	}
+}
+
+func TestExpiryWarningsOncePerCA(t *testing.T) {
+	short := unitCA(t, "FR CA", unitNow.Add(-time.Hour), 20*24*time.Hour)
+	trust, _ := decideTrust(specBundle{pem: short.CertificatePEM()}, readLiveTrust(nil), unitNow)
+	if !trust.expiring(unitNow) {
+		t.Fatal("a CA expiring in 20 days is not expiring")
+	}
+	trust.markWarnings(unitNow)
+	if len(trust.warnNow) != 1 {
+		t.Fatalf("%d warnings, want 1", len(trust.warnNow))
+	}
+	cm, err := desiredTrustConfigMap(&cybercoopv1alpha1.CooperationChannel{}, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := decideTrust(specBundle{pem: short.CertificatePEM()}, readLiveTrust(cm), unitNow.Add(time.Hour))
+	again.markWarnings(unitNow.Add(time.Hour))
+	if len(again.warnNow) != 0 {
+		t.Fatal("the warning was sent again")
+	}
+	long := unitCA(t, "FR CA next", unitNow.Add(-time.Hour), 0)
+	both, _ := decideTrust(specBundle{pem: pemCat(short, long)}, readLiveTrust(nil), unitNow)
+	if both.expiring(unitNow) {
+		t.Fatal("expiring although one CA is valid for years")
+	}
+}
+
+func TestProbeDue(t *testing.T) {
+	last := metav1.NewTime(unitNow.Add(-4 * time.Minute))
+	for _, tc := range []struct {
+		name    string
+		last    *metav1.Time
+		changed bool
+		due     bool
+	}{
+		{"never probed", nil, false, true},
+		{"within the interval", &last, false, false},
+		{"within the interval, but the spec or trust changed", &last, true, true},
+	} {
+		if got := probeDue(tc.last, 5*time.Minute, unitNow, tc.changed); got != tc.due {
+			t.Errorf("%s: due %v", tc.name, got)
+		}
+	}
+	if !probeDue(&last, 4*time.Minute, unitNow, false) {
+		t.Error("not due at exactly the interval")
+	}
+	r := &Reconciler{}
+	cc := &cybercoopv1alpha1.CooperationChannel{}
+	if r.probeInterval(cc) != defaultProbeInterval {
+		t.Error("default interval")
+	}
+	r.ProbeInterval = time.Second
+	cc.Spec.Probe = &cybercoopv1alpha1.ProbeSpec{Interval: &metav1.Duration{Duration: time.Minute}}
+	if r.probeInterval(cc) != time.Minute {
+		t.Error("spec.probe.interval must win over the reconciler's default")
+	}
+}
+
+func TestAcceptsCAs(t *testing.T) {
+	const old, current, gone = "AA", "BB", "CC"
+	o := &probeOutcome{accepted: current, ownCAs: []string{old, current}}
+	if got := acceptsCAs([]string{old, gone}, o); strings.Join(got, ",") != "AA,BB" {
+		t.Errorf("got %v: the current CA, and the old one while it is still this State's", got)
+	}
+	if got := acceptsCAs(nil, &probeOutcome{}); got != nil {
+		t.Errorf("got %v from a probe with no known issuer", got)
+	}
+}
+
+func TestConditions(t *testing.T) {
+	ok := unitCA(t, "FR CA", unitNow.Add(-time.Hour), 0)
+	valid, _ := decideTrust(specBundle{pem: ok.CertificatePEM()}, readLiveTrust(nil), unitNow)
+	missing, _ := decideTrust(specBundle{problem: `spec.peer.trustBundle.secretRef: Secret "fr-ca" does not exist`}, readLiveTrust(nil), unitNow)
+	for _, tc := range []struct {
+		name   string
+		cond   metav1.Condition
+		status metav1.ConditionStatus
+		reason string
+		msg    string
+	}{
+		{"trusted", trustCondition(valid, nil, unitNow), metav1.ConditionTrue, cybercoopv1alpha1.ReasonTrustBundleValid, "trusts 1 CA(s) of the peer: CN=FR CA,C=FR (Spec"},
+		{"missing Secret", trustCondition(missing, nil, unitNow), metav1.ConditionFalse, cybercoopv1alpha1.ReasonTrustBundleInvalid, `Secret "fr-ca" does not exist`},
+		{"unreadable", trustCondition(nil, errors.New("reading Secret fr-ca: timeout"), unitNow), metav1.ConditionUnknown, cybercoopv1alpha1.ReasonReconciling, "timeout"},
+		{"suspended", reachableCondition(&probeBlock{cybercoopv1alpha1.ReasonChannelSuspended, "spec.suspend is set"}, nil, nil, "https://x"),
+			metav1.ConditionUnknown, cybercoopv1alpha1.ReasonChannelSuspended, "spec.suspend"},
+		{"probe failed", reachableCondition(nil, &probeOutcome{at: unitNow, err: errors.New("dial tcp: connection\nrefused")}, nil, "https://gw.fr"),
+			metav1.ConditionFalse, cybercoopv1alpha1.ReasonPeerUnreachable, "the probe of https://gw.fr at 2027-03-01T12:00:00Z failed: dial tcp: connection refused"},
+		{"probe succeeded", reachableCondition(nil, &probeOutcome{at: unitNow, probed: &peer.Probed{RoundTrip: 42 * time.Millisecond}}, nil, "https://gw.fr"),
+			metav1.ConditionTrue, cybercoopv1alpha1.ReasonPeerHandshakeSucceeded, "verified in 42 ms"},
+		{"between probes", reachableCondition(nil, nil, &metav1.Condition{Type: cybercoopv1alpha1.ConditionPeerReachable, Status: metav1.ConditionTrue,
+			Reason: cybercoopv1alpha1.ReasonPeerHandshakeSucceeded, Message: "last time"}, "https://gw.fr"),
+			metav1.ConditionTrue, cybercoopv1alpha1.ReasonPeerHandshakeSucceeded, "last time"},
+		{"never probed", reachableCondition(nil, nil, nil, "https://gw.fr"), metav1.ConditionUnknown, cybercoopv1alpha1.ReasonReconciling, "not been probed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.cond.Status != tc.status || tc.cond.Reason != tc.reason || !strings.Contains(tc.cond.Message, tc.msg) {
+				t.Fatalf("got %s (%s) %q, want %s (%s) containing %q", tc.cond.Status, tc.cond.Reason, tc.cond.Message, tc.status, tc.reason, tc.msg)
+			}
+		})
+	}
+}
+
+func TestPeerStatusKeepsTheLastSuccessAfterAFailure(t *testing.T) {
+	rtt := int64(12)
+	then := metav1.NewTime(unitNow.Add(-time.Hour))
+	prev := &cybercoopv1alpha1.PeerStatus{LastProbeTime: &then, LastHandshake: &then, RoundTripMilliseconds: &rtt, AcceptsCAs: []string{"AA"}}
+	got := peerStatus(prev, nil, &probeOutcome{at: unitNow, err: errors.New("refused")})
+	if !got.LastProbeTime.Time.Equal(unitNow) || !got.LastHandshake.Equal(&then) || *got.RoundTripMilliseconds != 12 || len(got.AcceptsCAs) != 1 {
+		t.Fatalf("got %+v", got)
+	}
+	if prev.LastProbeTime.Time.Equal(unitNow) {
+		t.Fatal("the stored status was changed in place")
+	}
+	if peerStatus(nil, nil, nil) != nil {
+		t.Fatal("an empty peer status is written")
+	}
+}
