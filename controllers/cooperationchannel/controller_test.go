@@ -334,6 +334,28 @@ var _ = Describe("CooperationChannel", func() {
 		}).Should(Succeed())
 	})
 
+	It("removes a CA someone added to the trust ConfigMap by hand, and says so", func() {
+		ns, err := fixtures.Namespace(ctx, k8sClient, "cc-")
+		Expect(err).NotTo(HaveOccurred())
+		fr := newCA("FR", time.Now(), 0)
+		cc := newChannel(ctx, ns, unreachable, inline(pemOf(fr)), nil)
+		var cm *corev1.ConfigMap
+		Eventually(func(g Gomega) {
+			cm = trustConfigMap(ctx, g, cc)
+			g.Expect(get(ctx, g, cc).Status.ObservedGeneration).To(Equal(int64(1)))
+		}).Should(Succeed())
+		stranger := newCA("XX", time.Now(), 0)
+		cm.Data[gateway.TrustKey] += string(pemOf(stranger))
+		Expect(k8sClient.Update(ctx, cm)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(trustConfigMap(ctx, g, cc).Data[gateway.TrustKey]).To(Equal(string(pemOf(fr))))
+			repaired := eventsAbout(ctx, g, cc, cybercoopv1alpha1.EventDriftRepaired)
+			g.Expect(repaired).To(ContainElement(And(HaveField("Type", corev1.EventTypeWarning),
+				HaveField("Note", ContainSubstring("ConfigMap "+TrustConfigMapName(cc))))))
+			g.Expect(get(ctx, g, cc).Status.Peer.TrustedCAs).To(HaveLen(1))
+		}).Should(Succeed())
+	})
+
 	It("warns once per CA when every CA of the peer expires within 30 days", func() {
 		ns, err := fixtures.Namespace(ctx, k8sClient, "cc-")
 		Expect(err).NotTo(HaveOccurred())

@@ -231,16 +231,15 @@ func decideTrust(spec specBundle, live liveTrust, now time.Time) (*peerTrust, []
 		t.add(c, SourcePublished, rec, now)
 	}
 	for _, fp := range slices.Sorted(maps.Keys(live.cas)) {
-		if t.has(fp) {
+		c, rec := live.cas[fp], live.records[fp]
+		if t.has(fp) || rec.Source == "" {
+			// A CA in the ConfigMap the operator never recorded was put there by hand:
+			// removing it repairs drift, it ends no trust.
 			continue
 		}
-		c, rec := live.cas[fp], live.records[fp]
 		why := "no longer in spec.peer.trustBundle"
-		switch {
-		case !validAt(c, now):
+		if !validAt(c, now) {
 			why = "expired at " + rfc3339(c.NotAfter)
-		case rec.Source == "":
-			why = "not recorded as trusted by the operator"
 		}
 		t.dropped = append(t.dropped, fmt.Sprintf("%s (%s)", subjectOf(c), why))
 	}
