@@ -75,11 +75,22 @@ type Vault struct {
 // the StatefulSet's arguments grant: verify and list to the operator, relay to the
 // FocalPoint's gateway, ingest and read to every client of the national CA.
 func StartVault(ctx context.Context, c client.Client, ev *cybercoopv1alpha1.EvidenceVault, dir string, log logr.Logger) (*Vault, error) {
-	serving, err := secretData(ctx, c, ev.Namespace, evidencevault.ServingSecretName(ev))
-	if err != nil {
-		return nil, err
+	// The serving certificate and the trust bundle (the client CAs) are mounted from
+	// Secrets and reloaded, as in the StatefulSet: a CA key replacement changes both.
+	sync := func(ctx context.Context) error {
+		serving, err := secretData(ctx, c, ev.Namespace, evidencevault.ServingSecretName(ev))
+		if err != nil {
+			return err
+		}
+		trust, err := secretData(ctx, c, ev.Namespace, ev.Spec.FocalPointRef.Name+"-trust-bundle")
+		if err != nil {
+			return err
+		}
+		return errors.Join(WriteIfChanged(filepath.Join(dir, "tls.crt"), serving["tls.crt"]),
+			WriteIfChanged(filepath.Join(dir, "tls.key"), serving["tls.key"]),
+			WriteIfChanged(filepath.Join(dir, "ca.crt"), trust["ca.crt"]))
 	}
-	if err := writeFiles(dir, serving); err != nil {
+	if err := sync(ctx); err != nil {
 		return nil, err
 	}
 	keys, err := secretData(ctx, c, ev.Namespace, evidencevault.KeyringSecretName(ev))
@@ -129,7 +140,21 @@ func StartVault(ctx context.Context, c client.Client, ev *cybercoopv1alpha1.Evid
 	go func() {
 		done <- vault.Serve(serveCtx, v, vault.ServeConfig{Listen: addr,
 			CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"), ClientCAFile: filepath.Join(dir, "ca.crt"),
-			ReloadInterval: time.Hour, Logger: log, Ready: func(net.Addr, net.Addr) { close(ready) }})
+			ReloadInterval: SyncInterval, Logger: log, Ready: func(net.Addr, net.Addr) { close(ready) }})
+	}()
+	go func() {
+		ticker := time.NewTicker(SyncInterval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-serveCtx.Done():
+				return
+			case <-ticker.C:
+				if err := sync(serveCtx); err != nil && serveCtx.Err() == nil {
+					log.V(1).Info("files not brought in step yet", "error", err.Error())
+				}
+			}
+		}
 	}()
 	select {
 	case <-ready:

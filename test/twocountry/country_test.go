@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,10 +14,13 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
@@ -184,3 +188,99 @@ func condition(conds []metav1.Condition, t string) metav1.Condition {
 	return metav1.Condition{}
 }
 
+
+// caFingerprint is the SHA-256 fingerprint of c's active national CA, as status reports it.
+func (c *country) caFingerprint(ctx context.Context) string {
+	fp := &cybercoopv1alpha1.FocalPoint{}
+	Expect(k8sClient.Get(ctx, key(c.fp), fp)).To(Succeed())
+	Expect(fp.Status.Certificates).NotTo(BeNil())
+	Expect(fp.Status.Certificates.CA).NotTo(BeNil())
+	return fp.Status.Certificates.CA.SHA256Fingerprint
+}
+
+// caPEM is c's active national CA certificate.
+func (c *country) caPEM(ctx context.Context) []byte {
+	return secretData(ctx, Default, c.ns(), focalpoint.CASecretName(c.fp))[pki.TLSCertKey]
+}
+
+// simulateRollouts plays the Deployment and StatefulSet controllers for the
+// namespaces: every new pod template is rolled out at once (the gateway and vault
+// processes of the test load their files themselves). It returns its stop function.
+func simulateRollouts(namespaces ...string) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ticker := time.NewTicker(100 * time.Millisecond)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+			for _, ns := range namespaces {
+				var deps appsv1.DeploymentList
+				if k8sClient.List(ctx, &deps, client.InNamespace(ns)) == nil {
+					for i := range deps.Items {
+						d := &deps.Items[i]
+						n := ptr.Deref(d.Spec.Replicas, 1)
+						want := appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n}
+						if d.Status.ObservedGeneration != want.ObservedGeneration || d.Status.AvailableReplicas != n || d.Status.UpdatedReplicas != n || d.Status.Replicas != n {
+							d.Status = want
+							_ = k8sClient.Status().Update(ctx, d)
+						}
+					}
+				}
+				var sets appsv1.StatefulSetList
+				if k8sClient.List(ctx, &sets, client.InNamespace(ns)) == nil {
+					for i := range sets.Items {
+						s := &sets.Items[i]
+						n := ptr.Deref(s.Spec.Replicas, 1)
+						if s.Status.ObservedGeneration != s.Generation || s.Status.AvailableReplicas != n || s.Status.UpdatedReplicas != n {
+							s.Status = appsv1.StatefulSetStatus{ObservedGeneration: s.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n,
+								AvailableReplicas: n, CurrentReplicas: n, CurrentRevision: "r", UpdateRevision: "r"}
+							_ = k8sClient.Status().Update(ctx, s)
+						}
+					}
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// channelClient connects afresh to peer's gateway as c's channel does: its client
+// certificate and the peer CAs it trusts, as stored now.
+func (c *country) channelClient(ctx context.Context, cc *cybercoopv1alpha1.CooperationChannel, peer *country) *http.Client {
+	s := secretData(ctx, Default, c.ns(), gateway.ChannelClientSecretName(cc.Name))
+	cert, err := tls.X509KeyPair(s[pki.TLSCertKey], s[pki.TLSPrivateKeyKey])
+	Expect(err).NotTo(HaveOccurred())
+	trust := &corev1.ConfigMap{}
+	Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: c.ns(), Name: gateway.ChannelTrustConfigMapName(cc.Name)}, trust)).To(Succeed())
+	roots := x509.NewCertPool()
+	Expect(roots.AppendCertsFromPEM([]byte(trust.Data[gateway.TrustKey]))).To(BeTrue())
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{
+		MinVersion: tls.VersionTLS13, ServerName: peer.gatewayHost(), RootCAs: roots, Certificates: []tls.Certificate{cert},
+	}}}
+}
+
+// caCertificate is c's active national CA certificate.
+func (c *country) caCertificate(ctx context.Context) *x509.Certificate {
+	certs, err := pki.ParseCertificatesPEM(c.caPEM(ctx))
+	Expect(err).NotTo(HaveOccurred())
+	return certs[0]
+}
+
+// fresh GETs url on a new connection and returns the certificate the server served.
+func fresh(cl *http.Client, url string) (*x509.Certificate, error) {
+	resp, err := cl.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return resp.TLS.PeerCertificates[0], nil
+}

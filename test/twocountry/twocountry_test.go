@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	nationalca "github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
@@ -158,6 +159,75 @@ var _ = Describe("Viet Nam and France", Ordered, func() {
 			"POST", vn.gatewayURL+wire.PathRequests, example("Preservation", nil))
 		Expect(err).To(HaveOccurred())
 		Expect(vn.vault.Status().Objects).To(Equal(before))
+	})
+
+	It("keeps France's requests flowing while Viet Nam replaces its CA key, with no bundle copied by hand", func() {
+		rollouts := simulateRollouts(vn.ns(), fr.ns())
+		defer rollouts()
+		caBefore := vn.caFingerprint(ctx)
+		frAtVN := fr.officer(ctx)
+
+		By("asking Viet Nam's FocalPoint for a key replacement")
+		Eventually(func() error {
+			fp := &cybercoopv1alpha1.FocalPoint{}
+			if err := k8sClient.Get(ctx, key(vn.fp), fp); err != nil {
+				return err
+			}
+			if fp.Annotations == nil {
+				fp.Annotations = map[string]string{}
+			}
+			fp.Annotations[cybercoopv1alpha1.ForceReplaceCAAnnotation] = "two-country-rotation"
+			return k8sClient.Update(ctx, fp)
+		}).Should(Succeed())
+
+		By("sending France's requests all through it")
+		sent, failures := 0, []string{}
+		sawWaiting, done := false, false
+		deadline := time.Now().Add(2 * time.Minute)
+		for !done && time.Now().Before(deadline) {
+			ref := fmt.Sprintf("ROT-%d", time.Now().UnixNano())
+			status, body, err := call(frAtVN, "POST", fr.gatewayURL+wire.PathOutbound+frToVN.Name+"/requests", example("Preservation", map[string]any{"reference": ref}))
+			sent++
+			if err != nil || status != 201 {
+				failures = append(failures, fmt.Sprintf("%s: %d %v %s", ref, status, err, body))
+			}
+			// The gateway keeps its connections to the peer; a new one (a restarted
+			// pod, an idle connection closed) must work too: France's channel
+			// certificate and trust as they are now, a fresh handshake with Viet Nam.
+			served, err := fresh(fr.channelClient(ctx, frToVN, vn), vn.gatewayURL+wire.PathTrustBundle)
+			if err != nil {
+				failures = append(failures, fmt.Sprintf("a new connection from France to Viet Nam: %v", err))
+			}
+			fp := &cybercoopv1alpha1.FocalPoint{}
+			Expect(k8sClient.Get(ctx, key(vn.fp), fp)).To(Succeed())
+			if r := fp.Status.Certificates.Rotation; r != nil && len(r.WaitingForPeers) > 0 {
+				sawWaiting = true
+			}
+			// Done once the replacement is over and Viet Nam's gateway serves its
+			// certificate from the new CA.
+			done = fp.Status.Certificates.CA != nil && fp.Status.Certificates.CA.CAGeneration == 2 &&
+				fp.Status.Certificates.Rotation != nil && fp.Status.Certificates.Rotation.Phase == cybercoopv1alpha1.CARotationIdle &&
+				served != nil && nationalca.Fingerprint(vn.caCertificate(ctx)) == fp.Status.Certificates.CA.SHA256Fingerprint &&
+				served.CheckSignatureFrom(vn.caCertificate(ctx)) == nil
+		}
+		Expect(done).To(BeTrue(), "the key replacement did not finish with Viet Nam serving from its new CA; failures: %v", failures)
+		Expect(failures).To(BeEmpty(), "of %d requests sent during the key replacement", sent)
+		Expect(sawWaiting).To(BeTrue(), "Viet Nam's status never named France as holding the replacement back")
+		Expect(vn.caFingerprint(ctx)).NotTo(Equal(caBefore))
+		GinkgoWriter.Printf("%d requests sent during Viet Nam's key replacement, none failed; the rollout waited for France: %v\n", sent, sawWaiting)
+
+		By("seeing France trust Viet Nam's new CA, learned from Viet Nam's signed bundle")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, key(frToVN), frToVN)).To(Succeed())
+			var published []string
+			for _, ca := range frToVN.Status.Peer.TrustedCAs {
+				if ca.Source == "Published" {
+					published = append(published, ca.SHA256Fingerprint)
+				}
+			}
+			g.Expect(published).To(ContainElement(vn.caFingerprint(ctx)))
+		}).WithTimeout(time.Minute).Should(Succeed())
+		Expect(frToVN.Spec.Peer.TrustBundle.PEM).NotTo(ContainSubstring(string(vn.caPEM(ctx))), "nobody edited France's channel")
 	})
 
 	It("turns France's channel unreachable, with the reason, when Viet Nam's gateway stops", func() {
