@@ -157,6 +157,18 @@ type GatewaySpec struct {
 	// +optional
 	// +default="ClusterIP"
 	ServiceType GatewayServiceType `json:"serviceType,omitempty"`
+
+	// externalNames are the DNS names peer States reach the gateway by (the name in
+	// their CooperationChannel's peer.endpoint or peer.serverName), added to the
+	// serving certificate beside the in-cluster names. A change re-issues the
+	// certificate.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="gateway.externalNames must be lower-case DNS names"
+	ExternalNames []string `json:"externalNames,omitempty"`
 }
 
 // CARotationPolicy says what happens when the CA certificate is due for renewal.

@@ -93,6 +93,7 @@ func gatewayLeaf(fp *cybercoopv1alpha1.FocalPoint) certs.Leaf {
 		},
 		Usages: []pki.Usage{pki.UsageServer},
 	}
+	spec.DNSNames = append(spec.DNSNames, fp.Spec.Gateway.ExternalNames...)
 	if c := fp.Spec.Certificates; c != nil {
 		spec.KeyAlgorithm = pki.KeyAlgorithm(c.KeyAlgorithm)
 		spec = certs.WithLifetime(spec, c.LeafCertificateSpec)

@@ -80,6 +80,8 @@ var _ = Describe("FocalPoint validation by the API server", func() {
 			Expect(err.Error()).To(ContainSubstring(field), "the message must name the field")
 			Expect(err.Error()).To(ContainSubstring(expected))
 		},
+		Entry("an external name with upper case", func(fp *v1.FocalPoint) { fp.Spec.Gateway.ExternalNames = []string{"Gateway.KE.example"} },
+			"spec.gateway.externalNames[0]", "lower-case DNS names"),
 		Entry("country not assigned by ISO 3166-1", func(fp *v1.FocalPoint) { fp.Spec.Country = "ZZ" },
 			"spec.country", "officially assigned ISO 3166-1 alpha-2 country code"),
 		Entry("country in lower case", func(fp *v1.FocalPoint) { fp.Spec.Country = "vn" },
