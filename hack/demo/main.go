@@ -17,8 +17,10 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 )
 
@@ -75,7 +77,7 @@ func run() error {
 		return err
 	}
 
-	step("applying the sample country stack (config/samples)")
+	step("applying the sample country stacks, Kenya and France, with a channel each way (config/samples)")
 	if err := kubectl("apply", "-k", filepath.Join(root, "config", "samples")); err != nil {
 		return err
 	}
@@ -109,6 +111,16 @@ func run() error {
 	_ = kubectl("get", "events", "-n", "cybercoop-ke")
 	if waitErr != nil {
 		return fmt.Errorf("the sample stack did not become Ready; logs are in %s", work)
+	}
+
+	c, err := client.New(env.Config, client.Options{Scheme: manageropts.Scheme()})
+	if err != nil {
+		return err
+	}
+	stopStack, err := cooperate(ctx, c, work, kubectl)
+	defer stopStack()
+	if err != nil {
+		return fmt.Errorf("the two States could not cooperate: %w; logs are in %s", err, work)
 	}
 
 	if os.Getenv("DEMO_KEEP") != "" {
