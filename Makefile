@@ -104,7 +104,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
 	@for target in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' internal | sed 's/func //'); do \
 	  pkg=$$(dirname $$(grep -rlE "^func $$target\(" --include='*_test.go' internal | head -1)); \
 	  echo "fuzz $$target in ./$$pkg for $(FUZZTIME)"; \
-	  go test ./$$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -parallel 2 || exit 1; \
+	  go test ./$$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZTIME) -parallel 2 || exit 1; \
 	done
 
 .PHONY: bench
@@ -112,6 +112,8 @@ bench: ## Run the benchmarks once each (ratios are printed as custom metrics).
 	go test ./internal/pki -run '^$$' -bench . -benchtime 2s
 	go test ./internal/vault/... -run '^$$' -bench Ingest -benchtime 1x
 	go test ./internal/vault -run '^$$' -bench CustodyTree -benchtime 1x
+	go test ./internal/gateway/requests -run '^$$' -bench Preservation -benchtime 2s
+	go test ./internal/gateway -run '^$$' -bench 'PreservationAccepted|BareTLS13' -benchtime 400x
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT).$(TOOLS_SUM) $(KUBE_API_LINTER).$(TOOLS_SUM) ## Run golangci-lint with the linters listed in .golangci.yml, and kube-api-linter on api/ (.golangci-kal.yml).
