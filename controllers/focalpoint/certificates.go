@@ -156,11 +156,11 @@ func (r *Reconciler) servedLeaf(ctx context.Context, s *scope, leaf certs.Leaf) 
 // certificatesStatus is status.certificates for the report.
 func certificatesStatus(rep *certs.Report) *cybercoopv1alpha1.CertificatesStatus {
 	return &cybercoopv1alpha1.CertificatesStatus{
-		CA:             certs.StatusOf(rep.CA),
-		GatewayServing: certs.StatusOf(rep.Leaf(roleGatewayServing)),
+		CA:                 certs.StatusOf(rep.CA),
+		GatewayServing:     certs.StatusOf(rep.Leaf(roleGatewayServing)),
 		GatewayVaultClient: certs.StatusOf(rep.Leaf(roleGatewayClient)),
 		Officer:            certs.StatusOf(rep.Leaf(roleOfficer)),
-		TrustBundle:    rep.Bundle,
-		Rotation:       certs.RotationStatus(rep),
+		TrustBundle:        rep.Bundle,
+		Rotation:           certs.RotationStatus(rep),
 	}
 }

@@ -14,8 +14,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,7 +42,9 @@ const (
 
 // GatewayClientSecretName is the gateway's client certificate for the evidence vault
 // (kubernetes.io/tls), mounted at gateway.VaultClientDir.
-func GatewayClientSecretName(fp *cybercoopv1alpha1.FocalPoint) string { return gatewayName(fp) + "-client" }
+func GatewayClientSecretName(fp *cybercoopv1alpha1.FocalPoint) string {
+	return gatewayName(fp) + "-client"
+}
 
 // OfficerSecretName is the local officers' credential: a client certificate from the
 // national CA carrying OfficerIdentity, which the gateway's outbound API admits. The
@@ -51,7 +53,9 @@ func OfficerSecretName(fp *cybercoopv1alpha1.FocalPoint) string { return fp.Name
 
 // ChannelsSecretName is the gateway's channels, aggregated from every
 // CooperationChannel of the FocalPoint, mounted at gateway.ChannelsDir.
-func ChannelsSecretName(fp *cybercoopv1alpha1.FocalPoint) string { return gatewayName(fp) + "-channels" }
+func ChannelsSecretName(fp *cybercoopv1alpha1.FocalPoint) string {
+	return gatewayName(fp) + "-channels"
+}
 
 // GatewayIdentity is the URI SAN of the gateway's vault client certificate; the
 // EvidenceVault grants it the relay role, so a peer's request is recorded with the

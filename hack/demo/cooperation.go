@@ -131,7 +131,7 @@ func secretKey(ctx context.Context, c client.Client, ns, name, key string) ([]by
 		return nil, fmt.Errorf("reading Secret %s/%s: %w", ns, name, err)
 	}
 	if len(s.Data[key]) == 0 {
-		return nil, fmt.Errorf("Secret %s/%s has no %s", ns, name, key)
+		return nil, fmt.Errorf("the Secret %s/%s has no %s", ns, name, key)
 	}
 	return s.Data[key], nil
 }

@@ -111,5 +111,3 @@ func run(b *testing.B, cl *http.Client, url string, body func() []byte, want int
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 	b.ReportMetric(float64(latencies[(len(latencies)*99)/100].Microseconds())/1000, "p99-ms")
 }
-
-

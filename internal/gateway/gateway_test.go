@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -293,7 +294,7 @@ func TestCutOffBodyIsNotAcknowledged(t *testing.T) {
 		if resp.StatusCode < 400 {
 			t.Fatalf("a cut-off body was answered %d", resp.StatusCode)
 		}
-	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+	} else if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 		t.Fatal("no answer to a cut-off body")
 	}
 	if n := objectCount(t, p.vn.vault); n != 0 {

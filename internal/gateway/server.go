@@ -39,7 +39,7 @@ type Server struct {
 	slots   sync.Map // peer country or "officers" -> chan struct{}
 	// vaultSlots are the gateway's vault ingests in flight.
 	vaultSlots chan struct{}
-	metrics *metrics
+	metrics    *metrics
 }
 
 // Load reads every file once; the gateway never starts on a state it could not read.

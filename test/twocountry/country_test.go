@@ -188,7 +188,6 @@ func condition(conds []metav1.Condition, t string) metav1.Condition {
 	return metav1.Condition{}
 }
 
-
 // caFingerprint is the SHA-256 fingerprint of c's active national CA, as status reports it.
 func (c *country) caFingerprint(ctx context.Context) string {
 	fp := &cybercoopv1alpha1.FocalPoint{}

@@ -36,7 +36,7 @@ func strictDecode(body []byte) (decoded, error) {
 	d := &strictDecoder{dec: json.NewDecoder(bytes.NewReader(body)), body: body}
 	d.dec.UseNumber()
 	tok, err := d.dec.Token()
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return decoded{}, errors.New("request body is empty: send one JSON object")
 	}
 	if err != nil {

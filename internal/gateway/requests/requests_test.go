@@ -751,7 +751,7 @@ func TestParseConcurrently(t *testing.T) {
 				}
 				req, fields, err := Parse(body, testNow)
 				if (req == nil) != (i%3 == 0) || err != nil {
-					done <- fmt.Errorf("goroutine %d, body %d: %v %v %v", g, i, req, fields, err)
+					done <- fmt.Errorf("goroutine %d, body %d: %v %v %w", g, i, req, fields, err)
 					return
 				}
 			}
