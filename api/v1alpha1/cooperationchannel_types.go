@@ -68,6 +68,7 @@ type SecretKeyReference struct {
 // them out of band for the first contact. Later CAs are learned from the peer's signed
 // trust bundle (status.peer.trustedCAs).
 // +kubebuilder:validation:XValidation:rule="has(self.pem) != has(self.secretRef)",message="trustBundle needs exactly one of pem or secretRef"
+// +kubebuilder:validation:MinProperties=1
 type PeerTrustBundle struct {
 	// pem is one or more PEM-encoded CA certificates.
 	// +optional
@@ -253,7 +254,7 @@ type CooperationChannelCertificatesStatus struct {
 
 // CooperationChannelStatus is the observed state of the channel.
 type CooperationChannelStatus struct {
-	// conditions: Ready, PeerTrusted, PeerReachable, CertificateReady.
+	// conditions are Ready, PeerTrusted, PeerReachable and CertificateReady.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -262,7 +263,7 @@ type CooperationChannelStatus struct {
 
 	// observedGeneration is the last generation fully reconciled.
 	// +optional
-	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// peer is what the operator last saw of the peer.
