@@ -142,20 +142,7 @@ func StartVault(ctx context.Context, c client.Client, ev *cybercoopv1alpha1.Evid
 			CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"), ClientCAFile: filepath.Join(dir, "ca.crt"),
 			ReloadInterval: SyncInterval, Logger: log, Ready: func(net.Addr, net.Addr) { close(ready) }})
 	}()
-	go func() {
-		ticker := time.NewTicker(SyncInterval)
-		defer ticker.Stop()
-		for {
-			select {
-			case <-serveCtx.Done():
-				return
-			case <-ticker.C:
-				if err := sync(serveCtx); err != nil && serveCtx.Err() == nil {
-					log.V(1).Info("files not brought in step yet", "error", err.Error())
-				}
-			}
-		}
-	}()
+	go keepInStep(serveCtx, sync, log)
 	select {
 	case <-ready:
 	case err := <-done:
@@ -249,20 +236,7 @@ func StartGateway(ctx context.Context, c client.Client, fp *cybercoopv1alpha1.Fo
 		}
 	}
 	serveCtx, cancel := context.WithCancel(context.Background())
-	go func() {
-		ticker := time.NewTicker(SyncInterval)
-		defer ticker.Stop()
-		for {
-			select {
-			case <-serveCtx.Done():
-				return
-			case <-ticker.C:
-				if err := sync(serveCtx); err != nil && serveCtx.Err() == nil {
-					log.V(1).Info("files not brought in step yet", "error", err.Error())
-				}
-			}
-		}
-	}()
+	go keepInStep(serveCtx, sync, log)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(serveCtx, ln) }()
 	return &Gateway{Server: srv, URL: "https://" + ln.Addr().String(), stop: func() error {
@@ -273,3 +247,20 @@ func StartGateway(ctx context.Context, c client.Client, fp *cybercoopv1alpha1.Fo
 
 // Stop stops the gateway.
 func (g *Gateway) Stop() error { return g.stop() }
+
+// keepInStep brings the files in step with the objects every SyncInterval, as a
+// kubelet does with mounted volumes, until ctx ends.
+func keepInStep(ctx context.Context, sync func(context.Context) error, log logr.Logger) {
+	ticker := time.NewTicker(SyncInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			if err := sync(ctx); err != nil && ctx.Err() == nil {
+				log.V(1).Info("files not brought in step yet", "error", err.Error())
+			}
+		}
+	}
+}
