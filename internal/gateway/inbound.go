@@ -12,6 +12,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
@@ -70,12 +71,21 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, ch.Country, malformed(fields))
 		return
 	}
-	if st.vault == nil {
-		s.refuse(w, r, ch.Country, &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable,
-			Error: "the request cannot be made durable: " + st.vaultError}})
+	if !ch.permits(string(req.Type)) { // as parsed, whatever the first look saw
+		s.refuse(w, r, ch.Country, &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonRequestTypeNotPermitted,
+			Error: fmt.Sprintf("the channel with %s does not permit %s requests", ch.Country, req.Type)}})
 		return
 	}
-	acc, created, f := s.record(r.Context(), st, ch.Country, direction{name: "inbound", from: ch.Country, to: st.cfg.Country}, ch.LegalBasis, ch.RetentionDays, c.identity, req)
+	if st.vault == nil {
+		s.refuse(w, r, ch.Country, &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable,
+			Error: "the request cannot be made durable now; nothing was acknowledged; retry with the same reference"}})
+		return
+	}
+	// Once the whole body is read, recording it and its receipt finishes even if the
+	// client goes away: a retry then finds the receipt.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
+	defer cancel()
+	acc, created, f := s.record(ctx, st, ch.Country, direction{name: "inbound", from: ch.Country, to: st.cfg.Country}, ch.LegalBasis, ch.RetentionDays, c.identity, req)
 	if f != nil {
 		s.refuse(w, r, ch.Country, f)
 		return
@@ -135,33 +145,35 @@ func (s *Server) record(ctx context.Context, st *state, peerCountry string, d di
 	m := vault.Metadata{
 		CaseReference: caseRef, LegalBasis: legalBasis,
 		AuthorisationReference: accessReference(caseRef), AuthorisationExpiry: keep, RetentionUntil: keep,
-		Exclusive: true, OnBehalfOf: &actor,
+		Exclusive: true, OwnerOnly: true, OnBehalfOf: &actor,
 	}
 	held, err := st.vault.ObjectsByCase(ctx, caseRef)
 	if err != nil {
-		return wire.Accepted{}, false, vaultRefusal(err)
+		return wire.Accepted{}, false, s.vaultRefusal(err)
 	}
 	if len(held) == 0 {
 		res, err := s.ingest(ctx, st, m, req.Canonical)
 		switch {
 		case err == nil:
-			acc, f := s.receiptFor(ctx, st, d, id, caseRef, req, res)
-			return acc, !res.Duplicate, f
+			// Whoever stores the receipt first answers 201 (a concurrent retry gets
+			// that receipt and 200); whether the vault held the same content for
+			// another case does not count, so 201 tells a peer nothing of another's.
+			return s.receiptFor(ctx, st, d, id, caseRef, req, res)
 		case !vaultclient.IsStatus(err, http.StatusConflict):
-			return wire.Accepted{}, false, vaultRefusal(err)
+			return wire.Accepted{}, false, s.vaultRefusal(err)
 		}
 		// Another replica recorded the same reference a moment ago.
 		if held, err = st.vault.ObjectsByCase(ctx, caseRef); err != nil || len(held) == 0 {
-			return wire.Accepted{}, false, vaultRefusal(fmt.Errorf("the reference is taken but its request cannot be listed: %w", err))
+			return wire.Accepted{}, false, s.vaultRefusal(fmt.Errorf("the reference is taken but its request cannot be listed: %w", err))
 		}
 	}
 	if held[0].Digest != digestOf(req) {
 		return wire.Accepted{}, false, &refusal{http.StatusConflict, wire.Refusal{Reason: wire.ReasonReferenceReused,
-			Error: fmt.Sprintf("reference %q was used before for a request with other content; use a new reference", req.Reference)}}
+			Error: "the reference was used before for a request with other content; use a new reference"}}
 	}
 	compact, err := s.storedReceipt(ctx, st, caseRef)
 	if err != nil {
-		return wire.Accepted{}, false, vaultRefusal(err)
+		return wire.Accepted{}, false, s.vaultRefusal(err)
 	}
 	if compact != "" {
 		return wire.Accepted{RequestID: id, Receipt: compact}, false, nil
@@ -171,33 +183,33 @@ func (s *Server) record(ctx context.Context, st *state, peerCountry string, d di
 	// entry of its own) and issue the receipt on that entry.
 	res, err := s.ingest(ctx, st, m, req.Canonical)
 	if err != nil {
-		return wire.Accepted{}, false, vaultRefusal(err)
+		return wire.Accepted{}, false, s.vaultRefusal(err)
 	}
-	acc, f := s.receiptFor(ctx, st, d, id, caseRef, req, res)
+	acc, _, f := s.receiptFor(ctx, st, d, id, caseRef, req, res)
 	return acc, false, f
 }
 
-// receiptFor signs the receipt of an ingest and stores it; if another replica
-// stored one first, that one is answered.
-func (s *Server) receiptFor(ctx context.Context, st *state, d direction, id, caseRef string, req *requests.Request, res vault.IngestResult) (wire.Accepted, *refusal) {
+// receiptFor signs the receipt of an ingest and stores it; if another replica (or a
+// concurrent retry) stored one first, that one is answered and stored is false.
+func (s *Server) receiptFor(ctx context.Context, st *state, d direction, id, caseRef string, req *requests.Request, res vault.IngestResult) (acc wire.Accepted, stored bool, f *refusal) {
 	verifierKey, err := st.vaultVerifierKey(ctx)
 	if err != nil {
-		return wire.Accepted{}, vaultRefusal(err)
+		return wire.Accepted{}, false, s.vaultRefusal(err)
 	}
 	cp, err := vault.OpenCheckpoint([]byte(res.Checkpoint), verifierKey)
 	if err != nil {
-		return wire.Accepted{}, vaultRefusal(fmt.Errorf("the vault's checkpoint: %w", err))
+		return wire.Accepted{}, false, s.vaultRefusal(fmt.Errorf("the vault's checkpoint: %w", err))
 	}
 	proof, err := st.vault.Inclusion(ctx, res.Sequence, cp.Size)
 	if err != nil {
-		return wire.Accepted{}, vaultRefusal(err)
+		return wire.Accepted{}, false, s.vaultRefusal(err)
 	}
 	var entry vault.Entry
 	if err := json.Unmarshal(res.Entry, &entry); err != nil {
-		return wire.Accepted{}, vaultRefusal(fmt.Errorf("the vault's custody entry: %w", err))
+		return wire.Accepted{}, false, s.vaultRefusal(fmt.Errorf("the vault's custody entry: %w", err))
 	}
 	if err := vault.VerifyInclusion(cp, res.Sequence, res.Entry, proof); err != nil {
-		return wire.Accepted{}, vaultRefusal(fmt.Errorf("the vault's inclusion proof: %w", err))
+		return wire.Accepted{}, false, s.vaultRefusal(fmt.Errorf("the vault's inclusion proof: %w", err))
 	}
 	rc := receipt.Receipt{
 		RequestID: id, Reference: req.Reference, Type: string(req.Type),
@@ -211,7 +223,7 @@ func (s *Server) receiptFor(ctx context.Context, st *state, d direction, id, cas
 	compact, err := st.signer.Sign(rc)
 	if err != nil {
 		s.Log.Error(err, "signing a receipt")
-		return wire.Accepted{}, &refusal{http.StatusInternalServerError, wire.Refusal{Reason: wire.ReasonVaultUnavailable,
+		return wire.Accepted{}, false, &refusal{http.StatusInternalServerError, wire.Refusal{Reason: wire.ReasonVaultUnavailable,
 			Error: "the receipt could not be signed; nothing was acknowledged"}}
 	}
 	receiptCase := path.Join(caseRef, "receipt")
@@ -219,24 +231,38 @@ func (s *Server) receiptFor(ctx context.Context, st *state, d direction, id, cas
 	m := vault.Metadata{
 		CaseReference: receiptCase, LegalBasis: entry.LegalBasis,
 		AuthorisationReference: accessReference(receiptCase), AuthorisationExpiry: keep, RetentionUntil: keep,
-		Exclusive: true,
+		Exclusive: true, OwnerOnly: true,
 	}
 	_, err = s.ingest(ctx, st, m, []byte(compact))
 	if vaultclient.IsStatus(err, http.StatusConflict) {
-		stored, rerr := s.storedReceipt(ctx, st, caseRef)
-		if rerr != nil || stored == "" {
-			return wire.Accepted{}, vaultRefusal(errors.Join(err, rerr))
+		prior, rerr := s.storedReceipt(ctx, st, caseRef)
+		if rerr != nil || prior == "" {
+			return wire.Accepted{}, false, s.vaultRefusal(errors.Join(err, rerr))
 		}
-		return wire.Accepted{RequestID: id, Receipt: stored}, nil
+		return wire.Accepted{RequestID: id, Receipt: prior}, false, nil
 	}
 	if err != nil {
-		return wire.Accepted{}, vaultRefusal(err)
+		return wire.Accepted{}, false, s.vaultRefusal(err)
 	}
-	return wire.Accepted{RequestID: id, Receipt: compact}, nil
+	s.receipts.put(caseRef, compact)
+	return wire.Accepted{RequestID: id, Receipt: compact}, true, nil
 }
 
 // storedReceipt reads the receipt stored under a request's case; "" when none is.
+// A stored receipt never changes, so it is kept in memory once read: a sender that
+// polls its request's state does not grow the custody log with reads.
 func (s *Server) storedReceipt(ctx context.Context, st *state, caseRef string) (string, error) {
+	if compact, ok := s.receipts.get(caseRef); ok {
+		return compact, nil
+	}
+	compact, err := s.readReceipt(ctx, st, caseRef)
+	if err == nil && compact != "" {
+		s.receipts.put(caseRef, compact)
+	}
+	return compact, err
+}
+
+func (s *Server) readReceipt(ctx context.Context, st *state, caseRef string) (string, error) {
 	receiptCase := path.Join(caseRef, "receipt")
 	held, err := st.vault.ObjectsByCase(ctx, receiptCase)
 	if err != nil || len(held) == 0 {
@@ -258,9 +284,12 @@ func (s *Server) storedReceipt(ctx context.Context, st *state, caseRef string) (
 	return string(body), nil
 }
 
-func vaultRefusal(err error) *refusal {
+// vaultRefusal answers a vault failure: the detail (internal addresses, TLS
+// errors) goes to the log, not to the caller.
+func (s *Server) vaultRefusal(err error) *refusal {
+	s.Log.Error(err, "the vault failed a request")
 	return &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable,
-		Error: "the request could not be made durable, nothing was acknowledged; retry with the same reference: " + err.Error()}}
+		Error: "the request could not be made durable, nothing was acknowledged; retry with the same reference"}}
 }
 
 // requestState is GET /v1/requests/{id}: a sender reads the state of one of its
@@ -282,11 +311,18 @@ func (s *Server) requestState(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, c.channel.Country, notFound)
 		return
 	}
+	release, ok := s.acquire(c.channel.Country)
+	if !ok {
+		s.refuse(w, r, c.channel.Country, &refusal{http.StatusTooManyRequests, wire.Refusal{Reason: wire.ReasonTooManyRequests,
+			Error: fmt.Sprintf("more than %d requests from %s in flight", s.PerPeerConcurrency, c.channel.Country)}})
+		return
+	}
+	defer release()
 	d := direction{name: "inbound", from: c.channel.Country, to: st.cfg.Country}
 	caseRef := caseOf(d, c.channel.Country, id)
 	compact, err := s.storedReceipt(r.Context(), st, caseRef)
 	if err != nil {
-		s.refuse(w, r, c.channel.Country, vaultRefusal(err))
+		s.refuse(w, r, c.channel.Country, s.vaultRefusal(err))
 		return
 	}
 	if compact == "" {
@@ -299,7 +335,7 @@ func (s *Server) requestState(w http.ResponseWriter, r *http.Request) {
 	rc, err := receipt.Peek(compact)
 	if err != nil {
 		s.Log.Error(err, "a stored receipt cannot be read", "requestId", id)
-		s.refuse(w, r, c.channel.Country, vaultRefusal(errors.New("the stored receipt cannot be read")))
+		s.refuse(w, r, c.channel.Country, s.vaultRefusal(errors.New("the stored receipt cannot be read")))
 		return
 	}
 	writeJSON(w, http.StatusOK, wire.RequestState{
@@ -346,4 +382,35 @@ func accessReference(caseRef string) string {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
 	return caseRef + "/access-" + hex.EncodeToString(b[:])
+}
+
+// receiptCache holds receipts read back or stored, by request case; bounded, since
+// each is a few kilobytes.
+type receiptCache struct {
+	mu      sync.Mutex
+	entries map[string]string
+}
+
+const receiptCacheSize = 4096
+
+func (c *receiptCache) get(caseRef string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.entries[caseRef]
+	return v, ok
+}
+
+func (c *receiptCache) put(caseRef, compact string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string]string{}
+	}
+	if len(c.entries) >= receiptCacheSize {
+		for k := range c.entries { // evict one at random: any is as good as another
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[caseRef] = compact
 }

@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"path"
+	"time"
 
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/peer"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/requests"
@@ -36,7 +40,8 @@ func (s *Server) outbound(w http.ResponseWriter, r *http.Request) {
 			Error: "no channel of that name"}})
 		return
 	}
-	release, ok := s.acquire(officersKey)
+	// One slot set per channel: a slow peer holds back requests to itself only.
+	release, ok := s.acquire(officersKey + "/" + ch.Name)
 	if !ok {
 		s.refuse(w, r, officersKey, &refusal{http.StatusTooManyRequests, wire.Refusal{Reason: wire.ReasonTooManyRequests,
 			Error: fmt.Sprintf("more than %d outbound requests in flight", s.PerPeerConcurrency)}})
@@ -68,9 +73,13 @@ func (s *Server) outbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	sent, err := ch.client.Submit(r.Context(), req.Canonical, s.Now)
+	sent, err := ch.client.Submit(r.Context(), req.Canonical, req.Reference, string(req.Type), s.Now)
 	var refused *peer.Error
 	switch {
+	case errors.Is(err, peer.ErrPeerUnavailable):
+		s.refuse(w, r, officersKey, &refusal{http.StatusBadGateway, wire.Refusal{Reason: wire.ReasonPeerUnavailable,
+			Error: fmt.Sprintf("%s could not take the request; retry with the same reference: %v", ch.Country, err)}})
+		return
 	case errors.As(err, &refused):
 		s.refuse(w, r, officersKey, &refusal{refused.Status, wire.Refusal{Reason: wire.ReasonPeerRefused,
 			Error:  fmt.Sprintf("%s refused the request (%s): %s", ch.Country, refused.Refusal.Reason, refused.Refusal.Error),
@@ -86,7 +95,11 @@ func (s *Server) outbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if f := s.keepSent(r, st, ch, c.identity, req, sent); f != nil {
+	// Once the peer has acknowledged, keeping the request and its receipt here
+	// finishes even if the officer's client goes away.
+	keepCtx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
+	defer cancel()
+	if f := s.keepSent(keepCtx, st, ch, c.identity, req, sent); f != nil {
 		s.refuse(w, r, officersKey, f)
 		return
 	}
@@ -100,10 +113,11 @@ func (s *Server) outbound(w http.ResponseWriter, r *http.Request) {
 }
 
 // keepSent stores an outbound request (actor: the officer) and the peer's receipt
-// in the State's own vault, each once under exclusive cases named after the peer's
-// request id.
-func (s *Server) keepSent(r *http.Request, st *state, ch *channel, officer vault.Identity, req *requests.Request, sent *peer.Submitted) *refusal {
-	caseRef := path.Join("outbound", ch.Country, sent.Accepted.RequestID)
+// in the State's own vault, each once under exclusive cases named after this
+// gateway's own id of the request (never the peer's, which the peer chooses).
+func (s *Server) keepSent(ctx context.Context, st *state, ch *channel, officer vault.Identity, req *requests.Request, sent *peer.Submitted) *refusal {
+	d := direction{name: "outbound", from: st.cfg.Country, to: ch.Country}
+	caseRef := caseOf(d, ch.Country, requestID(d, req.Reference))
 	keep := s.Now().UTC().AddDate(0, 0, int(ch.RetentionDays))
 	objects := []struct {
 		caseRef string
@@ -117,14 +131,35 @@ func (s *Server) keepSent(r *http.Request, st *state, ch *channel, officer vault
 		m := vault.Metadata{
 			CaseReference: o.caseRef, LegalBasis: ch.LegalBasis,
 			AuthorisationReference: accessReference(o.caseRef), AuthorisationExpiry: keep, RetentionUntil: keep,
-			Exclusive: true, OnBehalfOf: o.actor,
+			Exclusive: true, OwnerOnly: true, OnBehalfOf: o.actor,
 		}
-		_, err := s.ingest(r.Context(), st, m, o.body)
-		if err != nil && !vaultclient.IsStatus(err, http.StatusConflict) {
+		_, err := s.ingest(ctx, st, m, o.body)
+		if vaultclient.IsStatus(err, http.StatusConflict) {
+			// Held before: acknowledged only if it is this very content (a retry).
+			err = s.holdsUnder(ctx, st, o.caseRef, o.body)
+		}
+		if err != nil {
+			s.Log.Error(err, "an outbound request the peer accepted could not be stored", "peer", ch.Country, "requestId", sent.Accepted.RequestID)
 			return &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable,
-				Error: fmt.Sprintf("%s accepted the request (id %s), but it could not be stored here; retry with the same reference, the peer answers the same receipt: %v",
-					ch.Country, sent.Accepted.RequestID, err)}}
+				Error: fmt.Sprintf("%s accepted the request (id %s), but it could not be stored here; retry with the same reference, the peer answers the same receipt",
+					ch.Country, sent.Accepted.RequestID)}}
 		}
 	}
 	return nil
+}
+
+// holdsUnder checks that the vault holds exactly body under caseRef.
+func (s *Server) holdsUnder(ctx context.Context, st *state, caseRef string, body []byte) error {
+	held, err := st.vault.ObjectsByCase(ctx, caseRef)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(body)
+	want := vault.Digest("sha256:" + hex.EncodeToString(sum[:]))
+	for _, o := range held {
+		if o.Digest == want {
+			return nil
+		}
+	}
+	return fmt.Errorf("case %s holds other content", caseRef)
 }

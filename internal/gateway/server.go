@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"strings"
@@ -33,13 +34,46 @@ type Server struct {
 	PerPeerConcurrency int
 	// ReloadInterval is how often the files are checked for changes. Default 5s.
 	ReloadInterval time.Duration
+	// Timeouts bound slow clients; zero fields take their defaults.
+	Timeouts Timeouts
 
 	files   *reload.Files
 	current atomic.Pointer[state]
 	slots   sync.Map // peer country or "officers" -> chan struct{}
 	// vaultSlots are the gateway's vault ingests in flight.
 	vaultSlots chan struct{}
+	receipts   receiptCache
 	metrics    *metrics
+}
+
+// Timeouts bound what a slow or idle client holds.
+type Timeouts struct {
+	// Header is how long the request line and headers may take. Default 10s.
+	Header time.Duration
+	// Read is how long the whole request, body included, may take. Default 30s.
+	Read time.Duration
+	// Write is how long an answer may take; an outbound request waits for the
+	// peer, whose client times out at 30s. Default 60s.
+	Write time.Duration
+	// Idle is how long a kept-alive connection may wait for its next request.
+	// Default 2m.
+	Idle time.Duration
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	if t.Header <= 0 {
+		t.Header = 10 * time.Second
+	}
+	if t.Read <= 0 {
+		t.Read = 30 * time.Second
+	}
+	if t.Write <= 0 {
+		t.Write = 60 * time.Second
+	}
+	if t.Idle <= 0 {
+		t.Idle = 2 * time.Minute
+	}
+	return t
 }
 
 // Load reads every file once; the gateway never starts on a state it could not read.
@@ -143,19 +177,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			s.Log.Info("files reloaded", "channels", len(st.channels), "vault", st.vault != nil)
 		}
 	})
+	t := s.Timeouts.withDefaults()
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		TLSConfig:         s.TLSConfig(),
-		ReadHeaderTimeout: 10 * time.Second,
-		// A request body is at most wire.MaxRequestBody; a client slower than this
-		// to send it is cut off.
-		ReadTimeout: 30 * time.Second,
-		// Outbound requests wait for the peer; the peer client's own timeout is 30s.
-		WriteTimeout:   60 * time.Second,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 16 << 10,
-		ErrorLog:       nil,
-		BaseContext:    func(net.Listener) context.Context { return ctx },
+		ReadHeaderTimeout: t.Header,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+		MaxHeaderBytes:    16 << 10,
+		// Failed handshakes (an unknown CA, a stranger) are logged, at V(1), with
+		// the rest of the gateway's log rather than on stderr.
+		ErrorLog:    log.New(logrWriter{s.Log.V(1)}, "", 0),
+		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
@@ -304,4 +338,12 @@ func (s *Server) schema(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/schema+json")
 	_, _ = w.Write(body)
+}
+
+// logrWriter turns net/http's error log lines into log entries.
+type logrWriter struct{ log logr.Logger }
+
+func (w logrWriter) Write(p []byte) (int, error) {
+	w.log.Info("connection error", "detail", strings.TrimSpace(string(p)))
+	return len(p), nil
 }

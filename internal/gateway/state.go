@@ -18,6 +18,7 @@ import (
 
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/peer"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
+	"github.com/cybercoop/cybercoop-operator/internal/pki"
 	"github.com/cybercoop/cybercoop-operator/internal/vaultclient"
 )
 
@@ -200,11 +201,17 @@ func loadChannel(dir string, c Channel, self string) (*channel, error) {
 		return nil, fmt.Errorf("channel %s: peer trust: %w", c.Name, err)
 	}
 	ch := &channel{Channel: c, trust: x509.NewCertPool()}
-	for _, ca := range parseCertificates(trustPEM) {
-		if ca.IsCA {
-			ch.trust.AddCert(ca)
-			ch.cas = append(ch.cas, ca)
+	// Read strictly: a truncated or stray block is a damaged file, not a CA less.
+	cas, err := pki.ParseCertificatesPEM(trustPEM)
+	if err != nil {
+		return nil, fmt.Errorf("channel %s: %s: %w", c.Name, c.TrustFile(), err)
+	}
+	for _, ca := range cas {
+		if !ca.IsCA {
+			return nil, fmt.Errorf("channel %s: %s holds a certificate that is not a CA (%s)", c.Name, c.TrustFile(), ca.Subject)
 		}
+		ch.trust.AddCert(ca)
+		ch.cas = append(ch.cas, ca)
 	}
 	if len(ch.cas) == 0 {
 		return nil, fmt.Errorf("channel %s: %s holds no CA certificate", c.Name, c.TrustFile())

@@ -88,6 +88,13 @@ type Metadata struct {
 	// refused with ErrCaseTaken; the same content again is a duplicate. It
 	// is recorded in the ingest entry.
 	Exclusive bool `json:"exclusive,omitempty"`
+	// OwnerOnly makes the case readable only by the client that ingested (or
+	// relayed) it and by holders of the list role: another client presenting
+	// its authorisation reference is refused as if it had presented none. A
+	// gateway sets it on peers' requests and receipts, whose custody entries
+	// (and so their authorisation references) travel in receipts. It is
+	// recorded in the ingest entry.
+	OwnerOnly bool `json:"ownerOnly,omitempty"`
 	// OnBehalfOf is the party a client holding the relay role ingests for,
 	// as that party's certificate identifies it (subject and fingerprint
 	// required). The ingest entry records it as the actor (Entry.Actor and
@@ -119,7 +126,7 @@ func (p Policy) minRetention() time.Duration {
 	return p.MinRetention
 }
 
-var metadataFields = []string{"caseReference", "legalBasis", "authorisationReference", "authorisationExpiry", "retentionUntil", "hold", "exclusive", "onBehalfOf"}
+var metadataFields = []string{"caseReference", "legalBasis", "authorisationReference", "authorisationExpiry", "retentionUntil", "hold", "exclusive", "ownerOnly", "onBehalfOf"}
 
 // identityFields are the keys of an Identity object (onBehalfOf).
 var identityFields = []string{"subject", "uri", "issuer", "serial", "fingerprint"}

@@ -714,9 +714,13 @@ func (v *Vault) authoriseAccess(actor Identity, d Digest, authorisationRef strin
 	}
 	now := v.now()
 	var expired *caseState
+	lister := v.grants.Allows(actor, RoleList)
 	for i, c := range obj.cases {
 		if c.metadata.AuthorisationReference != authorisationRef {
 			continue
+		}
+		if c.metadata.OwnerOnly && !lister && !ownsRecord(c.ingestedBy, c.cert, c.via, actor) {
+			continue // the reference opens this case for its owner only
 		}
 		if now.Before(c.metadata.AuthorisationExpiry) {
 			return obj, c, nil

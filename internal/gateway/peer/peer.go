@@ -88,7 +88,10 @@ func New(country, endpoint, serverName string, cert tls.Certificate, roots *x509
 	}
 	return &Client{
 		Country: country, ServerName: serverName, Roots: roots,
-		base: u, http: &http.Client{Transport: tr, Timeout: opts.Timeout},
+		base: u, http: &http.Client{Transport: tr, Timeout: opts.Timeout,
+			// A peer's redirect is never followed: it could send the request in clear,
+			// or make this gateway call an address of the peer's choosing.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 	}, nil
 }
 
@@ -118,10 +121,12 @@ type Submitted struct {
 	New bool
 }
 
-// Submit sends one request document (its RFC 8785 canonical form) and verifies the
-// receipt: signed by the peer's gateway under the channel's trust, for this
-// document's digest, recorded in the peer's vault. A refusal is an *Error.
-func (c *Client) Submit(ctx context.Context, canonical []byte, now func() time.Time) (*Submitted, error) {
+// Submit sends one request document (its RFC 8785 canonical form, of the given
+// reference and type) and verifies the receipt: signed by the peer's gateway under
+// the channel's trust, for this document's digest, reference and type, from this
+// State to the peer, recorded in the peer's vault. A refusal is an *Error; a
+// server error or a redirect is ErrPeerUnavailable.
+func (c *Client) Submit(ctx context.Context, canonical []byte, reference, requestType string, now func() time.Time) (*Submitted, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url(wire.PathRequests), bytes.NewReader(canonical))
 	if err != nil {
 		return nil, err
@@ -131,7 +136,12 @@ func (c *Client) Submit(ctx context.Context, canonical []byte, now func() time.T
 	if err != nil {
 		return nil, err
 	}
-	if status != http.StatusCreated && status != http.StatusOK {
+	switch {
+	case status >= 300 && status < 400:
+		return nil, fmt.Errorf("%w: it answered a redirect (%d), which is not followed", ErrPeerUnavailable, status)
+	case status >= 500:
+		return nil, fmt.Errorf("%w: it answered %d: %w", ErrPeerUnavailable, status, refusal(status, body))
+	case status != http.StatusCreated && status != http.StatusOK:
 		return nil, refusal(status, body)
 	}
 	var acc wire.Accepted
@@ -155,11 +165,24 @@ func (c *Client) Submit(ctx context.Context, canonical []byte, now func() time.T
 	if rc.RequestID != acc.RequestID {
 		return nil, fmt.Errorf("%w: the receipt names request %q, the answer %q", ErrReceiptInvalid, rc.RequestID, acc.RequestID)
 	}
+	if rc.Reference != reference || rc.Type != requestType {
+		return nil, fmt.Errorf("%w: the receipt is for a %s request of another reference, not for the %s request sent", ErrReceiptInvalid, rc.Type, requestType)
+	}
+	if rc.Received.After(now().Add(maxClockSkew)) {
+		return nil, fmt.Errorf("%w: the receipt says the request was received at %s, in the future", ErrReceiptInvalid, rc.Received.UTC().Format(time.RFC3339))
+	}
 	return &Submitted{Accepted: acc, Receipt: rc, New: status == http.StatusCreated}, nil
 }
 
 // ErrReceiptInvalid marks a receipt that did not verify.
 var ErrReceiptInvalid = errors.New("the peer's receipt does not verify")
+
+// ErrPeerUnavailable marks a peer that could not take the request: a server error or
+// a redirect. A retry with the same reference is safe.
+var ErrPeerUnavailable = errors.New("the peer could not take the request")
+
+// maxClockSkew is how far in the future a receipt's received time may be.
+const maxClockSkew = 5 * time.Minute
 
 // Probed is what a probe learned.
 type Probed struct {
@@ -196,7 +219,7 @@ func (c *Client) Probe(ctx context.Context, now time.Time) (*Probed, error) {
 	}
 	rtt := time.Since(start)
 	if resp.StatusCode != http.StatusOK {
-		return nil, refusal(resp.StatusCode, body)
+		return nil, fmt.Errorf("the peer answered %d to GET %s: %w", resp.StatusCode, wire.PathTrustBundle, refusal(resp.StatusCode, body))
 	}
 	bundle, cas, err := receipt.VerifyTrustBundle(strings.TrimSpace(string(body)), c.Roots, c.Country, c.ServerName, now, TrustBundleMaxAge)
 	if err != nil {
