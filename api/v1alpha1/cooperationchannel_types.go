@@ -105,6 +105,19 @@ type PeerSpec struct {
 	// trustBundle is the peer's national CA certificates, inline or from a Secret.
 	// +required
 	TrustBundle PeerTrustBundle `json:"trustBundle,omitzero"`
+
+	// clientURIs, if set, admits on the peer API only client certificates from the
+	// peer's CAs that carry one of these URI SANs, e.g. the peer gateway's channel
+	// identity spiffe://cybercoop.io/ns/cybercoop-fr/cooperationchannel/to-ke.
+	// Default: any client certificate the peer's CAs issued speaks for the peer,
+	// its officers' included.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=512
+	// +kubebuilder:validation:items:XValidation:rule="isURL(self) && !self.contains(' ')",message="peer.clientURIs must be absolute URIs"
+	ClientURIs []string `json:"clientURIs,omitempty"`
 }
 
 // DataProtectionSpec is the data-protection terms the data exchanged over the channel

@@ -156,7 +156,8 @@ func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.
 			Name: cc.Name, Country: string(cc.Spec.Peer.Country), Endpoint: cc.Spec.Peer.Endpoint,
 			ServerName: peerServerName(cc), LegalBasis: cc.Spec.DataProtection.LegalBasis,
 			OnwardTransfer: string(cc.Spec.DataProtection.OnwardTransfer), RetentionDays: cc.Spec.DataProtection.RetentionDays,
-			Suspended: ptr.Deref(cc.Spec.Suspend, false),
+			Suspended:  ptr.Deref(cc.Spec.Suspend, false),
+			ClientURIs: cc.Spec.Peer.ClientURIs,
 		}
 		for _, t := range cc.Spec.RequestTypes {
 			ch.RequestTypes = append(ch.RequestTypes, string(t))

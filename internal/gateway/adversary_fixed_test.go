@@ -238,3 +238,37 @@ func TestSlowPeerDoesNotStarveOtherChannels(t *testing.T) {
 		t.Fatalf("to DE while VN hangs: %d %s", status, body)
 	}
 }
+
+// TestPinnedClientURIsAdmitOnlyThePeersGateway: with the channel's client URIs
+// pinned, Viet Nam's officer certificate (from the CA the channel trusts) no longer
+// speaks for Viet Nam on France's peer API; the channel certificate carrying the
+// pinned URI still does.
+func TestPinnedClientURIsAdmitOnlyThePeersGateway(t *testing.T) {
+	p := newPair(t)
+	doc := example(t, "Preservation", map[string]any{"/reference": reference(t)})
+	officerAtFR := p.fr.clientFor(p.vn.officer, p.fr.trustPool())
+	if status, body := officerAtFR.mustCall(http.MethodPost, wire.PathRequests, doc); status != http.StatusCreated {
+		t.Fatalf("unpinned: %d %s", status, body)
+	}
+	// VN's channel certificate with an identity, and FR's channel to VN pinned to it.
+	const identity = "spiffe://cybercoop.io/ns/vn/cooperationchannel/to-fr"
+	certPEM, keyPEM := p.vn.issuePEM(pki.LeafSpec{CommonName: "VN channel to FR", URIs: []string{identity}, Usages: []pki.Usage{pki.UsageClient}})
+	writeFile(t, filepath.Join(p.vn.paths.ChannelsDir, p.vnToFR+".crt"), certPEM)
+	writeFile(t, filepath.Join(p.vn.paths.ChannelsDir, p.vnToFR+".key"), keyPEM)
+	p.vn.reload()
+	for i := range p.fr.channels.Channels {
+		if p.fr.channels.Channels[i].Country == "VN" {
+			p.fr.channels.Channels[i].ClientURIs = []string{identity}
+		}
+	}
+	p.fr.writeChannels()
+	doc = example(t, "Preservation", map[string]any{"/reference": reference(t)})
+	status, body := officerAtFR.mustCall(http.MethodPost, wire.PathRequests, doc)
+	if status != http.StatusForbidden || refusalOf(t, body).Reason != wire.ReasonNoChannel {
+		t.Fatalf("pinned, VN's officer: %d %s", status, body)
+	}
+	gatewayAtFR := p.fr.clientFor(p.vn.channelCert(p.vnToFR), p.fr.trustPool())
+	if status, body := gatewayAtFR.mustCall(http.MethodPost, wire.PathRequests, doc); status != http.StatusCreated {
+		t.Fatalf("pinned, VN's channel certificate: %d %s", status, body)
+	}
+}

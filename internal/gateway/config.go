@@ -101,6 +101,9 @@ type Channel struct {
 	Languages []string `json:"languages,omitempty"`
 	// Suspended channels pass no request.
 	Suspended bool `json:"suspended,omitempty"`
+	// ClientURIs, if set, are the URI SANs a peer's client certificate must carry
+	// one of; empty admits any client certificate of the peer's CAs.
+	ClientURIs []string `json:"clientURIs,omitempty"`
 }
 
 // ClientCertFile, ClientKeyFile and TrustFile name a channel's files in ChannelsDir.

@@ -70,6 +70,20 @@ type channel struct {
 	client *peer.Client
 }
 
+// admitsIdentity reports whether a client certificate carries one of the channel's
+// pinned URI SANs; without pins every certificate of the peer's CAs is admitted.
+func (c *channel) admitsIdentity(leaf *x509.Certificate) bool {
+	if len(c.ClientURIs) == 0 {
+		return true
+	}
+	for _, u := range leaf.URIs {
+		if slices.Contains(c.ClientURIs, u.String()) {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *channel) permits(requestType string) bool {
 	return slices.Contains(c.RequestTypes, requestType)
 }
@@ -280,6 +294,9 @@ func (st *state) channelsFor(leaf *x509.Certificate, intermediates []*x509.Certi
 			continue
 		}
 		seen[ch] = true
+		if !ch.admitsIdentity(leaf) {
+			continue
+		}
 		if _, err := leaf.Verify(x509.VerifyOptions{Roots: ch.trust, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
 			out = append(out, ch)
 		}

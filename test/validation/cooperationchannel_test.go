@@ -85,6 +85,8 @@ var _ = Describe("CooperationChannel validation by the API server", func() {
 		Entry("a trust bundle key that is a path", func(cc *v1.CooperationChannel) {
 			cc.Spec.Peer.TrustBundle = v1.PeerTrustBundle{SecretRef: &v1.SecretKeyReference{Name: "fr-ca", Key: "../ca.crt"}}
 		}, "spec.peer.trustBundle.secretRef.key", "must be a Secret data key"),
+		Entry("a pinned client identity that is not a URI", func(cc *v1.CooperationChannel) { cc.Spec.Peer.ClientURIs = []string{"to-ke channel"} },
+			"spec.peer.clientURIs[0]", "must be absolute URIs"),
 		Entry("no request types", func(cc *v1.CooperationChannel) { cc.Spec.RequestTypes = nil },
 			"spec.requestTypes", "Required value"),
 		Entry("an unknown request type", func(cc *v1.CooperationChannel) { cc.Spec.RequestTypes = []v1.RequestType{"Surveillance"} },
