@@ -106,7 +106,7 @@ type PeerSpec struct {
 	// +required
 	TrustBundle PeerTrustBundle `json:"trustBundle,omitzero"`
 
-	// clientURIs, if set, admits on the peer API only client certificates from the
+	// clientURIs pins the peer gateway: if set, the peer API admits only client certificates from the
 	// peer's CAs that carry one of these URI SANs, e.g. the peer gateway's channel
 	// identity spiffe://cybercoop.io/ns/cybercoop-fr/cooperationchannel/to-ke.
 	// Default: any client certificate the peer's CAs issued speaks for the peer,
