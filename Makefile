@@ -93,8 +93,9 @@ test: k8s-binaries ## Run unit tests, envtest suites (real kube-apiserver and et
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: chart-test
-chart-test: k8s-binaries helm ## Lint the Helm chart, render it with several value sets and dry-run every object against a real kube-apiserver; bad values must fail.
+chart-test: k8s-binaries helm ## Lint the Helm charts, render them with several value sets and dry-run every object against a real kube-apiserver; bad values must fail.
 	$(HELM) lint --strict charts/cybercoop-operator
+	$(HELM) lint --strict charts/cybercoop-stack
 	crd_dir="$$(cd hack/helm && go mod download -json github.com/prometheus-operator/prometheus-operator@$(PROMETHEUS_OPERATOR_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/example/prometheus-operator-crd"; \
 	  KUBEBUILDER_ASSETS=$(K8S_BIN) HELM=$(HELM) SERVICEMONITOR_CRD="$$crd_dir/monitoring.coreos.com_servicemonitors.yaml" \
 	  go test $(GO_TEST_FLAGS) -tags charttest ./test/chart/...

@@ -1,9 +1,10 @@
 //go:build charttest
 
-// Package chart checks charts/cybercoop-operator: `helm lint`, value sets that
-// render, every rendered object accepted by a real kube-apiserver (server-side dry
-// run, the CRDs installed), value sets the schema must refuse, the RBAC equal to
-// what config/ (kustomize) grants, and the values that change the manifests.
+// Package chart checks charts/cybercoop-operator (this file) and charts/cybercoop-stack
+// (stack_test.go): `helm lint`, value sets that render, every rendered object accepted
+// by a real kube-apiserver (server-side dry run, the CRDs installed), value sets the
+// schema must refuse, the operator's RBAC equal to what config/ (kustomize) grants, and
+// the values that change the manifests.
 //
 // Run with `make chart-test` (build tag charttest, so `make test` does not run it):
 // it needs bin/helm (HELM), the kube-apiserver and etcd of bin/k8s
@@ -35,6 +36,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
@@ -51,6 +53,8 @@ const (
 var (
 	chartDir     = filepath.Join(envtestutil.RepoRoot(), "charts", "cybercoop-operator")
 	controlPlane *envtestutil.ControlPlane
+	// kubeconfig lets helm itself reach the control plane (helm install --dry-run=server).
+	kubeconfig string
 )
 
 // valueSets are the value sets that must render, lint and be accepted by the API server.
@@ -91,6 +95,11 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = controlPlane.Stop() }()
+	if kubeconfig, err = writeKubeconfig(controlPlane); err != nil {
+		fmt.Fprintln(os.Stderr, "writing a kubeconfig for helm:", err)
+		return 1
+	}
+	defer func() { _ = os.RemoveAll(filepath.Dir(kubeconfig)) }()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	restricted := map[string]string{"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"}
@@ -116,6 +125,25 @@ func helmPath() string {
 	return filepath.Join(envtestutil.RepoRoot(), "bin", "helm")
 }
 
+// writeKubeconfig writes, in a new temporary directory, an administrator's kubeconfig
+// for cp and returns its path.
+func writeKubeconfig(cp *envtestutil.ControlPlane) (string, error) {
+	admin, err := cp.Env.AddUser(envtest.User{Name: "chart-test", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", err
+	}
+	data, err := admin.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "chart-test-")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	return path, os.WriteFile(path, data, 0o600)
+}
+
 func helm(args ...string) (string, error) {
 	cmd := exec.Command(helmPath(), args...)
 	var out bytes.Buffer
@@ -124,30 +152,44 @@ func helm(args ...string) (string, error) {
 	return out.String(), err
 }
 
-// render runs `helm template` with args and decodes every object it prints.
+// render runs `helm template` of the operator chart with args and decodes every object it prints.
 func render(t *testing.T, args ...string) []*unstructured.Unstructured {
 	t.Helper()
-	out, err := helm(append([]string{"template", release, chartDir, "--namespace", releaseNamespace}, args...)...)
+	return renderChart(t, chartDir, release, releaseNamespace, args...)
+}
+
+// renderChart runs `helm template <name> <dir> --namespace <namespace>` with args and
+// decodes every object it prints.
+func renderChart(t *testing.T, dir, name, namespace string, args ...string) []*unstructured.Unstructured {
+	t.Helper()
+	out, err := helm(append([]string{"template", name, dir, "--namespace", namespace}, args...)...)
 	if err != nil {
 		t.Fatalf("helm template %v: %v\n%s", args, err, out)
 	}
+	objs := decodeObjects(t, fmt.Sprintf("the output of helm template %v", args), out)
+	if len(objs) == 0 {
+		t.Fatalf("helm template %v rendered nothing", args)
+	}
+	return objs
+}
+
+// decodeObjects decodes every object of a YAML stream (described by what, for errors).
+func decodeObjects(t *testing.T, what, stream string) []*unstructured.Unstructured {
+	t.Helper()
 	var objs []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(out), 4096)
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(stream), 4096)
 	for {
 		var m map[string]any
 		if err := dec.Decode(&m); err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			t.Fatalf("decoding the output of helm template %v: %v", args, err)
+			t.Fatalf("decoding %s: %v", what, err)
 		}
 		if len(m) == 0 {
 			continue
 		}
 		objs = append(objs, &unstructured.Unstructured{Object: m})
-	}
-	if len(objs) == 0 {
-		t.Fatalf("helm template %v rendered nothing", args)
 	}
 	return objs
 }

@@ -1,0 +1,680 @@
+//go:build charttest
+
+package chart
+
+// The checks of charts/cybercoop-stack: lint and server-side dry run of every value set,
+// Kenya's values rendering exactly config/samples' Kenya stack, the schema's country list
+// equal to the CRDs', and every refused value refused by `helm template` and `helm install`
+// with its message, the API server refusing the same value with the CRD's words.
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
+)
+
+var stackDir = filepath.Join(envtestutil.RepoRoot(), "charts", "cybercoop-stack")
+
+// stackValues is the path of a value file in testdata/stack.
+func stackValues(name string) string {
+	return filepath.Join(envtestutil.RepoRoot(), "test", "chart", "testdata", "stack", name)
+}
+
+// stackValueSet is a value set the chart must lint, render, and have the API server accept,
+// with the objects it must render.
+type stackValueSet struct {
+	name               string
+	release, namespace string
+	args               []string
+	focalPoint         string
+	vault              string   // "" when no EvidenceVault is rendered
+	channels           []string // in the order of the peers
+}
+
+var stackValueSets = []stackValueSet{
+	{name: "defaults", release: "ke", namespace: "cybercoop-ke", focalPoint: "ke-poc", vault: "ke-evidence"},
+	{name: "three-peers", release: "vn", namespace: "cybercoop-vn", args: []string{"-f", stackValues("three-peers.yaml")},
+		focalPoint: "vn-poc", vault: "vn-evidence", channels: []string{"to-fr", "to-ke", "to-brazil"}},
+	{name: "vault-disabled", release: "ke", namespace: "cybercoop-ke", args: []string{"--set", "vault.enabled=false"}, focalPoint: "ke-poc"},
+	{name: "ha-gateway", release: "ke", namespace: "cybercoop-ke", args: []string{"--set", "gateway.replicas=3",
+		"--set", "gateway.serviceType=LoadBalancer", "--set", "gateway.externalNames={gateway.ke.example,poc.cyber.example.go.ke}"},
+		focalPoint: "ke-poc", vault: "ke-evidence"},
+	{name: "kenya", release: "ke", namespace: "cybercoop-ke", args: []string{"-f", stackValues("kenya.yaml")},
+		focalPoint: "ke-poc", vault: "ke-evidence", channels: []string{"to-fr"}},
+	{name: "everything", release: "br", namespace: "cybercoop-ke", args: []string{"-f", stackValues("everything.yaml")},
+		focalPoint: "br-ponto-de-contato", vault: "br-evidencias", channels: []string{"para-argentina"}},
+	{name: "cert-manager-issuer", release: "ke", namespace: "cybercoop-ke", args: []string{"-f", stackValues("issuer.yaml")},
+		focalPoint: "ke-poc", vault: "ke-evidence"},
+}
+
+func (vs stackValueSet) render(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	return renderChart(t, stackDir, vs.release, vs.namespace, vs.args...)
+}
+
+// install runs `helm install --dry-run=server` of the value set against the control plane
+// and returns helm's output (the manifests and NOTES).
+func (vs stackValueSet) install(t *testing.T) string {
+	t.Helper()
+	out, err := helm(append([]string{"install", vs.release, stackDir, "--namespace", vs.namespace, "--dry-run=server", "--kubeconfig", kubeconfig}, vs.args...)...)
+	if err != nil {
+		t.Fatalf("helm install --dry-run=server %v: %v\n%s", vs.args, err, out)
+	}
+	return out
+}
+
+func stackValueSetNamed(t *testing.T, name string) stackValueSet {
+	t.Helper()
+	for _, vs := range stackValueSets {
+		if vs.name == name {
+			return vs
+		}
+	}
+	t.Fatalf("no value set %q", name)
+	return stackValueSet{}
+}
+
+func TestStackLint(t *testing.T) {
+	for _, vs := range stackValueSets {
+		t.Run(vs.name, func(t *testing.T) {
+			t.Parallel()
+			if out, err := helm(append([]string{"lint", "--strict", stackDir, "--namespace", vs.namespace}, vs.args...)...); err != nil {
+				t.Fatalf("helm lint --strict: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// TestStackServerSideDryRun renders every value set, checks it renders the FocalPoint,
+// the EvidenceVault (unless disabled) and one channel per peer, all in the release
+// namespace, and has the API server accept each as a dry-run create, so the CRDs'
+// validation (OpenAPI and CEL) passes on every one. `helm install --dry-run=server`
+// must accept the value set too.
+func TestStackServerSideDryRun(t *testing.T) {
+	for _, vs := range stackValueSets {
+		t.Run(vs.name, func(t *testing.T) {
+			t.Parallel()
+			objs := vs.render(t)
+			var want []string
+			want = append(want, "FocalPoint/"+vs.focalPoint)
+			if vs.vault != "" {
+				want = append(want, "EvidenceVault/"+vs.vault)
+			}
+			for _, c := range vs.channels {
+				want = append(want, "CooperationChannel/"+c)
+			}
+			var got []string
+			for _, o := range objs {
+				got = append(got, o.GetKind()+"/"+o.GetName())
+				if o.GetNamespace() != vs.namespace {
+					t.Errorf("%s %s is in namespace %q, want the release namespace %s", o.GetKind(), o.GetName(), o.GetNamespace(), vs.namespace)
+				}
+			}
+			if !sameElements(got, want) {
+				t.Errorf("rendered %v, want %v", got, want)
+			}
+			for _, o := range objs {
+				if err := controlPlane.Client.Create(t.Context(), o.DeepCopy(), client.DryRunAll); err != nil {
+					t.Errorf("%s %s/%s rejected by the API server: %v", o.GetKind(), o.GetNamespace(), o.GetName(), err)
+				}
+			}
+			vs.install(t)
+		})
+	}
+}
+
+func sameElements(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+func stackObject[T any](t *testing.T, objs []*unstructured.Unstructured, kind, name string) *T {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() == kind && o.GetName() == name {
+			return convert[T](t, o)
+		}
+	}
+	t.Fatalf("no %s %s rendered", kind, name)
+	return nil
+}
+
+// TestStackKenyaSample: Kenya's values (testdata/stack/kenya.yaml), installed as release
+// "ke" in cybercoop-ke, render the FocalPoint, EvidenceVault and CooperationChannel of
+// config/samples exactly (names, namespace and every field of the spec), so every field
+// the samples set can be set from values.
+func TestStackKenyaSample(t *testing.T) {
+	objs := stackValueSetNamed(t, "kenya").render(t)
+	samples := map[string]string{
+		"FocalPoint":         "cybercoop_v1alpha1_focalpoint.yaml",
+		"EvidenceVault":      "cybercoop_v1alpha1_evidencevault.yaml",
+		"CooperationChannel": "cybercoop_v1alpha1_cooperationchannel.yaml",
+	}
+	for kind, file := range samples {
+		data, err := os.ReadFile(filepath.Join(envtestutil.RepoRoot(), "config", "samples", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sample *unstructured.Unstructured
+		for _, o := range decodeObjects(t, file, string(data)) {
+			if o.GetKind() == kind {
+				sample = o
+			}
+		}
+		if sample == nil {
+			t.Fatalf("config/samples/%s holds no %s", file, kind)
+		}
+		rendered := find(objs, kind, sample.GetNamespace(), sample.GetName())
+		if rendered == nil {
+			t.Errorf("no %s %s/%s rendered (the sample's name and namespace)", kind, sample.GetNamespace(), sample.GetName())
+			continue
+		}
+		var wantSpec, gotSpec any
+		switch kind {
+		case "FocalPoint":
+			wantSpec, gotSpec = convert[cybercoopv1alpha1.FocalPoint](t, sample).Spec, convert[cybercoopv1alpha1.FocalPoint](t, rendered).Spec
+		case "EvidenceVault":
+			wantSpec, gotSpec = convert[cybercoopv1alpha1.EvidenceVault](t, sample).Spec, convert[cybercoopv1alpha1.EvidenceVault](t, rendered).Spec
+		case "CooperationChannel":
+			wantSpec, gotSpec = convert[cybercoopv1alpha1.CooperationChannel](t, sample).Spec, convert[cybercoopv1alpha1.CooperationChannel](t, rendered).Spec
+		}
+		if !equality.Semantic.DeepEqual(gotSpec, wantSpec) {
+			got, _ := json.MarshalIndent(gotSpec, "", "  ")
+			want, _ := json.MarshalIndent(wantSpec, "", "  ")
+			t.Errorf("%s %s: the chart renders a spec other than config/samples/%s\nchart:  %s\nsample: %s", kind, sample.GetName(), file, got, want)
+		}
+	}
+}
+
+// TestStackRendersValues checks what the values change in the objects.
+func TestStackRendersValues(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		objs := stackValueSetNamed(t, "defaults").render(t)
+		fp := stackObject[cybercoopv1alpha1.FocalPoint](t, objs, "FocalPoint", "ke-poc")
+		if fp.Spec.Certificates != nil {
+			t.Errorf("certificates rendered from empty values: %+v", fp.Spec.Certificates)
+		}
+		ev := stackObject[cybercoopv1alpha1.EvidenceVault](t, objs, "EvidenceVault", "ke-evidence")
+		if ev.Spec.DeletionPolicy != cybercoopv1alpha1.DeletionRetain || ev.Spec.Retention.MinimumDays != 90 || ev.Spec.FocalPointRef.Name != "ke-poc" {
+			t.Errorf("default vault: deletionPolicy %s, retention %d days, focalPointRef %s; want Retain, 90, ke-poc",
+				ev.Spec.DeletionPolicy, ev.Spec.Retention.MinimumDays, ev.Spec.FocalPointRef.Name)
+		}
+		for _, o := range objs {
+			if l := o.GetLabels(); l["app.kubernetes.io/instance"] != "ke" || l["app.kubernetes.io/managed-by"] != "Helm" {
+				t.Errorf("%s %s labels %v", o.GetKind(), o.GetName(), l)
+			}
+		}
+	})
+	t.Run("three-peers", func(t *testing.T) {
+		objs := stackValueSetNamed(t, "three-peers").render(t)
+		data, err := os.ReadFile(stackValues("three-peers.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var values struct {
+			Peers []struct {
+				TrustBundle struct {
+					PEM string `json:"pem"`
+				} `json:"trustBundle"`
+			} `json:"peers"`
+		}
+		if err := yaml.Unmarshal(data, &values); err != nil || len(values.Peers) == 0 || values.Peers[0].TrustBundle.PEM == "" {
+			t.Fatalf("three-peers.yaml: no PEM in peers[0] (%v)", err)
+		}
+		fr := stackObject[cybercoopv1alpha1.CooperationChannel](t, objs, "CooperationChannel", "to-fr")
+		if fr.Spec.Peer.TrustBundle.PEM != values.Peers[0].TrustBundle.PEM ||
+			fr.Spec.Peer.TrustBundle.SecretRef != nil || fr.Spec.Peer.ServerName != "gateway.fr.example" {
+			t.Errorf("to-fr: trust bundle %+v, serverName %q: want the inline PEM only and gateway.fr.example", fr.Spec.Peer.TrustBundle, fr.Spec.Peer.ServerName)
+		}
+		ke := stackObject[cybercoopv1alpha1.CooperationChannel](t, objs, "CooperationChannel", "to-ke")
+		if ke.Spec.Peer.TrustBundle.PEM != "" || ke.Spec.Peer.TrustBundle.SecretRef == nil || ke.Spec.Peer.TrustBundle.SecretRef.Name != "ke-ca" ||
+			ke.Spec.Peer.TrustBundle.SecretRef.Key != "" || ke.Spec.Suspend != nil || ke.Spec.Languages != nil {
+			t.Errorf("to-ke: trust bundle %+v, suspend %v, languages %v: want Secret ke-ca (key defaulted by the CRD), not suspended, the FocalPoint's languages",
+				ke.Spec.Peer.TrustBundle, ke.Spec.Suspend, ke.Spec.Languages)
+		}
+		if ke.Spec.DataProtection.OnwardTransfer != cybercoopv1alpha1.OnwardTransferRequiresAuthorization || ke.Spec.DataProtection.RetentionDays != 730 ||
+			ke.Spec.Probe == nil || ke.Spec.Probe.Interval.Duration.String() != "10m0s" {
+			t.Errorf("to-ke: dataProtection %+v, probe %+v", ke.Spec.DataProtection, ke.Spec.Probe)
+		}
+		if fr.Spec.DataProtection.OnwardTransfer != cybercoopv1alpha1.OnwardTransferProhibited || fr.Spec.DataProtection.RetentionDays != 365 {
+			t.Errorf("to-fr: dataProtection %+v, want the defaults Prohibited and 365 days written out", fr.Spec.DataProtection)
+		}
+		br := stackObject[cybercoopv1alpha1.CooperationChannel](t, objs, "CooperationChannel", "to-brazil")
+		if br.Spec.Suspend == nil || !*br.Spec.Suspend || br.Spec.Peer.TrustBundle.SecretRef.Key != "br.pem" || br.Spec.Certificates == nil ||
+			br.Spec.Certificates.LeafRenewBefore.Duration.String() != "240h0m0s" {
+			t.Errorf("to-brazil: suspend %v, trust bundle %+v, certificates %+v", br.Spec.Suspend, br.Spec.Peer.TrustBundle, br.Spec.Certificates)
+		}
+		for _, c := range []*cybercoopv1alpha1.CooperationChannel{fr, ke, br} {
+			if c.Spec.FocalPointRef.Name != "vn-poc" {
+				t.Errorf("%s serves FocalPoint %s, want vn-poc", c.Name, c.Spec.FocalPointRef.Name)
+			}
+		}
+	})
+	t.Run("vault-disabled", func(t *testing.T) {
+		vs := stackValueSetNamed(t, "vault-disabled")
+		if ofKind(vs.render(t), "EvidenceVault") != nil {
+			t.Error("vault.enabled=false still renders an EvidenceVault")
+		}
+		if out := vs.install(t); !strings.Contains(out, "no EvidenceVault (vault.enabled=false)") {
+			t.Errorf("NOTES do not say there is no vault:\n%s", out)
+		}
+	})
+	t.Run("ha-gateway", func(t *testing.T) {
+		gw := stackObject[cybercoopv1alpha1.FocalPoint](t, stackValueSetNamed(t, "ha-gateway").render(t), "FocalPoint", "ke-poc").Spec.Gateway
+		if *gw.Replicas != 3 || gw.ServiceType != cybercoopv1alpha1.GatewayServiceLoadBalancer ||
+			!slices.Equal(gw.ExternalNames, []string{"gateway.ke.example", "poc.cyber.example.go.ke"}) {
+			t.Errorf("gateway %+v: want 3 replicas behind a LoadBalancer with both external names", gw)
+		}
+	})
+	t.Run("everything", func(t *testing.T) {
+		objs := stackValueSetNamed(t, "everything").render(t)
+		fp := stackObject[cybercoopv1alpha1.FocalPoint](t, objs, "FocalPoint", "br-ponto-de-contato")
+		c := fp.Spec.Certificates
+		if c == nil || c.KeyAlgorithm != cybercoopv1alpha1.KeyAlgorithmECDSAP384 || c.CARotationPolicy != cybercoopv1alpha1.CARotationReplaceKey ||
+			c.CADuration.Duration.String() != "87600h0m0s" || c.CARenewBefore.Duration.String() != "8760h0m0s" || c.LeafDuration.Duration.String() != "720h0m0s" ||
+			c.IssuerRef != nil {
+			t.Errorf("certificates %+v", c)
+		}
+		if fp.Spec.Gateway.Resources == nil || fp.Spec.Gateway.Resources.Limits.Cpu().String() != "2" || fp.Spec.Gateway.Image == "" {
+			t.Errorf("gateway %+v", fp.Spec.Gateway)
+		}
+		ev := stackObject[cybercoopv1alpha1.EvidenceVault](t, objs, "EvidenceVault", "br-evidencias")
+		if ev.Spec.FocalPointRef.Name != "br-ponto-de-contato" || ev.Spec.Storage.StorageClassName != "fast-retain" || ev.Spec.Storage.Size.String() != "2Ti" ||
+			ev.Spec.HashAlgorithm != cybercoopv1alpha1.HashSHA512 || ev.Spec.DeletionPolicy != cybercoopv1alpha1.DeletionDelete || !*ev.Spec.LegalHoldByDefault ||
+			ev.Spec.Certificates == nil || ev.Spec.Certificates.LeafRenewBefore.Duration.String() != "5m0s" {
+			t.Errorf("vault %+v", ev.Spec)
+		}
+		for _, o := range objs {
+			if o.GetLabels()["cost-centre"] != "cybercrime-unit" || o.GetAnnotations()["example.org/owner"] != "Plantão 24/7" {
+				t.Errorf("%s %s: labels %v, annotations %v: want the extra label and annotation", o.GetKind(), o.GetName(), o.GetLabels(), o.GetAnnotations())
+			}
+		}
+	})
+	t.Run("cert-manager-issuer", func(t *testing.T) {
+		c := stackObject[cybercoopv1alpha1.FocalPoint](t, stackValueSetNamed(t, "cert-manager-issuer").render(t), "FocalPoint", "ke-poc").Spec.Certificates
+		if c == nil || c.IssuerRef == nil || *c.IssuerRef != (cybercoopv1alpha1.IssuerReference{Name: "national-ca", Kind: cybercoopv1alpha1.IssuerKindClusterIssuer, Group: "cert-manager.io"}) ||
+			c.KeyAlgorithm != cybercoopv1alpha1.KeyAlgorithmRSA3072 || c.CADuration != nil {
+			t.Errorf("certificates %+v", c)
+		}
+	})
+}
+
+// TestStackNotes: the NOTES tell how to enforce the restricted Pod Security profile and
+// how to hand the national CA to peers, and warn while the illustrative defaults are in use.
+func TestStackNotes(t *testing.T) {
+	defaults := stackValueSetNamed(t, "defaults").install(t)
+	kenya := stackValueSetNamed(t, "kenya").install(t)
+	for name, out := range map[string]string{"defaults": defaults, "kenya": kenya} {
+		for _, want := range []string{
+			"kubectl label namespace cybercoop-ke pod-security.kubernetes.io/enforce=restricted",
+			"kubectl -n cybercoop-ke get secret ke-poc-trust-bundle -o jsonpath='{.data.ca\\.crt}' | base64 -d > ke-national-ca.pem",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: NOTES lack %q:\n%s", name, want, out)
+			}
+		}
+	}
+	if !strings.Contains(defaults, "WARNING: the authority or the contacts are still the chart's illustrative defaults") {
+		t.Errorf("NOTES of the defaults carry no warning:\n%s", defaults)
+	}
+	if strings.Contains(kenya, "WARNING") {
+		t.Errorf("NOTES warn about Kenya's own values:\n%s", kenya)
+	}
+	if want := "kubectl -n cybercoop-ke create secret generic fr-ca --from-file=ca.crt=fr-national-ca.pem"; !strings.Contains(kenya, want) {
+		t.Errorf("Kenya's NOTES lack %q", want)
+	}
+}
+
+// crdCountryCodes is the list of the CountryCode rule in a generated CRD.
+func crdCountryCodes(t *testing.T, crd string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(envtestutil.RepoRoot(), "config", "crd", "bases", crd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := regexp.MustCompile(`self in \[((?:'[A-Z]{2}',?\s*)+)\]`).FindSubmatch(data)
+	if rule == nil {
+		t.Fatalf("no country rule in %s", crd)
+	}
+	var codes []string
+	for _, m := range regexp.MustCompile(`'([A-Z]{2})'`).FindAllSubmatch(rule[1], -1) {
+		codes = append(codes, string(m[1]))
+	}
+	return codes
+}
+
+// schemaCountryEnum matches the one line of values.schema.json listing the country codes.
+var schemaCountryEnum = regexp.MustCompile(`(?m)^(\s*"enum": )\[("[A-Z]{2}",? ?)+\]$`)
+
+// TestStackCountryCodesMatchCRD: the schema's country codes are those of the CRDs'
+// CountryCode rule (api/v1alpha1), so the chart refuses exactly the codes the API server
+// refuses. With UPDATE_STACK_SCHEMA=1 it writes the CRD's list into the schema.
+func TestStackCountryCodesMatchCRD(t *testing.T) {
+	want := crdCountryCodes(t, "cybercoop.io_focalpoints.yaml")
+	if channel := crdCountryCodes(t, "cybercoop.io_cooperationchannels.yaml"); !slices.Equal(channel, want) {
+		t.Fatalf("the FocalPoint and CooperationChannel CRDs list different country codes: run `make manifests`")
+	}
+	path := filepath.Join(stackDir, "values.schema.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv("UPDATE_STACK_SCHEMA") != "" {
+		quoted := make([]string, len(want))
+		for i, c := range want {
+			quoted[i] = strconv.Quote(c)
+		}
+		updated := schemaCountryEnum.ReplaceAll(data, []byte("${1}["+strings.Join(quoted, ", ")+"]"))
+		if err := os.WriteFile(path, updated, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		data = updated
+	}
+	var schema struct {
+		Defs struct {
+			ISOCountryCode struct {
+				Enum []string `json:"enum"`
+			} `json:"isoCountryCode"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(data, &schema); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if got := schema.Defs.ISOCountryCode.Enum; !slices.Equal(got, want) {
+		t.Errorf("values.schema.json's $defs.isoCountryCode lists %d codes, the CRDs %d, not the same: run `UPDATE_STACK_SCHEMA=1 make chart-test`", len(got), len(want))
+	}
+	if n := len(schemaCountryEnum.FindAll(data, -1)); n != 1 {
+		t.Errorf("values.schema.json has %d one-line country lists, want 1 (UPDATE_STACK_SCHEMA rewrites that line)", n)
+	}
+}
+
+// stackRefusal is a value set the chart refuses.
+type stackRefusal struct {
+	name    string
+	release string // "" means ke
+	// args spoil the base (the defaults and one valid peer, testdata/stack/refusal-base.yaml).
+	args []string
+	// want is in the output of the refused `helm template` and `helm install`.
+	want string
+	// crd is in the API server's refusal of the same value, or "" for the chart's own rules
+	// (duplicates, names too long for the operator's children, a peer that is this country).
+	crd string
+	// For the rules the templates check (nothing renders), the rendered base's object of
+	// kind is given value at path to see the API server refuse it.
+	kind  string
+	path  []any
+	value any
+}
+
+// helmArgs are the arguments after `helm template|install <release>`.
+func (r stackRefusal) helmArgs() []string {
+	return append([]string{stackDir, "--namespace", "cybercoop-ke", "-f", stackValues("refusal-base.yaml")}, r.args...)
+}
+
+var stackRefusals = []stackRefusal{
+	// The schema, with the CRDs' words.
+	{name: "retention below 60 days", args: []string{"--set", "vault.retention.minimumDays=59"},
+		want: "at '/vault/retention/minimumDays': value must be 'at least 60: the convention requires expedited preservation for at least 60 days'",
+		crd:  "retention.minimumDays must be at least 60: the convention requires expedited preservation for at least 60 days"},
+	{name: "unknown request type", args: []string{"--set", "peers[0].requestTypes={Preservation,Extradition}"},
+		want: "at '/peers/0/requestTypes/1': value must be one of 'Preservation', 'TrafficDataDisclosure', 'StoredDataAccess', 'RealTimeTrafficData', 'Interception', 'SubscriberInformation', 'MutualLegalAssistance', 'EmergencyDisclosure'",
+		crd:  `Unsupported value: "Extradition"`},
+	{name: "country not assigned", args: []string{"--set", "country=XK"},
+		want: "at '/country': value must be 'an officially assigned ISO 3166-1 alpha-2 country code in upper case, e.g. KE, VN or BR'",
+		crd:  "must be an officially assigned ISO 3166-1 alpha-2 country code in upper case, e.g. KE, VN or BR"},
+	{name: "country in lower case", args: []string{"--set", "country=ke"},
+		want: "at '/country': value must be 'an officially assigned ISO 3166-1 alpha-2 country code in upper case, e.g. KE, VN or BR'",
+		crd:  "must be an officially assigned ISO 3166-1 alpha-2 country code in upper case, e.g. KE, VN or BR"},
+	{name: "peer country not a State", args: []string{"--set", "peers[0].country=EU"},
+		want: "at '/peers/0/country': value must be 'an officially assigned ISO 3166-1 alpha-2 country code in upper case, e.g. KE, VN or BR'",
+		crd:  "must be an officially assigned ISO 3166-1 alpha-2 country code in upper case, e.g. KE, VN or BR"},
+	{name: "http endpoint", args: []string{"--set", "peers[0].endpoint=http://gateway.fr.example"},
+		want: "at '/peers/0/endpoint': value must be 'an https URL with a host, e.g. https://gateway.fr.example'",
+		crd:  "peer.endpoint must be an https URL with a host, e.g. https://gateway.fr.example"},
+	{name: "endpoint with a query", args: []string{"--set", "peers[0].endpoint=https://gateway.fr.example/?case=1"},
+		want: "at '/peers/0/endpoint': value must be 'an https URL without user information, a query or a fragment'",
+		crd:  "peer.endpoint must not carry user information, a query or a fragment"},
+	{name: "endpoint with user information", args: []string{"--set", "peers[0].endpoint=https://officer@gateway.fr.example"},
+		want: "at '/peers/0/endpoint': value must be 'an https URL without user information, a query or a fragment'",
+		crd:  "peer.endpoint must not carry user information, a query or a fragment"},
+	{name: "shift ends at 25:00", args: []string{"--set", "roster.shifts[0].end=25:00"},
+		want: "at '/roster/shifts/0/end': value must be 'a time of day HH:MM between 00:00 and 24:00'",
+		crd:  "must be a time of day HH:MM between 00:00 and 24:00"},
+	{name: "shift starts at 24:00", args: []string{"--set", "roster.shifts[0].start=24:00", "--set", "roster.shifts[0].end=08:00"},
+		want: "at '/roster/shifts/0/start': value must be 'a time of day from 00:00 to 23:59; 24:00 is only valid as an end'",
+		crd:  "start must be a time of day from 00:00 to 23:59; 24:00 is only valid as an end"},
+	{name: "shift starts at 9:00", args: []string{"--set", "roster.shifts[0].start=9:00"},
+		want: "at '/roster/shifts/0/start': value must be 'a time of day HH:MM between 00:00 and 24:00'",
+		crd:  "must be a time of day HH:MM between 00:00 and 24:00"},
+	{name: "language not a BCP 47 tag", args: []string{"--set", "languages={en,english!}"},
+		want: "at '/languages/1': value must be 'a BCP 47 language tag: a 2- or 3-letter language subtag optionally followed by subtags, e.g. en, fr or pt-BR'",
+		crd:  "must be a BCP 47 language tag: a 2- or 3-letter language subtag optionally followed by subtags, e.g. en, fr or pt-BR"},
+	{name: "peer language not a BCP 47 tag", args: []string{"--set", "peers[0].languages={fr_FR}"},
+		want: "at '/peers/0/languages/0': value must be 'a BCP 47 language tag: a 2- or 3-letter language subtag optionally followed by subtags, e.g. en, fr or pt-BR'",
+		crd:  "must be a BCP 47 language tag"},
+	{name: "language twice", args: []string{"--set", "languages={en,fr,en}"},
+		want: "at '/languages': items at 0 and 2 are equal",
+		crd:  `Duplicate value: "en"`},
+	{name: "peer retention below 60 days", args: []string{"--set", "peers[0].dataProtection.retentionDays=30"},
+		want: "at '/peers/0/dataProtection/retentionDays': value must be 'at least 60: a preservation request must outlive the 60 days it asks for'",
+		crd:  "spec.dataProtection.retentionDays in body should be greater than or equal to 60"},
+	{name: "storage below 1Gi", args: []string{"--set", "vault.storage.size=1000Mi"},
+		want: "at '/vault/storage/size': value must be 'a size of at least 1Gi, e.g. 50Gi, 2Ti or 1536Mi'",
+		crd:  "storage.size must be at least 1Gi"},
+	{name: "storage of 1G (less than 1Gi)", args: []string{"--set", "vault.storage.size=1G"},
+		want: "at '/vault/storage/size': value must be 'a size of at least 1Gi, e.g. 50Gi, 2Ti or 1536Mi'",
+		crd:  "storage.size must be at least 1Gi"},
+	{name: "trust bundle not PEM", args: []string{"--set", "peers[0].trustBundle.secretRef=null", "--set", "peers[0].trustBundle.pem=MIIBkTCB"},
+		want: "at '/peers/0/trustBundle/pem': value must be 'PEM-encoded certificates (-----BEGIN CERTIFICATE-----)'",
+		crd:  "trustBundle.pem must hold PEM-encoded certificates (-----BEGIN CERTIFICATE-----)"},
+	{name: "trust bundle with pem and secretRef", args: []string{"--set", "peers[0].trustBundle.pem=-----BEGIN CERTIFICATE-----"},
+		want: "at '/peers/0/trustBundle': value must be 'a trust bundle with exactly one of pem or secretRef'",
+		crd:  "trustBundle needs exactly one of pem or secretRef"},
+	{name: "trust bundle Secret key with a space", args: []string{"--set", "peers[0].trustBundle.secretRef.key=ca cert"},
+		want: `at '/peers/0/trustBundle/secretRef/key': value must be 'a Secret data key: letters, digits, "-", "_" or "."'`,
+		crd:  "must be a Secret data key: letters, digits, '-', '_' or '.'"},
+	{name: "contact without email or phone", args: []string{"--set-json", `contacts=[{"name":"Duty officer"}]`},
+		want: "at '/contacts/0': value must be 'a contact with at least one of email or phone'",
+		crd:  "a contact needs at least one of email or phone"},
+	{name: "contact e-mail without a domain", args: []string{"--set", "contacts[0].email=duty"},
+		want: "at '/contacts/0/email': value must be 'an e-mail address such as duty@cyber.example.gov'",
+		crd:  "must be an e-mail address such as duty@cyber.example.gov"},
+	{name: "contact phone not E.164", args: []string{"--set-string", "contacts[0].phone=0700 000 000"},
+		want: "at '/contacts/0/phone': value must be 'a telephone number in E.164 form: + then 7 to 15 digits, e.g. +254700000000'",
+		crd:  "must be a telephone number in E.164 form: + then 7 to 15 digits, e.g. +254700000000"},
+	{name: "time zone not IANA", args: []string{"--set", "roster.timeZone=EAT+3"},
+		want: "at '/roster/timeZone': value must be 'an IANA time zone name such as UTC, Africa/Nairobi or America/Argentina/Buenos_Aires'",
+		crd:  "must be an IANA time zone name such as UTC, Africa/Nairobi or America/Argentina/Buenos_Aires"},
+	{name: "external name in upper case", args: []string{"--set", "gateway.externalNames={Gateway.KE.example}"},
+		want: "at '/gateway/externalNames/0': value must be 'a lower-case DNS name'",
+		crd:  "gateway.externalNames must be lower-case DNS names"},
+	{name: "server name not a DNS name", args: []string{"--set", "peers[0].serverName=gateway_fr"},
+		want: "at '/peers/0/serverName': value must be 'a lower-case DNS name'",
+		crd:  "peer.serverName must be a lower-case DNS name"},
+	{name: "eleven gateway replicas", args: []string{"--set", "gateway.replicas=11"},
+		want: "at '/gateway/replicas': maximum: got 11, want 10",
+		crd:  "spec.gateway.replicas in body should be less than or equal to 10"},
+	{name: "no gateway replica", args: []string{"--set", "gateway.replicas=0"},
+		want: "at '/gateway/replicas': minimum: got 0, want 1",
+		crd:  ""}, // the template omits a zero, so the CRD's default of 2 would apply: the chart is stricter
+	{name: "unknown service", args: []string{"--set", "services={Preservation,Extradition}"},
+		want: "at '/services/1': value must be one of 'TechnicalAdvice', 'Preservation', 'EvidenceCollection', 'LegalInformation', 'LocatingSuspects', 'EmergencyDisclosure'",
+		crd:  `Unsupported value: "Extradition"`},
+	{name: "unknown hash algorithm", args: []string{"--set", "vault.hashAlgorithm=MD5"},
+		want: "at '/vault/hashAlgorithm': value must be one of 'SHA256', 'SHA512'",
+		crd:  `Unsupported value: "MD5"`},
+	{name: "unknown deletion policy", args: []string{"--set", "vault.deletionPolicy=Orphan"},
+		want: "at '/vault/deletionPolicy': value must be one of 'Retain', 'Delete'",
+		crd:  `Unsupported value: "Orphan"`},
+	{name: "duration in days", args: []string{"--set", "vault.keyRotation.interval=90d"},
+		want: "at '/vault/keyRotation/interval': value must be 'a duration such as 90m, 24h or 2160h'",
+		crd:  "spec.keyRotation.interval: Invalid value",
+		kind: "EvidenceVault", path: []any{"spec", "keyRotation", "interval"}, value: "90d"},
+	{name: "misspelt value", args: []string{"--set", "vault.retention.minimumDay=90"},
+		want: "at '/vault/retention': additional properties 'minimumDay' not allowed"},
+	{name: "focal point name not a DNS label", args: []string{"--set", "focalPointName=KE_POC"},
+		want: "at '/focalPointName': value must be 'empty, or a DNS label: lower-case letters, digits and hyphens, starting and ending with a letter or digit'",
+		crd:  "a lowercase RFC 1123 subdomain"},
+
+	// The templates, for what a JSON Schema cannot state, with the CRDs' words where a CRD rule exists.
+	{name: "shift from a time to the same time", args: []string{"--set", "roster.shifts[0].start=08:00", "--set", "roster.shifts[0].end=08:00"},
+		want: "roster.shifts[0]: start and end must differ: a shift from a time to the same time covers nothing (use 00:00 to 24:00 for a whole day)",
+		crd:  "start and end must differ: a shift from a time to the same time covers nothing (use 00:00 to 24:00 for a whole day)",
+		kind: "FocalPoint", path: []any{"spec", "roster", "shifts", 0, "end"}, value: "00:00"},
+	{name: "key rotation under an hour", args: []string{"--set", "vault.keyRotation.interval=30m"},
+		want: `vault.keyRotation.interval is "30m": keyRotation.interval must be at least 1h`,
+		crd:  "keyRotation.interval must be at least 1h",
+		kind: "EvidenceVault", path: []any{"spec", "keyRotation", "interval"}, value: "30m"},
+	{name: "verification every minute", args: []string{"--set", "vault.verification.interval=1m"},
+		want: `vault.verification.interval is "1m": verification.interval must be at least 5m`,
+		crd:  "verification.interval must be at least 5m",
+		kind: "EvidenceVault", path: []any{"spec", "verification", "interval"}, value: "1m"},
+	{name: "probe every 5 seconds", args: []string{"--set", "peers[0].probe.interval=5s"},
+		want: `peers[0].probe.interval is "5s": probe.interval must be between 10s and 24h`,
+		crd:  "probe.interval must be between 10s and 24h",
+		kind: "CooperationChannel", path: []any{"spec", "probe"}, value: map[string]any{"interval": "5s"}},
+	{name: "leaf certificates for two years", args: []string{"--set", "certificates.leafDuration=17520h"},
+		want: `certificates.leafDuration is "17520h": must be between 1h and 8760h (365 days)`,
+		crd:  "must be between 1h and 8760h (365 days)",
+		kind: "FocalPoint", path: []any{"spec", "certificates"}, value: map[string]any{"leafDuration": "17520h"}},
+	{name: "leaf renewed before it is issued", args: []string{"--set", "peers[0].certificates.leafDuration=24h", "--set", "peers[0].certificates.leafRenewBefore=48h"},
+		want: "peers[0].certificates: leafRenewBefore must be shorter than leafDuration",
+		crd:  "leafRenewBefore must be shorter than leafDuration",
+		kind: "CooperationChannel", path: []any{"spec", "certificates"}, value: map[string]any{"leafDuration": "24h", "leafRenewBefore": "48h"}},
+	{name: "CA for 30 years", args: []string{"--set", "certificates.caDuration=262800h"},
+		want: `certificates.caDuration is "262800h": caDuration must be between 24h and 175200h (20 years)`,
+		crd:  "caDuration must be between 24h and 175200h (20 years)",
+		kind: "FocalPoint", path: []any{"spec", "certificates"}, value: map[string]any{"caDuration": "262800h"}},
+	{name: "CA renewed before the default lifetime", args: []string{"--set", "certificates.caRenewBefore=50000h"},
+		want: "certificates: caRenewBefore must be shorter than caDuration (default 43800h)",
+		crd:  "caRenewBefore must be shorter than caDuration (default 43800h)",
+		kind: "FocalPoint", path: []any{"spec", "certificates"}, value: map[string]any{"caRenewBefore": "50000h"}},
+	{name: "cert-manager issuer with ReplaceKey", args: []string{"--set", "certificates.issuerRef.name=national-ca", "--set", "certificates.caRotationPolicy=ReplaceKey"},
+		want: "certificates: caRotationPolicy ReplaceKey applies to the operator's own CA and cannot be combined with issuerRef: the issuer's CA is rotated by whoever runs it",
+		crd:  "caRotationPolicy ReplaceKey applies to the operator's own CA and cannot be combined with issuerRef: the issuer's CA is rotated by whoever runs it",
+		kind: "FocalPoint", path: []any{"spec", "certificates"}, value: map[string]any{"issuerRef": map[string]any{"name": "national-ca"}, "caRotationPolicy": "ReplaceKey"}},
+	{name: "cert-manager issuer with a CA lifetime", args: []string{"--set", "certificates.issuerRef.name=national-ca", "--set", "certificates.caDuration=87600h"},
+		want: "certificates: caDuration and caRenewBefore apply to the operator's own CA and cannot be combined with issuerRef: the issuer's CA lifetime is set where the issuer is configured",
+		crd:  "caDuration and caRenewBefore apply to the operator's own CA and cannot be combined with issuerRef: the issuer's CA lifetime is set where the issuer is configured",
+		kind: "FocalPoint", path: []any{"spec", "certificates"}, value: map[string]any{"issuerRef": map[string]any{"name": "national-ca"}, "caDuration": "87600h"}},
+	// The chart's own rules: no CRD refuses these, the operator or the cluster would fail later.
+	{name: "two peers with the same country", args: []string{"--set-json", `peers[1]={"country":"FR","name":"to-france","endpoint":"https://gw2.fr.example","trustBundle":{"secretRef":{"name":"fr-ca"}},"requestTypes":["Preservation"],"dataProtection":{"legalBasis":"UNCC art. 42"}}`},
+		want: "peers[1].country FR is already the country of peers[0]: declare one channel per peer State"},
+	{name: "two channels with the same name", args: []string{"--set-json", `peers[1]={"country":"DE","name":"to-fr","endpoint":"https://gw.de.example","trustBundle":{"secretRef":{"name":"de-ca"}},"requestTypes":["Preservation"],"dataProtection":{"legalBasis":"UNCC art. 42"}}`},
+		want: `peers[1]: the channel name "to-fr" is already the name of peers[0]'s channel: give one of them another name`},
+	{name: "a channel to this country", args: []string{"--set", "peers[0].country=KE"},
+		want: "peers[0].country KE is this stack's own country: a channel connects to another State"},
+	{name: "vault name too long", args: []string{"--set", "vault.name=" + strings.Repeat("v", 47)},
+		want: "at '/vault/name': maxLength: got 47, want 46"},
+	{name: "release name too long for the vault", release: strings.Repeat("r", 40),
+		want: `the EvidenceVault's name "` + strings.Repeat("r", 40) + `-evidence" (release name + "-evidence") is 49 characters; at most 46 leave room for its StatefulSet's pod and revision names: set vault.name, or choose a shorter release name`},
+}
+
+// TestStackBadValuesAreRefused: `helm template` and `helm install --dry-run=server` refuse
+// every value set of stackRefusals with its message, before anything reaches the cluster.
+func TestStackBadValuesAreRefused(t *testing.T) {
+	for _, r := range stackRefusals {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			release := cmp.Or(r.release, "ke")
+			for _, cmd := range [][]string{
+				{"template", release},
+				{"install", release, "--dry-run=server", "--kubeconfig", kubeconfig},
+			} {
+				out, err := helm(append(cmd, r.helmArgs()...)...)
+				if err == nil {
+					t.Fatalf("helm %s %v succeeded; want it refused with %q", cmd[0], r.args, r.want)
+				}
+				if !strings.Contains(out, r.want) {
+					t.Errorf("helm %s %v: want the message %q, got:\n%s", cmd[0], r.args, r.want, out)
+				}
+			}
+		})
+	}
+}
+
+// TestStackSchemaMirrorsCRD: each value the chart refuses after a CRD rule, given to the
+// API server (rendered without the schema, or set in a rendered object for the rules the
+// templates check), is refused there too, with the CRD's message: the chart refuses what
+// the CRDs refuse, in their words.
+func TestStackSchemaMirrorsCRD(t *testing.T) {
+	base := renderChart(t, stackDir, "ke", "cybercoop-ke", "-f", stackValues("refusal-base.yaml"))
+	for _, r := range stackRefusals {
+		if r.crd == "" {
+			continue
+		}
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			var objs []*unstructured.Unstructured
+			if r.kind == "" {
+				objs = renderChart(t, stackDir, "ke", "cybercoop-ke", append([]string{"--skip-schema-validation", "-f", stackValues("refusal-base.yaml")}, r.args...)...)
+			} else {
+				obj := ofKind(base, r.kind)[0].DeepCopy()
+				setPath(t, obj.Object, r.path, r.value)
+				objs = []*unstructured.Unstructured{obj}
+			}
+			var refusals []string
+			for _, o := range objs {
+				if err := controlPlane.Client.Create(t.Context(), o.DeepCopy(), client.DryRunAll); err != nil {
+					refusals = append(refusals, err.Error())
+				}
+			}
+			if len(refusals) == 0 {
+				t.Fatalf("the API server accepted every object; the chart refuses it with %q", r.want)
+			}
+			if !slices.ContainsFunc(refusals, func(e string) bool { return strings.Contains(e, r.crd) }) {
+				t.Errorf("the API server refused with %q, not with %q", refusals, r.crd)
+			}
+		})
+	}
+}
+
+// setPath sets v at path (map keys and list indexes) in obj.
+func setPath(t *testing.T, obj map[string]any, path []any, v any) {
+	t.Helper()
+	var cur any = obj
+	for i, step := range path {
+		last := i == len(path)-1
+		switch key := step.(type) {
+		case string:
+			m, ok := cur.(map[string]any)
+			if !ok {
+				t.Fatalf("%v: %v is not an object", path, path[:i])
+			}
+			if last {
+				m[key] = v
+				return
+			}
+			cur = m[key]
+		case int:
+			l, ok := cur.([]any)
+			if !ok || key >= len(l) {
+				t.Fatalf("%v: %v has no item %d", path, path[:i], key)
+			}
+			if last {
+				l[key] = v
+				return
+			}
+			cur = l[key]
+		default:
+			t.Fatalf("%v: step %v is neither a key nor an index", path, fmt.Sprint(step))
+		}
+	}
+}
