@@ -413,8 +413,9 @@ type stackRefusal struct {
 	args []string
 	// want is in the output of the refused `helm template` and `helm install`.
 	want string
-	// crd is in the API server's refusal of the same value, or "" for the chart's own rules
-	// (duplicates, names too long for the operator's children, a peer that is this country).
+	// crd is in the API server's refusal of the same value, or "" where no CRD rule
+	// corresponds: the chart's own rules (duplicates, names too long for the operator's
+	// children, a peer that is this country, misspelt keys) and the types of values.
 	crd string
 	// For the rules the templates check (nothing renders), the rendered base's object of
 	// kind is given value at path to see the API server refuse it.
@@ -499,6 +500,8 @@ var stackRefusals = []stackRefusal{
 	{name: "contact phone not E.164", args: []string{"--set-string", "contacts[0].phone=0700 000 000"},
 		want: "at '/contacts/0/phone': value must be 'a telephone number in E.164 form: + then 7 to 15 digits, e.g. +254700000000'",
 		crd:  "must be a telephone number in E.164 form: + then 7 to 15 digits, e.g. +254700000000"},
+	{name: "contact phone not quoted", args: []string{"--set-json", "contacts[0].phone=254700000000"},
+		want: `at '/contacts/0/phone': value must be 'quoted, e.g. "+254700000000": YAML reads an unquoted phone number as a number'`},
 	{name: "time zone not IANA", args: []string{"--set", "roster.timeZone=EAT+3"},
 		want: "at '/roster/timeZone': value must be 'an IANA time zone name such as UTC, Africa/Nairobi or America/Argentina/Buenos_Aires'",
 		crd:  "must be an IANA time zone name such as UTC, Africa/Nairobi or America/Argentina/Buenos_Aires"},
