@@ -25,6 +25,10 @@ const (
 	EventCAIssued = "CAIssued"
 	// EventCARenewed (Normal): the CA certificate was re-signed with the same key.
 	EventCARenewed = "CARenewed"
+	// EventCARetained (Warning): the FocalPoint was deleted with caDeletionPolicy Retain;
+	// the message names the CA and trust bundle Secrets kept for a FocalPoint of the
+	// same name to adopt.
+	EventCARetained = "CARetained"
 	// EventCARotation (Normal): a CA key replacement advanced to a new phase.
 	EventCARotation = "CARotation"
 	// EventCAKeyLost (Warning): the CA key pair is unusable; see ReasonCAKeyLost.

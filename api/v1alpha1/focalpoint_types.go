@@ -257,6 +257,15 @@ type CertificatesSpec struct {
 	// +default="RenewCertificate"
 	CARotationPolicy CARotationPolicy `json:"caRotationPolicy,omitempty"`
 
+	// caDeletionPolicy says what deleting the FocalPoint does to its national CA:
+	// Retain (the default) keeps the CA Secret and the trust bundle Secret, detached, so
+	// a FocalPoint created again under the same name (a helm uninstall and install, a
+	// restore) adopts them and every peer still trusts it; Delete lets them go with the
+	// FocalPoint, and peers must be given the new CA.
+	// +optional
+	// +default="Retain"
+	CADeletionPolicy DeletionPolicy `json:"caDeletionPolicy,omitempty"`
+
 	// issuerRef hands issuance to cert-manager: instead of running its own CA, the
 	// operator creates a cert-manager Certificate per leaf certificate (private key
 	// rotated at every issuance), issued by this Issuer or ClusterIssuer, and builds the

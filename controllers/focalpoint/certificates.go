@@ -116,6 +116,10 @@ func (r *Reconciler) reconcileCertificates(ctx context.Context, s *scope) error 
 	if issuerRefOf(fp) != nil {
 		err = r.reconcileIssuedCertificates(ctx, s, leaf)
 	} else {
+		if err := r.adoptRetainedCA(ctx, s); err != nil {
+			s.certs.Err = err
+			return err
+		}
 		keeper := ca.Keeper{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder}
 		clients := clientLeaves(fp)
 		a := authority(fp)

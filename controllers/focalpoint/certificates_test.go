@@ -11,6 +11,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -231,6 +235,52 @@ var _ = Describe("FocalPoint certificates", func() {
 			_, ok := metrics.CertificateExpiration(fp.Namespace, "FocalPoint", fp.Name, metrics.RoleGatewayServing)
 			return ok
 		}).Should(BeFalse())
+	})
+
+	It("keeps the national CA when the FocalPoint is deleted, and a FocalPoint of the same name adopts it", func() {
+		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
+		waitCertificatesValid(ctx, fp)
+		before := fp.Status.Certificates.CA.SHA256Fingerprint
+
+		Expect(k8sClient.Delete(ctx, fp)).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), &cybercoopv1alpha1.FocalPoint{}))
+		}).Should(BeTrue(), "the finalizer did not let the FocalPoint go")
+		for _, name := range []string{CASecretName(fp), TrustBundleSecretName(fp)} {
+			s := getSecret(ctx, Default, fp, name)
+			Expect(s.OwnerReferences).To(BeEmpty(), "Secret %s is still owned, so the garbage collector would delete it", name)
+		}
+		Expect(eventReasons(ctx, Default, fp)).To(ContainElement(ContainSubstring("CARetained: caDeletionPolicy Retain: the national CA Secret ke-poc-ca")))
+		collectGarbage(ctx, fp) // envtest runs no garbage collector
+
+		again := newFocalPoint(fp.Namespace)
+		Expect(k8sClient.Create(ctx, again)).To(Succeed())
+		waitCertificatesValid(ctx, again)
+		Expect(again.Status.Certificates.CA.SHA256Fingerprint).To(Equal(before), "a new CA was made instead of adopting the kept one")
+		Expect(again.Status.Certificates.CA.CAGeneration).To(Equal(int64(1)))
+		Eventually(func(g Gomega) {
+			s := getSecret(ctx, g, again, CASecretName(again))
+			g.Expect(s.OwnerReferences).To(HaveLen(1))
+			g.Expect(s.OwnerReferences[0].UID).To(Equal(again.UID))
+		}).Should(Succeed())
+
+		By("letting it go with caDeletionPolicy Delete: the Secrets stay owned, for the garbage collector")
+		Eventually(func() error {
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(again), again); err != nil {
+				return err
+			}
+			again.Spec.Certificates = &cybercoopv1alpha1.CertificatesSpec{CADeletionPolicy: cybercoopv1alpha1.DeletionDelete}
+			return k8sClient.Update(ctx, again)
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(again), again)).To(Succeed())
+			g.Expect(again.Status.ObservedGeneration).To(Equal(again.Generation))
+		}).Should(Succeed())
+		Expect(k8sClient.Delete(ctx, again)).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(again), &cybercoopv1alpha1.FocalPoint{}))
+		}).Should(BeTrue())
+		Expect(getSecret(ctx, Default, again, CASecretName(again)).OwnerReferences).To(HaveLen(1))
 	})
 
 	It("re-issues the leaves once per force-renew token, without rolling the gateway", func() {
@@ -477,3 +527,22 @@ var _ = Describe("FocalPoint certificate settings", func() {
 		Entry("unknown rotation policy", &cybercoopv1alpha1.CertificatesSpec{CARotationPolicy: "Never"}, "spec.certificates.caRotationPolicy"),
 	)
 })
+
+// collectGarbage deletes what a garbage collector would once owner is gone: every
+// object in its namespace it still owns.
+func collectGarbage(ctx context.Context, owner client.Object) {
+	lists := []client.ObjectList{&corev1.SecretList{}, &corev1.ConfigMapList{}, &corev1.ServiceList{}, &corev1.ServiceAccountList{},
+		&appsv1.DeploymentList{}, &policyv1.PodDisruptionBudgetList{}, &networkingv1.NetworkPolicyList{}}
+	for _, list := range lists {
+		Expect(k8sClient.List(ctx, list, client.InNamespace(owner.GetNamespace()))).To(Succeed())
+		Expect(meta.EachListItem(list, func(o runtime.Object) error {
+			obj := o.(client.Object)
+			for _, ref := range obj.GetOwnerReferences() {
+				if ref.UID == owner.GetUID() {
+					return client.IgnoreNotFound(k8sClient.Delete(ctx, obj))
+				}
+			}
+			return nil
+		})).To(Succeed())
+	}
+}

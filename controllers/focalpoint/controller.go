@@ -83,7 +83,7 @@ type scope struct {
 	channels []gateway.Channel
 }
 
-// +kubebuilder:rbac:groups=cybercoop.io,resources=focalpoints,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cybercoop.io,resources=focalpoints,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=cybercoop.io,resources=focalpoints/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=cybercoop.io,resources=focalpoints/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
@@ -122,7 +122,10 @@ func (r *Reconciler) kind() *reconciler.Kind[*cybercoopv1alpha1.FocalPoint, *sco
 		},
 		Status: computeStatus,
 		Report: r.report,
-		// Children carry owner references; the garbage collector removes them.
+		// Children carry owner references; the garbage collector removes them, all
+		// but the national CA, which the finalizer keeps unless asked (caDeletionPolicy).
+		Finalizer: Finalizer,
+		Finalize:  r.finalize,
 		Forget: func(key types.NamespacedName) { metrics.ForgetCertificates(key.Namespace, kindFocalPoint, key.Name) },
 	}
 }

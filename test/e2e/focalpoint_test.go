@@ -122,7 +122,7 @@ var _ = Describe("FocalPoint on a simulated cluster", Ordered, func() {
 		}).Should(Succeed())
 	})
 
-	It("garbage-collects every child when the FocalPoint is deleted", func() {
+	It("garbage-collects every child when the FocalPoint is deleted, but keeps the national CA", func() {
 		Expect(k8sClient.Delete(ctx, fp)).To(Succeed())
 		for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.Service{}, &corev1.ConfigMap{},
 			&corev1.ServiceAccount{}, &policyv1.PodDisruptionBudget{}, &networkingv1.NetworkPolicy{}} {
@@ -130,11 +130,16 @@ var _ = Describe("FocalPoint on a simulated cluster", Ordered, func() {
 				return apierrors.IsNotFound(k8sClient.Get(ctx, key, obj))
 			}).Should(BeTrue(), "%T %s was not garbage-collected", obj, key)
 		}
-		for _, name := range []string{fp.Name + "-ca", fp.Name + "-trust-bundle", fp.Name + "-gateway-tls"} {
-			secretKey := types.NamespacedName{Namespace: key.Namespace, Name: name}
-			Eventually(func() bool {
-				return apierrors.IsNotFound(k8sClient.Get(ctx, secretKey, &corev1.Secret{}))
-			}).Should(BeTrue(), "Secret %s was not garbage-collected", secretKey)
+		secretKey := types.NamespacedName{Namespace: key.Namespace, Name: fp.Name + "-gateway-tls"}
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, secretKey, &corev1.Secret{}))
+		}).Should(BeTrue(), "Secret %s was not garbage-collected", secretKey)
+		// caDeletionPolicy Retain (the default): the CA and its bundle outlive the
+		// FocalPoint, detached, for one of the same name to adopt.
+		for _, name := range []string{fp.Name + "-ca", fp.Name + "-trust-bundle"} {
+			s := &corev1.Secret{}
+			Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: name}, s)).To(Succeed(), "Secret %s was deleted", name)
+			Expect(s.OwnerReferences).To(BeEmpty())
 		}
 		Eventually(func(g Gomega) {
 			pods := &corev1.PodList{}

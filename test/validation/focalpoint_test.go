@@ -80,6 +80,9 @@ var _ = Describe("FocalPoint validation by the API server", func() {
 			Expect(err.Error()).To(ContainSubstring(field), "the message must name the field")
 			Expect(err.Error()).To(ContainSubstring(expected))
 		},
+		Entry("an unknown CA deletion policy", func(fp *v1.FocalPoint) {
+			fp.Spec.Certificates = &v1.CertificatesSpec{CADeletionPolicy: "Orphan"}
+		}, "spec.certificates.caDeletionPolicy", `supported values: "Retain", "Delete"`),
 		Entry("an external name with upper case", func(fp *v1.FocalPoint) { fp.Spec.Gateway.ExternalNames = []string{"Gateway.KE.example"} },
 			"spec.gateway.externalNames[0]", "lower-case DNS names"),
 		Entry("country not assigned by ISO 3166-1", func(fp *v1.FocalPoint) { fp.Spec.Country = "ZZ" },
