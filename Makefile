@@ -100,6 +100,11 @@ chart-test: k8s-binaries helm ## Lint the Helm charts, render them with several 
 	  KUBEBUILDER_ASSETS=$(K8S_BIN) HELM=$(HELM) SERVICEMONITOR_CRD="$$crd_dir/monitoring.coreos.com_servicemonitors.yaml" \
 	  go test $(GO_TEST_FLAGS) -tags charttest ./test/chart/...
 
+.PHONY: e2e
+e2e: k8s-binaries helm build ## Install both charts with Helm into a simulated cluster, run the manager as the chart's ServiceAccount and three countries' stacks; upgrade and uninstall (about 2 minutes).
+	KUBEBUILDER_ASSETS=$(K8S_BIN) HELM=$(HELM) CYBERCOOP=$(BIN)/cybercoop \
+	  go test $(GO_TEST_FLAGS) -tags helme2e ./test/helme2e/ -timeout 20m
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
 	@for target in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' internal | sed 's/func //'); do \
