@@ -222,7 +222,6 @@ type IssuerReference struct {
 // from the FocalPoint's national CA, or has cert-manager issue (issuerRef).
 // +kubebuilder:validation:XValidation:rule="!has(self.issuerRef) || !has(self.caRotationPolicy) || self.caRotationPolicy == 'RenewCertificate'",message="caRotationPolicy ReplaceKey applies to the operator's own CA and cannot be combined with issuerRef: the issuer's CA is rotated by whoever runs it"
 // +kubebuilder:validation:XValidation:rule="!has(self.issuerRef) || (!has(self.caDuration) && !has(self.caRenewBefore))",message="caDuration and caRenewBefore apply to the operator's own CA and cannot be combined with issuerRef: the issuer's CA lifetime is set where the issuer is configured"
-// +kubebuilder:validation:XValidation:rule="!has(self.leafDuration) || !has(self.leafRenewBefore) || duration(self.leafRenewBefore) < duration(self.leafDuration)",message="leafRenewBefore must be shorter than leafDuration"
 // +kubebuilder:validation:XValidation:rule="!has(self.caRenewBefore) || duration(self.caRenewBefore) < (has(self.caDuration) ? duration(self.caDuration) : duration('43800h'))",message="caRenewBefore must be shorter than caDuration (default 43800h)"
 type CertificatesSpec struct {
 	// The lifetime of the leaf certificates issued for the FocalPoint (leafDuration,
