@@ -22,8 +22,10 @@ import (
 // so the manager runs with a hosts file of its own (a private mount namespace, so
 // the machine's /etc/hosts is untouched) mapping each such name to a loopback
 // address of its own, where a relay forwards the Service's port to the vault this
-// process runs. Without `unshare --mount` (not root, no user namespaces) it is
-// unavailable, and the vaults stay unreachable to the operator.
+// process runs. A name with no relay (a vault or a peer's gateway that does not
+// run here) refuses connections at once instead of waiting on a DNS server.
+// Without `unshare --mount` (not root, no user namespaces) it is unavailable, and
+// the vaults stay unreachable to the operator.
 type clusterDNS struct {
 	// hostsFile is the manager's /etc/hosts; empty when unavailable.
 	hostsFile string

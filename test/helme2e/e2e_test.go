@@ -4,8 +4,11 @@ package helme2e
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
@@ -15,8 +18,10 @@ import (
 	. "github.com/onsi/gomega/gstruct"
 	gomegatypes "github.com/onsi/gomega/types"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -168,7 +173,7 @@ var _ = Describe("cybercoop installed with Helm", Ordered, func() {
 		createCanaryCRD() // after the chart's CRDs: see gc_test.go
 
 		By("the chart's manager pods pass the restricted profile of cybercoop-system: kwok runs both replicas")
-		deployment := findObject(releaseObjects(operatorRelease, operatorNamespace), "Deployment")
+		deployment := findObject(releaseObjects(operatorRelease, operatorNamespace), "Deployment", "")
 		Eventually(func(g Gomega) {
 			d := &appsv1.Deployment{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(deployment), d)).To(Succeed())
@@ -197,6 +202,14 @@ var _ = Describe("cybercoop installed with Helm", Ordered, func() {
 			g.Expect(conditions).To(haveCondition(cybercoopv1alpha1.ConditionStorageBound, metav1.ConditionTrue))
 			g.Expect(conditions).To(haveCondition(cybercoopv1alpha1.ConditionIntegrityVerified, metav1.ConditionUnknown, cybercoopv1alpha1.ReasonVaultUnreachable))
 		}).Should(Succeed())
+		By("Viet Nam's channel to Kenya: its client certificate issued; Kenya has not sent its CA yet, so no CA of Kenya is trusted")
+		Eventually(func(g Gomega) {
+			cc := &cybercoopv1alpha1.CooperationChannel{}
+			g.Expect(k8sClient.Get(ctx, vietnam.key("to-ke"), cc)).To(Succeed())
+			g.Expect(cc.Status.Conditions).To(haveCondition(cybercoopv1alpha1.ConditionCertificateReady, metav1.ConditionTrue))
+			g.Expect(cc.Status.Conditions).To(haveCondition(cybercoopv1alpha1.ConditionPeerTrusted, metav1.ConditionFalse))
+			g.Expect(k8sClient.Get(ctx, vietnam.key(cooperationchannel.ClientSecretName(cc)), &corev1.Secret{})).To(Succeed())
+		}).Should(Succeed())
 		expectNoPodRefused(vietnam.namespace)
 
 		By("the manager's identity, " + manager.identity + ", reads Secrets in " + vietnam.namespace + " and nowhere else")
@@ -216,7 +229,8 @@ var _ = Describe("cybercoop installed with Helm", Ordered, func() {
 	})
 
 	It("runs the Cluster-scope manager as the chart's ServiceAccount; it leads through the chart's Lease Role", func() {
-		dns = newClusterDNS(evidencevault.ServiceHost(kenya.vaultRef()), evidencevault.ServiceHost(france.vaultRef()), evidencevault.ServiceHost(vietnam.vaultRef()), vietnam.gatewayHost)
+		dns = newClusterDNS(evidencevault.ServiceHost(kenya.vaultRef()), evidencevault.ServiceHost(france.vaultRef()),
+			evidencevault.ServiceHost(vietnam.vaultRef()), vietnam.gatewayHost, kenya.gatewayHost)
 		clusterManager = startManager(operatorRelease, operatorNamespace, dns.hostsFile)
 		Eventually(func(g Gomega) {
 			lease := &coordinationv1.Lease{}
@@ -224,6 +238,28 @@ var _ = Describe("cybercoop installed with Helm", Ordered, func() {
 			g.Expect(lease.Spec.HolderIdentity).NotTo(BeNil())
 		}).Should(Succeed())
 		Expect(clusterManager.running()).To(BeTrue(), "the manager exited; its log:\n%s", clusterManager.log())
+	})
+
+	It("serves metrics only to callers the API server authenticates and the chart's metrics-reader ClusterRole authorises", func() {
+		Expect(clusterManager.metricsURL).To(HavePrefix("https://"), "the chart's default: --metrics-secure")
+		reader := findObject(releaseObjects(operatorRelease, operatorNamespace), "ClusterRole", "-metrics-reader")
+		scraper := serviceAccountToken(operatorNamespace, "prometheus")
+		Expect(k8sClient.Create(ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "prometheus-cybercoop-metrics"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: reader.GetName()},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: operatorNamespace, Name: "prometheus"}},
+		})).To(Succeed())
+		stranger := serviceAccountToken(operatorNamespace, "stranger")
+
+		Eventually(func(g Gomega) {
+			code, body := scrape(clusterManager.metricsURL, scraper)
+			g.Expect(code).To(Equal(http.StatusOK))
+			g.Expect(body).To(ContainSubstring("controller_runtime_reconcile_total"))
+		}).Should(Succeed(), "a ServiceAccount bound to %s", reader.GetName())
+		code, _ := scrape(clusterManager.metricsURL, stranger)
+		Expect(code).To(Equal(http.StatusForbidden), "a ServiceAccount bound to nothing")
+		code, _ = scrape(clusterManager.metricsURL, "")
+		Expect(code).To(Equal(http.StatusUnauthorized), "no token")
 	})
 
 	It("installs Kenya's and France's stacks into restricted namespaces; the API server admits every pod the operator provisions", func() {
@@ -509,6 +545,36 @@ func haveCondition(typ string, status metav1.ConditionStatus, reason ...string) 
 func equalQuantity(q string) gomegatypes.GomegaMatcher {
 	want := resource.MustParse(q)
 	return Satisfy(func(got resource.Quantity) bool { return got.Cmp(want) == 0 })
+}
+
+// serviceAccountToken creates a ServiceAccount and returns a token the API server
+// issues for it (TokenRequest), as a scraper's pod would mount.
+func serviceAccountToken(namespace, name string) string {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+	ExpectWithOffset(1, k8sClient.Create(ctx, sa)).To(Succeed())
+	request := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](600)}}
+	ExpectWithOffset(1, k8sClient.SubResource("token").Create(ctx, sa, request)).To(Succeed())
+	return request.Status.Token
+}
+
+// scrape GETs a metrics URL with a bearer token ("": none). The manager's serving
+// certificate is self-signed, as the chart's ServiceMonitor assumes
+// (insecureSkipVerify).
+func scrape(url, token string) (int, string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return resp.StatusCode, string(body)
 }
 
 // eventsOf are the events about the object of that name in namespace.

@@ -75,15 +75,16 @@ func releaseObjects(release, namespace string) []*unstructured.Unstructured {
 	return objs
 }
 
-// findObject is the object of a kind in objs; the spec fails if there is not exactly one.
-func findObject(objs []*unstructured.Unstructured, kind string) *unstructured.Unstructured {
+// findObject is the object of a kind in objs whose name ends with nameSuffix ("":
+// any name); the spec fails if there is not exactly one.
+func findObject(objs []*unstructured.Unstructured, kind, nameSuffix string) *unstructured.Unstructured {
 	var found []*unstructured.Unstructured
 	for _, o := range objs {
-		if o.GetKind() == kind {
+		if o.GetKind() == kind && strings.HasSuffix(o.GetName(), nameSuffix) {
 			found = append(found, o)
 		}
 	}
-	ExpectWithOffset(1, found).To(HaveLen(1), "the release renders one %s", kind)
+	ExpectWithOffset(1, found).To(HaveLen(1), "the release renders one %s named *%s", kind, nameSuffix)
 	return found[0]
 }
 

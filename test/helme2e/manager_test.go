@@ -4,6 +4,7 @@ package helme2e
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,9 +29,11 @@ type managerProcess struct {
 	// identity is the user the API server sees: the chart's ServiceAccount.
 	identity string
 	args     []string
-	logPath  string
-	cmd      *exec.Cmd
-	done     chan struct{}
+	// metricsURL is where the manager serves /metrics, when the chart turns metrics on.
+	metricsURL string
+	logPath    string
+	cmd        *exec.Cmd
+	done       chan struct{}
 }
 
 // managers are the running manager processes, stopped at the end of the suite.
@@ -45,11 +48,11 @@ func startManager(release, namespace, hostsFile string) *managerProcess {
 	objs := releaseObjects(release, namespace)
 	m := &managerProcess{
 		release:  release,
-		identity: "system:serviceaccount:" + namespace + ":" + findObject(objs, "ServiceAccount").GetName(),
-		args:     localArgs(containerArgs(findObject(objs, "Deployment"), "manager"), namespace),
+		identity: "system:serviceaccount:" + namespace + ":" + findObject(objs, "ServiceAccount", "").GetName(),
 		logPath:  filepath.Join(workDir, "manager-"+release+".log"),
 		done:     make(chan struct{}),
 	}
+	m.args, m.metricsURL = localArgs(containerArgs(findObject(objs, "Deployment", ""), "manager"), namespace)
 	kubeconfig := impersonatingKubeconfig(m.identity, filepath.Join(workDir, release+".kubeconfig"))
 
 	command := append([]string{operatorBin}, m.args...)
@@ -94,16 +97,19 @@ func containerArgs(deployment *unstructured.Unstructured, container string) []st
 	return nil
 }
 
-// localArgs adapts a pod's arguments to a process on this machine: no listeners
-// (several managers run side by side; nothing scrapes them) and, with leader
-// election, the Lease in the release namespace, which a pod takes from its
-// ServiceAccount's mount.
-func localArgs(podArgs []string, namespace string) []string {
-	var args []string
+// localArgs adapts a pod's arguments to a process on this machine: metrics on a
+// free loopback port (returned as a URL; "" if the chart turns metrics off), no
+// probe listener, and with leader election the Lease in the release namespace,
+// which a pod takes from its ServiceAccount's mount.
+func localArgs(podArgs []string, namespace string) (args []string, metricsURL string) {
+	scheme := "http"
 	for _, a := range podArgs {
 		switch {
-		case strings.HasPrefix(a, "--metrics-bind-address="):
-			a = "--metrics-bind-address=0"
+		case a == "--metrics-secure":
+			scheme = "https"
+		case strings.HasPrefix(a, "--metrics-bind-address=") && a != "--metrics-bind-address=0":
+			addr := freeLoopbackAddress()
+			a, metricsURL = "--metrics-bind-address="+addr, addr
 		case strings.HasPrefix(a, "--health-probe-bind-address="):
 			a = "--health-probe-bind-address=0"
 		case a == "--leader-elect":
@@ -111,7 +117,17 @@ func localArgs(podArgs []string, namespace string) []string {
 		}
 		args = append(args, a)
 	}
-	return args
+	if metricsURL != "" {
+		metricsURL = scheme + "://" + metricsURL + "/metrics"
+	}
+	return args, metricsURL
+}
+
+func freeLoopbackAddress() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ExpectWithOffset(2, err).NotTo(HaveOccurred())
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // impersonatingKubeconfig writes to path the administrator's kubeconfig with every
