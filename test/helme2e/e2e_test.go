@@ -51,14 +51,6 @@ const (
 	namespacedNamespace = "cybercoop-operator-vn"
 	// leaseName is the manager's leader-election Lease (cmd/cybercoop).
 	leaseName = "cybercoop-operator.cybercoop.io"
-	// crdsClientSide works around a defect of the FocalPoint CRD: its
-	// spec.certificates carries the leafRenewBefore < leafDuration rule twice (the
-	// marker on FocalPointCertificates repeats the one of the embedded
-	// LeafCertificateSpec). x-kubernetes-validations is a list keyed by rule, so
-	// server-side apply, Helm 4's default, refuses the CRD ("duplicate entries for
-	// key [rule=...]") and `helm install` fails. Drop this once the rule is
-	// declared once.
-	crdsClientSide = "--server-side=false"
 )
 
 // restricted makes the API server's Pod Security admission refuse any pod of the
@@ -159,7 +151,7 @@ var _ = Describe("cybercoop installed with Helm", Ordered, func() {
 	})
 
 	It("installs the operator chart in Cluster scope, with the CRDs from its crds/", func() {
-		helm("install", operatorRelease, operatorChart, "--namespace", operatorNamespace, crdsClientSide)
+		helm("install", operatorRelease, operatorChart, "--namespace", operatorNamespace)
 		for _, plural := range []string{"focalpoints", "evidencevaults", "cooperationchannels"} {
 			crd := &unstructured.Unstructured{}
 			crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
@@ -183,7 +175,7 @@ var _ = Describe("cybercoop installed with Helm", Ordered, func() {
 	})
 
 	It("installs it again in Namespaced scope for Viet Nam: that manager runs Viet Nam's stack and reads no Secret elsewhere", func() {
-		helm("install", namespacedRelease, operatorChart, "--namespace", namespacedNamespace, crdsClientSide,
+		helm("install", namespacedRelease, operatorChart, "--namespace", namespacedNamespace,
 			"--set", "rbac.scope=Namespaced", "--set", "watchNamespaces={"+vietnam.namespace+"}")
 		manager := startManager(namespacedRelease, namespacedNamespace, "")
 		helm("install", vietnam.release, stackChart, "--namespace", vietnam.namespace, "-f", valuesFile("vietnam.yaml", stackValues()))
