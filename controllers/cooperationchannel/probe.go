@@ -104,12 +104,22 @@ func (r *Reconciler) probePeer(ctx context.Context, s *scope) error {
 	if p := cc.Status.Peer; p != nil {
 		last = p.LastProbeTime
 	}
+	if s.awaitingPeer() {
+		// A peer that failed the last probe, or has not yet accepted a replacement CA,
+		// is asked again sooner: its side may change at any moment (a CA exchange, its
+		// channels reloaded), and a key replacement waits on it.
+		interval = min(interval, retryInterval)
+	}
 	if !probeDue(last, interval, now, s.probeInputsChanged()) {
 		s.RequeueAt(last.Add(interval))
 		return nil
 	}
-	s.RequeueAt(now.Add(interval))
 	s.probe = r.runProbe(ctx, s)
+	if s.probe.probed == nil || (s.probe.next != "" && s.probe.nextErr != nil) {
+		s.RequeueAt(now.Add(min(interval, retryInterval)))
+	} else {
+		s.RequeueAt(now.Add(r.probeInterval(cc)))
+	}
 	if s.probe.probed == nil {
 		// PeerReachable=False says why; the next interval tries again.
 		log.FromContext(ctx).Info("peer probe failed", "peer", cc.Spec.Peer.Country, "endpoint", cc.Spec.Peer.Endpoint,
@@ -120,6 +130,27 @@ func (r *Reconciler) probePeer(ctx context.Context, s *scope) error {
 		s.trust.learn(c, now)
 	}
 	return nil
+}
+
+// retryInterval is how soon a peer that failed its probe, or has not yet accepted a
+// replacement CA, is probed again (at most the channel's interval).
+const retryInterval = 30 * time.Second
+
+// awaitingPeer reports whether the last probe failed, or this State publishes a
+// replacement CA the peer has not been seen to accept.
+func (s *scope) awaitingPeer() bool {
+	if cond := meta.FindStatusCondition(s.cc.Status.Conditions, cybercoopv1alpha1.ConditionPeerReachable); cond != nil && cond.Status == metav1.ConditionFalse {
+		return true
+	}
+	if s.ca == nil {
+		return false
+	}
+	next := s.ca.PublishedNextCA()
+	if next == nil {
+		return false
+	}
+	p := s.cc.Status.Peer
+	return p == nil || !slices.Contains(p.AcceptsCAs, ca.Fingerprint(next.Certificate))
 }
 
 // probeInputsChanged: the spec changed since the last status (every reconcile stamps
