@@ -126,7 +126,7 @@ func (r *Reconciler) kind() *reconciler.Kind[*cybercoopv1alpha1.FocalPoint, *sco
 		// but the national CA, which the finalizer keeps unless asked (caDeletionPolicy).
 		Finalizer: Finalizer,
 		Finalize:  r.finalize,
-		Forget: func(key types.NamespacedName) { metrics.ForgetCertificates(key.Namespace, kindFocalPoint, key.Name) },
+		Forget:    func(key types.NamespacedName) { metrics.ForgetCertificates(key.Namespace, kindFocalPoint, key.Name) },
 	}
 }
 
