@@ -271,22 +271,38 @@ var _ = Describe("FocalPoint certificates issued by cert-manager", func() {
 
 		fp = newFocalPoint(ctx)
 		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
-		fp.Spec.Certificates.IssuerRef.Name = "another-ca"
-		err = k8sClient.Update(ctx, fp)
-		Expect(err).To(HaveOccurred())
+		err = refusedUpdate(ctx, fp, func(fp *cybercoopv1alpha1.FocalPoint) { fp.Spec.Certificates.IssuerRef.Name = "another-ca" })
 		Expect(err.Error()).To(ContainSubstring("certificates.issuerRef is immutable"))
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), fp)).To(Succeed())
-		fp.Spec.Certificates.IssuerRef = nil
-		err = k8sClient.Update(ctx, fp)
-		Expect(err).To(HaveOccurred())
+		err = refusedUpdate(ctx, fp, func(fp *cybercoopv1alpha1.FocalPoint) { fp.Spec.Certificates.IssuerRef = nil })
 		Expect(err.Error()).To(ContainSubstring("certificates.issuerRef cannot be added or removed after creation"))
 
 		own := newFocalPoint(ctx)
 		own.Spec.Certificates = nil
 		Expect(k8sClient.Create(ctx, own)).To(Succeed())
-		own.Spec.Certificates = &cybercoopv1alpha1.CertificatesSpec{IssuerRef: &cybercoopv1alpha1.IssuerReference{Name: "national-ca"}}
-		err = k8sClient.Update(ctx, own)
-		Expect(err).To(HaveOccurred())
+		err = refusedUpdate(ctx, own, func(fp *cybercoopv1alpha1.FocalPoint) {
+			fp.Spec.Certificates = &cybercoopv1alpha1.CertificatesSpec{IssuerRef: &cybercoopv1alpha1.IssuerReference{Name: "national-ca"}}
+		})
 		Expect(err.Error()).To(ContainSubstring("certificates.issuerRef cannot be added or removed after creation"))
 	})
 })
+
+// refusedUpdate applies mutate to the latest fp and returns the API server's refusal;
+// a conflict with the controller's own write (its finalizer, its status) is retried.
+func refusedUpdate(ctx context.Context, fp *cybercoopv1alpha1.FocalPoint, mutate func(*cybercoopv1alpha1.FocalPoint)) error {
+	var refusal error
+	Eventually(func() error {
+		latest := &cybercoopv1alpha1.FocalPoint{}
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), latest); err != nil {
+			return err
+		}
+		mutate(latest)
+		err := k8sClient.Update(ctx, latest)
+		if apierrors.IsConflict(err) {
+			return err
+		}
+		refusal = err
+		return nil
+	}).Should(Succeed())
+	Expect(refusal).To(HaveOccurred(), "the update was accepted")
+	return refusal
+}
