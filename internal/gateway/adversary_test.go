@@ -625,15 +625,18 @@ func refusedCount(s *Server, caller, reason string) float64 {
 	return m.GetCounter().GetValue()
 }
 
-// waitFor polls cond for up to d.
+// waitFor waits up to d for cond, checking it every 5ms.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
+	deadline := time.After(d)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatalf("after %s: %s", d, what)
+		case <-tick.C:
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -825,25 +828,22 @@ func TestAdversaryLengthAndChunked(t *testing.T) {
 	}
 }
 
-// gatewayHeaderTimeout is the ReadHeaderTimeout Serve sets; Server has no field
-// to shorten it, so this test waits for it.
-const gatewayHeaderTimeout = 10 * time.Second
+// gatewayHeaderTimeout is the header timeout the slow-client test gives the
+// gateway (Server.Timeouts.Header; 10s by default).
+const gatewayHeaderTimeout = 2 * time.Second
 
 // TestAdversarySlowClients: a client that opens a connection and never
 // completes the handshake, one that completes it and sends nothing, and one that
-// sends its request head a byte a second are all cut off by the server's
+// sends its request head a byte at a time are all cut off by the server's
 // header timeout, not held open for as long as they keep trickling.
 func TestAdversarySlowClients(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for the gateway's 10s header timeout, which Server does not let a test shorten")
-	}
-	p := newPair(t)
+	p := newAdversaryPair(t, func(s *Server) { s.Timeouts.Header = gatewayHeaderTimeout })
 	addr := strings.TrimPrefix(p.vn.url, "https://")
 	frCert := p.fr.channelCert(p.frToVN)
 	cases := []struct {
 		name string
 		open func(t *testing.T) net.Conn
-		// trickle sends the request head a byte a second.
+		// trickle sends the request head a byte every eighth of the timeout.
 		trickle bool
 	}{
 		{"no handshake", func(t *testing.T) net.Conn {
@@ -854,7 +854,7 @@ func TestAdversarySlowClients(t *testing.T) {
 			return conn
 		}, false},
 		{"a handshake, then silence", func(t *testing.T) net.Conn { return dialGateway(t, p.vn, frCert) }, false},
-		{"a request head a byte a second", func(t *testing.T) net.Conn { return dialGateway(t, p.vn, frCert) }, true},
+		{"a request head a byte at a time", func(t *testing.T) net.Conn { return dialGateway(t, p.vn, frCert) }, true},
 	}
 	// All at once, so the test waits for the timeout once.
 	conns := make([]net.Conn, len(cases))
@@ -876,7 +876,7 @@ func TestAdversarySlowClients(t *testing.T) {
 					select {
 					case <-stop:
 						return
-					case <-time.After(time.Second):
+					case <-time.After(gatewayHeaderTimeout / 8):
 					}
 					if _, err := conn.Write([]byte{head[i]}); err != nil {
 						return
@@ -902,7 +902,7 @@ func TestAdversarySlowClients(t *testing.T) {
 				switch {
 				case errors.As(err, &ne) && ne.Timeout():
 					failures <- fmt.Sprintf("%s: the gateway still held the connection after %s", tc.name, took)
-				case took < gatewayHeaderTimeout-2*time.Second:
+				case took < gatewayHeaderTimeout/2:
 					failures <- fmt.Sprintf("%s: the connection ended after %s, before the header timeout: %v", tc.name, took, err)
 				}
 				return

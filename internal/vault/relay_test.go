@@ -371,13 +371,15 @@ func TestExclusiveCaseReference(t *testing.T) {
 	const racers = 8
 	codes := make([]int, racers)
 	bodies := make([][]byte, racers)
-	var start, wg sync.WaitGroup
+	var start, sending, wg sync.WaitGroup
 	start.Add(1)
+	sending.Add(racers)
 	for i := range racers {
 		wg.Go(func() {
 			meta, _ := json.Marshal(m)
+			var once sync.Once
 			req := ingestRequest(t, f.ts.url("/v1/objects"), meta, io.MultiReader(
-				readerFunc(func([]byte) (int, error) { start.Wait(); return 0, io.EOF }),
+				readerFunc(func([]byte) (int, error) { once.Do(sending.Done); start.Wait(); return 0, io.EOF }),
 				bytes.NewReader(randomBytes(uint64(1000+i), 300<<10))))
 			resp, err := f.gateway.Do(req)
 			if err != nil {
@@ -389,7 +391,7 @@ func TestExclusiveCaseReference(t *testing.T) {
 			bodies[i], _ = io.ReadAll(resp.Body)
 		})
 	}
-	time.Sleep(50 * time.Millisecond) // let every request reach the vault
+	sending.Wait() // every racer is connected and sending its body
 	start.Done()
 	wg.Wait()
 	var winner IngestResult
