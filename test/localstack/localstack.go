@@ -142,7 +142,8 @@ func StartVault(ctx context.Context, c client.Client, ev *cybercoopv1alpha1.Evid
 			CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"), ClientCAFile: filepath.Join(dir, "ca.crt"),
 			ReloadInterval: SyncInterval, Logger: log, Ready: func(net.Addr, net.Addr) { close(ready) }})
 	}()
-	go keepInStep(serveCtx, sync, log)
+	synced := make(chan struct{})
+	go func() { keepInStep(serveCtx, sync, log); close(synced) }()
 	select {
 	case <-ready:
 	case err := <-done:
@@ -154,6 +155,7 @@ func StartVault(ctx context.Context, c client.Client, ev *cybercoopv1alpha1.Evid
 	}
 	return &Vault{Vault: v, Addr: addr, stop: func() error {
 		cancel()
+		<-synced // no file is written once Stop returns
 		return errors.Join(<-done, v.Close())
 	}}, nil
 }
@@ -236,11 +238,13 @@ func StartGateway(ctx context.Context, c client.Client, fp *cybercoopv1alpha1.Fo
 		}
 	}
 	serveCtx, cancel := context.WithCancel(context.Background())
-	go keepInStep(serveCtx, sync, log)
+	synced := make(chan struct{})
+	go func() { keepInStep(serveCtx, sync, log); close(synced) }()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(serveCtx, ln) }()
 	return &Gateway{Server: srv, URL: "https://" + ln.Addr().String(), stop: func() error {
 		cancel()
+		<-synced // no file is written once Stop returns
 		return <-done
 	}}, nil
 }
