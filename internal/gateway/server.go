@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -346,4 +347,19 @@ type logrWriter struct{ log logr.Logger }
 func (w logrWriter) Write(p []byte) (int, error) {
 	w.log.Info("connection error", "detail", strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// Loaded reports what the gateway serves with now: the State's trust bundle as
+// loaded (its PEM, for a hash) and the serving certificate. A rollout is complete
+// for the gateway when both are what its pod template names.
+func (s *Server) Loaded() (trustBundlePEM []byte, serving *x509.Certificate) {
+	st := s.current.Load()
+	if st == nil {
+		return nil, nil
+	}
+	leaf, err := x509.ParseCertificate(st.serving.Certificate[0])
+	if err != nil {
+		return st.ownTrustPEM, nil
+	}
+	return st.ownTrustPEM, leaf
 }

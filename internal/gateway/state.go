@@ -252,16 +252,12 @@ func (st *state) loadVault(dir string) {
 		st.vaultError = fmt.Sprintf("vault client certificate: %v", err)
 		return
 	}
-	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
-	if err != nil {
-		st.vaultError = fmt.Sprintf("vault CA: %v", err)
-		return
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(caPEM) {
-		st.vaultError = "vault CA bundle holds no PEM certificate"
-		return
-	}
+	// The vault's serving certificate is checked against the State's trust bundle,
+	// not the ca.crt beside the client certificate: the bundle is what a CA key
+	// replacement extends before any certificate from the new CA is served, and what
+	// the gateway's pods are tracked by; the leaf's ca.crt follows only when the leaf
+	// is re-issued.
+	roots := st.ownTrust
 	st.vault = vaultclient.NewPooled(st.cfg.Vault.URL, st.cfg.Vault.ServerName, cert, roots)
 }
 

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -69,6 +70,23 @@ type Vault struct {
 	// Addr is its API's loopback address.
 	Addr string
 	stop func() error
+
+	mu sync.Mutex
+	// written are the serving certificate and client CAs last written, and when.
+	writtenCert, writtenCA []byte
+	writtenAt              time.Time
+}
+
+// Loaded reports the serving certificate and client CA bundle the vault serves
+// with: those written at least two reload intervals ago, which the vault has
+// re-read by then; nil while a newer write may not be loaded yet.
+func (v *Vault) Loaded() (clientCAPEM, servingCertPEM []byte) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if time.Since(v.writtenAt) < 2*SyncInterval {
+		return nil, nil
+	}
+	return v.writtenCA, v.writtenCert
 }
 
 // StartVault runs ev's vault on the Secrets the operator made, in dir, with the roles
@@ -77,6 +95,7 @@ type Vault struct {
 func StartVault(ctx context.Context, c client.Client, ev *cybercoopv1alpha1.EvidenceVault, dir string, log logr.Logger) (*Vault, error) {
 	// The serving certificate and the trust bundle (the client CAs) are mounted from
 	// Secrets and reloaded, as in the StatefulSet: a CA key replacement changes both.
+	lv := &Vault{}
 	sync := func(ctx context.Context) error {
 		serving, err := secretData(ctx, c, ev.Namespace, evidencevault.ServingSecretName(ev))
 		if err != nil {
@@ -86,9 +105,17 @@ func StartVault(ctx context.Context, c client.Client, ev *cybercoopv1alpha1.Evid
 		if err != nil {
 			return err
 		}
-		return errors.Join(WriteIfChanged(filepath.Join(dir, "tls.crt"), serving["tls.crt"]),
+		err = errors.Join(WriteIfChanged(filepath.Join(dir, "tls.crt"), serving["tls.crt"]),
 			WriteIfChanged(filepath.Join(dir, "tls.key"), serving["tls.key"]),
 			WriteIfChanged(filepath.Join(dir, "ca.crt"), trust["ca.crt"]))
+		if err == nil {
+			lv.mu.Lock()
+			if !bytes.Equal(lv.writtenCert, serving["tls.crt"]) || !bytes.Equal(lv.writtenCA, trust["ca.crt"]) {
+				lv.writtenCert, lv.writtenCA, lv.writtenAt = serving["tls.crt"], trust["ca.crt"], time.Now()
+			}
+			lv.mu.Unlock()
+		}
+		return err
 	}
 	if err := sync(ctx); err != nil {
 		return nil, err
@@ -153,11 +180,13 @@ func StartVault(ctx context.Context, c client.Client, ev *cybercoopv1alpha1.Evid
 		cancel()
 		return nil, errors.Join(ctx.Err(), v.Close())
 	}
-	return &Vault{Vault: v, Addr: addr, stop: func() error {
+	lv.Vault, lv.Addr = v, addr
+	lv.stop = func() error {
 		cancel()
 		<-synced // no file is written once Stop returns
 		return errors.Join(<-done, v.Close())
-	}}, nil
+	}
+	return lv, nil
 }
 
 // Stop stops the vault and closes its store.

@@ -24,6 +24,7 @@ import (
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
+	nationalca "github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
 	"github.com/cybercoop/cybercoop-operator/internal/vault"
@@ -37,8 +38,9 @@ type country struct {
 	fp   *cybercoopv1alpha1.FocalPoint
 	ev   *cybercoopv1alpha1.EvidenceVault
 
-	vault     *vault.Vault
-	vaultAddr string
+	vault      *vault.Vault
+	vaultAddr  string
+	localVault *localstack.Vault
 	stopVault func()
 
 	// gatewayLn is reserved before the peer's channel names it; the gateway serves
@@ -98,7 +100,7 @@ func secretData(ctx context.Context, g Gomega, ns, name string) map[string][]byt
 func (c *country) startVault(ctx context.Context) {
 	v, err := localstack.StartVault(ctx, k8sClient, c.ev, filepath.Join(c.files, "vault"), GinkgoLogr.WithName("vault-"+c.code))
 	Expect(err).NotTo(HaveOccurred())
-	c.vault, c.vaultAddr = v.Vault, v.Addr
+	c.vault, c.vaultAddr, c.localVault = v.Vault, v.Addr, v
 	vaultEndpointsMu.Lock()
 	vaultEndpoints[c.ns()+"/"+c.ev.Name] = "https://" + c.vaultAddr
 	vaultEndpointsMu.Unlock()
@@ -203,11 +205,25 @@ func (c *country) caPEM(ctx context.Context) []byte {
 }
 
 // simulateRollouts plays the Deployment and StatefulSet controllers for the
-// namespaces: every new pod template is rolled out at once (the gateway and vault
-// processes of the test load their files themselves). It returns its stop function.
-func simulateRollouts(namespaces ...string) func() {
+// countries' namespaces: a new pod template of the gateway or the vault counts as
+// rolled out once the process the test runs for it serves what the template names
+// (the trust bundle and the serving certificate), as a new pod would. It returns
+// its stop function.
+func simulateRollouts(countries ...*country) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	inStep := func(template map[string]string, trustPEM []byte, serving *x509.Certificate) bool {
+		if trustPEM == nil {
+			return false
+		}
+		if h := template[nationalca.TrustBundleHashAnnotation]; h != "" && h != nationalca.BundleHash(trustPEM) {
+			return false
+		}
+		if f := template[nationalca.ServingCertificateAnnotation]; f != "" && f != nationalca.Fingerprint(serving) {
+			return false
+		}
+		return true
+	}
 	go func() {
 		defer close(done)
 		ticker := time.NewTicker(100 * time.Millisecond)
@@ -218,29 +234,46 @@ func simulateRollouts(namespaces ...string) func() {
 				return
 			case <-ticker.C:
 			}
-			for _, ns := range namespaces {
+			for _, c := range countries {
 				var deps appsv1.DeploymentList
-				if k8sClient.List(ctx, &deps, client.InNamespace(ns)) == nil {
+				if k8sClient.List(ctx, &deps, client.InNamespace(c.ns())) == nil {
 					for i := range deps.Items {
 						d := &deps.Items[i]
 						n := ptr.Deref(d.Spec.Replicas, 1)
-						want := appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n}
-						if d.Status.ObservedGeneration != want.ObservedGeneration || d.Status.AvailableReplicas != n || d.Status.UpdatedReplicas != n || d.Status.Replicas != n {
-							d.Status = want
-							_ = k8sClient.Status().Update(ctx, d)
+						if d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == n && d.Status.UpdatedReplicas == n && d.Status.Replicas == n {
+							continue
 						}
+						if d.Name == c.fp.Name+"-gateway" && c.gateway != nil {
+							trust, serving := c.gateway.Loaded()
+							if !inStep(d.Spec.Template.Annotations, trust, serving) {
+								continue
+							}
+						}
+						d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n}
+						_ = k8sClient.Status().Update(ctx, d)
 					}
 				}
 				var sets appsv1.StatefulSetList
-				if k8sClient.List(ctx, &sets, client.InNamespace(ns)) == nil {
+				if k8sClient.List(ctx, &sets, client.InNamespace(c.ns())) == nil {
 					for i := range sets.Items {
 						s := &sets.Items[i]
 						n := ptr.Deref(s.Spec.Replicas, 1)
-						if s.Status.ObservedGeneration != s.Generation || s.Status.AvailableReplicas != n || s.Status.UpdatedReplicas != n {
-							s.Status = appsv1.StatefulSetStatus{ObservedGeneration: s.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n,
-								AvailableReplicas: n, CurrentReplicas: n, CurrentRevision: "r", UpdateRevision: "r"}
-							_ = k8sClient.Status().Update(ctx, s)
+						if s.Status.ObservedGeneration == s.Generation && s.Status.AvailableReplicas == n && s.Status.UpdatedReplicas == n {
+							continue
 						}
+						if c.localVault != nil {
+							trust, servingPEM := c.localVault.Loaded()
+							var serving *x509.Certificate
+							if certs, err := pki.ParseCertificatesPEM(servingPEM); err == nil && len(certs) > 0 {
+								serving = certs[0]
+							}
+							if !inStep(s.Spec.Template.Annotations, trust, serving) {
+								continue
+							}
+						}
+						s.Status = appsv1.StatefulSetStatus{ObservedGeneration: s.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n,
+							AvailableReplicas: n, CurrentReplicas: n, CurrentRevision: "r", UpdateRevision: "r"}
+						_ = k8sClient.Status().Update(ctx, s)
 					}
 				}
 			}

@@ -162,7 +162,7 @@ var _ = Describe("Viet Nam and France", Ordered, func() {
 	})
 
 	It("keeps France's requests flowing while Viet Nam replaces its CA key, with no bundle copied by hand", func() {
-		rollouts := simulateRollouts(vn.ns(), fr.ns())
+		rollouts := simulateRollouts(vn, fr)
 		defer rollouts()
 		caBefore := vn.caFingerprint(ctx)
 		frAtVN := fr.officer(ctx)
