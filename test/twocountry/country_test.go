@@ -41,7 +41,7 @@ type country struct {
 	vault      *vault.Vault
 	vaultAddr  string
 	localVault *localstack.Vault
-	stopVault func()
+	stopVault  func()
 
 	// gatewayLn is reserved before the peer's channel names it; the gateway serves
 	// on it once started.
