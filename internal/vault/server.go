@@ -362,7 +362,11 @@ func (h *handler) ingest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	res, err := h.v.Ingest(r.Context(), actor, meta, &lastPart{part: part, mr: mr, body: tail, boundary: params["boundary"]}, want)
+	// Not the request's context: net/http cancels it when the client half-closes
+	// its connection, which a client may do as soon as it has sent a complete body.
+	// A body that really is cut off fails in reading (lastPart, the body idle timer);
+	// a complete one is kept and answered.
+	res, err := h.v.Ingest(context.WithoutCancel(r.Context()), actor, meta, &lastPart{part: part, mr: mr, body: tail, boundary: params["boundary"]}, want)
 	if err != nil {
 		refuse(err)
 		return
