@@ -2,22 +2,17 @@ package gateway
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/go-logr/logr"
 
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
@@ -109,41 +104,10 @@ func newCA(t testing.TB, code string) *pki.KeyPair {
 	return ca
 }
 
-// newCountry starts a country's vault and gateway.
+// newCountry starts a country's vault and gateway with the gateway's defaults.
 func newCountry(t testing.TB, code string) *country {
 	t.Helper()
-	dir := t.TempDir()
-	c := &country{t: t, code: code, ca: newCA(t, code), paths: Paths{
-		Config: filepath.Join(dir, "config", ConfigFile), TLSDir: filepath.Join(dir, "tls"), TrustDir: filepath.Join(dir, "trust"),
-		ChannelsDir: filepath.Join(dir, "channels"), VaultClientDir: filepath.Join(dir, "vault-client"),
-	}}
-	writeFile(t, filepath.Join(c.paths.TrustDir, "ca.crt"), c.trustPEM())
-	if err := os.MkdirAll(c.paths.ChannelsDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	c.issue(c.paths.TLSDir, pki.LeafSpec{CommonName: c.serverName(), DNSNames: []string{c.serverName()}, Usages: []pki.Usage{pki.UsageServer}})
-	c.issue(c.paths.VaultClientDir, pki.LeafSpec{CommonName: "gateway", URIs: []string{c.gatewayIdentity()}, Usages: []pki.Usage{pki.UsageClient}})
-	c.officer = c.issue("", pki.LeafSpec{CommonName: "duty officer", URIs: []string{c.officerIdentity()}, Usages: []pki.Usage{pki.UsageClient}})
-	c.startVault(filepath.Join(dir, "vault"))
-	c.writeConfig()
-	c.gw = &Server{Paths: c.paths, Log: logr.Discard(), ReloadInterval: time.Hour}
-	if err := c.gw.Load(); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.url = "https://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.gw.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gateway %s: %v", code, err)
-		}
-	})
+	c, _ := startCountry(t, code, nil)
 	return c
 }
 
@@ -156,67 +120,6 @@ func (c *country) writeConfig() {
 		c.t.Fatal(err)
 	}
 	writeFile(c.t, c.paths.Config, body)
-}
-
-func (c *country) startVault(dir string) {
-	t := c.t
-	files := filepath.Join(dir, "files")
-	serving := filepath.Join(files, "serving")
-	name := "vault." + strings.ToLower(c.code) + ".test"
-	c.issue(serving, pki.LeafSpec{CommonName: name, DNSNames: []string{name}, Usages: []pki.Usage{pki.UsageServer}})
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	kr, err := vault.NewKeyring(map[uint32][]byte{1: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	skey, _, err := vault.GenerateSigningKey("vault-" + strings.ToLower(c.code))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := vault.LoadSigner([]byte(skey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	relay, err := vault.ParsePrincipals("--relay", []string{c.gatewayIdentity()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	grants := vault.DefaultGrants()
-	grants[vault.RoleRelay] = relay
-	grants[vault.RoleList], grants[vault.RoleVerify] = relay, relay // the test reads the log through the gateway's identity
-	v, err := vault.Open(vault.Config{Dir: filepath.Join(dir, "data"), Keyring: kr, Signer: signer, Grants: grants})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.vault = v
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- vault.Serve(ctx, v, vault.ServeConfig{Listen: addr, CertFile: filepath.Join(serving, "tls.crt"), KeyFile: filepath.Join(serving, "tls.key"),
-			ClientCAFile: filepath.Join(serving, "ca.crt"), ReloadInterval: time.Hour, Logger: logr.Discard(),
-			Ready: func(net.Addr, net.Addr) { close(ready) }})
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("vault %s: %v", c.code, err)
-	}
-	c.vaultURL = "https://" + addr
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		_ = v.Close()
-	})
 }
 
 // connect gives c a channel to peer permitting types (the peer's requests to c);
