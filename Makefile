@@ -143,8 +143,8 @@ verify: generate manifests ## Regenerate code and manifests, tidy modules and go
 ##@ Running
 
 .PHONY: demo
-demo: k8s-binaries build ## Start a local control plane, install the CRDs, run the operator, apply the samples and print their status.
-	hack/demo.sh
+demo: k8s-binaries build helm ## A simulated cluster; both charts installed with Helm; two countries' stacks, a request between them; their status printed.
+	HELM=$(HELM) hack/demo.sh
 
 .PHONY: run
 run: manifests ## Run the manager against the cluster in $KUBECONFIG.

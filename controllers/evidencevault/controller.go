@@ -23,9 +23,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/apply"
@@ -51,6 +53,9 @@ const focalPointIndex = "spec.focalPointRef.name"
 // the vault tells the operator nothing by itself.
 const defaultPollInterval = 5 * time.Minute
 
+// unreachableRetry is how soon a vault that did not answer is asked again.
+const unreachableRetry = 30 * time.Second
+
 // Reconciler provisions EvidenceVaults and reports their status.
 type Reconciler struct {
 	client.Client
@@ -72,6 +77,9 @@ type Reconciler struct {
 	// take long on a large store, so it runs beside the reconciles, and its result
 	// is read from the vault's own status.
 	verifying sync.Map
+	// verified carries the EvidenceVaults whose full verification ended, so that
+	// the result reaches status at once, not at the next poll.
+	verified chan event.TypedGenericEvent[*cybercoopv1alpha1.EvidenceVault]
 }
 
 // scope is what the phases of one reconcile share.
@@ -195,6 +203,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}); err != nil {
 		return err
 	}
+	r.verified = make(chan event.TypedGenericEvent[*cybercoopv1alpha1.EvidenceVault], 64)
 	return ctrl.NewControllerManagedBy(mgr).
 		// Spec and annotation changes (force-renew), and deletion; status-only updates are ignored.
 		For(&cybercoopv1alpha1.EvidenceVault{}, builder.WithPredicates(
@@ -216,6 +225,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			}))).
 		// The volume claim the StatefulSet makes: its binding is StorageBound.
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(vaultOfClaim)).
+		// A full verification that ended: its result is in the vault's status.
+		WatchesRawSource(source.Channel(r.verified, &handler.TypedEnqueueRequestForObject[*cybercoopv1alpha1.EvidenceVault]{})).
 		Named("evidencevault").
 		Complete(r)
 }

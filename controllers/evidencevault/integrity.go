@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
@@ -66,7 +67,9 @@ func (r *Reconciler) vaultClient(s *scope) (*vaultclient.Client, error) {
 
 // observeVault reads the vault's report and checks its newest checkpoint against the
 // recorded one. An unreachable vault is not an error of the reconcile: the
-// conditions that depend on it are Unknown, and the next poll tries again.
+// conditions that depend on it are Unknown, and it is asked again within
+// unreachableRetry (a vault whose pod is starting answers soon), not only at the
+// next poll.
 func (r *Reconciler) observeVault(ctx context.Context, s *scope) error {
 	s.RequeueAt(s.Now.Add(r.pollInterval()))
 	c, err := r.vaultClient(s)
@@ -77,6 +80,7 @@ func (r *Reconciler) observeVault(ctx context.Context, s *scope) error {
 	st, err := c.Status(ctx)
 	if err != nil {
 		s.vaultErr = err
+		s.RequeueAt(s.Now.Add(unreachableRetry))
 		return nil //nolint:nilerr // as above: a vault without pods is a state to report, not a failed reconcile
 	}
 	s.vault = &st
@@ -130,6 +134,11 @@ func (r *Reconciler) checkCheckpoint(ctx context.Context, s *scope, c *vaultclie
 				"the custody log's %d entries no longer hash to the root recorded at %s: the log was rewritten",
 				newer.Size, old.RecordedAt.UTC().Format(time.RFC3339))}
 		}
+		if s.ev.Status.Checkpoint == nil {
+			// The checkpoint adopted from before a Retain deletion, unchanged since:
+			// it becomes this resource's record.
+			return integrityResult{known: true, consistent: true, record: recordNewer}
+		}
 		return integrityResult{known: true, consistent: true}
 	}
 	hashes, err := c.Consistency(ctx, older.Size, newer.Size)
@@ -166,7 +175,9 @@ func (r *Reconciler) verifyWhenDue(ctx context.Context, s *scope, c *vaultclient
 		return
 	}
 	logger := log.FromContext(ctx)
+	ev := &cybercoopv1alpha1.EvidenceVault{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
 	go func() {
+		defer r.notifyVerified(ev)
 		defer r.verifying.Delete(key)
 		vctx, cancel := context.WithTimeout(context.Background(), 6*time.Hour)
 		defer cancel()
@@ -174,6 +185,19 @@ func (r *Reconciler) verifyWhenDue(ctx context.Context, s *scope, c *vaultclient
 			logger.Error(err, "full verification of the vault failed to run")
 		}
 	}()
+}
+
+// notifyVerified asks for a reconcile of ev now that its full verification
+// ended. Without a running controller (or with a full queue) the next poll
+// reads the result instead.
+func (r *Reconciler) notifyVerified(ev *cybercoopv1alpha1.EvidenceVault) {
+	if r.verified == nil {
+		return
+	}
+	select {
+	case r.verified <- event.TypedGenericEvent[*cybercoopv1alpha1.EvidenceVault]{Object: ev}:
+	default:
+	}
 }
 
 // reconcileKeyring keeps the encryption keyring: a first key, a new active version

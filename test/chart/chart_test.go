@@ -107,6 +107,7 @@ func run(m *testing.M) int {
 		releaseNamespace:  restricted,
 		podCheckNamespace: restricted,
 		"cybercoop-ke":    nil,
+		"cybercoop-fr":    nil,
 		"cybercoop-vn":    nil,
 	}
 	for name, labels := range namespaces {

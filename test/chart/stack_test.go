@@ -35,6 +35,11 @@ func stackValues(name string) string {
 	return filepath.Join(envtestutil.RepoRoot(), "test", "chart", "testdata", "stack", name)
 }
 
+// stackExample is a values file of the chart's examples/.
+func stackExample(name string) string {
+	return filepath.Join(stackDir, "examples", name)
+}
+
 // stackValueSet is a value set the chart must lint, render, and have the API server accept,
 // with the objects it must render.
 type stackValueSet struct {
@@ -54,8 +59,10 @@ var stackValueSets = []stackValueSet{
 	{name: "ha-gateway", release: "ke", namespace: "cybercoop-ke", args: []string{"--set", "gateway.replicas=3",
 		"--set", "gateway.serviceType=LoadBalancer", "--set", "gateway.externalNames={gateway.ke.example,poc.cyber.example.go.ke}"},
 		focalPoint: "ke-poc", vault: "ke-evidence"},
-	{name: "kenya", release: "ke", namespace: "cybercoop-ke", args: []string{"-f", stackValues("kenya.yaml")},
+	{name: "kenya", release: "ke", namespace: "cybercoop-ke", args: []string{"-f", stackExample("kenya.yaml")},
 		focalPoint: "ke-poc", vault: "ke-evidence", channels: []string{"to-fr"}},
+	{name: "france", release: "fr", namespace: "cybercoop-fr", args: []string{"-f", stackExample("france.yaml")},
+		focalPoint: "fr-poc", vault: "fr-evidence", channels: []string{"to-ke"}},
 	{name: "everything", release: "br", namespace: "cybercoop-ke", args: []string{"-f", stackValues("everything.yaml")},
 		focalPoint: "br-ponto-de-contato", vault: "br-evidencias", channels: []string{"para-argentina"}},
 	{name: "cert-manager-issuer", release: "ke", namespace: "cybercoop-ke", args: []string{"-f", stackValues("issuer.yaml")},
@@ -156,50 +163,83 @@ func stackObject[T any](t *testing.T, objs []*unstructured.Unstructured, kind, n
 	return nil
 }
 
-// TestStackKenyaSample: Kenya's values (testdata/stack/kenya.yaml), installed as release
-// "ke" in cybercoop-ke, render the FocalPoint, EvidenceVault and CooperationChannel of
-// config/samples exactly (names, namespace and every field of the spec), so every field
-// the samples set can be set from values.
-func TestStackKenyaSample(t *testing.T) {
-	objs := stackValueSetNamed(t, "kenya").render(t)
-	samples := map[string]string{
-		"FocalPoint":         "cybercoop_v1alpha1_focalpoint.yaml",
-		"EvidenceVault":      "cybercoop_v1alpha1_evidencevault.yaml",
-		"CooperationChannel": "cybercoop_v1alpha1_cooperationchannel.yaml",
-	}
-	for kind, file := range samples {
-		data, err := os.ReadFile(filepath.Join(envtestutil.RepoRoot(), "config", "samples", file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var sample *unstructured.Unstructured
-		for _, o := range decodeObjects(t, file, string(data)) {
-			if o.GetKind() == kind {
-				sample = o
+// TestStackSamples: the chart's examples, Kenya's (examples/kenya.yaml, installed as release
+// "ke" in cybercoop-ke) and France's (examples/france.yaml, release "fr" in cybercoop-fr),
+// render the FocalPoint, EvidenceVault and CooperationChannel of config/samples exactly
+// (names, namespace and every field of the spec, as the API server stores them), so every
+// field the samples set can be set from values, and `make demo`, which installs the examples,
+// runs the samples' stack.
+func TestStackSamples(t *testing.T) {
+	for _, country := range []struct {
+		valueSet string
+		samples  map[string]string
+	}{
+		{"kenya", map[string]string{
+			"FocalPoint":         "cybercoop_v1alpha1_focalpoint.yaml",
+			"EvidenceVault":      "cybercoop_v1alpha1_evidencevault.yaml",
+			"CooperationChannel": "cybercoop_v1alpha1_cooperationchannel.yaml",
+		}},
+		{"france", map[string]string{
+			"FocalPoint":         "cybercoop_v1alpha1_focalpoint_fr.yaml",
+			"EvidenceVault":      "cybercoop_v1alpha1_evidencevault_fr.yaml",
+			"CooperationChannel": "cybercoop_v1alpha1_cooperationchannel_fr.yaml",
+		}},
+	} {
+		t.Run(country.valueSet, func(t *testing.T) {
+			objs := stackValueSetNamed(t, country.valueSet).render(t)
+			for kind, file := range country.samples {
+				compareWithSample(t, objs, kind, file)
 			}
+		})
+	}
+}
+
+// defaulted is o as a server-side dry-run create returns it.
+func defaulted(t *testing.T, o *unstructured.Unstructured) *unstructured.Unstructured {
+	t.Helper()
+	o = o.DeepCopy()
+	if err := controlPlane.Client.Create(t.Context(), o, client.DryRunAll); err != nil {
+		t.Fatalf("%s %s/%s rejected by the API server: %v", o.GetKind(), o.GetNamespace(), o.GetName(), err)
+	}
+	return o
+}
+
+func compareWithSample(t *testing.T, objs []*unstructured.Unstructured, kind, file string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(envtestutil.RepoRoot(), "config", "samples", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sample *unstructured.Unstructured
+	for _, o := range decodeObjects(t, file, string(data)) {
+		if o.GetKind() == kind {
+			sample = o
 		}
-		if sample == nil {
-			t.Fatalf("config/samples/%s holds no %s", file, kind)
-		}
-		rendered := find(objs, kind, sample.GetNamespace(), sample.GetName())
-		if rendered == nil {
-			t.Errorf("no %s %s/%s rendered (the sample's name and namespace)", kind, sample.GetNamespace(), sample.GetName())
-			continue
-		}
-		var wantSpec, gotSpec any
-		switch kind {
-		case "FocalPoint":
-			wantSpec, gotSpec = convert[cybercoopv1alpha1.FocalPoint](t, sample).Spec, convert[cybercoopv1alpha1.FocalPoint](t, rendered).Spec
-		case "EvidenceVault":
-			wantSpec, gotSpec = convert[cybercoopv1alpha1.EvidenceVault](t, sample).Spec, convert[cybercoopv1alpha1.EvidenceVault](t, rendered).Spec
-		case "CooperationChannel":
-			wantSpec, gotSpec = convert[cybercoopv1alpha1.CooperationChannel](t, sample).Spec, convert[cybercoopv1alpha1.CooperationChannel](t, rendered).Spec
-		}
-		if !equality.Semantic.DeepEqual(gotSpec, wantSpec) {
-			got, _ := json.MarshalIndent(gotSpec, "", "  ")
-			want, _ := json.MarshalIndent(wantSpec, "", "  ")
-			t.Errorf("%s %s: the chart renders a spec other than config/samples/%s\nchart:  %s\nsample: %s", kind, sample.GetName(), file, got, want)
-		}
+	}
+	if sample == nil {
+		t.Fatalf("config/samples/%s holds no %s", file, kind)
+	}
+	rendered := find(objs, kind, sample.GetNamespace(), sample.GetName())
+	if rendered == nil {
+		t.Errorf("no %s %s/%s rendered (the sample's name and namespace)", kind, sample.GetNamespace(), sample.GetName())
+		return
+	}
+	// Both as the API server stores them, its defaults applied: the chart may spell
+	// out a default the sample leaves to the CRD.
+	sample, rendered = defaulted(t, sample), defaulted(t, rendered)
+	var wantSpec, gotSpec any
+	switch kind {
+	case "FocalPoint":
+		wantSpec, gotSpec = convert[cybercoopv1alpha1.FocalPoint](t, sample).Spec, convert[cybercoopv1alpha1.FocalPoint](t, rendered).Spec
+	case "EvidenceVault":
+		wantSpec, gotSpec = convert[cybercoopv1alpha1.EvidenceVault](t, sample).Spec, convert[cybercoopv1alpha1.EvidenceVault](t, rendered).Spec
+	case "CooperationChannel":
+		wantSpec, gotSpec = convert[cybercoopv1alpha1.CooperationChannel](t, sample).Spec, convert[cybercoopv1alpha1.CooperationChannel](t, rendered).Spec
+	}
+	if !equality.Semantic.DeepEqual(gotSpec, wantSpec) {
+		got, _ := json.MarshalIndent(gotSpec, "", "  ")
+		want, _ := json.MarshalIndent(wantSpec, "", "  ")
+		t.Errorf("%s %s: the chart renders a spec other than config/samples/%s\nchart:  %s\nsample: %s", kind, sample.GetName(), file, got, want)
 	}
 }
 

@@ -104,13 +104,17 @@ func (c *SimulatedCluster) createNode() error {
 
 // start runs a component in its own process group with its output in logDir/<name>.log.
 func (c *SimulatedCluster) start(name, path string, args ...string) error {
+	return c.startWithKubeconfig(name, c.Kubeconfig, append([]string{path}, args...))
+}
+
+func (c *SimulatedCluster) startWithKubeconfig(name, kubeconfig string, command []string) error {
 	logFile, err := os.Create(filepath.Join(c.logDir, name+".log"))
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(path, args...)
+	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", name, err)
@@ -123,6 +127,13 @@ func (c *SimulatedCluster) start(name, path string, args ...string) error {
 // cluster; its output goes to logDir/<name>.log and it gets KUBECONFIG.
 func (c *SimulatedCluster) Start(name, path string, args ...string) error {
 	return c.start(name, path, args...)
+}
+
+// StartWithKubeconfig runs a command line like Start, with KUBECONFIG=kubeconfig
+// (for example one ImpersonatingKubeconfig wrote, so that the process runs under a
+// ServiceAccount's RBAC).
+func (c *SimulatedCluster) StartWithKubeconfig(name, kubeconfig string, command ...string) error {
+	return c.startWithKubeconfig(name, kubeconfig, command)
 }
 
 // Stop ends every component, newest first: SIGTERM, then SIGKILL after 10 seconds.

@@ -116,7 +116,7 @@ func stackValues() map[string]string {
 var _ = Describe("cybercoop installed with Helm", Ordered, func() {
 	var (
 		clusterManager *managerProcess
-		dns            *clusterDNS
+		dns            *envtestutil.ClusterDNS
 	)
 
 	BeforeAll(func() {
@@ -146,7 +146,7 @@ var _ = Describe("cybercoop installed with Helm", Ordered, func() {
 			}
 		}
 		if dns != nil {
-			dns.stop()
+			dns.Stop()
 		}
 	})
 
@@ -177,7 +177,7 @@ var _ = Describe("cybercoop installed with Helm", Ordered, func() {
 	It("installs it again in Namespaced scope for Viet Nam: that manager runs Viet Nam's stack and reads no Secret elsewhere", func() {
 		helm("install", namespacedRelease, operatorChart, "--namespace", namespacedNamespace,
 			"--set", "rbac.scope=Namespaced", "--set", "watchNamespaces={"+vietnam.namespace+"}")
-		manager := startManager(namespacedRelease, namespacedNamespace, "")
+		manager := startManager(namespacedRelease, namespacedNamespace, nil)
 		helm("install", vietnam.release, stackChart, "--namespace", vietnam.namespace, "-f", valuesFile("vietnam.yaml", stackValues()))
 		bindClaim(vietnam.namespace, evidencevault.ClaimName(vietnam.vaultRef()))
 
@@ -221,9 +221,14 @@ var _ = Describe("cybercoop installed with Helm", Ordered, func() {
 	})
 
 	It("runs the Cluster-scope manager as the chart's ServiceAccount; it leads through the chart's Lease Role", func() {
-		dns = newClusterDNS(evidencevault.ServiceHost(kenya.vaultRef()), evidencevault.ServiceHost(france.vaultRef()),
+		var err error
+		dns, err = envtestutil.NewClusterDNS(workDir, evidencevault.ServiceHost(kenya.vaultRef()), evidencevault.ServiceHost(france.vaultRef()),
 			evidencevault.ServiceHost(vietnam.vaultRef()), vietnam.gatewayHost, kenya.gatewayHost)
-		clusterManager = startManager(operatorRelease, operatorNamespace, dns.hostsFile)
+		Expect(err).NotTo(HaveOccurred())
+		if !dns.Available() {
+			AddReportEntry("cluster DNS unavailable", dns.Unavailable+": the operator cannot reach the vaults, so their IntegrityVerified stays Unknown")
+		}
+		clusterManager = startManager(operatorRelease, operatorNamespace, dns)
 		Eventually(func(g Gomega) {
 			lease := &coordinationv1.Lease{}
 			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: operatorNamespace, Name: leaseName}, lease)).To(Succeed())
@@ -299,14 +304,14 @@ var _ = Describe("cybercoop installed with Helm", Ordered, func() {
 			var err error
 			c.vault, err = localstack.StartVault(ctx, k8sClient, ev, filepath.Join(workDir, c.namespace, "vault"), GinkgoLogr.WithName(c.release+"-vault"))
 			Expect(err).NotTo(HaveOccurred())
-			dns.serve(evidencevault.ServiceHost(c.vaultRef()), evidencevault.APIPort, c.vault.Addr)
+			Expect(dns.Serve(evidencevault.ServiceHost(c.vaultRef()), evidencevault.APIPort, c.vault.Addr)).To(Succeed())
 			bindClaim(c.namespace, evidencevault.ClaimName(ev))
 		}
 		for _, c := range []*country{kenya, france} {
 			Eventually(func(g Gomega) {
 				ev := c.evidenceVault()
 				g.Expect(ev.Status.Conditions).To(haveCondition(cybercoopv1alpha1.ConditionStorageBound, metav1.ConditionTrue, cybercoopv1alpha1.ReasonVolumeBound))
-				if !dns.available() {
+				if !dns.Available() {
 					g.Expect(ev.Status.Conditions).To(haveCondition(cybercoopv1alpha1.ConditionIntegrityVerified, metav1.ConditionUnknown, cybercoopv1alpha1.ReasonVaultUnreachable))
 					return
 				}
@@ -463,7 +468,7 @@ var _ = Describe("cybercoop installed with Helm", Ordered, func() {
 			Expect(obj.GetDeletionTimestamp()).To(BeNil(), "%T %s is not being deleted", obj, obj.GetName())
 			Expect(obj.GetOwnerReferences()).To(BeEmpty(), "%T %s is owned by nothing", obj, obj.GetName())
 		}
-		if dns.available() {
+		if dns.Available() {
 			checkpointKey := &corev1.Secret{}
 			Expect(k8sClient.Get(ctx, kenya.key(evidencevault.CheckpointKeySecretName(ev)), checkpointKey)).To(Succeed())
 			Expect(checkpointKey.Annotations).To(HaveKey(evidencevault.RetainedCheckpointAnnotation), "the last recorded checkpoint goes with its key")
@@ -500,7 +505,7 @@ var _ = Describe("cybercoop installed with Helm", Ordered, func() {
 			ev := kenya.evidenceVault()
 			g.Expect(ev.Status.Conditions).To(haveCondition(cybercoopv1alpha1.ConditionKeysReady, metav1.ConditionTrue))
 			g.Expect(ev.Status.Conditions).To(haveCondition(cybercoopv1alpha1.ConditionStorageBound, metav1.ConditionTrue))
-			if dns.available() {
+			if dns.Available() {
 				g.Expect(ev.Status.Conditions).To(haveCondition(cybercoopv1alpha1.ConditionIntegrityVerified, metav1.ConditionTrue, cybercoopv1alpha1.ReasonLogConsistent))
 			}
 			adopted := &corev1.Secret{}

@@ -14,12 +14,14 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
+	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 )
 
 // managerProcess is `cybercoop manager` run as the operator chart's Deployment runs
@@ -42,13 +44,13 @@ var managers []*managerProcess
 // startManager runs the manager of an installed operator release: the arguments of
 // the container "manager" in the release's Deployment (with the metrics and probe
 // listeners off, and the Lease namespace a pod would know by itself) and a
-// kubeconfig impersonating the release's ServiceAccount. With hostsFile, the process
-// resolves names through that file instead of /etc/hosts (clusterdns_test.go).
-func startManager(release, namespace, hostsFile string) *managerProcess {
+// kubeconfig impersonating the release's ServiceAccount. With dns, the process
+// resolves names through its hosts file instead of /etc/hosts.
+func startManager(release, namespace string, dns *envtestutil.ClusterDNS) *managerProcess {
 	objs := releaseObjects(release, namespace)
 	m := &managerProcess{
 		release:  release,
-		identity: "system:serviceaccount:" + namespace + ":" + findObject(objs, "ServiceAccount", "").GetName(),
+		identity: envtestutil.ServiceAccountUser(namespace, findObject(objs, "ServiceAccount", "").GetName()),
 		logPath:  filepath.Join(workDir, "manager-"+release+".log"),
 		done:     make(chan struct{}),
 	}
@@ -56,10 +58,8 @@ func startManager(release, namespace, hostsFile string) *managerProcess {
 	kubeconfig := impersonatingKubeconfig(m.identity, filepath.Join(workDir, release+".kubeconfig"))
 
 	command := append([]string{operatorBin}, m.args...)
-	if hostsFile != "" {
-		// A private mount namespace in which hostsFile is /etc/hosts; exec keeps the
-		// process (and its process group) the manager's.
-		command = append([]string{"unshare", "--mount", "--", "/bin/sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`, hostsFile}, command...)
+	if dns != nil {
+		command = dns.Command(command...)
 	}
 	logFile, err := os.Create(m.logPath)
 	Expect(err).NotTo(HaveOccurred())
@@ -80,47 +80,17 @@ func startManager(release, namespace, hostsFile string) *managerProcess {
 
 // containerArgs are the arguments of a container of a Deployment.
 func containerArgs(deployment *unstructured.Unstructured, container string) []string {
-	containers, _, err := unstructured.NestedSlice(deployment.Object, "spec", "template", "spec", "containers")
+	d := &appsv1.Deployment{}
+	ExpectWithOffset(1, runtime.DefaultUnstructuredConverter.FromUnstructured(deployment.Object, d)).To(Succeed())
+	args, err := envtestutil.ContainerArgs(d, container)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
-	for _, c := range containers {
-		c := c.(map[string]any)
-		if c["name"] != container {
-			continue
-		}
-		var args []string
-		for _, a := range c["args"].([]any) {
-			args = append(args, a.(string))
-		}
-		return args
-	}
-	Fail(fmt.Sprintf("Deployment %s has no container %q", deployment.GetName(), container))
-	return nil
+	return args
 }
 
-// localArgs adapts a pod's arguments to a process on this machine: metrics on a
-// free loopback port (returned as a URL; "" if the chart turns metrics off), no
-// probe listener, and with leader election the Lease in the release namespace,
-// which a pod takes from its ServiceAccount's mount.
+// localArgs adapts a pod's arguments to a process on this machine, with metrics
+// on a free loopback port (see envtestutil.LocalManagerArgs).
 func localArgs(podArgs []string, namespace string) (args []string, metricsURL string) {
-	scheme := "http"
-	for _, a := range podArgs {
-		switch {
-		case a == "--metrics-secure":
-			scheme = "https"
-		case strings.HasPrefix(a, "--metrics-bind-address=") && a != "--metrics-bind-address=0":
-			addr := freeLoopbackAddress()
-			a, metricsURL = "--metrics-bind-address="+addr, addr
-		case strings.HasPrefix(a, "--health-probe-bind-address="):
-			a = "--health-probe-bind-address=0"
-		case a == "--leader-elect":
-			args = append(args, "--leader-election-namespace="+namespace)
-		}
-		args = append(args, a)
-	}
-	if metricsURL != "" {
-		metricsURL = scheme + "://" + metricsURL + "/metrics"
-	}
-	return args, metricsURL
+	return envtestutil.LocalManagerArgs(podArgs, namespace, freeLoopbackAddress())
 }
 
 func freeLoopbackAddress() string {
@@ -131,15 +101,9 @@ func freeLoopbackAddress() string {
 }
 
 // impersonatingKubeconfig writes to path the administrator's kubeconfig with every
-// user impersonating identity, so the API server authorises each call of the
-// process as identity's.
+// user impersonating identity.
 func impersonatingKubeconfig(identity, path string) string {
-	kubeconfig, err := clientcmd.LoadFromFile(cluster.Kubeconfig)
-	ExpectWithOffset(1, err).NotTo(HaveOccurred())
-	for _, user := range kubeconfig.AuthInfos {
-		user.Impersonate = identity
-	}
-	ExpectWithOffset(1, clientcmd.WriteToFile(*kubeconfig, path)).To(Succeed())
+	ExpectWithOffset(1, envtestutil.ImpersonatingKubeconfig(cluster.Kubeconfig, identity, path)).To(Succeed())
 	return path
 }
 

@@ -3,14 +3,13 @@
 package helme2e
 
 import (
-	"fmt"
-
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+
+	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 )
 
 // expandableClass is the StorageClass the stacks' evidence volumes use. It allows
@@ -29,36 +28,7 @@ func createStorageClass() {
 	})).To(Succeed())
 }
 
-// bindClaim binds a volume claim as a provisioner and the PV controller would: a
-// PersistentVolume of the requested size, claimed by it, and both marked Bound.
+// bindClaim binds a volume claim as a provisioner and the PV controller would.
 func bindClaim(namespace, name string) {
-	claim := &corev1.PersistentVolumeClaim{}
-	EventuallyWithOffset(1, func() error {
-		return k8sClient.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, claim)
-	}).Should(Succeed(), "the StatefulSet creates volume claim %s/%s", namespace, name)
-	size := claim.Spec.Resources.Requests[corev1.ResourceStorage]
-	pv := &corev1.PersistentVolume{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%s", namespace, name)},
-		Spec: corev1.PersistentVolumeSpec{
-			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: size},
-			AccessModes:                   claim.Spec.AccessModes,
-			StorageClassName:              ptr.Deref(claim.Spec.StorageClassName, ""),
-			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
-			ClaimRef:                      &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: namespace, Name: name, UID: claim.UID},
-			PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/e2e/volumes/" + namespace + "/" + name}},
-		},
-	}
-	ExpectWithOffset(1, k8sClient.Create(ctx, pv)).To(Succeed())
-	pv.Status.Phase = corev1.VolumeBound
-	ExpectWithOffset(1, k8sClient.Status().Update(ctx, pv)).To(Succeed())
-
-	claim.Spec.VolumeName = pv.Name
-	if claim.Annotations == nil {
-		claim.Annotations = map[string]string{}
-	}
-	claim.Annotations["pv.kubernetes.io/bind-completed"] = "yes"
-	ExpectWithOffset(1, k8sClient.Update(ctx, claim)).To(Succeed())
-	claim.Status = corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound, AccessModes: claim.Spec.AccessModes,
-		Capacity: corev1.ResourceList{corev1.ResourceStorage: size}}
-	ExpectWithOffset(1, k8sClient.Status().Update(ctx, claim)).To(Succeed())
+	ExpectWithOffset(1, envtestutil.BindClaim(ctx, k8sClient, namespace, name)).To(Succeed())
 }

@@ -1,0 +1,368 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/controllers/evidencevault"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
+	"github.com/cybercoop/cybercoop-operator/internal/pki"
+	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
+	"github.com/cybercoop/cybercoop-operator/test/localstack"
+)
+
+// demoCountry is one sample State as the demo runs it.
+type demoCountry struct {
+	name    string // for people
+	release string // its stack chart release, in namespace ns
+	ns      string
+	fp      string
+	ev      string
+	channel string // its CooperationChannel to the other
+	example string // its values file in charts/cybercoop-stack/examples
+	// caSecret is the Secret a peer's channel takes this country's CA from.
+	caSecret string
+	host     string // the external name peers use (spec.gateway.externalNames)
+
+	ln      net.Listener
+	url     string
+	vault   *localstack.Vault
+	gateway *localstack.Gateway
+}
+
+var (
+	kenya = &demoCountry{name: "Kenya", release: "ke", ns: "cybercoop-ke", fp: "ke-poc", ev: "ke-evidence", channel: "to-fr",
+		example: "kenya.yaml", caSecret: "ke-ca", host: "gateway.ke.example"}
+	france = &demoCountry{name: "France", release: "fr", ns: "cybercoop-fr", fp: "fr-poc", ev: "fr-evidence", channel: "to-ke",
+		example: "france.yaml", caSecret: "fr-ca", host: "gateway.fr.example"}
+	countries = []*demoCountry{kenya, france}
+	// pairs are each country with its peer.
+	pairs = [][2]*demoCountry{{kenya, france}, {france, kenya}}
+)
+
+func (dc *demoCountry) vaultRef() *cybercoopv1alpha1.EvidenceVault {
+	return &cybercoopv1alpha1.EvidenceVault{ObjectMeta: metav1.ObjectMeta{Namespace: dc.ns, Name: dc.ev}}
+}
+
+// vaultHost is the name of its vault's Service, which the operator calls.
+func (dc *demoCountry) vaultHost() string { return evidencevault.ServiceHost(dc.vaultRef()) }
+
+// stack is the two countries' stacks and the local processes that serve them.
+type stack struct {
+	*demo
+	stops []func() error
+}
+
+func (s *stack) stop() {
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		_ = s.stops[i]()
+	}
+}
+
+// installStacks installs Kenya's and France's stacks with the stack chart, from its
+// examples with each peer's endpoint at the address this demo runs its gateway on,
+// binds their evidence volumes, runs their vaults, and prints their status.
+func (d *demo) installStacks(ctx context.Context) (*stack, error) {
+	s := &stack{demo: d}
+	step("installing Kenya's and France's stacks from the stack chart's examples, each into a namespace enforcing the restricted Pod Security profile")
+	for _, dc := range countries {
+		var err error
+		if dc.ln, dc.url, err = localstack.Listen(); err != nil {
+			return s, err
+		}
+		s.stops = append(s.stops, dc.ln.Close)
+	}
+	for _, pair := range pairs {
+		local, peer := pair[0], pair[1]
+		if err := d.restrictedNamespace(ctx, local.ns); err != nil {
+			return s, err
+		}
+		values, err := d.demoValues(local, peer)
+		if err != nil {
+			return s, err
+		}
+		fmt.Printf("  helm install %s charts/cybercoop-stack --namespace %s -f charts/cybercoop-stack/examples/%s -f %s\n",
+			local.release, local.ns, local.example, values)
+		if err := d.helm("install", local.release, filepath.Join(d.root, "charts", "cybercoop-stack"), "--namespace", local.ns,
+			"-f", filepath.Join(d.root, "charts", "cybercoop-stack", "examples", local.example), "-f", values); err != nil {
+			return s, err
+		}
+	}
+
+	step("waiting for every FocalPoint to be Ready")
+	if err := d.kubectl("wait", "--for=condition=Ready", "focalpoints", "--all", "-A", "--timeout=180s"); err != nil {
+		d.conditions("focalpoints")
+		return s, fmt.Errorf("the FocalPoints did not become Ready")
+	}
+	_ = d.kubectl("get", "focalpoints", "-A", "-o",
+		`custom-columns=FOCALPOINT:.metadata.name,CONDITION:.status.conditions[*].type,STATUS:.status.conditions[*].status,REASON:.status.conditions[*].reason`)
+	fmt.Println()
+	_ = d.kubectl("get", "focalpoints", "-A", "-o",
+		`jsonpath={range .items[*]}{.metadata.name}: on call {.status.coverage.hoursPerWeek} h in the week of {.status.coverage.weekStart}; endpoint {.status.endpoint}; gateway pods available {.status.gatewayReplicas}{"\n"}  national CA generation {.status.certificates.ca.caGeneration} valid until {.status.certificates.ca.notAfter}; gateway certificate valid until {.status.certificates.gatewayServing.notAfter}, renewed at {.status.certificates.gatewayServing.renewalTime}{"\n"}{end}`)
+
+	step("waiting for every EvidenceVault's keys and certificates")
+	for _, condition := range []string{"KeysReady", "CertificateReady"} {
+		if err := d.kubectl("wait", "--for=condition="+condition, "evidencevaults", "--all", "-A", "--timeout=120s"); err != nil {
+			return s, err
+		}
+	}
+
+	step("binding each evidence volume claim as a provisioner would, and running each country's vault as a local process on the keys and certificates the operator made")
+	log := logr.Discard()
+	for _, dc := range countries {
+		ev := dc.vaultRef()
+		if err := envtestutil.BindClaim(ctx, d.c, dc.ns, evidencevault.ClaimName(ev)); err != nil {
+			return s, err
+		}
+		if err := d.c.Get(ctx, client.ObjectKeyFromObject(ev), ev); err != nil {
+			return s, err
+		}
+		v, err := localstack.StartVault(ctx, d.c, ev, filepath.Join(d.work, dc.ns, "vault"), log)
+		if err != nil {
+			return s, err
+		}
+		dc.vault = v
+		s.stops = append(s.stops, v.Stop)
+		if err := d.dns.Serve(dc.vaultHost(), evidencevault.APIPort, v.Addr); err != nil {
+			return s, err
+		}
+		fmt.Printf("  %s: vault on %s (for the operator: https://%s:%d), gateway to come on %s\n", dc.name, v.Addr, dc.vaultHost(), evidencevault.APIPort, dc.url)
+	}
+	if d.dns.Available() {
+		step("waiting for every EvidenceVault to be Ready: the operator verified each vault's custody log against its signed checkpoint")
+		if err := d.kubectl("wait", "--for=condition=Ready", "evidencevaults", "--all", "-A", "--timeout=120s"); err != nil {
+			d.conditions("evidencevaults")
+			return s, err
+		}
+	}
+	_ = d.kubectl("get", "evidencevaults", "-A", "-o",
+		`custom-columns=EVIDENCEVAULT:.metadata.name,CONDITION:.status.conditions[*].type,STATUS:.status.conditions[*].status,REASON:.status.conditions[*].reason`)
+	fmt.Println()
+	_ = d.kubectl("get", "evidencevaults", "-A", "-o",
+		`jsonpath={range .items[*]}{.metadata.name}: endpoint {.status.endpoint}; key version {.status.keys.activeVersion} active, next rotation {.status.keys.nextRotation}{"\n"}  serving certificate valid until {.status.certificates.serving.notAfter}; checkpoints signed by {.status.checkpointVerifierKey}{"\n"}  {.status.conditions[?(@.type=="IntegrityVerified")].message}{"\n"}{end}`)
+	fmt.Println()
+	_ = d.kubectl("get", "deployments,statefulsets,services,poddisruptionbudgets,networkpolicies,configmaps,serviceaccounts,secrets,persistentvolumeclaims,pods",
+		"-n", kenya.ns, "-l", "app.kubernetes.io/part-of=cybercoop")
+	fmt.Println()
+	_ = d.kubectl("get", "events", "-n", kenya.ns)
+	return s, nil
+}
+
+// demoValues writes the values the demo gives on top of a country's example: its
+// peer's endpoint at the address this demo runs the peer's gateway on (in a real
+// deployment: the peer's public address), with the peer's external name to verify.
+func (d *demo) demoValues(local, peer *demoCountry) (string, error) {
+	raw, err := os.ReadFile(filepath.Join(d.root, "charts", "cybercoop-stack", "examples", local.example))
+	if err != nil {
+		return "", err
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(raw, &values); err != nil {
+		return "", err
+	}
+	peers, _ := values["peers"].([]any)
+	if len(peers) != 1 {
+		return "", fmt.Errorf("examples/%s has %d peers, the demo expects 1", local.example, len(peers))
+	}
+	p := peers[0].(map[string]any)
+	p["endpoint"], p["serverName"] = peer.url, peer.host
+	out, err := yaml.Marshal(map[string]any{"peers": peers})
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(d.work, "values", local.release+"-demo.yaml")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	return path, os.WriteFile(path, out, 0o600)
+}
+
+// cooperate runs both countries' gateways as local processes on the operator's
+// Secrets (a simulated cluster runs no containers), lets the two States exchange
+// their CA certificates, and sends one request from Kenya to France.
+func (s *stack) cooperate(ctx context.Context) error {
+	step("running each country's gateway as a local process on the Secrets the operator issued")
+	for _, dc := range countries {
+		fp := &cybercoopv1alpha1.FocalPoint{}
+		if err := s.c.Get(ctx, types.NamespacedName{Namespace: dc.ns, Name: dc.fp}, fp); err != nil {
+			return err
+		}
+		startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		g, err := localstack.StartGateway(startCtx, s.c, fp, dc.vault.Addr, dc.ln, filepath.Join(s.work, dc.ns, "gateway"), logr.Discard())
+		cancel()
+		if err != nil {
+			return err
+		}
+		dc.gateway = g
+		s.stops = append(s.stops, g.Stop)
+		fmt.Printf("  %s: gateway on %s\n", dc.name, dc.url)
+	}
+
+	step("Kenya and France exchange their national CA certificates out of band (a Secret each, as the channels' trustBundle.secretRef says)")
+	for _, pair := range pairs {
+		local, peer := pair[0], pair[1]
+		bundle, err := secretKey(ctx, s.c, peer.ns, peer.fp+"-trust-bundle", pki.CACertKey)
+		if err != nil {
+			return err
+		}
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: peer.caSecret, Namespace: local.ns}, Data: map[string][]byte{pki.CACertKey: bundle}}
+		if err := s.c.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		fmt.Printf("  %s/%s: %s's CA\n", local.ns, peer.caSecret, peer.name)
+	}
+
+	step("waiting for both channels: peer trusted, reachable, certificate ready")
+	if err := s.kubectl("wait", "--for=condition=Ready", "cooperationchannels", "--all", "-A", "--timeout=120s"); err != nil {
+		s.conditions("cooperationchannels")
+		return err
+	}
+	_ = s.kubectl("get", "cooperationchannels", "-A", "-o", "wide")
+
+	step("every resource")
+	_ = s.kubectl("get", "cybercoop", "-A")
+
+	step("Kenya's duty officer sends France a Preservation request through Kenya's gateway")
+	return sendPreservation(ctx, s.c)
+}
+
+func secretKey(ctx context.Context, c client.Client, ns, name, key string) ([]byte, error) {
+	s := &corev1.Secret{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, s); err != nil {
+		return nil, fmt.Errorf("reading Secret %s/%s: %w", ns, name, err)
+	}
+	if len(s.Data[key]) == 0 {
+		return nil, fmt.Errorf("the Secret %s/%s has no %s", ns, name, key)
+	}
+	return s.Data[key], nil
+}
+
+func pool(pemBytes []byte) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AppendCertsFromPEM(pemBytes)
+	return p
+}
+
+func sendPreservation(ctx context.Context, c client.Client) error {
+	officerCrt, err := secretKey(ctx, c, kenya.ns, kenya.fp+"-officer", pki.TLSCertKey)
+	if err != nil {
+		return err
+	}
+	officerKey, err := secretKey(ctx, c, kenya.ns, kenya.fp+"-officer", pki.TLSPrivateKeyKey)
+	if err != nil {
+		return err
+	}
+	officer, err := tls.X509KeyPair(officerCrt, officerKey)
+	if err != nil {
+		return err
+	}
+	keTrust, err := secretKey(ctx, c, kenya.ns, kenya.fp+"-trust-bundle", pki.CACertKey)
+	if err != nil {
+		return err
+	}
+	frTrust, err := secretKey(ctx, c, france.ns, france.fp+"-trust-bundle", pki.CACertKey)
+	if err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(filepath.Join("internal", "gateway", "requests", "testdata", "valid", "Preservation.json"))
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return err
+	}
+	doc["reference"] = fmt.Sprintf("KE-DCI-%d", time.Now().Unix())
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	cl := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		MinVersion: tls.VersionTLS13, ServerName: kenya.host, RootCAs: pool(keTrust), Certificates: []tls.Certificate{officer},
+	}}}
+	url := kenya.gateway.URL + wire.PathOutbound + kenya.channel + "/requests"
+	fmt.Printf("  POST %s (reference %s, as %s)\n", url, doc["reference"], "the officer credential in Secret "+kenya.ns+"/"+kenya.fp+"-officer")
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := cl.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("the request was refused: %d %s", resp.StatusCode, answer)
+	}
+	var acc wire.Accepted
+	if err := json.Unmarshal(answer, &acc); err != nil {
+		return err
+	}
+	// Verify the receipt here too, with nothing but Kenya's trust in France's CA.
+	rc, signer, err := receipt.Verify(acc.Receipt, pool(frTrust), france.host, time.Now())
+	if err != nil {
+		return fmt.Errorf("the receipt does not verify: %w", err)
+	}
+	fmt.Printf("  %d Created: France recorded request %s and signed a receipt (%d bytes of compact JWS), verified by Kenya's gateway and again here:\n",
+		resp.StatusCode, acc.RequestID, len(acc.Receipt))
+	fmt.Printf("    signed by    %s (issued by %s)\n", signer.Subject, signer.Issuer)
+	fmt.Printf("    channel      %s, type %s, reference %s\n", rc.Channel, rc.Type, rc.Reference)
+	fmt.Printf("    received     %s\n", rc.Received.Format(time.RFC3339))
+	fmt.Printf("    digest       %s (SHA-256 of the request's RFC 8785 canonical JSON)\n", rc.Digest)
+	fmt.Printf("    custody      entry %d of France's vault log, inclusion proof of %d hashes against its signed checkpoint\n",
+		rc.Custody.Sequence, len(rc.Custody.InclusionProof))
+	fmt.Printf("    checkpoint   %s\n", firstLines(rc.Custody.Checkpoint, 3))
+	for _, dc := range []*demoCountry{kenya, france} {
+		st := dc.vault.Vault.Status()
+		fmt.Printf("  %s's vault holds %d objects (the request and the receipt)\n", dc.name, st.Objects)
+	}
+	return nil
+}
+
+func firstLines(s string, n int) string {
+	var out []byte
+	for i := 0; i < len(s) && n > 0; i++ {
+		if s[i] == '\n' {
+			n--
+			if n == 0 {
+				break
+			}
+			out = append(out, " / "...)
+			continue
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+// conditions prints every condition of every object of a kind: what to look at
+// first when one does not become Ready.
+func (d *demo) conditions(kind string) {
+	_ = d.kubectl("get", kind, "-A", "-o", `jsonpath={range .items[*]}{.kind} {.metadata.namespace}/{.metadata.name}{"\n"}`+
+		`{range .status.conditions[*]}  {.type}={.status} {.reason}: {.message}{"\n"}{end}{end}`)
+}
