@@ -1,9 +1,10 @@
 // Package e2e runs the operator binary against a simulated cluster: a real
 // kube-apiserver and etcd, the real kube-controller-manager (Deployments, garbage
 // collection, disruption budgets) and kube-scheduler, and kwok running pods
-// without containers. The operator runs as a separate process under the RBAC of
-// its ServiceAccount from config/rbac (through impersonation), so missing
-// permissions fail these tests.
+// without containers. The operator is installed with `kubectl apply -k
+// config/default`, as platform teams install it, and runs as a separate process
+// with its Deployment's arguments under the RBAC of its ServiceAccount (through
+// impersonation), so missing permissions fail these tests.
 package e2e
 
 import (
@@ -16,7 +17,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/client-go/tools/clientcmd"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -60,28 +62,28 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cluster.Config, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	By("installing the operator's RBAC from config/rbac")
-	kubectl("create", "namespace", operatorNamespace)
-	kubectl("apply", "-k", filepath.Join(envtestutil.RepoRoot(), "config", "rbac"))
+	By("installing the operator as a platform team does: kubectl apply -k config/default (namespace, CRDs, RBAC, the manager's Deployment)")
+	kubectl("apply", "-k", filepath.Join(envtestutil.RepoRoot(), "config", "default"))
 
-	By("building and starting the operator as its ServiceAccount")
+	By("building the operator and running it as config/default's Deployment runs it, under its ServiceAccount")
 	operator := filepath.Join(workDir, "cybercoop")
 	build := exec.Command("go", "build", "-o", operator, "./cmd/cybercoop")
 	build.Dir = envtestutil.RepoRoot()
 	out, err := build.CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), string(out))
 
-	kubeconfig, err := clientcmd.LoadFromFile(cluster.Kubeconfig)
+	deployment := &appsv1.Deployment{}
+	Expect(k8sClient.Get(context.Background(), types.NamespacedName{Namespace: operatorNamespace, Name: "cybercoop-operator"}, deployment)).To(Succeed())
+	Expect(deployment.Spec.Template.Spec.ServiceAccountName).To(Equal(operatorServiceAccount))
+	podArgs, err := envtestutil.ContainerArgs(deployment, "manager")
 	Expect(err).NotTo(HaveOccurred())
-	for _, user := range kubeconfig.AuthInfos {
-		user.Impersonate = "system:serviceaccount:" + operatorNamespace + ":" + operatorServiceAccount
-	}
+	args, _ := envtestutil.LocalManagerArgs(podArgs, operatorNamespace, "")
 	operatorKubeconfig := filepath.Join(workDir, "operator.kubeconfig")
-	Expect(clientcmd.WriteToFile(*kubeconfig, operatorKubeconfig)).To(Succeed())
-	Expect(cluster.Start("manager", "/usr/bin/env", "KUBECONFIG="+operatorKubeconfig, operator, "manager",
-		"--leader-elect", "--leader-election-namespace="+operatorNamespace,
-		"--metrics-bind-address=0", "--health-probe-bind-address=0",
-		"--gateway-image=registry.test/cybercoop/cybercoop-operator:e2e")).To(Succeed())
+	Expect(envtestutil.ImpersonatingKubeconfig(cluster.Kubeconfig,
+		envtestutil.ServiceAccountUser(operatorNamespace, operatorServiceAccount), operatorKubeconfig)).To(Succeed())
+	// The container's CYBERCOOP_IMAGE, which names the gateway's and vault's image, as a flag.
+	Expect(cluster.StartWithKubeconfig("manager", operatorKubeconfig, append(append([]string{operator}, args...),
+		"--gateway-image=registry.test/cybercoop/cybercoop-operator:e2e")...)).To(Succeed())
 })
 
 var _ = AfterSuite(func() {
