@@ -11,15 +11,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -222,6 +226,17 @@ var channelsSecretSpec = apply.Spec[*corev1.Secret]{
 // reconcileChannels writes the channels Secret the gateway reloads: one write for
 // any number of channel changes, and no pod rollout.
 func (r *Reconciler) reconcileChannels(ctx context.Context, s *scope) error {
+	if r.batches.underWay(client.ObjectKeyFromObject(s.fp)) {
+		// The batch's end reconciles again; until then the gateway keeps the file it
+		// has, and the egress rules follow that file.
+		live := &corev1.Secret{}
+		err := r.Get(ctx, types.NamespacedName{Namespace: s.fp.Namespace, Name: ChannelsSecretName(s.fp)}, live)
+		var list gateway.Channels
+		if err == nil && json.Unmarshal(live.Data[gateway.ChannelsFile], &list) == nil {
+			s.channels = list.Channels
+			return nil
+		}
+	}
 	channels, err := r.channelsOf(ctx, s.fp)
 	if err != nil {
 		return s.Provisioned(err)
@@ -233,6 +248,88 @@ func (r *Reconciler) reconcileChannels(ctx context.Context, s *scope) error {
 	s.channels = loaded
 	_, err = apply.Apply(ctx, s.children, desired, channelsSecretSpec, r.plannedChannels(ctx, desired))
 	return s.Provisioned(err)
+}
+
+// A batch of channel changes is the changes that come close together: a country's
+// peers applied at once, every client certificate renewed in the same minute. The
+// FocalPoint writes its gateway's channels file once per batch, when no change has
+// come for channelBatchQuiet (or channelBatchMax after the first), so the gateway
+// reloads once, not once per channel. While a batch is under way a reconcile of the
+// FocalPoint for any other reason leaves the file as it is.
+const (
+	channelBatchQuiet = 2 * time.Second
+	channelBatchMax   = 30 * time.Second
+)
+
+// channelBatches are the FocalPoints with a batch of channel changes under way.
+type channelBatches struct {
+	mu      sync.Mutex
+	pending map[reconcile.Request]*channelBatch
+}
+
+type channelBatch struct {
+	first time.Time
+	timer *time.Timer
+}
+
+// add records a change for req; req is enqueued when the batch ends.
+func (b *channelBatches) add(req reconcile.Request, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	if p := b.pending[req]; p != nil {
+		p.timer.Reset(max(0, min(channelBatchQuiet, p.first.Add(channelBatchMax).Sub(now))))
+		return
+	}
+	if b.pending == nil {
+		b.pending = map[reconcile.Request]*channelBatch{}
+	}
+	b.pending[req] = &channelBatch{first: now, timer: time.AfterFunc(channelBatchQuiet, func() {
+		b.mu.Lock()
+		delete(b.pending, req)
+		b.mu.Unlock()
+		q.Add(req)
+	})}
+}
+
+// underWay reports whether a batch of changes to the FocalPoint's channels has not
+// ended yet. A nil set (a reconciler not set up with a manager) has none.
+func (b *channelBatches) underWay(key types.NamespacedName) bool {
+	if b == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.pending[reconcile.Request{NamespacedName: key}] != nil
+}
+
+// enqueueBatched adds the FocalPoints mapFn names to the batches, for events on
+// channels and their Secrets and ConfigMaps.
+func (b *channelBatches) enqueueBatched(mapFn handler.MapFunc) handler.EventHandler {
+	add := func(ctx context.Context, objs []client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		for _, o := range objs {
+			if o == nil {
+				continue
+			}
+			for _, req := range mapFn(ctx, o) {
+				b.add(req, q)
+			}
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, []client.Object{e.Object}, q)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, []client.Object{e.ObjectOld, e.ObjectNew}, q)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, []client.Object{e.Object}, q)
+		},
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, []client.Object{e.Object}, q)
+		},
+	}
 }
 
 // focalPointOfChannel maps a CooperationChannel to the FocalPoint it names.

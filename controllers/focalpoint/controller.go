@@ -53,6 +53,8 @@ type Reconciler struct {
 	// the controller was set up; only then is it watched and are FocalPoints with
 	// spec.certificates.issuerRef issued through it.
 	certManagerInstalled bool
+	// batches are the FocalPoints whose channels are changing (see channelBatches).
+	batches *channelBatches
 }
 
 // scope is what the phases of one reconcile share.
@@ -154,6 +156,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	r.certManagerInstalled = installed
+	r.batches = &channelBatches{}
 	channelObject := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetLabels()[gateway.FocalPointLabel] != ""
 	}))
@@ -184,12 +187,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Secret{}, ca.EnqueueCAOwner(mgr.GetClient(), kindFocalPoint), caConsumer).
 		// CooperationChannels: each one's peer, types and terms go into the channels
 		// file, and a CA key replacement waits for each one's peer to accept the new CA.
-		Watches(&cybercoopv1alpha1.CooperationChannel{}, handler.EnqueueRequestsFromMapFunc(focalPointOfChannel),
+		// Channels change in batches: the FocalPoint writes the file once per batch
+		// (channelBatches), so its gateway reloads once, not once per channel.
+		Watches(&cybercoopv1alpha1.CooperationChannel{}, r.batches.enqueueBatched(focalPointOfChannel),
 			builder.WithPredicates(channelChanged)).
 		// A channel's client certificate and peer trust, labelled with the FocalPoint:
-		// renewed or learned, they go into the channels file at once.
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(focalPointOfLabel), channelObject).
-		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(focalPointOfLabel), channelObject).
+		// renewed or learned, they go into the channels file with the batch.
+		Watches(&corev1.Secret{}, r.batches.enqueueBatched(focalPointOfLabel), channelObject).
+		Watches(&corev1.ConfigMap{}, r.batches.enqueueBatched(focalPointOfLabel), channelObject).
 		// EvidenceVaults: the vault's endpoint goes into the gateway's configuration.
 		Watches(&cybercoopv1alpha1.EvidenceVault{}, handler.EnqueueRequestsFromMapFunc(focalPointOfVault),
 			builder.WithPredicates(vaultEndpointChanged))

@@ -5,7 +5,6 @@ package manageropts
 import (
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -25,18 +24,24 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
-// Cache returns the informer cache settings. Only the operator's own Secrets are
-// cached (and watched): keeping every Secret of the cluster in memory would cost
-// memory and widen what a leak exposes. ReconcilerClient reads a Secret missing
-// from the cache from the API server, so an unlabelled one is still found and
-// repaired. syncPeriod nil keeps controller-runtime's default; namespaces empty
+// Cache returns the informer cache settings. Of Secrets, ConfigMaps, Services,
+// ServiceAccounts, disruption budgets and NetworkPolicies only the operator's own
+// are cached (and watched) (apply.LabelFiltered): keeping every one of the cluster in
+// memory would cost memory and, for Secrets, widen what a leak exposes.
+// ReconcilerClient reads an object missing from the cache from the API server, so an
+// unlabelled one is still found and repaired. No cached object keeps its
+// managedFields, which the operator never reads and which are often the largest part
+// of an object. syncPeriod nil keeps controller-runtime's default; namespaces empty
 // means all namespaces.
 func Cache(syncPeriod *time.Duration, namespaces []string) cache.Options {
 	opts := cache.Options{
-		SyncPeriod: syncPeriod,
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{apply.ManagedLabel: apply.ManagedValue})},
-		},
+		SyncPeriod:       syncPeriod,
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject:         map[client.Object]cache.ByObject{},
+	}
+	managed := labels.SelectorFromSet(labels.Set{apply.ManagedLabel: apply.ManagedValue})
+	for _, obj := range apply.LabelFiltered() {
+		opts.ByObject[obj] = cache.ByObject{Label: managed}
 	}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = map[string]cache.Config{}
@@ -55,7 +60,7 @@ func Client() client.Options {
 }
 
 // ReconcilerClient is the client reconcilers use: c (normally the manager's cached
-// client) with Secrets missing from the label-filtered cache read through apiReader.
+// client) with objects missing from the label-filtered caches read through apiReader.
 func ReconcilerClient(c client.Client, apiReader client.Reader) client.Client {
-	return apply.SecretFallbackClient{Client: c, APIReader: apiReader}
+	return apply.FallbackClient{Client: c, APIReader: apiReader}
 }

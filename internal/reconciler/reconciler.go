@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -102,10 +103,20 @@ type Kind[O client.Object, S Scope] struct {
 func (k *Kind[O, S]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := k.New()
 	if err := k.Client.Get(ctx, req.NamespacedName, obj); err != nil {
-		if apierrors.IsNotFound(err) && k.Forget != nil {
-			k.Forget(req.NamespacedName)
+		if apierrors.IsNotFound(err) {
+			replaced.Delete(lagKey{fmt.Sprintf("%T", obj), req.NamespacedName})
+			if k.Forget != nil {
+				k.Forget(req.NamespacedName)
+			}
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if staleRead(obj, req.NamespacedName) {
+		// The status write of the last reconcile has not reached the cache yet; a
+		// status computed from this copy would be patched under a stale optimistic
+		// lock and refused (409). Status-only events are filtered out of every
+		// kind's watch, so nothing else wakes the object when the cache catches up.
+		return ctrl.Result{RequeueAfter: cacheLagRetry}, nil
 	}
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return ctrl.Result{}, k.delete(ctx, req.NamespacedName, obj)
@@ -138,6 +149,9 @@ func (k *Kind[O, S]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if werr := PatchStatus(ctx, k.Client, stored, obj); werr != nil {
 		return ctrl.Result{}, errors.Join(err, werr)
 	}
+	if obj.GetResourceVersion() != stored.GetResourceVersion() {
+		replaced.Store(lagKey{fmt.Sprintf("%T", obj), req.NamespacedName}, stored.GetResourceVersion())
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -165,6 +179,36 @@ func (k *Kind[O, S]) delete(ctx context.Context, key types.NamespacedName, obj O
 		return client.IgnoreNotFound(err)
 	}
 	return nil
+}
+
+// cacheLagRetry is how soon a reconcile that read its own object from before its
+// last status write looks again: the informer normally delivers the write within
+// milliseconds.
+const cacheLagRetry = 50 * time.Millisecond
+
+type lagKey struct {
+	kind string
+	key  types.NamespacedName
+}
+
+// replaced holds, per object, the resourceVersion its last status write replaced,
+// until the cache is seen to hold another version.
+var replaced sync.Map
+
+// staleRead reports whether obj, as read from the cache, is the version the last
+// status write of this process replaced. Versions are only compared for equality,
+// which the API allows.
+func staleRead(obj client.Object, key types.NamespacedName) bool {
+	k := lagKey{fmt.Sprintf("%T", obj), key}
+	v, ok := replaced.Load(k)
+	if !ok {
+		return false
+	}
+	if v.(string) == obj.GetResourceVersion() {
+		return true
+	}
+	replaced.CompareAndDelete(k, v)
+	return false
 }
 
 // PatchStatus writes obj's status when it differs from stored's, with an optimistic
