@@ -94,6 +94,35 @@ type fsPending struct {
 	done    bool
 	written int64
 	kicked  int64 // bytes handed to startWriteback so far
+	flushed bool  // the temporary file is whole and fsynced (Flush)
+}
+
+// flusher is a PendingBlob that can make its bytes durable before Commit, so the
+// slow part of committing (the data fsync) runs outside the vault's lock, side by
+// side with other ingests, and Commit under the lock only renames.
+type flusher interface {
+	Flush() error
+}
+
+// Flush finishes the object's writes and fsyncs its temporary file. Commit does
+// not sync it again; Abort still discards it.
+func (p *fsPending) Flush() error {
+	if p.done || p.flushed {
+		return nil
+	}
+	if p.direct != nil {
+		// finish releases the writer whatever it returns; Abort must not again.
+		_, err := p.direct.finish()
+		p.direct = nil
+		if err != nil {
+			return fmt.Errorf("writing object: %w", err)
+		}
+	}
+	if err := p.f.Sync(); err != nil {
+		return fmt.Errorf("syncing object: %w", err)
+	}
+	p.flushed = true
+	return nil
 }
 
 // writebackStep is how much unsynced data a buffered ingest lets accumulate
@@ -156,10 +185,12 @@ func (p *fsPending) Commit(d Digest) error {
 			return fmt.Errorf("writing object %s: %w", d, err)
 		}
 	}
-	if err := p.f.Sync(); err != nil {
-		p.f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("syncing object %s: %w", d, err)
+	if !p.flushed {
+		if err := p.f.Sync(); err != nil {
+			p.f.Close()
+			os.Remove(tmp)
+			return fmt.Errorf("syncing object %s: %w", d, err)
+		}
 	}
 	if err := p.f.Close(); err != nil {
 		os.Remove(tmp)

@@ -583,6 +583,15 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 	if want.Digest != "" && sealed.digest != want.Digest {
 		return IngestResult{}, abortPending(pending, fmt.Errorf("%w: received content hashes to %s, declared %s; nothing was stored", ErrExpectation, sealed.digest, want.Digest))
 	}
+	// The data fsync, the slowest step of a commit, before taking the lock: ingests
+	// running side by side sync their objects together, and under the lock only the
+	// rename, the directory sync and the custody entry remain. Nothing is visible
+	// or acknowledged before Commit and the custody append, as before.
+	if f, ok := pending.(flusher); ok {
+		if err := f.Flush(); err != nil {
+			return IngestResult{}, abortPending(pending, fmt.Errorf("ingest: %w", err))
+		}
+	}
 
 	v.mu.Lock()
 	defer v.mu.Unlock()
