@@ -1,0 +1,562 @@
+//go:build perf
+
+package perf
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway"
+	"github.com/cybercoop/cybercoop-operator/internal/pki"
+	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
+)
+
+// The harness's knobs, by environment variable; the defaults are issue 15's sizes.
+//
+//	PERF_CHANNELS          channels of the full mesh (192)
+//	PERF_NAMESPACES        countries of the region (20)
+//	PERF_REGION_CHANNELS   channels per country of the region (50)
+//	PERF_IDLE              idle window of the steady state (5m)
+//	PERF_MEMORY_CHANNELS   channels in the cache for the memory figure (10000)
+//	PERF_CONCURRENCY       clients creating objects, and the floor's workers (4)
+//	PERF_OUT               the report (docs/performance.md)
+//	PERF_BENCH_DIR         where make bench left the micro-benchmarks' output
+//	PERF_CPUPROFILE        write a CPU profile of the scenarios here
+//	PERF_HEAPPROFILE       write a heap profile with the memory scenario's channels cached
+//	PERF_LOG               the manager's log (discarded by default)
+func envInt(t *testing.T, name string, def int) int {
+	if s := os.Getenv(name); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			t.Fatalf("%s=%q is not a non-negative integer", name, s)
+		}
+		return n
+	}
+	return def
+}
+
+func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	if s := os.Getenv(name); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("%s=%q is not a duration", name, s)
+		}
+		return d
+	}
+	return def
+}
+
+// harness is one run: the control plane, the operator and what was measured.
+type harness struct {
+	t           *testing.T
+	ctx         context.Context
+	cp          *envtestutil.ControlPlane
+	counter     *apiCounter
+	clock       *shiftedClock
+	farm        *peerFarm
+	op          *operator
+	concurrency int
+	peers       []string
+	report      *report
+	readySoFar  int
+}
+
+func TestHarness(t *testing.T) {
+	var logTo io.Writer = io.Discard
+	if p := os.Getenv("PERF_LOG"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		logTo = f
+	}
+	cp, err := envtestutil.StartControlPlane(logTo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cp.Stop() }()
+	if p := os.Getenv("PERF_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
+	peers, err := peerCountries("KE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, ctx: context.Background(), cp: cp, counter: &apiCounter{}, clock: &shiftedClock{}, peers: peers,
+		concurrency: envInt(t, "PERF_CONCURRENCY", 4), report: newReport()}
+	h.farm, err = startPeerFarm(peers, h.clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.farm.stop()
+	start := time.Now()
+
+	meshN := envInt(t, "PERF_CHANNELS", 192)
+	if meshN > len(peers) {
+		t.Fatalf("PERF_CHANNELS=%d: there are only %d peer countries", meshN, len(peers))
+	}
+	// The floor first, before the operator runs, so nothing but the plain client
+	// writes to the API server.
+	h.floor("floor-warmup", 16) // the API server's first writes of each kind are slower
+	floor := h.floor("floor", meshN)
+	h.op, err = startOperator(h.counter.wrap(cp.Config), h.clock, operatorOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = h.op.stop() }()
+
+	mesh := h.create("mesh", []*country{newCountry("mesh", peers[:meshN], h.farm)})
+	h.report.mesh(mesh, floor)
+	h.steadyState(mesh, envDuration(t, "PERF_IDLE", 5*time.Minute))
+	h.rotationStorm(mesh)
+
+	var region []*country
+	for i := range envInt(t, "PERF_NAMESPACES", 20) {
+		region = append(region, newCountry(fmt.Sprintf("region-%02d", i), peers[:envInt(t, "PERF_REGION_CHANNELS", 50)], h.farm))
+	}
+	reg := h.create("region", region)
+	h.report.region(mesh, reg)
+	h.memory(envInt(t, "PERF_MEMORY_CHANNELS", 10000))
+	h.report.services(os.Getenv("PERF_BENCH_DIR"))
+	h.report.took = time.Since(start)
+
+	out := os.Getenv("PERF_OUT")
+	if out == "" {
+		out = filepath.Join(envtestutil.RepoRoot(), "docs", "performance.md")
+	}
+	if err := os.WriteFile(out, []byte(h.report.markdown()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", out)
+}
+
+// run is what one creation scenario measured.
+type run struct {
+	name       string
+	objects    int
+	countries  int
+	channels   int
+	ready      time.Duration // creation start to every channel Ready
+	configured time.Duration // creation start to every channel in its gateway's channels file
+	requests   tally         // the manager's requests, events left out
+	events     int
+	issued     int // channel client certificate Secrets written
+	gatewayCfg int // writes of the gateway channels Secrets
+}
+
+// create creates the countries' resources at once and waits until every channel is
+// Ready and in its gateway's channels file.
+func (h *harness) create(name string, countries []*country) run {
+	h.t.Helper()
+	var objs []client.Object
+	channels := 0
+	for _, c := range countries {
+		if err := h.cp.Client.Create(h.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.namespace}}); err != nil {
+			h.t.Fatal(err)
+		}
+		objs = append(objs, c.objects()...)
+		channels += len(c.channels)
+	}
+	mark := h.counter.mark()
+	start := time.Now()
+	if err := createAll(h.ctx, h.cp.Client, h.concurrency, objs); err != nil {
+		h.t.Fatal(err)
+	}
+	r := run{name: name, objects: len(objs), countries: len(countries), channels: channels}
+	// Polling lists every channel; more often would load the API server being measured.
+	poll := time.Duration(max(100, channels/2)) * time.Millisecond
+	err := waitFor(h.ctx, 20*time.Minute, poll, name+": every channel Ready", func() (bool, error) {
+		if r.ready == 0 {
+			n, err := readyChannels(h.ctx, h.cp.Client, "")
+			if err != nil || n < h.readyTotal()+channels {
+				return false, err
+			}
+			r.ready = time.Since(start)
+		}
+		for _, c := range countries {
+			n, err := h.configuredChannels(c)
+			if err != nil || n < len(c.channels) {
+				return false, err
+			}
+		}
+		r.configured = time.Since(start)
+		return true, nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.settle()
+	h.readySoFar += channels
+	reqs := h.counter.since(mark)
+	r.requests = count(reqs, notEvent)
+	r.events = count(reqs, func(r apiRequest) bool { return !notEvent(r) }).total
+	for _, c := range countries {
+		r.gatewayCfg += writesTo(reqs, "secrets", c.namespace, focalpoint.ChannelsSecretName(c.fp))
+		for _, cc := range c.channels {
+			r.issued += writesTo(reqs, "secrets", c.namespace, gateway.ChannelClientSecretName(cc.Name))
+		}
+	}
+	h.t.Logf("%s: %d objects, every channel Ready in %s, configured in %s; writes: %s", name, r.objects, r.ready, r.configured, r.requests.describeWrites())
+	return r
+}
+
+func (h *harness) readyTotal() int { return h.readySoFar }
+
+// configuredChannels counts the channels in the FocalPoint's gateway channels file.
+func (h *harness) configuredChannels(c *country) (int, error) {
+	s := &corev1.Secret{}
+	if err := h.cp.Client.Get(h.ctx, types.NamespacedName{Namespace: c.namespace, Name: focalpoint.ChannelsSecretName(c.fp)}, s); err != nil {
+		return 0, client.IgnoreNotFound(err)
+	}
+	return strings.Count(string(s.Data[gateway.ChannelsFile]), `"name":`), nil
+}
+
+// settle waits until the manager has sent no write for three seconds, longer than a
+// FocalPoint waits for a batch of channel changes to end.
+func (h *harness) settle() {
+	h.t.Helper()
+	last, lastChange := -1, time.Now()
+	err := waitFor(h.ctx, 10*time.Minute, 100*time.Millisecond, "the manager to stop writing", func() (bool, error) {
+		n := count(h.counter.since(0), nil).writes
+		if n != last {
+			last, lastChange = n, time.Now()
+		}
+		return time.Since(lastChange) >= 3*time.Second, nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// floorRun is the floor: what the API server and the signing of leaves cost for
+// the writes the operator cannot avoid.
+type floorRun struct {
+	channels int
+	api      time.Duration // create each channel, its Secret, write its status once
+	signing  time.Duration // key generation and signature per leaf, with the same workers
+}
+
+// floor times a plain client loop, with the operator's concurrency, that creates n
+// channels, a client certificate Secret for each, and writes each status once; and
+// apart from it the issuance of n leaves. The objects are removed again.
+func (h *harness) floor(ns string, n int) floorRun {
+	h.t.Helper()
+	if err := h.cp.Client.Create(h.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		h.t.Fatal(err)
+	}
+	ca, err := pki.CreateCA(pki.CASpec{CommonName: "KE national CA", Country: "KE"}, time.Now())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	leaves := make([][]byte, n)
+	keys := make([][]byte, n)
+	r := floorRun{channels: n}
+	r.signing = parallel(n, h.concurrency, func(i int) error {
+		leaf, err := pki.IssueLeaf(ca, pki.LeafSpec{CommonName: "KE channel " + h.peers[i], URIs: []string{"spiffe://cybercoop.io/ns/" + ns + "/cooperationchannel/" + h.peers[i]},
+			Usages: []pki.Usage{pki.UsageClient}}, time.Now())
+		if err != nil {
+			return err
+		}
+		leaves[i] = leaf.CertificatePEM()
+		keys[i], err = pki.EncodePrivateKeyPEM(leaf.PrivateKey)
+		return err
+	})
+	c := h.cp.Client
+	r.api = parallel(n, h.concurrency, func(i int) error {
+		cc := newChannel(ns, "ke-poc", h.peers[i], h.farm)
+		if err := c.Create(h.ctx, cc); err != nil {
+			return err
+		}
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: gateway.ChannelClientSecretName(cc.Name)}, Type: corev1.SecretTypeTLS,
+			Data: map[string][]byte{corev1.TLSCertKey: leaves[i], corev1.TLSPrivateKeyKey: keys[i]}}
+		if err := c.Create(h.ctx, s); err != nil {
+			return err
+		}
+		meta.SetStatusCondition(&cc.Status.Conditions, metav1.Condition{Type: cybercoopv1alpha1.ConditionReady, Status: metav1.ConditionTrue,
+			Reason: cybercoopv1alpha1.ReasonAllConditionsMet, Message: "floor", ObservedGeneration: cc.Generation})
+		return c.Status().Update(h.ctx, cc)
+	})
+	// Gone before the operator starts, so it never sees them.
+	if err := c.DeleteAllOf(h.ctx, &cybercoopv1alpha1.CooperationChannel{}, client.InNamespace(ns)); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := c.DeleteAllOf(h.ctx, &corev1.Secret{}, client.InNamespace(ns)); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Logf("floor: %d channels: API %s, signing %s", n, r.api, r.signing)
+	return r
+}
+
+// parallel runs f(0..n-1) on workers goroutines and returns how long it took.
+func parallel(n, workers int, f func(i int) error) time.Duration {
+	start := time.Now()
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if err := f(i); err != nil {
+					mu.Lock()
+					first = err
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		panic(first)
+	}
+	return time.Since(start)
+}
+
+// idleRun is what an idle window measured.
+type idleRun struct {
+	window     time.Duration
+	objects    int
+	writes     tally
+	reconciles float64
+	probes     int64
+	channels   int
+}
+
+// steadyState leaves the operator idle for window after the mesh settled and
+// counts what it does.
+func (h *harness) steadyState(mesh run, window time.Duration) {
+	h.t.Helper()
+	h.settle()
+	mark, probes, reconciles := h.counter.mark(), h.farm.probes.Load(), reconcileTotal()
+	idle := time.NewTimer(window)
+	<-idle.C
+	reqs := h.counter.since(mark)
+	r := idleRun{window: window, objects: mesh.objects, channels: mesh.channels, writes: count(reqs, notEvent),
+		reconciles: reconcileTotal() - reconciles, probes: h.farm.probes.Load() - probes}
+	h.t.Logf("steady state over %s: writes %s; %v reconciles, %d probes", window, r.writes.describeWrites(), r.reconciles, r.probes)
+	h.report.idle = &r
+}
+
+// reconcileTotal is controller-runtime's count of reconciles, over every controller.
+func reconcileTotal() float64 {
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		return 0
+	}
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			total += m.GetCounter().GetValue()
+		}
+	}
+	return total
+}
+
+// stormRun is the rotation storm.
+type stormRun struct {
+	channels   int
+	renewed    time.Duration
+	requests   tally
+	gatewayCfg int
+	leaves     int
+}
+
+// rotationStorm moves the operator's clock past the renewal time of every leaf of
+// the mesh and restarts the operator (a restart is what makes every object
+// reconcile at once; a clock step alone wakes nothing before its timers): every
+// channel's client certificate, the gateway's and the vault's leaves are due at
+// once.
+func (h *harness) rotationStorm(mesh run) {
+	h.t.Helper()
+	serials := map[string]string{}
+	var list cybercoopv1alpha1.CooperationChannelList
+	if err := h.cp.Client.List(h.ctx, &list, client.InNamespace("mesh")); err != nil {
+		h.t.Fatal(err)
+	}
+	for _, cc := range list.Items {
+		serials[cc.Name] = clientSerial(&cc)
+	}
+	if err := h.op.stop(); err != nil {
+		h.t.Fatal(err)
+	}
+	// Leaves live 90 days and are renewed at two thirds of their life.
+	h.clock.step(61 * 24 * time.Hour)
+	mark := h.counter.mark()
+	start := time.Now()
+	var err error
+	h.op, err = startOperator(h.counter.wrap(h.cp.Config), h.clock, operatorOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	r := stormRun{channels: mesh.channels}
+	err = waitFor(h.ctx, 20*time.Minute, 100*time.Millisecond, "every channel's certificate renewed", func() (bool, error) {
+		var list cybercoopv1alpha1.CooperationChannelList
+		if err := h.cp.Client.List(h.ctx, &list, client.InNamespace("mesh")); err != nil {
+			return false, err
+		}
+		for _, cc := range list.Items {
+			if s := clientSerial(&cc); s == "" || s == serials[cc.Name] || !isReady(&cc) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	r.renewed = time.Since(start)
+	h.settle()
+	reqs := h.counter.since(mark)
+	r.requests = count(reqs, notEvent)
+	r.gatewayCfg = writesTo(reqs, "secrets", "mesh", "ke-poc-gateway-channels")
+	for _, rq := range reqs {
+		if rq.write() && rq.resource == "secrets" && rq.namespace == "mesh" && (strings.HasSuffix(rq.name, "-client") || strings.HasSuffix(rq.name, "-tls") || strings.HasSuffix(rq.name, "-officer")) {
+			r.leaves++
+		}
+	}
+	h.t.Logf("rotation storm: renewed in %s; writes %s", r.renewed, r.requests.describeWrites())
+	h.report.storm = &r
+}
+
+func isReady(cc *cybercoopv1alpha1.CooperationChannel) bool {
+	c := meta.FindStatusCondition(cc.Status.Conditions, cybercoopv1alpha1.ConditionReady)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == cc.Generation
+}
+
+// clientSerial is the serial number of the channel's client certificate in status.
+func clientSerial(cc *cybercoopv1alpha1.CooperationChannel) string {
+	if c := cc.Status.Certificates; c != nil && c.Client != nil {
+		return c.Client.SerialNumber
+	}
+	return ""
+}
+
+// memoryRun is the manager's memory: after the region, and with many channels
+// cached.
+type memoryRun struct {
+	afterRegion memStats
+	channels    int
+	withMany    memStats
+	settled     time.Duration
+}
+
+type memStats struct {
+	heapInuse, heapAlloc, rss uint64
+}
+
+func measureMemory() memStats {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return memStats{heapInuse: m.HeapInuse, heapAlloc: m.HeapAlloc, rss: vmRSS()}
+}
+
+// vmRSS is the process's resident set size from /proc/self/status.
+func vmRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseUint(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// memory measures the process after the region, then adds channels in namespaces
+// of 100 (each with a FocalPoint that does not exist, so no certificate is issued
+// and no peer probed: what is measured is the cache) until total channels exist,
+// and measures again once the operator has reconciled each one.
+func (h *harness) memory(total int) {
+	h.t.Helper()
+	r := memoryRun{afterRegion: measureMemory()}
+	var list cybercoopv1alpha1.CooperationChannelList
+	if err := h.cp.Client.List(h.ctx, &list); err != nil {
+		h.t.Fatal(err)
+	}
+	extra := total - len(list.Items)
+	var objs []client.Object
+	for i := 0; i < extra; i++ {
+		ns := fmt.Sprintf("memory-%03d", i/100)
+		if i%100 == 0 {
+			if err := h.cp.Client.Create(h.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+				h.t.Fatal(err)
+			}
+		}
+		cc := newChannel(ns, "absent", h.peers[i%100], h.farm)
+		cc.Name = fmt.Sprintf("to-%s-%d", strings.ToLower(h.peers[i%100]), i)
+		objs = append(objs, cc)
+	}
+	start := time.Now()
+	if err := createAll(h.ctx, h.cp.Client, h.concurrency, objs); err != nil {
+		h.t.Fatal(err)
+	}
+	err := waitFor(h.ctx, 20*time.Minute, 3*time.Second, "every channel reconciled", func() (bool, error) {
+		var list cybercoopv1alpha1.CooperationChannelList
+		if err := h.cp.Client.List(h.ctx, &list); err != nil {
+			return false, err
+		}
+		for _, cc := range list.Items {
+			if cc.Status.ObservedGeneration != cc.Generation {
+				return false, nil
+			}
+		}
+		r.channels = len(list.Items)
+		return true, nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.settle()
+	r.settled = time.Since(start)
+	r.withMany = measureMemory()
+	if p := os.Getenv("PERF_HEAPPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			h.t.Fatal(err)
+		}
+		_ = f.Close()
+	}
+	h.t.Logf("memory: after region %+v; with %d channels %+v", r.afterRegion, r.channels, r.withMany)
+	h.report.memory = &r
+}
