@@ -114,12 +114,8 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
 	done
 
 .PHONY: bench
-bench: ## Run the benchmarks once each (ratios are printed as custom metrics).
-	go test ./internal/pki -run '^$$' -bench . -benchtime 2s
-	go test ./internal/vault/... -run '^$$' -bench Ingest -benchtime 1x
-	go test ./internal/vault -run '^$$' -bench CustodyTree -benchtime 1x
-	go test ./internal/gateway/requests -run '^$$' -bench Preservation -benchtime 2s
-	go test ./internal/gateway -run '^$$' -bench 'PreservationAccepted|BareTLS13' -benchtime 400x
+bench: k8s-binaries ## Run the micro-benchmarks, then the scale harness (test/perf) against a real kube-apiserver and etcd; writes docs/performance.md (about 10 minutes; knobs PERF_* in test/perf/harness_test.go).
+	KUBEBUILDER_ASSETS=$(K8S_BIN) PERF_BENCH_DIR=$(BIN)/bench test/perf/bench.sh
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT).$(TOOLS_SUM) $(KUBE_API_LINTER).$(TOOLS_SUM) ## Run golangci-lint with the linters listed in .golangci.yml, and kube-api-linter on api/ (.golangci-kal.yml).

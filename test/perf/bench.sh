@@ -9,7 +9,7 @@ out=${PERF_BENCH_DIR:-$root/bin/bench}
 mkdir -p "$out"
 start=$(date +%s)
 go test ./internal/pki -run '^$' -bench . -benchtime 2s | tee "$out/pki.txt"
-go test ./internal/vault -run '^$' -bench Ingest -benchtime 1x | tee "$out/vault-ingest.txt"
+go test ./internal/vault/... -run '^$' -bench Ingest -benchtime 1x | tee "$out/vault-ingest.txt"
 go test ./internal/vault -run '^$' -bench CustodyTree -benchtime 1x | tee "$out/vault-custodytree.txt"
 go test ./internal/gateway/requests -run '^$' -bench Preservation -benchtime 2s | tee "$out/requests.txt"
 # 2000 requests, not 400: the bare TLS server answers 400 in a few milliseconds,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -478,8 +479,10 @@ type memStats struct {
 	heapInuse, heapAlloc, rss uint64
 }
 
+// measureMemory collects garbage and returns freed pages to the operating system
+// first, so RSS counts what is live, not what the harness's own lists left behind.
 func measureMemory() memStats {
-	runtime.GC()
+	debug.FreeOSMemory()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return memStats{heapInuse: m.HeapInuse, heapAlloc: m.HeapAlloc, rss: vmRSS()}
