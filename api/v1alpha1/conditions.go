@@ -195,3 +195,27 @@ const (
 	// ReasonPeerIsSelf (Ready=False): spec.peer.country is the FocalPoint's own country.
 	ReasonPeerIsSelf = "PeerIsSelf"
 )
+
+// Reported by ConventionProfile. Its Ready says the report is current, not that the
+// State is compliant: a report that finds failures is still a correct report.
+const (
+	// ConditionCompliant is True when every control of the report passes, False when
+	// one fails and Unknown when none fails but one cannot be decided.
+	ConditionCompliant = "Compliant"
+
+	// ReasonAllControlsPass (Compliant=True): every control passes.
+	ReasonAllControlsPass = "AllControlsPass"
+	// ReasonControlsFailing (Compliant=False): at least one control fails; the message
+	// names them.
+	ReasonControlsFailing = "ControlsFailing"
+	// ReasonControlsUnknown (Compliant=Unknown): no control fails, but at least one
+	// cannot be decided; the message names them.
+	ReasonControlsUnknown = "ControlsUnknown"
+
+	// ReasonReportComputed (Ready=True): the controls were computed from the
+	// namespace's resources as they are now.
+	ReasonReportComputed = "ReportComputed"
+	// ReasonInputsUnreadable (Ready=False): a resource the report needs could not be
+	// read; the message says which. The controls keep their last results.
+	ReasonInputsUnreadable = "InputsUnreadable"
+)
