@@ -249,3 +249,17 @@ func example(t testing.TB, name string, edits map[string]any) []byte {
 func reference(t testing.TB) string {
 	return fmt.Sprintf("T-%d-%s", time.Now().UnixNano(), strings.ReplaceAll(t.Name(), "/", "."))
 }
+
+// channelCertAt parses the tls.crt in dir.
+func (c *country) channelCertAt(dir string) *x509.Certificate {
+	c.t.Helper()
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return leaf
+}

@@ -99,6 +99,17 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, acc)
 }
 
+// holdsRecords says whether a request's records (the request, its receipt, its
+// transitions) are held under their cases when they are recorded: a
+// preservation's are, and a mutual legal assistance request's, which may keep a
+// preservation's data held past its period. No timer expires them while the
+// preservation or an assistance request referring to it is open: the hold is
+// released by a person with the vault's release role, when the case view says
+// it is no longer held.
+func holdsRecords(requestType string) bool {
+	return requestType == string(requests.Preservation) || requestType == string(requests.MutualLegalAssistance)
+}
+
 // peekType reads the document's "type" member without validating anything else.
 func peekType(body []byte) string {
 	var head struct {
@@ -141,11 +152,14 @@ func (s *Server) record(ctx context.Context, st *state, peerCountry string, d di
 	actor vault.Identity, req *requests.Request) (wire.Accepted, bool, *refusal) {
 	id := requestID(d, req.Reference)
 	caseRef := caseOf(d, peerCountry, id)
-	keep := s.Now().UTC().Add(time.Duration(retentionDays) * 24 * time.Hour)
+	keep := retainUntil(s.Now(), retentionDays)
 	m := vault.Metadata{
 		CaseReference: caseRef, LegalBasis: legalBasis,
-		AuthorisationReference: accessReference(caseRef), AuthorisationExpiry: keep, RetentionUntil: keep,
+		AuthorisationReference: accessReference(caseRef), AuthorisationExpiry: caseFileAccess(keep), RetentionUntil: keep,
 		Exclusive: true, OwnerOnly: true, OnBehalfOf: &actor,
+		// A preservation's request is held under its case: the vault expires
+		// nothing held, whatever its retention says, until a releaser lets go.
+		Hold: holdsRecords(string(req.Type)),
 	}
 	held, err := st.vault.ObjectsByCase(ctx, caseRef)
 	if err != nil {
@@ -230,8 +244,8 @@ func (s *Server) receiptFor(ctx context.Context, st *state, d direction, id, cas
 	keep := res.RetentionUntil
 	m := vault.Metadata{
 		CaseReference: receiptCase, LegalBasis: entry.LegalBasis,
-		AuthorisationReference: accessReference(receiptCase), AuthorisationExpiry: keep, RetentionUntil: keep,
-		Exclusive: true, OwnerOnly: true,
+		AuthorisationReference: accessReference(receiptCase), AuthorisationExpiry: caseFileAccess(keep), RetentionUntil: keep,
+		Exclusive: true, OwnerOnly: true, Hold: holdsRecords(string(req.Type)),
 	}
 	_, err = s.ingest(ctx, st, m, []byte(compact))
 	if vaultclient.IsStatus(err, http.StatusConflict) {
@@ -244,44 +258,15 @@ func (s *Server) receiptFor(ctx context.Context, st *state, d direction, id, cas
 	if err != nil {
 		return wire.Accepted{}, false, s.vaultRefusal(err)
 	}
-	s.receipts.put(caseRef, compact)
+	s.receipts.put(path.Join(caseRef, "receipt"), compact)
 	return wire.Accepted{RequestID: id, Receipt: compact}, true, nil
 }
 
 // storedReceipt reads the receipt stored under a request's case; "" when none is.
-// A stored receipt never changes, so it is kept in memory once read: a sender that
-// polls its request's state does not grow the custody log with reads.
+// A stored receipt never changes, so it is kept in memory once read (readCase): a
+// sender that polls its request's state does not grow the custody log with reads.
 func (s *Server) storedReceipt(ctx context.Context, st *state, caseRef string) (string, error) {
-	if compact, ok := s.receipts.get(caseRef); ok {
-		return compact, nil
-	}
-	compact, err := s.readReceipt(ctx, st, caseRef)
-	if err == nil && compact != "" {
-		s.receipts.put(caseRef, compact)
-	}
-	return compact, err
-}
-
-func (s *Server) readReceipt(ctx context.Context, st *state, caseRef string) (string, error) {
-	receiptCase := path.Join(caseRef, "receipt")
-	held, err := st.vault.ObjectsByCase(ctx, receiptCase)
-	if err != nil || len(held) == 0 {
-		return "", err
-	}
-	access := ""
-	for _, c := range held[0].Cases {
-		if c.Metadata.CaseReference == receiptCase && c.Metadata.AuthorisationReference != "" {
-			access = c.Metadata.AuthorisationReference
-		}
-	}
-	if access == "" {
-		return "", fmt.Errorf("the vault lists receipt %s without the reference to read it", receiptCase)
-	}
-	body, err := st.vault.Read(ctx, held[0].Digest, access, maxReceiptBytes)
-	if err != nil {
-		return "", err
-	}
-	return string(body), nil
+	return s.readCase(ctx, st, liveLocator(st), path.Join(caseRef, "receipt"))
 }
 
 // vaultRefusal answers a vault failure: the detail (internal addresses, TLS
@@ -338,9 +323,14 @@ func (s *Server) requestState(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, c.channel.Country, s.vaultRefusal(errors.New("the stored receipt cannot be read")))
 		return
 	}
+	h, updates, err := s.inboundHistory(r.Context(), st, liveLocator(st), caseRef, rc, true)
+	if err != nil {
+		s.refuse(w, r, c.channel.Country, s.vaultRefusal(err))
+		return
+	}
 	writeJSON(w, http.StatusOK, wire.RequestState{
 		RequestID: id, Type: rc.Type, Reference: rc.Reference, Received: rc.Received,
-		State: wire.StateReceived, Receipt: compact,
+		State: h.State(), Receipt: compact, Updates: updates,
 	})
 }
 

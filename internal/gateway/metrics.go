@@ -14,6 +14,12 @@ type metrics struct {
 	refused  *prometheus.CounterVec
 	sent     *prometheus.CounterVec
 	channels prometheus.Gauge
+	// transitions counts the lifecycle steps of received requests.
+	transitions *prometheus.CounterVec
+	// open and overdue are the received requests not decided yet, and those past
+	// their deadline, by peer and type, as of the latest scan of the vault.
+	open    *prometheus.GaugeVec
+	overdue *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -35,8 +41,20 @@ func newMetrics() *metrics {
 			Name: "cybercoop_gateway_channels",
 			Help: "Channels loaded from the channels file.",
 		}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cybercoop_gateway_request_transitions_total",
+			Help: "Lifecycle steps of received requests recorded in the vault, by peer, type and the state reached.",
+		}, []string{"peer", "type", "state"}),
+		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cybercoop_gateway_requests_open",
+			Help: "Received requests not decided yet, by peer and type, from the custody records (latest scan).",
+		}, []string{"peer", "type"}),
+		overdue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cybercoop_gateway_requests_overdue",
+			Help: "Received requests past their deadline and not decided, by peer and type, from the custody records (latest scan).",
+		}, []string{"peer", "type"}),
 	}
-	m.registry.MustRegister(m.accepted, m.refused, m.sent, m.channels)
+	m.registry.MustRegister(m.accepted, m.refused, m.sent, m.channels, m.transitions, m.open, m.overdue)
 	return m
 }
 

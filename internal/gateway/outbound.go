@@ -118,7 +118,7 @@ func (s *Server) outbound(w http.ResponseWriter, r *http.Request) {
 func (s *Server) keepSent(ctx context.Context, st *state, ch *channel, officer vault.Identity, req *requests.Request, sent *peer.Submitted) *refusal {
 	d := direction{name: "outbound", from: st.cfg.Country, to: ch.Country}
 	caseRef := caseOf(d, ch.Country, requestID(d, req.Reference))
-	keep := s.Now().UTC().AddDate(0, 0, int(ch.RetentionDays))
+	keep := retainUntil(s.Now(), ch.RetentionDays)
 	objects := []struct {
 		caseRef string
 		body    []byte
@@ -130,7 +130,7 @@ func (s *Server) keepSent(ctx context.Context, st *state, ch *channel, officer v
 	for _, o := range objects {
 		m := vault.Metadata{
 			CaseReference: o.caseRef, LegalBasis: ch.LegalBasis,
-			AuthorisationReference: accessReference(o.caseRef), AuthorisationExpiry: keep, RetentionUntil: keep,
+			AuthorisationReference: accessReference(o.caseRef), AuthorisationExpiry: caseFileAccess(keep), RetentionUntil: keep,
 			Exclusive: true, OwnerOnly: true, OnBehalfOf: o.actor,
 		}
 		_, err := s.ingest(ctx, st, m, o.body)

@@ -164,6 +164,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+wire.PathOpenAPI, s.openAPI)
 	mux.HandleFunc("GET "+wire.PathSchemas+"{name}", s.schema)
 	mux.HandleFunc("POST "+wire.PathOutbound+"{channel}/requests", s.outbound)
+	// Requests as cases (lifecycle.go, casesapi.go).
+	mux.HandleFunc("POST "+wire.PathRequests+"/{id}/transitions", s.requesterAction)
+	mux.HandleFunc("POST "+wire.PathUpdates, s.receiveUpdate)
+	mux.HandleFunc("GET "+wire.PathCases, s.listCases)
+	mux.HandleFunc("GET "+wire.PathCases+"/{direction}/{peer}/{id}", s.showCase)
+	mux.HandleFunc("POST "+wire.PathCases+"/{direction}/{peer}/{id}/transitions", s.officerAction)
+	mux.HandleFunc("GET "+wire.PathStatistics, s.statistics)
 	return mux
 }
 

@@ -7,12 +7,15 @@
 package cases
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gowebpki/jcs"
 )
 
 // State is where a request stands.
@@ -328,4 +331,14 @@ func joinGrounds() string {
 		s[i] = string(g)
 	}
 	return strings.Join(s, ", ")
+}
+
+// Canonical is the transition as it is stored and digested: its RFC 8785
+// canonical JSON.
+func (t Transition) Canonical() ([]byte, error) {
+	raw, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	return jcs.Transform(raw)
 }

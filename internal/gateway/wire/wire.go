@@ -7,6 +7,7 @@ package wire
 import (
 	"time"
 
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/requests"
 )
 
@@ -18,6 +19,14 @@ const (
 	PathSchemas     = "/v1/schemas/"
 	// PathOutbound is followed by the channel's name and "/requests".
 	PathOutbound = "/v1/outbound/"
+	// PathUpdates is where a peer pushes the status updates it signed for the
+	// requests this State sent it.
+	PathUpdates = "/v1/updates"
+	// PathCases is the officers' view of the requests in both directions:
+	// /v1/cases, /v1/cases/{direction}/{peer}/{id} and .../transitions.
+	PathCases = "/v1/cases"
+	// PathStatistics is the officers' statistics report.
+	PathStatistics = "/v1/statistics"
 )
 
 // MaxRequestBody bounds a request document; the largest realistic one (a mutual
@@ -82,6 +91,14 @@ const (
 	ReasonPeerRefused = "PeerRefused"
 	// ReasonReceiptInvalid (502): outbound, the peer's receipt did not verify.
 	ReasonReceiptInvalid = "ReceiptInvalid"
+	// ReasonTransitionNotAllowed (409): the request's state does not allow the
+	// action (it may have moved since it was read).
+	ReasonTransitionNotAllowed = "TransitionNotAllowed"
+	// ReasonInvalidTransition (400): the action, its reason or its grounds are wrong.
+	ReasonInvalidTransition = "InvalidTransition"
+	// ReasonUpdateInvalid (400 to a pushing peer, 502 to an officer): a status
+	// update did not verify or does not follow the updates held.
+	ReasonUpdateInvalid = "UpdateInvalid"
 )
 
 // RequestState is the answer to GET /v1/requests/{id}.
@@ -90,10 +107,53 @@ type RequestState struct {
 	Type      string    `json:"type"`
 	Reference string    `json:"reference"`
 	Received  time.Time `json:"received"`
-	// State is Received for every request in this release.
-	State   string `json:"state"`
-	Receipt string `json:"receipt"`
+	// State is where the request stands (internal/gateway/cases).
+	State   cases.State `json:"state"`
+	Receipt string      `json:"receipt"`
+	// Updates are the signed status updates of every transition, in order.
+	Updates []string `json:"updates,omitempty"`
+}
+
+// CaseAction is the body of POST .../transitions: an action on a request
+// (internal/gateway/cases), with its reason and, for a refusal, its grounds.
+type CaseAction struct {
+	Action  cases.Action   `json:"action"`
+	Reason  string         `json:"reason,omitempty"`
+	Grounds []cases.Ground `json:"grounds,omitempty"`
+	// ExpectedState, if set, makes the action conditional: it is refused with
+	// 409 if the request is no longer in that state (someone moved it since).
+	ExpectedState cases.State `json:"expectedState,omitempty"`
+}
+
+// CaseUpdate carries one signed status update (a compact JWS of type
+// receipt.TypeStatusUpdate): the answer to an action, and the body of a push.
+type CaseUpdate struct {
+	Update string `json:"update"`
+	// Transition is the update's transition, decoded, for people and tools; the
+	// signed update is what counts.
+	Transition *cases.Transition `json:"transition,omitempty"`
+	// Delivered is set on an officer's action: whether the sender's gateway took
+	// the update (it can also fetch it later).
+	Delivered *bool `json:"delivered,omitempty"`
+}
+
+// Case is one request as the officers see it.
+type Case struct {
+	Direction string `json:"direction"` // inbound or outbound
+	Peer      string `json:"peer"`
+	RequestID string `json:"requestId"`
+	// PeerRequestID is the peer's id of an outbound request.
+	PeerRequestID string             `json:"peerRequestId,omitempty"`
+	Type          string             `json:"type"`
+	Reference     string             `json:"reference"`
+	Received      time.Time          `json:"received"`
+	State         cases.State        `json:"state"`
+	Due           time.Time          `json:"due"`
+	Overdue       bool               `json:"overdue"`
+	Transitions   []cases.Transition `json:"transitions,omitempty"`
+	// Preservation is a Preservation request's hold.
+	Preservation *cases.Preservation `json:"preservation,omitempty"`
 }
 
 // StateReceived: recorded in the vault and acknowledged with a receipt.
-const StateReceived = "Received"
+const StateReceived = cases.Received
