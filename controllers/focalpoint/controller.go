@@ -128,7 +128,9 @@ func (r *Reconciler) kind() *reconciler.Kind[*cybercoopv1alpha1.FocalPoint, *sco
 		// but the national CA, which the finalizer keeps unless asked (caDeletionPolicy).
 		Finalizer: Finalizer,
 		Finalize:  r.finalize,
-		Forget:    func(key types.NamespacedName) { metrics.ForgetCertificates(key.Namespace, kindFocalPoint, key.Name) },
+		Forget: func(key types.NamespacedName) {
+			metrics.ForgetCertificates(key.Namespace, kindFocalPoint, key.Name, focalPointRoles...)
+		},
 	}
 }
 
@@ -144,8 +146,11 @@ func (r *Reconciler) newScope(fp *cybercoopv1alpha1.FocalPoint, now time.Time) *
 // report publishes the certificates' expiry as metrics and warns about certificates in
 // use that are past their renewal time.
 func (r *Reconciler) report(ctx context.Context, s *scope) {
-	certs.Publish(ctx, r.Recorder, s.fp, kindFocalPoint, []string{certs.RoleCA, roleGatewayServing, roleGatewayClient, roleOfficer}, &s.certs, s.Now)
+	certs.Publish(ctx, r.Recorder, s.fp, kindFocalPoint, focalPointRoles, &s.certs, s.Now)
 }
+
+// focalPointRoles are the roles of the certificates a FocalPoint publishes metrics of.
+var focalPointRoles = []string{certs.RoleCA, roleGatewayServing, roleGatewayClient, roleOfficer}
 
 // SetupWithManager registers the controller and its watches. cert-manager's
 // Certificates are watched only when cert-manager is installed, so the operator starts

@@ -45,8 +45,17 @@ func DeleteCertificateExpiration(namespace, kind, name, role string) {
 }
 
 // ForgetCertificates removes every series of the resource kind namespace/name, e.g.
-// when it is deleted, so no stale expiry lingers and alerts.
-func ForgetCertificates(namespace, kind, name string) {
+// when it is deleted, so no stale expiry lingers and alerts. Given the roles the kind
+// publishes, it deletes exactly those series; without, it scans every series, which
+// costs a scan of thousands for each channel event when a country has thousands of
+// channels.
+func ForgetCertificates(namespace, kind, name string, roles ...string) {
+	if len(roles) > 0 {
+		for _, role := range roles {
+			certificateExpiration.DeleteLabelValues(namespace, kind, name, role)
+		}
+		return
+	}
 	certificateExpiration.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "kind": kind, "name": name})
 }
 
