@@ -532,3 +532,67 @@ func (s *Server) collect(ctx context.Context, st *state, objects []vault.ObjectI
 	slices.SortFunc(out, func(a, b wire.Case) int { return b.Received.Compare(a.Received) })
 	return out, nil
 }
+
+// scanCases sets the open and overdue gauges from the custody records every
+// CaseScanInterval, and logs each received request the first time it is seen
+// overdue (by id, peer and type; never content).
+func (s *Server) scanCases(ctx context.Context) {
+	interval := s.CaseScanInterval
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	overdue := map[string]bool{}
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		st := s.current.Load()
+		if st != nil && st.vault != nil {
+			scanCtx, cancel := context.WithTimeout(ctx, interval)
+			objects, err := st.vault.Objects(scanCtx)
+			var all []wire.Case
+			if err == nil {
+				all, err = s.collect(scanCtx, st, objects)
+			}
+			cancel()
+			if err != nil {
+				s.Log.V(1).Info("the requests could not be scanned", "error", err.Error())
+			} else {
+				overdue = s.recordScan(all, overdue)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// recordScan sets the gauges from one scan and returns the overdue set.
+func (s *Server) recordScan(all []wire.Case, before map[string]bool) map[string]bool {
+	type key struct{ peer, typ string }
+	open, late := map[key]float64{}, map[key]float64{}
+	now := map[string]bool{}
+	for _, c := range all {
+		if c.Direction != "inbound" || c.State.Terminal() {
+			continue
+		}
+		k := key{c.Peer, c.Type}
+		open[k]++
+		if c.Overdue {
+			late[k]++
+			now[c.RequestID] = true
+			if !before[c.RequestID] {
+				s.Log.Info("a request became overdue", "peer", c.Peer, "type", c.Type, "requestId", c.RequestID,
+					"state", c.State, "due", c.Due.UTC().Format(time.RFC3339))
+			}
+		}
+	}
+	s.metrics.open.Reset()
+	s.metrics.overdue.Reset()
+	for k, n := range open {
+		s.metrics.open.WithLabelValues(k.peer, k.typ).Set(n)
+		s.metrics.overdue.WithLabelValues(k.peer, k.typ).Set(late[k])
+	}
+	return now
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/testr"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
@@ -361,4 +362,49 @@ func (p *casePair) gatewayVaultIdentity(t *testing.T) vault.Identity {
 	t.Helper()
 	cert := p.vn.channelCertAt(p.vn.paths.VaultClientDir)
 	return vault.IdentityFromCertificate(cert)
+}
+
+// TestOverdueRequestsCounted: a preservation not decided within its 72 hours is
+// counted overdue in the gauges and the case view; waiting on the sender stops
+// the clock; a decided request counts no longer.
+func TestOverdueRequestsCounted(t *testing.T) {
+	p := newCasePair(t)
+	_, id := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	scan := func() (open, overdue float64) {
+		t.Helper()
+		st := p.vn.gw.current.Load()
+		objects, err := st.vault.Objects(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := p.vn.gw.collect(t.Context(), st, objects)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.vn.gw.recordScan(all, nil)
+		return testutil.ToFloat64(p.vn.gw.metrics.open.WithLabelValues("FR", "Preservation")),
+			testutil.ToFloat64(p.vn.gw.metrics.overdue.WithLabelValues("FR", "Preservation"))
+	}
+	if open, overdue := scan(); open != 1 || overdue != 0 {
+		t.Fatalf("a new request: open %v overdue %v", open, overdue)
+	}
+	p.clock.advanceTo(73 * time.Hour)
+	if open, overdue := scan(); open != 1 || overdue != 1 {
+		t.Fatalf("after 73 hours: open %v overdue %v", open, overdue)
+	}
+	status, body := p.vnOfficer.mustCall(http.MethodGet, wire.PathCases+"?overdue=true", nil)
+	var listed []wire.Case
+	if status != http.StatusOK || json.Unmarshal(body, &listed) != nil || len(listed) != 1 || listed[0].RequestID != id || !listed[0].Overdue {
+		t.Fatalf("GET /v1/cases?overdue=true: %d %s", status, body)
+	}
+	status, body = p.vnAct(t, id, wire.CaseAction{Action: cases.RequestClarification, Reason: "Which period?"})
+	mustStatus(t, "ask", status, body, http.StatusCreated, "")
+	if _, overdue := scan(); overdue != 0 {
+		t.Fatalf("waiting on the sender: overdue %v", overdue)
+	}
+	status, body = p.vnAct(t, id, wire.CaseAction{Action: cases.Refuse, Reason: "No answer.", Grounds: []cases.Ground{cases.GroundOther}})
+	mustStatus(t, "refuse", status, body, http.StatusCreated, "")
+	if open, overdue := scan(); open != 0 || overdue != 0 {
+		t.Fatalf("decided: open %v overdue %v", open, overdue)
+	}
 }

@@ -37,6 +37,9 @@ type Server struct {
 	ReloadInterval time.Duration
 	// Timeouts bound slow clients; zero fields take their defaults.
 	Timeouts Timeouts
+	// CaseScanInterval is how often the requests in the vault are scanned for
+	// the open and overdue gauges and the overdue log lines. Default 1m.
+	CaseScanInterval time.Duration
 
 	files   *reload.Files
 	current atomic.Pointer[state]
@@ -185,6 +188,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			s.Log.Info("files reloaded", "channels", len(st.channels), "vault", st.vault != nil)
 		}
 	})
+	go s.scanCases(ctx)
 	t := s.Timeouts.withDefaults()
 	srv := &http.Server{
 		Handler:           s.Handler(),
