@@ -7,7 +7,7 @@ import (
 // RequestType is a kind of request a peer State may send over a channel. Each has its
 // own versioned JSON Schema in the gateway (GET /v1/schemas/{name}); more types are
 // added as the convention's other forms of cooperation are built.
-// +kubebuilder:validation:Enum=Preservation;TrafficDataDisclosure;StoredDataAccess;RealTimeTrafficData;Interception;SubscriberInformation;MutualLegalAssistance;EmergencyDisclosure
+// +kubebuilder:validation:Enum=Preservation;TrafficDataDisclosure;StoredDataAccess;RealTimeTrafficData;Interception;SubscriberInformation;MutualLegalAssistance;EmergencyDisclosure;ContentRemoval;AssetTracing;AssetFreezing
 type RequestType string
 
 const (
@@ -33,6 +33,16 @@ const (
 	// RequestEmergencyDisclosure is expedited disclosure in an emergency where a life is
 	// at risk.
 	RequestEmergencyDisclosure RequestType = "EmergencyDisclosure"
+	// RequestContentRemoval is the removal of child sexual abuse material or of intimate
+	// images disseminated without consent (articles 14 to 16 and 34). A request carries
+	// where the material is and its hashes, never the material itself.
+	RequestContentRemoval RequestType = "ContentRemoval"
+	// RequestAssetTracing is the tracing of proceeds of crime in bank accounts and at
+	// virtual-asset addresses (articles 31 and 50), under a domestic order in force.
+	RequestAssetTracing RequestType = "AssetTracing"
+	// RequestAssetFreezing is the freezing of such assets (articles 31 and 50): a request
+	// must carry the freezing order's reference and an expiry that has not passed.
+	RequestAssetFreezing RequestType = "AssetFreezing"
 )
 
 // OnwardTransfer says whether data received over a channel may be passed on to a third
@@ -165,7 +175,8 @@ type CooperationChannelSpec struct {
 
 	// requestTypes are the request types the peer may send over this channel. Intrusive
 	// types (StoredDataAccess, RealTimeTrafficData, Interception) are accepted only with
-	// an authorisation reference and expiry in the request.
+	// an authorisation reference and expiry in the request, AssetFreezing only with its
+	// freezing order's reference and an expiry that has not passed.
 	// +required
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1

@@ -475,7 +475,7 @@ var stackRefusals = []stackRefusal{
 		want: "at '/vault/retention/minimumDays': value must be 'at least 60: the convention requires expedited preservation for at least 60 days'",
 		crd:  "retention.minimumDays must be at least 60: the convention requires expedited preservation for at least 60 days"},
 	{name: "unknown request type", args: []string{"--set", "peers[0].requestTypes={Preservation,Extradition}"},
-		want: "at '/peers/0/requestTypes/1': value must be one of 'Preservation', 'TrafficDataDisclosure', 'StoredDataAccess', 'RealTimeTrafficData', 'Interception', 'SubscriberInformation', 'MutualLegalAssistance', 'EmergencyDisclosure'",
+		want: "at '/peers/0/requestTypes/1': value must be one of 'Preservation', 'TrafficDataDisclosure', 'StoredDataAccess', 'RealTimeTrafficData', 'Interception', 'SubscriberInformation', 'MutualLegalAssistance', 'EmergencyDisclosure', 'ContentRemoval', 'AssetTracing', 'AssetFreezing'",
 		crd:  `Unsupported value: "Extradition"`},
 	{name: "country not assigned", args: []string{"--set", "country=XK"},
 		want: "at '/country': value must be 'an officially assigned ISO 3166-1 alpha-2 country code in upper case, e.g. KE, VN or BR'",

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	v1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/requests"
 )
 
 const peerPEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -46,6 +47,18 @@ var _ = Describe("CooperationChannel validation by the API server", func() {
 		Expect(k8sClient.Create(context.Background(), cc)).To(Succeed())
 		Expect(cc.Spec.DataProtection.OnwardTransfer).To(Equal(v1.OnwardTransferProhibited))
 		Expect(cc.Spec.DataProtection.RetentionDays).To(Equal(int32(365)))
+	})
+
+	// The API's enum mirrors the gateway's request types: a type the gateway has a
+	// schema for can be permitted on a channel, and nothing else can.
+	It("accepts every request type the gateway has a schema for", func() {
+		cc := validChannel("every-type")
+		cc.Spec.RequestTypes = nil
+		for _, t := range requests.Types {
+			cc.Spec.RequestTypes = append(cc.Spec.RequestTypes, v1.RequestType(t))
+		}
+		Expect(cc.Spec.RequestTypes).To(ContainElements(v1.RequestContentRemoval, v1.RequestAssetTracing, v1.RequestAssetFreezing))
+		Expect(k8sClient.Create(context.Background(), cc)).To(Succeed())
 	})
 
 	It("defaults the key of a trust bundle taken from a Secret", func() {

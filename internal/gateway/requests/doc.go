@@ -6,8 +6,8 @@
 // The schemas are the single source of truth. They are the files
 // schemas/v1/<kebab-name>.schema.json (JSON Schema draft 2020-12), one per
 // Type, plus schemas/v1/common.schema.json, whose $defs (requesting
-// authority, period, authorisation, custodian, offence, identifiers…) the type
-// schemas reference. The files are embedded in the binary; Parse validates
+// authority, period, authorisation, custodian, offence, identifiers, orders,
+// assets, amounts…) the type schemas reference. The files are embedded in the binary; Parse validates
 // with github.com/santhosh-tekuri/jsonschema/v6 compiled from them (format
 // assertions on, $ref resolved only among the embedded files, never from the
 // network), OpenAPI embeds them, and GET /v1/schemas/{name} serves them.
@@ -25,7 +25,8 @@
 //
 // Adding a request type is an addition, not a rewrite:
 //  1. add a constant of type Type with a doc comment, and append it to Types
-//     (and to Intrusive if the measure needs an authorisation);
+//     (and to Intrusive if the measure needs an authorisation, to restsOnOrder
+//     if the request gives effect to a domestic order in its "order" field);
 //  2. add schemas/v1/<kebab-name>.schema.json (kebab-name from the constant:
 //     AssetFreezing is asset-freezing), with "$id" SchemaBaseURL+file name,
 //     the common envelope properties referencing common.schema.json exactly as

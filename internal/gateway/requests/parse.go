@@ -62,14 +62,20 @@ type Request struct {
 	AuthorisationReference string
 	// AuthorisationExpiry is authorisation.expiry, zero when absent.
 	AuthorisationExpiry time.Time
+	// OrderReference is order.reference, the domestic order an AssetTracing
+	// or AssetFreezing request rests on; "" for the other types.
+	OrderReference string
+	// OrderExpiry is order.expiry, zero when absent (never for AssetFreezing).
+	OrderExpiry time.Time
 }
 
 // Parse checks a request body: one JSON object (no trailing data, no repeated
 // member names, nesting at most MaxDepth, numbers that canonical form keeps
 // exact), whose "type" is one of Types, valid against that type's schema; an
 // intrusive type's authorisation must not have expired at now, real-time
-// collection and interception must not outlast it, and no period may end
-// before it starts (the checks on times that JSON Schema cannot express).
+// collection and interception must not outlast it, the order an asset-tracing
+// or asset-freezing request rests on must not have expired, and no period may
+// end before it starts (the checks on times that JSON Schema cannot express).
 //
 // On a document that is not valid it returns a nil Request and every field
 // error found (up to MaxFieldErrors), sorted by path and without duplicates.
@@ -102,13 +108,17 @@ func Parse(body []byte, now time.Time) (*Request, []FieldError, error) {
 			problems = append(problems, fieldErrors(t, verr)...)
 		}
 	}
-	authRef, authExpiry, expiryUnread := authorisation(doc)
-	if expiryUnread && Intrusive(t) && !slices.ContainsFunc(problems, func(p FieldError) bool { return p.Path == expiryPath }) {
-		// The schema's date-time format and parseInstant disagree: refuse
-		// rather than let an unread expiry pass as none.
-		problems = append(problems, FieldError{Path: expiryPath, Message: "is a date-time this gateway cannot read; write it like 2026-11-22T09:30:00Z"})
+	authRef, authExpiry, expiryUnread := referenceAndExpiry(doc, "authorisation")
+	orderRef, orderExpiry, orderExpiryUnread := referenceAndExpiry(doc, "order")
+	// The schema's date-time format and parseInstant disagree: refuse rather
+	// than let an unread expiry pass as none.
+	if expiryUnread && Intrusive(t) {
+		problems = unreadExpiry(problems, expiryPath)
 	}
-	problems = append(problems, timeProblems(t, doc, authExpiry, now)...)
+	if orderExpiryUnread && restsOnOrder(t) {
+		problems = unreadExpiry(problems, orderExpiryPath)
+	}
+	problems = append(problems, timeProblems(t, doc, authExpiry, orderExpiry, now)...)
 	if len(problems) > 0 {
 		return nil, sortFieldErrors(problems), nil
 	}
@@ -126,14 +136,26 @@ func Parse(body []byte, now time.Time) (*Request, []FieldError, error) {
 		Digest:                 sha256.Sum256(canonical),
 		AuthorisationReference: authRef,
 		AuthorisationExpiry:    authExpiry,
+		OrderReference:         orderRef,
+		OrderExpiry:            orderExpiry,
 	}, nil, nil
+}
+
+// unreadExpiry adds a problem at path, unless the schema already reported
+// one there.
+func unreadExpiry(problems []FieldError, path string) []FieldError {
+	if slices.ContainsFunc(problems, func(p FieldError) bool { return p.Path == path }) {
+		return problems
+	}
+	return append(problems, FieldError{Path: path, Message: "is a date-time this gateway cannot read; write it like 2026-11-22T09:30:00Z"})
 }
 
 // timeProblems checks what JSON Schema cannot say about times: an intrusive
 // type's authorisation must be in force at now, and the measure must not
-// outlast it; no period may end before it starts. Values the schema refuses
-// are skipped here: the schema's error says what is wrong with them.
-func timeProblems(t Type, doc map[string]any, authExpiry, now time.Time) []FieldError {
+// outlast it; the order an asset request rests on must be in force at now; no
+// period may end before it starts. Values the schema refuses are skipped here:
+// the schema's error says what is wrong with them.
+func timeProblems(t Type, doc map[string]any, authExpiry, orderExpiry, now time.Time) []FieldError {
 	var problems []FieldError
 	if Intrusive(t) && !authExpiry.IsZero() {
 		if !now.Before(authExpiry) {
@@ -144,6 +166,9 @@ func timeProblems(t Type, doc map[string]any, authExpiry, now time.Time) []Field
 				problems = append(problems, FieldError{Path: "/period/to", Message: "is after the authorisation's expiry: the measure must end when the authorisation does, or before"})
 			}
 		}
+	}
+	if restsOnOrder(t) && !orderExpiry.IsZero() && !now.Before(orderExpiry) {
+		problems = append(problems, FieldError{Path: orderExpiryPath, Message: "has passed: the order must still be in force when the request is received"})
 	}
 	walkPeriods("", doc, func(pointer string, from, to time.Time) {
 		if to.Before(from) {
@@ -229,14 +254,18 @@ func typeList() string {
 	return strings.Join(names, ", ")
 }
 
-const expiryPath = "/authorisation/expiry"
+const (
+	expiryPath      = "/authorisation/expiry"
+	orderExpiryPath = "/order/expiry"
+)
 
-// authorisation returns authorisation.reference and authorisation.expiry, ""
-// and zero when absent, and whether an expiry is present but unreadable.
-func authorisation(doc map[string]any) (ref string, expiry time.Time, unread bool) {
-	auth, _ := doc["authorisation"].(map[string]any)
-	ref, _ = auth["reference"].(string)
-	expiryText, present := auth["expiry"].(string)
+// referenceAndExpiry returns the reference and expiry of the authorisation
+// or order in the document's member field, "" and zero when absent, and
+// whether an expiry is present but unreadable.
+func referenceAndExpiry(doc map[string]any, field string) (ref string, expiry time.Time, unread bool) {
+	obj, _ := doc[field].(map[string]any)
+	ref, _ = obj["reference"].(string)
+	expiryText, present := obj["expiry"].(string)
 	if !present {
 		return ref, time.Time{}, false
 	}

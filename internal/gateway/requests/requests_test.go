@@ -52,6 +52,18 @@ func TestParseAcceptsEveryExample(t *testing.T) {
 			} else if req.AuthorisationReference != "" || !req.AuthorisationExpiry.IsZero() {
 				t.Errorf("authorisation = %q %v, want none", req.AuthorisationReference, req.AuthorisationExpiry)
 			}
+			order, hasOrder := doc["order"].(map[string]any)
+			if hasOrder != restsOnOrder(typ) {
+				t.Fatalf("the example has an order: %v, want %v", hasOrder, restsOnOrder(typ))
+			}
+			if hasOrder {
+				wantExpiry, _ := time.Parse(time.RFC3339, order["expiry"].(string))
+				if req.OrderReference != order["reference"] || wantExpiry.IsZero() || !req.OrderExpiry.Equal(wantExpiry) {
+					t.Errorf("order = %q %v, want %q %v", req.OrderReference, req.OrderExpiry, order["reference"], wantExpiry)
+				}
+			} else if req.OrderReference != "" || !req.OrderExpiry.IsZero() {
+				t.Errorf("order = %q %v, want none", req.OrderReference, req.OrderExpiry)
+			}
 		})
 	}
 }
@@ -265,7 +277,7 @@ func TestParseReportsEveryFieldError(t *testing.T) {
 		name: "unknown type",
 		typ:  TrafficDataDisclosure,
 		mutate: func(doc map[string]any) {
-			doc["type"] = "AssetFreezing"
+			doc["type"] = "Extradition"
 		},
 		want: []FieldError{{"/type", "must be one of " + strings.Join(typeNames(), ", ")}},
 	}, {
@@ -563,7 +575,7 @@ func TestSchemaFiles(t *testing.T) {
 			t.Errorf("%s: type const is %v", typ, c)
 		}
 	}
-	if _, ok := Schema("AssetFreezing"); ok || SchemaID("AssetFreezing") != "" {
+	if _, ok := Schema("Extradition"); ok || SchemaID("Extradition") != "" {
 		t.Error("an unknown type has a schema")
 	}
 	if got, want := kebabName(RealTimeTrafficData), "real-time-traffic-data"; got != want {
@@ -636,6 +648,18 @@ func TestTypeSchemasShareTheEnvelope(t *testing.T) {
 		}
 		if got := slices.Contains(doc.Required, "authorisation"); got != Intrusive(typ) {
 			t.Errorf("%s: authorisation required = %v, want %v", typ, got, Intrusive(typ))
+		}
+		// Parse reads order.reference and order.expiry only where the order is
+		// the common definition, and every type that rests on one requires it.
+		order, hasOrder := doc.Properties["order"]
+		if hasOrder != restsOnOrder(typ) || hasOrder != slices.Contains(doc.Required, "order") {
+			t.Errorf("%s: order property %v, required %v; want both %v", typ, hasOrder, slices.Contains(doc.Required, "order"), restsOnOrder(typ))
+		}
+		if hasOrder && order["$ref"] != commonFile+"#/$defs/order" {
+			t.Errorf("%s: properties.order.$ref = %v, want %s#/$defs/order", typ, order["$ref"], commonFile)
+		}
+		if required, _ := order["required"].([]any); (typ == AssetFreezing) != slices.Contains(required, any("expiry")) {
+			t.Errorf("%s: order.expiry required = %v", typ, !(typ == AssetFreezing))
 		}
 	}
 }

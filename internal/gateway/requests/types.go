@@ -35,6 +35,20 @@ const (
 	// EmergencyDisclosure asks for immediate disclosure of data when a
 	// person's life or safety is at imminent risk.
 	EmergencyDisclosure Type = "EmergencyDisclosure"
+	// ContentRemoval asks for the removal of child sexual abuse material, of
+	// material used to solicit a child, or of intimate images disseminated
+	// without consent (arts. 14–16 and 34). It carries where the material is
+	// and its hashes, never the material: its schema has no field that could
+	// hold it.
+	ContentRemoval Type = "ContentRemoval"
+	// AssetTracing asks the requested State to identify and trace proceeds of
+	// crime in bank accounts and at virtual-asset addresses (arts. 31 and 50).
+	// Rests on a domestic order, which must not have ended.
+	AssetTracing Type = "AssetTracing"
+	// AssetFreezing asks the requested State to freeze assets, giving effect to
+	// a freezing order of the requesting State (arts. 31 and 50). The order's
+	// expiry is required and must not have passed.
+	AssetFreezing Type = "AssetFreezing"
 )
 
 // Types lists every request type the gateway accepts, in the order they are
@@ -48,6 +62,9 @@ var Types = []Type{
 	SubscriberInformation,
 	MutualLegalAssistance,
 	EmergencyDisclosure,
+	ContentRemoval,
+	AssetTracing,
+	AssetFreezing,
 }
 
 // Intrusive reports whether requests of type t ask for an intrusive measure,
@@ -61,6 +78,11 @@ func Intrusive(t Type) bool {
 	}
 	return false
 }
+
+// restsOnOrder reports whether requests of type t rest on a domestic order
+// (common.schema.json#/$defs/order) in their "order" field: Parse refuses one
+// whose expiry has passed. AssetFreezing's schema also requires the expiry.
+func restsOnOrder(t Type) bool { return t == AssetTracing || t == AssetFreezing }
 
 // known reports whether t is one of Types.
 func known(t Type) bool {
