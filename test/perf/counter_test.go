@@ -165,13 +165,14 @@ var decoder = serializer.NewCodecFactory(manageropts.Scheme()).UniversalDeserial
 type tally struct {
 	byVerb      map[string]int
 	writesByRes map[string]int
+	getsByRes   map[string]int // direct reads (not the cache) by resource and answer
 	writes      int
 	conflicts   int
 	total       int
 }
 
 func count(reqs []apiRequest, keep func(apiRequest) bool) tally {
-	t := tally{byVerb: map[string]int{}, writesByRes: map[string]int{}}
+	t := tally{byVerb: map[string]int{}, writesByRes: map[string]int{}, getsByRes: map[string]int{}}
 	for _, r := range reqs {
 		if keep != nil && !keep(r) {
 			continue
@@ -181,6 +182,9 @@ func count(reqs []apiRequest, keep func(apiRequest) bool) tally {
 		if r.write() {
 			t.writes++
 			t.writesByRes[r.verb+" "+r.resource]++
+		}
+		if r.verb == "get" {
+			t.getsByRes[fmt.Sprintf("%s %d", r.resource, r.status)]++
 		}
 		if r.status == http.StatusConflict {
 			t.conflicts++
@@ -206,20 +210,25 @@ func writesTo(reqs []apiRequest, resource, namespace, name string) int {
 
 // describeWrites lists writes by verb and resource, most frequent first, for a
 // failure message or a report cell.
-func (t tally) describeWrites() string {
-	keys := make([]string, 0, len(t.writesByRes))
-	for k := range t.writesByRes {
+func (t tally) describeWrites() string { return describeCounts(t.writesByRes) }
+
+// describeGets lists the reads sent to the API server by resource and answer.
+func (t tally) describeGets() string { return describeCounts(t.getsByRes) }
+
+func describeCounts(counts map[string]int) string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b string) int {
-		if t.writesByRes[a] != t.writesByRes[b] {
-			return t.writesByRes[b] - t.writesByRes[a]
+		if counts[a] != counts[b] {
+			return counts[b] - counts[a]
 		}
 		return strings.Compare(a, b)
 	})
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s ×%d", k, t.writesByRes[k])
+		parts[i] = fmt.Sprintf("%s ×%d", k, counts[k])
 	}
 	return strings.Join(parts, ", ")
 }

@@ -132,6 +132,7 @@ func (r *report) markdown() string {
 	w("| requests by verb | %s |", verbs(m.requests))
 	w("| writes per channel (all the manager's writes / channels) | %s (target ≤ 3) |", per(m.requests.writes, m.channels))
 	w("| writes by resource | %s |", m.requests.describeWrites())
+	w("| reads sent to the API server (cache misses), by resource and answer | %s |", m.requests.describeGets())
 	w("| 409 conflicts | %d (target 0) |", m.requests.conflicts)
 	w("| channel client certificates issued (Secret writes) | %d |", m.issued)
 	w("| gateway channels Secret writes | %d |", m.gatewayCfg)
