@@ -37,6 +37,11 @@ On --listen (HTTPS, TLS 1.3, client certificates required):
   GET  /v1/trust-bundle                   this State's CA bundle, signed with the serving key
   GET  /v1/openapi.json, /v1/schemas/{t}  the API and one JSON Schema per request type
   POST /v1/outbound/{channel}/requests    a local officer's request to the channel's peer
+  POST /v1/requests/{id}/transitions      the sender answers a clarification or withdraws
+  POST /v1/updates                        a peer's signed status update of a request sent
+  GET  /v1/cases[/{dir}/{peer}/{id}]      officers: requests in both directions, as cases
+  POST /v1/cases/{dir}/{peer}/{id}/transitions   officers: move a request (cybercoop cases)
+  GET  /v1/statistics                     officers: the report of articles 55 and 57
 On --health-addr (plain HTTP, for the kubelet and Prometheus): /healthz, /readyz, /metrics.
 
 Every file is re-read when it changes; nothing needs a restart.`,

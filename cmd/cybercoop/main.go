@@ -31,6 +31,6 @@ secure channels to peer States. One binary, one role per subcommand.`,
 		SilenceErrors: true,
 		Version:       version.Version,
 	}
-	root.AddCommand(newManagerCommand(), newGatewayCommand(), vaultcmd.NewCommand())
+	root.AddCommand(newManagerCommand(), newGatewayCommand(), vaultcmd.NewCommand(), newCasesCommand())
 	return root
 }

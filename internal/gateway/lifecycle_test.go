@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,8 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/officer"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
+	"github.com/cybercoop/cybercoop-operator/internal/pki"
 	"github.com/cybercoop/cybercoop-operator/internal/vault"
 )
 
@@ -406,5 +410,55 @@ func TestOverdueRequestsCounted(t *testing.T) {
 	mustStatus(t, "refuse", status, body, http.StatusCreated, "")
 	if open, overdue := scan(); open != 0 || overdue != 0 {
 		t.Fatalf("decided: open %v overdue %v", open, overdue)
+	}
+}
+
+// TestOfficerClient: the client `cybercoop cases` is built on, with the officer's
+// credentials laid out as the operator's Secret is.
+func TestOfficerClient(t *testing.T) {
+	p := newCasePair(t)
+	_, id := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	dir := t.TempDir()
+	certPEM, keyPEM := p.vn.issuePEM(pki.LeafSpec{CommonName: "duty officer", URIs: []string{p.vn.officerIdentity()}, Usages: []pki.Usage{pki.UsageClient}})
+	writeFile(t, filepath.Join(dir, "tls.crt"), certPEM)
+	writeFile(t, filepath.Join(dir, "tls.key"), keyPEM)
+	writeFile(t, filepath.Join(dir, "ca.crt"), p.vn.trustPEM())
+	cert, roots, err := officer.LoadCredentials(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := officer.New(p.vn.url, p.vn.serverName(), cert, roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := c.List(t.Context(), officer.Filter{Direction: "inbound"})
+	if err != nil || len(all) != 1 || all[0].RequestID != id {
+		t.Fatalf("list: %+v, %v", all, err)
+	}
+	target := "inbound/FR/" + id
+	u, err := c.Act(t.Context(), target, wire.CaseAction{Action: cases.Start})
+	if err != nil || u.Transition.To != cases.InProgress {
+		t.Fatalf("act: %+v, %v", u, err)
+	}
+	_, err = c.Act(t.Context(), target, wire.CaseAction{Action: cases.Start})
+	var refused *officer.Error
+	if !errors.As(err, &refused) || refused.Status != http.StatusConflict || refused.Refusal.Reason != wire.ReasonTransitionNotAllowed {
+		t.Fatalf("acting twice: %v", err)
+	}
+	if _, err := c.Show(t.Context(), "inbound/FR/rq-"+strings.Repeat("0", 32)); !officer.IsNotFound(err) {
+		t.Fatalf("an unknown request: %v", err)
+	}
+	if _, err := c.Show(t.Context(), "FR/"+id); err == nil || !strings.Contains(err.Error(), "inbound|outbound/<peer country>/<request id>") {
+		t.Fatalf("a malformed target: %v", err)
+	}
+	csv, err := c.Statistics(t.Context(), time.Time{}, time.Time{}, true)
+	if err != nil || !strings.Contains(string(csv), ",count,Received,FR,Preservation,InProgress,1,") {
+		t.Fatalf("statistics: %s, %v", csv, err)
+	}
+	// The peer's channel certificate is not an officer's.
+	frCert := p.fr.channelCert(p.frToVN)
+	stranger, _ := officer.New(p.vn.url, p.vn.serverName(), frCert, roots)
+	if _, err := stranger.List(t.Context(), officer.Filter{}); !errors.As(err, &refused) || refused.Refusal.Reason != wire.ReasonNotAnOfficer {
+		t.Fatalf("the peer lists VN's cases: %v", err)
 	}
 }
