@@ -87,3 +87,13 @@ const (
 	// EventPeerReachable: the probe of the peer succeeded after failing.
 	EventPeerReachable = "PeerReachable"
 )
+
+// Events of ConventionProfile.
+const (
+	// EventControlFailed (Warning): a compliance control's result became Fail; the
+	// message names the control, its article and what was found.
+	EventControlFailed = "ControlFailed"
+	// EventControlPassed (Normal): a compliance control's result became Pass after it
+	// was Fail or Unknown.
+	EventControlPassed = "ControlPassed"
+)

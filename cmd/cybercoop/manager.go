@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/cybercoop/cybercoop-operator/controllers/conventionprofile"
 	"github.com/cybercoop/cybercoop-operator/controllers/cooperationchannel"
 	"github.com/cybercoop/cybercoop-operator/controllers/evidencevault"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
@@ -137,6 +138,13 @@ func runManager(o *managerOptions) error {
 		Namespaces: o.watchNamespaces,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the CooperationChannel controller: %w", err)
+	}
+	if err := (&conventionprofile.Reconciler{
+		Client:   manageropts.ReconcilerClient(mgr.GetClient(), mgr.GetAPIReader()),
+		Recorder: mgr.GetEventRecorder("cybercoop-operator"),
+		Clock:    clock.RealClock{},
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the ConventionProfile controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err

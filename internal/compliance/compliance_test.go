@@ -248,7 +248,7 @@ func TestEveryControlFailsForEachReason(t *testing.T) {
 		}, ControlVaultIntegrity, unknown, "NotVerifiedYet", nil, ""},
 		{"a vault that cannot be reached", func(in *Inputs) {
 			in.Vaults[0].Status.Conditions[1] = cond(v1.ConditionIntegrityVerified, metav1.ConditionUnknown, v1.ReasonVaultUnreachable, "connection refused")
-		}, ControlVaultIntegrity, unknown, "IntegrityUnknown", nil, "connection refused"},
+		}, ControlVaultIntegrity, unknown, "IntegrityUnknown", nil, "VaultUnreachable since"},
 		// channels-reachable
 		{"no channel", func(in *Inputs) { in.Channels = nil },
 			ControlChannelsReachable, fail, "NoChannels", map[string]string{ControlIntrusiveAuthorised: "NoIntrusiveTypes",
@@ -257,7 +257,7 @@ func TestEveryControlFailsForEachReason(t *testing.T) {
 			ControlChannelsReachable, fail, "NoChannels", nil, "every CooperationChannel is suspended"},
 		{"an unreachable peer", func(in *Inputs) {
 			in.Channels[0].Status.Conditions[2] = cond(v1.ConditionPeerReachable, metav1.ConditionFalse, v1.ReasonPeerUnreachable, "connection refused")
-		}, ControlChannelsReachable, fail, "PeerUnreachable", nil, "connection refused"},
+		}, ControlChannelsReachable, fail, "PeerUnreachable", nil, "the peer at https://gateway.fr.example has been unreachable since"},
 		{"an expired peer CA", func(in *Inputs) { in.Channels[0].Status.Peer.TrustedCAs[0].NotAfter = at(-time.Second) },
 			ControlChannelsReachable, fail, "PeerCAExpired", nil, "every trusted CA certificate of the peer has expired"},
 		{"a peer not trusted", func(in *Inputs) {
@@ -520,6 +520,25 @@ func TestMessagesAndResourcesAreBounded(t *testing.T) {
 	for _, c := range Evaluate(in, now).Controls {
 		if len(c.Message) > maxMessage || len(c.Resources) > maxResources {
 			t.Errorf("%s: message of %d bytes, %d resources", c.ID, len(c.Message), len(c.Resources))
+		}
+	}
+}
+
+// TestProbesAloneDoNotChangeTheReport: what every probe or vault call rewrites (the
+// round-trip time, the probe time in a condition's message) is not in the report,
+// so the report is not rewritten at every probe.
+func TestProbesAloneDoNotChangeTheReport(t *testing.T) {
+	for _, reachable := range []metav1.ConditionStatus{metav1.ConditionTrue, metav1.ConditionFalse} {
+		in := healthy()
+		in.Channels[0].Status.Conditions[2].Status = reachable
+		in.Channels[0].Status.Conditions[2].Message = "probed at 09:00"
+		in.Vaults[0].Status.Conditions[1] = cond(v1.ConditionIntegrityVerified, metav1.ConditionUnknown, v1.ReasonVaultUnreachable, "refused at 09:00")
+		first, _ := Merge(nil, Evaluate(in, now).Controls, now)
+		in.Channels[0].Status.Conditions[2].Message = "probed at 09:05"
+		in.Channels[0].Status.Peer.RoundTripMilliseconds = ptr.To(int64(40))
+		in.Vaults[0].Status.Conditions[1].Message = "refused at 09:05"
+		if _, changed := Merge(first, Evaluate(in, now.Add(5*time.Minute)).Controls, now.Add(5*time.Minute)); changed {
+			t.Errorf("PeerReachable %s: a probe that found the same changed the report", reachable)
 		}
 	}
 }

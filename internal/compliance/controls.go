@@ -404,7 +404,8 @@ func vaultIntegrityControl(s *scope, next *time.Time) v1.ComplianceControl {
 		case cond == nil || cond.Status == metav1.ConditionUnknown:
 			reason := "the operator has not reported on it yet"
 			if cond != nil {
-				reason = fmt.Sprintf("%s: %s", cond.Reason, cond.Message)
+				// The reason and since when, not the message, which changes at every attempt.
+				reason = fmt.Sprintf("%s since %s", cond.Reason, rfc3339(cond.LastTransitionTime.Time))
 			}
 			e.find(v1.ControlUnknown, "IntegrityUnknown", "EvidenceVault %s: the log's consistency cannot be checked now (%s)", ev.Name, reason)
 			e.recheckAt(last.Time.Add(interval + grace))
@@ -455,7 +456,10 @@ func channelsReachableControl(s *scope, next *time.Time) v1.ComplianceControl {
 		case trusted != nil && trusted.Status == metav1.ConditionFalse:
 			e.find(v1.ControlFail, "PeerNotTrusted", "%s: PeerTrusted is False (%s): %s", peer, trusted.Reason, trusted.Message)
 		case reachable != nil && reachable.Status == metav1.ConditionFalse:
-			e.find(v1.ControlFail, "PeerUnreachable", "%s: %s", peer, reachable.Message)
+			// Not the condition's message: it carries the time of every failed probe,
+			// and the report would be rewritten at each.
+			e.find(v1.ControlFail, "PeerUnreachable", "%s: the peer at %s has been unreachable since %s (%s; its PeerReachable condition says why)",
+				peer, cc.Spec.Peer.Endpoint, rfc3339(reachable.LastTransitionTime.Time), reachable.Reason)
 			e.recheckAt(validUntil)
 		case trusted == nil || trusted.Status != metav1.ConditionTrue || validUntil.IsZero():
 			e.find(v1.ControlUnknown, "PeerTrustUnknown", "%s: the peer's CA certificates have not been read yet", peer)
@@ -463,11 +467,8 @@ func channelsReachableControl(s *scope, next *time.Time) v1.ComplianceControl {
 			e.find(v1.ControlUnknown, "NotProbedYet", "%s: the peer has not been probed yet", peer)
 			e.recheckAt(validUntil)
 		default:
-			rtt := ""
-			if p := cc.Status.Peer; p != nil && p.RoundTripMilliseconds != nil {
-				rtt = fmt.Sprintf(" in %d ms", *p.RoundTripMilliseconds)
-			}
-			e.pass("PeersReachable", "%s: reachable%s, trusted until %s", peer, rtt, rfc3339(validUntil))
+			// Not the round-trip time, which every probe changes.
+			e.pass("PeersReachable", "%s: reachable since %s, trusted until %s", peer, rfc3339(reachable.LastTransitionTime.Time), rfc3339(validUntil))
 			e.recheckAt(validUntil)
 		}
 	}
