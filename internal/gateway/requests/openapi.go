@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
 )
 
 // The OpenAPI document is generated from the embedded schema files, so that
@@ -59,6 +61,9 @@ func (o object) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// statusUpdateType is the JWS type of a status update (receipt.TypeStatusUpdate).
+const statusUpdateType = "cybercoop-status-update+jws"
+
 func ref(name string) object { return object{{"$ref", "#/components/schemas/" + name}} }
 
 func jsonContent(schema any) object {
@@ -96,6 +101,22 @@ func buildOpenAPI(c *catalogue) ([]byte, error) {
 	schemaNames := make([]any, 0, len(c.files))
 	for _, n := range sortedNames(c.files) {
 		schemaNames = append(schemaNames, n)
+	}
+
+	stateNames, actionNames, groundNames := []any{}, []any{}, []any{}
+	for _, st := range cases.States {
+		stateNames = append(stateNames, string(st))
+	}
+	for _, a := range cases.Actions {
+		actionNames = append(actionNames, string(a))
+	}
+	for _, g := range cases.Grounds {
+		groundNames = append(groundNames, string(g))
+	}
+	caseParams := []any{
+		pathParam("direction", "inbound: a request a peer sent this State; outbound: one this State sent.", object{{"type", "string"}, {"enum", []string{"inbound", "outbound"}}}),
+		pathParam("peer", "The peer's country.", object{{"type", "string"}, {"pattern", "^[A-Z]{2}$"}}),
+		pathParam("id", "This gateway's id of the request.", ref("RequestId")),
 	}
 
 	schemaComponents = append(schemaComponents,
@@ -170,12 +191,95 @@ func buildOpenAPI(c *catalogue) ([]byte, error) {
 				{"type", object{{"description", "The request type."}, {"type", "string"}, {"enum", typeNames}}},
 				{"reference", object{{"$ref", SchemaBaseURL + commonFile + "#/$defs/reference"}, {"description", "The sender's reference of the request."}}},
 				{"received", object{{"description", "When the receiving gateway recorded the request (RFC 3339)."}, {"type", "string"}, {"format", "date-time"}, {"maxLength", 35}}},
-				{"state", object{
-					{"description", "Received: recorded, not yet looked at. Acknowledged: a person at the point of contact has taken it. InProgress: being executed. Executed, PartlyExecuted, Refused: finished. Clarification: the requested State needs more information from the sender. Withdrawn: the sender withdrew it."},
-					{"type", "string"},
-					{"enum", []string{"Received", "Acknowledged", "InProgress", "Executed", "PartlyExecuted", "Refused", "Clarification", "Withdrawn"}},
-				}},
+				{"state", ref("State")},
 				{"receipt", object{{"$ref", "#/components/schemas/CompactJWS"}, {"description", "The receipt issued when the request was recorded."}}},
+				{"updates", object{{"description", "The signed status update of every transition, in order: JWS of type " + statusUpdateType + ": the transition, its digest and its custody proof."},
+					{"type", "array"}, {"maxItems", 10000}, {"items", ref("CompactJWS")}}},
+			}},
+		}},
+		member{"State", object{
+			{"description", "Where a request stands. Received: recorded, not yet looked at. Acknowledged: an officer of the requested side has taken it. InProgress: being executed. ClarificationRequested: the requested side asked the sender a question; the sender answers (Clarify) and the request resumes. Contested: a service provider contests it; the authority clarifies or withdraws. Executed, PartiallyExecuted, Refused (with grounds), Withdrawn: decided."},
+			{"type", "string"}, {"enum", stateNames},
+		}},
+		member{"Transition", object{
+			{"description", "One step of a request's lifecycle, as the requested side's vault records it (RFC 8785 canonical JSON; its custody entry names the actor)."},
+			{"type", "object"}, {"additionalProperties", false},
+			{"required", []string{"requestId", "sequence", "action", "by", "from", "to", "time"}},
+			{"properties", object{
+				{"requestId", ref("RequestId")},
+				{"sequence", object{{"description", "Numbers the transitions of a request from 1."}, {"type", "integer"}, {"minimum", 1}}},
+				{"action", object{{"type", "string"}, {"enum", actionNames}}},
+				{"by", object{{"description", "Requested: the side that received the request. Requester: the side that sent it."}, {"type", "string"}, {"enum", []string{"Requested", "Requester"}}}},
+				{"from", ref("State")},
+				{"to", ref("State")},
+				{"time", object{{"type", "string"}, {"format", "date-time"}, {"maxLength", 35}}},
+				{"reason", object{{"description", "Why, for people: required for a refusal, a partial execution, a question, an answer, a contest and a withdrawal."}, {"type", "string"}, {"maxLength", 4096}}},
+				{"grounds", object{{"description", "A refusal's grounds (article 40)."}, {"type", "array"}, {"minItems", 1}, {"uniqueItems", true}, {"items", object{{"type", "string"}, {"enum", groundNames}}}}},
+			}},
+		}},
+		member{"CaseAction", object{
+			{"description", "An action on a request. The requested side's officers: Acknowledge, Start, Execute, ExecutePartially, Refuse, RequestClarification (Contest: service providers). The sender: Clarify (answers a question or a contest), Withdraw."},
+			{"type", "object"}, {"additionalProperties", false},
+			{"required", []string{"action"}},
+			{"properties", object{
+				{"action", object{{"type", "string"}, {"enum", actionNames}}},
+				{"reason", object{{"type", "string"}, {"maxLength", 4096}}},
+				{"grounds", object{{"type", "array"}, {"minItems", 1}, {"uniqueItems", true}, {"items", object{{"type", "string"}, {"enum", groundNames}}}}},
+				{"expectedState", object{{"$ref", "#/components/schemas/State"}, {"description", "Act only if the request is still in this state (else 409)."}}},
+			}},
+		}},
+		member{"CaseUpdate", object{
+			{"description", "A signed status update: the answer to an action, and the body of a push to the sender's gateway."},
+			{"type", "object"}, {"additionalProperties", false},
+			{"required", []string{"update"}},
+			{"properties", object{
+				{"update", object{{"$ref", "#/components/schemas/CompactJWS"}, {"description", "JWS of type " + statusUpdateType + ": the transition, its digest and the custody entry's inclusion proof against the vault's signed checkpoint."}}},
+				{"transition", ref("Transition")},
+				{"delivered", object{{"description", "On an officer's action on a received request: whether the sender's gateway took the update now (it can also fetch it with the request's state)."}, {"type", "boolean"}}},
+			}},
+		}},
+		member{"Case", object{
+			{"description", "One request as this State's officers see it."},
+			{"type", "object"},
+			{"required", []string{"direction", "peer", "requestId", "type", "reference", "received", "state", "due", "overdue"}},
+			{"properties", object{
+				{"direction", object{{"type", "string"}, {"enum", []string{"inbound", "outbound"}}}},
+				{"peer", object{{"$ref", SchemaBaseURL + commonFile + "#/$defs/country"}}},
+				{"requestId", ref("RequestId")},
+				{"peerRequestId", ref("RequestId")},
+				{"type", object{{"type", "string"}, {"enum", typeNames}}},
+				{"reference", object{{"type", "string"}, {"maxLength", 256}}},
+				{"received", object{{"type", "string"}, {"format", "date-time"}}},
+				{"state", ref("State")},
+				{"due", object{{"description", "When the requested side must decide: the type's deadline from the receipt, plus the time the request waited on the sender."}, {"type", "string"}, {"format", "date-time"}}},
+				{"overdue", object{{"type", "boolean"}}},
+				{"transitions", object{{"type", "array"}, {"items", ref("Transition")}}},
+				{"preservation", object{
+					{"description", "A received preservation's hold: until 60 days after the request or its latest extension, and while an assistance request referring to it is open."},
+					{"type", "object"},
+					{"properties", object{
+						{"until", object{{"type", "string"}, {"format", "date-time"}}},
+						{"extensions", object{{"type", "array"}, {"items", ref("RequestId")}}},
+						{"heldFor", object{{"type", "array"}, {"items", ref("RequestId")}}},
+						{"held", object{{"type", "boolean"}}},
+						{"why", object{{"type", "string"}}},
+					}},
+				}},
+			}},
+		}},
+		member{"StatisticsReport", object{
+			{"description", "Requests sent and received by type, partner and outcome, and response-time percentiles by type, over a period, from the custody records (articles 55 and 57). ?format=csv gives the same as one CSV table."},
+			{"type", "object"},
+			{"required", []string{"country", "from", "to", "generated", "totals", "counts", "responseTimes"}},
+			{"properties", object{
+				{"country", object{{"$ref", SchemaBaseURL + commonFile + "#/$defs/country"}}},
+				{"from", object{{"type", "string"}, {"format", "date-time"}}},
+				{"to", object{{"type", "string"}, {"format", "date-time"}}},
+				{"generated", object{{"type", "string"}, {"format", "date-time"}}},
+				{"source", object{{"type", "string"}}},
+				{"totals", object{{"type", "object"}}},
+				{"counts", object{{"type", "array"}, {"items", object{{"type", "object"}}}}},
+				{"responseTimes", object{{"type", "array"}, {"items", object{{"type", "object"}}}}},
 			}},
 		}},
 		member{"TrustBundlePayload", object{
@@ -282,6 +386,91 @@ func buildOpenAPI(c *catalogue) ([]byte, error) {
 				{"502", problem("The peer did not record the request, or its receipt did not verify; nothing was acknowledged.")},
 			}},
 		}}}},
+		{"/v1/requests/{id}/transitions", object{{"post", object{
+			{"operationId", "actOnRequest"},
+			{"tags", []string{"peer"}},
+			{"summary", "The sender answers a question (Clarify) or withdraws (Withdraw) one of its requests"},
+			{"parameters", []any{pathParam("id", "The requestId from the receipt.", ref("RequestId"))}},
+			{"requestBody", object{{"required", true}, {"content", jsonContent(ref("CaseAction"))}}},
+			{"responses", object{
+				{"201", response("Recorded in the vault; the signed status update.", ref("CaseUpdate"))},
+				{"400", response("The action is not the sender's, or its reason is missing.", ref("Refusal"))},
+				{"403", object{{"$ref", "#/components/responses/Refused"}}},
+				{"404", problem("No request with this identifier was sent by this peer.")},
+				{"409", response("The request's state does not allow the action (it may have moved).", ref("Refusal"))},
+			}},
+		}}}},
+		{"/v1/updates", object{{"post", object{
+			{"operationId", "pushUpdate"},
+			{"tags", []string{"peer"}},
+			{"summary", "A peer hands over the status update it signed for a request this State sent"},
+			{"description", "The update is verified against the channel's trust in the peer, checked to follow the updates held (a missing earlier one is fetched first) and kept in the vault."},
+			{"requestBody", object{{"required", true}, {"content", jsonContent(ref("CaseUpdate"))}}},
+			{"responses", object{
+				{"201", response("Kept.", object{{"type", "object"}})},
+				{"200", response("Held before (the same transition).", object{{"type", "object"}})},
+				{"400", response("The update does not verify or does not follow the updates held.", ref("Refusal"))},
+				{"404", problem("This State sent no request of that reference over this channel.")},
+			}},
+		}}}},
+		{"/v1/cases", object{{"get", object{
+			{"operationId", "listCases"},
+			{"tags", []string{"officers"}},
+			{"summary", "Every request in both directions, newest first (this State's officers)"},
+			{"parameters", []any{
+				object{{"name", "direction"}, {"in", "query"}, {"schema", object{{"type", "string"}, {"enum", []string{"inbound", "outbound"}}}}},
+				object{{"name", "state"}, {"in", "query"}, {"schema", ref("State")}},
+				object{{"name", "overdue"}, {"in", "query"}, {"schema", object{{"type", "boolean"}}}},
+			}},
+			{"responses", object{
+				{"200", response("The requests, without their transitions.", object{{"type", "array"}, {"items", ref("Case")}})},
+				{"403", object{{"$ref", "#/components/responses/Refused"}}},
+			}},
+		}}}},
+		{"/v1/cases/{direction}/{peer}/{id}", object{{"get", object{
+			{"operationId", "getCase"},
+			{"tags", []string{"officers"}},
+			{"summary", "One request with its transitions; a sent request's updates are fetched from the peer first"},
+			{"parameters", caseParams},
+			{"responses", object{
+				{"200", response("The request.", ref("Case"))},
+				{"403", object{{"$ref", "#/components/responses/Refused"}}},
+				{"404", problem("No such request.")},
+			}},
+		}}}},
+		{"/v1/cases/{direction}/{peer}/{id}/transitions", object{{"post", object{
+			{"operationId", "actOnCase"},
+			{"tags", []string{"officers"}},
+			{"summary", "Move a request: on a received one, the requested side's actions (the update is pushed to the sender); on a sent one, the sender's (forwarded to the peer)"},
+			{"parameters", caseParams},
+			{"requestBody", object{{"required", true}, {"content", jsonContent(ref("CaseAction"))}}},
+			{"responses", object{
+				{"201", response("Recorded and signed.", ref("CaseUpdate"))},
+				{"400", response("The action, its reason or its grounds are wrong.", ref("Refusal"))},
+				{"403", object{{"$ref", "#/components/responses/Refused"}}},
+				{"404", problem("No such request.")},
+				{"409", response("The request's state does not allow the action, or it is not the expected state.", ref("Refusal"))},
+				{"502", problem("The peer did not take the sender's action, or its update did not verify.")},
+			}},
+		}}}},
+		{"/v1/statistics", object{{"get", object{
+			{"operationId", "getStatistics"},
+			{"tags", []string{"officers"}},
+			{"summary", "The statistics report a State hands to the Conference of the States Parties"},
+			{"parameters", []any{
+				object{{"name", "from"}, {"in", "query"}, {"description", "Start of the period (RFC 3339); default a year ago."}, {"schema", object{{"type", "string"}, {"format", "date-time"}}}},
+				object{{"name", "to"}, {"in", "query"}, {"description", "End of the period, excluded (RFC 3339); default now."}, {"schema", object{{"type", "string"}, {"format", "date-time"}}}},
+				object{{"name", "format"}, {"in", "query"}, {"schema", object{{"type", "string"}, {"enum", []string{"json", "csv"}}}}},
+			}},
+			{"responses", object{
+				{"200", object{{"description", "The report."}, {"content", object{
+					{"application/json", object{{"schema", ref("StatisticsReport")}}},
+					{"text/csv", object{{"schema", object{{"type", "string"}}}}},
+				}}}},
+				{"400", problem("from or to is not an RFC 3339 time, or from is not before to.")},
+				{"403", object{{"$ref", "#/components/responses/Refused"}}},
+			}},
+		}}}},
 	}
 
 	doc := object{
@@ -296,6 +485,7 @@ func buildOpenAPI(c *catalogue) ([]byte, error) {
 		{"tags", []any{
 			object{{"name", "peer"}, {"description", "Called by peer States' gateways, with a client certificate their CooperationChannel trusts."}},
 			object{{"name", "outbound"}, {"description", "Called by this State's officers to send requests to peers."}},
+			object{{"name", "officers"}, {"description", "Called by this State's officers: requests as cases, their lifecycle, and the statistics report."}},
 		}},
 		{"paths", paths},
 		{"components", object{
