@@ -84,8 +84,9 @@ vet: ## go vet.
 	go vet ./...
 
 .PHONY: build
-build: ## Build bin/cybercoop.
+build: ## Build bin/cybercoop and the kubectl plugin bin/kubectl-cybercoop (put bin/ on PATH for `kubectl cybercoop`).
 	go build -ldflags "-X github.com/cybercoop/cybercoop-operator/internal/version.Version=$(VERSION)" -o $(BIN)/cybercoop ./cmd/cybercoop
+	go build -ldflags "-X github.com/cybercoop/cybercoop-operator/internal/version.Version=$(VERSION)" -o $(BIN)/kubectl-cybercoop ./cmd/kubectl-cybercoop
 
 .PHONY: test
 test: k8s-binaries ## Run unit tests, envtest suites (real kube-apiserver and etcd) and the end-to-end suite (simulated cluster).
