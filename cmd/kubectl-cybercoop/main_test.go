@@ -50,6 +50,7 @@ func country(ns, code, peer string, shifts []v1.Shift, gatewayRenewal time.Durat
 	fp := &v1.FocalPoint{
 		ObjectMeta: metav1.ObjectMeta{Name: strings.ToLower(code) + "-poc", Namespace: ns, UID: types.UID("uid-" + code)},
 		Spec: v1.FocalPointSpec{Country: v1.CountryCode(code), Authority: "Authority of " + code, Languages: []v1.LanguageTag{"en", "fr"},
+			Contacts: []v1.Contact{{Name: "Duty officer", Email: "duty@" + strings.ToLower(code) + ".example"}},
 			Services: []v1.AssistanceService{v1.ServicePreservation}, Roster: v1.Roster{TimeZone: "Africa/Nairobi", Shifts: shifts}},
 		Status: v1.FocalPointStatus{
 			Conditions: []metav1.Condition{
@@ -85,7 +86,8 @@ func country(ns, code, peer string, shifts []v1.Shift, gatewayRenewal time.Durat
 	cc := &v1.CooperationChannel{
 		ObjectMeta: metav1.ObjectMeta{Name: "to-" + strings.ToLower(peer), Namespace: ns},
 		Spec: v1.CooperationChannelSpec{FocalPointRef: v1.FocalPointReference{Name: fp.Name},
-			Peer:           v1.PeerSpec{Country: v1.CountryCode(peer), Endpoint: "https://gateway." + strings.ToLower(peer) + ".example"},
+			Peer: v1.PeerSpec{Country: v1.CountryCode(peer), Endpoint: "https://gateway." + strings.ToLower(peer) + ".example",
+				TrustBundle: v1.PeerTrustBundle{PEM: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}},
 			RequestTypes:   []v1.RequestType{v1.RequestPreservation},
 			DataProtection: v1.DataProtectionSpec{LegalBasis: "UNCC art. 40-42 | bilateral MoU", OnwardTransfer: v1.OnwardTransferProhibited}},
 		Status: v1.CooperationChannelStatus{
@@ -94,7 +96,8 @@ func country(ns, code, peer string, shifts []v1.Shift, gatewayRenewal time.Durat
 				cond(v1.ConditionPeerTrusted, metav1.ConditionTrue, v1.ReasonTrustBundleValid),
 				cond(v1.ConditionPeerReachable, metav1.ConditionTrue, v1.ReasonPeerHandshakeSucceeded),
 			},
-			Peer: &v1.PeerStatus{TrustedCAs: []v1.TrustedCA{{Subject: "CN=" + peer + " CA", NotAfter: at(3 * 365 * 24 * time.Hour), Source: "Spec"}},
+			Peer: &v1.PeerStatus{TrustedCAs: []v1.TrustedCA{{Subject: "CN=" + peer + " CA", NotAfter: at(3 * 365 * 24 * time.Hour), Source: "Spec",
+				SHA256Fingerprint: strings.Repeat("AB:", 31) + "AB", Since: at(-90 * 24 * time.Hour)}},
 				LastHandshake: ptr.To(at(-time.Minute)), RoundTripMilliseconds: ptr.To(int64(23))},
 			Certificates: &v1.CooperationChannelCertificatesStatus{Client: cert("to-"+strings.ToLower(peer)+"-client", 70*24*time.Hour, 40*24*time.Hour)},
 		},
@@ -103,6 +106,7 @@ func country(ns, code, peer string, shifts []v1.Shift, gatewayRenewal time.Durat
 		ObjectMeta: metav1.ObjectMeta{Name: strings.ToLower(code), Namespace: ns, Generation: 1},
 		Spec: v1.ConventionProfileSpec{Country: v1.CountryCode(code),
 			CentralAuthority: v1.CentralAuthority{Name: "Central authority of " + code, Languages: []v1.LanguageTag{"en"},
+				Contact:        v1.Contact{Name: "Liaison", Email: "mla@" + strings.ToLower(code) + ".example"},
 				PointOfContact: v1.PointOfContactPartOfCentralAuthority},
 			AcceptedRequestTypes: []v1.RequestType{v1.RequestPreservation}},
 	}
