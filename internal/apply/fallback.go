@@ -2,11 +2,15 @@ package apply
 
 import (
 	"context"
+	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -44,19 +48,71 @@ func labelFiltered(obj client.Object) bool {
 // therefore found and repaired (or refused, if another controller owns it) rather
 // than making every create fail with AlreadyExists. At steady state every object the
 // operator needs is in the cache, so the fallback costs one extra read only when an
-// object is really absent.
+// object is really absent; with Names, not even then.
 type FallbackClient struct {
 	client.Client
 	// APIReader reads from the API server, bypassing the cache.
 	APIReader client.Reader
+	// Names, if set, is a cache of the names of every Secret and ConfigMap
+	// (metadata only). A Secret or ConfigMap it does not know either does not exist,
+	// and is not asked for: each new channel's client Secret and trust ConfigMap
+	// would otherwise cost a read answered 404 at each of its first reconciles.
+	Names client.Reader
+	// Created, with Names, holds the objects this client created until the label-
+	// filtered cache holds them: the names cache may lag a create as much as the
+	// other, so those are read from the API server.
+	Created *sync.Map
+}
+
+type createdKey struct {
+	kind string
+	key  client.ObjectKey
 }
 
 // Get reads through the cache, and for an object of a LabelFiltered kind the cache
-// does not hold, from the API server.
+// does not hold, from the API server, unless Names knows it does not exist.
 func (c FallbackClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 	err := c.Client.Get(ctx, key, obj, opts...)
-	if apierrors.IsNotFound(err) && c.APIReader != nil && labelFiltered(obj) {
-		return c.APIReader.Get(ctx, key, obj, opts...)
+	if !labelFiltered(obj) || c.APIReader == nil {
+		return err
 	}
-	return err
+	created := createdKey{fmt.Sprintf("%T", obj), key}
+	if err == nil {
+		if c.Created != nil {
+			c.Created.Delete(created)
+		}
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	if c.Names != nil && c.Created != nil {
+		if _, recent := c.Created.Load(created); !recent {
+			if gvk, named := namedKinds[fmt.Sprintf("%T", obj)]; named {
+				m := &metav1.PartialObjectMetadata{}
+				m.SetGroupVersionKind(gvk)
+				if nerr := c.Names.Get(ctx, key, m); apierrors.IsNotFound(nerr) {
+					return err
+				}
+			}
+		}
+	}
+	return c.APIReader.Get(ctx, key, obj, opts...)
+}
+
+// Create creates obj and, with Names, remembers it until the cache holds it.
+func (c FallbackClient) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
+	if err := c.Client.Create(ctx, obj, opts...); err != nil {
+		return err
+	}
+	if c.Created != nil && labelFiltered(obj) {
+		c.Created.Store(createdKey{fmt.Sprintf("%T", obj), client.ObjectKeyFromObject(obj)}, struct{}{})
+	}
+	return nil
+}
+
+// namedKinds are the kinds a names cache (NamesCacheObjects) holds.
+var namedKinds = map[string]schema.GroupVersionKind{
+	fmt.Sprintf("%T", &corev1.Secret{}):    corev1.SchemeGroupVersion.WithKind("Secret"),
+	fmt.Sprintf("%T", &corev1.ConfigMap{}): corev1.SchemeGroupVersion.WithKind("ConfigMap"),
 }

@@ -3,12 +3,16 @@
 package manageropts
 
 import (
+	"fmt"
+	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -63,4 +67,46 @@ func Client() client.Options {
 // client) with objects missing from the label-filtered caches read through apiReader.
 func ReconcilerClient(c client.Client, apiReader client.Reader) client.Client {
 	return apply.FallbackClient{Client: c, APIReader: apiReader}
+}
+
+// NamesCache is a cache of the names of every Secret and ConfigMap in namespaces
+// (all when empty): metadata only, without labels, annotations or data, so it costs
+// little memory and holds no key. It is started with mgr. ReconcilerClientWithNames
+// uses it to tell an object that does not exist from one that exists without the
+// operator's label, without asking the API server.
+func NamesCache(mgr ctrl.Manager, namespaces []string) (cache.Cache, error) {
+	opts := cache.Options{
+		Scheme: mgr.GetScheme(),
+		Mapper: mgr.GetRESTMapper(),
+		DefaultTransform: func(in any) (any, error) {
+			m, ok := in.(*metav1.PartialObjectMetadata)
+			if !ok {
+				return in, nil
+			}
+			return &metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+				Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion}}, nil
+		},
+	}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	c, err := cache.New(mgr.GetConfig(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("creating the cache of Secret and ConfigMap names: %w", err)
+	}
+	if err := mgr.Add(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ReconcilerClientWithNames is ReconcilerClient that reads an object missing from
+// the label-filtered caches from the API server only when names (NamesCache) knows
+// it exists, or this client created it and the cache has not caught up. Share one
+// between the reconcilers.
+func ReconcilerClientWithNames(c client.Client, apiReader client.Reader, names client.Reader) client.Client {
+	return apply.FallbackClient{Client: c, APIReader: apiReader, Names: names, Created: &sync.Map{}}
 }

@@ -68,7 +68,11 @@ func startOperator(cfg *rest.Config, clock *shiftedClock, opts operatorOptions) 
 	if err != nil {
 		return nil, err
 	}
-	c := manageropts.ReconcilerClient(mgr.GetClient(), mgr.GetAPIReader())
+	names, err := manageropts.NamesCache(mgr, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := manageropts.ReconcilerClientWithNames(mgr.GetClient(), mgr.GetAPIReader(), names)
 	rec := mgr.GetEventRecorder("cybercoop-operator")
 	if err := (&focalpoint.Reconciler{Client: c, Scheme: mgr.GetScheme(), Recorder: rec, Clock: clock, GatewayImage: testImage}).SetupWithManager(mgr); err != nil {
 		return nil, err

@@ -95,6 +95,9 @@ var _ = Describe("The operator's cost", Ordered, func() {
 		all := count(reqs, notEvent)
 		Expect(all.conflicts).To(BeZero(), "writes: %s", all.describeWrites())
 		Expect(writesTo(reqs, "secrets", ke.namespace, focalpoint.ChannelsSecretName(ke.fp))).To(Equal(1), "writes: %s", all.describeWrites())
+		// An object that does not exist yet is known absent from the names cache, not
+		// asked for.
+		Expect(all.describeGets()).NotTo(ContainSubstring(" 404"), "reads sent to the API server")
 	})
 
 	It("writes the gateway's channels Secret once for a batch of channel changes", func(ctx SpecContext) {
