@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
@@ -288,6 +290,12 @@ func (s *Server) act(ctx context.Context, st *state, ch *channel, id string, by 
 	if err != nil {
 		return "", nil, s.vaultRefusal(fmt.Errorf("the stored receipt of %s: %w", id, err))
 	}
+	if a.ExpectedState != "" && !slices.Contains(cases.States, a.ExpectedState) {
+		// Checked before it is compared: the conflict's answer names it, and
+		// an answer does not carry back what the caller typed.
+		return "", nil, &refusal{http.StatusBadRequest, wire.Refusal{Reason: wire.ReasonInvalidTransition,
+			Error: "expectedState: not one of " + joinStates(cases.States) + " (names are exact)"}}
+	}
 	keep := retainUntil(s.Now(), ch.RetentionDays)
 	for attempt := 0; attempt < 4; attempt++ {
 		h, _, err := s.inboundHistory(ctx, st, liveLocator(st), ref, rc, true)
@@ -373,6 +381,27 @@ func (s *Server) acceptUpdate(ctx context.Context, st *state, ch *channel, ref s
 
 // errGap marks an update that skips numbers: the earlier ones are fetched first.
 var errGap = errors.New("status updates are missing before this one")
+
+// acceptAfterGap keeps a peer's update that skips numbers: it fetches the
+// updates not held yet from the peer, then keeps this one, which must then
+// follow them. An update the peer's own list does not lead up to (it signed a
+// number it never served the ones before) is refused, not acknowledged: what is
+// answered as kept is held.
+func (s *Server) acceptAfterGap(ctx context.Context, st *state, ch *channel, ref string, rc *receipt.Receipt, compact string) (*receipt.StatusUpdate, error) {
+	if err := s.syncOutbound(ctx, st, ch, ref, rc); err != nil {
+		return nil, err
+	}
+	u, _, err := s.acceptUpdate(ctx, st, ch, ref, rc, compact)
+	return u, err
+}
+
+func joinStates(states []cases.State) string {
+	names := make([]string, len(states))
+	for i, st := range states {
+		names[i] = string(st)
+	}
+	return strings.Join(names, ", ")
+}
 
 // syncOutbound fetches every update of a sent request from the peer and keeps
 // those not held yet, in order.

@@ -205,7 +205,7 @@ var ErrNotAllowed = errors.New("not allowed")
 func Next(requestID string, h History, action Action, by Party, reason string, grounds []Ground, provider bool, now time.Time) (Transition, error) {
 	r, ok := rules[action]
 	if !ok {
-		return Transition{}, fmt.Errorf("action %q is not one of %s", action, joinActions())
+		return Transition{}, fmt.Errorf("action: %s", notOneOf(string(action), joinActions()))
 	}
 	if r.by != by {
 		return Transition{}, fmt.Errorf("only the %s side may %s", strings.ToLower(string(r.by)), action)
@@ -236,7 +236,7 @@ func Next(requestID string, h History, action Action, by Party, reason string, g
 func (t Transition) Check() error {
 	r, ok := rules[t.Action]
 	if !ok {
-		return fmt.Errorf("action %q is not one of %s", t.Action, joinActions())
+		return fmt.Errorf("action: %s", notOneOf(string(t.Action), joinActions()))
 	}
 	if t.By != r.by {
 		return fmt.Errorf("%s is the %s side's action, not the %s side's", t.Action, strings.ToLower(string(r.by)), strings.ToLower(string(t.By)))
@@ -252,6 +252,12 @@ func (t Transition) Check() error {
 	}
 	if !utf8.ValidString(t.Reason) {
 		return errors.New("reason: not valid UTF-8")
+	}
+	if i := strings.IndexFunc(strings.ReplaceAll(t.Reason, "\r\n", "\n\n"), hidden); i >= 0 {
+		// The reason is shown to the other State's officers, on terminals
+		// (cybercoop cases) among others: an escape sequence or a
+		// direction override would make it read otherwise than it was signed.
+		return fmt.Errorf("reason: a control or direction-override character (U+%04X) at byte %d; only text, line breaks and tabs", []rune(t.Reason[i:])[0], i)
 	}
 	needsReason := map[Action]string{
 		Refuse:               "the refusal's explanation",
@@ -272,7 +278,7 @@ func (t Transition) Check() error {
 	}
 	for i, g := range t.Grounds {
 		if !slices.Contains(Grounds, g) {
-			return fmt.Errorf("grounds[%d]: %q is not one of %s", i, g, joinGrounds())
+			return fmt.Errorf("grounds[%d]: %s", i, notOneOf(string(g), joinGrounds()))
 		}
 		if slices.Index(t.Grounds, g) != i {
 			return fmt.Errorf("grounds[%d]: %s is given twice", i, g)
@@ -307,6 +313,30 @@ func CheckHistory(h History) error {
 		prev = h[:i+1]
 	}
 	return nil
+}
+
+// hidden reports the runes a reason may not carry: control characters other
+// than line feed and tab (C0, a carriage return not before a line feed, DEL,
+// C1: terminal escapes among them), and the bidirectional embeddings, overrides and isolates that reorder
+// what a reader sees.
+func hidden(r rune) bool {
+	switch {
+	case r == '\n' || r == '\t':
+		return false
+	case r < 0x20 || (r >= 0x7f && r <= 0x9f):
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
+}
+
+// notOneOf says that a value is not in a closed list without repeating the
+// value: it came from the caller, and a refusal does not carry input back (a
+// mistyped field may hold anything). Its length and the list are enough to
+// find the mistake.
+func notOneOf(value, list string) string {
+	return fmt.Sprintf("the %d-byte value is not one of %s (names are exact: case, spaces and lookalike letters count)", len(value), list)
 }
 
 func joinActions() string {

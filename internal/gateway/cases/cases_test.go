@@ -97,18 +97,22 @@ func TestNextRefusals(t *testing.T) {
 		provider bool
 		want     string
 	}{
-		{"unknown action", received, "Approve", Requested, "x", nil, false, `action "Approve" is not one of`},
+		{"unknown action", received, "Approve", Requested, "x", nil, false, `action: the 7-byte value is not one of`},
 		{"the sender acknowledges", received, Acknowledge, Requester, "", nil, false, "only the requested side may Acknowledge"},
 		{"the requested side withdraws", received, Withdraw, Requested, "x", nil, false, "only the requester side may Withdraw"},
 		{"a State contests", received, Contest, Requested, "overbroad", nil, false, "only a service provider contests"},
 		{"a provider refuses", received, Refuse, Requested, "no", []Ground{GroundOther}, true, "does not refuse"},
 		{"refusal without grounds", received, Refuse, Requested, "no", nil, false, "grounds: a refusal states at least one ground"},
 		{"refusal without reason", received, Refuse, Requested, " ", []Ground{GroundOther}, false, "reason: required for Refuse"},
-		{"unknown ground", received, Refuse, Requested, "no", []Ground{"Whim"}, false, `grounds[0]: "Whim" is not one of`},
+		{"unknown ground", received, Refuse, Requested, "no", []Ground{"Whim"}, false, `grounds[0]: the 4-byte value is not one of`},
 		{"ground twice", received, Refuse, Requested, "no", []Ground{GroundOther, GroundOther}, false, "grounds[1]: Other is given twice"},
 		{"grounds on an execution", historyTo(t, InProgress), Execute, Requested, "", []Ground{GroundOther}, false, "only a refusal has grounds"},
 		{"clarification without question", received, RequestClarification, Requested, "", nil, false, "reason: required for RequestClarification (the question for the sender)"},
 		{"partial without reason", historyTo(t, InProgress), ExecutePartially, Requested, "", nil, false, "reason: required for ExecutePartially"},
+		{"a terminal escape in the reason", received, RequestClarification, Requested, "which\x1b[2J one", nil, false, "reason: a control or direction-override character (U+001B) at byte 5"},
+		{"a lone carriage return in the reason", received, RequestClarification, Requested, "real\rfake", nil, false, "(U+000D) at byte 4"},
+		{"a C1 control in the reason", received, RequestClarification, Requested, "a\u009bb", nil, false, "(U+009B) at byte 1"},
+		{"a right-to-left override in the reason", received, RequestClarification, Requested, "abc\u202edef", nil, false, "(U+202E) at byte 3"},
 		{"over-long reason", received, RequestClarification, Requested, strings.Repeat("a", MaxReasonBytes+1), nil, false, "reason: 4097 bytes; at most 4096"},
 		{"invalid UTF-8", received, RequestClarification, Requested, "\xff", nil, false, "not valid UTF-8"},
 		{"a decided request moves", historyTo(t, Executed), Refuse, Requested, "no", []Ground{GroundOther}, false, "a Executed request cannot be moved by Refuse"},
@@ -291,5 +295,15 @@ func TestComputeReport(t *testing.T) {
 		if !strings.Contains(csv, want) {
 			t.Errorf("the CSV lacks %q:\n%s", want, csv)
 		}
+	}
+}
+
+// TestReasonKeepsLinesAndTabs: the characters refused in a reason are only the
+// hidden ones; paragraphs typed on any system, tabs and non-Latin text stay.
+func TestReasonKeepsLinesAndTabs(t *testing.T) {
+	reason := "Điều 40:\r\n\tWhich account?\nالحساب الأول — 第一个账户"
+	tr, err := Next("rq-1", nil, RequestClarification, Requested, reason, nil, false, time.Now())
+	if err != nil || tr.Reason != reason {
+		t.Fatalf("%+v, %v", tr, err)
 	}
 }

@@ -1,0 +1,597 @@
+package gateway
+
+// Requests as cases (lifecycle.go, casesapi.go) tried as an adversary would
+// (STYLE.md item 13): a third State reaching for another's request, a peer
+// pushing updates it should not (replayed, with gaps, contradicting what it
+// signed before, signed by the wrong key or for the wrong name, with a digest of
+// something else), lookalike and duplicated actions, oversized and cut-off
+// bodies, control characters and planted values that must stay out of answers
+// and logs, officers racing each other and the sender, and a vault that stops
+// between a transition and its signed update.
+
+import (
+	_ "context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
+	"github.com/cybercoop/cybercoop-operator/internal/vault"
+)
+
+// adversaryCasePair is newCasePair with both gateways' log lines kept, to grep.
+type adversaryCasePair struct {
+	*casePair
+	vnLog, frLog *logLines
+	// frAtVN is France's channel certificate speaking to Viet Nam's gateway
+	// directly; vnAtFR is Viet Nam's speaking to France's.
+	frAtVN, vnAtFR *client
+}
+
+func newAdversaryCasePair(t *testing.T, configure func(*Server)) *adversaryCasePair {
+	t.Helper()
+	p := &adversaryCasePair{casePair: &casePair{clock: &shiftedClock{}}, vnLog: &logLines{}, frLog: &logLines{}}
+	with := func(l *logLines) func(*Server) {
+		return func(s *Server) {
+			s.Now, s.Log = p.clock.Now, l.logger()
+			if configure != nil {
+				configure(s)
+			}
+		}
+	}
+	var frVault *vaultProcess
+	p.vn, p.vnVault = startCountry(t, "VN", with(p.vnLog))
+	p.fr, frVault = startCountry(t, "FR", with(p.frLog))
+	for _, vp := range []*vaultProcess{p.vnVault, frVault} {
+		vp.stop()
+		vp.cfg.Clock = p.clock
+		vp.start()
+	}
+	p.vnToFR = p.vn.connect(p.fr, "Preservation", "MutualLegalAssistance", "SubscriberInformation")
+	p.frToVN = p.fr.connect(p.vn, "Preservation")
+	p.vnOfficer = p.vn.clientFor(p.vn.officer, p.vn.trustPool())
+	p.frOfficer = p.fr.clientFor(p.fr.officer, p.fr.trustPool())
+	p.frAtVN = p.vn.clientFor(p.fr.channelCert(p.frToVN), p.vn.trustPool())
+	p.vnAtFR = p.fr.clientFor(p.vn.channelCert(p.vnToFR), p.fr.trustPool())
+	return p
+}
+
+// checkLogsClean fails when a log line carries what must stay out of logs: a
+// planted value, a reason's text, key material.
+func (p *adversaryCasePair) checkLogsClean(t *testing.T, planted ...string) {
+	t.Helper()
+	for who, l := range map[string]*logLines{"VN": p.vnLog, "FR": p.frLog} {
+		all := l.all()
+		for _, s := range append([]string{secretValue, "PRIVATE KEY", "/access-"}, planted...) {
+			if strings.Contains(all, s) {
+				t.Errorf("%s's log carries %q", who, s)
+			}
+		}
+	}
+}
+
+// vnHistory is Viet Nam's history of a received request, from its vault, and
+// its signed updates; a transition without its update is not repaired.
+func (p *adversaryCasePair) vnHistory(t *testing.T, vnID string) (cases.History, []string) {
+	t.Helper()
+	st := p.vn.gw.current.Load()
+	ref := "inbound/FR/" + vnID
+	compact, err := p.vn.gw.storedReceipt(t.Context(), st, ref)
+	if err != nil || compact == "" {
+		t.Fatalf("VN's receipt of %s: %q %v", vnID, compact, err)
+	}
+	rc, err := receipt.Peek(compact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, updates, err := p.vn.gw.inboundHistory(t.Context(), st, liveLocator(st), ref, rc, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, updates
+}
+
+// frUpdates is how many of Viet Nam's updates France's vault holds for a sent request.
+func (p *adversaryCasePair) frUpdates(t *testing.T, frID string) cases.History {
+	t.Helper()
+	st := p.fr.gw.current.Load()
+	h, _, err := p.fr.gw.outboundHistory(t.Context(), st, liveLocator(st), "outbound/VN/"+frID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cases.CheckHistory(h); err != nil {
+		t.Fatalf("France's history of %s does not hold together: %v", frID, err)
+	}
+	return h
+}
+
+// forgeUpdate is Viet Nam's gateway turned bad: it signs, with its own key and a
+// genuine custody proof from its own vault, a status update of request vnID
+// carrying whatever transition it likes, without recording it in the
+// request's history. edit, if set, changes the update after it was built; it is
+// then signed with Viet Nam's serving key directly, past SignUpdate's checks.
+func (p *adversaryCasePair) forgeUpdate(t *testing.T, vnID string, tr cases.Transition, edit func(*receipt.StatusUpdate)) string {
+	t.Helper()
+	s, st := p.vn.gw, p.vn.gw.current.Load()
+	ctx := t.Context()
+	compact, err := s.storedReceipt(ctx, st, "inbound/FR/"+vnID)
+	if err != nil || compact == "" {
+		t.Fatalf("VN's receipt of %s: %v", vnID, err)
+	}
+	rc, err := receipt.Peek(compact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := tr.Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:])
+	scratch := "forged/" + hex.EncodeToString(nonce[:])
+	keep := retainUntil(s.Now(), 365)
+	res, err := s.ingest(ctx, st, vault.Metadata{CaseReference: scratch, LegalBasis: "a forgery under test", AuthorisationReference: accessReference(scratch),
+		AuthorisationExpiry: caseFileAccess(keep), RetentionUntil: keep, OwnerOnly: true}, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	custody, _, err := s.custodyOf(ctx, st, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(doc)
+	u := receipt.StatusUpdate{RequestID: rc.RequestID, Reference: rc.Reference, Type: rc.Type, Channel: rc.Channel, From: rc.From, To: rc.To,
+		Transition: tr, Digest: "sha256:" + hex.EncodeToString(sum[:]), Custody: custody}
+	if edit == nil {
+		signed, err := st.signer.SignUpdate(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signed
+	}
+	edit(&u)
+	payload, err := json.Marshal(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signJWS(t, p.vnServing(t), payload, receipt.TypeStatusUpdate)
+}
+
+func (p *adversaryCasePair) vnServing(t *testing.T) tls.Certificate {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(filepath.Join(p.vn.paths.TLSDir, "tls.crt"), filepath.Join(p.vn.paths.TLSDir, "tls.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// push hands France's gateway an update over Viet Nam's channel, as Viet Nam's
+// gateway does.
+func (p *adversaryCasePair) push(t *testing.T, update string) (int, []byte) {
+	t.Helper()
+	body, _ := json.Marshal(wire.CaseUpdate{Update: update})
+	return p.vnAtFR.mustCall(http.MethodPost, wire.PathUpdates, body)
+}
+
+// vnActQuietly takes a VN officer's action in process, without pushing the
+// update to France: France then misses it, as when its gateway was down.
+func (p *adversaryCasePair) vnActQuietly(t *testing.T, vnID string, a wire.CaseAction) string {
+	t.Helper()
+	st := p.vn.gw.current.Load()
+	leaf, err := x509.ParseCertificate(p.vn.officer.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	update, _, f := p.vn.gw.act(t.Context(), st, st.channelOf("FR"), vnID, cases.Requested, vault.IdentityFromCertificate(leaf), a)
+	if f != nil {
+		t.Fatalf("%s: %d %+v", a.Action, f.status, f.body)
+	}
+	return update
+}
+
+// TestAdversaryCasesThirdState: Germany, with channels to both, reaches for
+// France's request at Viet Nam (by its id, withdrawing it, reading it, acting
+// as Viet Nam's officer) and relays Viet Nam's genuine update to France as its
+// own. Each is refused, and France's request is untouched.
+func TestAdversaryCasesThirdState(t *testing.T) {
+	p := newAdversaryCasePair(t, nil)
+	de := newCountry(t, "DE")
+	p.vn.connect(de, "Preservation")
+	deAtVN := p.vn.clientFor(de.channelCert(de.connect(p.vn, "Preservation")), p.vn.trustPool())
+	p.fr.connect(de, "Preservation")
+	deAtFR := p.fr.clientFor(de.channelCert(de.connect(p.fr, "Preservation")), p.fr.trustPool())
+
+	frID, vnID := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	status, body := p.vnAct(t, vnID, wire.CaseAction{Action: cases.Acknowledge})
+	mustStatus(t, "acknowledge", status, body, http.StatusCreated, "")
+	var cu wire.CaseUpdate
+	_ = json.Unmarshal(body, &cu)
+
+	withdraw, _ := json.Marshal(wire.CaseAction{Action: cases.Withdraw, Reason: "Germany withdraws France's request"})
+	for _, path := range []string{
+		wire.PathRequests + "/" + vnID + "/transitions",
+		wire.PathRequests + "/" + strings.ToUpper(vnID) + "/transitions",
+		wire.PathRequests + "/" + vnID + "%2Ftransitions",
+		wire.PathRequests + "/../requests/" + vnID + "/transitions",
+		wire.PathCases + "/inbound/FR/" + vnID + "/transitions",
+	} {
+		status, body := deAtVN.mustCall(http.MethodPost, path, withdraw)
+		if status < 400 || status >= 500 {
+			t.Errorf("DE's POST %s: %d %s", path, status, body)
+		}
+		if strings.Contains(string(body), "Preservation") || strings.Contains(string(body), frID) {
+			t.Errorf("DE's POST %s tells about France's request: %s", path, body)
+		}
+	}
+	for _, path := range []string{wire.PathRequests + "/" + vnID, wire.PathCases + "/inbound/FR/" + vnID, wire.PathCases, wire.PathStatistics} {
+		if status, body := deAtVN.mustCall(http.MethodGet, path, nil); status != http.StatusNotFound && status != http.StatusForbidden {
+			t.Errorf("DE's GET %s: %d %s", path, status, body)
+		}
+	}
+	// Ids guessed next to France's: not found, like any other.
+	for _, guess := range []string{vnID[:34] + "0", "rq-" + strings.Repeat("f", 32)} {
+		status, body := deAtVN.mustCall(http.MethodPost, wire.PathRequests+"/"+guess+"/transitions", withdraw)
+		mustStatus(t, "a guessed id", status, body, http.StatusNotFound, wire.ReasonNotFound)
+	}
+	// Viet Nam's genuine update relayed by Germany: France checks it against
+	// Germany's trust, and it is not Germany's.
+	relayed, _ := json.Marshal(wire.CaseUpdate{Update: cu.Update})
+	status, body = deAtFR.mustCall(http.MethodPost, wire.PathUpdates, relayed)
+	if status != http.StatusBadRequest && status != http.StatusNotFound {
+		t.Errorf("DE relays VN's update: %d %s", status, body)
+	}
+	// Germany's own officer's certificate is nobody's at Viet Nam.
+	deOfficer := insistingClient(p.vn, de.officer)
+	if status, _, err := deOfficer.call(http.MethodGet, wire.PathCases, nil); err == nil && status != http.StatusForbidden {
+		t.Errorf("DE's officer lists VN's cases: %d", status)
+	}
+	// France's officer, whose CA Viet Nam trusts for France's channel, is not Viet Nam's officer.
+	frOfficerAtVN := insistingClient(p.vn, p.fr.officer)
+	if status, _, err := frOfficerAtVN.call(http.MethodGet, wire.PathCases, nil); err == nil && status != http.StatusForbidden {
+		t.Errorf("FR's officer lists VN's cases: %d", status)
+	}
+	// Viet Nam's officer is not a sender, nor a peer pushing updates.
+	if status, body := p.vnOfficer.mustCall(http.MethodPost, wire.PathRequests+"/"+vnID+"/transitions", withdraw); status != http.StatusForbidden {
+		t.Errorf("VN's officer as the sender: %d %s", status, body)
+	}
+	if status, body := p.frOfficer.mustCall(http.MethodPost, wire.PathUpdates, relayed); status != http.StatusForbidden {
+		t.Errorf("FR's officer pushing an update: %d %s", status, body)
+	}
+
+	if h, _ := p.vnHistory(t, vnID); len(h) != 1 || h.State() != cases.Acknowledged {
+		t.Fatalf("VN's history after the attempts: %+v", h)
+	}
+	if h := p.frUpdates(t, frID); len(h) != 1 {
+		t.Fatalf("FR holds %d updates, want 1", len(h))
+	}
+	p.checkLogsClean(t, "Germany withdraws")
+}
+
+// TestAdversaryCaseUpdatesPushed: Viet Nam's gateway, turned bad or replayed,
+// pushes France updates it should not. France keeps only updates that verify
+// against Viet Nam's CA for Viet Nam's server name, are of the request named,
+// carry the digest of their own transition, and follow the updates it holds; a
+// contradiction of a held update is refused and logged; an update that arrives
+// after a gap is kept only once the missing ones are, and never acknowledged
+// otherwise.
+func TestAdversaryCaseUpdatesPushed(t *testing.T) {
+	p := newAdversaryCasePair(t, nil)
+	frID, vnID := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	frID2, vnID2 := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t) + "-2"}))
+	status, body := p.vnAct(t, vnID, wire.CaseAction{Action: cases.Acknowledge})
+	mustStatus(t, "acknowledge", status, body, http.StatusCreated, "")
+	var first wire.CaseUpdate
+	_ = json.Unmarshal(body, &first)
+	held := *first.Transition
+	if len(p.frUpdates(t, frID)) != 1 {
+		t.Fatal("France did not keep the pushed acknowledgement")
+	}
+	next := func(seq int, a cases.Action, from, to cases.State, reason string) cases.Transition {
+		return cases.Transition{RequestID: vnID, Sequence: seq, Action: a, By: cases.Requested, From: from, To: to, Time: p.clock.Now().UTC(), Reason: reason}
+	}
+	vnServing := p.vnServing(t)
+	de := newCA(t, "DE")
+	serverAuth := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	stranger := forgeCert(t, de, &x509.Certificate{Subject: pkix.Name{CommonName: p.vn.serverName()}, DNSNames: []string{p.vn.serverName()}, ExtKeyUsage: serverAuth})
+	otherName := forgeCert(t, p.vn.ca, &x509.Certificate{Subject: pkix.Name{CommonName: "gateway.xx.test"}, DNSNames: []string{"gateway.xx.test"}, ExtKeyUsage: serverAuth})
+	resigned := func(cert tls.Certificate, compact string) string {
+		u, err := receipt.PeekUpdate(compact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, _ := json.Marshal(u)
+		return signJWS(t, cert, payload, receipt.TypeStatusUpdate)
+	}
+	start := next(2, cases.Start, cases.Acknowledged, cases.InProgress, "")
+
+	for _, tc := range []struct {
+		name   string
+		update func() string
+		status int
+	}{
+		{"the held update, replayed", func() string { return first.Update }, http.StatusOK},
+		{"the held transition, signed again", func() string { return p.forgeUpdate(t, vnID, held, nil) }, http.StatusOK},
+		{"another transition under the held number", func() string {
+			return p.forgeUpdate(t, vnID, next(1, cases.Start, cases.Received, cases.InProgress, ""), nil)
+		}, http.StatusBadRequest},
+		{"the held number with another reason", func() string {
+			tr := held
+			tr.Reason = "not what was signed before"
+			return p.forgeUpdate(t, vnID, tr, nil)
+		}, http.StatusBadRequest},
+		{"a transition that leaves another state than the held one", func() string {
+			return p.forgeUpdate(t, vnID, next(2, cases.Execute, cases.InProgress, cases.Executed, ""), nil)
+		}, http.StatusBadRequest},
+		{"a transition earlier than the held one", func() string {
+			tr := start
+			tr.Time = held.Time.Add(-time.Hour)
+			return p.forgeUpdate(t, vnID, tr, nil)
+		}, http.StatusBadRequest},
+		{"the next transition, of the other request", func() string {
+			tr := next(1, cases.Acknowledge, cases.Received, cases.Acknowledged, "")
+			tr.RequestID = vnID2
+			return p.forgeUpdate(t, vnID2, tr, func(u *receipt.StatusUpdate) { u.RequestID = vnID })
+		}, http.StatusBadRequest},
+		{"the next transition, its digest of something else", func() string {
+			return p.forgeUpdate(t, vnID, start, func(u *receipt.StatusUpdate) { u.Digest = "sha256:" + strings.Repeat("ab", 32) })
+		}, http.StatusBadRequest},
+		{"the next transition, numbered 0", func() string {
+			tr := start
+			tr.Sequence = 0
+			return p.forgeUpdate(t, vnID, tr, func(*receipt.StatusUpdate) {})
+		}, http.StatusBadRequest},
+		{"the next transition, numbered -1", func() string {
+			tr := start
+			tr.Sequence = -1
+			return p.forgeUpdate(t, vnID, tr, func(*receipt.StatusUpdate) {})
+		}, http.StatusBadRequest},
+		{"the next transition, from France to Germany", func() string {
+			return p.forgeUpdate(t, vnID, start, func(u *receipt.StatusUpdate) { u.To, u.Channel = "DE", "FR-DE" })
+		}, http.StatusBadRequest},
+		{"the next transition, signed by a CA France does not trust for Viet Nam", func() string {
+			return resigned(stranger, p.forgeUpdate(t, vnID, start, nil))
+		}, http.StatusBadRequest},
+		{"the next transition, signed by Viet Nam's CA for another server name", func() string {
+			return resigned(otherName, p.forgeUpdate(t, vnID, start, nil))
+		}, http.StatusBadRequest},
+		{"the next transition, as a receipt", func() string {
+			u, _ := receipt.PeekUpdate(p.forgeUpdate(t, vnID, start, nil))
+			payload, _ := json.Marshal(u)
+			return signJWS(t, vnServing, payload, receipt.TypeReceipt)
+		}, http.StatusBadRequest},
+		{"a transition two numbers ahead, that Viet Nam never recorded", func() string {
+			return p.forgeUpdate(t, vnID, next(3, cases.Execute, cases.InProgress, cases.Executed, ""), nil)
+		}, http.StatusBadRequest},
+		{"an update for a request France never sent", func() string {
+			return p.forgeUpdate(t, vnID, start, func(u *receipt.StatusUpdate) { u.Reference = "NEVER-SENT" })
+		}, http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(p.frUpdates(t, frID))
+			status, body := p.push(t, tc.update())
+			if status != tc.status {
+				t.Fatalf("%d %s, want %d", status, body, tc.status)
+			}
+			if h := p.frUpdates(t, frID); len(h) != before || h[0].Action != held.Action {
+				t.Fatalf("France holds %d updates, held %d before", len(h), before)
+			}
+		})
+	}
+	if !strings.Contains(p.frLog.all(), "a peer signed two different transitions under one number") {
+		t.Error("France did not log Viet Nam's contradiction")
+	}
+
+	// Viet Nam starts and executes the second request without pushing (France
+	// was away); the push of the last one brings France the missing one first.
+	p.vnActQuietly(t, vnID2, wire.CaseAction{Action: cases.Start})
+	last := p.vnActQuietly(t, vnID2, wire.CaseAction{Action: cases.Execute})
+	status, body = p.push(t, last)
+	mustStatus(t, "an update after a gap", status, body, http.StatusCreated, "")
+	if h := p.frUpdates(t, frID2); len(h) != 2 || h.State() != cases.Executed {
+		t.Fatalf("France after the gap: %+v", h)
+	}
+
+	// Bodies: oversized, cut off, duplicated members, unknown members.
+	status, body, err := p.vnAtFR.call(http.MethodPost, wire.PathUpdates, padTo(t, []byte(`{"update":"a.b.c"}`), wire.MaxRequestBody+1))
+	if err == nil && status != http.StatusRequestEntityTooLarge {
+		t.Errorf("an oversized push: %d %s", status, body)
+	}
+	for name, raw := range map[string]string{
+		"two update members":   `{"update":"` + first.Update + `","update":"a.b.c"}`,
+		"an unknown member":    `{"update":"` + first.Update + `","secret":"` + secretValue + `"}`,
+		"an Update member":     `{"Update":"` + first.Update + `"}`,
+		"data after the value": `{"update":"` + first.Update + `"}]`,
+		"null":                 `null`,
+		"a string":             `"` + first.Update + `"`,
+	} {
+		status, body := p.vnAtFR.mustCall(http.MethodPost, wire.PathUpdates, []byte(raw))
+		if status != http.StatusBadRequest || strings.Contains(string(body), secretValue) {
+			t.Errorf("%s: %d %s", name, status, body)
+		}
+	}
+	conn := dialGateway(t, p.fr, p.vn.channelCert(p.vnToFR))
+	defer conn.Close()
+	push, _ := json.Marshal(wire.CaseUpdate{Update: first.Update})
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", wire.PathUpdates, p.fr.serverName(), len(push)+10)
+	if _, err := io.WriteString(conn, head+string(push)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.CloseWrite()
+	if resp, body, err := readAnswer(conn, 10*time.Second); err == nil && resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a cut-off push: %d %s", resp.StatusCode, body)
+	}
+	p.checkLogsClean(t)
+}
+
+// TestAdversaryCaseActionLookalikes: actions that are almost right, spelt,
+// repeated or framed so that one reader could take them for another action,
+// through the officers' API and the sender's. None moves the request; none is
+// repeated in the answer or in a log line.
+func TestAdversaryCaseActionLookalikes(t *testing.T) {
+	p := newAdversaryCasePair(t, nil)
+	_, vnID := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	officerPath := wire.PathCases + "/inbound/FR/" + vnID + "/transitions"
+	senderPath := wire.PathRequests + "/" + vnID + "/transitions"
+	control := "Ask\x1b]8;;https://evil.example/\x07here\x1b]8;;\x07\x1b[2J" + secretValue
+	for _, tc := range []struct {
+		name, body string
+		// sender sends it over France's channel instead of as Viet Nam's officer.
+		sender bool
+	}{
+		{"lower case", `{"action":"acknowledge"}`, false},
+		{"a trailing space", `{"action":"Acknowledge "}`, false},
+		{"a leading zero-width space", `{"action":"\u200bAcknowledge"}`, false},
+		{"a Cyrillic A", `{"action":"Аcknowledge"}`, false},
+		{"a fullwidth letter", `{"action":"Ａcknowledge"}`, false},
+		{"a NUL inside", `{"action":"Acknowledge\u0000"}`, false},
+		{"the planted value", `{"action":"` + secretValue + `"}`, false},
+		{"a number", `{"action":1}`, false},
+		{"null", `{"action":null}`, false},
+		{"empty", `{}`, false},
+		{"an array", `[{"action":"Acknowledge"}]`, false},
+		{"an ACTION member", `{"ACTION":"Acknowledge"}`, false},
+		{"an Action member after action", `{"action":"Refuse","Action":"Acknowledge"}`, false},
+		{"action twice", `{"action":"Refuse","action":"Acknowledge"}`, false},
+		{"an escaped member name twice", `{"action":"Refuse","\u0061ction":"Acknowledge"}`, false},
+		{"data after the object", `{"action":"Acknowledge"}}`, false},
+		{"two objects", `{"action":"Acknowledge"}{"action":"Execute"}`, false},
+		{"an unknown member with the planted value", `{"action":"Acknowledge","note":"` + secretValue + `"}`, false},
+		{"a lookalike ground", `{"action":"Refuse","reason":"no","grounds":["other"]}`, false},
+		{"a ground twice", `{"action":"Refuse","reason":"no","grounds":["Other","Other"]}`, false},
+		{"the planted value as a ground", `{"action":"Refuse","reason":"no","grounds":["` + secretValue + `"]}`, false},
+		{"grounds on an acknowledgement", `{"action":"Acknowledge","grounds":["Other"]}`, false},
+		{"a refusal with only blanks for a reason", `{"action":"Refuse","reason":" \n\t ","grounds":["Other"]}`, false},
+		{"a reason one byte over the bound", `{"action":"RequestClarification","reason":"` + strings.Repeat("a", cases.MaxReasonBytes+1) + `"}`, false},
+		{"a reason with terminal escapes", `{"action":"RequestClarification","reason":` + jsonString(control) + `}`, false},
+		{"a reason with a right-to-left override", `{"action":"RequestClarification","reason":"which account\u202e` + secretValue + `"}`, false},
+		{"an expected state that is no state", `{"action":"Acknowledge","expectedState":"` + secretValue + `"}`, false},
+		{"an expected state in lower case", `{"action":"Acknowledge","expectedState":"received"}`, false},
+		{"the sender acknowledges", `{"action":"Acknowledge"}`, true},
+		{"the sender withdraws with no reason", `{"action":"Withdraw"}`, true},
+		{"the sender withdraws twice over", `{"action":"Withdraw","reason":"x","action":"Acknowledge"}`, true},
+		{"the sender clarifies with terminal escapes", `{"action":"Withdraw","reason":` + jsonString(control) + `}`, true},
+		{"the sender with the planted value", `{"action":"Withdraw","reason":"x","expectedState":"` + secretValue + `"}`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl, path := p.vnOfficer, officerPath
+			if tc.sender {
+				cl, path = p.frAtVN, senderPath
+			}
+			status, body := cl.mustCall(http.MethodPost, path, []byte(tc.body))
+			if status < 400 || status >= 500 {
+				t.Fatalf("%d %s", status, truncateText(string(body), 200))
+			}
+			if strings.Contains(string(body), secretValue) || strings.Contains(string(body), "\x1b") {
+				t.Fatalf("the refusal repeats the input: %s", body)
+			}
+		})
+	}
+	// At the bound a reason is taken, whole.
+	status, body := p.vnAct(t, vnID, wire.CaseAction{Action: cases.RequestClarification, Reason: strings.Repeat("é", cases.MaxReasonBytes/2)})
+	mustStatus(t, "a reason at the bound", status, body, http.StatusCreated, "")
+	if h, _ := p.vnHistory(t, vnID); len(h) != 1 || h[0].Action != cases.RequestClarification {
+		t.Fatalf("VN's history: %+v", h)
+	}
+	p.checkLogsClean(t, "\x1b", "é")
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// TestAdversaryCaseActionsRace: Viet Nam's officers take every action at once on
+// one request while France withdraws it and reads it. Exactly one action wins
+// each number; every answer 201 is a transition in the history, which holds
+// together, on both sides.
+func TestAdversaryCaseActionsRace(t *testing.T) {
+	p := newAdversaryCasePair(t, func(s *Server) { s.PerPeerConcurrency = 64 })
+	frID, vnID := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	officerActions := []wire.CaseAction{
+		{Action: cases.Acknowledge}, {Action: cases.Start}, {Action: cases.Execute},
+		{Action: cases.RequestClarification, Reason: "Which account?"},
+		{Action: cases.Refuse, Reason: "Not an offence here.", Grounds: []cases.Ground{cases.GroundDualCriminality}},
+		{Action: cases.Start, ExpectedState: cases.Acknowledged},
+	}
+	type answer struct {
+		status int
+		body   []byte
+	}
+	const rounds = 4
+	answers := make(chan answer, rounds*(len(officerActions)+2))
+	var wg sync.WaitGroup
+	for range rounds {
+		for _, a := range officerActions {
+			wg.Go(func() {
+				status, body := p.vnAct(t, vnID, a)
+				answers <- answer{status, body}
+			})
+		}
+		wg.Go(func() {
+			body, _ := json.Marshal(wire.CaseAction{Action: cases.Clarify, Reason: "The first account."})
+			status, out := p.frAtVN.mustCall(http.MethodPost, wire.PathRequests+"/"+vnID+"/transitions", body)
+			answers <- answer{status, out}
+		})
+		wg.Go(func() {
+			status, out := p.frAct(t, frID, wire.CaseAction{Action: cases.Withdraw, Reason: "No longer needed."})
+			answers <- answer{status, out}
+		})
+		wg.Go(func() { p.frAtVN.mustCall(http.MethodGet, wire.PathRequests+"/"+vnID, nil) })
+	}
+	wg.Wait()
+	close(answers)
+	won := map[int]cases.Transition{}
+	for a := range answers {
+		switch a.status {
+		case http.StatusCreated:
+			var cu wire.CaseUpdate
+			if err := json.Unmarshal(a.body, &cu); err != nil || cu.Transition == nil {
+				t.Fatalf("a 201 without a transition: %s", a.body)
+			}
+			if other, ok := won[cu.Transition.Sequence]; ok {
+				t.Fatalf("transition %d answered twice: %s and %s", cu.Transition.Sequence, other.Action, cu.Transition.Action)
+			}
+			won[cu.Transition.Sequence] = *cu.Transition
+		case http.StatusConflict, http.StatusBadRequest:
+		default:
+			t.Errorf("an answer %d %s", a.status, a.body)
+		}
+	}
+	h, updates := p.vnHistory(t, vnID)
+	if err := cases.CheckHistory(h); err != nil {
+		t.Fatalf("VN's history does not hold together: %v", err)
+	}
+	if len(h) != len(won) || len(updates) != len(h) {
+		t.Fatalf("%d transitions won, %d recorded, %d signed", len(won), len(h), len(updates))
+	}
+	for _, tr := range h {
+		if w := won[tr.Sequence]; w.Action != tr.Action || !w.Time.Equal(tr.Time) {
+			t.Fatalf("transition %d recorded as %s, answered as %s", tr.Sequence, tr.Action, w.Action)
+		}
+	}
+	if !h.State().Terminal() {
+		t.Fatalf("after every action the request is %s", h.State())
+	}
+	// France, reading the case, fetches what it missed and agrees.
+	fc := getCase(t, p.frOfficer, "/outbound/VN/"+frID)
+	if len(fc.Transitions) != len(h) || fc.State != h.State() {
+		t.Fatalf("France sees %s after %d transitions, Viet Nam %s after %d", fc.State, len(fc.Transitions), h.State(), len(h))
+	}
+	t.Logf("%d transitions, ending %s", len(h), h.State())
+	p.checkLogsClean(t, "Which account?", "No longer needed.")
+}
