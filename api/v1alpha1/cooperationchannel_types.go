@@ -152,6 +152,18 @@ type DataProtectionSpec struct {
 	RetentionDays int32 `json:"retentionDays,omitempty"`
 }
 
+// RequestDeadline is how long this State has to decide requests of one type.
+type RequestDeadline struct {
+	// type is the request type.
+	// +required
+	Type RequestType `json:"type,omitempty"`
+
+	// within is the time to decide, from 15m to 8760h (365 days), e.g. 4h or 720h.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('15m') && duration(self) <= duration('8760h')",message="deadlines[].within must be between 15m and 8760h (365 days)"
+	Within metav1.Duration `json:"within,omitzero"`
+}
+
 // ProbeSpec sets how the operator checks the peer.
 type ProbeSpec struct {
 	// interval is how often the operator opens a mutual-TLS connection to the peer and
@@ -203,6 +215,20 @@ type CooperationChannelSpec struct {
 	// probe sets how the operator checks the peer.
 	// +optional
 	Probe *ProbeSpec `json:"probe,omitempty"`
+
+	// deadlines set, per request type, how long this State has to decide a request
+	// the peer sends over this channel, counted from its receipt; the clock stops
+	// while the request waits on the sender (a clarification request or a contest).
+	// Types not listed keep the defaults: EmergencyDisclosure 8h; Preservation,
+	// ContentRemoval and AssetFreezing 72h; TrafficDataDisclosure 5 days;
+	// SubscriberInformation, AssetTracing, RealTimeTrafficData and Interception 30
+	// days; StoredDataAccess 60 days; MutualLegalAssistance 90 days. The gateway
+	// counts overdue requests in its metrics and logs each one.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Deadlines []RequestDeadline `json:"deadlines,omitempty"`
 
 	// certificates sets the lifetime of the channel's client certificate.
 	// +optional

@@ -169,6 +169,12 @@ func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.
 		for _, l := range cc.Spec.Languages {
 			ch.Languages = append(ch.Languages, string(l))
 		}
+		for _, d := range cc.Spec.Deadlines {
+			if ch.Deadlines == nil {
+				ch.Deadlines = map[string]string{}
+			}
+			ch.Deadlines[string(d.Type)] = d.Within.Duration.String()
+		}
 		data[ch.ClientCertFile()] = leaf.Data[pki.TLSCertKey]
 		data[ch.ClientKeyFile()] = leaf.Data[pki.TLSPrivateKeyKey]
 		data[ch.TrustFile()] = []byte(trust.Data[gateway.TrustKey])

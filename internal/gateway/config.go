@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"time"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
 )
 
 // The contract between the operator, which writes the gateway's configuration and
@@ -104,6 +106,22 @@ type Channel struct {
 	// ClientURIs, if set, are the URI SANs a peer's client certificate must carry
 	// one of; empty admits any client certificate of the peer's CAs.
 	ClientURIs []string `json:"clientURIs,omitempty"`
+	// Deadlines are the channel's own deadlines by request type (Go durations,
+	// e.g. "4h"); a type not listed takes cases.DefaultDeadlines.
+	Deadlines map[string]string `json:"deadlines,omitempty"`
+}
+
+// deadlines are the channel's deadlines by request type, the defaults filled in
+// by cases.Deadlines.For. A value that does not parse (the CRD validates them)
+// is left to the default.
+func (c Channel) deadlines() cases.Deadlines {
+	d := cases.Deadlines{}
+	for t, v := range c.Deadlines {
+		if dur, err := time.ParseDuration(v); err == nil && dur > 0 {
+			d[t] = dur
+		}
+	}
+	return d
 }
 
 // ClientCertFile, ClientKeyFile and TrustFile name a channel's files in ChannelsDir.

@@ -462,3 +462,19 @@ func TestOfficerClient(t *testing.T) {
 		t.Fatalf("the peer lists VN's cases: %v", err)
 	}
 }
+
+// TestChannelDeadlines: a channel's own deadline for a type replaces the default.
+func TestChannelDeadlines(t *testing.T) {
+	p := newCasePair(t)
+	p.vn.channels.Channels[0].Deadlines = map[string]string{"Preservation": "2h"}
+	p.vn.writeChannels()
+	_, id := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	c := getCase(t, p.vnOfficer, "/inbound/FR/"+id)
+	if !c.Due.Equal(c.Received.Add(2 * time.Hour)) {
+		t.Fatalf("due %s after receipt, want the channel's 2h", c.Due.Sub(c.Received))
+	}
+	_, id = p.send(t, example(t, "MutualLegalAssistance", map[string]any{"/reference": reference(t) + "-mla"}))
+	if c = getCase(t, p.vnOfficer, "/inbound/FR/"+id); !c.Due.Equal(c.Received.Add(90 * 24 * time.Hour)) {
+		t.Fatalf("a type without the channel's deadline: due %s after receipt, want the default 90 days", c.Due.Sub(c.Received))
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -341,6 +342,11 @@ func TestStackRendersValues(t *testing.T) {
 			ev.Spec.Certificates == nil || ev.Spec.Certificates.LeafRenewBefore.Duration.String() != "5m0s" {
 			t.Errorf("vault %+v", ev.Spec)
 		}
+		cc := stackObject[cybercoopv1alpha1.CooperationChannel](t, objs, "CooperationChannel", "para-argentina")
+		if d := cc.Spec.Deadlines; len(d) != 2 || d[0].Type != "EmergencyDisclosure" || d[0].Within.Duration != 4*time.Hour ||
+			d[1].Type != "MutualLegalAssistance" || d[1].Within.Duration != 4320*time.Hour {
+			t.Errorf("deadlines %+v", d)
+		}
 		for _, o := range objs {
 			if o.GetLabels()["cost-centre"] != "cybercrime-unit" || o.GetAnnotations()["example.org/owner"] != "Plantão 24/7" {
 				t.Errorf("%s %s: labels %v, annotations %v: want the extra label and annotation", o.GetKind(), o.GetName(), o.GetLabels(), o.GetAnnotations())
@@ -593,6 +599,14 @@ var stackRefusals = []stackRefusal{
 		want: `peers[0].probe.interval is "5s": probe.interval must be between 10s and 24h`,
 		crd:  "probe.interval must be between 10s and 24h",
 		kind: "CooperationChannel", path: []any{"spec", "probe"}, value: map[string]any{"interval": "5s"}},
+	{name: "deadline of a minute", args: []string{"--set-json", `peers[0].deadlines=[{"type":"EmergencyDisclosure","within":"1m"}]`},
+		want: `peers[0].deadlines[0].within is "1m": deadlines[].within must be between 15m and 8760h (365 days)`,
+		crd:  "deadlines[].within must be between 15m and 8760h (365 days)",
+		kind: "CooperationChannel", path: []any{"spec", "deadlines"}, value: []any{map[string]any{"type": "EmergencyDisclosure", "within": "1m"}}},
+	{name: "two deadlines for one type", args: []string{"--set-json", `peers[0].deadlines=[{"type":"Preservation","within":"24h"},{"type":"Preservation","within":"48h"}]`},
+		want: "peers[0].deadlines[1]: Preservation already has a deadline in peers[0].deadlines[0]: one per request type",
+		crd:  "Duplicate value",
+		kind: "CooperationChannel", path: []any{"spec", "deadlines"}, value: []any{map[string]any{"type": "Preservation", "within": "24h"}, map[string]any{"type": "Preservation", "within": "48h"}}},
 	{name: "leaf certificates for two years", args: []string{"--set", "certificates.leafDuration=17520h"},
 		want: `certificates.leafDuration is "17520h": must be between 1h and 8760h (365 days)`,
 		crd:  "must be between 1h and 8760h (365 days)",

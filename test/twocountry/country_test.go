@@ -76,6 +76,10 @@ func newCountry(ctx context.Context, code string, fp func(ns, name string) *cybe
 		g.Expect(k8sClient.Get(ctx, key(c.ev), c.ev)).To(Succeed())
 		g.Expect(c.ev.Status.CheckpointVerifierKey).NotTo(BeEmpty())
 		g.Expect(c.ev.Status.Endpoint).NotTo(BeEmpty())
+		// The vault runs on the serving certificate and keyring the operator issues;
+		// the status may name the checkpoint key before the CA can issue them.
+		g.Expect(condition(c.ev.Status.Conditions, cybercoopv1alpha1.ConditionCertificateReady).Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(condition(c.ev.Status.Conditions, cybercoopv1alpha1.ConditionKeysReady).Status).To(Equal(metav1.ConditionTrue))
 	}).WithTimeout(time.Minute).Should(Succeed())
 	c.startVault(ctx)
 	c.gatewayLn, c.gatewayURL, err = localstack.Listen()

@@ -16,6 +16,7 @@ import (
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	nationalca "github.com/cybercoop/cybercoop-operator/internal/ca"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
@@ -228,6 +229,113 @@ var _ = Describe("Viet Nam and France", Ordered, func() {
 			g.Expect(published).To(ContainElement(vn.caFingerprint(ctx)))
 		}).WithTimeout(time.Minute).Should(Succeed())
 		Expect(frToVN.Spec.Peer.TrustBundle.PEM).NotTo(ContainSubstring(string(vn.caPEM(ctx))), "nobody edited France's channel")
+	})
+
+	It("keeps each request as a case both States follow: the channel's deadline, a refusal with grounds France sees, refusals of new types, and the statistics", func() {
+		specStart := time.Now()
+		By("Viet Nam's channel gives Preservation requests 12 hours and admits content-removal and asset-freezing requests")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, key(vnToFR), vnToFR)).To(Succeed())
+			vnToFR.Spec.Deadlines = []cybercoopv1alpha1.RequestDeadline{{Type: cybercoopv1alpha1.RequestPreservation, Within: metav1.Duration{Duration: 12 * time.Hour}}}
+			vnToFR.Spec.RequestTypes = append(vnToFR.Spec.RequestTypes[:3:3], "ContentRemoval", "AssetFreezing")
+			g.Expect(k8sClient.Update(ctx, vnToFR)).To(Succeed())
+		}).Should(Succeed())
+
+		ref := "OFAC-CASE-" + fmt.Sprint(time.Now().UnixNano())
+		status, body, err := call(fr.officer(ctx), "POST", fr.gatewayURL+wire.PathOutbound+frToVN.Name+"/requests", example("Preservation", map[string]any{"reference": ref}))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(201), "%s", body)
+		var acc wire.Accepted
+		Expect(json.Unmarshal(body, &acc)).To(Succeed())
+		vnCase := vn.gatewayURL + wire.PathCases + "/inbound/FR/" + acc.RequestID
+
+		By("Viet Nam's officers see the request with the channel's deadline, once the operator has passed it to the gateway")
+		Eventually(func(g Gomega) {
+			status, body, err := call(vn.officer(ctx), "GET", vnCase, nil)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(status).To(Equal(200), "%s", body)
+			var c wire.Case
+			g.Expect(json.Unmarshal(body, &c)).To(Succeed())
+			g.Expect(c.State).To(Equal(cases.Received))
+			g.Expect(c.Due.Sub(c.Received)).To(Equal(12*time.Hour), "the deadline of the channel's spec.deadlines")
+		}).WithTimeout(time.Minute).Should(Succeed())
+
+		By("Viet Nam refuses it with grounds; the signed update reaches France's gateway")
+		action, _ := json.Marshal(wire.CaseAction{Action: cases.Refuse, Reason: "The conduct is not an offence under Vietnamese law.",
+			Grounds: []cases.Ground{cases.GroundDualCriminality}})
+		status, body, err = call(vn.officer(ctx), "POST", vnCase+"/transitions", action)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(201), "%s", body)
+		var cu wire.CaseUpdate
+		Expect(json.Unmarshal(body, &cu)).To(Succeed())
+		Expect(cu.Delivered).To(HaveValue(BeTrue()))
+		u, _, err := receipt.VerifyUpdate(cu.Update, vn.trustPool(ctx), vn.gatewayHost(), time.Now())
+		Expect(err).NotTo(HaveOccurred(), "France verifies the update with its trust in Viet Nam alone")
+		Expect(u.Transition.Grounds).To(Equal([]cases.Ground{cases.GroundDualCriminality}))
+
+		status, body, err = call(fr.officer(ctx), "GET", fr.gatewayURL+wire.PathCases+"?direction=outbound", nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(200), "%s", body)
+		var sent []wire.Case
+		Expect(json.Unmarshal(body, &sent)).To(Succeed())
+		frID := ""
+		for _, c := range sent {
+			if c.Reference == ref {
+				frID = c.RequestID
+				Expect(c.PeerRequestID).To(Equal(acc.RequestID))
+			}
+		}
+		Expect(frID).NotTo(BeEmpty(), "France's officers list the request they sent")
+		status, body, err = call(fr.officer(ctx), "GET", fr.gatewayURL+wire.PathCases+"/outbound/VN/"+frID, nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(200), "%s", body)
+		var fc wire.Case
+		Expect(json.Unmarshal(body, &fc)).To(Succeed())
+		Expect(fc.State).To(Equal(cases.Refused))
+		Expect(fc.Transitions).To(HaveLen(1))
+		Expect(fc.Transitions[0].Reason).To(Equal("The conduct is not an offence under Vietnamese law."))
+
+		By("refusing a content-removal request that embeds the material, and an asset-freezing request without its order's expiry")
+		embedded := example("ContentRemoval", map[string]any{"reference": ref + "-cr",
+			"locators": []any{map[string]any{"url": "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/"}}})
+		var freezing map[string]any
+		Expect(json.Unmarshal(example("AssetFreezing", map[string]any{"reference": ref + "-af"}), &freezing)).To(Succeed())
+		delete(freezing["order"].(map[string]any), "expiry")
+		noExpiry, _ := json.Marshal(freezing)
+		for _, tc := range []struct {
+			doc  []byte
+			path string
+		}{{embedded, "/locators/0"}, {noExpiry, "/order/expiry"}} {
+			status, body, err := call(fr.officer(ctx), "POST", fr.gatewayURL+wire.PathOutbound+frToVN.Name+"/requests", tc.doc)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(status).To(Equal(400), "%s", body)
+			var r wire.Refusal
+			Expect(json.Unmarshal(body, &r)).To(Succeed())
+			Expect(r.Reason).To(Equal(wire.ReasonMalformedRequest))
+			var paths []string
+			for _, f := range r.Fields {
+				paths = append(paths, f.Path)
+			}
+			Expect(strings.Join(paths, " ")).To(ContainSubstring(tc.path), "%s", body)
+			Expect(string(body)).NotTo(ContainSubstring("/9j/4AAQSkZJRg"), "the refusal does not echo the material")
+		}
+
+		By("the statistics of this spec's period, from each State's custody records, count exactly its one request")
+		for _, c := range []struct {
+			country   *country
+			direction string
+			totals    cases.Totals
+		}{{vn, cases.ReceivedFrom, cases.Totals{Received: 1}}, {fr, cases.Sent, cases.Totals{Sent: 1}}} {
+			status, body, err := call(c.country.officer(ctx), "GET", c.country.gatewayURL+wire.PathStatistics+"?from="+specStart.UTC().Format(time.RFC3339Nano), nil)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(status).To(Equal(200), "%s", body)
+			var report cases.Report
+			Expect(json.Unmarshal(body, &report)).To(Succeed())
+			Expect(report.Totals).To(Equal(c.totals), "%s", body)
+			partner := map[string]string{"VN": "FR", "FR": "VN"}[strings.ToUpper(c.country.code)]
+			Expect(report.Counts).To(Equal([]cases.Count{{Direction: c.direction, Partner: partner, Type: "Preservation", Outcome: cases.Refused, Requests: 1}}))
+			Expect(report.ResponseTimes).To(HaveLen(1))
+		}
 	})
 
 	It("turns France's channel unreachable, with the reason, when Viet Nam's gateway stops", func() {

@@ -134,6 +134,14 @@ the whole render, so no object is rendered from values it would refuse.
 {{- end -}}
 {{- $_ := set $names $name $i -}}
 {{- include "cybercoop-stack.checkDuration" (dict "path" (printf "peers[%d].probe.interval" $i) "value" (($peer.probe | default dict).interval) "min" "10s" "max" "24h" "message" "probe.interval must be between 10s and 24h") -}}
+{{- $types := dict -}}
+{{- range $j, $d := ($peer.deadlines | default list) -}}
+{{- if hasKey $types $d.type -}}
+{{- fail (printf "peers[%d].deadlines[%d]: %s already has a deadline in peers[%d].deadlines[%v]: one per request type" $i $j $d.type $i (get $types $d.type)) -}}
+{{- end -}}
+{{- $_ := set $types $d.type $j -}}
+{{- include "cybercoop-stack.checkDuration" (dict "path" (printf "peers[%d].deadlines[%d].within" $i $j) "value" $d.within "min" "15m" "max" "8760h" "message" "deadlines[].within must be between 15m and 8760h (365 days)") -}}
+{{- end -}}
 {{- include "cybercoop-stack.checkLeafCertificates" (dict "path" (printf "peers[%d].certificates" $i) "certs" $peer.certificates) -}}
 {{- end -}}
 {{- end -}}
