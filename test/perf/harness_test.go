@@ -82,7 +82,7 @@ type harness struct {
 }
 
 func TestHarness(t *testing.T) {
-	var logTo io.Writer = io.Discard
+	logTo := io.Discard
 	if p := os.Getenv("PERF_LOG"); p != "" {
 		f, err := os.Create(p)
 		if err != nil {
