@@ -10,7 +10,7 @@ package gateway
 // between a transition and its signed update.
 
 import (
-	_ "context"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -594,4 +594,194 @@ func TestAdversaryCaseActionsRace(t *testing.T) {
 	}
 	t.Logf("%d transitions, ending %s", len(h), h.State())
 	p.checkLogsClean(t, "Which account?", "No longer needed.")
+}
+
+// TestAdversaryCaseVaultStopsMidTransition: Viet Nam's vault stops while its
+// officers act on many requests at once. Every action answered 201 has its
+// transition and its signed update in the vault; after the vault is back, a
+// transition recorded without its update (the gateway stopped between the two)
+// is signed when the request is next read, and both States' histories hold
+// together.
+func TestAdversaryCaseVaultStopsMidTransition(t *testing.T) {
+	const total = 12
+	p := newAdversaryCasePair(t, func(s *Server) { s.PerPeerConcurrency = 4 * total })
+	type request struct {
+		frID, vnID string
+		status     int
+		body       []byte
+	}
+	reqs := make([]request, total)
+	for i := range reqs {
+		reqs[i].frID, reqs[i].vnID = p.send(t, example(t, "Preservation", map[string]any{"/reference": fmt.Sprintf("%s-%d", reference(t), i)}))
+	}
+	answered := make(chan struct{}, total)
+	var wg sync.WaitGroup
+	for i := range reqs {
+		wg.Go(func() {
+			defer func() { answered <- struct{}{} }()
+			reqs[i].status, reqs[i].body = p.vnAct(t, reqs[i].vnID, wire.CaseAction{Action: cases.RequestClarification, Reason: "Which account? " + secretValue})
+		})
+	}
+	<-answered
+	p.vnVault.stop()
+	wg.Wait()
+	p.vnVault.start()
+
+	acked := 0
+	for i, r := range reqs {
+		switch r.status {
+		case http.StatusCreated:
+			acked++
+			var cu wire.CaseUpdate
+			if err := json.Unmarshal(r.body, &cu); err != nil {
+				t.Fatal(err)
+			}
+			if !holds(t, p.vn.vault, []byte(cu.Update)) {
+				t.Errorf("request %d: answered 201 but the vault does not hold the signed update", i)
+			}
+			doc, _ := cu.Transition.Canonical()
+			if !holds(t, p.vn.vault, doc) {
+				t.Errorf("request %d: answered 201 but the vault does not hold the transition", i)
+			}
+		case http.StatusServiceUnavailable:
+			if strings.Contains(string(r.body), secretValue) {
+				t.Errorf("request %d: the refusal repeats the reason: %s", i, r.body)
+			}
+		default:
+			t.Errorf("request %d: %d %s", i, r.status, r.body)
+		}
+	}
+	t.Logf("%d of %d answered 201 around the stop", acked, total)
+
+	// The sender reads each request: a transition without its update is signed
+	// now; what it is given verifies and holds together.
+	for i, r := range reqs {
+		status, body := p.frAtVN.mustCall(http.MethodGet, wire.PathRequests+"/"+r.vnID, nil)
+		var rs wire.RequestState
+		if status != http.StatusOK || json.Unmarshal(body, &rs) != nil {
+			t.Fatalf("request %d's state: %d %s", i, status, body)
+		}
+		var h cases.History
+		for _, compact := range rs.Updates {
+			u, _, err := receipt.VerifyUpdate(compact, p.vn.trustPool(), p.vn.serverName(), time.Now())
+			if err != nil {
+				t.Fatalf("request %d: an update does not verify: %v", i, err)
+			}
+			h = append(h, u.Transition)
+		}
+		if err := cases.CheckHistory(h); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if r.status == http.StatusCreated && len(h) != 1 {
+			t.Fatalf("request %d was answered 201, its history has %d transitions", i, len(h))
+		}
+		// Nothing recorded is left unsigned.
+		st := p.vn.gw.current.Load()
+		held, err := st.vault.ObjectsByCase(t.Context(), transitionCase("inbound/FR/"+r.vnID, len(h)+1))
+		if err != nil || len(held) != 0 {
+			t.Fatalf("request %d: transition %d recorded but not in the state given: %v", i, len(h)+1, err)
+		}
+		// The officers' retry finds where the request stands.
+		status, body = p.vnAct(t, r.vnID, wire.CaseAction{Action: cases.RequestClarification, Reason: "Which account?", ExpectedState: cases.Received})
+		if (len(h) == 0 && status != http.StatusCreated) || (len(h) == 1 && status != http.StatusConflict) {
+			t.Fatalf("request %d retried with %d transitions: %d %s", i, len(h), status, body)
+		}
+		fc := getCase(t, p.frOfficer, "/outbound/VN/"+r.frID)
+		if fc.State != cases.ClarificationRequested || len(fc.Transitions) != 1 {
+			t.Fatalf("France sees request %d %s with %d transitions", i, fc.State, len(fc.Transitions))
+		}
+	}
+	rep, err := p.vn.vault.Verify(context.Background(), vault.SystemIdentity)
+	if err != nil || !rep.OK() {
+		t.Errorf("the vault does not verify: %v %+v", err, rep)
+	}
+	p.checkLogsClean(t, "Which account?")
+}
+
+// TestAdversaryCaseTransitionWithoutUpdate: a transition recorded without its
+// signed update (the gateway stopped between the two ingests) is signed when
+// the request is next read or moved, and numbered where it is; one that does
+// not follow the history (written by a faulty replica) is not signed.
+func TestAdversaryCaseTransitionWithoutUpdate(t *testing.T) {
+	p := newAdversaryCasePair(t, nil)
+	frID, vnID := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	_, badID := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t) + "-bad"}))
+	s, st := p.vn.gw, p.vn.gw.current.Load()
+	record := func(id string, tr cases.Transition) {
+		doc, err := tr.Canonical()
+		if err != nil {
+			t.Fatal(err)
+		}
+		caseRef := transitionCase("inbound/FR/"+id, tr.Sequence)
+		keep := retainUntil(s.Now(), 365)
+		if _, err := s.ingest(t.Context(), st, vault.Metadata{CaseReference: caseRef, LegalBasis: "test", AuthorisationReference: accessReference(caseRef),
+			AuthorisationExpiry: caseFileAccess(keep), RetentionUntil: keep, Exclusive: true, OwnerOnly: true}, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := p.clock.Now().UTC()
+	record(vnID, cases.Transition{RequestID: vnID, Sequence: 1, Action: cases.Acknowledge, By: cases.Requested, From: cases.Received, To: cases.Acknowledged, Time: now})
+	// The officers' view shows what is signed.
+	if c := getCase(t, p.vnOfficer, "/inbound/FR/"+vnID); c.State != cases.Received {
+		t.Fatalf("the unsigned transition shown: %s", c.State)
+	}
+	status, body := p.vnAct(t, vnID, wire.CaseAction{Action: cases.Start, ExpectedState: cases.Acknowledged})
+	mustStatus(t, "start after the unsigned acknowledgement", status, body, http.StatusCreated, "")
+	var cu wire.CaseUpdate
+	if err := json.Unmarshal(body, &cu); err != nil || cu.Transition.Sequence != 2 {
+		t.Fatalf("the start: %s", body)
+	}
+	fc := getCase(t, p.frOfficer, "/outbound/VN/"+frID)
+	if len(fc.Transitions) != 2 || fc.State != cases.InProgress {
+		t.Fatalf("France after the repair: %s with %d transitions", fc.State, len(fc.Transitions))
+	}
+
+	// A transition that leaves a state the request was never in.
+	record(badID, cases.Transition{RequestID: badID, Sequence: 1, Action: cases.Execute, By: cases.Requested, From: cases.InProgress, To: cases.Executed, Time: now})
+	status, body = p.frAtVN.mustCall(http.MethodGet, wire.PathRequests+"/"+badID, nil)
+	if status == http.StatusOK {
+		var rs wire.RequestState
+		_ = json.Unmarshal(body, &rs)
+		if len(rs.Updates) != 0 || rs.State != cases.Received {
+			t.Fatalf("a transition that does not follow was signed: %s with %d updates", rs.State, len(rs.Updates))
+		}
+	}
+	if held, _ := st.vault.ObjectsByCase(t.Context(), signedCase("inbound/FR/"+badID, 1)); len(held) != 0 {
+		t.Fatal("a transition that does not follow the history was signed")
+	}
+}
+
+// TestAdversaryCaseStatisticsQuery: periods that are not periods, injected
+// text and a peer's certificate. None is echoed; none is a server error.
+func TestAdversaryCaseStatisticsQuery(t *testing.T) {
+	p := newAdversaryCasePair(t, nil)
+	p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	for _, q := range []string{
+		"from=" + secretValue,
+		"from=2026-01-01T00:00:00Z%0A" + secretValue,
+		"to=2026-13-01T00:00:00Z",
+		"from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+		"from=2026-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+		"from=2026-01-01&to=2027-01-01",
+		"from=0000-01-01T00:00:00%2B23:59",
+		"from=0000-01-01T00:00:00%2B23:59&to=9999-12-31T23:59:59-23:59",
+		"to=9999-12-31T23:59:59-23:59",
+		"from=2026-01-01T00:00:00Z&from=" + secretValue,
+		"format=csv&from=" + secretValue,
+		"format=CSV%00",
+	} {
+		status, body := p.vnOfficer.mustCall(http.MethodGet, wire.PathStatistics+"?"+q, nil)
+		if status >= 500 || strings.Contains(string(body), secretValue) {
+			t.Errorf("?%s: %d %s", q, status, body)
+		}
+	}
+	for _, path := range []string{wire.PathStatistics, wire.PathCases + "?state=" + secretValue, wire.PathCases + "?direction=%00"} {
+		if status, body := p.frAtVN.mustCall(http.MethodGet, path, nil); status != http.StatusForbidden {
+			t.Errorf("the peer's GET %s: %d %s", path, status, body)
+		}
+		if status, body := p.vnOfficer.mustCall(http.MethodGet, path, nil); status != http.StatusOK || strings.Contains(string(body), secretValue) {
+			t.Errorf("the officer's GET %s: %d %s", path, status, body)
+		}
+	}
+	p.checkLogsClean(t)
 }

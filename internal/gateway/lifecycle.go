@@ -128,6 +128,15 @@ func (s *Server) inboundHistory(ctx context.Context, st *state, find locator, re
 			if err := json.Unmarshal([]byte(doc), &t); err != nil {
 				return nil, nil, fmt.Errorf("transition %d of %s: %w", seq, rc.RequestID, err)
 			}
+			// What is signed here was never decided by Next in this process: it
+			// must be this request's next transition, following the ones signed,
+			// or the gateway would sign a history that does not hold together.
+			if t.Sequence != seq || t.RequestID != rc.RequestID {
+				return nil, nil, fmt.Errorf("transition %d of %s is recorded as transition %d of another request", seq, rc.RequestID, t.Sequence)
+			}
+			if err := cases.CheckHistory(append(slices.Clone(h), t)); err != nil {
+				return nil, nil, fmt.Errorf("transition %d of %s, recorded without its status update, does not follow the signed ones, and is not signed: %w", seq, rc.RequestID, err)
+			}
 			if compact, err = s.signTransition(ctx, st, ref, rc, t, []byte(doc), nil); err != nil {
 				return nil, nil, err
 			}
