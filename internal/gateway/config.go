@@ -65,6 +65,10 @@ type Config struct {
 	// OfficerIdentity is the URI SAN that marks a certificate from the State's own CA
 	// as a local officer's, who may send requests out over a channel.
 	OfficerIdentity string `json:"officerIdentity,omitempty"`
+	// OperatorIdentity is the URI SAN that marks a certificate from the State's own
+	// CA as the operator's, which may read the summary of the cases (counts by
+	// channel, overdue request ids; no content) for the channels' status.
+	OperatorIdentity string `json:"operatorIdentity,omitempty"`
 }
 
 // VaultEndpoint locates the evidence vault the gateway records requests in.

@@ -478,3 +478,55 @@ func TestChannelDeadlines(t *testing.T) {
 		t.Fatalf("a type without the channel's deadline: due %s after receipt, want the default 90 days", c.Due.Sub(c.Received))
 	}
 }
+
+// TestCasesSummary: the operator's certificate (the State's CA, the operator
+// identity) reads the open and overdue counts by channel; a peer does not.
+func TestCasesSummary(t *testing.T) {
+	p := newCasePair(t)
+	const operatorID = "spiffe://cybercoop.io/ns/vn/focalpoint/vn-poc/operator"
+	cfg, err := LoadConfig(p.vn.paths.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.OperatorIdentity = operatorID
+	body, _ := json.Marshal(cfg)
+	writeFile(t, p.vn.paths.Config, body)
+	p.vn.reload()
+	operator := p.vn.clientFor(p.vn.issue("", pki.LeafSpec{CommonName: "operator", URIs: []string{operatorID}, Usages: []pki.Usage{pki.UsageClient}}), p.vn.trustPool())
+
+	_, first := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	p.clock.advanceTo(24 * time.Hour)
+	_, second := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t) + "-2"}))
+	p.clock.advanceTo(90 * time.Hour) // the first is 18 hours overdue, the second not yet
+	st := p.vn.gw.current.Load()
+	objects, err := st.vault.Objects(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := p.vn.gw.collect(t.Context(), st, objects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.vn.gw.lastScan.Store(summarize(st, all, p.clock.Now()))
+
+	status, out := operator.mustCall(http.MethodGet, wire.PathCasesSummary, nil)
+	var sum wire.CasesSummary
+	if status != http.StatusOK || json.Unmarshal(out, &sum) != nil {
+		t.Fatalf("the operator reads the summary: %d %s", status, out)
+	}
+	want := wire.ChannelSummary{Channel: p.vnToFR, Peer: "FR", Open: 2, Overdue: 1, OverdueRequests: []string{first}}
+	if len(sum.Channels) != 1 || sum.Channels[0].Channel != want.Channel || sum.Channels[0].Open != 2 || sum.Channels[0].Overdue != 1 ||
+		len(sum.Channels[0].OverdueRequests) != 1 || sum.Channels[0].OverdueRequests[0] != first {
+		t.Fatalf("summary %+v, want %+v (second request %s)", sum, want, second)
+	}
+	if strings.Contains(string(out), "reference") || strings.Contains(string(out), "Preservation") {
+		t.Fatalf("the summary carries more than counts and ids: %s", out)
+	}
+	frChannel := p.vn.clientFor(p.fr.channelCert(p.frToVN), p.vn.trustPool())
+	status, out = frChannel.mustCall(http.MethodGet, wire.PathCasesSummary, nil)
+	mustStatus(t, "the peer reads the summary", status, out, http.StatusForbidden, wire.ReasonNotAnOfficer)
+	// A certificate of the peer's CA carrying the operator identity is not the operator.
+	forged := p.vn.clientFor(p.fr.issue("", pki.LeafSpec{CommonName: "operator", URIs: []string{operatorID}, Usages: []pki.Usage{pki.UsageClient}}), p.vn.trustPool())
+	status, out = forged.mustCall(http.MethodGet, wire.PathCasesSummary, nil)
+	mustStatus(t, "the operator identity from the peer's CA", status, out, http.StatusForbidden, wire.ReasonNotAnOfficer)
+}

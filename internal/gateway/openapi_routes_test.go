@@ -37,7 +37,7 @@ func TestOpenAPIMatchesTheRoutes(t *testing.T) {
 	}
 	for _, route := range []string{"POST /v1/requests", "GET /v1/requests/{id}", "GET /v1/trust-bundle", "GET /v1/openapi.json",
 		"GET /v1/schemas/{name}", "POST /v1/outbound/{channel}/requests", "POST /v1/requests/{id}/transitions", "POST /v1/updates",
-		"GET /v1/cases", "GET /v1/cases/{direction}/{peer}/{id}", "POST /v1/cases/{direction}/{peer}/{id}/transitions", "GET /v1/statistics"} {
+		"GET /v1/cases", "GET /v1/cases/{direction}/{peer}/{id}", "POST /v1/cases/{direction}/{peer}/{id}/transitions", "GET /v1/statistics", "GET /v1/cases-summary"} {
 		if route != "GET /v1/openapi.json" && !slices.Contains(described, route) {
 			t.Errorf("%s is served but not described", route)
 		}

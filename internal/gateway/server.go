@@ -43,6 +43,8 @@ type Server struct {
 
 	files   *reload.Files
 	current atomic.Pointer[state]
+	// lastScan is the latest summary of the cases (scanCases).
+	lastScan atomic.Pointer[wire.CasesSummary]
 	slots   sync.Map // peer country or "officers" -> chan struct{}
 	// vaultSlots are the gateway's vault ingests in flight.
 	vaultSlots chan struct{}
@@ -171,6 +173,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathRequests+"/{id}/transitions", s.requesterAction)
 	mux.HandleFunc("POST "+wire.PathUpdates, s.receiveUpdate)
 	mux.HandleFunc("GET "+wire.PathCases, s.listCases)
+	mux.HandleFunc("GET "+wire.PathCasesSummary, s.casesSummary)
 	mux.HandleFunc("GET "+wire.PathCases+"/{direction}/{peer}/{id}", s.showCase)
 	mux.HandleFunc("POST "+wire.PathCases+"/{direction}/{peer}/{id}/transitions", s.officerAction)
 	mux.HandleFunc("GET "+wire.PathStatistics, s.statistics)
@@ -228,6 +231,8 @@ type caller struct {
 	// officer or an ambiguous certificate.
 	channel  *channel
 	officer  bool
+	// operator is the operator's own certificate: it reads the cases summary.
+	operator bool
 	identity vault.Identity
 	// ambiguous is set when several channels trust the certificate's CA.
 	ambiguous bool
@@ -247,6 +252,7 @@ func (s *Server) identify(st *state, r *http.Request) caller {
 		c.ambiguous = true
 	}
 	c.officer = st.isOfficer(leaf, inter)
+	c.operator = st.isOperator(leaf, inter)
 	return c
 }
 

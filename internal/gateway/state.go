@@ -303,12 +303,24 @@ func (st *state) channelsFor(leaf *x509.Certificate, intermediates []*x509.Certi
 // isOfficer reports whether a client certificate is a local officer's: issued by
 // the State's own CA and carrying the officer identity as a URI SAN.
 func (st *state) isOfficer(leaf *x509.Certificate, intermediates []*x509.Certificate) bool {
-	if st.cfg.OfficerIdentity == "" {
+	return st.ownIdentity(leaf, intermediates, st.cfg.OfficerIdentity)
+}
+
+// isOperator reports whether a client certificate is the operator's: issued by the
+// State's own CA and carrying the operator identity.
+func (st *state) isOperator(leaf *x509.Certificate, intermediates []*x509.Certificate) bool {
+	return st.ownIdentity(leaf, intermediates, st.cfg.OperatorIdentity)
+}
+
+// ownIdentity reports whether a client certificate carries identity as a URI SAN
+// and chains to the State's own trust bundle as a client certificate.
+func (st *state) ownIdentity(leaf *x509.Certificate, intermediates []*x509.Certificate, identity string) bool {
+	if identity == "" {
 		return false
 	}
 	found := false
 	for _, u := range leaf.URIs {
-		if u.String() == st.cfg.OfficerIdentity {
+		if u.String() == identity {
 			found = true
 		}
 	}

@@ -453,6 +453,31 @@ func buildOpenAPI(c *catalogue) ([]byte, error) {
 				{"502", problem("The peer did not take the sender's action, or its update did not verify.")},
 			}},
 		}}}},
+		{"/v1/cases-summary", object{{"get", object{
+			{"operationId", "getCasesSummary"},
+			{"tags", []string{"officers"}},
+			{"summary", "The received requests not decided yet, and those overdue, by channel (the operator and officers)"},
+			{"description", "As of the gateway's latest scan of its vault (every minute): what the operator reports in each CooperationChannel's status. Requests are named by id only."},
+			{"responses", object{
+				{"200", response("The counts.", object{
+					{"type", "object"}, {"required", []string{"scanned", "channels"}},
+					{"properties", object{
+						{"scanned", object{{"type", "string"}, {"format", "date-time"}}},
+						{"channels", object{{"type", "array"}, {"items", object{
+							{"type", "object"}, {"required", []string{"channel", "peer", "open", "overdue"}},
+							{"properties", object{
+								{"channel", object{{"type", "string"}}},
+								{"peer", object{{"type", "string"}}},
+								{"open", object{{"type", "integer"}, {"minimum", 0}}},
+								{"overdue", object{{"type", "integer"}, {"minimum", 0}}},
+								{"overdueRequests", object{{"type", "array"}, {"maxItems", 20}, {"items", ref("RequestId")}}},
+							}},
+						}}}},
+					}},
+				})},
+				{"403", object{{"$ref", "#/components/responses/Refused"}}},
+			}},
+		}}}},
 		{"/v1/statistics", object{{"get", object{
 			{"operationId", "getStatistics"},
 			{"tags", []string{"officers"}},

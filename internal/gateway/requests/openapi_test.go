@@ -42,6 +42,7 @@ func TestOpenAPIDescribesTheAPI(t *testing.T) {
 		"get /v1/cases":                                      {"200", "403"},
 		"get /v1/cases/{direction}/{peer}/{id}":              {"200", "403", "404"},
 		"post /v1/cases/{direction}/{peer}/{id}/transitions": {"201", "400", "403", "404", "409", "502"},
+		"get /v1/cases-summary":                              {"200", "403"},
 		"get /v1/statistics":                                 {"200", "400", "403"},
 	}
 	paths := doc["paths"].(map[string]any)

@@ -25,6 +25,9 @@ const (
 	// PathCases is the officers' view of the requests in both directions:
 	// /v1/cases, /v1/cases/{direction}/{peer}/{id} and .../transitions.
 	PathCases = "/v1/cases"
+	// PathCasesSummary is the counts of received requests by channel, for the
+	// operator (which reports them in each CooperationChannel's status) and officers.
+	PathCasesSummary = "/v1/cases-summary"
 	// PathStatistics is the officers' statistics report.
 	PathStatistics = "/v1/statistics"
 )
@@ -154,6 +157,28 @@ type Case struct {
 	// Preservation is a Preservation request's hold.
 	Preservation *cases.Preservation `json:"preservation,omitempty"`
 }
+
+// CasesSummary is the answer to GET /v1/cases-summary: the received requests not
+// decided yet, by channel, as of the gateway's latest scan of its vault. It names
+// requests by id only.
+type CasesSummary struct {
+	Scanned  time.Time        `json:"scanned"`
+	Channels []ChannelSummary `json:"channels"`
+}
+
+// ChannelSummary is one channel's open and overdue received requests.
+type ChannelSummary struct {
+	Channel string `json:"channel"`
+	Peer    string `json:"peer"`
+	Open    int32  `json:"open"`
+	Overdue int32  `json:"overdue"`
+	// OverdueRequests are the ids of the overdue requests, oldest due first, at
+	// most MaxSummaryIDs.
+	OverdueRequests []string `json:"overdueRequests,omitempty"`
+}
+
+// MaxSummaryIDs bounds the overdue request ids a channel's summary lists.
+const MaxSummaryIDs = 20
 
 // StateReceived: recorded in the vault and acknowledged with a receipt.
 const StateReceived = cases.Received

@@ -1,0 +1,88 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
+)
+
+// summarize counts the open and overdue received requests by channel.
+func summarize(st *state, all []wire.Case, scanned time.Time) *wire.CasesSummary {
+	type due struct {
+		id  string
+		due time.Time
+	}
+	byPeer := map[string]*wire.ChannelSummary{}
+	overdue := map[string][]due{}
+	for _, ch := range st.channels {
+		byPeer[ch.Country] = &wire.ChannelSummary{Channel: ch.Name, Peer: ch.Country}
+	}
+	for _, c := range all {
+		sum := byPeer[c.Peer]
+		if c.Direction != "inbound" || c.State.Terminal() || sum == nil {
+			continue
+		}
+		sum.Open++
+		if c.Overdue {
+			sum.Overdue++
+			overdue[c.Peer] = append(overdue[c.Peer], due{c.RequestID, c.Due})
+		}
+	}
+	out := &wire.CasesSummary{Scanned: scanned.UTC(), Channels: []wire.ChannelSummary{}}
+	for peer, sum := range byPeer {
+		late := overdue[peer]
+		slices.SortFunc(late, func(a, b due) int { return a.due.Compare(b.due) })
+		for i := 0; i < len(late) && i < wire.MaxSummaryIDs; i++ {
+			sum.OverdueRequests = append(sum.OverdueRequests, late[i].id)
+		}
+		out.Channels = append(out.Channels, *sum)
+	}
+	slices.SortFunc(out.Channels, func(a, b wire.ChannelSummary) int {
+		if a.Channel < b.Channel {
+			return -1
+		}
+		if a.Channel > b.Channel {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// casesSummary is GET /v1/cases-summary, for the operator and officers: the
+// latest scan's counts (a scan now if there has been none). It reads no content.
+func (s *Server) casesSummary(w http.ResponseWriter, r *http.Request) {
+	st := s.current.Load()
+	c := s.identify(st, r)
+	if !c.operator && !c.officer {
+		s.refuse(w, r, "unknown", &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonNotAnOfficer,
+			Error: "the cases summary is for this State's operator and officers"}})
+		return
+	}
+	if sum := s.lastScan.Load(); sum != nil {
+		writeJSON(w, http.StatusOK, sum)
+		return
+	}
+	if st.vault == nil {
+		s.refuse(w, r, officersKey, &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable, Error: st.vaultError}})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	objects, err := st.vault.Objects(ctx)
+	if err != nil {
+		s.refuse(w, r, officersKey, s.vaultRefusal(err))
+		return
+	}
+	all, err := s.collect(ctx, st, objects)
+	if err != nil {
+		s.refuse(w, r, officersKey, s.vaultRefusal(err))
+		return
+	}
+	sum := summarize(st, all, s.Now())
+	s.lastScan.Store(sum)
+	writeJSON(w, http.StatusOK, sum)
+}
