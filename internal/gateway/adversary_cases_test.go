@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,8 +29,10 @@ import (
 	"time"
 
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/officer"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
+	"github.com/cybercoop/cybercoop-operator/internal/pki"
 	"github.com/cybercoop/cybercoop-operator/internal/vault"
 )
 
@@ -784,4 +787,132 @@ func TestAdversaryCaseStatisticsQuery(t *testing.T) {
 		}
 	}
 	p.checkLogsClean(t)
+}
+
+// TestAdversaryCaseBodies: on the new POST endpoints, a body over the bound, a
+// body cut off after a complete action, and a body trickled slower than the
+// read timeout move nothing.
+func TestAdversaryCaseBodies(t *testing.T) {
+	p := newAdversaryCasePair(t, func(s *Server) { s.Timeouts.Read = time.Second })
+	_, vnID := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	withdraw := []byte(`{"action":"Withdraw","reason":"no longer needed"}`)
+	acknowledge := []byte(`{"action":"Acknowledge"}`)
+	targets := []struct {
+		name   string
+		c      *country
+		cert   tls.Certificate
+		path   string
+		action []byte
+	}{
+		{"the sender's action", p.vn, p.fr.channelCert(p.frToVN), wire.PathRequests + "/" + vnID + "/transitions", withdraw},
+		{"the officer's action", p.vn, p.vn.officer, wire.PathCases + "/inbound/FR/" + vnID + "/transitions", acknowledge},
+		{"a pushed update", p.fr, p.vn.channelCert(p.vnToFR), wire.PathUpdates, []byte(`{"update":"a.b.c"}`)},
+	}
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) {
+			cl := tg.c.clientFor(tg.cert, tg.c.trustPool())
+			status, body, err := cl.call(http.MethodPost, tg.path, padTo(t, tg.action, wire.MaxRequestBody+1))
+			if err == nil && status != http.StatusRequestEntityTooLarge {
+				t.Errorf("oversized: %d %s", status, body)
+			}
+			head := func(n int) string {
+				return fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", tg.path, tg.c.serverName(), n)
+			}
+			// Cut off: the whole action, then less padding than declared.
+			conn := dialGateway(t, tg.c, tg.cert)
+			defer conn.Close()
+			if _, err := io.WriteString(conn, head(len(tg.action)+50)+string(tg.action)+"  "); err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.CloseWrite()
+			if resp, body, err := readAnswer(conn, 10*time.Second); err == nil && resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("cut off: %d %s", resp.StatusCode, body)
+			}
+			// Slow: half the action, then nothing; the read timeout ends it.
+			slow := dialGateway(t, tg.c, tg.cert)
+			defer slow.Close()
+			if _, err := io.WriteString(slow, head(len(tg.action))+string(tg.action[:len(tg.action)/2])); err != nil {
+				t.Fatal(err)
+			}
+			resp, body, err := readAnswer(slow, 10*time.Second)
+			if err == nil && resp.StatusCode < 400 {
+				t.Errorf("slow: %d %s", resp.StatusCode, body)
+			}
+		})
+	}
+	if h, _ := p.vnHistory(t, vnID); len(h) != 0 {
+		t.Fatalf("the request moved: %+v", h)
+	}
+}
+
+// TestAdversaryCasePeerAnswersAnotherAction: France's officer withdraws a
+// request, and Viet Nam's gateway answers with a genuine update of another
+// action (its own officer's acknowledgement). France keeps the update, which
+// is Viet Nam's to sign, but does not tell its officer the withdrawal was done.
+func TestAdversaryCasePeerAnswersAnotherAction(t *testing.T) {
+	p := newAdversaryCasePair(t, nil)
+	frID, vnID := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	serving := p.vn.issue("", pkiServerSpec(p.vn.serverName()))
+	fake := httptestTLS(t, serving, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/transitions") {
+			update := p.vnActQuietly(t, vnID, wire.CaseAction{Action: cases.Acknowledge})
+			writeJSON(w, http.StatusCreated, wire.CaseUpdate{Update: update})
+			return
+		}
+		status, answer := p.frAtVN.mustCall(r.Method, r.URL.Path, body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(answer)
+	}))
+	p.fr.channels.Channels[0].Endpoint = fake
+	p.fr.writeChannels()
+
+	status, body := p.frAct(t, frID, wire.CaseAction{Action: cases.Withdraw, Reason: "No longer needed."})
+	if status == http.StatusCreated {
+		t.Fatalf("France's officer told the withdrawal was done: %s", truncateText(string(body), 300))
+	}
+	if r := refusalOf(t, body); r.Reason != wire.ReasonUpdateInvalid {
+		t.Fatalf("the refusal: %+v", r)
+	}
+	if h := p.frUpdates(t, frID); len(h) != 1 || h[0].Action != cases.Acknowledge {
+		t.Fatalf("France holds %+v", h)
+	}
+}
+
+func pkiServerSpec(name string) pki.LeafSpec {
+	return pki.LeafSpec{CommonName: name, DNSNames: []string{name}, Usages: []pki.Usage{pki.UsageServer}}
+}
+
+// httptestTLS serves h over TLS 1.3 with serving and returns its URL.
+func httptestTLS(t *testing.T, serving tls.Certificate, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{serving}, MinVersion: tls.VersionTLS13}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestAdversaryOfficerClientTargets: the officers' client sends only exact
+// targets (no dot segments, queries or escapes ride along), and prints a
+// refusal relayed from a peer without its control characters.
+func TestAdversaryOfficerClientTargets(t *testing.T) {
+	p := newAdversaryCasePair(t, nil)
+	c, err := officer.New(p.vn.url, p.vn.serverName(), p.vn.officer, p.vn.trustPool())
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeros := strings.Repeat("0", 32)
+	for _, target := range []string{"inbound/../rq-" + zeros, "inbound/FR/rq-" + zeros + "?format=csv", "inbound/fr/rq-" + zeros,
+		"inbound/FR/rq-" + strings.ToUpper(zeros[:31]) + "A", "inbound/FR/rq-" + zeros + "%2F..", "inbound/FR/rq-" + zeros + "\n"} {
+		if _, err := c.Show(t.Context(), target); err == nil || !strings.Contains(err.Error(), "a request is named") {
+			t.Errorf("%q: %v", target, err)
+		}
+	}
+	relayed := &officer.Error{Status: http.StatusConflict, Refusal: wire.Refusal{Reason: "TransitionNotAllowed",
+		Error: "VN refused the action: \x1b]8;;https://evil.example/\x07click\x1b]8;;\x07\u202eok\u009b2J"}}
+	if msg := relayed.Error(); strings.ContainsAny(msg, "\x1b\x07\u202e\u009b") || !strings.Contains(msg, "click") {
+		t.Fatalf("printed: %q", msg)
+	}
 }

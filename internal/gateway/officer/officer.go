@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -74,7 +75,20 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("%d %s: %s", e.Status, e.Refusal.Reason, e.Refusal.Error)
+	return fmt.Sprintf("%d %s: %s", e.Status, printable(e.Refusal.Reason), printable(e.Refusal.Error))
+}
+
+// printable drops control and direction-override characters from text that
+// reaches the officer's terminal from elsewhere: a refusal may relay the peer
+// State's own words, and an escape sequence in them would act on the terminal.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f), r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // Filter selects cases in List; empty fields select all.
@@ -145,10 +159,17 @@ func (c *Client) Statistics(ctx context.Context, from, to time.Time, csv bool) (
 	return c.raw(ctx, http.MethodGet, wire.PathStatistics+"?"+q.Encode(), nil, http.StatusOK)
 }
 
+var (
+	peerCode  = regexp.MustCompile(`^[A-Z]{2}$`)
+	requestID = regexp.MustCompile(`^rq-[0-9a-f]{32}$`)
+)
+
 // casePath checks a direction/peer/id target.
 func casePath(target string) (string, error) {
 	parts := strings.Split(target, "/")
-	if len(parts) != 3 || (parts[0] != "inbound" && parts[0] != "outbound") || len(parts[1]) != 2 || !strings.HasPrefix(parts[2], "rq-") {
+	// Exact names, so that a target cannot carry a query, an escape or a dot
+	// segment into the path ("inbound/../rq-…" has a two-byte peer too).
+	if len(parts) != 3 || (parts[0] != "inbound" && parts[0] != "outbound") || !peerCode.MatchString(parts[1]) || !requestID.MatchString(parts[2]) {
 		return "", fmt.Errorf("%q: a request is named inbound|outbound/<peer country>/<request id>, e.g. inbound/FR/rq-0123…", target)
 	}
 	return wire.PathCases + "/" + target, nil
