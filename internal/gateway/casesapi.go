@@ -31,17 +31,13 @@ func (st *state) channelOf(country string) *channel {
 	return nil
 }
 
-// decodeAction reads a CaseAction strictly: an unknown field is an error.
+// decodeAction reads a CaseAction strictly (decodeExact): an unknown field, a
+// field in another case or given twice is an error, not a second action.
 func decodeAction(body []byte) (wire.CaseAction, *refusal) {
 	var a wire.CaseAction
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&a); err != nil || dec.More() {
-		msg := "the body is not one action object (action, reason, grounds, expectedState)"
-		if err != nil {
-			msg += ": " + describeJSONError(err)
-		}
-		return a, &refusal{http.StatusBadRequest, wire.Refusal{Reason: wire.ReasonInvalidTransition, Error: msg}}
+	if err := decodeExact(body, &a, "action", "reason", "grounds", "expectedState"); err != nil {
+		return wire.CaseAction{}, &refusal{http.StatusBadRequest, wire.Refusal{Reason: wire.ReasonInvalidTransition,
+			Error: "the body is not one action object (action, reason, grounds, expectedState): " + err.Error()}}
 	}
 	return a, nil
 }
@@ -131,9 +127,7 @@ func (s *Server) receiveUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var cu wire.CaseUpdate
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cu); err != nil || cu.Update == "" {
+	if err := decodeExact(body, &cu, "update"); err != nil || cu.Update == "" {
 		s.refuse(w, r, ch.Country, &refusal{http.StatusBadRequest, wire.Refusal{Reason: wire.ReasonUpdateInvalid, Error: "the body is not a status update ({\"update\": \"<compact JWS>\"})"}})
 		return
 	}
@@ -157,7 +151,8 @@ func (s *Server) receiveUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	_, created, err := s.acceptUpdate(ctx, st, ch, ref, rc, cu.Update)
 	if errors.Is(err, errGap) {
-		err = s.syncOutbound(ctx, st, ch, ref, rc)
+		// Created only if this update is held once the missing ones are.
+		_, err = s.acceptAfterGap(ctx, st, ch, ref, rc, cu.Update)
 		created = err == nil
 	}
 	if err != nil {
@@ -296,6 +291,16 @@ func (s *Server) officerAction(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, officersKey, &refusal{http.StatusBadGateway, wire.Refusal{Reason: wire.ReasonUpdateInvalid, Error: err.Error()}})
 		return
 	}
+	if u.Transition.Action != a.Action || u.Transition.By != cases.Requester {
+		// A genuine update, kept as the peer's history, but not of the action
+		// asked: the officer is not told it was taken.
+		s.Log.Error(errors.New("a peer answered an action with the update of another"), "status update kept, action not confirmed",
+			"peer", ch.Country, "requestId", id, "asked", a.Action, "answered", u.Transition.Action, "sequence", u.Transition.Sequence)
+		s.refuse(w, r, officersKey, &refusal{http.StatusBadGateway, wire.Refusal{Reason: wire.ReasonUpdateInvalid,
+			Error: fmt.Sprintf("%s answered with its update %d, %s by the %s side, not the %s asked; read the request again and retry",
+				ch.Country, u.Transition.Sequence, u.Transition.Action, strings.ToLower(string(u.Transition.By)), a.Action)}})
+		return
+	}
 	delivered := true
 	writeJSON(w, http.StatusCreated, wire.CaseUpdate{Update: compact, Transition: &u.Transition, Delivered: &delivered})
 }
@@ -396,7 +401,14 @@ func (s *Server) statistics(w http.ResponseWriter, r *http.Request) {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
 				s.refuse(w, r, officersKey, &refusal{http.StatusBadRequest, wire.Refusal{Reason: wire.ReasonMalformedRequest,
-					Error: fmt.Sprintf("%s: %q is not an RFC 3339 time, e.g. 2026-01-01T00:00:00Z", name, truncateText(v, 64))}})
+					Error: fmt.Sprintf("%s: not an RFC 3339 time, e.g. 2026-01-01T00:00:00Z", name)}})
+				return
+			}
+			if y := t.UTC().Year(); y < 1 || y > 9999 {
+				// A time whose offset takes it outside the years JSON times
+				// carry would fail the report's encoding.
+				s.refuse(w, r, officersKey, &refusal{http.StatusBadRequest, wire.Refusal{Reason: wire.ReasonMalformedRequest,
+					Error: fmt.Sprintf("%s: in UTC, outside the years 0001 to 9999", name)}})
 				return
 			}
 			*into = t
@@ -487,6 +499,9 @@ func (s *Server) collect(ctx context.Context, st *state, objects []vault.ObjectI
 				return nil, err
 			}
 			deadlines := cases.DefaultDeadlines
+			if ch := st.channelOf(peerCountry); ch != nil && dir == "inbound" {
+				deadlines = ch.deadlines()
+			}
 			c.State, c.Transitions = h.State(), h
 			c.Due = cases.Due(rc.Received, h, deadlines.For(rc.Type), now)
 			c.Overdue = cases.Overdue(rc.Received, h, deadlines.For(rc.Type), now)
@@ -558,6 +573,7 @@ func (s *Server) scanCases(ctx context.Context) {
 				s.Log.V(1).Info("the requests could not be scanned", "error", err.Error())
 			} else {
 				overdue = s.recordScan(all, overdue)
+				s.lastScan.Store(summarize(st, all, s.Now()))
 			}
 		}
 		select {
