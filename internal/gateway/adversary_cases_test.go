@@ -22,6 +22,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -915,4 +916,58 @@ func TestAdversaryOfficerClientTargets(t *testing.T) {
 	if msg := relayed.Error(); strings.ContainsAny(msg, "\x1b\x07\u202e\u009b") || !strings.Contains(msg, "click") {
 		t.Fatalf("printed: %q", msg)
 	}
+}
+
+// TestAdversaryCaseFilesEditedWhileStopped: while Viet Nam's vault is stopped,
+// the stored signed update of a transition is edited on disk. Once it is back,
+// the gateway (its memory of records cleared, as after a restart) neither
+// serves the edited update nor moves the request on top of it.
+func TestAdversaryCaseFilesEditedWhileStopped(t *testing.T) {
+	p := newAdversaryCasePair(t, nil)
+	_, vnID := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	status, body := p.vnAct(t, vnID, wire.CaseAction{Action: cases.Acknowledge})
+	mustStatus(t, "acknowledge", status, body, http.StatusCreated, "")
+	var cu wire.CaseUpdate
+	_ = json.Unmarshal(body, &cu)
+	sum := sha256.Sum256([]byte(cu.Update))
+	file := filepath.Join(p.vnVault.cfg.Dir, "objects", "sha256", hex.EncodeToString(sum[:]))
+
+	p.vnVault.stop()
+	stored, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("the signed update's object: %v", err)
+	}
+	stored[len(stored)/2] ^= 0x20
+	if err := os.WriteFile(file, stored, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.vnVault.start()
+	p.vn.gw.receipts.mu.Lock()
+	p.vn.gw.receipts.entries = nil
+	p.vn.gw.receipts.mu.Unlock()
+
+	status, body = p.frAtVN.mustCall(http.MethodGet, wire.PathRequests+"/"+vnID, nil)
+	if status == http.StatusOK {
+		var rs wire.RequestState
+		_ = json.Unmarshal(body, &rs)
+		for _, u := range rs.Updates {
+			if u != cu.Update {
+				t.Fatalf("an edited update was served")
+			}
+		}
+	} else if status != http.StatusServiceUnavailable {
+		t.Fatalf("reading the request: %d %s", status, body)
+	}
+	read := status
+	status, body = p.vnAct(t, vnID, wire.CaseAction{Action: cases.Start})
+	if status == http.StatusCreated {
+		h, _ := p.vnHistory(t, vnID)
+		if err := cases.CheckHistory(h); err != nil || len(h) != 2 {
+			t.Fatalf("moved on top of an edited record: %v, %+v", err, h)
+		}
+	} else if status != http.StatusServiceUnavailable {
+		t.Fatalf("moving the request: %d %s", status, body)
+	}
+	t.Logf("read: %d, moved: %d", read, status)
+	p.checkLogsClean(t)
 }
