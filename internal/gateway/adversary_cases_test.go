@@ -80,7 +80,9 @@ func (p *adversaryCasePair) checkLogsClean(t *testing.T, planted ...string) {
 	t.Helper()
 	for who, l := range map[string]*logLines{"VN": p.vnLog, "FR": p.frLog} {
 		all := l.all()
-		for _, s := range append([]string{secretValue, "PRIVATE KEY", "/access-"}, planted...) {
+		// The request's content: the examples' summary of the facts.
+		content := "the information system of the Centre"
+		for _, s := range append([]string{secretValue, "PRIVATE KEY", "/access-", content}, planted...) {
 			if strings.Contains(all, s) {
 				t.Errorf("%s's log carries %q", who, s)
 			}
@@ -970,4 +972,37 @@ func TestAdversaryCaseFilesEditedWhileStopped(t *testing.T) {
 	}
 	t.Logf("read: %d, moved: %d", read, status)
 	p.checkLogsClean(t)
+}
+
+// TestAdversaryCaseHoldFromAnotherState: Germany sends Viet Nam an extension
+// and an assistance request naming France's preservation by its reference, to
+// keep France's preserved data held (or to learn whether it exists). A
+// preservation is extended and held only by requests over its own channel.
+func TestAdversaryCaseHoldFromAnotherState(t *testing.T) {
+	p := newAdversaryCasePair(t, nil)
+	de := newCountry(t, "DE")
+	p.vn.connect(de, "Preservation", "MutualLegalAssistance")
+	deAtVN := p.vn.clientFor(de.channelCert(de.connect(p.vn, "Preservation")), p.vn.trustPool())
+	ref := reference(t)
+	_, preservation := p.send(t, example(t, "Preservation", map[string]any{"/reference": ref}))
+	for name, doc := range map[string][]byte{
+		"an extension":          example(t, "Preservation", map[string]any{"/reference": ref + "-de-ext", "/kind": "Extension", "/extends": ref}),
+		"an assistance request": example(t, "MutualLegalAssistance", map[string]any{"/reference": ref + "-de-mla", "/preservationReferences": []string{ref}}),
+	} {
+		status, body := deAtVN.mustCall(http.MethodPost, wire.PathRequests, doc)
+		if status != http.StatusCreated {
+			t.Fatalf("DE's %s: %d %s", name, status, body)
+		}
+		if strings.Contains(string(body), preservation) {
+			t.Fatalf("DE's %s is told of France's request: %s", name, body)
+		}
+	}
+	status, body := p.vnAct(t, preservation, wire.CaseAction{Action: cases.Start})
+	mustStatus(t, "start", status, body, http.StatusCreated, "")
+	status, body = p.vnAct(t, preservation, wire.CaseAction{Action: cases.Execute})
+	mustStatus(t, "execute", status, body, http.StatusCreated, "")
+	c := getCase(t, p.vnOfficer, "/inbound/FR/"+preservation)
+	if c.Preservation == nil || len(c.Preservation.Extensions) != 0 || len(c.Preservation.HeldFor) != 0 {
+		t.Fatalf("Germany's requests reach France's preservation: %+v", c.Preservation)
+	}
 }
