@@ -1006,3 +1006,29 @@ func TestAdversaryCaseHoldFromAnotherState(t *testing.T) {
 		t.Fatalf("Germany's requests reach France's preservation: %+v", c.Preservation)
 	}
 }
+
+// TestAdversaryCaseClockBehind: one officer acts on a replica whose clock is an
+// hour ahead, the next on one whose clock is right (or a clock stepped back).
+// The second transition is not earlier than the first, so the sender, which
+// refuses a history that goes back in time, keeps both.
+func TestAdversaryCaseClockBehind(t *testing.T) {
+	p := newAdversaryCasePair(t, nil)
+	frID, vnID := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	p.clock.advanceTo(time.Hour)
+	status, body := p.vnAct(t, vnID, wire.CaseAction{Action: cases.Acknowledge})
+	mustStatus(t, "acknowledge, an hour ahead", status, body, http.StatusCreated, "")
+	p.clock.advanceTo(0)
+	status, body = p.vnAct(t, vnID, wire.CaseAction{Action: cases.Start})
+	mustStatus(t, "start, on time", status, body, http.StatusCreated, "")
+	var cu wire.CaseUpdate
+	if err := json.Unmarshal(body, &cu); err != nil || cu.Delivered == nil || !*cu.Delivered {
+		t.Fatalf("the start was not delivered to France: %s", truncateText(string(body), 300))
+	}
+	if h := p.frUpdates(t, frID); len(h) != 2 {
+		t.Fatalf("France holds %d updates, want 2", len(h))
+	}
+	h, _ := p.vnHistory(t, vnID)
+	if err := cases.CheckHistory(h); err != nil {
+		t.Fatalf("Viet Nam's history: %v", err)
+	}
+}

@@ -224,7 +224,15 @@ func Next(requestID string, h History, action Action, by Party, reason string, g
 	if action == Clarify {
 		to = h.resumes()
 	}
-	t := Transition{RequestID: requestID, Sequence: len(h) + 1, Action: action, By: by, From: from, To: to, Time: now.UTC(), Reason: reason, Grounds: grounds}
+	// A transition is never earlier than the one before (CheckHistory, and the
+	// sender, refuse a history that goes back): a replica whose clock is behind
+	// the one that took the last step, or a clock stepped back, takes that
+	// step's time instead.
+	at := now.UTC()
+	if n := len(h); n > 0 && at.Before(h[n-1].Time) {
+		at = h[n-1].Time.UTC()
+	}
+	t := Transition{RequestID: requestID, Sequence: len(h) + 1, Action: action, By: by, From: from, To: to, Time: at, Reason: reason, Grounds: grounds}
 	if err := t.Check(); err != nil {
 		return Transition{}, err
 	}

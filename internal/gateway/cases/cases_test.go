@@ -307,3 +307,20 @@ func TestReasonKeepsLinesAndTabs(t *testing.T) {
 		t.Fatalf("%+v, %v", tr, err)
 	}
 }
+
+// TestNextNeverGoesBackInTime: the next transition taken on a clock behind the
+// last one's takes the last one's time, so the history still holds together.
+func TestNextNeverGoesBackInTime(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	first, err := Next("rq-1", nil, Acknowledge, Requested, "", nil, false, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Next("rq-1", History{first}, Start, Requested, "", nil, false, now)
+	if err != nil || !second.Time.Equal(first.Time) {
+		t.Fatalf("%+v, %v", second, err)
+	}
+	if err := CheckHistory(History{first, second}); err != nil {
+		t.Fatal(err)
+	}
+}
