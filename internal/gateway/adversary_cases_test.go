@@ -383,6 +383,11 @@ func TestAdversaryCaseUpdatesPushed(t *testing.T) {
 		{"a transition two numbers ahead, that Viet Nam never recorded", func() string {
 			return p.forgeUpdate(t, vnID, next(3, cases.Execute, cases.InProgress, cases.Executed, ""), nil)
 		}, http.StatusBadRequest},
+		{"the next transition, dated an hour ahead", func() string {
+			tr := start
+			tr.Time = p.clock.Now().Add(time.Hour).UTC()
+			return p.forgeUpdate(t, vnID, tr, nil)
+		}, http.StatusBadRequest},
 		{"an update for a request France never sent", func() string {
 			return p.forgeUpdate(t, vnID, start, func(u *receipt.StatusUpdate) { u.Reference = "NEVER-SENT" })
 		}, http.StatusNotFound},
@@ -401,6 +406,15 @@ func TestAdversaryCaseUpdatesPushed(t *testing.T) {
 	if !strings.Contains(p.frLog.all(), "a peer signed two different transitions under one number") {
 		t.Error("France did not log Viet Nam's contradiction")
 	}
+	// Dated ahead, it is taken once France's clock has caught up.
+	ahead := start
+	ahead.Time = p.clock.Now().Add(time.Hour).UTC()
+	early := p.forgeUpdate(t, vnID, ahead, nil)
+	status, body = p.push(t, early)
+	mustStatus(t, "an update dated an hour ahead", status, body, http.StatusBadRequest, wire.ReasonUpdateInvalid)
+	p.clock.advanceTo(time.Hour)
+	status, body = p.push(t, early)
+	mustStatus(t, "the same update an hour later", status, body, http.StatusCreated, "")
 
 	// Viet Nam starts and executes the second request without pushing (France
 	// was away); the push of the last one brings France the missing one first.

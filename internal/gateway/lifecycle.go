@@ -351,6 +351,12 @@ func (s *Server) acceptUpdate(ctx context.Context, st *state, ch *channel, ref s
 		return nil, false, fmt.Errorf("the update is for request %s (%s), not %s", u.RequestID, u.Reference, rc.RequestID)
 	case u.From != st.cfg.Country || u.To != ch.Country:
 		return nil, false, fmt.Errorf("the update is for a request from %s to %s, not from %s to %s", u.From, u.To, st.cfg.Country, ch.Country)
+	case u.Transition.Time.After(s.Now().Add(maxUpdateAhead)):
+		// Kept, a transition dated ahead would date every later one (a
+		// history does not go back) and the decision in the statistics. It is
+		// taken once this clock has caught up: the peer pushes or is read again.
+		return nil, false, fmt.Errorf("transition %d is dated %s, more than %s after this gateway's clock", u.Transition.Sequence,
+			u.Transition.Time.UTC().Format(time.RFC3339), maxUpdateAhead)
 	}
 	h, held, err := s.outboundHistory(ctx, st, liveLocator(st), ref)
 	if err != nil {
@@ -387,6 +393,10 @@ func (s *Server) acceptUpdate(ctx context.Context, st *state, ch *channel, ref s
 	s.receipts.put(caseRef, compact)
 	return u, true, nil
 }
+
+// maxUpdateAhead is how far after this gateway's clock a peer's transition may
+// be dated: the two States' clocks differ a little.
+const maxUpdateAhead = 5 * time.Minute
 
 // errGap marks an update that skips numbers: the earlier ones are fetched first.
 var errGap = errors.New("status updates are missing before this one")
