@@ -1021,16 +1021,16 @@ func TestAdversaryCaseHoldFromAnotherState(t *testing.T) {
 	}
 }
 
-// TestAdversaryCaseClockBehind: one officer acts on a replica whose clock is an
-// hour ahead, the next on one whose clock is right (or a clock stepped back).
-// The second transition is not earlier than the first, so the sender, which
-// refuses a history that goes back in time, keeps both.
+// TestAdversaryCaseClockBehind: one officer acts on a replica whose clock is two
+// minutes ahead, the next on one whose clock is right (or a clock stepped
+// back). The second transition is not earlier than the first, so the sender,
+// which refuses a history that goes back in time, keeps both.
 func TestAdversaryCaseClockBehind(t *testing.T) {
 	p := newAdversaryCasePair(t, nil)
 	frID, vnID := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
-	p.clock.advanceTo(time.Hour)
+	p.clock.advanceTo(2 * time.Minute)
 	status, body := p.vnAct(t, vnID, wire.CaseAction{Action: cases.Acknowledge})
-	mustStatus(t, "acknowledge, an hour ahead", status, body, http.StatusCreated, "")
+	mustStatus(t, "acknowledge, two minutes ahead", status, body, http.StatusCreated, "")
 	p.clock.advanceTo(0)
 	status, body = p.vnAct(t, vnID, wire.CaseAction{Action: cases.Start})
 	mustStatus(t, "start, on time", status, body, http.StatusCreated, "")
