@@ -161,7 +161,7 @@ type RequestDeadline struct {
 	// within is the time to decide, from 15m to 8760h (365 days), e.g. 4h or 720h.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('15m') && duration(self) <= duration('8760h')",message="deadlines[].within must be between 15m and 8760h (365 days)"
-	Within metav1.Duration `json:"within,omitzero"`
+	Within *metav1.Duration `json:"within,omitempty"`
 }
 
 // ProbeSpec sets how the operator checks the peer.
@@ -323,6 +323,31 @@ type CooperationChannelStatus struct {
 	// certificates reports the channel's client certificate.
 	// +optional
 	Certificates *CooperationChannelCertificatesStatus `json:"certificates,omitempty"`
+
+	// requests counts the requests the peer sent over this channel that this State
+	// has not decided yet, and those past their deadline (spec.deadlines), as the
+	// gateway's latest scan of its evidence vault reported at the last probe.
+	// +optional
+	Requests *ChannelRequestsStatus `json:"requests,omitempty"`
+}
+
+// ChannelRequestsStatus counts a channel's undecided received requests.
+type ChannelRequestsStatus struct {
+	// open is the number of requests received and not decided yet.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	Open *int32 `json:"open,omitempty"`
+	// overdue is the number of open requests past their deadline.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	Overdue *int32 `json:"overdue,omitempty"`
+	// overdueRequests are the gateway's ids of overdue requests, earliest due
+	// first, at most 20 (cybercoop cases show inbound/<peer>/<id>).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=64
+	OverdueRequests []string `json:"overdueRequests,omitempty"`
 }
 
 // CooperationChannel is a secure channel to one peer State's point of contact

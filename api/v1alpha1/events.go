@@ -86,6 +86,9 @@ const (
 	EventPeerUnreachable = "PeerUnreachable"
 	// EventPeerReachable: the probe of the peer succeeded after failing.
 	EventPeerReachable = "PeerReachable"
+	// EventRequestsOverdue (Warning): more of the peer's requests are past their
+	// deadline than the channel's status said (their ids, no content).
+	EventRequestsOverdue = "RequestsOverdue"
 )
 
 // Events of ConventionProfile.

@@ -393,6 +393,11 @@ type CertificatesStatus struct {
 	// certificate the gateway's outbound API admits, for the 24/7 desk.
 	// +optional
 	Officer *CertificateStatus `json:"officer,omitempty"`
+	// operatorClient is the operator's credential for the gateway's cases summary
+	// (Secret <name>-gateway-operator-client), from which it counts each
+	// channel's open and overdue requests.
+	// +optional
+	OperatorClient *CertificateStatus `json:"operatorClient,omitempty"`
 	// trustBundle is the set of CA certificates consumers trust.
 	// +optional
 	TrustBundle *TrustBundleStatus `json:"trustBundle,omitempty"`

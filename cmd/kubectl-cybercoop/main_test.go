@@ -100,6 +100,7 @@ func country(ns, code, peer string, shifts []v1.Shift, gatewayRenewal time.Durat
 				SHA256Fingerprint: strings.Repeat("AB:", 31) + "AB", Since: at(-90 * 24 * time.Hour)}},
 				LastHandshake: ptr.To(at(-time.Minute)), RoundTripMilliseconds: ptr.To(int64(23))},
 			Certificates: &v1.CooperationChannelCertificatesStatus{Client: cert("to-"+strings.ToLower(peer)+"-client", 70*24*time.Hour, 40*24*time.Hour)},
+			Requests:     &v1.ChannelRequestsStatus{Open: ptr.To(int32(3)), Overdue: ptr.To(int32(1)), OverdueRequests: []string{"rq-9f2c41d07b1e4a6a8c55e1d0f3b2a917"}},
 		},
 	}
 	profile := &v1.ConventionProfile{
@@ -199,7 +200,7 @@ func TestGolden(t *testing.T) {
 func TestGoldenContent(t *testing.T) {
 	for file, wants := range map[string][]string{
 		"audit-table.golden": {"Compliance report of KE", "Compliant: False (ControlsFailing)", "roster-24x7", "CoverageGaps",
-			"certificates-valid", "RenewalOverdue", "requests-not-overdue", "CaseTrackingNotAvailable", "Findings:", "looked at: FocalPoint/ke-poc"},
+			"certificates-valid", "RenewalOverdue", "requests-not-overdue", "RequestsOverdue", "rq-9f2c41d07b1e4a6a8c55e1d0f3b2a917", "Findings:", "looked at: FocalPoint/ke-poc"},
 		"audit-markdown.golden": {"# Compliance report: KE", "| `roster-24x7` | 41 | 35 | **Fail** | CoverageGaps |", `UNCC art. 40-42 \| bilateral MoU`},
 		"audit-json.golden":     {`"country": "FR"`, `"id": "intrusive-authorisation"`, `"lastTransitionTime": "2026-11-15T09:00:00Z"`},
 		"status-table.golden": {"FocalPoint", "on call 84 h/week, 1 gap(s), the first 2026-11-16T00:00:00+03:00", "CoverageComplete=False(CoverageGaps)",

@@ -143,6 +143,7 @@ func healthyStack(ctx context.Context) *stack {
 			RoundTripMilliseconds: ptr.To(int64(12)),
 		}
 		cc.Status.Certificates = &v1.CooperationChannelCertificatesStatus{Client: certificate("to-fr-client")}
+		cc.Status.Requests = &v1.ChannelRequestsStatus{Open: ptr.To(int32(1)), Overdue: ptr.To(int32(0))}
 	})
 
 	s.profile = &v1.ConventionProfile{
@@ -191,11 +192,7 @@ func baseline(ctx context.Context, s *stack) map[string]v1.ComplianceControl {
 		controls = controlsOf(p)
 		g.Expect(controls).To(HaveLen(13))
 		for id, c := range controls {
-			want := v1.ControlPass
-			if id == compliance.ControlRequestsNotOverdue {
-				want = v1.ControlUnknown
-			}
-			g.Expect(c.Result).To(Equal(want), "%s: %s: %s", id, c.Reason, c.Message)
+			g.Expect(c.Result).To(Equal(v1.ControlPass), "%s: %s: %s", id, c.Reason, c.Message)
 		}
 	}).Should(Succeed())
 	return controls
@@ -231,7 +228,7 @@ func expectFlipped(ctx context.Context, s *stack, before map[string]v1.Complianc
 }
 
 var _ = Describe("ConventionProfile controller", func() {
-	It("reports every decidable control of a healthy stack as passing, with its article, evidence and since when", func(ctx SpecContext) {
+	It("reports every control of a healthy stack as passing, with its article, evidence and since when", func(ctx SpecContext) {
 		s := healthyStack(ctx)
 		controls := baseline(ctx, s)
 		gateway := controls[compliance.ControlGateway]
@@ -242,12 +239,12 @@ var _ = Describe("ConventionProfile controller", func() {
 			v1.ControlResource{Kind: "PodDisruptionBudget", Name: "ke-poc-gateway"}))
 		Expect(gateway.LastTransitionTime.IsZero()).To(BeFalse())
 		overdue := controls[compliance.ControlRequestsNotOverdue]
-		Expect(overdue.Reason).To(Equal("CaseTrackingNotAvailable"))
-		Expect(overdue.Message).To(ContainSubstring("case tracking"))
+		Expect(overdue.Reason).To(Equal("NoneOverdue"))
+		Expect(overdue.Message).To(ContainSubstring("1 requests from FR not decided, none past its deadline"))
 
 		p := &v1.ConventionProfile{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.profile), p)).To(Succeed())
-		Expect(*p.Status.Summary).To(Equal(v1.ComplianceSummary{Total: 13, Pass: 12, Unknown: 1}))
+		Expect(*p.Status.Summary).To(Equal(v1.ComplianceSummary{Total: 13, Pass: 13}))
 		Expect(p.Status.ObservedGeneration).To(Equal(p.Generation))
 		Expect(p.Status.LastChangeTime).NotTo(BeNil())
 		ready := meta.FindStatusCondition(p.Status.Conditions, v1.ConditionReady)
@@ -256,8 +253,18 @@ var _ = Describe("ConventionProfile controller", func() {
 		Expect(ready.Reason).To(Equal(v1.ReasonReportComputed))
 		compliant := meta.FindStatusCondition(p.Status.Conditions, v1.ConditionCompliant)
 		Expect(compliant).NotTo(BeNil())
-		Expect(compliant.Status).To(Equal(metav1.ConditionUnknown), "requests-not-overdue cannot be decided yet")
-		Expect(compliant.Reason).To(Equal(v1.ReasonControlsUnknown))
+		Expect(compliant.Status).To(Equal(metav1.ConditionTrue))
+		Expect(compliant.Reason).To(Equal(v1.ReasonAllControlsPass))
+	})
+
+	It("flips only requests-not-overdue when a channel counts an overdue request", func(ctx SpecContext) {
+		s := healthyStack(ctx)
+		before := baseline(ctx, s)
+		writeStatus(ctx, s.cc, func(cc *v1.CooperationChannel) {
+			cc.Status.Requests = &v1.ChannelRequestsStatus{Open: ptr.To(int32(2)), Overdue: ptr.To(int32(1)), OverdueRequests: []string{"rq-0123"}}
+		})
+		p := expectFlipped(ctx, s, before, map[string]string{compliance.ControlRequestsNotOverdue: "RequestsOverdue"})
+		Expect(controlsOf(p)[compliance.ControlRequestsNotOverdue].Message).To(ContainSubstring("rq-0123"))
 	})
 
 	It("flips only roster-24x7 when a shift is removed, and passes again with a new transition time when it is back", func(ctx SpecContext) {

@@ -51,6 +51,12 @@ type Reconciler struct {
 	// Namespaces are the namespaces the manager is restricted to (--watch-namespace);
 	// empty means all. The watch of trust bundle Secrets keeps to them.
 	Namespaces []string
+	// GatewayEndpoint, if set, gives a FocalPoint's own gateway (URL and the name
+	// on its certificate) instead of its Service, for an operator that runs outside
+	// the cluster (tests, the demo).
+	GatewayEndpoint func(fp *cybercoopv1alpha1.FocalPoint) (endpoint, serverName string)
+
+	summaries summaries
 }
 
 // scope is what the phases of one reconcile share.
@@ -82,6 +88,10 @@ type scope struct {
 	probe *probeOutcome
 	// prevReachable is PeerReachable as stored before this reconcile.
 	prevReachable *metav1.Condition
+	// requests is status.requests as the gateway's summary gives it; nil when it
+	// was not read this reconcile. prevRequests is status.requests before it.
+	requests     *cybercoopv1alpha1.ChannelRequestsStatus
+	prevRequests *cybercoopv1alpha1.ChannelRequestsStatus
 }
 
 // +kubebuilder:rbac:groups=cybercoop.io,resources=cooperationchannels,verbs=get;list;watch
@@ -112,6 +122,7 @@ func (r *Reconciler) kind() *reconciler.Kind[*cybercoopv1alpha1.CooperationChann
 			{Name: "certificate", Run: r.reconcileCertificate},
 			{Name: "trust", Run: r.reconcileTrust},
 			{Name: "probe", Run: r.probePeer},
+			{Name: "requests", Run: r.countRequests},
 			{Name: "trust config map", Run: r.publishTrust},
 		},
 		Status: computeStatus,
@@ -129,6 +140,7 @@ func (r *Reconciler) newScope(cc *cybercoopv1alpha1.CooperationChannel, now time
 		children: &apply.Children{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder, Owner: cc,
 			SpecObserved: cc.Status.ObservedGeneration == cc.Generation},
 		prevReachable: previousReachable(cc),
+		prevRequests:  cc.Status.Requests.DeepCopy(),
 	}
 }
 
@@ -138,6 +150,7 @@ func (r *Reconciler) newScope(cc *cybercoopv1alpha1.CooperationChannel, now time
 func (r *Reconciler) report(ctx context.Context, s *scope) {
 	cc := s.cc
 	certs.Publish(ctx, r.Recorder, cc, kindCooperationChannel, []string{roleChannelClient}, &s.certs, s.Now)
+	r.reportOverdue(s, s.prevRequests)
 	if t := s.trust; t != nil && s.trustStored {
 		for _, c := range t.learned {
 			r.Recorder.Eventf(cc, nil, corev1.EventTypeNormal, cybercoopv1alpha1.EventPeerCATrusted, "LearnPeerCA",

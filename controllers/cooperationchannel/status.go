@@ -25,6 +25,9 @@ func computeStatus(s *scope, reconcileErr error) {
 		st.Certificates = certificatesStatus(&s.certs)
 	}
 	st.Peer = peerStatus(st.Peer, s.trust, s.probe)
+	if s.requests != nil {
+		st.Requests = s.requests
+	}
 
 	certCond := certificateCondition(s, now)
 	trustCond := trustCondition(s.trust, s.trustErr, now)

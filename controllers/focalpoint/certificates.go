@@ -164,6 +164,7 @@ func certificatesStatus(rep *certs.Report) *cybercoopv1alpha1.CertificatesStatus
 		GatewayServing:     certs.StatusOf(rep.Leaf(roleGatewayServing)),
 		GatewayVaultClient: certs.StatusOf(rep.Leaf(roleGatewayClient)),
 		Officer:            certs.StatusOf(rep.Leaf(roleOfficer)),
+		OperatorClient:     certs.StatusOf(rep.Leaf(roleOperatorClient)),
 		TrustBundle:        rep.Bundle,
 		Rotation:           certs.RotationStatus(rep),
 	}

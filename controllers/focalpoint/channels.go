@@ -42,6 +42,8 @@ const (
 	roleGatewayClient = metrics.RoleGatewayClient
 	// roleOfficer is the local desk's credential for the gateway's outbound API.
 	roleOfficer = metrics.RoleOfficer
+	// roleOperatorClient is the operator's credential for the gateway's cases summary.
+	roleOperatorClient = metrics.RoleOperatorClient
 )
 
 // GatewayClientSecretName is the gateway's client certificate for the evidence vault
@@ -55,6 +57,12 @@ func GatewayClientSecretName(fp *cybercoopv1alpha1.FocalPoint) string {
 // platform team hands it to the 24/7 desk; it is renewed like every leaf.
 func OfficerSecretName(fp *cybercoopv1alpha1.FocalPoint) string { return fp.Name + "-officer" }
 
+// OperatorClientSecretName is the operator's credential for its gateway's cases
+// summary: a client certificate from the national CA carrying OperatorIdentity.
+func OperatorClientSecretName(fp *cybercoopv1alpha1.FocalPoint) string {
+	return gatewayName(fp) + "-operator-client"
+}
+
 // ChannelsSecretName is the gateway's channels, aggregated from every
 // CooperationChannel of the FocalPoint, mounted at gateway.ChannelsDir.
 func ChannelsSecretName(fp *cybercoopv1alpha1.FocalPoint) string {
@@ -66,6 +74,11 @@ func ChannelsSecretName(fp *cybercoopv1alpha1.FocalPoint) string {
 // peer as actor.
 func GatewayIdentity(namespace, focalPoint string) string {
 	return "spiffe://cybercoop.io/ns/" + namespace + "/focalpoint/" + focalPoint + "/gateway"
+}
+
+// OperatorIdentity is the URI SAN that marks the operator's certificate at the gateway.
+func OperatorIdentity(namespace, focalPoint string) string {
+	return "spiffe://cybercoop.io/ns/" + namespace + "/focalpoint/" + focalPoint + "/operator"
 }
 
 // OfficerIdentity is the URI SAN that marks a local officer's certificate.
@@ -87,6 +100,7 @@ func clientLeaves(fp *cybercoopv1alpha1.FocalPoint) []certs.Leaf {
 	return []certs.Leaf{
 		leaf(GatewayClientSecretName(fp), roleGatewayClient, gatewayName(fp)+" vault client", GatewayIdentity(fp.Namespace, fp.Name)),
 		leaf(OfficerSecretName(fp), roleOfficer, string(fp.Spec.Country)+" duty officer", OfficerIdentity(fp.Namespace, fp.Name)),
+		leaf(OperatorClientSecretName(fp), roleOperatorClient, gatewayName(fp)+" operator", OperatorIdentity(fp.Namespace, fp.Name)),
 	}
 }
 
@@ -170,6 +184,9 @@ func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.
 			ch.Languages = append(ch.Languages, string(l))
 		}
 		for _, d := range cc.Spec.Deadlines {
+			if d.Within == nil {
+				continue
+			}
 			if ch.Deadlines == nil {
 				ch.Deadlines = map[string]string{}
 			}
@@ -394,12 +411,15 @@ func (r *Reconciler) plannedConfig(ctx context.Context, desired *corev1.ConfigMa
 	}
 	// Only a change confined to what follows other resources (or an operator upgrade)
 	// is planned; anything else in the file is drift, or a spec change.
-	rest := func(c gateway.Config) gateway.Config { c.Vault, c.OfficerIdentity = nil, ""; return c }
+	rest := func(c gateway.Config) gateway.Config {
+		c.Vault, c.OfficerIdentity, c.OperatorIdentity = nil, "", ""
+		return c
+	}
 	switch {
 	case !equality.Semantic.DeepEqual(rest(was), rest(will)):
 		return ""
 	case equality.Semantic.DeepEqual(was.Vault, will.Vault):
-		return "the gateway admits officers by their identity " + will.OfficerIdentity
+		return "the gateway admits officers by their identity " + will.OfficerIdentity + " and the operator by " + will.OperatorIdentity
 	case will.Vault == nil:
 		return "the FocalPoint no longer has an EvidenceVault; the gateway refuses requests until it has one"
 	default:

@@ -62,14 +62,15 @@ func objectMeta(fp *cybercoopv1alpha1.FocalPoint) metav1.ObjectMeta {
 
 func desiredConfigMap(fp *cybercoopv1alpha1.FocalPoint, vault *gateway.VaultEndpoint) (*corev1.ConfigMap, error) {
 	cfg := gateway.Config{
-		Country:         string(fp.Spec.Country),
-		Authority:       fp.Spec.Authority,
-		Languages:       fp.Spec.Languages,
-		Services:        fp.Spec.Services,
-		Contacts:        fp.Spec.Contacts,
-		Roster:          fp.Spec.Roster,
-		Vault:           vault,
-		OfficerIdentity: OfficerIdentity(fp.Namespace, fp.Name),
+		Country:          string(fp.Spec.Country),
+		Authority:        fp.Spec.Authority,
+		Languages:        fp.Spec.Languages,
+		Services:         fp.Spec.Services,
+		Contacts:         fp.Spec.Contacts,
+		Roster:           fp.Spec.Roster,
+		Vault:            vault,
+		OfficerIdentity:  OfficerIdentity(fp.Namespace, fp.Name),
+		OperatorIdentity: OperatorIdentity(fp.Namespace, fp.Name),
 	}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

@@ -150,7 +150,7 @@ func (r *Reconciler) report(ctx context.Context, s *scope) {
 }
 
 // focalPointRoles are the roles of the certificates a FocalPoint publishes metrics of.
-var focalPointRoles = []string{certs.RoleCA, roleGatewayServing, roleGatewayClient, roleOfficer}
+var focalPointRoles = []string{certs.RoleCA, roleGatewayServing, roleGatewayClient, roleOfficer, roleOperatorClient}
 
 // SetupWithManager registers the controller and its watches. cert-manager's
 // Certificates are watched only when cert-manager is installed, so the operator starts

@@ -91,6 +91,7 @@ func healthy() Inputs {
 			Peer: &v1.PeerStatus{TrustedCAs: []v1.TrustedCA{{Subject: "CN=FR CA", NotAfter: at(365 * 24 * time.Hour), Source: "Spec"}},
 				RoundTripMilliseconds: ptr.To(int64(12))},
 			Certificates: &v1.CooperationChannelCertificatesStatus{Client: cert("to-fr-client")},
+			Requests:     &v1.ChannelRequestsStatus{Open: ptr.To(int32(2)), Overdue: ptr.To(int32(0))},
 		},
 	}
 	profile := &v1.ConventionProfile{
@@ -124,16 +125,13 @@ func results(controls []v1.ComplianceControl) map[string]v1.ComplianceControl {
 	return out
 }
 
-func TestHealthyNamespacePassesEveryDecidableControl(t *testing.T) {
+func TestHealthyNamespacePassesEveryControl(t *testing.T) {
 	r := Evaluate(healthy(), now)
 	if len(r.Controls) != 13 {
 		t.Fatalf("%d controls, want 13", len(r.Controls))
 	}
 	for _, c := range r.Controls {
 		want := v1.ControlPass
-		if c.ID == ControlRequestsNotOverdue {
-			want = v1.ControlUnknown
-		}
 		if c.Result != want {
 			t.Errorf("%s = %s (%s: %s), want %s", c.ID, c.Result, c.Reason, c.Message, want)
 		}
@@ -141,8 +139,8 @@ func TestHealthyNamespacePassesEveryDecidableControl(t *testing.T) {
 			t.Errorf("%s is incomplete: %+v", c.ID, c)
 		}
 	}
-	if c := results(r.Controls)[ControlRequestsNotOverdue]; c.Reason != "CaseTrackingNotAvailable" || !strings.Contains(c.Message, "case tracking") {
-		t.Errorf("requests-not-overdue = %s: %s, want CaseTrackingNotAvailable saying case tracking is not there yet", c.Reason, c.Message)
+	if c := results(r.Controls)[ControlRequestsNotOverdue]; c.Reason != "NoneOverdue" || !strings.Contains(c.Message, "2 requests from FR not decided, none past its deadline") {
+		t.Errorf("requests-not-overdue = %s: %s", c.Reason, c.Message)
 	}
 	// The earliest time-based change: the vault's next verification is due at
 	// its last one plus 24h, plus an hour's grace.
@@ -178,7 +176,7 @@ func TestEveryControlFailsForEachReason(t *testing.T) {
 			ControlRoster, fail, "NoFocalPoint", map[string]string{
 				ControlGateway: "NoFocalPoint", ControlPreservationOffered: "NoFocalPoint", ControlCertificates: "NoFocalPoint",
 				ControlVaultRetention: "NoFocalPoint", ControlVaultIntegrity: "NoFocalPoint", ControlLanguages: "NoFocalPoint",
-				ControlChannelsReachable: "NoChannels"},
+				ControlChannelsReachable: "NoChannels", ControlRequestsNotOverdue: "NoChannels"},
 			"no FocalPoint of KE in the namespace (there are FocalPoints of TZ, another State)"},
 		// gateway-available
 		{"one gateway replica declared", func(in *Inputs) { in.FocalPoints[0].Spec.Gateway.Replicas = ptr.To(int32(1)) },
@@ -252,7 +250,13 @@ func TestEveryControlFailsForEachReason(t *testing.T) {
 		// channels-reachable
 		{"no channel", func(in *Inputs) { in.Channels = nil },
 			ControlChannelsReachable, fail, "NoChannels", map[string]string{ControlIntrusiveAuthorised: "NoIntrusiveTypes",
-				ControlDataProtection: "NoChannels", ControlRequestTypesAccepted: "NoChannels"}, "no CooperationChannel"},
+				ControlDataProtection: "NoChannels", ControlRequestTypesAccepted: "NoChannels", ControlRequestsNotOverdue: "NoChannels"}, "no CooperationChannel"},
+		// requests-not-overdue
+		{"an overdue request", func(in *Inputs) {
+			in.Channels[0].Status.Requests = &v1.ChannelRequestsStatus{Open: ptr.To(int32(3)), Overdue: ptr.To(int32(1)), OverdueRequests: []string{"rq-1"}}
+		}, ControlRequestsNotOverdue, fail, "RequestsOverdue", nil, "1 of the 3 requests from FR not decided are past their deadline (rq-1)"},
+		{"requests not counted yet", func(in *Inputs) { in.Channels[0].Status.Requests = nil },
+			ControlRequestsNotOverdue, v1.ControlUnknown, "RequestsNotCounted", nil, "CooperationChannel to-fr has no request counts yet"},
 		{"every channel suspended", func(in *Inputs) { in.Channels[0].Spec.Suspend = ptr.To(true) },
 			ControlChannelsReachable, fail, "NoChannels", nil, "every CooperationChannel is suspended"},
 		{"an unreachable peer", func(in *Inputs) {
@@ -364,7 +368,7 @@ func TestResourcesLookedAt(t *testing.T) {
 		ControlGateway: {{Kind: "Deployment", Name: "ke-poc-gateway"}, {Kind: "FocalPoint", Name: "ke-poc"},
 			{Kind: "PodDisruptionBudget", Name: "ke-poc-gateway"}},
 		ControlCertificates:       {{Kind: "CooperationChannel", Name: "to-fr"}, {Kind: "EvidenceVault", Name: "ke-evidence"}, {Kind: "FocalPoint", Name: "ke-poc"}},
-		ControlRequestsNotOverdue: nil,
+		ControlRequestsNotOverdue: {{Kind: "CooperationChannel", Name: "to-fr"}},
 	}
 	for id, w := range want {
 		if g := got[id].Resources; len(g) != len(w) || (len(w) > 0 && !equalResources(g, w)) {
@@ -463,17 +467,23 @@ func TestMergeKeepsTransitionTimeOfAnUnchangedResult(t *testing.T) {
 
 func TestSummaryAndCompliantCondition(t *testing.T) {
 	controls := Evaluate(healthy(), now).Controls
-	if s := Summarise(controls); s != (v1.ComplianceSummary{Total: 13, Pass: 12, Unknown: 1}) {
+	if s := Summarise(controls); s != (v1.ComplianceSummary{Total: 13, Pass: 13}) {
 		t.Errorf("summary = %+v", s)
 	}
 	c := CompliantCondition(controls)
+	if c.Status != metav1.ConditionTrue || c.Reason != v1.ReasonAllControlsPass {
+		t.Errorf("Compliant = %s/%s %q, want True/AllControlsPass", c.Status, c.Reason, c.Message)
+	}
+	uncounted := healthy()
+	uncounted.Channels[0].Status.Requests = nil
+	c = CompliantCondition(Evaluate(uncounted, now).Controls)
 	if c.Status != metav1.ConditionUnknown || c.Reason != v1.ReasonControlsUnknown || !strings.Contains(c.Message, ControlRequestsNotOverdue) {
 		t.Errorf("Compliant = %s/%s %q, want Unknown/ControlsUnknown naming %s", c.Status, c.Reason, c.Message, ControlRequestsNotOverdue)
 	}
 	in := healthy()
 	in.FocalPoints[0].Spec.Roster.Shifts = in.FocalPoints[0].Spec.Roster.Shifts[:1]
 	controls = Evaluate(in, now).Controls
-	if s := Summarise(controls); s != (v1.ComplianceSummary{Total: 13, Pass: 11, Fail: 1, Unknown: 1}) {
+	if s := Summarise(controls); s != (v1.ComplianceSummary{Total: 13, Pass: 12, Fail: 1}) {
 		t.Errorf("summary = %+v", s)
 	}
 	c = CompliantCondition(controls)

@@ -646,13 +646,30 @@ func intrusiveControl(s *scope, next *time.Time) v1.ComplianceControl {
 	return e.done()
 }
 
-// requestsOverdueControl: requests are answered within their deadlines. Case
-// tracking, which records each request's lifecycle and deadlines, is not yet
-// available to the operator, so the control cannot be decided.
+// requestsOverdueControl: requests are decided within their deadlines. Each
+// CooperationChannel's status.requests counts the peer's requests not decided yet
+// and those past their deadline, from its gateway's custody records (the operator
+// reads them at each probe).
 func requestsOverdueControl(s *scope, next *time.Time) v1.ComplianceControl {
 	e := newEvaluation(ControlRequestsNotOverdue, "No request received from a peer State is past its deadline.",
 		"40, 42", "25, 29", next)
-	e.find(v1.ControlUnknown, "CaseTrackingNotAvailable",
-		"request deadlines are not tracked by the operator yet: this control is decided once case tracking (each request's lifecycle and deadlines) reports to it")
+	if len(s.channels) == 0 {
+		e.pass("NoChannels", "no CooperationChannel: no request is received")
+	}
+	for _, cc := range s.channels {
+		e.look(kindChannel, cc.Name)
+		rq := cc.Status.Requests
+		if rq == nil || rq.Open == nil || rq.Overdue == nil {
+			e.find(v1.ControlUnknown, "RequestsNotCounted",
+				"CooperationChannel %s has no request counts yet: the operator reads them from the gateway's cases summary at each probe of the peer", cc.Name)
+			continue
+		}
+		if *rq.Overdue > 0 {
+			e.find(v1.ControlFail, "RequestsOverdue", "CooperationChannel %s: %d of the %d requests from %s not decided are past their deadline (%s)",
+				cc.Name, *rq.Overdue, *rq.Open, cc.Spec.Peer.Country, strings.Join(rq.OverdueRequests, ", "))
+			continue
+		}
+		e.pass("NoneOverdue", "CooperationChannel %s: %d requests from %s not decided, none past its deadline", cc.Name, *rq.Open, cc.Spec.Peer.Country)
+	}
 	return e.done()
 }

@@ -43,9 +43,10 @@ type Server struct {
 
 	files   *reload.Files
 	current atomic.Pointer[state]
-	// lastScan is the latest summary of the cases (scanCases).
-	lastScan atomic.Pointer[wire.CasesSummary]
-	slots   sync.Map // peer country or "officers" -> chan struct{}
+	// lastScan is the latest summary of the cases (scanCases, casesSummary).
+	lastScan  atomic.Pointer[wire.CasesSummary]
+	summaryMu sync.Mutex
+	slots     sync.Map // peer country or "officers" -> chan struct{}
 	// vaultSlots are the gateway's vault ingests in flight.
 	vaultSlots chan struct{}
 	receipts   receiptCache
@@ -229,8 +230,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 type caller struct {
 	// channel is the one channel whose peer CAs verify the certificate; nil for an
 	// officer or an ambiguous certificate.
-	channel  *channel
-	officer  bool
+	channel *channel
+	officer bool
 	// operator is the operator's own certificate: it reads the cases summary.
 	operator bool
 	identity vault.Identity

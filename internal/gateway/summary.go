@@ -52,8 +52,13 @@ func summarize(st *state, all []wire.Case, scanned time.Time) *wire.CasesSummary
 	return out
 }
 
+// summaryMaxAge is how old a scan the summary answers with; an older one is
+// redone first, so the vault is listed at most once per summaryMaxAge for it.
+const summaryMaxAge = 15 * time.Second
+
 // casesSummary is GET /v1/cases-summary, for the operator and officers: the
-// latest scan's counts (a scan now if there has been none). It reads no content.
+// latest scan's counts, rescanned first when older than summaryMaxAge. It reads
+// no content.
 func (s *Server) casesSummary(w http.ResponseWriter, r *http.Request) {
 	st := s.current.Load()
 	c := s.identify(st, r)
@@ -62,7 +67,14 @@ func (s *Server) casesSummary(w http.ResponseWriter, r *http.Request) {
 			Error: "the cases summary is for this State's operator and officers"}})
 		return
 	}
-	if sum := s.lastScan.Load(); sum != nil {
+	if sum := s.lastScan.Load(); sum != nil && s.Now().Sub(sum.Scanned) < summaryMaxAge {
+		writeJSON(w, http.StatusOK, sum)
+		return
+	}
+	// One rescan at a time; the callers waiting meanwhile take its result.
+	s.summaryMu.Lock()
+	defer s.summaryMu.Unlock()
+	if sum := s.lastScan.Load(); sum != nil && s.Now().Sub(sum.Scanned) < summaryMaxAge {
 		writeJSON(w, http.StatusOK, sum)
 		return
 	}

@@ -21,6 +21,8 @@ const (
 	RoleGatewayClient = "gateway-vault-client"
 	// RoleOfficer is the local officers' credential for the gateway's outbound API.
 	RoleOfficer = "officer"
+	// RoleOperatorClient is the operator's credential for its gateway's cases summary.
+	RoleOperatorClient = "gateway-operator-client"
 )
 
 var certificateExpiration = prometheus.NewGaugeVec(prometheus.GaugeOpts{

@@ -343,8 +343,8 @@ func TestStackRendersValues(t *testing.T) {
 			t.Errorf("vault %+v", ev.Spec)
 		}
 		cc := stackObject[cybercoopv1alpha1.CooperationChannel](t, objs, "CooperationChannel", "para-argentina")
-		if d := cc.Spec.Deadlines; len(d) != 2 || d[0].Type != "EmergencyDisclosure" || d[0].Within.Duration != 4*time.Hour ||
-			d[1].Type != "MutualLegalAssistance" || d[1].Within.Duration != 4320*time.Hour {
+		if d := cc.Spec.Deadlines; len(d) != 2 || d[0].Type != "EmergencyDisclosure" || d[0].Within == nil || d[0].Within.Duration != 4*time.Hour ||
+			d[1].Type != "MutualLegalAssistance" || d[1].Within == nil || d[1].Within.Duration != 4320*time.Hour {
 			t.Errorf("deadlines %+v", d)
 		}
 		for _, o := range objs {

@@ -139,6 +139,9 @@ func (c *country) startGateway(ctx context.Context) {
 	g, err := localstack.StartGateway(startCtx, k8sClient, c.fp, c.vaultAddr, c.gatewayLn, filepath.Join(c.files, "gateway"), GinkgoLogr.WithName("gateway-"+c.code))
 	Expect(err).NotTo(HaveOccurred())
 	c.gateway = g.Server
+	vaultEndpointsMu.Lock()
+	gatewayEndpoints[c.ns()+"/"+c.fp.Name] = c.gatewayURL
+	vaultEndpointsMu.Unlock()
 	c.stopGateway = func() { Expect(g.Stop()).To(Succeed()) }
 	DeferCleanup(func() {
 		if c.stopGateway != nil {

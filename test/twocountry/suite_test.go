@@ -32,6 +32,9 @@ var (
 	// vaultEndpoints are the vault processes the test runs, by EvidenceVault.
 	vaultEndpointsMu sync.Mutex
 	vaultEndpoints   = map[string]string{}
+	// gatewayEndpoints are the gateway processes the test runs, by FocalPoint
+	// (guarded by vaultEndpointsMu too).
+	gatewayEndpoints = map[string]string{}
 )
 
 func TestTwoCountries(t *testing.T) {
@@ -59,7 +62,12 @@ var _ = BeforeSuite(func() {
 			}
 			return "https://127.0.0.1:1"
 		}}).SetupWithManager(mgr)).To(Succeed())
-	Expect((&cooperationchannel.Reconciler{Client: c, Scheme: mgr.GetScheme(), Recorder: recorder, ProbeInterval: time.Second}).SetupWithManager(mgr)).To(Succeed())
+	Expect((&cooperationchannel.Reconciler{Client: c, Scheme: mgr.GetScheme(), Recorder: recorder, ProbeInterval: time.Second,
+		GatewayEndpoint: func(fp *cybercoopv1alpha1.FocalPoint) (string, string) {
+			vaultEndpointsMu.Lock()
+			defer vaultEndpointsMu.Unlock()
+			return gatewayEndpoints[fp.Namespace+"/"+fp.Name], fp.Name + "-gateway." + fp.Namespace + ".svc"
+		}}).SetupWithManager(mgr)).To(Succeed())
 	stopManager = envtestutil.StartManager(mgr)
 })
 

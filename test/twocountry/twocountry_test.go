@@ -236,7 +236,7 @@ var _ = Describe("Viet Nam and France", Ordered, func() {
 		By("Viet Nam's channel gives Preservation requests 12 hours and admits content-removal and asset-freezing requests")
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, key(vnToFR), vnToFR)).To(Succeed())
-			vnToFR.Spec.Deadlines = []cybercoopv1alpha1.RequestDeadline{{Type: cybercoopv1alpha1.RequestPreservation, Within: metav1.Duration{Duration: 12 * time.Hour}}}
+			vnToFR.Spec.Deadlines = []cybercoopv1alpha1.RequestDeadline{{Type: cybercoopv1alpha1.RequestPreservation, Within: &metav1.Duration{Duration: 12 * time.Hour}}}
 			vnToFR.Spec.RequestTypes = append(vnToFR.Spec.RequestTypes[:3:3], "ContentRemoval", "AssetFreezing")
 			g.Expect(k8sClient.Update(ctx, vnToFR)).To(Succeed())
 		}).Should(Succeed())
@@ -258,6 +258,15 @@ var _ = Describe("Viet Nam and France", Ordered, func() {
 			g.Expect(json.Unmarshal(body, &c)).To(Succeed())
 			g.Expect(c.State).To(Equal(cases.Received))
 			g.Expect(c.Due.Sub(c.Received)).To(Equal(12*time.Hour), "the deadline of the channel's spec.deadlines")
+		}).WithTimeout(time.Minute).Should(Succeed())
+
+		By("Viet Nam's channel counts the open request in its status, from the gateway's summary")
+		Eventually(func(g Gomega) {
+			cc := &cybercoopv1alpha1.CooperationChannel{}
+			g.Expect(k8sClient.Get(ctx, key(vnToFR), cc)).To(Succeed())
+			g.Expect(cc.Status.Requests).NotTo(BeNil())
+			g.Expect(cc.Status.Requests.Open).To(HaveValue(BeNumerically(">=", 1)))
+			g.Expect(cc.Status.Requests.Overdue).To(HaveValue(BeZero()))
 		}).WithTimeout(time.Minute).Should(Succeed())
 
 		By("Viet Nam refuses it with grounds; the signed update reaches France's gateway")

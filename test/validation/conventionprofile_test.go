@@ -17,7 +17,6 @@ import (
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 )
 
-
 func validProfile(name string) *v1.ConventionProfile {
 	return &v1.ConventionProfile{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
