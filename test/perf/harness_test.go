@@ -169,6 +169,7 @@ type run struct {
 	requests   tally         // the manager's requests, events left out
 	events     int
 	issued     int // channel client certificate Secrets written
+	configSize int // bytes of the largest gateway channels Secret
 	gatewayCfg int // writes of the gateway channels Secrets
 }
 
@@ -215,6 +216,17 @@ func (h *harness) create(name string, countries []*country) run {
 	}
 	h.settle()
 	h.readySoFar += channels
+	for _, c := range countries {
+		s := &corev1.Secret{}
+		if err := h.cp.Client.Get(h.ctx, types.NamespacedName{Namespace: c.namespace, Name: focalpoint.ChannelsSecretName(c.fp)}, s); err != nil {
+			h.t.Fatal(err)
+		}
+		size := 0
+		for _, v := range s.Data {
+			size += len(v)
+		}
+		r.configSize = max(r.configSize, size)
+	}
 	reqs := h.counter.since(mark)
 	r.requests = count(reqs, notEvent)
 	r.events = count(reqs, func(r apiRequest) bool { return !notEvent(r) }).total
