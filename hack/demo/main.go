@@ -140,7 +140,7 @@ func (d *demo) startManager(ctx context.Context) error {
 	}
 	var hosts []string
 	for _, dc := range countries {
-		hosts = append(hosts, dc.vaultHost(), dc.host)
+		hosts = append(hosts, dc.vaultHost(), dc.host, dc.gatewayServiceHost())
 	}
 	if d.dns, err = envtestutil.NewClusterDNS(d.work, hosts...); err != nil {
 		return err

@@ -6,12 +6,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -24,6 +26,8 @@ import (
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/controllers/evidencevault"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/officer"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
@@ -63,6 +67,10 @@ var (
 func (dc *demoCountry) vaultRef() *cybercoopv1alpha1.EvidenceVault {
 	return &cybercoopv1alpha1.EvidenceVault{ObjectMeta: metav1.ObjectMeta{Namespace: dc.ns, Name: dc.ev}}
 }
+
+// gatewayServiceHost is the name of its gateway's Service, which the operator
+// calls for the cases summary (status.requests of each channel).
+func (dc *demoCountry) gatewayServiceHost() string { return dc.fp + "-gateway." + dc.ns + ".svc" }
 
 // vaultHost is the name of its vault's Service, which the operator calls.
 func (dc *demoCountry) vaultHost() string { return evidencevault.ServiceHost(dc.vaultRef()) }
@@ -216,6 +224,10 @@ func (s *stack) cooperate(ctx context.Context) error {
 		dc.gateway = g
 		s.stops = append(s.stops, g.Stop)
 		fmt.Printf("  %s: gateway on %s\n", dc.name, dc.url)
+		// The operator reads the gateway's cases summary at its Service's name and port.
+		if err := s.dns.Serve(dc.gatewayServiceHost(), 443, dc.ln.Addr().String()); err != nil {
+			fmt.Printf("  (the operator will not reach %s: %v)\n", dc.gatewayServiceHost(), err)
+		}
 	}
 
 	step("Kenya and France exchange their national CA certificates out of band (a Secret each, as the channels' trustBundle.secretRef says)")
@@ -243,7 +255,89 @@ func (s *stack) cooperate(ctx context.Context) error {
 	_ = s.kubectl("get", "cybercoop", "-A")
 
 	step("Kenya's duty officer sends France a Preservation request through Kenya's gateway")
-	return sendPreservation(ctx, s.c)
+	if err := sendPreservation(ctx, s.c); err != nil {
+		return err
+	}
+	return s.followCase(ctx)
+}
+
+// officerOf is a country's officer client of its own gateway (cybercoop cases),
+// with the credential of the Secret <fp>-officer.
+func (s *stack) officerOf(ctx context.Context, dc *demoCountry) (*officer.Client, error) {
+	data := map[string][]byte{}
+	for _, k := range []string{pki.TLSCertKey, pki.TLSPrivateKeyKey} {
+		v, err := secretKey(ctx, s.c, dc.ns, dc.fp+"-officer", k)
+		if err != nil {
+			return nil, err
+		}
+		data[k] = v
+	}
+	bundle, err := secretKey(ctx, s.c, dc.ns, dc.fp+"-trust-bundle", pki.CACertKey)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := tls.X509KeyPair(data[pki.TLSCertKey], data[pki.TLSPrivateKeyKey])
+	if err != nil {
+		return nil, err
+	}
+	return officer.New(dc.gateway.URL, dc.host, cert, pool(bundle))
+}
+
+// followCase shows the request as a case on both sides: France's officer lists
+// it, acknowledges it and asks Kenya a question; Kenya's gateway receives the
+// signed updates and Kenya's officer sees them.
+func (s *stack) followCase(ctx context.Context) error {
+	step("France's duty officer follows the request as a case (cybercoop cases): acknowledges it, asks Kenya a question")
+	fr, err := s.officerOf(ctx, france)
+	if err != nil {
+		return err
+	}
+	received, err := fr.List(ctx, officer.Filter{Direction: "inbound"})
+	if err != nil {
+		return err
+	}
+	if len(received) == 0 {
+		return errors.New("France's gateway lists no received request")
+	}
+	_ = printCaseTable(received)
+	target := "inbound/KE/" + received[0].RequestID
+	for _, a := range []wire.CaseAction{
+		{Action: cases.Acknowledge},
+		{Action: cases.RequestClarification, Reason: "Please confirm the time zone of the connection logs' period."},
+	} {
+		u, err := fr.Act(ctx, target, a)
+		if err != nil {
+			return err
+		}
+		delivered := u.Delivered != nil && *u.Delivered
+		fmt.Printf("  %s: %s → %s, recorded in France's vault and signed; pushed to Kenya's gateway: %v\n", a.Action, u.Transition.From, u.Transition.To, delivered)
+	}
+	step("Kenya's duty officer sees France's steps, each verified against Kenya's trust in France and kept in Kenya's vault")
+	ke, err := s.officerOf(ctx, kenya)
+	if err != nil {
+		return err
+	}
+	sent, err := ke.List(ctx, officer.Filter{Direction: "outbound"})
+	if err != nil || len(sent) == 0 {
+		return fmt.Errorf("Kenya's gateway lists no sent request: %v", err)
+	}
+	c, err := ke.Show(ctx, "outbound/FR/"+sent[0].RequestID)
+	if err != nil {
+		return err
+	}
+	for _, t := range c.Transitions {
+		fmt.Printf("  %d. %s by the %s side at %s: %s → %s %s\n", t.Sequence, t.Action, strings.ToLower(string(t.By)), t.Time.Format(time.RFC3339), t.From, t.To, t.Reason)
+	}
+	fmt.Printf("  due %s (Preservation: 72 hours from receipt, the clock stopped while France waits for Kenya's answer)\n", c.Due.UTC().Format(time.RFC3339))
+	return nil
+}
+
+func printCaseTable(all []wire.Case) error {
+	for _, c := range all {
+		fmt.Printf("  %s/%s/%s  %s  %s  received %s  %s  due %s\n", c.Direction, c.Peer, c.RequestID, c.Type, c.Reference,
+			c.Received.UTC().Format(time.RFC3339), c.State, c.Due.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func secretKey(ctx context.Context, c client.Client, ns, name, key string) ([]byte, error) {
