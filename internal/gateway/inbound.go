@@ -199,8 +199,10 @@ func (s *Server) record(ctx context.Context, st *state, peerCountry string, d di
 	if err != nil {
 		return wire.Accepted{}, false, s.vaultRefusal(err)
 	}
-	acc, _, f := s.receiptFor(ctx, st, d, id, caseRef, req, res)
-	return acc, false, f
+	// Whoever stores the receipt first answers 201, here too: a concurrent copy that
+	// found the request before its receipt was stored may be that one, and the
+	// copy that recorded the request then finds this receipt and answers 200.
+	return s.receiptFor(ctx, st, d, id, caseRef, req, res)
 }
 
 // receiptFor signs the receipt of an ingest and stores it; if another replica (or a
