@@ -82,6 +82,22 @@ type VaultEndpoint struct {
 // Channels is the content of ChannelsFile.
 type Channels struct {
 	Channels []Channel `json:"channels"`
+	// JointInvestigations are the FocalPoint's joint investigations (article 48):
+	// the evidence officers mark for one is served to its parties, and only them,
+	// until its end date.
+	JointInvestigations []JointInvestigation `json:"jointInvestigations,omitempty"`
+}
+
+// JointInvestigation is one JointInvestigation as the gateway needs it.
+type JointInvestigation struct {
+	// CaseID is the case identifier (spec.caseId).
+	CaseID string `json:"caseId"`
+	// Agreement is recorded with every item shared.
+	Agreement string `json:"agreement"`
+	// Parties are the names of the channels to the other States.
+	Parties []string `json:"parties"`
+	// EndDate ends the sharing.
+	EndDate time.Time `json:"endDate"`
 }
 
 // Channel is one CooperationChannel as the gateway needs it.

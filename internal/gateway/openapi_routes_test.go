@@ -26,7 +26,7 @@ func TestOpenAPIMatchesTheRoutes(t *testing.T) {
 	for path, ops := range doc.Paths {
 		for method := range ops {
 			concrete := strings.NewReplacer("{id}", "rq-"+strings.Repeat("0", 32), "{channel}", "to-fr", "{name}", "common.schema.json",
-				"{direction}", "inbound", "{peer}", "FR").Replace(path)
+				"{direction}", "inbound", "{peer}", "FR", "{case}", "JIT-1", "{digest}", strings.Repeat("a", 64)).Replace(path)
 			r := httptest.NewRequest(strings.ToUpper(method), concrete, nil)
 			_, pattern := mux.Handler(r)
 			if pattern == "" {
@@ -37,7 +37,8 @@ func TestOpenAPIMatchesTheRoutes(t *testing.T) {
 	}
 	for _, route := range []string{"POST /v1/requests", "GET /v1/requests/{id}", "GET /v1/trust-bundle", "GET /v1/openapi.json",
 		"GET /v1/schemas/{name}", "POST /v1/outbound/{channel}/requests", "POST /v1/requests/{id}/transitions", "POST /v1/updates",
-		"GET /v1/cases", "GET /v1/cases/{direction}/{peer}/{id}", "POST /v1/cases/{direction}/{peer}/{id}/transitions", "GET /v1/statistics", "GET /v1/cases-summary"} {
+		"GET /v1/cases", "GET /v1/cases/{direction}/{peer}/{id}", "POST /v1/cases/{direction}/{peer}/{id}/transitions", "GET /v1/statistics", "GET /v1/cases-summary", "POST /v1/joint/{case}/evidence", "GET /v1/joint/{case}/evidence",
+		"GET /v1/joint/{case}/evidence/{digest}", "GET /v1/outbound/{channel}/joint/{case}/evidence", "GET /v1/outbound/{channel}/joint/{case}/evidence/{digest}"} {
 		if route != "GET /v1/openapi.json" && !slices.Contains(described, route) {
 			t.Errorf("%s is served but not described", route)
 		}

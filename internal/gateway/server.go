@@ -178,6 +178,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+wire.PathCases+"/{direction}/{peer}/{id}", s.showCase)
 	mux.HandleFunc("POST "+wire.PathCases+"/{direction}/{peer}/{id}/transitions", s.officerAction)
 	mux.HandleFunc("GET "+wire.PathStatistics, s.statistics)
+	// Joint investigations (joint.go).
+	mux.HandleFunc("POST "+wire.PathJoint+"{case}/evidence", s.shareEvidence)
+	mux.HandleFunc("GET "+wire.PathJoint+"{case}/evidence", s.listJoint)
+	mux.HandleFunc("GET "+wire.PathJoint+"{case}/evidence/{digest}", s.fetchJoint)
+	mux.HandleFunc("GET "+wire.PathOutbound+"{channel}/joint/{case}/evidence", s.fetchFromParty)
+	mux.HandleFunc("GET "+wire.PathOutbound+"{channel}/joint/{case}/evidence/{digest}", s.fetchFromParty)
 	return mux
 }
 
@@ -272,12 +278,17 @@ func (s *Server) acquire(key string) (release func(), ok bool) {
 // readBody reads a complete body of at most wire.MaxRequestBody bytes. A body cut
 // off before its declared length, or larger than the bound, is refused.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *refusal) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wire.MaxRequestBody))
+	return readBodyUpTo(w, r, wire.MaxRequestBody)
+}
+
+// readBodyUpTo reads a whole body of at most limit bytes.
+func readBodyUpTo(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *refusal) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
 		return nil, &refusal{http.StatusRequestEntityTooLarge, wire.Refusal{Reason: wire.ReasonRequestTooLarge,
-			Error: fmt.Sprintf("the request body is larger than %d bytes", wire.MaxRequestBody)}}
+			Error: fmt.Sprintf("the request body is larger than %d bytes", limit)}}
 	case err != nil:
 		return nil, &refusal{http.StatusBadRequest, wire.Refusal{Reason: wire.ReasonIncompleteBody,
 			Error: "the request body ended before it was complete; nothing was recorded"}}

@@ -52,7 +52,8 @@ type state struct {
 	ownTrust    *x509.CertPool
 	ownTrustPEM []byte
 
-	channels   map[string]*channel // by name
+	channels   map[string]*channel            // by name
+	joint      map[string]*JointInvestigation // by case id
 	byIssuer   map[string][]*channel
 	clientCAs  *x509.CertPool
 	vault      *vaultclient.Client
@@ -199,6 +200,17 @@ func (st *state) loadChannels(dir string) error {
 			key := string(ca.RawSubject)
 			st.byIssuer[key] = append(st.byIssuer[key], ch)
 		}
+	}
+	st.joint = map[string]*JointInvestigation{}
+	for i := range list.JointInvestigations {
+		ji := &list.JointInvestigations[i]
+		if !jointCaseID.MatchString(ji.CaseID) {
+			return fmt.Errorf("channels file: %q is not a joint investigation's case id", ji.CaseID)
+		}
+		if _, dup := st.joint[ji.CaseID]; dup {
+			return fmt.Errorf("channels file: joint investigation %s is listed twice", ji.CaseID)
+		}
+		st.joint[ji.CaseID] = ji
 	}
 	return nil
 }

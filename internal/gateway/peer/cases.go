@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
@@ -94,4 +95,48 @@ func (c *Client) call(ctx context.Context, method, path string, body []byte) (in
 		return 0, nil, fmt.Errorf("%w: it answered %d: %w", ErrPeerUnavailable, status, refusal(status, answer))
 	}
 	return status, answer, nil
+}
+
+// JointItems lists what the peer shares for a joint investigation.
+func (c *Client) JointItems(ctx context.Context, caseID string) (*wire.JointItems, error) {
+	status, answer, err := c.call(ctx, http.MethodGet, wire.PathJoint+caseID+"/evidence", nil)
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, refusal(status, answer)
+	}
+	var items wire.JointItems
+	if err := json.Unmarshal(answer, &items); err != nil {
+		return nil, fmt.Errorf("peer %s answered a list that does not decode: %w", c.Country, err)
+	}
+	return &items, nil
+}
+
+// JointItem fetches one item the peer shares for a joint investigation, at most
+// limit bytes; the caller checks it against its digest.
+func (c *Client) JointItem(ctx context.Context, caseID, hexDigest string, limit int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(wire.PathJoint+caseID+"/evidence/"+hexDigest), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrPeerUnavailable, describeDialError(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the item: %w", ErrPeerUnavailable, err)
+	}
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("the item is larger than %d bytes", limit)
+	}
+	if resp.StatusCode != http.StatusOK {
+		if len(body) > maxAnswer {
+			body = body[:maxAnswer]
+		}
+		return nil, refusal(resp.StatusCode, body)
+	}
+	return body, nil
 }

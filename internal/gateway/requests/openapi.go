@@ -113,6 +113,7 @@ func buildOpenAPI(c *catalogue) ([]byte, error) {
 	for _, g := range cases.Grounds {
 		groundNames = append(groundNames, string(g))
 	}
+	jointCaseParam := pathParam("case", "The joint investigation's case id.", object{{"type", "string"}, {"pattern", "^[A-Z0-9][A-Z0-9-]{1,62}[A-Z0-9]$"}})
 	caseParams := []any{
 		pathParam("direction", "inbound: a request a peer sent this State; outbound: one this State sent.", object{{"type", "string"}, {"enum", []string{"inbound", "outbound"}}}),
 		pathParam("peer", "The peer's country.", object{{"type", "string"}, {"pattern", "^[A-Z]{2}$"}}),
@@ -265,6 +266,27 @@ func buildOpenAPI(c *catalogue) ([]byte, error) {
 						{"why", object{{"type", "string"}}},
 					}},
 				}},
+			}},
+		}},
+		member{"JointItem", object{
+			{"description", "One evidence item shared for a joint investigation."},
+			{"type", "object"},
+			{"required", []string{"digest", "size"}},
+			{"properties", object{
+				{"digest", object{{"type", "string"}, {"pattern", "^sha256:[0-9a-f]{64}$"}}},
+				{"size", object{{"type", "integer"}, {"minimum", 1}}},
+				{"shared", object{{"type", "string"}, {"format", "date-time"}}},
+				{"sequence", object{{"description", "The custody entry that recorded it, on sharing."}, {"type", "integer"}}},
+			}},
+		}},
+		member{"JointItems", object{
+			{"description", "What a State shares with the caller for a joint investigation."},
+			{"type", "object"},
+			{"required", []string{"caseId", "endDate", "items"}},
+			{"properties", object{
+				{"caseId", object{{"type", "string"}}},
+				{"endDate", object{{"type", "string"}, {"format", "date-time"}}},
+				{"items", object{{"type", "array"}, {"items", ref("JointItem")}}},
 			}},
 		}},
 		member{"StatisticsReport", object{
@@ -476,6 +498,70 @@ func buildOpenAPI(c *catalogue) ([]byte, error) {
 					}},
 				})},
 				{"403", object{{"$ref", "#/components/responses/Refused"}}},
+			}},
+		}}}},
+		{"/v1/joint/{case}/evidence", object{
+			{"post", object{
+				{"operationId", "shareEvidence"},
+				{"tags", []string{"officers"}},
+				{"summary", "Mark an item for a joint investigation (article 48): its parties, and only they, may fetch it until the end date"},
+				{"parameters", []any{jointCaseParam}},
+				{"requestBody", object{{"required", true}, {"content", object{{"application/octet-stream", object{{"schema", object{{"type", "string"}, {"contentMediaType", "application/octet-stream"}}}}}}}}},
+				{"responses", object{
+					{"201", response("Recorded in the vault.", ref("JointItem"))},
+					{"200", response("Shared before.", ref("JointItem"))},
+					{"400", problem("The item is empty.")},
+					{"403", response("Not an officer, or the joint investigation ended.", ref("Refusal"))},
+					{"404", problem("No joint investigation of that case id.")},
+					{"413", object{{"$ref", "#/components/responses/TooLarge"}}},
+				}},
+			}},
+			{"get", object{
+				{"operationId", "listJointEvidence"},
+				{"tags", []string{"peer"}},
+				{"summary", "What this State shares for a joint investigation (its parties only)"},
+				{"parameters", []any{jointCaseParam}},
+				{"responses", object{
+					{"200", response("The items.", ref("JointItems"))},
+					{"403", response("The joint investigation ended, or no channel is for the caller.", ref("Refusal"))},
+					{"404", problem("No joint investigation of that case id with the caller.")},
+				}},
+			}},
+		}},
+		{"/v1/joint/{case}/evidence/{digest}", object{{"get", object{
+			{"operationId", "fetchJointEvidence"},
+			{"tags", []string{"peer"}},
+			{"summary", "Fetch one shared item (its parties only); the fetch is a custody entry naming the party before any byte is sent"},
+			{"parameters", []any{jointCaseParam, pathParam("digest", "The item's sha256 digest, hex (optionally prefixed sha256:).", object{{"type", "string"}, {"maxLength", 71}})}},
+			{"responses", object{
+				{"200", object{{"description", "The item."}, {"content", object{{"application/octet-stream", object{{"schema", object{{"type", "string"}}}}}}}}},
+				{"403", response("The joint investigation ended, or no channel is for the caller.", ref("Refusal"))},
+				{"404", problem("No such item shared with the caller.")},
+			}},
+		}}}},
+		{"/v1/outbound/{channel}/joint/{case}/evidence", object{{"get", object{
+			{"operationId", "listPartyEvidence"},
+			{"tags", []string{"outbound"}},
+			{"summary", "What a party shares for a joint investigation (this State's officers)"},
+			{"parameters", []any{pathParam("channel", "Name of the CooperationChannel to the party.", object{{"type", "string"}, {"pattern", dnsLabel}, {"maxLength", 63}}), jointCaseParam}},
+			{"responses", object{
+				{"200", response("The party's items.", ref("JointItems"))},
+				{"403", object{{"$ref", "#/components/responses/Refused"}}},
+				{"404", problem("No channel of that name, or the party shares no such case with this State.")},
+				{"502", problem("The party could not be reached.")},
+			}},
+		}}}},
+		{"/v1/outbound/{channel}/joint/{case}/evidence/{digest}", object{{"get", object{
+			{"operationId", "fetchPartyEvidence"},
+			{"tags", []string{"outbound"}},
+			{"summary", "Fetch an item a party shares; it is checked against its digest and kept in this State's vault first"},
+			{"parameters", []any{pathParam("channel", "Name of the CooperationChannel to the party.", object{{"type", "string"}, {"pattern", dnsLabel}, {"maxLength", 63}}), jointCaseParam,
+				pathParam("digest", "The item's sha256 digest, hex.", object{{"type", "string"}, {"maxLength", 71}})}},
+			{"responses", object{
+				{"200", object{{"description", "The item."}, {"content", object{{"application/octet-stream", object{{"schema", object{{"type", "string"}}}}}}}}},
+				{"403", object{{"$ref", "#/components/responses/Refused"}}},
+				{"404", problem("No such item.")},
+				{"502", problem("The party could not be reached, or answered content that does not match the digest.")},
 			}},
 		}}}},
 		{"/v1/statistics", object{{"get", object{

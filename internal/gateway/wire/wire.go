@@ -28,6 +28,9 @@ const (
 	// PathCasesSummary is the counts of received requests by channel, for the
 	// operator (which reports them in each CooperationChannel's status) and officers.
 	PathCasesSummary = "/v1/cases-summary"
+	// PathJoint is followed by a joint investigation's case id and "/evidence":
+	// officers share items (POST), parties list (GET) and fetch them (GET .../{digest}).
+	PathJoint = "/v1/joint/"
 	// PathStatistics is the officers' statistics report.
 	PathStatistics = "/v1/statistics"
 )
@@ -99,6 +102,8 @@ const (
 	ReasonTransitionNotAllowed = "TransitionNotAllowed"
 	// ReasonInvalidTransition (400): the action, its reason or its grounds are wrong.
 	ReasonInvalidTransition = "InvalidTransition"
+	// ReasonJointInvestigationEnded (403): the joint investigation's end date passed.
+	ReasonJointInvestigationEnded = "JointInvestigationEnded"
 	// ReasonUpdateInvalid (400 to a pushing peer, 502 to an officer): a status
 	// update did not verify or does not follow the updates held.
 	ReasonUpdateInvalid = "UpdateInvalid"
@@ -156,6 +161,24 @@ type Case struct {
 	Transitions   []cases.Transition `json:"transitions,omitempty"`
 	// Preservation is a Preservation request's hold.
 	Preservation *cases.Preservation `json:"preservation,omitempty"`
+}
+
+// JointItem is one evidence item shared for a joint investigation.
+type JointItem struct {
+	// Digest is "sha256:<hex>" of the item.
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+	// Shared is when it was marked for the case.
+	Shared time.Time `json:"shared,omitzero"`
+	// Sequence is the custody entry that recorded it, on sharing.
+	Sequence uint64 `json:"sequence,omitempty"`
+}
+
+// JointItems is what a party sees of a joint investigation.
+type JointItems struct {
+	CaseID  string      `json:"caseId"`
+	EndDate time.Time   `json:"endDate"`
+	Items   []JointItem `json:"items"`
 }
 
 // CasesSummary is the answer to GET /v1/cases-summary: the received requests not
