@@ -95,6 +95,17 @@ func TestJointInvestigationSharesWithExactlyItsParties(t *testing.T) {
 		}
 	}
 
+	// The summary the operator reads counts the item and each party's fetches.
+	st := vn.gw.current.Load()
+	objects, err := st.vault.Objects(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	summary := summarize(st, nil, objects, time.Now())
+	if len(summary.Joint) != 1 || summary.Joint[0].Items != 1 || summary.Joint[0].Fetched["FR"] != 1 || summary.Joint[0].Fetched["KE"] != 1 {
+		t.Fatalf("joint summary %+v", summary.Joint)
+	}
+
 	// Germany is no party: the case does not exist for it.
 	germany := vn.clientFor(de.channelCert(deToVN), vn.trustPool())
 	for _, path := range []string{wire.PathJoint + caseID + "/evidence", wire.PathJoint + caseID + "/evidence/" + digest} {

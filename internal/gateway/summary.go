@@ -4,13 +4,17 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
+	"github.com/cybercoop/cybercoop-operator/internal/vault"
 )
 
-// summarize counts the open and overdue received requests by channel.
-func summarize(st *state, all []wire.Case, scanned time.Time) *wire.CasesSummary {
+// summarize counts the open and overdue received requests by channel, and the
+// items shared for each joint investigation and the fetches by each party, from
+// one listing of the gateway's objects.
+func summarize(st *state, all []wire.Case, objects []vault.ObjectInfo, scanned time.Time) *wire.CasesSummary {
 	type due struct {
 		id  string
 		due time.Time
@@ -40,6 +44,23 @@ func summarize(st *state, all []wire.Case, scanned time.Time) *wire.CasesSummary
 		}
 		out.Channels = append(out.Channels, *sum)
 	}
+	for caseID := range st.joint {
+		js := wire.JointSummary{CaseID: caseID, Fetched: map[string]int32{}}
+		for _, o := range objects {
+			for _, ci := range o.Cases {
+				rest, ok := strings.CutPrefix(ci.Metadata.CaseReference, "joint/"+caseID+"/")
+				switch {
+				case !ok:
+				case strings.HasPrefix(rest, "evidence/"):
+					js.Items++
+				case strings.HasPrefix(rest, "fetched/") && len(rest) > len("fetched/XX/"):
+					js.Fetched[rest[len("fetched/"):len("fetched/")+2]]++
+				}
+			}
+		}
+		out.Joint = append(out.Joint, js)
+	}
+	slices.SortFunc(out.Joint, func(a, b wire.JointSummary) int { return strings.Compare(a.CaseID, b.CaseID) })
 	slices.SortFunc(out.Channels, func(a, b wire.ChannelSummary) int {
 		if a.Channel < b.Channel {
 			return -1
@@ -94,7 +115,7 @@ func (s *Server) casesSummary(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, officersKey, s.vaultRefusal(err))
 		return
 	}
-	sum := summarize(st, all, s.Now())
+	sum := summarize(st, all, objects, s.Now())
 	s.lastScan.Store(sum)
 	writeJSON(w, http.StatusOK, sum)
 }

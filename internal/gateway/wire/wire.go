@@ -187,6 +187,16 @@ type JointItems struct {
 type CasesSummary struct {
 	Scanned  time.Time        `json:"scanned"`
 	Channels []ChannelSummary `json:"channels"`
+	// Joint counts, per joint investigation, the items shared and the fetches by
+	// each party (by country).
+	Joint []JointSummary `json:"joint,omitempty"`
+}
+
+// JointSummary is what was shared for one joint investigation.
+type JointSummary struct {
+	CaseID  string           `json:"caseId"`
+	Items   int32            `json:"items"`
+	Fetched map[string]int32 `json:"fetched,omitempty"`
 }
 
 // ChannelSummary is one channel's open and overdue received requests.
