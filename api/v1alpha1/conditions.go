@@ -219,3 +219,22 @@ const (
 	// read; the message says which. The controls keep their last results.
 	ReasonInputsUnreadable = "InputsUnreadable"
 )
+
+// Reported by JointInvestigation.
+const (
+	// ConditionActive is True before spec.endDate: the parties may fetch what is
+	// shared. False (reason Ended) from then on.
+	ConditionActive = "Active"
+	// ConditionPartiesKnown is True when every party's CooperationChannel exists.
+	ConditionPartiesKnown = "PartiesKnown"
+
+	// ReasonBeforeEndDate (Active=True): the joint investigation runs until its end date.
+	ReasonBeforeEndDate = "BeforeEndDate"
+	// ReasonEnded (Active=False): the end date passed; nothing is shared any more.
+	ReasonEnded = "Ended"
+	// ReasonAllPartiesKnown (PartiesKnown=True): every party has a channel.
+	ReasonAllPartiesKnown = "AllPartiesKnown"
+	// ReasonPartyChannelMissing (PartiesKnown=False): a party's channel does not
+	// exist; the message names it.
+	ReasonPartyChannelMissing = "PartyChannelMissing"
+)

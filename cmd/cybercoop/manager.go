@@ -21,6 +21,7 @@ import (
 	"github.com/cybercoop/cybercoop-operator/controllers/cooperationchannel"
 	"github.com/cybercoop/cybercoop-operator/controllers/evidencevault"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
+	"github.com/cybercoop/cybercoop-operator/controllers/jointinvestigation"
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/internal/version"
 )
@@ -145,6 +146,13 @@ func runManager(o *managerOptions) error {
 		Clock:    clock.RealClock{},
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ConventionProfile controller: %w", err)
+	}
+	if err := (&jointinvestigation.Reconciler{
+		Client: manageropts.ReconcilerClient(mgr.GetClient(), mgr.GetAPIReader()),
+		Scheme: mgr.GetScheme(),
+		Clock:  clock.RealClock{},
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the JointInvestigation controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
@@ -46,7 +47,7 @@ type summaryEntry struct {
 // status.requests. A gateway that does not answer leaves status.requests as it
 // was (the next probe asks again).
 func (r *Reconciler) countRequests(ctx context.Context, s *scope) error {
-	if s.probe == nil || s.fp == nil || s.ca == nil || !s.ca.HasBundle() {
+	if s.probe == nil || s.fp == nil {
 		return nil
 	}
 	sum, err := r.summaryOf(ctx, s)
@@ -85,14 +86,33 @@ func (r *Reconciler) summaryOf(ctx context.Context, s *scope) (*wire.CasesSummar
 	return sum, err
 }
 
-// fetchSummary calls GET /v1/cases-summary on the FocalPoint's gateway with the
-// operator's client certificate, trusting the FocalPoint's trust bundle.
+// fetchSummary reads the FocalPoint's gateway cases summary.
 func (r *Reconciler) fetchSummary(ctx context.Context, s *scope) (*wire.CasesSummary, error) {
-	endpoint, serverName := r.gatewayEndpoint(s.fp)
+	endpoint, serverName := GatewayEndpointOf(s.fp, r.GatewayEndpoint)
+	return FetchSummary(ctx, r.Client, s.fp, endpoint, serverName)
+}
+
+// GatewayEndpointOf is a FocalPoint's own gateway: its Service (status.endpoint)
+// unless override (an operator outside the cluster: tests, the demo) says otherwise.
+func GatewayEndpointOf(fp *cybercoopv1alpha1.FocalPoint, override func(*cybercoopv1alpha1.FocalPoint) (string, string)) (endpoint, serverName string) {
+	if override != nil {
+		return override(fp)
+	}
+	u, err := url.Parse(fp.Status.Endpoint)
+	if err != nil || u.Hostname() == "" {
+		return "", ""
+	}
+	return fp.Status.Endpoint, u.Hostname()
+}
+
+// FetchSummary calls GET /v1/cases-summary on a FocalPoint's own gateway with the
+// operator's client certificate (Secret <fp>-gateway-operator-client), trusting
+// the FocalPoint's trust bundle. It reads counts and ids, never content.
+func FetchSummary(ctx context.Context, c client.Client, fp *cybercoopv1alpha1.FocalPoint, endpoint, serverName string) (*wire.CasesSummary, error) {
 	if endpoint == "" {
 		return nil, fmt.Errorf("the FocalPoint reports no endpoint yet")
 	}
-	secret, err := certs.GetSecret(ctx, r.Client, s.fp.Namespace, focalpoint.OperatorClientSecretName(s.fp))
+	secret, err := certs.GetSecret(ctx, c, fp.Namespace, focalpoint.OperatorClientSecretName(fp))
 	if err != nil || secret == nil {
 		return nil, fmt.Errorf("the operator's client certificate for the gateway is not issued yet: %v", err)
 	}
@@ -100,7 +120,11 @@ func (r *Reconciler) fetchSummary(ctx context.Context, s *scope) (*wire.CasesSum
 	if err != nil {
 		return nil, fmt.Errorf("the operator's client certificate in Secret %s does not load", secret.Name)
 	}
-	bundle, err := pki.ParseTrustBundle(s.ca.BundlePEM())
+	trust, err := certs.GetSecret(ctx, c, fp.Namespace, focalpoint.TrustBundleSecretName(fp))
+	if err != nil || trust == nil {
+		return nil, fmt.Errorf("the FocalPoint's trust bundle is not published yet: %v", err)
+	}
+	bundle, err := pki.ParseTrustBundle(trust.Data[pki.CACertKey])
 	if err != nil {
 		return nil, fmt.Errorf("the FocalPoint's trust bundle: %w", err)
 	}
@@ -129,19 +153,6 @@ func (r *Reconciler) fetchSummary(ctx context.Context, s *scope) (*wire.CasesSum
 		return nil, fmt.Errorf("the gateway's summary does not decode: %w", err)
 	}
 	return &sum, nil
-}
-
-// gatewayEndpoint is the FocalPoint's own gateway: its Service (status.endpoint)
-// unless GatewayEndpoint says otherwise.
-func (r *Reconciler) gatewayEndpoint(fp *cybercoopv1alpha1.FocalPoint) (endpoint, serverName string) {
-	if r.GatewayEndpoint != nil {
-		return r.GatewayEndpoint(fp)
-	}
-	u, err := url.Parse(fp.Status.Endpoint)
-	if err != nil || u.Hostname() == "" {
-		return "", ""
-	}
-	return fp.Status.Endpoint, u.Hostname()
 }
 
 // reportOverdue records a Warning when a channel has more overdue requests than

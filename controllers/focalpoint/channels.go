@@ -125,6 +125,37 @@ func (r *Reconciler) vaultEndpoint(ctx context.Context, fp *cybercoopv1alpha1.Fo
 	return nil, nil
 }
 
+// jointInvestigationsOf are the FocalPoint's JointInvestigations as its gateway
+// needs them, by case id.
+func (r *Reconciler) jointInvestigationsOf(ctx context.Context, fp *cybercoopv1alpha1.FocalPoint) ([]gateway.JointInvestigation, error) {
+	var list cybercoopv1alpha1.JointInvestigationList
+	if err := r.List(ctx, &list, client.InNamespace(fp.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing JointInvestigations: %w", err)
+	}
+	var out []gateway.JointInvestigation
+	for _, ji := range list.Items {
+		if ji.Spec.FocalPointRef.Name != fp.Name || ji.DeletionTimestamp != nil || ji.Spec.EndDate == nil {
+			continue
+		}
+		g := gateway.JointInvestigation{CaseID: ji.Spec.CaseID, Agreement: ji.Spec.Agreement, EndDate: ji.Spec.EndDate.UTC()}
+		for _, p := range ji.Spec.Parties {
+			g.Parties = append(g.Parties, p.Channel)
+		}
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b gateway.JointInvestigation) int { return strings.Compare(a.CaseID, b.CaseID) })
+	return out, nil
+}
+
+// focalPointOfJoint maps a JointInvestigation to its FocalPoint.
+func focalPointOfJoint(_ context.Context, o client.Object) []reconcile.Request {
+	ji, ok := o.(*cybercoopv1alpha1.JointInvestigation)
+	if !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ji.Namespace, Name: ji.Spec.FocalPointRef.Name}}}
+}
+
 // channelsOf lists the FocalPoint's CooperationChannels, by name.
 func (r *Reconciler) channelsOf(ctx context.Context, fp *cybercoopv1alpha1.FocalPoint) ([]cybercoopv1alpha1.CooperationChannel, error) {
 	var list cybercoopv1alpha1.CooperationChannelList
@@ -200,6 +231,11 @@ func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.
 	if list.Channels == nil {
 		list.Channels = []gateway.Channel{}
 	}
+	joint, err := r.jointInvestigationsOf(ctx, fp)
+	if err != nil {
+		return nil, nil, err
+	}
+	list.JointInvestigations = joint
 	body, err := json.MarshalIndent(list, "", "  ")
 	if err != nil {
 		return nil, nil, fmt.Errorf("encoding the channels file: %w", err)

@@ -94,7 +94,7 @@ type scope struct {
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=cybercoop.io,resources=cooperationchannels;evidencevaults,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cybercoop.io,resources=cooperationchannels;evidencevaults;jointinvestigations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile brings one FocalPoint's CA, certificates and children to the declared
@@ -196,6 +196,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// (channelBatches), so its gateway reloads once, not once per channel.
 		Watches(&cybercoopv1alpha1.CooperationChannel{}, r.batches.enqueueBatched(focalPointOfChannel),
 			builder.WithPredicates(channelChanged)).
+		// JointInvestigations go into the channels file with the batch.
+		Watches(&cybercoopv1alpha1.JointInvestigation{}, r.batches.enqueueBatched(focalPointOfJoint),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// A channel's client certificate and peer trust, labelled with the FocalPoint:
 		// renewed or learned, they go into the channels file with the batch.
 		Watches(&corev1.Secret{}, r.batches.enqueueBatched(focalPointOfLabel), channelObject).

@@ -18,6 +18,7 @@ import (
 	"github.com/cybercoop/cybercoop-operator/controllers/cooperationchannel"
 	"github.com/cybercoop/cybercoop-operator/controllers/evidencevault"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
+	"github.com/cybercoop/cybercoop-operator/controllers/jointinvestigation"
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 )
@@ -63,6 +64,12 @@ var _ = BeforeSuite(func() {
 			return "https://127.0.0.1:1"
 		}}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&cooperationchannel.Reconciler{Client: c, Scheme: mgr.GetScheme(), Recorder: recorder, ProbeInterval: time.Second,
+		GatewayEndpoint: func(fp *cybercoopv1alpha1.FocalPoint) (string, string) {
+			vaultEndpointsMu.Lock()
+			defer vaultEndpointsMu.Unlock()
+			return gatewayEndpoints[fp.Namespace+"/"+fp.Name], fp.Name + "-gateway." + fp.Namespace + ".svc"
+		}}).SetupWithManager(mgr)).To(Succeed())
+	Expect((&jointinvestigation.Reconciler{Client: c, Scheme: mgr.GetScheme(), RefreshInterval: 2 * time.Second,
 		GatewayEndpoint: func(fp *cybercoopv1alpha1.FocalPoint) (string, string) {
 			vaultEndpointsMu.Lock()
 			defer vaultEndpointsMu.Unlock()

@@ -347,6 +347,45 @@ var _ = Describe("Viet Nam and France", Ordered, func() {
 		}
 	})
 
+	It("shares evidence for a joint investigation with France through its channel, and reports what was shared and fetched", func() {
+		ji := &cybercoopv1alpha1.JointInvestigation{
+			ObjectMeta: metav1.ObjectMeta{Name: "jit-ransom", Namespace: vn.ns()},
+			Spec: cybercoopv1alpha1.JointInvestigationSpec{
+				FocalPointRef: cybercoopv1alpha1.FocalPointReference{Name: vn.fp.Name}, CaseID: "JIT-2026-RANSOM-01",
+				Agreement: "VN-FR joint investigation agreement of 2026-11-02 (example)", Purpose: "The ransomware attack on the Valmont hospital",
+				Parties: []cybercoopv1alpha1.JointInvestigationParty{{Channel: vnToFR.Name}},
+				EndDate: &metav1.Time{Time: time.Now().Add(30 * 24 * time.Hour)},
+			},
+		}
+		Expect(k8sClient.Create(ctx, ji)).To(Succeed())
+		item := []byte("server log excerpt, host hcv-fs01: ransom note dropped at 02:14:07 +07:00\n")
+		By("Viet Nam's officer shares an item once the operator has passed the investigation to the gateway")
+		var shared wire.JointItem
+		Eventually(func(g Gomega) {
+			status, body, err := call(vn.officer(ctx), "POST", vn.gatewayURL+wire.PathJoint+ji.Spec.CaseID+"/evidence", item)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(status).To(BeElementOf(200, 201), "%s", body)
+			g.Expect(json.Unmarshal(body, &shared)).To(Succeed())
+		}).WithTimeout(time.Minute).Should(Succeed())
+
+		By("France's officer fetches it through France's gateway and channel")
+		status, body, err := call(fr.officer(ctx), "GET", fr.gatewayURL+wire.PathOutbound+frToVN.Name+"/joint/"+ji.Spec.CaseID+"/evidence/"+shared.Digest, nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(200), "%s", body)
+		Expect(body).To(Equal(item))
+
+		By("the JointInvestigation reports its party reachable, the item shared and France's fetch")
+		Eventually(func(g Gomega) {
+			got := &cybercoopv1alpha1.JointInvestigation{}
+			g.Expect(k8sClient.Get(ctx, key(ji), got)).To(Succeed())
+			g.Expect(got.Status.SharedItems).To(HaveValue(BeEquivalentTo(1)))
+			g.Expect(got.Status.Parties).To(HaveLen(1))
+			g.Expect(got.Status.Parties[0].Country).To(BeEquivalentTo("FR"))
+			g.Expect(got.Status.Parties[0].Fetched).To(HaveValue(BeEquivalentTo(1)))
+			g.Expect(condition(got.Status.Conditions, cybercoopv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+		}).WithTimeout(2 * time.Minute).Should(Succeed())
+	})
+
 	It("turns France's channel unreachable, with the reason, when Viet Nam's gateway stops", func() {
 		vn.stopGateway()
 		vn.stopGateway = nil
