@@ -62,6 +62,11 @@ type FallbackClient struct {
 	// filtered cache holds them: the names cache may lag a create as much as the
 	// other, so those are read from the API server.
 	Created *sync.Map
+	// Written, if set, holds per object the resourceVersion this client's last
+	// update or patch replaced, until the cache is seen past it. A read that finds
+	// that version in the cache is answered by the API server: an update built on
+	// the stale copy would be refused (409) and the reconcile retried.
+	Written *sync.Map
 }
 
 type createdKey struct {
@@ -73,6 +78,15 @@ type createdKey struct {
 // does not hold, from the API server, unless Names knows it does not exist.
 func (c FallbackClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 	err := c.Client.Get(ctx, key, obj, opts...)
+	if err == nil && c.Written != nil && c.APIReader != nil {
+		k := createdKey{fmt.Sprintf("%T", obj), key}
+		if replaced, ok := c.Written.Load(k); ok {
+			if replaced.(string) == obj.GetResourceVersion() {
+				return c.APIReader.Get(ctx, key, obj, opts...)
+			}
+			c.Written.CompareAndDelete(k, replaced)
+		}
+	}
 	if !labelFiltered(obj) || c.APIReader == nil {
 		return err
 	}
@@ -109,6 +123,32 @@ func (c FallbackClient) Create(ctx context.Context, obj client.Object, opts ...c
 		c.Created.Store(createdKey{fmt.Sprintf("%T", obj), client.ObjectKeyFromObject(obj)}, struct{}{})
 	}
 	return nil
+}
+
+// Update updates obj and remembers the version it replaced (Written).
+func (c FallbackClient) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
+	replaced := obj.GetResourceVersion()
+	if err := c.Client.Update(ctx, obj, opts...); err != nil {
+		return err
+	}
+	c.wrote(obj, replaced)
+	return nil
+}
+
+// Patch patches obj and remembers the version it replaced (Written).
+func (c FallbackClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+	replaced := obj.GetResourceVersion()
+	if err := c.Client.Patch(ctx, obj, patch, opts...); err != nil {
+		return err
+	}
+	c.wrote(obj, replaced)
+	return nil
+}
+
+func (c FallbackClient) wrote(obj client.Object, replaced string) {
+	if c.Written != nil && replaced != "" && replaced != obj.GetResourceVersion() {
+		c.Written.Store(createdKey{fmt.Sprintf("%T", obj), client.ObjectKeyFromObject(obj)}, replaced)
+	}
 }
 
 // namedKinds are the kinds a names cache (NamesCacheObjects) holds.

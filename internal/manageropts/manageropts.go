@@ -64,9 +64,10 @@ func Client() client.Options {
 }
 
 // ReconcilerClient is the client reconcilers use: c (normally the manager's cached
-// client) with objects missing from the label-filtered caches read through apiReader.
+// client) with objects missing from the label-filtered caches read through apiReader,
+// and so are objects whose cached copy is older than this client's own last write.
 func ReconcilerClient(c client.Client, apiReader client.Reader) client.Client {
-	return apply.FallbackClient{Client: c, APIReader: apiReader}
+	return apply.FallbackClient{Client: c, APIReader: apiReader, Written: &sync.Map{}}
 }
 
 // NamesCache is a cache of the names of every Secret and ConfigMap in namespaces
@@ -108,5 +109,5 @@ func NamesCache(mgr ctrl.Manager, namespaces []string) (cache.Cache, error) {
 // it exists, or this client created it and the cache has not caught up. Share one
 // between the reconcilers.
 func ReconcilerClientWithNames(c client.Client, apiReader client.Reader, names client.Reader) client.Client {
-	return apply.FallbackClient{Client: c, APIReader: apiReader, Names: names, Created: &sync.Map{}}
+	return apply.FallbackClient{Client: c, APIReader: apiReader, Names: names, Created: &sync.Map{}, Written: &sync.Map{}}
 }
