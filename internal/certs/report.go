@@ -281,6 +281,7 @@ func Publish(ctx context.Context, recorder events.EventRecorder, obj client.Obje
 	present := map[string]bool{}
 	for _, o := range r.InUse() {
 		metrics.SetCertificateExpiration(obj.GetNamespace(), kind, obj.GetName(), o.Role, o.Certificate.NotAfter)
+		metrics.SetCertificateRenewal(obj.GetNamespace(), kind, obj.GetName(), o.Role, pki.FactsOf(o.Certificate, o.RenewBefore).RenewalTime)
 		present[o.Role] = true
 	}
 	for _, role := range roles {

@@ -31,8 +31,15 @@ var certificateExpiration = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		"Alert on time() approaching it: a renewal is failing.",
 }, []string{"namespace", "kind", "name", "role"})
 
+var certificateRenewal = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "cybercoop_certificate_renewal_timestamp_seconds",
+	Help: "Unix time from which the operator renews a certificate it manages (2/3 of its lifetime, or renewBefore " +
+		"ahead of notAfter), by owning resource and role. A renewal replaces the series' value with the new " +
+		"certificate's; time() well past it means the renewal is not happening.",
+}, []string{"namespace", "kind", "name", "role"})
+
 func init() {
-	ctrlmetrics.Registry.MustRegister(certificateExpiration)
+	ctrlmetrics.Registry.MustRegister(certificateExpiration, certificateRenewal)
 }
 
 // SetCertificateExpiration records the notAfter of the certificate with role that the
@@ -41,9 +48,17 @@ func SetCertificateExpiration(namespace, kind, name, role string, notAfter time.
 	certificateExpiration.WithLabelValues(namespace, kind, name, role).Set(float64(notAfter.Unix()))
 }
 
-// DeleteCertificateExpiration removes the series of one certificate role.
+// SetCertificateRenewal records the renewal time of the certificate with role that
+// the resource kind namespace/name owns.
+func SetCertificateRenewal(namespace, kind, name, role string, renewalTime time.Time) {
+	certificateRenewal.WithLabelValues(namespace, kind, name, role).Set(float64(renewalTime.Unix()))
+}
+
+// DeleteCertificateExpiration removes the series (expiry and renewal time) of one
+// certificate role.
 func DeleteCertificateExpiration(namespace, kind, name, role string) {
 	certificateExpiration.DeleteLabelValues(namespace, kind, name, role)
+	certificateRenewal.DeleteLabelValues(namespace, kind, name, role)
 }
 
 // ForgetCertificates removes every series of the resource kind namespace/name, e.g.
@@ -54,11 +69,12 @@ func DeleteCertificateExpiration(namespace, kind, name, role string) {
 func ForgetCertificates(namespace, kind, name string, roles ...string) {
 	if len(roles) > 0 {
 		for _, role := range roles {
-			certificateExpiration.DeleteLabelValues(namespace, kind, name, role)
+			DeleteCertificateExpiration(namespace, kind, name, role)
 		}
 		return
 	}
 	certificateExpiration.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "kind": kind, "name": name})
+	certificateRenewal.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "kind": kind, "name": name})
 }
 
 // CertificateExpiration returns the recorded expiry of one certificate and whether a
