@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -28,6 +29,7 @@ import (
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/compliance"
+	"github.com/cybercoop/cybercoop-operator/internal/metrics"
 	"github.com/cybercoop/cybercoop-operator/internal/reconciler"
 )
 
@@ -83,6 +85,9 @@ func (r *Reconciler) kind() *reconciler.Kind[*cybercoopv1alpha1.ConventionProfil
 		},
 		Status: computeStatus,
 		Report: r.report,
+		Forget: func(key types.NamespacedName) {
+			metrics.ForgetComplianceControls(key.Namespace, key.Name)
+		},
 	}
 }
 
@@ -114,8 +119,14 @@ func (r *Reconciler) readInputs(ctx context.Context, s *scope) error {
 	return nil
 }
 
-// report records an event for each control that started to fail or to pass.
+// report publishes the controls' results as metrics and records an event for each
+// control that started to fail or to pass.
 func (r *Reconciler) report(_ context.Context, s *scope) {
+	results := make(map[string]float64, len(s.profile.Status.Controls))
+	for _, c := range s.profile.Status.Controls {
+		results[c.ID] = controlValue(c.Result)
+	}
+	metrics.SetComplianceControls(s.profile.Namespace, s.profile.Name, results)
 	if r.Recorder == nil {
 		return
 	}
@@ -134,6 +145,18 @@ func (r *Reconciler) report(_ context.Context, s *scope) {
 			r.Recorder.Eventf(s.profile, nil, corev1.EventTypeNormal, cybercoopv1alpha1.EventControlPassed, "ComputeReport",
 				"%s (art. %s UN, %s Budapest) passes again: %s", c.ID, c.Article.UN, c.Article.Budapest, truncate(c.Message, 512))
 		}
+	}
+}
+
+// controlValue is a control's result as the value of cybercoop_compliance_control_result.
+func controlValue(result cybercoopv1alpha1.ControlResult) float64 {
+	switch result {
+	case cybercoopv1alpha1.ControlPass:
+		return metrics.ControlPassValue
+	case cybercoopv1alpha1.ControlFail:
+		return metrics.ControlFailValue
+	default:
+		return metrics.ControlUnknownValue
 	}
 }
 

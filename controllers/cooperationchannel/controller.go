@@ -129,6 +129,7 @@ func (r *Reconciler) kind() *reconciler.Kind[*cybercoopv1alpha1.CooperationChann
 		Report: r.report,
 		Forget: func(key types.NamespacedName) {
 			metrics.ForgetCertificates(key.Namespace, kindCooperationChannel, key.Name, roleChannelClient)
+			metrics.ForgetChannel(key.Namespace, key.Name)
 		},
 	}
 }
@@ -150,6 +151,18 @@ func (r *Reconciler) newScope(cc *cybercoopv1alpha1.CooperationChannel, now time
 func (r *Reconciler) report(ctx context.Context, s *scope) {
 	cc := s.cc
 	certs.Publish(ctx, r.Recorder, cc, kindCooperationChannel, []string{roleChannelClient}, &s.certs, s.Now)
+	if o := s.probe; o != nil {
+		var roundTrip time.Duration
+		if o.probed != nil {
+			roundTrip = o.probed.RoundTrip
+		}
+		metrics.ObserveChannelProbe(cc.Namespace, cc.Name, o.err == nil && o.probed != nil, roundTrip)
+	}
+	if q := cc.Status.Requests; q != nil && q.Open != nil && q.Overdue != nil {
+		metrics.SetChannelRequests(cc.Namespace, cc.Name, true, *q.Open, *q.Overdue)
+	} else {
+		metrics.SetChannelRequests(cc.Namespace, cc.Name, false, 0, 0)
+	}
 	r.reportOverdue(s, s.prevRequests)
 	if t := s.trust; t != nil && s.trustStored {
 		for _, c := range t.learned {

@@ -177,6 +177,12 @@ func (r *Reconciler) pollInterval() time.Duration {
 func (r *Reconciler) report(ctx context.Context, s *scope) {
 	certs.Publish(ctx, r.Recorder, s.ev, kindEvidenceVault, []string{roleVaultServing, roleOperatorClient}, &s.certs, s.Now)
 	metrics.SetVaultIntegrity(s.ev.Namespace, s.ev.Name, s.integrity.known, s.integrity.consistent)
+	contents := metrics.VaultContents{Objects: s.ev.Status.Objects, Bytes: s.ev.Status.Bytes,
+		VerificationInterval: verificationInterval(s.ev)}
+	if v := s.ev.Status.LastVerification; v != nil {
+		contents.LastVerification, contents.LastVerificationPassed = v.Time.Time, v.Result == "Passed"
+	}
+	metrics.SetVaultContents(s.ev.Namespace, s.ev.Name, contents)
 	if s.integrity.known && !s.integrity.consistent {
 		r.Recorder.Eventf(s.ev, nil, corev1.EventTypeWarning, cybercoopv1alpha1.EventLogInconsistent, "CheckCheckpoint",
 			"%s; the checkpoint recorded in status is kept as the evidence of what the log held", s.integrity.problem)

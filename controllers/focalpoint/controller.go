@@ -130,6 +130,7 @@ func (r *Reconciler) kind() *reconciler.Kind[*cybercoopv1alpha1.FocalPoint, *sco
 		Finalize:  r.finalize,
 		Forget: func(key types.NamespacedName) {
 			metrics.ForgetCertificates(key.Namespace, kindFocalPoint, key.Name, focalPointRoles...)
+			metrics.ForgetRosterCoverage(key.Namespace, key.Name)
 		},
 	}
 }
@@ -143,10 +144,15 @@ func (r *Reconciler) newScope(fp *cybercoopv1alpha1.FocalPoint, now time.Time) *
 	}
 }
 
-// report publishes the certificates' expiry as metrics and warns about certificates in
-// use that are past their renewal time.
+// report publishes the certificates' expiry and the roster coverage as metrics and
+// warns about certificates in use that are past their renewal time.
 func (r *Reconciler) report(ctx context.Context, s *scope) {
 	certs.Publish(ctx, r.Recorder, s.fp, kindFocalPoint, focalPointRoles, &s.certs, s.Now)
+	if c := s.fp.Status.Coverage; c != nil {
+		metrics.SetRosterCoverage(s.fp.Namespace, s.fp.Name, true, c.CoveredMinutes, c.WeekMinutes)
+	} else {
+		metrics.SetRosterCoverage(s.fp.Namespace, s.fp.Name, false, 0, 0)
+	}
 }
 
 // focalPointRoles are the roles of the certificates a FocalPoint publishes metrics of.
