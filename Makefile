@@ -25,6 +25,11 @@ TOOLS_SUM := $(shell sha256sum hack/tools/go.sum | cut -c1-12)
 HELM := $(BIN)/helm
 HELM_VERSION := $(shell awk '$$1 == "require" && $$2 == "helm.sh/helm/v4" {print $$3}' hack/helm/go.mod)
 HELM_SUM := $(shell sha256sum hack/helm/go.sum | cut -c1-12)
+# promtool, built from the Prometheus Go module at the version pinned in hack/promtool/go.mod; rebuilt when
+# hack/promtool/go.sum changes. `make chart-test` checks and unit-tests the chart's PrometheusRule with it.
+PROMTOOL := $(BIN)/promtool
+PROMETHEUS_VERSION := $(shell awk '$$1 == "require" && $$2 == "github.com/prometheus/prometheus" {print $$3}' hack/promtool/go.mod)
+PROMTOOL_SUM := $(shell sha256sum hack/promtool/go.sum | cut -c1-12)
 # The Prometheus Operator module, for its ServiceMonitor CRD (example/prometheus-operator-crd) in `make chart-test`.
 PROMETHEUS_OPERATOR_VERSION := v0.85.0
 
@@ -58,6 +63,13 @@ helm: $(HELM).$(HELM_SUM) ## Build helm into bin/ at the version pinned in hack/
 $(HELM).$(HELM_SUM):
 	cd hack/helm && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)" -o $(HELM) helm.sh/helm/v4/cmd/helm
 	rm -f $(HELM).* && touch $@
+
+.PHONY: promtool
+promtool: $(PROMTOOL).$(PROMTOOL_SUM) ## Build promtool into bin/ at the Prometheus version pinned in hack/promtool/go.mod (first time: about 8 minutes on 2 CPUs).
+
+$(PROMTOOL).$(PROMTOOL_SUM):
+	cd hack/promtool && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=$(PROMETHEUS_VERSION)" -o $(PROMTOOL) github.com/prometheus/prometheus/cmd/promtool
+	rm -f $(PROMTOOL).* && touch $@
 
 .PHONY: k8s-binaries
 k8s-binaries: ## Build kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler and kwok into bin/k8s/<version> (first time: about 10 minutes).
@@ -94,11 +106,12 @@ test: k8s-binaries ## Run unit tests, envtest suites (real kube-apiserver and et
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: chart-test
-chart-test: k8s-binaries helm ## Lint the Helm charts, render them with several value sets and dry-run every object against a real kube-apiserver; bad values must fail.
+chart-test: k8s-binaries helm promtool ## Lint the Helm charts, render them with several value sets and dry-run every object against a real kube-apiserver; bad values must fail; promtool checks and unit-tests the PrometheusRule.
 	$(HELM) lint --strict charts/cybercoop-operator
 	$(HELM) lint --strict charts/cybercoop-stack
 	crd_dir="$$(cd hack/helm && go mod download -json github.com/prometheus-operator/prometheus-operator@$(PROMETHEUS_OPERATOR_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/example/prometheus-operator-crd"; \
-	  KUBEBUILDER_ASSETS=$(K8S_BIN) HELM=$(HELM) SERVICEMONITOR_CRD="$$crd_dir/monitoring.coreos.com_servicemonitors.yaml" \
+	  KUBEBUILDER_ASSETS=$(K8S_BIN) HELM=$(HELM) PROMTOOL=$(PROMTOOL) SERVICEMONITOR_CRD="$$crd_dir/monitoring.coreos.com_servicemonitors.yaml" \
+	  PROMETHEUSRULE_CRD="$$crd_dir/monitoring.coreos.com_prometheusrules.yaml" \
 	  go test $(GO_TEST_FLAGS) -tags charttest ./test/chart/...
 
 .PHONY: e2e
@@ -131,6 +144,7 @@ verify: generate manifests ## Regenerate code and manifests, tidy modules and go
 	cd hack/k8s && go mod tidy
 	cd hack/certmanager && go mod tidy
 	cd hack/helm && go mod tidy
+	cd hack/promtool && go mod tidy
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@if [ -n "$$(git status --porcelain)" ]; then \
 	  echo "make verify: the tree differs from what is committed after regeneration; commit the result:"; \

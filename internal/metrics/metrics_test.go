@@ -65,7 +65,7 @@ func expectSeries(t *testing.T, what string, got, want map[string]float64) {
 // The registry the manager serves holds every series under the names the chart's
 // alerts and promtool tests use.
 func TestRegisteredOnManagerRegistry(t *testing.T) {
-	SetComplianceControls("reg", "p", map[string]float64{"art41.contact": ControlPassValue})
+	SetComplianceControls("reg", "p", map[string]float64{"roster-24x7": ControlPassValue})
 	SetRosterCoverage("reg", "fp", true, 60, 10080)
 	ObserveChannelProbe("reg", "cc", true, time.Second)
 	SetChannelRequests("reg", "cc", true, 1, 0)
@@ -103,20 +103,20 @@ func TestRegisteredOnManagerRegistry(t *testing.T) {
 func TestComplianceControls(t *testing.T) {
 	ns := map[string]string{"namespace": "compliance"}
 	SetComplianceControls("compliance", "fr", map[string]float64{
-		"art41.contact": ControlPassValue, "art42.preservation": ControlFailValue, "art36.terms": ControlUnknownValue,
+		"roster-24x7": ControlPassValue, "vault-integrity": ControlFailValue, "data-protection": ControlUnknownValue,
 	})
-	SetComplianceControls("compliance", "other", map[string]float64{"art41.contact": ControlFailValue})
+	SetComplianceControls("compliance", "other", map[string]float64{"roster-24x7": ControlFailValue})
 	expectSeries(t, "set", seriesOf(t, complianceControlResult, ns), map[string]float64{
-		"art41.contact/compliance/fr": 1, "art42.preservation/compliance/fr": 0, "art36.terms/compliance/fr": -1,
-		"art41.contact/compliance/other": 0,
+		"roster-24x7/compliance/fr": 1, "vault-integrity/compliance/fr": 0, "data-protection/compliance/fr": -1,
+		"roster-24x7/compliance/other": 0,
 	})
 	// A control that changes result is updated; one that leaves the report is removed.
-	SetComplianceControls("compliance", "fr", map[string]float64{"art41.contact": ControlFailValue, "art42.preservation": ControlPassValue})
+	SetComplianceControls("compliance", "fr", map[string]float64{"roster-24x7": ControlFailValue, "vault-integrity": ControlPassValue})
 	expectSeries(t, "update", seriesOf(t, complianceControlResult, ns), map[string]float64{
-		"art41.contact/compliance/fr": 0, "art42.preservation/compliance/fr": 1, "art41.contact/compliance/other": 0,
+		"roster-24x7/compliance/fr": 0, "vault-integrity/compliance/fr": 1, "roster-24x7/compliance/other": 0,
 	})
 	ForgetComplianceControls("compliance", "fr")
-	expectSeries(t, "forget", seriesOf(t, complianceControlResult, ns), map[string]float64{"art41.contact/compliance/other": 0})
+	expectSeries(t, "forget", seriesOf(t, complianceControlResult, ns), map[string]float64{"roster-24x7/compliance/other": 0})
 	ForgetComplianceControls("compliance", "other")
 	if n := testutil.CollectAndCount(complianceControlResult); n != 0 {
 		t.Fatalf("%d series left after every profile was forgotten", n)

@@ -8,8 +8,8 @@
 //
 // Run with `make chart-test` (build tag charttest, so `make test` does not run it):
 // it needs bin/helm (HELM), the kube-apiserver and etcd of bin/k8s
-// (KUBEBUILDER_ASSETS) and the Prometheus Operator's ServiceMonitor CRD
-// (SERVICEMONITOR_CRD).
+// (KUBEBUILDER_ASSETS), the Prometheus Operator's ServiceMonitor and PrometheusRule
+// CRDs (SERVICEMONITOR_CRD, PROMETHEUSRULE_CRD) and bin/promtool (PROMTOOL).
 package chart
 
 import (
@@ -70,6 +70,8 @@ var valueSets = []struct {
 	{"servicemonitor-off", []string{"--set", "metrics.serviceMonitor.enabled=false"}},
 	{"servicemonitor-on", []string{"--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.serviceMonitor.labels.release=prometheus"}},
 	{"metrics-off", []string{"--set", "metrics.enabled=false"}},
+	{"prometheusrule-on", []string{"--set", "metrics.serviceMonitor.enabled=true", "--set", "prometheusRule.enabled=true",
+		"--set", "prometheusRule.labels.release=prometheus"}},
 	{"image-override", []string{"--set", "image.repository=registry.example:5000/cybercoop/operator", "--set", "image.tag=v0.2.0",
 		"--set", "gatewayImage=registry.example:5000/cybercoop/operator:v0.2.0-gw"}},
 }
@@ -83,13 +85,13 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "no helm at %s: run `make helm` (or `make chart-test`)\n", helmPath())
 		return 1
 	}
-	serviceMonitorCRD := os.Getenv("SERVICEMONITOR_CRD")
-	if serviceMonitorCRD == "" {
-		fmt.Fprintln(os.Stderr, "SERVICEMONITOR_CRD is not set: run `make chart-test`, which downloads the Prometheus Operator module for its CRD")
+	serviceMonitorCRD, prometheusRuleCRD := os.Getenv("SERVICEMONITOR_CRD"), os.Getenv("PROMETHEUSRULE_CRD")
+	if serviceMonitorCRD == "" || prometheusRuleCRD == "" {
+		fmt.Fprintln(os.Stderr, "SERVICEMONITOR_CRD or PROMETHEUSRULE_CRD is not set: run `make chart-test`, which downloads the Prometheus Operator module for its CRDs")
 		return 1
 	}
 	var err error
-	controlPlane, err = envtestutil.StartControlPlane(io.Discard, serviceMonitorCRD)
+	controlPlane, err = envtestutil.StartControlPlane(io.Discard, serviceMonitorCRD, prometheusRuleCRD)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the control plane:", err)
 		return 1
@@ -372,6 +374,8 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{"unknown pull policy", []string{"--set", "image.pullPolicy=Sometimes"}, "at '/image/pullPolicy': value must be one of 'Always', 'IfNotPresent', 'Never'"},
 		{"misspelt value", []string{"--set", "replica=2"}, "additional properties 'replica' not allowed"},
 		{"bad scrape interval", []string{"--set", "metrics.serviceMonitor.interval=soon"}, "at '/metrics/serviceMonitor/interval': 'soon' does not match pattern"},
+		{"runbook URL with a fragment", []string{"--set", "prometheusRule.runbookURL=https://runbooks.example/x#top"}, "at '/prometheusRule/runbookURL': 'https://runbooks.example/x#top' does not match pattern"},
+		{"misspelt prometheusRule value", []string{"--set", "prometheusRule.enable=true"}, "additional properties 'enable' not allowed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
