@@ -114,7 +114,7 @@ func FetchSummary(ctx context.Context, c client.Client, fp *cybercoopv1alpha1.Fo
 	}
 	secret, err := certs.GetSecret(ctx, c, fp.Namespace, focalpoint.OperatorClientSecretName(fp))
 	if err != nil || secret == nil {
-		return nil, fmt.Errorf("the operator's client certificate for the gateway is not issued yet: %v", err)
+		return nil, fmt.Errorf("the operator's client certificate for the gateway is not issued yet: %w", err)
 	}
 	cert, err := tls.X509KeyPair(secret.Data[pki.TLSCertKey], secret.Data[pki.TLSPrivateKeyKey])
 	if err != nil {
@@ -122,7 +122,7 @@ func FetchSummary(ctx context.Context, c client.Client, fp *cybercoopv1alpha1.Fo
 	}
 	trust, err := certs.GetSecret(ctx, c, fp.Namespace, focalpoint.TrustBundleSecretName(fp))
 	if err != nil || trust == nil {
-		return nil, fmt.Errorf("the FocalPoint's trust bundle is not published yet: %v", err)
+		return nil, fmt.Errorf("the FocalPoint's trust bundle is not published yet: %w", err)
 	}
 	bundle, err := pki.ParseTrustBundle(trust.Data[pki.CACertKey])
 	if err != nil {

@@ -297,7 +297,7 @@ func (s *stack) followCase(ctx context.Context) error {
 		return err
 	}
 	if len(received) == 0 {
-		return errors.New("France's gateway lists no received request")
+		return errors.New("france's gateway lists no received request")
 	}
 	_ = printCaseTable(received)
 	target := "inbound/KE/" + received[0].RequestID
@@ -319,7 +319,7 @@ func (s *stack) followCase(ctx context.Context) error {
 	}
 	sent, err := ke.List(ctx, officer.Filter{Direction: "outbound"})
 	if err != nil || len(sent) == 0 {
-		return fmt.Errorf("Kenya's gateway lists no sent request: %v", err)
+		return fmt.Errorf("kenya's gateway lists no sent request: %w", err)
 	}
 	c, err := ke.Show(ctx, "outbound/FR/"+sent[0].RequestID)
 	if err != nil {

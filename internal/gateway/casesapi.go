@@ -573,7 +573,7 @@ func (s *Server) scanCases(ctx context.Context) {
 				s.Log.V(1).Info("the requests could not be scanned", "error", err.Error())
 			} else {
 				overdue = s.recordScan(all, overdue)
-				s.lastScan.Store(summarize(st, all, objects, s.Now()))
+				s.lastScan.Store(summarise(st, all, objects, s.Now()))
 			}
 		}
 		select {

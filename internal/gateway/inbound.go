@@ -22,9 +22,6 @@ import (
 	"github.com/cybercoop/cybercoop-operator/internal/vaultclient"
 )
 
-// maxReceiptBytes bounds a stored receipt read back from the vault.
-const maxReceiptBytes = 1 << 20
-
 // submit is POST /v1/requests: a peer State's request over its channel.
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	st := s.current.Load()

@@ -101,7 +101,7 @@ func TestJointInvestigationSharesWithExactlyItsParties(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	summary := summarize(st, nil, objects, time.Now())
+	summary := summarise(st, nil, objects, time.Now())
 	if len(summary.Joint) != 1 || summary.Joint[0].Items != 1 || summary.Joint[0].Fetched["FR"] != 1 || summary.Joint[0].Fetched["KE"] != 1 {
 		t.Fatalf("joint summary %+v", summary.Joint)
 	}

@@ -507,7 +507,7 @@ func TestCasesSummary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.vn.gw.lastScan.Store(summarize(st, all, objects, p.clock.Now()))
+	p.vn.gw.lastScan.Store(summarise(st, all, objects, p.clock.Now()))
 
 	status, out := operator.mustCall(http.MethodGet, wire.PathCasesSummary, nil)
 	var sum wire.CasesSummary

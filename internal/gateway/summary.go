@@ -11,10 +11,10 @@ import (
 	"github.com/cybercoop/cybercoop-operator/internal/vault"
 )
 
-// summarize counts the open and overdue received requests by channel, and the
+// summarise counts the open and overdue received requests by channel, and the
 // items shared for each joint investigation and the fetches by each party, from
 // one listing of the gateway's objects.
-func summarize(st *state, all []wire.Case, objects []vault.ObjectInfo, scanned time.Time) *wire.CasesSummary {
+func summarise(st *state, all []wire.Case, objects []vault.ObjectInfo, scanned time.Time) *wire.CasesSummary {
 	type due struct {
 		id  string
 		due time.Time
@@ -115,7 +115,7 @@ func (s *Server) casesSummary(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, officersKey, s.vaultRefusal(err))
 		return
 	}
-	sum := summarize(st, all, objects, s.Now())
+	sum := summarise(st, all, objects, s.Now())
 	s.lastScan.Store(sum)
 	writeJSON(w, http.StatusOK, sum)
 }

@@ -73,7 +73,7 @@ func TestLifecycleTable(t *testing.T) {
 				t.Errorf("%s from %s: sequence %d, want %d", action, from, got.Sequence, len(h)+1)
 			case !allowed && err == nil:
 				t.Errorf("%s from %s: allowed (to %s), want it refused", action, from, got.To)
-			case !allowed && action != Contest && !(action == Refuse && from == Contested) && !errors.Is(err, ErrNotAllowed):
+			case !allowed && action != Contest && (action != Refuse || from != Contested) && !errors.Is(err, ErrNotAllowed):
 				t.Errorf("%s from %s: refused with %v, want ErrNotAllowed", action, from, err)
 			}
 			if allowed {

@@ -659,7 +659,7 @@ func TestTypeSchemasShareTheEnvelope(t *testing.T) {
 			t.Errorf("%s: properties.order.$ref = %v, want %s#/$defs/order", typ, order["$ref"], commonFile)
 		}
 		if required, _ := order["required"].([]any); (typ == AssetFreezing) != slices.Contains(required, any("expiry")) {
-			t.Errorf("%s: order.expiry required = %v", typ, !(typ == AssetFreezing))
+			t.Errorf("%s: order.expiry required = %v", typ, typ != AssetFreezing)
 		}
 	}
 }
