@@ -21,6 +21,7 @@ import (
 	v1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/apply"
 	"github.com/cybercoop/cybercoop-operator/internal/compliance"
+	"github.com/cybercoop/cybercoop-operator/internal/metrics"
 	"github.com/cybercoop/cybercoop-operator/test/fixtures"
 )
 
@@ -255,6 +256,24 @@ var _ = Describe("ConventionProfile controller", func() {
 		Expect(compliant).NotTo(BeNil())
 		Expect(compliant.Status).To(Equal(metav1.ConditionTrue))
 		Expect(compliant.Reason).To(Equal(v1.ReasonAllControlsPass))
+	})
+
+	It("publishes each control's result as a metric, follows a flip and forgets the profile when it is deleted", func(ctx SpecContext) {
+		s := healthyStack(ctx)
+		before := baseline(ctx, s)
+		Eventually(func(g Gomega) {
+			results := metrics.ComplianceControlResults(s.ns, s.profile.Name)
+			g.Expect(results).To(HaveLen(len(before)))
+			for id := range before {
+				g.Expect(results).To(HaveKeyWithValue(id, float64(metrics.ControlPassValue)))
+			}
+		}).Should(Succeed())
+		update(ctx, s.fp, func(fp *v1.FocalPoint) { fp.Spec.Roster.Shifts = fp.Spec.Roster.Shifts[:1] })
+		expectFlipped(ctx, s, before, map[string]string{compliance.ControlRoster: "CoverageGaps"})
+		Eventually(func() map[string]float64 { return metrics.ComplianceControlResults(s.ns, s.profile.Name) }).
+			Should(HaveKeyWithValue(compliance.ControlRoster, float64(metrics.ControlFailValue)))
+		Expect(k8sClient.Delete(ctx, s.profile)).To(Succeed())
+		Eventually(func() map[string]float64 { return metrics.ComplianceControlResults(s.ns, s.profile.Name) }).Should(BeEmpty())
 	})
 
 	It("flips only requests-not-overdue when a channel counts an overdue request", func(ctx SpecContext) {

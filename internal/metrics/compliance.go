@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -66,4 +67,26 @@ func ForgetComplianceControls(namespace, profile string) {
 		complianceControlResult.DeleteLabelValues(namespace, profile, id)
 	}
 	delete(publishedControls, key)
+}
+
+// ComplianceControlResults returns the published results of a profile's controls by
+// id. Tests and diagnostics use it; it never creates a series.
+func ComplianceControlResults(namespace, profile string) map[string]float64 {
+	out := map[string]float64{}
+	ch := make(chan prometheus.Metric)
+	go func() { complianceControlResult.Collect(ch); close(ch) }()
+	for metric := range ch {
+		m := &dto.Metric{}
+		if err := metric.Write(m); err != nil {
+			continue
+		}
+		labels := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			labels[lp.GetName()] = lp.GetValue()
+		}
+		if labels["namespace"] == namespace && labels["profile"] == profile {
+			out[labels["control"]] = m.GetGauge().GetValue()
+		}
+	}
+	return out
 }

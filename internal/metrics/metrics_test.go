@@ -115,6 +115,9 @@ func TestComplianceControls(t *testing.T) {
 	expectSeries(t, "update", seriesOf(t, complianceControlResult, ns), map[string]float64{
 		"roster-24x7/compliance/fr": 0, "vault-integrity/compliance/fr": 1, "roster-24x7/compliance/other": 0,
 	})
+	if got := ComplianceControlResults("compliance", "fr"); len(got) != 2 || got["roster-24x7"] != 0 || got["vault-integrity"] != 1 {
+		t.Fatalf("ComplianceControlResults %v", got)
+	}
 	ForgetComplianceControls("compliance", "fr")
 	expectSeries(t, "forget", seriesOf(t, complianceControlResult, ns), map[string]float64{"roster-24x7/compliance/other": 0})
 	ForgetComplianceControls("compliance", "other")
