@@ -221,6 +221,22 @@ var _ = Describe("FocalPoint certificates", func() {
 		Expect(notAfter.Unix()).To(Equal(leaf.Certificate.NotAfter.Unix()))
 		_, ok = metrics.CertificateExpiration(fp.Namespace, "FocalPoint", fp.Name, metrics.RoleCA)
 		Expect(ok).To(BeTrue())
+		series := map[string]string{"namespace": fp.Namespace, "kind": "FocalPoint", "name": fp.Name, "role": metrics.RoleGatewayServing}
+		renewal, ok := metrics.Value("cybercoop_certificate_renewal_timestamp_seconds", series)
+		Expect(ok).To(BeTrue())
+		Expect(renewal).To(BeNumerically(">", float64(leaf.Certificate.NotBefore.Unix())))
+		Expect(renewal).To(BeNumerically("<", float64(leaf.Certificate.NotAfter.Unix())))
+		own := map[string]string{"namespace": fp.Namespace, "name": fp.Name}
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(fp), fp)).To(Succeed())
+			g.Expect(fp.Status.Coverage).NotTo(BeNil())
+			covered, ok := metrics.Value("cybercoop_focalpoint_roster_coverage_hours", own)
+			g.Expect(ok).To(BeTrue())
+			g.Expect(covered).To(Equal(float64(fp.Status.Coverage.CoveredMinutes) / 60))
+			week, ok := metrics.Value("cybercoop_focalpoint_roster_week_hours", own)
+			g.Expect(ok).To(BeTrue())
+			g.Expect(week).To(Equal(float64(fp.Status.Coverage.WeekMinutes) / 60))
+		}).Should(Succeed())
 
 		By("Ready includes CertificateReady")
 		markDeploymentAvailable(ctx, gatewayKey(fp), 2)
@@ -235,6 +251,12 @@ var _ = Describe("FocalPoint certificates", func() {
 			_, ok := metrics.CertificateExpiration(fp.Namespace, "FocalPoint", fp.Name, metrics.RoleGatewayServing)
 			return ok
 		}).Should(BeFalse())
+		for _, name := range []string{"cybercoop_certificate_renewal_timestamp_seconds", "cybercoop_focalpoint_roster_coverage_hours", "cybercoop_focalpoint_roster_week_hours"} {
+			Eventually(func() bool {
+				_, ok := metrics.Value(name, map[string]string{"namespace": fp.Namespace, "name": fp.Name})
+				return ok
+			}).Should(BeFalse(), "%s of the deleted FocalPoint is still exported", name)
+		}
 	})
 
 	It("keeps the national CA when the FocalPoint is deleted, and a FocalPoint of the same name adopts it", func() {

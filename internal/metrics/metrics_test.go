@@ -93,6 +93,15 @@ func TestRegisteredOnManagerRegistry(t *testing.T) {
 			t.Errorf("%s is not on the manager's registry", name)
 		}
 	}
+	if v, ok := Value("cybercoop_channel_probes_total", map[string]string{"namespace": "reg", "name": "cc", "result": ProbeSuccess}); !ok || v != 1 {
+		t.Errorf("Value of the probe counter: %v, %v; want 1, true", v, ok)
+	}
+	if v, ok := Value("cybercoop_channel_probe_round_trip_seconds", map[string]string{"namespace": "reg", "name": "cc"}); !ok || v != 1 {
+		t.Errorf("Value of the round-trip histogram: %v, %v; want 1 sample, true", v, ok)
+	}
+	if _, ok := Value("cybercoop_focalpoint_roster_coverage_hours", map[string]string{"namespace": "reg", "name": "other"}); ok {
+		t.Error("Value found a series that does not exist")
+	}
 	ForgetComplianceControls("reg", "p")
 	ForgetRosterCoverage("reg", "fp")
 	ForgetChannel("reg", "cc")
