@@ -113,8 +113,16 @@ func runManager(o *managerOptions) error {
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
+	// One client for the reconcilers: reads from the label-filtered caches, an object
+	// missing there from the API server only when the names cache knows it exists
+	// (or this client just created it), so absent children are not asked for.
+	names, err := manageropts.NamesCache(mgr, o.watchNamespaces)
+	if err != nil {
+		return err
+	}
+	reconcilerClient := manageropts.ReconcilerClientWithNames(mgr.GetClient(), mgr.GetAPIReader(), names)
 	if err := (&focalpoint.Reconciler{
-		Client:       manageropts.ReconcilerClient(mgr.GetClient(), mgr.GetAPIReader()),
+		Client:       reconcilerClient,
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("cybercoop-operator"),
 		Clock:        clock.RealClock{},
@@ -123,7 +131,7 @@ func runManager(o *managerOptions) error {
 		return fmt.Errorf("setting up the FocalPoint controller: %w", err)
 	}
 	if err := (&evidencevault.Reconciler{
-		Client:     manageropts.ReconcilerClient(mgr.GetClient(), mgr.GetAPIReader()),
+		Client:     reconcilerClient,
 		Scheme:     mgr.GetScheme(),
 		Recorder:   mgr.GetEventRecorder("cybercoop-operator"),
 		Clock:      clock.RealClock{},
@@ -132,7 +140,7 @@ func runManager(o *managerOptions) error {
 		return fmt.Errorf("setting up the EvidenceVault controller: %w", err)
 	}
 	if err := (&cooperationchannel.Reconciler{
-		Client:     manageropts.ReconcilerClient(mgr.GetClient(), mgr.GetAPIReader()),
+		Client:     reconcilerClient,
 		Scheme:     mgr.GetScheme(),
 		Recorder:   mgr.GetEventRecorder("cybercoop-operator"),
 		Clock:      clock.RealClock{},

@@ -152,7 +152,7 @@ func (r *Reconciler) kind() *reconciler.Kind[*cybercoopv1alpha1.EvidenceVault, *
 		Finalizer: Finalizer,
 		Finalize:  r.finalize,
 		Forget: func(key types.NamespacedName) {
-			metrics.ForgetCertificates(key.Namespace, kindEvidenceVault, key.Name)
+			metrics.ForgetCertificates(key.Namespace, kindEvidenceVault, key.Name, roleVaultServing, roleOperatorClient)
 			metrics.ForgetVault(key.Namespace, key.Name)
 		},
 	}
