@@ -10,4 +10,9 @@ const (
 	// the phased rollout once each time its value changes. It is also how a person
 	// approves a new CA after the old key was lost (CertificateReady reason CAKeyLost).
 	ForceReplaceCAAnnotation = "cybercoop.io/force-replace-ca"
+	// VerifyNowAnnotation, on an EvidenceVault, starts a full verification of the
+	// vault now, whatever spec.verification.interval says. Its value is the time of
+	// the request (RFC 3339): a verification that finished after it answers it, and
+	// status.lastVerification shows its result. A time in the future is ignored.
+	VerifyNowAnnotation = "cybercoop.io/verify-now"
 )

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -127,6 +129,47 @@ func TestAgainstAPIServer(t *testing.T) {
 	}
 	if os.Getenv("KUBECONFIG") != "" {
 		t.Log("KUBECONFIG is set but --kubeconfig took precedence")
+	}
+
+	// renew: the force-renew annotation, set to the time of the request.
+	if out, err = plugin("renew", "fp/ke-poc"); err != nil {
+		t.Fatalf("renew: %v\n%s", err, out)
+	}
+	fp := &v1.FocalPoint{}
+	if err := cp.Client.Get(ctx, client.ObjectKey{Namespace: "cybercoop-ke", Name: "ke-poc"}, fp); err != nil {
+		t.Fatal(err)
+	}
+	if got := fp.Annotations[v1.ForceRenewAnnotation]; got != now.UTC().Format(time.RFC3339) {
+		t.Errorf("renew set %s=%q, want the time of the request", v1.ForceRenewAnnotation, got)
+	}
+	for _, bad := range [][]string{{"renew", "secret/ke-poc"}, {"renew", "ke-poc"}, {"renew", "fp/ke-poc", "-A"}} {
+		if _, err := plugin(bad...); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+	if _, err := plugin("renew", "cc/no-such-channel"); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("renew of a channel that does not exist: %v", err)
+	}
+
+	// verify-vault: the verify-now annotation; with --wait, the result once the
+	// operator reports a verification after the request (played here by the test).
+	if out, err = plugin("verify-vault", "ke-evidence", "--wait", "0"); err != nil || !strings.Contains(out, "verification requested") {
+		t.Fatalf("verify-vault --wait 0: %v\n%s", err, out)
+	}
+	go func() {
+		ev := &v1.EvidenceVault{}
+		key := client.ObjectKey{Namespace: "cybercoop-fr", Name: "fr-evidence"}
+		_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			if err := cp.Client.Get(ctx, key, ev); err != nil || ev.Annotations[v1.VerifyNowAnnotation] == "" {
+				return false, nil
+			}
+			ev.Status.LastVerification = &v1.VerificationStatus{Time: metav1.NewTime(now.Add(time.Minute)), Result: "Passed", Objects: 7}
+			return cp.Client.Status().Update(ctx, ev) == nil, nil
+		})
+	}()
+	out, err = plugin("verify-vault", "fr-evidence", "-n", "cybercoop-fr", "--wait", "1m")
+	if err != nil || !strings.Contains(out, "Passed, 7 objects") {
+		t.Fatalf("verify-vault --wait: %v\n%s", err, out)
 	}
 }
 

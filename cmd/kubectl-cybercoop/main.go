@@ -81,7 +81,9 @@ func newRootCommand(out io.Writer, connect connector, now func() time.Time) *cob
 contact, evidence vaults, cooperation channels and convention profiles.
 
   kubectl cybercoop status [-n NS | -A] [-o table|json|yaml]
-  kubectl cybercoop audit  [-n NS | -A] [-o table|json|markdown]`,
+  kubectl cybercoop audit  [-n NS | -A] [-o table|json|markdown]
+  kubectl cybercoop renew KIND/NAME [-n NS]
+  kubectl cybercoop verify-vault NAME [-n NS] [--wait 10m]`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version.Version,
@@ -119,8 +121,52 @@ contact, evidence vaults, cooperation channels and convention profiles.
 		},
 	}
 	audit.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table, json or markdown")
-	root.AddCommand(status, audit)
+
+	renew := &cobra.Command{
+		Use:   "renew KIND/NAME",
+		Short: "Re-issue every leaf certificate of a FocalPoint, EvidenceVault or CooperationChannel (the force-renew annotation)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, ns, err := o.resolveWriter(connect)
+			if err != nil {
+				return err
+			}
+			return runRenew(cmd.Context(), c, ns, args[0], now(), out)
+		},
+	}
+	var waitFor time.Duration
+	verify := &cobra.Command{
+		Use:   "verify-vault NAME",
+		Short: "Ask an EvidenceVault's vault for a full verification now, and wait for its result",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, ns, err := o.resolveWriter(connect)
+			if err != nil {
+				return err
+			}
+			return runVerifyVault(cmd.Context(), c, ns, args[0], now(), waitFor, 2*time.Second, out)
+		},
+	}
+	verify.Flags().DurationVar(&waitFor, "wait", 10*time.Minute, "how long to wait for the result; 0 returns at once")
+	root.AddCommand(status, audit, renew, verify)
 	return root
+}
+
+// resolveWriter connects for a command that changes one resource: in one
+// namespace (-A is refused), with a client that writes.
+func (o *options) resolveWriter(connect connector) (client.Client, string, error) {
+	if o.allNamespaces {
+		return nil, "", fmt.Errorf("-A/--all-namespaces: this command acts on one resource; give its namespace with -n")
+	}
+	r, ns, err := o.resolve(connect)
+	if err != nil {
+		return nil, "", err
+	}
+	c, ok := r.(client.Client)
+	if !ok {
+		return nil, "", fmt.Errorf("the connection cannot write")
+	}
+	return c, ns, nil
 }
 
 // resolve connects and returns the namespace to list in, "" for every namespace.

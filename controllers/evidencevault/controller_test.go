@@ -615,3 +615,35 @@ func (rv *runningVault) ingest(ctx context.Context, caseRef string, held bool) {
 		Expect(err).NotTo(HaveOccurred())
 	}
 }
+
+var _ = Describe("an EvidenceVault asked to verify now", func() {
+	ctx := context.Background()
+
+	It("runs a full verification at once when cybercoop.io/verify-now names a time after the last one, and reports it", func() {
+		ev, _, run := stackWithVault(ctx)
+		DeferCleanup(func() { run.stop() })
+		var first time.Time
+		Eventually(func(g Gomega) {
+			got := get(ctx, g, ev)
+			g.Expect(got.Status.LastVerification).NotTo(BeNil())
+			first = got.Status.LastVerification.Time.Time
+		}).Should(Succeed())
+
+		// The default interval is 24h: nothing but the annotation makes it verify again.
+		requested := time.Now().Add(time.Second).UTC().Truncate(time.Second)
+		Eventually(func() error {
+			live := get(ctx, Default, ev)
+			if live.Annotations == nil {
+				live.Annotations = map[string]string{}
+			}
+			live.Annotations[cybercoopv1alpha1.VerifyNowAnnotation] = requested.Format(time.RFC3339)
+			return k8sClient.Update(ctx, live)
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			got := get(ctx, g, ev)
+			g.Expect(got.Status.LastVerification).NotTo(BeNil())
+			g.Expect(got.Status.LastVerification.Time.Time).To(BeTemporally(">=", requested), "verified after the request (first at %s)", first)
+			g.Expect(got.Status.LastVerification.Result).To(Equal("Passed"))
+		}).WithTimeout(time.Minute).Should(Succeed())
+	})
+})

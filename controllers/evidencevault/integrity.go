@@ -166,7 +166,8 @@ func verificationInterval(ev *cybercoopv1alpha1.EvidenceVault) time.Duration {
 // most one at a time per vault; the vault reports its result in /status.
 func (r *Reconciler) verifyWhenDue(ctx context.Context, s *scope, c *vaultclient.Client) {
 	interval := verificationInterval(s.ev)
-	if last := s.vault.LastVerification; last != nil && s.Now.Before(last.Time.Add(interval)) {
+	requested := verificationRequested(s.ev, s.Now)
+	if last := s.vault.LastVerification; last != nil && s.Now.Before(last.Time.Add(interval)) && !requested.After(last.Time) {
 		s.RequeueAt(last.Time.Add(interval))
 		return
 	}
@@ -185,6 +186,21 @@ func (r *Reconciler) verifyWhenDue(ctx context.Context, s *scope, c *vaultclient
 			logger.Error(err, "full verification of the vault failed to run")
 		}
 	}()
+}
+
+// verificationRequested is the time of the request in the VerifyNowAnnotation;
+// zero when there is none, it does not parse, or it is in the future (beyond a
+// clock skew of a minute).
+func verificationRequested(ev *cybercoopv1alpha1.EvidenceVault, now time.Time) time.Time {
+	v, ok := ev.Annotations[cybercoopv1alpha1.VerifyNowAnnotation]
+	if !ok {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil || t.After(now.Add(time.Minute)) {
+		return time.Time{}
+	}
+	return t
 }
 
 // notifyVerified asks for a reconcile of ev now that its full verification
