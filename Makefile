@@ -30,6 +30,9 @@ HELM_SUM := $(shell sha256sum hack/helm/go.sum | cut -c1-12)
 PROMTOOL := $(BIN)/promtool
 PROMETHEUS_VERSION := $(shell awk '$$1 == "require" && $$2 == "github.com/prometheus/prometheus" {print $$3}' hack/promtool/go.mod)
 PROMTOOL_SUM := $(shell sha256sum hack/promtool/go.sum | cut -c1-12)
+# crd-ref-docs, built from its Go module at the version pinned in hack/crdrefdocs/go.mod; it renders docs/api.md.
+CRD_REF_DOCS := $(BIN)/crd-ref-docs
+CRD_REF_DOCS_SUM := $(shell sha256sum hack/crdrefdocs/go.sum | cut -c1-12)
 # The Prometheus Operator module, for its ServiceMonitor CRD (example/prometheus-operator-crd) in `make chart-test`.
 PROMETHEUS_OPERATOR_VERSION := v0.85.0
 
@@ -63,6 +66,14 @@ helm: $(HELM).$(HELM_SUM) ## Build helm into bin/ at the version pinned in hack/
 $(HELM).$(HELM_SUM):
 	cd hack/helm && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)" -o $(HELM) helm.sh/helm/v4/cmd/helm
 	rm -f $(HELM).* && touch $@
+
+$(CRD_REF_DOCS).$(CRD_REF_DOCS_SUM):
+	cd hack/crdrefdocs && CGO_ENABLED=0 go build -trimpath -o $(CRD_REF_DOCS) github.com/elastic/crd-ref-docs
+	rm -f $(CRD_REF_DOCS).* && touch $@
+
+.PHONY: api-docs
+api-docs: $(CRD_REF_DOCS).$(CRD_REF_DOCS_SUM) ## Render the API reference, docs/api.md, from the types in api/v1alpha1 (crd-ref-docs).
+	$(CRD_REF_DOCS) --config hack/crdrefdocs/config.yaml --source-path api/v1alpha1 --renderer markdown --output-path docs/api.md --log-level ERROR
 
 .PHONY: promtool
 promtool: $(PROMTOOL).$(PROMTOOL_SUM) ## Build promtool into bin/ at the Prometheus version pinned in hack/promtool/go.mod (first time: about 8 minutes on 2 CPUs).
@@ -137,7 +148,7 @@ lint: $(GOLANGCI_LINT).$(TOOLS_SUM) $(KUBE_API_LINTER).$(TOOLS_SUM) ## Run golan
 	$(KUBE_API_LINTER) run -c .golangci-kal.yml ./api/...
 
 .PHONY: verify
-verify: generate manifests ## Regenerate code and manifests, tidy modules and gofmt; fail if the tree changed.
+verify: generate manifests api-docs ## Regenerate code, manifests and the API reference, tidy modules and gofmt; fail if the tree changed.
 	go mod tidy
 	cd hack/tools && go mod tidy
 	cd hack/etcd && go mod tidy
@@ -145,6 +156,7 @@ verify: generate manifests ## Regenerate code and manifests, tidy modules and go
 	cd hack/certmanager && go mod tidy
 	cd hack/helm && go mod tidy
 	cd hack/promtool && go mod tidy
+	cd hack/crdrefdocs && go mod tidy
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@if [ -n "$$(git status --porcelain)" ]; then \
 	  echo "make verify: the tree differs from what is committed after regeneration; commit the result:"; \
