@@ -130,6 +130,11 @@ e2e: k8s-binaries helm build ## Install both charts with Helm into a simulated c
 	KUBEBUILDER_ASSETS=$(K8S_BIN) HELM=$(HELM) CYBERCOOP=$(BIN)/cybercoop \
 	  go test $(GO_TEST_FLAGS) -tags helme2e ./test/helme2e/ -timeout 20m
 
+.PHONY: browser-test
+browser-test: ## Open the auditor's HTML report in headless Chromium (Debian's chromium package); keep a screenshot and a PDF in bin/test-artefacts.
+	@command -v chromium >/dev/null || { echo "make browser-test needs chromium: apt-get install --no-install-recommends chromium"; exit 1; }
+	go test $(GO_TEST_FLAGS) -tags browser ./cmd/kubectl-cybercoop/ -run Chromium -v
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
 	@for target in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' internal | sed 's/func //'); do \

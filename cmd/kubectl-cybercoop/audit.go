@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,13 +31,11 @@ type auditReport struct {
 	Controls           []v1.ComplianceControl `json:"controls"`
 }
 
-func runAudit(ctx context.Context, c client.Reader, ns, output string, out io.Writer) error {
+func runAudit(ctx context.Context, c client.Reader, ns, output string, now time.Time, out io.Writer) error {
 	switch output {
-	case "table", "json", "markdown":
-	case "html":
-		return fmt.Errorf("-o html is not available yet; use -o markdown, which prints and converts well")
+	case "table", "json", "markdown", "html":
 	default:
-		return fmt.Errorf("-o %s: audit prints table, json or markdown", output)
+		return fmt.Errorf("-o %s: audit prints table, json, markdown or html", output)
 	}
 	profiles := &v1.ConventionProfileList{}
 	if err := list(ctx, c, ns, profiles); err != nil {
@@ -64,6 +63,8 @@ func runAudit(ctx context.Context, c client.Reader, ns, output string, out io.Wr
 		return enc.Encode(map[string]any{"reports": reports})
 	case "markdown":
 		return auditMarkdown(out, reports)
+	case "html":
+		return auditHTML(out, reports, now)
 	}
 	return auditTable(out, reports)
 }

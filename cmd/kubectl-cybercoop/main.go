@@ -81,7 +81,7 @@ func newRootCommand(out io.Writer, connect connector, now func() time.Time) *cob
 contact, evidence vaults, cooperation channels and convention profiles.
 
   kubectl cybercoop status [-n NS | -A] [-o table|json|yaml]
-  kubectl cybercoop audit  [-n NS | -A] [-o table|json|markdown]
+  kubectl cybercoop audit  [-n NS | -A] [-o table|json|markdown|html]
   kubectl cybercoop renew KIND/NAME [-n NS]
   kubectl cybercoop verify-vault NAME [-n NS] [--wait 10m]`,
 		SilenceUsage:  true,
@@ -117,10 +117,10 @@ contact, evidence vaults, cooperation channels and convention profiles.
 			if err != nil {
 				return err
 			}
-			return runAudit(cmd.Context(), c, ns, o.output, out)
+			return runAudit(cmd.Context(), c, ns, o.output, now(), out)
 		},
 	}
-	audit.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table, json or markdown")
+	audit.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table, json, markdown or html (one self-contained file to open offline and print)")
 
 	renew := &cobra.Command{
 		Use:   "renew KIND/NAME",

@@ -164,6 +164,7 @@ func TestGolden(t *testing.T) {
 		{"audit-table.golden", []string{"audit"}},
 		{"audit-markdown.golden", []string{"audit", "-n", "cybercoop-ke", "-o", "markdown"}},
 		{"audit-json.golden", []string{"audit", "--namespace", "cybercoop-fr", "-o", "json"}},
+		{"audit-html.golden", []string{"audit", "-A", "-o", "html"}},
 		{"audit-all-table.golden", []string{"audit", "-A"}},
 		{"audit-empty.golden", []string{"audit", "-n", "cybercoop-vn"}},
 		{"status-table.golden", []string{"status"}},
@@ -201,6 +202,8 @@ func TestGoldenContent(t *testing.T) {
 	for file, wants := range map[string][]string{
 		"audit-table.golden": {"Compliance report of KE", "Compliant: False (ControlsFailing)", "roster-24x7", "CoverageGaps",
 			"certificates-valid", "RenewalOverdue", "requests-not-overdue", "RequestsOverdue", "rq-9f2c41d07b1e4a6a8c55e1d0f3b2a917", "Findings:", "looked at: FocalPoint/ke-poc"},
+		"audit-html.golden": {"<!DOCTYPE html>", "<h1>Compliance report: KE</h1>", "<h1>Compliance report: FR</h1>", `<tr class="fail" id="control-roster-24x7">`,
+			"UNCC art. 40-42 | bilateral MoU", "@media print"},
 		"audit-markdown.golden": {"# Compliance report: KE", "| `roster-24x7` | 41 | 35 | **Fail** | CoverageGaps |", `UNCC art. 40-42 \| bilateral MoU`},
 		"audit-json.golden":     {`"country": "FR"`, `"id": "intrusive-authorisation"`, `"lastTransitionTime": "2026-11-15T09:00:00Z"`},
 		"status-table.golden": {"FocalPoint", "on call 84 h/week, 1 gap(s), the first 2026-11-16T00:00:00+03:00", "CoverageComplete=False(CoverageGaps)",
@@ -230,8 +233,7 @@ func TestFlagErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"audit", "-n", "x", "-A"}, "exclude each other"},
-		{[]string{"audit", "-o", "html"}, "-o html is not available yet"},
-		{[]string{"audit", "-o", "yaml"}, "audit prints table, json or markdown"},
+		{[]string{"audit", "-o", "yaml"}, "audit prints table, json, markdown or html"},
 		{[]string{"status", "-o", "markdown"}, "status prints table, json or yaml"},
 		{[]string{"status", "extra"}, "unknown command"},
 	} {
