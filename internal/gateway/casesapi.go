@@ -57,24 +57,34 @@ func describeJSONError(err error) string {
 	return "it does not decode"
 }
 
-// requesterAction is POST /v1/requests/{id}/transitions: the sender answers a
-// clarification request or a contest (Clarify) or withdraws (Withdraw) one of
-// its requests. The answer is the signed status update.
-func (s *Server) requesterAction(w http.ResponseWriter, r *http.Request) {
+// peerCall admits a peer's call: the one channel its certificate is for, and one
+// of the peer's in-flight slots (release it when done).
+func (s *Server) peerCall(w http.ResponseWriter, r *http.Request) (*state, caller, func(), bool) {
 	st := s.current.Load()
 	c := s.identify(st, r)
 	if c.channel == nil {
 		s.refuse(w, r, "unknown", &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonNoChannel, Error: "no channel is for this client certificate"}})
-		return
+		return nil, c, nil, false
 	}
-	ch := c.channel
-	release, ok := s.acquire(ch.Country)
+	release, ok := s.acquire(c.channel.Country)
 	if !ok {
-		s.refuse(w, r, ch.Country, &refusal{http.StatusTooManyRequests, wire.Refusal{Reason: wire.ReasonTooManyRequests,
-			Error: fmt.Sprintf("more than %d requests from %s in flight", s.PerPeerConcurrency, ch.Country)}})
+		s.refuse(w, r, c.channel.Country, &refusal{http.StatusTooManyRequests, wire.Refusal{Reason: wire.ReasonTooManyRequests,
+			Error: fmt.Sprintf("more than %d requests from %s in flight", s.PerPeerConcurrency, c.channel.Country)}})
+		return nil, c, nil, false
+	}
+	return st, c, release, true
+}
+
+// requesterAction is POST /v1/requests/{id}/transitions: the sender answers a
+// clarification request or a contest (Clarify) or withdraws (Withdraw) one of
+// its requests. The answer is the signed status update.
+func (s *Server) requesterAction(w http.ResponseWriter, r *http.Request) {
+	st, c, release, ok := s.peerCall(w, r)
+	if !ok {
 		return
 	}
 	defer release()
+	ch := c.channel
 	id := r.PathValue("id")
 	if !validRequestID(id) {
 		s.refuse(w, r, ch.Country, &refusal{http.StatusNotFound, wire.Refusal{Reason: wire.ReasonNotFound, Error: "no request of that id from this sender"}})
@@ -107,20 +117,12 @@ func (s *Server) requesterAction(w http.ResponseWriter, r *http.Request) {
 // receiveUpdate is POST /v1/updates: a peer hands over the status update it
 // signed for a request this State sent it.
 func (s *Server) receiveUpdate(w http.ResponseWriter, r *http.Request) {
-	st := s.current.Load()
-	c := s.identify(st, r)
-	if c.channel == nil {
-		s.refuse(w, r, "unknown", &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonNoChannel, Error: "no channel is for this client certificate"}})
-		return
-	}
-	ch := c.channel
-	release, ok := s.acquire(ch.Country)
+	st, c, release, ok := s.peerCall(w, r)
 	if !ok {
-		s.refuse(w, r, ch.Country, &refusal{http.StatusTooManyRequests, wire.Refusal{Reason: wire.ReasonTooManyRequests,
-			Error: fmt.Sprintf("more than %d requests from %s in flight", s.PerPeerConcurrency, ch.Country)}})
 		return
 	}
 	defer release()
+	ch := c.channel
 	body, f := readBody(w, r)
 	if f != nil {
 		s.refuse(w, r, ch.Country, f)
