@@ -18,34 +18,6 @@ import (
 // maxGapsListed bounds status.coverage.gaps (the CRD allows 50).
 const maxGapsListed = 50
 
-// rosterShifts converts the API's shifts into the roster package's form. The API
-// server has validated the formats already; an error here means a stored object
-// predates the validation and names the offending field.
-func rosterShifts(r cybercoopv1alpha1.Roster) ([]roster.Shift, error) {
-	out := make([]roster.Shift, 0, len(r.Shifts))
-	for i, s := range r.Shifts {
-		field := fmt.Sprintf("spec.roster.shifts[%d]", i)
-		start, err := roster.ParseTimeOfDay(field+".start", string(s.Start))
-		if err != nil {
-			return nil, err
-		}
-		end, err := roster.ParseTimeOfDay(field+".end", string(s.End))
-		if err != nil {
-			return nil, err
-		}
-		shift := roster.Shift{Start: start, End: end}
-		for j, d := range s.Days {
-			wd, err := roster.ParseWeekday(fmt.Sprintf("%s.days[%d]", field, j), string(d))
-			if err != nil {
-				return nil, err
-			}
-			shift.Days = append(shift.Days, wd)
-		}
-		out = append(out, shift)
-	}
-	return out, nil
-}
-
 // coverageStatus computes status.coverage and the CoverageComplete condition for
 // the week containing now. It also returns when the result next changes (the start
 // of next week in the roster's zone), for requeueing.
@@ -58,7 +30,7 @@ func coverageStatus(r cybercoopv1alpha1.Roster, now time.Time) (*cybercoopv1alph
 		cond.Message = fmt.Sprintf("spec.roster.timeZone: %q is not in the time zone database; use an IANA name such as Africa/Nairobi", r.TimeZone)
 		return nil, cond, time.Time{}
 	}
-	shifts, err := rosterShifts(r)
+	shifts, err := roster.ShiftsOf(r)
 	if err != nil {
 		cond.Status = metav1.ConditionFalse
 		cond.Reason = cybercoopv1alpha1.ReasonCoverageGaps

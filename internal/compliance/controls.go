@@ -41,7 +41,7 @@ func rosterControl(s *scope, next *time.Time) v1.ComplianceControl {
 			e.find(v1.ControlFail, "InvalidTimeZone", "FocalPoint %s: spec.roster.timeZone %q is not in the time zone database", fp.Name, fp.Spec.Roster.TimeZone)
 			continue
 		}
-		shifts, err := rosterShifts(fp.Spec.Roster)
+		shifts, err := roster.ShiftsOf(fp.Spec.Roster)
 		if err != nil {
 			e.find(v1.ControlFail, "InvalidRoster", "FocalPoint %s: %v", fp.Name, err)
 			continue
@@ -59,33 +59,6 @@ func rosterControl(s *scope, next *time.Time) v1.ComplianceControl {
 			fp.Name, roster.FormatHours(cov.Week()), cov.WeekStart.Format("2006-01-02"), fp.Spec.Roster.TimeZone)
 	}
 	return e.done()
-}
-
-// rosterShifts converts the API's shifts for the roster package; the API server
-// validated the formats, so an error names a stored object that predates that.
-func rosterShifts(r v1.Roster) ([]roster.Shift, error) {
-	out := make([]roster.Shift, 0, len(r.Shifts))
-	for i, sh := range r.Shifts {
-		field := fmt.Sprintf("spec.roster.shifts[%d]", i)
-		start, err := roster.ParseTimeOfDay(field+".start", string(sh.Start))
-		if err != nil {
-			return nil, err
-		}
-		end, err := roster.ParseTimeOfDay(field+".end", string(sh.End))
-		if err != nil {
-			return nil, err
-		}
-		shift := roster.Shift{Start: start, End: end}
-		for j, d := range sh.Days {
-			wd, err := roster.ParseWeekday(fmt.Sprintf("%s.days[%d]", field, j), string(d))
-			if err != nil {
-				return nil, err
-			}
-			shift.Days = append(shift.Days, wd)
-		}
-		out = append(out, shift)
-	}
-	return out, nil
 }
 
 // gatewayControl: the point of contact is reachable when one pod is disrupted: at
