@@ -3,12 +3,9 @@ package receipt
 import (
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
@@ -76,16 +73,9 @@ func VerifyUpdate(compact string, roots *x509.CertPool, expectedServerName strin
 // PeekUpdate decodes a status update without verifying it: for a gateway reading
 // back updates from its own vault.
 func PeekUpdate(compact string) (*StatusUpdate, error) {
-	if len(compact) > MaxCompactBytes {
-		return nil, fmt.Errorf("%d bytes is over the %d-byte limit", len(compact), MaxCompactBytes)
-	}
-	segments := strings.Split(compact, ".")
-	if len(segments) != 3 {
-		return nil, fmt.Errorf("not a compact JWS: %d dot-separated segments, expected 3", len(segments))
-	}
-	payload, err := base64.RawURLEncoding.Strict().DecodeString(segments[1])
+	payload, err := compactPayload(compact)
 	if err != nil {
-		return nil, errors.New("not a compact JWS: the payload is not canonical base64url")
+		return nil, err
 	}
 	var u StatusUpdate
 	if err := decodeStrict(payload, &u); err != nil {
