@@ -184,5 +184,7 @@ func copyStatus(from, to client.Object) {
 		to.(*v1.CooperationChannel).Status = f.Status
 	case *v1.ConventionProfile:
 		to.(*v1.ConventionProfile).Status = f.Status
+	case *v1.JointInvestigation:
+		to.(*v1.JointInvestigation).Status = f.Status
 	}
 }

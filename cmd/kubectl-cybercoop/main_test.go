@@ -133,7 +133,18 @@ func country(ns, code, peer string, shifts []v1.Shift, gatewayRenewal time.Durat
 	ready := reconciler.NewCondition(v1.ConditionReady, metav1.ConditionTrue, v1.ReasonReportComputed, "computed")
 	compliant.LastTransitionTime, ready.LastTransitionTime = metav1.NewTime(earlier), metav1.NewTime(earlier)
 	reconciler.SetConditions(&profile.Status.Conditions, 1, compliant, ready)
-	return []client.Object{fp, ev, cc, profile}
+	ji := &v1.JointInvestigation{
+		ObjectMeta: metav1.ObjectMeta{Name: "jit-" + strings.ToLower(code), Namespace: ns},
+		Spec: v1.JointInvestigationSpec{FocalPointRef: v1.FocalPointReference{Name: fp.Name}, CaseID: "JIT-2026-" + code + "-01",
+			Agreement: "joint investigation agreement (example)", Purpose: "ransomware", Parties: []v1.JointInvestigationParty{{Channel: cc.Name}},
+			EndDate: ptr.To(at(200 * 24 * time.Hour))},
+		Status: v1.JointInvestigationStatus{
+			Conditions:  []metav1.Condition{cond(v1.ConditionReady, metav1.ConditionTrue, v1.ReasonAllConditionsMet)},
+			Parties:     []v1.JointInvestigationPartyStatus{{Channel: cc.Name, Country: v1.CountryCode(peer), Reachable: metav1.ConditionTrue, Fetched: ptr.To(int32(1))}},
+			SharedItems: ptr.To(int32(2)),
+		},
+	}
+	return []client.Object{fp, ev, cc, profile, ji}
 }
 
 func cluster() client.Reader {
@@ -206,7 +217,7 @@ func TestGoldenContent(t *testing.T) {
 			"UNCC art. 40-42 | bilateral MoU", "@media print"},
 		"audit-markdown.golden": {"# Compliance report: KE", "| `roster-24x7` | 41 | 35 | **Fail** | CoverageGaps |", `UNCC art. 40-42 \| bilateral MoU`},
 		"audit-json.golden":     {`"country": "FR"`, `"id": "intrusive-authorisation"`, `"lastTransitionTime": "2026-11-15T09:00:00Z"`},
-		"status-table.golden": {"FocalPoint", "on call 84 h/week, 1 gap(s), the first 2026-11-16T00:00:00+03:00", "CoverageComplete=False(CoverageGaps)",
+		"status-table.golden": {"JointInvestigation  jit-ke", "2 item(s) shared; FR fetched 1", "3 request(s) open, 1 overdue", "FocalPoint", "on call 84 h/week, 1 gap(s), the first 2026-11-16T00:00:00+03:00", "CoverageComplete=False(CoverageGaps)",
 			"round trip 23 ms", "DUE: inside the renewal window, not renewed", "compliant False (ControlsFailing)"},
 		"status-all-table.golden": {"cybercoop-fr", "cybercoop-ke"},
 	} {

@@ -65,12 +65,13 @@ func runStatus(ctx context.Context, c client.Reader, ns, output string, now time
 	evs := &v1.EvidenceVaultList{}
 	ccs := &v1.CooperationChannelList{}
 	profiles := &v1.ConventionProfileList{}
-	for _, l := range []client.ObjectList{fps, evs, ccs, profiles} {
+	jis := &v1.JointInvestigationList{}
+	for _, l := range []client.ObjectList{fps, evs, ccs, profiles, jis} {
 		if err := list(ctx, c, ns, l); err != nil {
 			return fmt.Errorf("listing %T: %w", l, err)
 		}
 	}
-	report := collectStatus(fps.Items, evs.Items, ccs.Items, profiles.Items, now)
+	report := collectStatus(fps.Items, evs.Items, ccs.Items, profiles.Items, jis.Items, now)
 	switch output {
 	case "json":
 		enc := json.NewEncoder(out)
@@ -87,7 +88,8 @@ func runStatus(ctx context.Context, c client.Reader, ns, output string, now time
 	return statusTable(out, report, ns)
 }
 
-func collectStatus(fps []v1.FocalPoint, evs []v1.EvidenceVault, ccs []v1.CooperationChannel, profiles []v1.ConventionProfile, now time.Time) statusReport {
+func collectStatus(fps []v1.FocalPoint, evs []v1.EvidenceVault, ccs []v1.CooperationChannel, profiles []v1.ConventionProfile,
+	jis []v1.JointInvestigation, now time.Time) statusReport {
 	r := statusReport{Resources: []resourceStatus{}, Certificates: []certificateExpiry{}}
 	addCerts := func(ns, resource string, byRole map[string]*v1.CertificateStatus) {
 		for role, c := range byRole {
@@ -119,7 +121,8 @@ func collectStatus(fps []v1.FocalPoint, evs []v1.EvidenceVault, ccs []v1.Coopera
 		r.Resources = append(r.Resources, rs)
 		if c := fp.Status.Certificates; c != nil {
 			addCerts(fp.Namespace, "FocalPoint/"+fp.Name, map[string]*v1.CertificateStatus{
-				"ca": c.CA, "gateway-serving": c.GatewayServing, "gateway-vault-client": c.GatewayVaultClient, "officer": c.Officer})
+				"ca": c.CA, "gateway-serving": c.GatewayServing, "gateway-vault-client": c.GatewayVaultClient, "officer": c.Officer,
+				"gateway-operator-client": c.OperatorClient})
 		}
 	}
 	for _, ev := range evs {
@@ -155,6 +158,13 @@ func collectStatus(fps []v1.FocalPoint, evs []v1.EvidenceVault, ccs []v1.Coopera
 				details = append(details, "last handshake "+timeOf(p.LastHandshake))
 			}
 		}
+		if rq := cc.Status.Requests; rq != nil && rq.Open != nil && rq.Overdue != nil {
+			d := fmt.Sprintf("%d request(s) open, %d overdue", *rq.Open, *rq.Overdue)
+			if len(rq.OverdueRequests) > 0 {
+				d += " (" + strings.Join(rq.OverdueRequests, ", ") + ")"
+			}
+			details = append(details, d)
+		}
 		if cc.Spec.Suspend != nil && *cc.Spec.Suspend {
 			details = append(details, "suspended")
 		}
@@ -170,7 +180,8 @@ func collectStatus(fps []v1.FocalPoint, evs []v1.EvidenceVault, ccs []v1.Coopera
 			summaryText(p.Status.Summary))
 		r.Resources = append(r.Resources, rs)
 	}
-	kindOrder := map[string]int{"FocalPoint": 0, "EvidenceVault": 1, "CooperationChannel": 2, "ConventionProfile": 3}
+	r.Resources = append(r.Resources, jointStatus(jis)...)
+	kindOrder := map[string]int{"FocalPoint": 0, "EvidenceVault": 1, "CooperationChannel": 2, "ConventionProfile": 3, "JointInvestigation": 4}
 	slices.SortFunc(r.Resources, func(a, b resourceStatus) int {
 		if a.Namespace != b.Namespace {
 			return strings.Compare(a.Namespace, b.Namespace)
@@ -187,6 +198,29 @@ func collectStatus(fps []v1.FocalPoint, evs []v1.EvidenceVault, ccs []v1.Coopera
 		return strings.Compare(a.Namespace+a.Resource+a.Role, b.Namespace+b.Resource+b.Role)
 	})
 	return r
+}
+
+// jointStatus is each JointInvestigation: its case, end date and what it shared.
+func jointStatus(jis []v1.JointInvestigation) []resourceStatus {
+	var out []resourceStatus
+	for _, ji := range jis {
+		rs := baseStatus(ji.Namespace, "JointInvestigation", ji.Name, ji.Status.Conditions)
+		details := []string{"case " + ji.Spec.CaseID}
+		if ji.Spec.EndDate != nil {
+			details = append(details, "until "+timeOf(ji.Spec.EndDate))
+		}
+		if n := ji.Status.SharedItems; n != nil {
+			details = append(details, fmt.Sprintf("%d item(s) shared", *n))
+		}
+		for _, p := range ji.Status.Parties {
+			if p.Fetched != nil {
+				details = append(details, fmt.Sprintf("%s fetched %d", p.Country, *p.Fetched))
+			}
+		}
+		rs.Details = strings.Join(details, "; ")
+		out = append(out, rs)
+	}
+	return out
 }
 
 func baseStatus(ns, kind, name string, conds []metav1.Condition) resourceStatus {
