@@ -113,14 +113,12 @@ func runManager(o *managerOptions) error {
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	// One client for the reconcilers: reads from the label-filtered caches, an object
-	// missing there from the API server only when the names cache knows it exists
-	// (or this client just created it), so absent children are not asked for.
-	names, err := manageropts.NamesCache(mgr, o.watchNamespaces)
-	if err != nil {
-		return err
-	}
-	reconcilerClient := manageropts.ReconcilerClientWithNames(mgr.GetClient(), mgr.GetAPIReader(), names)
+	// The reconcilers read from the label-filtered caches and, for an object missing
+	// there, from the API server. (manageropts.ReconcilerClientWithNames would skip
+	// reads of objects its names cache does not know; it is not used yet: that cache
+	// can lag behind the channel controller's own watch of a peer's trust Secret, which
+	// a person creates, and the channel then takes the new Secret for absent.)
+	reconcilerClient := manageropts.ReconcilerClient(mgr.GetClient(), mgr.GetAPIReader())
 	if err := (&focalpoint.Reconciler{
 		Client:       reconcilerClient,
 		Scheme:       mgr.GetScheme(),
