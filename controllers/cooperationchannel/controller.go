@@ -11,7 +11,6 @@ package cooperationchannel
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -34,6 +33,7 @@ import (
 	"github.com/cybercoop/cybercoop-operator/internal/apply"
 	"github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/certs"
+	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/internal/metrics"
 	"github.com/cybercoop/cybercoop-operator/internal/reconciler"
 )
@@ -255,32 +255,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // then reads its data from the API server. Polling it instead would be a requeue of
 // something that can be watched.
 func (r *Reconciler) secretNamesCache(mgr ctrl.Manager) (cache.Cache, error) {
-	opts := cache.Options{
-		Scheme: mgr.GetScheme(),
-		Mapper: mgr.GetRESTMapper(),
-		DefaultTransform: func(in any) (any, error) {
-			m, ok := in.(*metav1.PartialObjectMetadata)
-			if !ok {
-				return in, nil
-			}
-			return &metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: metav1.ObjectMeta{
-				Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion}}, nil
-		},
-	}
-	if len(r.Namespaces) > 0 {
-		opts.DefaultNamespaces = map[string]cache.Config{}
-		for _, ns := range r.Namespaces {
-			opts.DefaultNamespaces[ns] = cache.Config{}
-		}
-	}
-	c, err := cache.New(mgr.GetConfig(), opts)
-	if err != nil {
-		return nil, fmt.Errorf("creating the cache of Secret names: %w", err)
-	}
-	if err := mgr.Add(c); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return manageropts.NamesCache(mgr, r.Namespaces)
 }
 
 // secretMetadata is a Secret's metadata only, the type the names cache watches.
