@@ -91,13 +91,25 @@ type PeerTrustBundle struct {
 	SecretRef *SecretKeyReference `json:"secretRef,omitempty"`
 }
 
-// PeerSpec describes the peer State's point of contact.
+// PeerSpec describes the peer's point of contact: another State's, or a service
+// provider's (articles 25 to 27: the domestic orders to preserve, to produce
+// subscriber information or stored data, and to remove content).
+// +kubebuilder:validation:XValidation:rule="has(self.country) != has(self.provider)",message="peer needs exactly one of country (a State) or provider (a service provider)"
+// +kubebuilder:validation:XValidation:rule="has(self.country) == has(oldSelf.country)",message="a channel to a State cannot become a channel to a service provider, nor the reverse: create another channel"
 type PeerSpec struct {
 	// country is the peer State, an ISO 3166-1 alpha-2 code. Immutable: a channel to
-	// another State is another channel.
-	// +required
+	// another State is another channel. Exactly one of country and provider is set.
+	// +optional
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="peer.country is immutable: create another channel for another State"
 	Country CountryCode `json:"country,omitempty"`
+	// provider is the service provider at the other end, by the identifier its gateway
+	// publishes (spec.serviceProvider.id of its FocalPoint), e.g. "example-mail". A
+	// channel to a provider carries only the orders a provider receives: Preservation,
+	// TrafficDataDisclosure, StoredDataAccess, SubscriberInformation and
+	// ContentRemoval. Immutable.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="peer.provider is immutable: create another channel for another provider"
+	Provider ProviderID `json:"provider,omitempty"`
 	// endpoint is the peer gateway's base URL, https only, e.g. https://gateway.fr.example:443.
 	// +required
 	// +kubebuilder:validation:MinLength=9
@@ -173,7 +185,8 @@ type ProbeSpec struct {
 	Interval *metav1.Duration `json:"interval,omitempty"`
 }
 
-// CooperationChannelSpec declares a channel to one peer State.
+// CooperationChannelSpec declares a channel to one peer State or service provider.
+// +kubebuilder:validation:XValidation:rule="!has(self.peer.provider) || self.requestTypes.all(t, t in ['Preservation', 'TrafficDataDisclosure', 'StoredDataAccess', 'SubscriberInformation', 'ContentRemoval'])",message="requestTypes: a channel to a service provider carries only Preservation, TrafficDataDisclosure, StoredDataAccess, SubscriberInformation and ContentRemoval (articles 25 to 27 and 34)"
 type CooperationChannelSpec struct {
 	// focalPointRef names the FocalPoint (same namespace) whose gateway serves this
 	// channel and whose national CA issues the channel's client certificate. Immutable.
@@ -181,11 +194,12 @@ type CooperationChannelSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="focalPointRef is immutable: the channel's certificate comes from that FocalPoint's CA"
 	FocalPointRef FocalPointReference `json:"focalPointRef,omitzero"`
 
-	// peer is the State at the other end.
+	// peer is the State or service provider at the other end.
 	// +required
 	Peer PeerSpec `json:"peer,omitzero"`
 
-	// requestTypes are the request types the peer may send over this channel. Intrusive
+	// requestTypes are the request types the peer may send over this channel (towards
+	// a service provider: the types this side may send it). Intrusive
 	// types (StoredDataAccess, RealTimeTrafficData, Interception) are accepted only with
 	// an authorisation reference and expiry in the request, AssetFreezing only with its
 	// freezing order's reference and an expiry that has not passed.
@@ -261,7 +275,8 @@ type TrustedCA struct {
 	Since metav1.Time `json:"since,omitzero"`
 }
 
-// PeerStatus is what the operator last saw of the peer.
+// PeerStatus is what the operator saw of the peer. It changes when what was seen
+// changes, not at every probe.
 type PeerStatus struct {
 	// trustedCAs are the peer CA certificates the gateway accepts the peer's clients by
 	// and checks the peer's server by.
@@ -270,20 +285,26 @@ type PeerStatus struct {
 	// +kubebuilder:validation:MaxItems=16
 	TrustedCAs []TrustedCA `json:"trustedCAs,omitempty"`
 	// certificateNotAfter is the end of the validity of the certificate the peer served
-	// at the last successful handshake.
+	// at the last successful handshake (a change is a new handshakeTime).
 	// +optional
 	CertificateNotAfter *metav1.Time `json:"certificateNotAfter,omitempty"`
-	// lastProbeTime is when the operator last probed the peer, successfully or not.
+	// handshakeTime is the time of the probe's mutual-TLS handshake that confirmed
+	// what status reports of the peer: the first successful probe after the peer was
+	// unreachable or not yet probed, or after the channel's spec, the peer CAs it
+	// trusts, its client certificate or what the peer presents changed. Later probes
+	// that find the same leave it, so a healthy channel's status does not change with
+	// every probe; the time of the latest probe and of the latest successful handshake
+	// are the metrics cybercoop_channel_last_probe_timestamp_seconds and
+	// cybercoop_channel_last_handshake_timestamp_seconds. While PeerReachable is False
+	// it is when the peer was last confirmed reachable.
 	// +optional
-	LastProbeTime *metav1.Time `json:"lastProbeTime,omitempty"`
-	// lastHandshake is the time of the last successful mutual-TLS handshake with the peer.
-	// +optional
-	LastHandshake *metav1.Time `json:"lastHandshake,omitempty"`
-	// roundTripMilliseconds is the time the last successful probe took: connection,
-	// handshake and the trust-bundle request.
+	HandshakeTime *metav1.Time `json:"handshakeTime,omitempty"`
+	// handshakeRoundTripMilliseconds is the time the probe at handshakeTime took:
+	// connection, handshake and the trust-bundle request. The round trip of every
+	// probe is the histogram cybercoop_channel_probe_round_trip_seconds.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
-	RoundTripMilliseconds *int64 `json:"roundTripMilliseconds,omitempty"`
+	HandshakeRoundTripMilliseconds *int64 `json:"handshakeRoundTripMilliseconds,omitempty"`
 	// acceptsCAs are the SHA-256 fingerprints of this State's CAs the peer was seen to
 	// accept: a probe handshake with a client certificate from that CA succeeded. A CA
 	// key replacement switches to the new CA only once every channel lists it here.
@@ -357,9 +378,10 @@ type ChannelRequestsStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=cc,categories=cybercoop
 // +kubebuilder:printcolumn:name="Peer",type=string,JSONPath=".spec.peer.country"
+// +kubebuilder:printcolumn:name="Provider",type=string,JSONPath=".spec.peer.provider",priority=1
 // +kubebuilder:printcolumn:name="Types",type=string,JSONPath=".spec.requestTypes"
 // +kubebuilder:printcolumn:name="Reachable",type=string,JSONPath=".status.conditions[?(@.type==\"PeerReachable\")].status"
-// +kubebuilder:printcolumn:name="RTT ms",type=integer,JSONPath=".status.peer.roundTripMilliseconds",priority=1
+// +kubebuilder:printcolumn:name="Handshake ms",type=integer,JSONPath=".status.peer.handshakeRoundTripMilliseconds",priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=".status.conditions[?(@.type==\"Ready\")].status"
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=".status.conditions[?(@.type==\"Ready\")].reason",priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=".metadata.creationTimestamp"
@@ -392,3 +414,16 @@ type CooperationChannelList struct {
 func init() {
 	SchemeBuilder.Register(&CooperationChannel{}, &CooperationChannelList{})
 }
+
+// Party is the peer's identifier on the wire: the country code of a State, the
+// provider identifier of a service provider.
+func (p PeerSpec) Party() string {
+	if p.Provider != "" {
+		return string(p.Provider)
+	}
+	return string(p.Country)
+}
+
+// ProviderRequestTypes are the request types a service provider receives: the
+// domestic orders of articles 25 to 27, and the removal of content (article 34).
+var ProviderRequestTypes = []RequestType{RequestPreservation, RequestTrafficDataDisclosure, RequestStoredDataAccess, RequestSubscriberInformation, RequestContentRemoval}

@@ -12,6 +12,29 @@ import (
 // +kubebuilder:validation:XValidation:rule="self in ['AD','AE','AF','AG','AI','AL','AM','AO','AQ','AR','AS','AT','AU','AW','AX','AZ','BA','BB','BD','BE','BF','BG','BH','BI','BJ','BL','BM','BN','BO','BQ','BR','BS','BT','BV','BW','BY','BZ','CA','CC','CD','CF','CG','CH','CI','CK','CL','CM','CN','CO','CR','CU','CV','CW','CX','CY','CZ','DE','DJ','DK','DM','DO','DZ','EC','EE','EG','EH','ER','ES','ET','FI','FJ','FK','FM','FO','FR','GA','GB','GD','GE','GF','GG','GH','GI','GL','GM','GN','GP','GQ','GR','GS','GT','GU','GW','GY','HK','HM','HN','HR','HT','HU','ID','IE','IL','IM','IN','IO','IQ','IR','IS','IT','JE','JM','JO','JP','KE','KG','KH','KI','KM','KN','KP','KR','KW','KY','KZ','LA','LB','LC','LI','LK','LR','LS','LT','LU','LV','LY','MA','MC','MD','ME','MF','MG','MH','MK','ML','MM','MN','MO','MP','MQ','MR','MS','MT','MU','MV','MW','MX','MY','MZ','NA','NC','NE','NF','NG','NI','NL','NO','NP','NR','NU','NZ','OM','PA','PE','PF','PG','PH','PK','PL','PM','PN','PR','PS','PT','PW','PY','QA','RE','RO','RS','RU','RW','SA','SB','SC','SD','SE','SG','SH','SI','SJ','SK','SL','SM','SN','SO','SR','SS','ST','SV','SX','SY','SZ','TC','TD','TF','TG','TH','TJ','TK','TL','TM','TN','TO','TR','TT','TV','TW','TZ','UA','UG','UM','US','UY','UZ','VA','VC','VE','VG','VI','VN','VU','WF','WS','YE','YT','ZA','ZM','ZW']",message="must be an officially assigned ISO 3166-1 alpha-2 country code in upper case, e.g. KE, VN or BR"
 type CountryCode string
 
+// ProviderID identifies a service provider's gateway: a lower-case DNS label of 3
+// to 63 characters, e.g. "example-mail". Being lower case and longer than two
+// characters, it never reads as a country code.
+// +kubebuilder:validation:MinLength=3
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="must be a lower-case DNS label of 3 to 63 characters (letters, digits, '-'), e.g. example-mail"
+type ProviderID string
+
+// ServiceProviderSpec makes a FocalPoint a service provider's endpoint instead of
+// a State's point of contact.
+type ServiceProviderSpec struct {
+	// id is the identifier the provider's gateway publishes and authorities' channels
+	// name in spec.peer.provider. Immutable.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="serviceProvider.id is immutable; create a new FocalPoint instead"
+	ID ProviderID `json:"id,omitempty"`
+	// name is the provider's legal name, shown to the authorities it answers.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Name string `json:"name,omitempty"`
+}
+
 // LanguageTag is a BCP 47 language tag such as "en", "fr" or "pt-BR".
 // +kubebuilder:validation:MinLength=2
 // +kubebuilder:validation:MaxLength=35
@@ -281,11 +304,23 @@ type CertificatesSpec struct {
 
 // FocalPointSpec declares a State Party's 24/7 point of contact.
 // +kubebuilder:validation:XValidation:rule="(has(self.certificates) && has(self.certificates.issuerRef)) == (has(oldSelf.certificates) && has(oldSelf.certificates.issuerRef))",message="certificates.issuerRef cannot be added or removed after creation: switching between the operator's CA and cert-manager changes the CA every peer trusts; create a new FocalPoint instead"
+// +kubebuilder:validation:XValidation:rule="has(self.serviceProvider) == has(oldSelf.serviceProvider)",message="serviceProvider cannot be added or removed after creation: a State's point of contact and a service provider's endpoint answer different requests; create a new FocalPoint instead"
 type FocalPointSpec struct {
 	// country is the State Party's ISO 3166-1 alpha-2 code, e.g. "KE". Immutable.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="country is immutable; create a new FocalPoint instead"
 	Country CountryCode `json:"country,omitempty"`
+
+	// serviceProvider makes this FocalPoint, when set, a service provider's endpoint
+	// (articles 25 to 27) rather than a State's point of contact: its gateway runs in
+	// provider mode, receives only the orders a provider receives (Preservation,
+	// TrafficDataDisclosure, StoredDataAccess, SubscriberInformation, ContentRemoval)
+	// from the authorities its CooperationChannels name, sends none, and may contest an
+	// order (unclear, overbroad, improper, conflict of laws) instead of refusing it.
+	// country is then the State the provider is established in. Cannot be added or
+	// removed after creation.
+	// +optional
+	ServiceProvider *ServiceProviderSpec `json:"serviceProvider,omitempty"`
 
 	// authority is the name of the body designated as the point of contact.
 	// +required
