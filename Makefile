@@ -33,6 +33,11 @@ PROMTOOL_SUM := $(shell sha256sum hack/promtool/go.sum | cut -c1-12)
 # crd-ref-docs, built from its Go module at the version pinned in hack/crdrefdocs/go.mod; it renders docs/api.md.
 CRD_REF_DOCS := $(BIN)/crd-ref-docs
 CRD_REF_DOCS_SUM := $(shell sha256sum hack/crdrefdocs/go.sum | cut -c1-12)
+# Versity S3 Gateway, built from its Go module at the version pinned in hack/versitygw/go.mod; rebuilt when
+# hack/versitygw/go.sum changes. The vault's S3 backend suite (make test-s3, part of make test) runs against it.
+VERSITYGW := $(BIN)/versitygw
+VERSITYGW_VERSION := $(shell awk '$$1 == "require" && $$2 == "github.com/versity/versitygw" {print $$3}' hack/versitygw/go.mod)
+VERSITYGW_SUM := $(shell sha256sum hack/versitygw/go.sum | cut -c1-12)
 # The Prometheus Operator module, for its ServiceMonitor CRD (example/prometheus-operator-crd) in `make chart-test`.
 PROMETHEUS_OPERATOR_VERSION := v0.85.0
 
@@ -82,6 +87,13 @@ $(PROMTOOL).$(PROMTOOL_SUM):
 	cd hack/promtool && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=$(PROMETHEUS_VERSION)" -o $(PROMTOOL) github.com/prometheus/prometheus/cmd/promtool
 	rm -f $(PROMTOOL).* && touch $@
 
+.PHONY: versitygw
+versitygw: $(VERSITYGW).$(VERSITYGW_SUM) ## Build Versity S3 Gateway into bin/ at the version pinned in hack/versitygw/go.mod (first time: about 2 minutes).
+
+$(VERSITYGW).$(VERSITYGW_SUM):
+	cd hack/versitygw && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.Version=$(VERSITYGW_VERSION)" -o $(VERSITYGW) github.com/versity/versitygw/cmd/versitygw
+	rm -f $(VERSITYGW).* && touch $@
+
 .PHONY: k8s-binaries
 k8s-binaries: ## Build kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler and kwok into bin/k8s/<version> (first time: about 10 minutes).
 	@hack/k8s-binaries.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kwok >/dev/null
@@ -112,9 +124,13 @@ build: ## Build bin/cybercoop and the kubectl plugin bin/kubectl-cybercoop (put 
 	go build -ldflags "-X github.com/cybercoop/cybercoop-operator/internal/version.Version=$(VERSION)" -o $(BIN)/kubectl-cybercoop ./cmd/kubectl-cybercoop
 
 .PHONY: test
-test: k8s-binaries ## Run unit tests, envtest suites (real kube-apiserver and etcd) and the end-to-end suite (simulated cluster).
+test: k8s-binaries versitygw ## Run unit tests, envtest suites (real kube-apiserver and etcd), the vault's S3 suite (Versity S3 Gateway) and the end-to-end suite (simulated cluster).
 	cd hack/certmanager && go mod download github.com/cert-manager/cert-manager  # its CRDs, for the cert-manager mode's suite
-	KUBEBUILDER_ASSETS=$(K8S_BIN) go test $(GO_TEST_FLAGS) ./...
+	KUBEBUILDER_ASSETS=$(K8S_BIN) VERSITYGW=$(VERSITYGW) go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: test-s3
+test-s3: versitygw ## Run the vault's S3 Object Lock suite against the pinned Versity S3 Gateway, or against the store in VAULT_S3_ENDPOINT (see README).
+	VERSITYGW=$(VERSITYGW) go test $(GO_TEST_FLAGS) ./internal/vault/ -run 'S3' -v -timeout 20m
 
 .PHONY: chart-test
 chart-test: k8s-binaries helm promtool ## Lint the Helm charts, render them with several value sets and dry-run every object against a real kube-apiserver; bad values must fail; promtool checks and unit-tests the PrometheusRule.
@@ -162,6 +178,7 @@ verify: generate manifests api-docs ## Regenerate code, manifests and the API re
 	cd hack/helm && go mod tidy
 	cd hack/promtool && go mod tidy
 	cd hack/crdrefdocs && go mod tidy
+	cd hack/versitygw && go mod tidy
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@if [ -n "$$(git status --porcelain)" ]; then \
 	  echo "make verify: the tree differs from what is committed after regeneration; commit the result:"; \

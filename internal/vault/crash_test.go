@@ -33,7 +33,9 @@ func TestMain(m *testing.M) {
 		runCrashChild(dir)
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopVersity()
+	os.Exit(code)
 }
 
 // childAlive reports whether the child vault still answers.

@@ -3,6 +3,7 @@ package vault
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -213,7 +214,22 @@ type custodyLog struct {
 	// read without scanning the log (8 bytes per entry).
 	offsets []int64
 	ack     *ackFile
+	// segments, when set, is where an appended entry becomes durable (the S3
+	// store's custody segments, under COMPLIANCE retention); the file is then a
+	// copy rebuilt from them at each start (see openS3Custody).
+	segments custodySegments
+	// segmentRetention is the retain-until of entry e's segment.
+	segmentRetention func(e Entry) time.Time
 }
+
+// custodySegments keeps each custody entry as an object of its own.
+type custodySegments interface {
+	putSegment(ctx context.Context, seq uint64, line []byte, hash string, until time.Time) error
+	segmentHash(ctx context.Context, seq uint64) (exists bool, hash string, err error)
+}
+
+// segmentTimeout bounds one segment write, retries included.
+const segmentTimeout = 2 * time.Minute
 
 // logRecovery reports what opening the log found and had to repair.
 type logRecovery struct {
@@ -365,6 +381,10 @@ func (l *custodyLog) appendLine(e Entry) (Entry, []byte, error) {
 		l.rollback(err)
 		return e, nil, fmt.Errorf("syncing custody entry %d: %w", e.Seq, err)
 	}
+	if err := l.putSegment(e, line); err != nil {
+		l.rollback(err)
+		return e, nil, fmt.Errorf("storing custody entry %d in the bucket: %w", e.Seq, err)
+	}
 	if err := l.ack.write(e.Seq, e.Hash); err != nil {
 		// The slot may hold entry e.Seq now; put the previous entry back in
 		// it, or the next start would miss an entry it thinks acknowledged
@@ -410,6 +430,36 @@ func (l *custodyLog) entry(seq uint64) (Entry, error) {
 		return Entry{}, fmt.Errorf("custody entry %d in the log file differs from the entry the vault wrote (the file was changed under it); run `cybercoop vault verify`", seq)
 	}
 	return DecodeEntry(line)
+}
+
+// putSegment makes entry e durable in the bucket, if the log keeps segments.
+// A failed write whose outcome is unknown (the store may have stored it) is
+// resolved by asking the store: absent, the entry was not appended; present
+// with e's hash, it was; anything else stops appends, since the sequence
+// number can no longer be given to another entry.
+func (l *custodyLog) putSegment(e Entry, line []byte) error {
+	if l.segments == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), segmentTimeout)
+	defer cancel()
+	until := time.Time{}
+	if l.segmentRetention != nil {
+		until = l.segmentRetention(e)
+	}
+	err := l.segments.putSegment(ctx, e.Seq, line, e.Hash, until)
+	if err == nil {
+		return nil
+	}
+	exists, hash, herr := l.segments.segmentHash(ctx, e.Seq)
+	switch {
+	case herr == nil && !exists:
+		return err
+	case herr == nil && hash == e.Hash:
+		return nil
+	}
+	l.broken = fmt.Errorf("the outcome of storing custody entry %d is unknown (%w); appends stop until a restart reads the bucket", e.Seq, err)
+	return l.broken
 }
 
 func (l *custodyLog) rollback(cause error) {

@@ -157,6 +157,10 @@ type Vault struct {
 	recovery   Recovery
 	// fault, when set, is why the vault refuses to serve.
 	fault error
+	// removalPending are expired objects whose removal the store refused
+	// (its retain-until date, on its own clock, is not reached yet); Expire
+	// tries them again, and so does the next start.
+	removalPending map[Digest]bool
 }
 
 // VerifyStatus summarises the last verification.
@@ -249,6 +253,20 @@ func Open(cfg Config) (*Vault, error) {
 			return nil, fmt.Errorf("vault: %w", err)
 		}
 	}
+	s3store, onS3 := v.store.(*S3Store)
+	if onS3 {
+		if err := v.openS3Custody(s3store); err != nil {
+			if !errors.Is(err, ErrStorageUnusable) {
+				return nil, fmt.Errorf("vault: %w", err)
+			}
+			// Refuse to serve, saying why: /status and the EvidenceVault's
+			// StorageBound condition carry the reason.
+			v.fault = err
+			v.log.Error(err, "refusing to serve: the S3 bucket does not protect evidence as the vault requires")
+			ok = true
+			return v, nil
+		}
+	}
 	var replayErr error
 	custody, rec, err := openCustodyLog(filepath.Join(cfg.Dir, custodyLogName), func(e Entry) error {
 		if err := v.state.apply(e); err != nil && replayErr == nil {
@@ -260,6 +278,10 @@ func Open(cfg Config) (*Vault, error) {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
 	v.custody = custody
+	if onS3 {
+		custody.segments = s3store
+		custody.segmentRetention = v.segmentRetention(s3store)
+	}
 	if replayErr != nil {
 		return nil, fmt.Errorf("vault: custody log is inconsistent: %w; run `cybercoop vault verify`", replayErr)
 	}
@@ -326,7 +348,10 @@ func (v *Vault) recoverStore() error {
 			return err
 		}
 		if exists {
-			if err := v.store.Remove(d); err != nil {
+			if err := v.store.Remove(d); errors.Is(err, ErrLockRefused) {
+				v.deferRemoval(d, err)
+				continue
+			} else if err != nil {
 				return err
 			}
 			v.recovery.ExpiriesCompleted = append(v.recovery.ExpiriesCompleted, d)
@@ -632,7 +657,7 @@ func (v *Vault) recordIngest(actor Identity, m Metadata, sealed sealResult, pend
 		entry.Duplicate, entry.Attached = true, true
 		entry.Size, entry.KeyVersion = existing.size, existing.keyVersion
 		entry.Detail = fmt.Sprintf("content already held since entry %d; not stored again; this case's authorisation, retention and hold are attached", existing.first().ingestSeq)
-	} else if err := pending.Commit(sealed.digest); err != nil {
+	} else if err := v.commitObject(pending, sealed.digest, m); err != nil {
 		return IngestResult{}, fmt.Errorf("ingest: %w", err)
 	}
 	entry.Detail = v.withDefaultHoldDetail(entry.Detail, m)
@@ -654,6 +679,10 @@ func (v *Vault) recordIngest(actor Identity, m Metadata, sealed sealResult, pend
 	}
 	if err := v.placeDefaultHold(e, m); err != nil {
 		return IngestResult{}, err
+	}
+	if duplicate {
+		// This case's retention or hold may reach further than the stored lock.
+		v.syncLock(sealed.digest)
 	}
 	cp, err := v.checkpointLocked()
 	if err != nil {
@@ -970,7 +999,11 @@ func (v *Vault) changeHold(actor Identity, d Digest, reference, legalBasis strin
 		return Entry{}, err
 	}
 	v.metrics.access.WithLabelValues(string(action)).Inc()
-	return e, v.state.apply(e)
+	if err := v.state.apply(e); err != nil {
+		return e, err
+	}
+	v.syncLock(d)
+	return e, nil
 }
 
 // ExpireObject removes d if its retention has ended and no hold is in force;
@@ -998,6 +1031,7 @@ func (v *Vault) Expire(actor Identity) ([]Digest, error) {
 	if err := v.usable(); err != nil {
 		return nil, err
 	}
+	v.retryRemovals()
 	expired := []Digest{}
 	now := v.now()
 	for d, o := range v.state.live {
@@ -1039,7 +1073,11 @@ func (v *Vault) expireLocked(actor Identity, d Digest) error {
 	}
 	v.metrics.access.WithLabelValues(string(ActionExpire)).Inc()
 	v.updateInventoryLocked()
-	if err := v.store.Remove(d); err != nil {
+	if err := v.store.Remove(d); errors.Is(err, ErrLockRefused) {
+		// The store's clock has not reached the retain-until date the vault's
+		// clock has: expected, not a fault to retry in a loop.
+		v.deferRemoval(d, err)
+	} else if err != nil {
 		return fmt.Errorf("%s is expired in the custody log (entry %d) but removing its file failed; it will be removed on next start: %w", d, e.Seq, err)
 	}
 	return nil
@@ -1067,8 +1105,13 @@ type Status struct {
 	// (to compare with the key its signing key was issued for).
 	VerifierKey string    `json:"verifierKey,omitempty"`
 	Recovery    *Recovery `json:"recovery,omitempty"`
+	// Storage says where evidence is kept and what lock the store enforces.
+	Storage *StorageStatus `json:"storage,omitempty"`
 	// Fault, when set, is why the vault refuses to serve.
 	Fault string `json:"fault,omitempty"`
+	// StorageFault is set when Fault is the store's: the bucket does not
+	// protect evidence as required, or cannot be reached.
+	StorageFault bool `json:"storageFault,omitempty"`
 }
 
 // Status reports inventory, keys and the last verification.
@@ -1099,8 +1142,10 @@ func (v *Vault) Status() Status {
 		rec := v.recovery
 		s.Recovery = &rec
 	}
+	s.Storage = v.storageStatusLocked()
 	if v.fault != nil {
 		s.Fault = v.fault.Error()
+		s.StorageFault = errors.Is(v.fault, ErrStorageUnusable)
 	}
 	return s
 }

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -201,6 +202,11 @@ func verifyStore(ctx context.Context, logR io.Reader, store BlobStore, kr *Keyri
 		if problem := verifyObject(store, kr, o); problem != "" {
 			add(Finding{Seq: o.first().ingestSeq, Object: o.digest, Problem: problem})
 		}
+		if ls, ok := store.(lockingStore); ok {
+			if problem := checkLock(ctx, ls, o); problem != "" {
+				add(Finding{Seq: o.first().ingestSeq, Object: o.digest, Problem: problem})
+			}
+		}
 	}
 	for _, d := range stored {
 		if _, ok := state.live[d]; ok {
@@ -256,16 +262,17 @@ func (v *Vault) Verify(ctx context.Context, actor Identity) (Report, error) {
 	logEntries := v.custody.lastSeq
 	kr := v.keyring.Load()
 	v.mu.Unlock()
-	f, err := os.Open(filepath.Join(v.cfg.Dir, custodyLogName))
+	logR, extra, err := v.custodyForVerify(ctx, logSize, logEntries)
 	if err != nil {
 		return Report{}, err
 	}
-	defer f.Close()
-	rep, err := verifyStore(ctx, io.NewSectionReader(f, 0, logSize), v.store, kr, v.now())
+	defer logR.Close()
+	rep, err := verifyStore(ctx, io.NewSectionReader(logR, 0, logSize), v.store, kr, v.now())
 	if err != nil {
 		return rep, err
 	}
-	fileRoot, _, err := logRoot(io.NewSectionReader(f, 0, logSize), logEntries)
+	rep.Findings = append(rep.Findings, extra...)
+	fileRoot, _, err := logRoot(io.NewSectionReader(logR, 0, logSize), logEntries)
 	if err != nil {
 		return rep, fmt.Errorf("verify: reading custody log: %w", err)
 	}
@@ -296,6 +303,73 @@ func (v *Vault) Verify(ctx context.Context, actor Identity) (Report, error) {
 	v.metrics.verifyFindings.Set(float64(len(rep.Findings)))
 	if !rep.OK() {
 		v.metrics.verifyFailures.Inc()
+	}
+	return rep, nil
+}
+
+// readerAtCloser is the custody log as verification reads it.
+type readerAtCloser interface {
+	io.ReaderAt
+	io.Closer
+}
+
+type bytesLog struct{ *bytes.Reader }
+
+func (bytesLog) Close() error { return nil }
+
+// custodyForVerify is the custody log as verification reads it: on S3 the
+// segments in the bucket (what is durable, not the working copy), up to the
+// first logEntries entries, with a finding per segment written over; on a
+// filesystem the log file.
+func (v *Vault) custodyForVerify(ctx context.Context, logSize int64, logEntries uint64) (readerAtCloser, []Finding, error) {
+	s, ok := v.store.(*S3Store)
+	if !ok {
+		f, err := os.Open(filepath.Join(v.cfg.Dir, custodyLogName))
+		return f, nil, err
+	}
+	if logEntries == 0 {
+		return bytesLog{bytes.NewReader(nil)}, nil, nil
+	}
+	log, overwritten, err := s.CustodyLog(ctx, logEntries)
+	if err != nil {
+		return nil, nil, fmt.Errorf("verify: reading the custody log from the bucket: %w", err)
+	}
+	var findings []Finding
+	if int64(len(log)) != logSize {
+		findings = append(findings, Finding{Problem: fmt.Sprintf("the bucket's custody segments 1–%d hold %d bytes, the vault wrote %d", logEntries, len(log), logSize)})
+	}
+	findings = append(findings, overwrittenFindings(overwritten)...)
+	return bytesLog{bytes.NewReader(log)}, findings, nil
+}
+
+func overwrittenFindings(seqs []uint64) []Finding {
+	var out []Finding
+	for _, seq := range seqs {
+		out = append(out, Finding{Seq: seq, Problem: "the custody segment of this entry was written more than once in the bucket; the first version is the log, later ones were not written by the vault"})
+	}
+	return out
+}
+
+// VerifyS3 verifies a vault kept in an S3 bucket without opening it: it reads
+// the custody log from the bucket's segments, checks the chain and every live
+// object (digest, and that the store's lock is at least what custody
+// records), and checks the bucket's Object Lock and versioning settings. It
+// writes nothing to the bucket.
+func VerifyS3(ctx context.Context, s *S3Store, kr *Keyring, clock Clock) (Report, error) {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	log, overwritten, err := s.CustodyLog(ctx, 0)
+	if err != nil {
+		return Report{}, fmt.Errorf("verify: %w", err)
+	}
+	rep, err := verifyStore(ctx, bytes.NewReader(log), s, kr, clock.Now().UTC())
+	if err != nil {
+		return rep, err
+	}
+	rep.Findings = append(rep.Findings, overwrittenFindings(overwritten)...)
+	if err := s.CheckBucketSettings(ctx); err != nil {
+		rep.Findings = append(rep.Findings, Finding{Problem: err.Error()})
 	}
 	return rep, nil
 }

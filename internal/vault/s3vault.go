@@ -1,0 +1,202 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// How the vault runs on an S3 store (S3Store):
+//
+//   - The bucket is the record. Each custody entry is a segment object under
+//     COMPLIANCE retention, written before the entry is acknowledged; the
+//     custody.log in the data directory is a working copy rebuilt from the
+//     segments at every start, so the data directory can be a scratch volume.
+//     The acknowledgement record there only serves to notice, at the next
+//     start, a bucket that lost an entry this process acknowledged.
+//   - Objects are PUT with their own COMPLIANCE retain-until (the object's
+//     retention) and legal hold (on while any hold is in force); a case that
+//     attaches a later retention extends it, a hold sets the legal hold, the
+//     release of the last hold clears it. Nothing relies on a bucket default.
+//   - An expiry writes its entry, then deletes the object's versions; a store
+//     whose clock has not reached the retain-until date refuses (ErrLockRefused)
+//     and the removal waits for the next Expire or start.
+//   - At start the bucket is checked (CheckBucket); a bucket that would let
+//     evidence be deleted early makes the vault refuse to serve, saying why.
+
+// startTimeout bounds the bucket check and the rebuild of the custody copy.
+const startTimeout = 10 * time.Minute
+
+// openS3Custody checks the bucket and rebuilds the working copy of the custody
+// log (and its acknowledgement record) from the bucket's segments. Errors that
+// mean the bucket cannot be trusted or reached wrap ErrStorageUnusable.
+func (v *Vault) openS3Custody(s *S3Store) error {
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := s.CheckBucket(ctx); err != nil {
+		return err
+	}
+	log, overwritten, err := s.CustodyLog(ctx, 0)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStorageUnusable, err)
+	}
+	if len(overwritten) > 0 {
+		v.log.Info("custody segments in the bucket have more than one version; the first version of each is the log (run verify)", "segments", overwritten)
+	}
+	var lastSeq uint64
+	lastHash := genesisHash
+	if n := bytes.LastIndexByte(log[:max(len(log)-1, 0)], '\n'); len(log) > 0 {
+		e, err := DecodeEntry(log[n+1 : len(log)-1])
+		if err != nil {
+			return fmt.Errorf("%w: the last custody segment in bucket %s: %w", ErrStorageUnusable, s.Bucket(), err)
+		}
+		lastSeq, lastHash = e.Seq, e.Hash
+	}
+	logPath := filepath.Join(v.cfg.Dir, custodyLogName)
+	ackPath := logPath + ".ack"
+	// The copy from this process's last run may still be here (an emptyDir
+	// survives a container restart): what it acknowledged must be in the bucket.
+	if _, err := os.Stat(ackPath); err == nil {
+		ack, st, err := openAckFile(ackPath)
+		if err != nil {
+			return err
+		}
+		ack.close()
+		if st.seq > lastSeq {
+			return fmt.Errorf("%w: custody entry %d was acknowledged by this vault but bucket %s holds entries up to %d only: acknowledged entries are missing from the store",
+				ErrStorageUnusable, st.seq, s.Bucket(), lastSeq)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := writeFileDurably(logPath, log); err != nil {
+		return fmt.Errorf("writing the working copy of the custody log: %w", err)
+	}
+	os.Remove(ackPath)
+	ack, _, err := openAckFile(ackPath)
+	if err != nil {
+		return err
+	}
+	defer ack.close()
+	return ack.write(lastSeq, lastHash)
+}
+
+// segmentRetention keeps a custody segment for the store's custody retention
+// from now, and an ingest's segment at least as long as its object.
+func (v *Vault) segmentRetention(s *S3Store) func(Entry) time.Time {
+	return func(e Entry) time.Time {
+		until := v.now().Add(s.cfg.CustodyRetention)
+		if e.Metadata != nil && e.Metadata.RetentionUntil.After(until) {
+			until = e.Metadata.RetentionUntil
+		}
+		return until
+	}
+}
+
+// commitObject commits a new object, with its lock where the store keeps one:
+// the retention m asks for, and a legal hold if m places one or the policy's
+// default hold will. Callers hold v.mu.
+func (v *Vault) commitObject(pending PendingBlob, d Digest, m Metadata) error {
+	lp, ok := pending.(lockingPending)
+	if !ok {
+		return pending.Commit(d)
+	}
+	hold := m.Hold || v.cfg.Policy.LegalHoldDefault && !m.DeclineDefaultHold
+	return lp.CommitLocked(d, ObjectLock{RetainUntil: m.RetentionUntil, LegalHold: hold})
+}
+
+// desiredLock is the lock the custody record asks of o.
+func desiredLock(o *objectState) ObjectLock {
+	return ObjectLock{RetainUntil: o.retentionUntil(), LegalHold: len(o.holds) > 0}
+}
+
+// syncLock brings the store's lock on d up to what custody records: retention
+// extended to the object's latest, legal hold on while a hold is in force. A
+// failure leaves the custody record as it is (it is the authority) and is
+// reported by verification until the lock is set. Callers hold v.mu.
+func (v *Vault) syncLock(d Digest) {
+	ls, ok := v.store.(lockingStore)
+	if !ok {
+		return
+	}
+	o, live := v.state.live[d]
+	if !live {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), segmentTimeout)
+	defer cancel()
+	if err := ls.SetLock(ctx, d, desiredLock(o)); err != nil {
+		v.log.Error(err, "the store's lock on an object lags behind its custody record; verification reports it", "object", d)
+	}
+}
+
+// deferRemoval notes an expired object the store would not delete yet.
+// Callers hold v.mu (or run before serving).
+func (v *Vault) deferRemoval(d Digest, err error) {
+	if v.removalPending == nil {
+		v.removalPending = map[Digest]bool{}
+	}
+	v.removalPending[d] = true
+	v.log.Info("the store refuses to delete an expired object until its own retain-until date; it is removed by a later expiry run or start",
+		"object", d, "reason", err.Error())
+}
+
+// retryRemovals removes expired objects whose removal the store refused
+// before. Callers hold v.mu.
+func (v *Vault) retryRemovals() {
+	for d := range v.removalPending {
+		if err := v.store.Remove(d); err == nil {
+			delete(v.removalPending, d)
+		} else if !errors.Is(err, ErrLockRefused) {
+			v.log.Error(err, "removing an expired object", "object", d)
+		}
+	}
+}
+
+// StorageStatus says where the vault keeps evidence and what protects it.
+type StorageStatus struct {
+	// Backend is "filesystem" or "s3".
+	Backend string `json:"backend"`
+	// Bucket is the S3 bucket (s3 only).
+	Bucket string `json:"bucket,omitempty"`
+	// LockMode is the store-enforced lock every object and custody segment
+	// carries: "COMPLIANCE" on S3 with Object Lock; empty on a filesystem,
+	// where only the vault enforces retention.
+	LockMode string `json:"lockMode,omitempty"`
+	// PendingRemovals counts expired objects the store has not let go yet.
+	PendingRemovals int `json:"pendingRemovals,omitempty"`
+}
+
+// storageStatusLocked describes the store. Callers hold v.mu.
+func (v *Vault) storageStatusLocked() *StorageStatus {
+	if s, ok := v.store.(*S3Store); ok {
+		st := &StorageStatus{Backend: "s3", Bucket: s.Bucket(), PendingRemovals: len(v.removalPending)}
+		if v.fault == nil || !errors.Is(v.fault, ErrStorageUnusable) {
+			st.LockMode = "COMPLIANCE"
+		}
+		return st
+	}
+	return &StorageStatus{Backend: "filesystem"}
+}
+
+// checkLock compares the store's lock on o with its custody record.
+func checkLock(ctx context.Context, ls lockingStore, o *objectState) string {
+	have, err := ls.Lock(ctx, o.digest)
+	if err != nil {
+		return "cannot read the store's lock: " + err.Error()
+	}
+	want := desiredLock(o)
+	switch {
+	case have.RetainUntil.Before(retainUntil(want.RetainUntil)):
+		return fmt.Sprintf("the store retains the object until %s, but custody records a retention until %s (the store's lock lags; extended by the next hold, or by a person)",
+			have.RetainUntil.UTC().Format(time.RFC3339), want.RetainUntil.UTC().Format(time.RFC3339))
+	case want.LegalHold && !have.LegalHold:
+		return "custody records a legal hold in force, but the store's legal hold on the object is off"
+	}
+	return ""
+}
