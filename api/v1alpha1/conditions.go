@@ -237,4 +237,7 @@ const (
 	// ReasonPartyChannelMissing (PartiesKnown=False): a party's channel does not
 	// exist; the message names it.
 	ReasonPartyChannelMissing = "PartyChannelMissing"
+	// ReasonPartyNotAState (PartiesKnown=False): a party's channel leads to a
+	// service provider; the parties to a joint investigation are States.
+	ReasonPartyNotAState = "PartyNotAState"
 )

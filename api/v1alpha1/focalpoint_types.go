@@ -514,3 +514,12 @@ type FocalPointList struct {
 func init() {
 	SchemeBuilder.Register(&FocalPoint{}, &FocalPointList{})
 }
+
+// Party is the FocalPoint's identifier on the wire: its State's country code, or
+// the service provider's identifier when it is a provider's endpoint.
+func (s FocalPointSpec) Party() string {
+	if s.ServiceProvider != nil {
+		return string(s.ServiceProvider.ID)
+	}
+	return string(s.Country)
+}

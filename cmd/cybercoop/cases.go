@@ -42,11 +42,14 @@ Secret <focalpoint>-officer the operator issues (tls.crt, tls.key, ca.crt), e.g.
   cybercoop cases --gateway https://gateway.ke.example --credentials . list --overdue
 
 A request is named direction/peer/id: inbound/FR/rq-… (France sent it; this State decides)
-or outbound/FR/rq-… (this State sent it; France decides).
+or outbound/FR/rq-… (this State sent it; France decides). A service provider is named by
+its identifier: outbound/example-mail/rq-….
 
 Actions: on an inbound request Acknowledge, Start, Execute, ExecutePartially (--reason),
 Refuse (--reason, --ground …), RequestClarification (--reason: the question); on an
-outbound request Clarify (--reason: the answer) and Withdraw (--reason).`,
+outbound request Clarify (--reason: the answer) and Withdraw (--reason). At a service
+provider's gateway, Contest (--reason, --ground …) takes the place of Refuse: the
+authority then clarifies or withdraws its order.`,
 	}
 	cmd.PersistentFlags().StringVar(&endpoint, "gateway", "", "the gateway's URL, https://host[:port]")
 	cmd.PersistentFlags().StringVar(&serverName, "server-name", "", "the name on the gateway's certificate, when the URL's host is not it")
@@ -129,7 +132,8 @@ outbound request Clarify (--reason: the answer) and Withdraw (--reason).`,
 		},
 	}
 	act.Flags().StringVar(&action.Reason, "reason", "", "why, for people (required for a refusal, a partial execution, a question, an answer and a withdrawal)")
-	act.Flags().StringSliceVar(&grounds, "ground", nil, "a refusal's ground (repeat): "+strings.Join(groundNames(), ", "))
+	act.Flags().StringSliceVar(&grounds, "ground", nil, "a refusal's ground (repeat): "+strings.Join(groundNames(cases.Grounds), ", ")+
+		"; a provider's contest's: "+strings.Join(groundNames(cases.ContestGrounds), ", "))
 	act.Flags().StringVar((*string)(&action.ExpectedState), "expect", "", "act only if the request is still in this state")
 
 	var from, to string
@@ -175,9 +179,9 @@ func actionNames() []string {
 	return s
 }
 
-func groundNames() []string {
-	s := make([]string, len(cases.Grounds))
-	for i, g := range cases.Grounds {
+func groundNames(grounds []cases.Ground) []string {
+	s := make([]string, len(grounds))
+	for i, g := range grounds {
 		s[i] = string(g)
 	}
 	return s

@@ -61,7 +61,7 @@ Every file is re-read when it changes; nothing needs a restart.`,
 			if err := srv.Ready(); err != nil {
 				note = "requests are refused until a vault is configured: " + err.Error()
 			}
-			log.Info("serving the request API", "addr", ln.Addr().String(), "country", srv.Country(), "note", note)
+			log.Info("serving the request API", "addr", ln.Addr().String(), "country", srv.Self(), "note", note)
 			ctx := ctrl.SetupSignalHandler()
 			g, ctx := errgroup.WithContext(ctx)
 			g.Go(func() error { return srv.Serve(ctx, ln) })

@@ -21,10 +21,23 @@ func (e errNoFocalPoint) Error() string {
 	return fmt.Sprintf("spec.focalPointRef: FocalPoint %q does not exist in this namespace; create it, or name an existing one", e.name)
 }
 
-// peerIsSelfMessage says why a channel to the FocalPoint's own country does nothing.
+// peerIsSelfMessage says why a channel to the FocalPoint's own country, or from a
+// service provider to another provider, does nothing.
 func peerIsSelfMessage(cc *cybercoopv1alpha1.CooperationChannel, fp *cybercoopv1alpha1.FocalPoint) string {
-	return fmt.Sprintf("spec.peer.country %s is the country of FocalPoint %s itself: a channel connects to another State; "+
-		"no certificate is issued and the peer is not probed", cc.Spec.Peer.Country, fp.Name)
+	if fp.Spec.ServiceProvider != nil && cc.Spec.Peer.Provider != "" {
+		return fmt.Sprintf("spec.peer.provider %s: FocalPoint %s is itself a service provider's endpoint, which answers authorities: "+
+			"its channels name a State in spec.peer.country; no certificate is issued and the peer is not probed", cc.Spec.Peer.Provider, fp.Name)
+	}
+	return fmt.Sprintf("spec.peer.%s %s is FocalPoint %s itself: a channel connects to another party; "+
+		"no certificate is issued and the peer is not probed", peerField(cc), cc.Spec.Peer.Party(), fp.Name)
+}
+
+// peerField is the spec.peer field that names the channel's peer.
+func peerField(cc *cybercoopv1alpha1.CooperationChannel) string {
+	if cc.Spec.Peer.Provider != "" {
+		return "provider"
+	}
+	return "country"
 }
 
 // reconcileFocalPoint reads the FocalPoint whose CA issues the channel's certificate
@@ -41,7 +54,8 @@ func (r *Reconciler) reconcileFocalPoint(ctx context.Context, s *scope) error {
 		return s.fpErr
 	}
 	s.fp = fp
-	s.peerIsSelf = fp.Spec.Country == s.cc.Spec.Peer.Country
+	s.peerIsSelf = fp.Spec.Party() == s.cc.Spec.Peer.Party() ||
+		(fp.Spec.ServiceProvider != nil && s.cc.Spec.Peer.Provider != "")
 	return nil
 }
 
@@ -50,8 +64,9 @@ func (r *Reconciler) reconcileFocalPoint(ctx context.Context, s *scope) error {
 // Subject O and C are the CA's.
 func clientLeaf(cc *cybercoopv1alpha1.CooperationChannel, fp *cybercoopv1alpha1.FocalPoint) certs.Leaf {
 	spec := pki.LeafSpec{
-		// Two country codes and fixed words: always well under the 64-byte limit of a CN.
-		CommonName: fmt.Sprintf("%s channel to %s", fp.Spec.Country, cc.Spec.Peer.Country),
+		// Country codes, provider identifiers (ASCII) and fixed words, cut to the
+		// 64-byte limit of a CN.
+		CommonName: truncateCN(fmt.Sprintf("%s channel to %s", fp.Spec.Party(), cc.Spec.Peer.Party())),
 		URIs:       []string{ClientIdentity(cc)},
 		Usages:     []pki.Usage{pki.UsageClient},
 	}
@@ -105,4 +120,12 @@ func (r *Reconciler) reconcileCertificate(ctx context.Context, s *scope) error {
 // certificatesStatus is status.certificates for the report.
 func certificatesStatus(rep *certs.Report) *cybercoopv1alpha1.CooperationChannelCertificatesStatus {
 	return &cybercoopv1alpha1.CooperationChannelCertificatesStatus{Client: certs.StatusOf(rep.Leaf(roleChannelClient))}
+}
+
+// truncateCN cuts an ASCII common name to the 64 bytes X.520 allows.
+func truncateCN(cn string) string {
+	if len(cn) > 64 {
+		return cn[:64]
+	}
+	return cn
 }

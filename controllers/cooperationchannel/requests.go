@@ -167,5 +167,5 @@ func (r *Reconciler) reportOverdue(s *scope, before *cybercoopv1alpha1.ChannelRe
 	}
 	r.Recorder.Eventf(s.cc, nil, corev1.EventTypeWarning, cybercoopv1alpha1.EventRequestsOverdue, "CountRequests",
 		"%d request(s) from %s past their deadline, not decided: %s (cybercoop cases show inbound/%s/<id>)",
-		ptr.Deref(now.Overdue, 0), s.cc.Spec.Peer.Country, strings.Join(now.OverdueRequests, ", "), s.cc.Spec.Peer.Country)
+		ptr.Deref(now.Overdue, 0), s.cc.Spec.Peer.Party(), strings.Join(now.OverdueRequests, ", "), s.cc.Spec.Peer.Party())
 }

@@ -55,7 +55,7 @@ func authority(fp *cybercoopv1alpha1.FocalPoint) ca.Authority {
 // caSpec is the desired CA for fp.
 func caSpec(fp *cybercoopv1alpha1.FocalPoint) pki.CASpec {
 	spec := pki.CASpec{
-		CommonName:   fmt.Sprintf("cybercoop %s national CA", fp.Spec.Country),
+		CommonName:   caCommonName(fp),
 		Organization: truncateUTF8(fp.Spec.Authority, 64),
 		Country:      string(fp.Spec.Country),
 	}
@@ -168,4 +168,14 @@ func certificatesStatus(rep *certs.Report) *cybercoopv1alpha1.CertificatesStatus
 		TrustBundle:        rep.Bundle,
 		Rotation:           certs.RotationStatus(rep),
 	}
+}
+
+// caCommonName names the FocalPoint's CA: a State's national CA, or a service
+// provider's CA (identifiers are ASCII, at most 63 bytes: the CN stays within
+// its 64-byte limit once cut).
+func caCommonName(fp *cybercoopv1alpha1.FocalPoint) string {
+	if sp := fp.Spec.ServiceProvider; sp != nil {
+		return truncateUTF8("cybercoop provider "+string(sp.ID), 64)
+	}
+	return fmt.Sprintf("cybercoop %s national CA", fp.Spec.Country)
 }

@@ -201,8 +201,11 @@ func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.
 		if cas, err := pki.ParseCertificatesPEM([]byte(trust.Data[gateway.TrustKey])); err != nil || len(cas) == 0 {
 			continue
 		}
+		if fp.Spec.ServiceProvider != nil && cc.Spec.Peer.Provider != "" {
+			continue // a provider answers authorities, not other providers: the channel reports it
+		}
 		ch := gateway.Channel{
-			Name: cc.Name, Country: string(cc.Spec.Peer.Country), Endpoint: cc.Spec.Peer.Endpoint,
+			Name: cc.Name, Country: string(cc.Spec.Peer.Country), Provider: string(cc.Spec.Peer.Provider), Endpoint: cc.Spec.Peer.Endpoint,
 			ServerName: peerServerName(cc), LegalBasis: cc.Spec.DataProtection.LegalBasis,
 			OnwardTransfer: string(cc.Spec.DataProtection.OnwardTransfer), RetentionDays: cc.Spec.DataProtection.RetentionDays,
 			Suspended:  ptr.Deref(cc.Spec.Suspend, false),
@@ -545,7 +548,7 @@ func (r *Reconciler) peersAccepting(fp *cybercoopv1alpha1.FocalPoint) func(conte
 				continue
 			}
 			if cc.Status.Peer == nil || !slices.Contains(cc.Status.Peer.AcceptsCAs, want) {
-				waiting = append(waiting, fmt.Sprintf("%s (%s)", cc.Name, cc.Spec.Peer.Country))
+				waiting = append(waiting, fmt.Sprintf("%s (%s)", cc.Name, cc.Spec.Peer.Party()))
 			}
 		}
 		return waiting, nil

@@ -72,6 +72,9 @@ func desiredConfigMap(fp *cybercoopv1alpha1.FocalPoint, vault *gateway.VaultEndp
 		OfficerIdentity:  OfficerIdentity(fp.Namespace, fp.Name),
 		OperatorIdentity: OperatorIdentity(fp.Namespace, fp.Name),
 	}
+	if sp := fp.Spec.ServiceProvider; sp != nil {
+		cfg.Provider = &gateway.Provider{ID: string(sp.ID), Name: sp.Name}
+	}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encoding gateway configuration: %w", err)

@@ -149,7 +149,7 @@ func computeStatus(s *scope, _ error) {
 		active = reconciler.NewCondition(cybercoopv1alpha1.ConditionActive, metav1.ConditionFalse, cybercoopv1alpha1.ReasonEnded,
 			"ended at %s: the gateway shares nothing for it any more", ji.Spec.EndDate.UTC().Format(time.RFC3339))
 	}
-	var missing []string
+	var missing, providers []string
 	parties := make([]cybercoopv1alpha1.JointInvestigationPartyStatus, 0, len(ji.Spec.Parties))
 	for _, p := range ji.Spec.Parties {
 		ps := cybercoopv1alpha1.JointInvestigationPartyStatus{Channel: p.Channel, Reachable: metav1.ConditionUnknown}
@@ -157,9 +157,14 @@ func computeStatus(s *scope, _ error) {
 			ps.Fetched = prev.Fetched
 		}
 		cc := s.channels[p.Channel]
-		if cc == nil {
+		switch {
+		case cc == nil:
 			missing = append(missing, p.Channel)
-		} else {
+		case cc.Spec.Peer.Provider != "":
+			// Article 48 is between States: a provider answers orders, it
+			// is not a party to the investigation.
+			providers = append(providers, p.Channel)
+		default:
 			ps.Country = cc.Spec.Peer.Country
 			if c := meta.FindStatusCondition(cc.Status.Conditions, cybercoopv1alpha1.ConditionPeerReachable); c != nil {
 				ps.Reachable = c.Status
@@ -183,6 +188,9 @@ func computeStatus(s *scope, _ error) {
 	case len(missing) > 0:
 		known = reconciler.NewCondition(cybercoopv1alpha1.ConditionPartiesKnown, metav1.ConditionFalse, cybercoopv1alpha1.ReasonPartyChannelMissing,
 			"no CooperationChannel %s in this namespace: that party cannot fetch anything", strings.Join(missing, ", "))
+	case len(providers) > 0:
+		known = reconciler.NewCondition(cybercoopv1alpha1.ConditionPartiesKnown, metav1.ConditionFalse, cybercoopv1alpha1.ReasonPartyNotAState,
+			"CooperationChannel %s leads to a service provider, not a State: the parties to a joint investigation are States (article 48), and a provider fetches nothing", strings.Join(providers, ", "))
 	}
 	ready := reconciler.ReadyCondition(nil, fmt.Sprintf("case %s is shared with %d parties until %s", ji.Spec.CaseID, len(parties),
 		ji.Spec.EndDate.UTC().Format(time.RFC3339)), active, known)

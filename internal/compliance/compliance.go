@@ -206,6 +206,9 @@ func newScope(in Inputs, now time.Time) *scope {
 	names := map[string]bool{}
 	for i := range in.FocalPoints {
 		fp := &in.FocalPoints[i]
+		if fp.Spec.ServiceProvider != nil {
+			continue // a service provider's endpoint in the cluster is not the State's point of contact
+		}
 		if fp.Spec.Country == in.Profile.Spec.Country {
 			s.focalPoints = append(s.focalPoints, fp)
 			names[fp.Name] = true

@@ -419,7 +419,7 @@ func channelsReachableControl(s *scope, next *time.Time) v1.ComplianceControl {
 		e.find(v1.ControlFail, "NoChannels", "%s: no peer State can be reached over a secure channel", what)
 	}
 	for _, cc := range active {
-		peer := fmt.Sprintf("CooperationChannel %s (%s)", cc.Name, cc.Spec.Peer.Country)
+		peer := fmt.Sprintf("CooperationChannel %s (%s)", cc.Name, cc.Spec.Peer.Party())
 		trusted := conditionOf(cc.Status.Conditions, v1.ConditionPeerTrusted)
 		reachable := conditionOf(cc.Status.Conditions, v1.ConditionPeerReachable)
 		validUntil, expired := peerCAValidity(cc, s.now)
@@ -639,10 +639,10 @@ func requestsOverdueControl(s *scope, next *time.Time) v1.ComplianceControl {
 		}
 		if *rq.Overdue > 0 {
 			e.find(v1.ControlFail, "RequestsOverdue", "CooperationChannel %s: %d of the %d requests from %s not decided are past their deadline (%s)",
-				cc.Name, *rq.Overdue, *rq.Open, cc.Spec.Peer.Country, strings.Join(rq.OverdueRequests, ", "))
+				cc.Name, *rq.Overdue, *rq.Open, cc.Spec.Peer.Party(), strings.Join(rq.OverdueRequests, ", "))
 			continue
 		}
-		e.pass("NoneOverdue", "CooperationChannel %s: %d requests from %s not decided, none past its deadline", cc.Name, *rq.Open, cc.Spec.Peer.Country)
+		e.pass("NoneOverdue", "CooperationChannel %s: %d requests from %s not decided, none past its deadline", cc.Name, *rq.Open, cc.Spec.Peer.Party())
 	}
 	return e.done()
 }

@@ -24,7 +24,7 @@ const pushTimeout = 10 * time.Second
 // channelOf is the channel with a peer country; nil when there is none.
 func (st *state) channelOf(country string) *channel {
 	for _, ch := range st.channels {
-		if ch.Country == country {
+		if ch.Peer() == country {
 			return ch
 		}
 	}
@@ -66,10 +66,10 @@ func (s *Server) peerCall(w http.ResponseWriter, r *http.Request) (*state, calle
 		s.refuse(w, r, "unknown", &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonNoChannel, Error: "no channel is for this client certificate"}})
 		return nil, c, nil, false
 	}
-	release, ok := s.acquire(c.channel.Country)
+	release, ok := s.acquire(c.channel.Peer())
 	if !ok {
-		s.refuse(w, r, c.channel.Country, &refusal{http.StatusTooManyRequests, wire.Refusal{Reason: wire.ReasonTooManyRequests,
-			Error: fmt.Sprintf("more than %d requests from %s in flight", s.PerPeerConcurrency, c.channel.Country)}})
+		s.refuse(w, r, c.channel.Peer(), &refusal{http.StatusTooManyRequests, wire.Refusal{Reason: wire.ReasonTooManyRequests,
+			Error: fmt.Sprintf("more than %d requests from %s in flight", s.PerPeerConcurrency, c.channel.Peer())}})
 		return nil, c, nil, false
 	}
 	return st, c, release, true
@@ -87,28 +87,28 @@ func (s *Server) requesterAction(w http.ResponseWriter, r *http.Request) {
 	ch := c.channel
 	id := r.PathValue("id")
 	if !validRequestID(id) {
-		s.refuse(w, r, ch.Country, &refusal{http.StatusNotFound, wire.Refusal{Reason: wire.ReasonNotFound, Error: "no request of that id from this sender"}})
+		s.refuse(w, r, ch.Peer(), &refusal{http.StatusNotFound, wire.Refusal{Reason: wire.ReasonNotFound, Error: "no request of that id from this sender"}})
 		return
 	}
 	body, f := readBody(w, r)
 	if f != nil {
-		s.refuse(w, r, ch.Country, f)
+		s.refuse(w, r, ch.Peer(), f)
 		return
 	}
 	a, f := decodeAction(body)
 	if f != nil {
-		s.refuse(w, r, ch.Country, f)
+		s.refuse(w, r, ch.Peer(), f)
 		return
 	}
 	if st.vault == nil {
-		s.refuse(w, r, ch.Country, &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable, Error: st.vaultError}})
+		s.refuse(w, r, ch.Peer(), &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable, Error: st.vaultError}})
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
 	update, t, f := s.act(ctx, st, ch, id, cases.Requester, c.identity, a)
 	if f != nil {
-		s.refuse(w, r, ch.Country, f)
+		s.refuse(w, r, ch.Peer(), f)
 		return
 	}
 	writeJSON(w, http.StatusCreated, wire.CaseUpdate{Update: update, Transition: t})
@@ -125,30 +125,30 @@ func (s *Server) receiveUpdate(w http.ResponseWriter, r *http.Request) {
 	ch := c.channel
 	body, f := readBody(w, r)
 	if f != nil {
-		s.refuse(w, r, ch.Country, f)
+		s.refuse(w, r, ch.Peer(), f)
 		return
 	}
 	var cu wire.CaseUpdate
 	if err := decodeExact(body, &cu, "update"); err != nil || cu.Update == "" {
-		s.refuse(w, r, ch.Country, &refusal{http.StatusBadRequest, wire.Refusal{Reason: wire.ReasonUpdateInvalid, Error: "the body is not a status update ({\"update\": \"<compact JWS>\"})"}})
+		s.refuse(w, r, ch.Peer(), &refusal{http.StatusBadRequest, wire.Refusal{Reason: wire.ReasonUpdateInvalid, Error: "the body is not a status update ({\"update\": \"<compact JWS>\"})"}})
 		return
 	}
 	peek, err := receipt.PeekUpdate(cu.Update)
 	if err != nil {
-		s.refuse(w, r, ch.Country, &refusal{http.StatusBadRequest, wire.Refusal{Reason: wire.ReasonUpdateInvalid, Error: err.Error()}})
+		s.refuse(w, r, ch.Peer(), &refusal{http.StatusBadRequest, wire.Refusal{Reason: wire.ReasonUpdateInvalid, Error: err.Error()}})
 		return
 	}
 	if st.vault == nil {
-		s.refuse(w, r, ch.Country, &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable, Error: st.vaultError}})
+		s.refuse(w, r, ch.Peer(), &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable, Error: st.vaultError}})
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
-	d := direction{name: "outbound", from: st.cfg.Country, to: ch.Country}
-	ref := caseOf(d, ch.Country, requestID(d, peek.Reference))
+	d := direction{name: "outbound", from: st.cfg.Self(), to: ch.Peer()}
+	ref := caseOf(d, ch.Peer(), requestID(d, peek.Reference))
 	rc, f := s.sentReceipt(ctx, st, ref)
 	if f != nil {
-		s.refuse(w, r, ch.Country, f)
+		s.refuse(w, r, ch.Peer(), f)
 		return
 	}
 	_, created, err := s.acceptUpdate(ctx, st, ch, ref, rc, cu.Update)
@@ -158,7 +158,7 @@ func (s *Server) receiveUpdate(w http.ResponseWriter, r *http.Request) {
 		created = err == nil
 	}
 	if err != nil {
-		s.refuse(w, r, ch.Country, &refusal{http.StatusBadRequest, wire.Refusal{Reason: wire.ReasonUpdateInvalid, Error: err.Error()}})
+		s.refuse(w, r, ch.Peer(), &refusal{http.StatusBadRequest, wire.Refusal{Reason: wire.ReasonUpdateInvalid, Error: err.Error()}})
 		return
 	}
 	status := http.StatusOK
@@ -259,12 +259,12 @@ func (s *Server) officerAction(w http.ResponseWriter, r *http.Request) {
 		cancelPush()
 		delivered := err == nil
 		if err != nil {
-			s.Log.Info("a status update could not be pushed to the sender; it can fetch it with the request's state", "peer", ch.Country, "requestId", id, "error", err.Error())
+			s.Log.Info("a status update could not be pushed to the sender; it can fetch it with the request's state", "peer", ch.Peer(), "requestId", id, "error", err.Error())
 		}
 		writeJSON(w, http.StatusCreated, wire.CaseUpdate{Update: update, Transition: t, Delivered: &delivered})
 		return
 	}
-	ref := caseOf(direction{name: "outbound", from: st.cfg.Country, to: ch.Country}, ch.Country, id)
+	ref := caseOf(direction{name: "outbound", from: st.cfg.Self(), to: ch.Peer()}, ch.Peer(), id)
 	rc, f := s.sentReceipt(ctx, st, ref)
 	if f != nil {
 		s.refuse(w, r, officersKey, f)
@@ -275,11 +275,11 @@ func (s *Server) officerAction(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &refused):
 		s.refuse(w, r, officersKey, &refusal{refused.Status, wire.Refusal{Reason: refused.Refusal.Reason,
-			Error: fmt.Sprintf("%s refused the action: %s", ch.Country, refused.Refusal.Error)}})
+			Error: fmt.Sprintf("%s refused the action: %s", ch.Peer(), refused.Refusal.Error)}})
 		return
 	case err != nil:
 		s.refuse(w, r, officersKey, &refusal{http.StatusBadGateway, wire.Refusal{Reason: wire.ReasonPeerUnavailable,
-			Error: fmt.Sprintf("%s could not take the action; retry: %v", ch.Country, err)}})
+			Error: fmt.Sprintf("%s could not take the action; retry: %v", ch.Peer(), err)}})
 		return
 	}
 	u, _, err := s.acceptUpdate(ctx, st, ch, ref, rc, compact)
@@ -289,7 +289,7 @@ func (s *Server) officerAction(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		s.Log.Error(err, "a peer's status update did not verify", "peer", ch.Country, "requestId", id)
+		s.Log.Error(err, "a peer's status update did not verify", "peer", ch.Peer(), "requestId", id)
 		s.refuse(w, r, officersKey, &refusal{http.StatusBadGateway, wire.Refusal{Reason: wire.ReasonUpdateInvalid, Error: err.Error()}})
 		return
 	}
@@ -297,10 +297,10 @@ func (s *Server) officerAction(w http.ResponseWriter, r *http.Request) {
 		// A genuine update, kept as the peer's history, but not of the action
 		// asked: the officer is not told it was taken.
 		s.Log.Error(errors.New("a peer answered an action with the update of another"), "status update kept, action not confirmed",
-			"peer", ch.Country, "requestId", id, "asked", a.Action, "answered", u.Transition.Action, "sequence", u.Transition.Sequence)
+			"peer", ch.Peer(), "requestId", id, "asked", a.Action, "answered", u.Transition.Action, "sequence", u.Transition.Sequence)
 		s.refuse(w, r, officersKey, &refusal{http.StatusBadGateway, wire.Refusal{Reason: wire.ReasonUpdateInvalid,
 			Error: fmt.Sprintf("%s answered with its update %d, %s by the %s side, not the %s asked; read the request again and retry",
-				ch.Country, u.Transition.Sequence, u.Transition.Action, strings.ToLower(string(u.Transition.By)), a.Action)}})
+				ch.Peer(), u.Transition.Sequence, u.Transition.Action, strings.ToLower(string(u.Transition.By)), a.Action)}})
 		return
 	}
 	delivered := true
@@ -320,11 +320,11 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	d := direction{name: dir, from: ch.Country, to: st.cfg.Country}
+	d := direction{name: dir, from: ch.Peer(), to: st.cfg.Self()}
 	if dir == "outbound" {
-		d = direction{name: dir, from: st.cfg.Country, to: ch.Country}
+		d = direction{name: dir, from: st.cfg.Self(), to: ch.Peer()}
 	}
-	ref := caseOf(d, ch.Country, id)
+	ref := caseOf(d, ch.Peer(), id)
 	if dir == "outbound" {
 		rc, f := s.sentReceipt(ctx, st, ref)
 		if f != nil {
@@ -333,7 +333,7 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request) {
 		}
 		syncCtx, cancel := context.WithTimeout(ctx, pushTimeout)
 		if err := s.syncOutbound(syncCtx, st, ch, ref, rc); err != nil {
-			s.Log.Info("the peer's status updates could not be fetched; showing those held", "peer", ch.Country, "requestId", id, "error", err.Error())
+			s.Log.Info("the peer's status updates could not be fetched; showing those held", "peer", ch.Peer(), "requestId", id, "error", err.Error())
 		}
 		cancel()
 	}
@@ -348,7 +348,7 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, c := range all {
-		if c.Direction == dir && c.Peer == ch.Country && c.RequestID == id {
+		if c.Direction == dir && c.Peer == ch.Peer() && c.RequestID == id {
 			writeJSON(w, http.StatusOK, c)
 			return
 		}
@@ -441,7 +441,7 @@ func (s *Server) statistics(w http.ResponseWriter, r *http.Request) {
 		}
 		records = append(records, rec)
 	}
-	report := cases.Compute(st.cfg.Country, records, from, to, now)
+	report := cases.Compute(st.cfg.Self(), records, from, to, now)
 	if q.Get("format") == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -477,7 +477,7 @@ func (s *Server) collect(ctx context.Context, st *state, objects []vault.ObjectI
 			if m == nil {
 				continue
 			}
-			ref, dir, peerCountry, id := m[0], m[1], m[2], m[3]
+			ref, dir, peer, id := m[0], m[1], m[2], m[3]
 			compact, err := s.readCase(ctx, st, find, ref+"/receipt")
 			if err != nil {
 				return nil, err
@@ -489,7 +489,7 @@ func (s *Server) collect(ctx context.Context, st *state, objects []vault.ObjectI
 			if err != nil {
 				return nil, fmt.Errorf("the receipt of %s: %w", ref, err)
 			}
-			c := wire.Case{Direction: dir, Peer: peerCountry, RequestID: id, Type: rc.Type, Reference: rc.Reference, Received: rc.Received}
+			c := wire.Case{Direction: dir, Peer: peer, RequestID: id, Type: rc.Type, Reference: rc.Reference, Received: rc.Received}
 			var h cases.History
 			if dir == "inbound" {
 				h, _, err = s.inboundHistory(ctx, st, find, ref, rc, false)
@@ -501,7 +501,7 @@ func (s *Server) collect(ctx context.Context, st *state, objects []vault.ObjectI
 				return nil, err
 			}
 			deadlines := cases.DefaultDeadlines
-			if ch := st.channelOf(peerCountry); ch != nil && dir == "inbound" {
+			if ch := st.channelOf(peer); ch != nil && dir == "inbound" {
 				deadlines = ch.deadlines()
 			}
 			c.State, c.Transitions = h.State(), h
@@ -519,7 +519,7 @@ func (s *Server) collect(ctx context.Context, st *state, objects []vault.ObjectI
 					PreservationReferences []string `json:"preservationReferences"`
 				}
 				_ = json.Unmarshal([]byte(doc), &refs) // validated against its schema when it was received
-				links = append(links, link{peer: peerCountry, extends: refs.Extends, preserves: refs.PreservationReferences, at: len(out) - 1})
+				links = append(links, link{peer: peer, extends: refs.Extends, preserves: refs.PreservationReferences, at: len(out) - 1})
 			}
 		}
 	}

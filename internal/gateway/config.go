@@ -9,6 +9,7 @@ import (
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
 )
 
 // The contract between the operator, which writes the gateway's configuration and
@@ -52,7 +53,11 @@ var ConfigPath = path.Join(ConfigDir, ConfigFile)
 // It mirrors the FocalPoint's spec; unknown fields are rejected when it is read, so
 // a version mismatch between operator and gateway is loud.
 type Config struct {
-	Country   string                                `json:"country"`
+	Country string `json:"country"`
+	// Provider, when set, runs the gateway in provider mode: it is a service
+	// provider's endpoint (articles 25 to 27), known to the authorities by
+	// Provider.ID; Country is then the State it is established in.
+	Provider  *Provider                             `json:"provider,omitempty"`
 	Authority string                                `json:"authority"`
 	Languages []cybercoopv1alpha1.LanguageTag       `json:"languages"`
 	Services  []cybercoopv1alpha1.AssistanceService `json:"services"`
@@ -69,6 +74,23 @@ type Config struct {
 	// CA as the operator's, which may read the summary of the cases (counts by
 	// channel, overdue request ids; no content) for the channels' status.
 	OperatorIdentity string `json:"operatorIdentity,omitempty"`
+}
+
+// Provider is a service provider's identity in provider mode.
+type Provider struct {
+	// ID is the identifier authorities' channels name (spec.peer.provider).
+	ID string `json:"id"`
+	// Name is the provider's legal name.
+	Name string `json:"name"`
+}
+
+// Self is this gateway's party to a request: the State's alpha-2 code, or the
+// provider's identifier in provider mode.
+func (c *Config) Self() string {
+	if c.Provider != nil {
+		return c.Provider.ID
+	}
+	return c.Country
 }
 
 // VaultEndpoint locates the evidence vault the gateway records requests in.
@@ -105,8 +127,12 @@ type Channel struct {
 	// Name is the CooperationChannel's name; the files of the channel in ChannelsDir
 	// are named after it.
 	Name string `json:"name"`
-	// Country is the peer State's ISO 3166-1 alpha-2 code.
-	Country string `json:"country"`
+	// Country is the peer State's ISO 3166-1 alpha-2 code; empty for a channel to a
+	// service provider.
+	Country string `json:"country,omitempty"`
+	// Provider is the peer service provider's identifier; empty for a channel to a
+	// State. Exactly one of Country and Provider is set.
+	Provider string `json:"provider,omitempty"`
 	// Endpoint is the peer gateway's base URL.
 	Endpoint string `json:"endpoint"`
 	// ServerName is the name the peer's serving certificate must carry.
@@ -129,6 +155,15 @@ type Channel struct {
 	// Deadlines are the channel's own deadlines by request type (Go durations,
 	// e.g. "4h"); a type not listed takes cases.DefaultDeadlines.
 	Deadlines map[string]string `json:"deadlines,omitempty"`
+}
+
+// Peer is the channel's peer as a party to its requests: the State's alpha-2
+// code or the service provider's identifier.
+func (c Channel) Peer() string {
+	if c.Provider != "" {
+		return c.Provider
+	}
+	return c.Country
 }
 
 // deadlines are the channel's deadlines by request type, the defaults filled in
@@ -168,6 +203,9 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	if len(cfg.Country) != 2 {
 		return nil, fmt.Errorf("gateway configuration %s: country: %q is not an ISO 3166-1 alpha-2 code", path, cfg.Country)
+	}
+	if cfg.Provider != nil && !receipt.IsProvider(cfg.Provider.ID) {
+		return nil, fmt.Errorf("gateway configuration %s: provider.id: %q is not a lower-case DNS label of 3 to 63 characters", path, cfg.Provider.ID)
 	}
 	return &cfg, nil
 }

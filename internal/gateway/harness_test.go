@@ -23,8 +23,11 @@ import (
 // loopback ports with certificates from its own national CA, laid out in files as
 // the operator mounts them.
 type country struct {
-	t        testing.TB
-	code     string
+	t    testing.TB
+	code string
+	// provider, when set, makes this a service provider's gateway (provider
+	// mode), established in code.
+	provider string
 	ca       *pki.KeyPair
 	paths    Paths
 	channels Channels
@@ -37,6 +40,14 @@ type country struct {
 }
 
 func (c *country) serverName() string { return "gateway." + strings.ToLower(c.code) + ".test" }
+
+// party is how peers name c: its country code, or its provider identifier.
+func (c *country) party() string {
+	if c.provider != "" {
+		return c.provider
+	}
+	return c.code
+}
 
 func (c *country) gatewayIdentity() string {
 	return "spiffe://cybercoop.io/ns/" + strings.ToLower(c.code) + "/focalpoint/poc/gateway"
@@ -115,6 +126,9 @@ func (c *country) writeConfig() {
 	cfg := Config{Country: c.code, Authority: "Point of contact " + c.code,
 		Vault:           &VaultEndpoint{URL: c.vaultURL, ServerName: "vault." + strings.ToLower(c.code) + ".test"},
 		OfficerIdentity: c.officerIdentity()}
+	if c.provider != "" {
+		cfg.Provider = &Provider{ID: c.provider, Name: "Provider " + c.provider}
+	}
 	body, err := json.Marshal(cfg)
 	if err != nil {
 		c.t.Fatal(err)
@@ -125,10 +139,13 @@ func (c *country) writeConfig() {
 // connect gives c a channel to peer permitting types (the peer's requests to c);
 // the file is rewritten and reloaded as the operator's aggregation would.
 func (c *country) connect(peer *country, types ...string) string {
-	name := "to-" + strings.ToLower(peer.code)
+	name := "to-" + strings.ToLower(peer.party())
 	ch := Channel{Name: name, Country: peer.code, Endpoint: peer.url, ServerName: peer.serverName(), RequestTypes: types,
 		LegalBasis: "UNCC art. 40-42; test channel " + c.code + "-" + peer.code, OnwardTransfer: "Prohibited", RetentionDays: 365}
-	certPEM, keyPEM := c.issuePEM(pki.LeafSpec{CommonName: c.code + " channel to " + peer.code, Usages: []pki.Usage{pki.UsageClient}})
+	if peer.provider != "" {
+		ch.Country, ch.Provider = "", peer.provider
+	}
+	certPEM, keyPEM := c.issuePEM(pki.LeafSpec{CommonName: c.party() + " channel to " + peer.party(), Usages: []pki.Usage{pki.UsageClient}})
 	writeFile(c.t, filepath.Join(c.paths.ChannelsDir, ch.ClientCertFile()), certPEM)
 	writeFile(c.t, filepath.Join(c.paths.ChannelsDir, ch.ClientKeyFile()), keyPEM)
 	writeFile(c.t, filepath.Join(c.paths.ChannelsDir, ch.TrustFile()), peer.trustPEM())

@@ -31,7 +31,7 @@ func (h *HealthServer) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if h.Gateway == nil || h.Gateway.Country() == "" {
+		if h.Gateway == nil || h.Gateway.Self() == "" {
 			http.Error(w, "configuration not loaded", http.StatusServiceUnavailable)
 			return
 		}
@@ -41,7 +41,7 @@ func (h *HealthServer) Handler() http.Handler {
 		if err := h.Gateway.Ready(); err != nil {
 			note = "requests are refused: " + err.Error()
 		}
-		_, _ = fmt.Fprintf(w, "ok: point of contact for %s; %s\n", h.Gateway.Country(), note)
+		_, _ = fmt.Fprintf(w, "ok: point of contact for %s; %s\n", h.Gateway.Self(), note)
 	})
 	if h.Gateway != nil {
 		mux.Handle("GET /metrics", h.Gateway.MetricsHandler())

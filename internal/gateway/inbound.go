@@ -35,46 +35,51 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ch := c.channel
-	release, ok := s.acquire(ch.Country)
+	release, ok := s.acquire(ch.Peer())
 	if !ok {
-		s.refuse(w, r, ch.Country, &refusal{http.StatusTooManyRequests, wire.Refusal{Reason: wire.ReasonTooManyRequests,
-			Error: fmt.Sprintf("more than %d requests from %s in flight; retry with the same reference", s.PerPeerConcurrency, ch.Country)}})
+		s.refuse(w, r, ch.Peer(), &refusal{http.StatusTooManyRequests, wire.Refusal{Reason: wire.ReasonTooManyRequests,
+			Error: fmt.Sprintf("more than %d requests from %s in flight; retry with the same reference", s.PerPeerConcurrency, ch.Peer())}})
 		return
 	}
 	defer release()
 	if ch.Suspended {
-		s.refuse(w, r, ch.Country, &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonChannelSuspended,
+		s.refuse(w, r, ch.Peer(), &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonChannelSuspended,
 			Error: "the channel is suspended: no request passes"}})
 		return
 	}
 	body, f := readBody(w, r)
 	if f != nil {
-		s.refuse(w, r, ch.Country, f)
+		s.refuse(w, r, ch.Peer(), f)
 		return
 	}
 	// A type the channel does not permit is refused before the document is
 	// checked, so a peer learns nothing of a schema it may not use.
+	if t := peekType(body); ch.providerMode && t != "" && slices.Contains(requests.Types, requests.Type(t)) && !providerReceives(t) {
+		s.refuse(w, r, ch.Peer(), &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonProviderMode,
+			Error: fmt.Sprintf("this is a service provider's gateway: it receives Preservation, TrafficDataDisclosure, StoredDataAccess, SubscriberInformation and ContentRemoval orders, not %s requests", t)}})
+		return
+	}
 	if t := peekType(body); t != "" && slices.Contains(requests.Types, requests.Type(t)) && !ch.permits(t) {
-		s.refuse(w, r, ch.Country, &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonRequestTypeNotPermitted,
-			Error: fmt.Sprintf("the channel with %s does not permit %s requests; it permits %s", ch.Country, t, strings.Join(ch.RequestTypes, ", "))}})
+		s.refuse(w, r, ch.Peer(), &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonRequestTypeNotPermitted,
+			Error: fmt.Sprintf("the channel with %s does not permit %s requests; it permits %s", ch.Peer(), t, strings.Join(ch.RequestTypes, ", "))}})
 		return
 	}
 	req, fields, err := requests.Parse(body, s.Now())
 	if err != nil {
-		s.refuse(w, r, ch.Country, malformed([]requests.FieldError{{Path: "", Message: err.Error()}}))
+		s.refuse(w, r, ch.Peer(), malformed([]requests.FieldError{{Path: "", Message: err.Error()}}))
 		return
 	}
 	if len(fields) > 0 {
-		s.refuse(w, r, ch.Country, malformed(fields))
+		s.refuse(w, r, ch.Peer(), malformed(fields))
 		return
 	}
 	if !ch.permits(string(req.Type)) { // as parsed, whatever the first look saw
-		s.refuse(w, r, ch.Country, &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonRequestTypeNotPermitted,
-			Error: fmt.Sprintf("the channel with %s does not permit %s requests", ch.Country, req.Type)}})
+		s.refuse(w, r, ch.Peer(), &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonRequestTypeNotPermitted,
+			Error: fmt.Sprintf("the channel with %s does not permit %s requests", ch.Peer(), req.Type)}})
 		return
 	}
 	if st.vault == nil {
-		s.refuse(w, r, ch.Country, &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable,
+		s.refuse(w, r, ch.Peer(), &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable,
 			Error: "the request cannot be made durable now; nothing was acknowledged; retry with the same reference"}})
 		return
 	}
@@ -82,17 +87,17 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	// client goes away: a retry then finds the receipt.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
-	acc, created, f := s.record(ctx, st, ch.Country, direction{name: "inbound", from: ch.Country, to: st.cfg.Country}, ch.LegalBasis, ch.RetentionDays, c.identity, req)
+	acc, created, f := s.record(ctx, st, ch.Peer(), direction{name: "inbound", from: ch.Peer(), to: st.cfg.Self()}, ch.LegalBasis, ch.RetentionDays, c.identity, req)
 	if f != nil {
-		s.refuse(w, r, ch.Country, f)
+		s.refuse(w, r, ch.Peer(), f)
 		return
 	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
-	s.metrics.accepted.WithLabelValues(ch.Country, string(req.Type)).Inc()
-	s.Log.Info("request accepted", "peer", ch.Country, "type", req.Type, "requestId", acc.RequestID, "new", created)
+	s.metrics.accepted.WithLabelValues(ch.Peer(), string(req.Type)).Inc()
+	s.Log.Info("request accepted", "peer", ch.Peer(), "type", req.Type, "requestId", acc.RequestID, "new", created)
 	writeJSON(w, status, acc)
 }
 
@@ -131,8 +136,16 @@ func requestID(d direction, reference string) string {
 	return "rq-" + hex.EncodeToString(sum[:16])
 }
 
-func caseOf(d direction, peerCountry, id string) string {
-	return path.Join(d.name, peerCountry, id)
+// providerID is the identifier a provider-mode gateway publishes, "" for a State's.
+func providerID(cfg *Config) string {
+	if cfg.Provider == nil {
+		return ""
+	}
+	return cfg.Provider.ID
+}
+
+func caseOf(d direction, peer, id string) string {
+	return path.Join(d.name, peer, id)
 }
 
 func digestOf(req *requests.Request) vault.Digest {
@@ -145,10 +158,10 @@ func digestOf(req *requests.Request) vault.Digest {
 // under the case's "receipt" child. A retry with the same reference and content
 // finds both and answers the same receipt; other content under the same reference
 // is a conflict. Only a receipt stored in the vault is ever returned.
-func (s *Server) record(ctx context.Context, st *state, peerCountry string, d direction, legalBasis string, retentionDays int32,
+func (s *Server) record(ctx context.Context, st *state, peer string, d direction, legalBasis string, retentionDays int32,
 	actor vault.Identity, req *requests.Request) (wire.Accepted, bool, *refusal) {
 	id := requestID(d, req.Reference)
-	caseRef := caseOf(d, peerCountry, id)
+	caseRef := caseOf(d, peer, id)
 	keep := retainUntil(s.Now(), retentionDays)
 	m := vault.Metadata{
 		CaseReference: caseRef, LegalBasis: legalBasis,
@@ -286,31 +299,31 @@ func (s *Server) requestState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st.vault == nil {
-		s.refuse(w, r, c.channel.Country, &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable, Error: st.vaultError}})
+		s.refuse(w, r, c.channel.Peer(), &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable, Error: st.vaultError}})
 		return
 	}
 	id := r.PathValue("id")
 	notFound := &refusal{http.StatusNotFound, wire.Refusal{Reason: wire.ReasonNotFound, Error: "no request of that id from this sender"}}
 	if !validRequestID(id) {
-		s.refuse(w, r, c.channel.Country, notFound)
+		s.refuse(w, r, c.channel.Peer(), notFound)
 		return
 	}
-	release, ok := s.acquire(c.channel.Country)
+	release, ok := s.acquire(c.channel.Peer())
 	if !ok {
-		s.refuse(w, r, c.channel.Country, &refusal{http.StatusTooManyRequests, wire.Refusal{Reason: wire.ReasonTooManyRequests,
-			Error: fmt.Sprintf("more than %d requests from %s in flight", s.PerPeerConcurrency, c.channel.Country)}})
+		s.refuse(w, r, c.channel.Peer(), &refusal{http.StatusTooManyRequests, wire.Refusal{Reason: wire.ReasonTooManyRequests,
+			Error: fmt.Sprintf("more than %d requests from %s in flight", s.PerPeerConcurrency, c.channel.Peer())}})
 		return
 	}
 	defer release()
-	d := direction{name: "inbound", from: c.channel.Country, to: st.cfg.Country}
-	caseRef := caseOf(d, c.channel.Country, id)
+	d := direction{name: "inbound", from: c.channel.Peer(), to: st.cfg.Self()}
+	caseRef := caseOf(d, c.channel.Peer(), id)
 	compact, err := s.storedReceipt(r.Context(), st, caseRef)
 	if err != nil {
-		s.refuse(w, r, c.channel.Country, s.vaultRefusal(err))
+		s.refuse(w, r, c.channel.Peer(), s.vaultRefusal(err))
 		return
 	}
 	if compact == "" {
-		s.refuse(w, r, c.channel.Country, notFound)
+		s.refuse(w, r, c.channel.Peer(), notFound)
 		return
 	}
 	// The receipt was signed here and is read back from the vault, whose custody log
@@ -319,12 +332,12 @@ func (s *Server) requestState(w http.ResponseWriter, r *http.Request) {
 	rc, err := receipt.Peek(compact)
 	if err != nil {
 		s.Log.Error(err, "a stored receipt cannot be read", "requestId", id)
-		s.refuse(w, r, c.channel.Country, s.vaultRefusal(errors.New("the stored receipt cannot be read")))
+		s.refuse(w, r, c.channel.Peer(), s.vaultRefusal(errors.New("the stored receipt cannot be read")))
 		return
 	}
 	h, updates, err := s.inboundHistory(r.Context(), st, liveLocator(st), caseRef, rc, true)
 	if err != nil {
-		s.refuse(w, r, c.channel.Country, s.vaultRefusal(err))
+		s.refuse(w, r, c.channel.Peer(), s.vaultRefusal(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, wire.RequestState{
@@ -342,7 +355,7 @@ func validRequestID(id string) bool {
 }
 
 func trustBundleOf(st *state, now time.Time) receipt.TrustBundle {
-	return receipt.TrustBundle{Country: st.cfg.Country, Bundle: string(st.ownTrustPEM), Issued: now.UTC()}
+	return receipt.TrustBundle{Country: st.cfg.Country, Provider: providerID(st.cfg), Bundle: string(st.ownTrustPEM), Issued: now.UTC()}
 }
 
 // vaultIngests bounds the gateway's ingests in flight, below the vault's own bound

@@ -46,12 +46,12 @@ func jointEvidenceCase(caseID, hexDigest string) string {
 	return "joint/" + caseID + "/evidence/" + hexDigest
 }
 
-func jointFetchedCase(caseID, peerCountry, hexDigest string) string {
-	return "joint/" + caseID + "/fetched/" + peerCountry + "/" + hexDigest
+func jointFetchedCase(caseID, peer, hexDigest string) string {
+	return "joint/" + caseID + "/fetched/" + peer + "/" + hexDigest
 }
 
-func jointFromCase(caseID, peerCountry, hexDigest string) string {
-	return "joint/" + caseID + "/from/" + peerCountry + "/" + hexDigest
+func jointFromCase(caseID, peer, hexDigest string) string {
+	return "joint/" + caseID + "/from/" + peer + "/" + hexDigest
 }
 
 var hexDigest = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -124,16 +124,16 @@ func (s *Server) jointFor(w http.ResponseWriter, r *http.Request, st *state) (*J
 	}
 	ji := st.joint[r.PathValue("case")]
 	if ji == nil || !slices.Contains(ji.Parties, c.channel.Name) {
-		s.refuse(w, r, c.channel.Country, &refusal{http.StatusNotFound, wire.Refusal{Reason: wire.ReasonNotFound, Error: "no joint investigation of that case id with this State"}})
+		s.refuse(w, r, c.channel.Peer(), &refusal{http.StatusNotFound, wire.Refusal{Reason: wire.ReasonNotFound, Error: "no joint investigation of that case id with this State"}})
 		return nil, nil, c, false
 	}
 	if !s.Now().Before(ji.EndDate) {
-		s.refuse(w, r, c.channel.Country, &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonJointInvestigationEnded,
+		s.refuse(w, r, c.channel.Peer(), &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonJointInvestigationEnded,
 			Error: fmt.Sprintf("the joint investigation ended at %s", ji.EndDate.UTC().Format(time.RFC3339))}})
 		return nil, nil, c, false
 	}
 	if st.vault == nil {
-		s.refuse(w, r, c.channel.Country, &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable, Error: st.vaultError}})
+		s.refuse(w, r, c.channel.Peer(), &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable, Error: st.vaultError}})
 		return nil, nil, c, false
 	}
 	return ji, c.channel, c, true
@@ -167,7 +167,7 @@ func (s *Server) listJoint(w http.ResponseWriter, r *http.Request) {
 	}
 	items, _, err := s.jointItems(r.Context(), st, ji.CaseID)
 	if err != nil {
-		s.refuse(w, r, ch.Country, s.vaultRefusal(err))
+		s.refuse(w, r, ch.Peer(), s.vaultRefusal(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, wire.JointItems{CaseID: ji.CaseID, EndDate: ji.EndDate, Items: items})
@@ -184,7 +184,7 @@ func (s *Server) fetchJoint(w http.ResponseWriter, r *http.Request) {
 	d := strings.TrimPrefix(r.PathValue("digest"), "sha256:")
 	notFound := &refusal{http.StatusNotFound, wire.Refusal{Reason: wire.ReasonNotFound, Error: "no item of that digest is shared for the case"}}
 	if !hexDigest.MatchString(d) {
-		s.refuse(w, r, ch.Country, notFound)
+		s.refuse(w, r, ch.Peer(), notFound)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
@@ -192,30 +192,30 @@ func (s *Server) fetchJoint(w http.ResponseWriter, r *http.Request) {
 	caseRef := jointEvidenceCase(ji.CaseID, d)
 	held, err := st.vault.ObjectsByCase(ctx, caseRef)
 	if err != nil {
-		s.refuse(w, r, ch.Country, s.vaultRefusal(err))
+		s.refuse(w, r, ch.Peer(), s.vaultRefusal(err))
 		return
 	}
 	if len(held) == 0 {
-		s.refuse(w, r, ch.Country, notFound)
+		s.refuse(w, r, ch.Peer(), notFound)
 		return
 	}
 	access := accessOf(held[0], caseRef)
-	record, _ := json.Marshal(map[string]string{"case": ji.CaseID, "item": "sha256:" + d, "party": ch.Country, "channel": ch.Name,
+	record, _ := json.Marshal(map[string]string{"case": ji.CaseID, "item": "sha256:" + d, "party": ch.Peer(), "channel": ch.Name,
 		"time": s.Now().UTC().Format(time.RFC3339Nano)})
-	fetched := jointFetchedCase(ji.CaseID, ch.Country, d)
+	fetched := jointFetchedCase(ji.CaseID, ch.Peer(), d)
 	keep := jointRetention(s.Now(), ji.EndDate)
 	if _, err := s.ingest(ctx, st, vault.Metadata{CaseReference: fetched, LegalBasis: "UNCC art. 48; " + ji.Agreement,
 		AuthorisationReference: accessReference(fetched), AuthorisationExpiry: caseFileAccess(keep), RetentionUntil: keep,
 		OwnerOnly: true, OnBehalfOf: &c.identity}, record); err != nil {
-		s.refuse(w, r, ch.Country, s.vaultRefusal(err))
+		s.refuse(w, r, ch.Peer(), s.vaultRefusal(err))
 		return
 	}
 	body, err := st.vault.Read(ctx, held[0].Digest, access, maxJointEvidence)
 	if err != nil {
-		s.refuse(w, r, ch.Country, s.vaultRefusal(err))
+		s.refuse(w, r, ch.Peer(), s.vaultRefusal(err))
 		return
 	}
-	s.Log.Info("a party fetched evidence shared for a joint investigation", "case", ji.CaseID, "peer", ch.Country, "digest", "sha256:"+d)
+	s.Log.Info("a party fetched evidence shared for a joint investigation", "case", ji.CaseID, "peer", ch.Peer(), "digest", "sha256:"+d)
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Digest", "sha-256="+d)
@@ -260,12 +260,12 @@ func (s *Server) fetchFromParty(w http.ResponseWriter, r *http.Request) {
 	}
 	if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != d {
 		s.refuse(w, r, officersKey, &refusal{http.StatusBadGateway, wire.Refusal{Reason: wire.ReasonPeerUnavailable,
-			Error: fmt.Sprintf("%s answered content that does not hash to the digest asked for", ch.Country)}})
+			Error: fmt.Sprintf("%s answered content that does not hash to the digest asked for", ch.Peer())}})
 		return
 	}
-	caseRef := jointFromCase(caseID, ch.Country, d)
+	caseRef := jointFromCase(caseID, ch.Peer(), d)
 	keep := retainUntil(s.Now(), max(ch.RetentionDays, jointMinRetentionDays))
-	_, err = s.ingest(ctx, st, vault.Metadata{CaseReference: caseRef, LegalBasis: "UNCC art. 48; joint investigation " + caseID + " with " + ch.Country,
+	_, err = s.ingest(ctx, st, vault.Metadata{CaseReference: caseRef, LegalBasis: "UNCC art. 48; joint investigation " + caseID + " with " + ch.Peer(),
 		AuthorisationReference: accessReference(caseRef), AuthorisationExpiry: caseFileAccess(keep), RetentionUntil: keep,
 		Exclusive: true, OwnerOnly: true, OnBehalfOf: &c.identity}, body)
 	if err != nil && !vaultclient.IsStatus(err, http.StatusConflict) {
@@ -281,7 +281,7 @@ func (s *Server) fetchFromParty(w http.ResponseWriter, r *http.Request) {
 func peerRefusal(ch *channel, err error) *refusal {
 	var pe *peer.Error
 	if errors.As(err, &pe) {
-		return &refusal{pe.Status, wire.Refusal{Reason: pe.Refusal.Reason, Error: fmt.Sprintf("%s: %s", ch.Country, pe.Refusal.Error)}}
+		return &refusal{pe.Status, wire.Refusal{Reason: pe.Refusal.Reason, Error: fmt.Sprintf("%s: %s", ch.Peer(), pe.Refusal.Error)}}
 	}
-	return &refusal{http.StatusBadGateway, wire.Refusal{Reason: wire.ReasonPeerUnavailable, Error: fmt.Sprintf("%s could not be reached: %v", ch.Country, err)}}
+	return &refusal{http.StatusBadGateway, wire.Refusal{Reason: wire.ReasonPeerUnavailable, Error: fmt.Sprintf("%s could not be reached: %v", ch.Peer(), err)}}
 }

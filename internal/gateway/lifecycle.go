@@ -39,7 +39,7 @@ func signedCase(ref string, seq int) string     { return transitionCase(ref, seq
 func updateCase(ref string, seq int) string     { return fmt.Sprintf("%s/updates/%04d", ref, seq) }
 
 // requestCase matches the case of a request document.
-var requestCase = regexp.MustCompile(`^(inbound|outbound)/([A-Z]{2})/(rq-[0-9a-f]{32})$`)
+var requestCase = regexp.MustCompile(`^(inbound|outbound)/([A-Z]{2}|[a-z0-9][-a-z0-9]{1,61}[a-z0-9])/(rq-[0-9a-f]{32})$`)
 
 // maxUpdateBytes bounds a stored status update read back.
 const maxUpdateBytes = 1 << 20
@@ -286,8 +286,8 @@ func (s *Server) custodyOf(ctx context.Context, st *state, res vault.IngestResul
 // concurrent writer that takes the same sequence number makes it re-decide on
 // the new history, a few times at most.
 func (s *Server) act(ctx context.Context, st *state, ch *channel, id string, by cases.Party, actor vault.Identity, a wire.CaseAction) (string, *cases.Transition, *refusal) {
-	d := direction{name: "inbound", from: ch.Country, to: st.cfg.Country}
-	ref := caseOf(d, ch.Country, id)
+	d := direction{name: "inbound", from: ch.Peer(), to: st.cfg.Self()}
+	ref := caseOf(d, ch.Peer(), id)
 	compact, err := s.storedReceipt(ctx, st, ref)
 	if err != nil {
 		return "", nil, s.vaultRefusal(err)
@@ -315,7 +315,7 @@ func (s *Server) act(ctx context.Context, st *state, ch *channel, id string, by 
 			return "", nil, &refusal{http.StatusConflict, wire.Refusal{Reason: wire.ReasonTransitionNotAllowed,
 				Error: fmt.Sprintf("the request is %s, not %s as expected: it moved since it was read", h.State(), a.ExpectedState)}}
 		}
-		t, err := cases.Next(id, h, a.Action, by, a.Reason, a.Grounds, false, s.Now())
+		t, err := cases.Next(id, h, a.Action, by, a.Reason, a.Grounds, ch.providerMode, s.Now())
 		switch {
 		case errors.Is(err, cases.ErrNotAllowed):
 			return "", nil, &refusal{http.StatusConflict, wire.Refusal{Reason: wire.ReasonTransitionNotAllowed, Error: err.Error()}}
@@ -327,8 +327,8 @@ func (s *Server) act(ctx context.Context, st *state, ch *channel, id string, by 
 			return "", nil, s.vaultRefusal(err)
 		}
 		if !taken {
-			s.metrics.transitions.WithLabelValues(ch.Country, rc.Type, string(t.To)).Inc()
-			s.Log.Info("request moved", "peer", ch.Country, "requestId", id, "action", t.Action, "by", by, "state", t.To, "sequence", t.Sequence)
+			s.metrics.transitions.WithLabelValues(ch.Peer(), rc.Type, string(t.To)).Inc()
+			s.Log.Info("request moved", "peer", ch.Peer(), "requestId", id, "action", t.Action, "by", by, "state", t.To, "sequence", t.Sequence)
 			return update, &t, nil
 		}
 	}
@@ -349,8 +349,8 @@ func (s *Server) acceptUpdate(ctx context.Context, st *state, ch *channel, ref s
 	switch {
 	case u.RequestID != rc.RequestID || u.Reference != rc.Reference || u.Type != rc.Type:
 		return nil, false, fmt.Errorf("the update is for request %s (%s), not %s", u.RequestID, u.Reference, rc.RequestID)
-	case u.From != st.cfg.Country || u.To != ch.Country:
-		return nil, false, fmt.Errorf("the update is for a request from %s to %s, not from %s to %s", u.From, u.To, st.cfg.Country, ch.Country)
+	case u.From != st.cfg.Self() || u.To != ch.Peer():
+		return nil, false, fmt.Errorf("the update is for a request from %s to %s, not from %s to %s", u.From, u.To, st.cfg.Self(), ch.Peer())
 	case u.Transition.Time.After(s.Now().Add(maxUpdateAhead)):
 		// Kept, a transition dated ahead would date every later one (a
 		// history does not go back) and the decision in the statistics. It is
@@ -370,7 +370,7 @@ func (s *Server) acceptUpdate(ctx context.Context, st *state, ch *channel, ref s
 			return u, false, nil
 		}
 		s.Log.Error(errors.New("a peer signed two different transitions under one number"), "status update refused",
-			"peer", ch.Country, "requestId", rc.RequestID, "sequence", seq, "held", held[seq-1] != "")
+			"peer", ch.Peer(), "requestId", rc.RequestID, "sequence", seq, "held", held[seq-1] != "")
 		return nil, false, fmt.Errorf("transition %d is held with other content: the peer signed two different transitions under one number", seq)
 	}
 	if seq != len(h)+1 {

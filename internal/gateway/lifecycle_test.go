@@ -448,7 +448,7 @@ func TestOfficerClient(t *testing.T) {
 	if _, err := c.Show(t.Context(), "inbound/FR/rq-"+strings.Repeat("0", 32)); !officer.IsNotFound(err) {
 		t.Fatalf("an unknown request: %v", err)
 	}
-	if _, err := c.Show(t.Context(), "FR/"+id); err == nil || !strings.Contains(err.Error(), "inbound|outbound/<peer country>/<request id>") {
+	if _, err := c.Show(t.Context(), "FR/"+id); err == nil || !strings.Contains(err.Error(), "inbound|outbound/<peer country or provider>/<request id>") {
 		t.Fatalf("a malformed target: %v", err)
 	}
 	csv, err := c.Statistics(t.Context(), time.Time{}, time.Time{}, true)

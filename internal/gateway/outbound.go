@@ -40,6 +40,11 @@ func (s *Server) outbound(w http.ResponseWriter, r *http.Request) {
 			Error: "no channel of that name"}})
 		return
 	}
+	if ch.providerMode {
+		s.refuse(w, r, officersKey, &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonProviderMode,
+			Error: "this is a service provider's gateway: it answers the authorities' orders and sends none"}})
+		return
+	}
 	// One slot set per channel: a slow peer holds back requests to itself only.
 	release, ok := s.acquire(officersKey + "/" + ch.Name)
 	if !ok {
@@ -78,11 +83,11 @@ func (s *Server) outbound(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, peer.ErrPeerUnavailable):
 		s.refuse(w, r, officersKey, &refusal{http.StatusBadGateway, wire.Refusal{Reason: wire.ReasonPeerUnavailable,
-			Error: fmt.Sprintf("%s could not take the request; retry with the same reference: %v", ch.Country, err)}})
+			Error: fmt.Sprintf("%s could not take the request; retry with the same reference: %v", ch.Peer(), err)}})
 		return
 	case errors.As(err, &refused):
 		s.refuse(w, r, officersKey, &refusal{refused.Status, wire.Refusal{Reason: wire.ReasonPeerRefused,
-			Error:  fmt.Sprintf("%s refused the request (%s): %s", ch.Country, refused.Refusal.Reason, refused.Refusal.Error),
+			Error:  fmt.Sprintf("%s refused the request (%s): %s", ch.Peer(), refused.Refusal.Reason, refused.Refusal.Error),
 			Fields: refused.Refusal.Fields}})
 		return
 	case errors.Is(err, peer.ErrReceiptInvalid):
@@ -91,7 +96,7 @@ func (s *Server) outbound(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		s.refuse(w, r, officersKey, &refusal{http.StatusBadGateway, wire.Refusal{Reason: wire.ReasonPeerUnavailable,
-			Error: fmt.Sprintf("%s could not be reached: %v", ch.Country, err)}})
+			Error: fmt.Sprintf("%s could not be reached: %v", ch.Peer(), err)}})
 		return
 	}
 
@@ -103,8 +108,8 @@ func (s *Server) outbound(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, officersKey, f)
 		return
 	}
-	s.metrics.sent.WithLabelValues(ch.Country, string(req.Type)).Inc()
-	s.Log.Info("request sent", "peer", ch.Country, "type", req.Type, "requestId", sent.Accepted.RequestID, "new", sent.New)
+	s.metrics.sent.WithLabelValues(ch.Peer(), string(req.Type)).Inc()
+	s.Log.Info("request sent", "peer", ch.Peer(), "type", req.Type, "requestId", sent.Accepted.RequestID, "new", sent.New)
 	status := http.StatusOK
 	if sent.New {
 		status = http.StatusCreated
@@ -116,8 +121,8 @@ func (s *Server) outbound(w http.ResponseWriter, r *http.Request) {
 // in the State's own vault, each once under exclusive cases named after this
 // gateway's own id of the request (never the peer's, which the peer chooses).
 func (s *Server) keepSent(ctx context.Context, st *state, ch *channel, officer vault.Identity, req *requests.Request, sent *peer.Submitted) *refusal {
-	d := direction{name: "outbound", from: st.cfg.Country, to: ch.Country}
-	caseRef := caseOf(d, ch.Country, requestID(d, req.Reference))
+	d := direction{name: "outbound", from: st.cfg.Self(), to: ch.Peer()}
+	caseRef := caseOf(d, ch.Peer(), requestID(d, req.Reference))
 	keep := retainUntil(s.Now(), ch.RetentionDays)
 	objects := []struct {
 		caseRef string
@@ -139,10 +144,10 @@ func (s *Server) keepSent(ctx context.Context, st *state, ch *channel, officer v
 			err = s.holdsUnder(ctx, st, o.caseRef, o.body)
 		}
 		if err != nil {
-			s.Log.Error(err, "an outbound request the peer accepted could not be stored", "peer", ch.Country, "requestId", sent.Accepted.RequestID)
+			s.Log.Error(err, "an outbound request the peer accepted could not be stored", "peer", ch.Peer(), "requestId", sent.Accepted.RequestID)
 			return &refusal{http.StatusServiceUnavailable, wire.Refusal{Reason: wire.ReasonVaultUnavailable,
 				Error: fmt.Sprintf("%s accepted the request (id %s), but it could not be stored here; retry with the same reference, the peer answers the same receipt",
-					ch.Country, sent.Accepted.RequestID)}}
+					ch.Peer(), sent.Accepted.RequestID)}}
 		}
 	}
 	return nil

@@ -128,10 +128,11 @@ func (s *Server) Ready() error {
 	return nil
 }
 
-// Country is the State the gateway serves, once loaded.
-func (s *Server) Country() string {
+// Self is the party the gateway serves, once loaded: its State's alpha-2 code,
+// or the service provider's identifier in provider mode.
+func (s *Server) Self() string {
 	if st := s.current.Load(); st != nil {
-		return st.cfg.Country
+		return st.cfg.Self()
 	}
 	return ""
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/peer"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
@@ -66,9 +67,12 @@ type state struct {
 // channel is one CooperationChannel as loaded.
 type channel struct {
 	Channel
-	trust  *x509.CertPool
-	cas    []*x509.Certificate
-	client *peer.Client
+	// providerMode: this gateway is a service provider's, and the channel's
+	// peer an authority whose orders it answers.
+	providerMode bool
+	trust        *x509.CertPool
+	cas          []*x509.Certificate
+	client       *peer.Client
 }
 
 // admitsIdentity reports whether a client certificate carries one of the channel's
@@ -86,7 +90,13 @@ func (c *channel) admitsIdentity(leaf *x509.Certificate) bool {
 }
 
 func (c *channel) permits(requestType string) bool {
-	return slices.Contains(c.RequestTypes, requestType)
+	return slices.Contains(c.RequestTypes, requestType) && (!c.providerMode || providerReceives(requestType))
+}
+
+// providerReceives reports whether a service provider receives requests of
+// type t: the domestic orders of articles 25 to 27 and content removal.
+func providerReceives(t string) bool {
+	return slices.Contains(cybercoopv1alpha1.ProviderRequestTypes, cybercoopv1alpha1.RequestType(t))
 }
 
 // loadState reads every file. It fails, keeping the previous state in place, if
@@ -187,7 +197,7 @@ func (st *state) loadChannels(dir string) error {
 		return fmt.Errorf("channels file %s: %w", filepath.Join(dir, ChannelsFile), err)
 	}
 	for _, c := range list.Channels {
-		ch, err := loadChannel(dir, c, st.cfg.Country)
+		ch, err := loadChannel(dir, c, st.cfg.Self())
 		if err != nil {
 			return err
 		}
@@ -219,14 +229,21 @@ func loadChannel(dir string, c Channel, self string) (*channel, error) {
 	if c.Name == "" || strings.ContainsAny(c.Name, "/\\") || strings.HasPrefix(c.Name, ".") {
 		return nil, fmt.Errorf("channels file: %q is not a channel name", c.Name)
 	}
-	if len(c.Country) != 2 {
+	switch {
+	case c.Country != "" && c.Provider != "":
+		return nil, fmt.Errorf("channel %s: names both a country (%s) and a service provider (%s)", c.Name, c.Country, c.Provider)
+	case c.Provider != "" && !receipt.IsProvider(c.Provider):
+		return nil, fmt.Errorf("channel %s: provider %q is not a lower-case DNS label of 3 to 63 characters", c.Name, c.Provider)
+	case c.Provider == "" && !receipt.IsCountry(c.Country):
 		return nil, fmt.Errorf("channel %s: country %q is not an ISO 3166-1 alpha-2 code", c.Name, c.Country)
+	case c.Provider != "" && receipt.IsProvider(self):
+		return nil, fmt.Errorf("channel %s: a service provider's gateway answers authorities, not another provider (%s)", c.Name, c.Provider)
 	}
 	trustPEM, err := os.ReadFile(filepath.Join(dir, c.TrustFile()))
 	if err != nil {
 		return nil, fmt.Errorf("channel %s: peer trust: %w", c.Name, err)
 	}
-	ch := &channel{Channel: c, trust: x509.NewCertPool()}
+	ch := &channel{Channel: c, providerMode: receipt.IsProvider(self), trust: x509.NewCertPool()}
 	// Read strictly: a truncated or stray block is a damaged file, not a CA less.
 	cas, err := pki.ParseCertificatesPEM(trustPEM)
 	if err != nil {
@@ -246,7 +263,7 @@ func loadChannel(dir string, c Channel, self string) (*channel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("channel %s: client certificate and key: %w", c.Name, err)
 	}
-	ch.client, err = peer.New(c.Country, c.Endpoint, c.ServerName, cert, ch.trust, peer.Options{KeepAlive: true})
+	ch.client, err = peer.New(c.Peer(), c.Endpoint, c.ServerName, cert, ch.trust, peer.Options{KeepAlive: true})
 	if err != nil {
 		return nil, fmt.Errorf("channel %s: %w", c.Name, err)
 	}

@@ -22,7 +22,7 @@ func summarise(st *state, all []wire.Case, objects []vault.ObjectInfo, scanned t
 	byPeer := map[string]*wire.ChannelSummary{}
 	overdue := map[string][]due{}
 	for _, ch := range st.channels {
-		byPeer[ch.Country] = &wire.ChannelSummary{Channel: ch.Name, Peer: ch.Country}
+		byPeer[ch.Peer()] = &wire.ChannelSummary{Channel: ch.Name, Peer: ch.Peer()}
 	}
 	for _, c := range all {
 		sum := byPeer[c.Peer]

@@ -129,6 +129,29 @@ const (
 var Grounds = []Ground{GroundNotInAccordance, GroundSovereignty, GroundDomesticLaw, GroundLegalSystem, GroundDiscrimination,
 	GroundDualCriminality, GroundPoliticalOffence, GroundDataProtection, GroundOther}
 
+// The grounds a service provider contests an order on (the convention's
+// articles 25 to 27 leave the order's form to domestic law; these are the
+// objections providers raise in practice, as in the EU e-Evidence
+// Regulation's article 10(5) and 16).
+const (
+	// GroundUnclear: the order is incomplete or unclear: the provider cannot
+	// tell what is asked, of whom, or over which period.
+	GroundUnclear Ground = "Unclear"
+	// GroundOverbroad: the order asks for more than the offence or the
+	// period justifies.
+	GroundOverbroad Ground = "Overbroad"
+	// GroundImproper: the order was not issued or validated by a competent
+	// authority, or is not a provider's to answer (it does not hold the data).
+	GroundImproper Ground = "Improper"
+	// GroundConflictOfLaws: complying would breach the law of another State
+	// that governs the data or the provider.
+	GroundConflictOfLaws Ground = "ConflictOfLaws"
+)
+
+// ContestGrounds lists the grounds a provider contests on; GroundOther is one
+// of them too.
+var ContestGrounds = []Ground{GroundUnclear, GroundOverbroad, GroundImproper, GroundConflictOfLaws, GroundOther}
+
 // MaxReasonBytes bounds a transition's reason: a few paragraphs for people. It
 // is not the place for evidence, which travels through the vault.
 const MaxReasonBytes = 4096
@@ -278,15 +301,19 @@ func (t Transition) Check() error {
 	if what, ok := needsReason[t.Action]; ok && strings.TrimSpace(t.Reason) == "" {
 		return fmt.Errorf("reason: required for %s (%s)", t.Action, what)
 	}
-	if t.Action == Refuse && len(t.Grounds) == 0 {
-		return fmt.Errorf("grounds: a refusal states at least one ground, of %s", joinGrounds())
+	allowed, what := Grounds, "a refusal"
+	if t.Action == Contest {
+		allowed, what = ContestGrounds, "a contest"
 	}
-	if t.Action != Refuse && len(t.Grounds) > 0 {
-		return fmt.Errorf("grounds: only a refusal has grounds, not %s", t.Action)
+	switch {
+	case (t.Action == Refuse || t.Action == Contest) && len(t.Grounds) == 0:
+		return fmt.Errorf("grounds: %s states at least one ground, of %s", what, joinGroundsOf(allowed))
+	case t.Action != Refuse && t.Action != Contest && len(t.Grounds) > 0:
+		return fmt.Errorf("grounds: only a refusal or a contest has grounds, not %s", t.Action)
 	}
 	for i, g := range t.Grounds {
-		if !slices.Contains(Grounds, g) {
-			return fmt.Errorf("grounds[%d]: %s", i, notOneOf(string(g), joinGrounds()))
+		if !slices.Contains(allowed, g) {
+			return fmt.Errorf("grounds[%d]: %s", i, notOneOf(string(g), joinGroundsOf(allowed)))
 		}
 		if slices.Index(t.Grounds, g) != i {
 			return fmt.Errorf("grounds[%d]: %s is given twice", i, g)
@@ -363,9 +390,9 @@ func joinStates(states []State) string {
 	return strings.Join(s, ", ")
 }
 
-func joinGrounds() string {
-	s := make([]string, len(Grounds))
-	for i, g := range Grounds {
+func joinGroundsOf(grounds []Ground) string {
+	s := make([]string, len(grounds))
+	for i, g := range grounds {
 		s[i] = string(g)
 	}
 	return strings.Join(s, ", ")

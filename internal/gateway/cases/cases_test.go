@@ -35,8 +35,11 @@ func historyTo(t *testing.T, s State) History {
 }
 
 func groundsFor(a Action) []Ground {
-	if a == Refuse {
+	switch a {
+	case Refuse:
 		return []Ground{GroundDualCriminality}
+	case Contest:
+		return []Ground{GroundOverbroad}
 	}
 	return nil
 }
@@ -100,13 +103,17 @@ func TestNextRefusals(t *testing.T) {
 		{"unknown action", received, "Approve", Requested, "x", nil, false, `action: the 7-byte value is not one of`},
 		{"the sender acknowledges", received, Acknowledge, Requester, "", nil, false, "only the requested side may Acknowledge"},
 		{"the requested side withdraws", received, Withdraw, Requested, "x", nil, false, "only the requester side may Withdraw"},
-		{"a State contests", received, Contest, Requested, "overbroad", nil, false, "only a service provider contests"},
+		{"a State contests", received, Contest, Requested, "overbroad", []Ground{GroundOverbroad}, false, "only a service provider contests"},
+		{"contest without grounds", received, Contest, Requested, "too wide", nil, true, "grounds: a contest states at least one ground, of Unclear, Overbroad, Improper, ConflictOfLaws, Other"},
+		{"contest on a refusal's ground", received, Contest, Requested, "sovereign", []Ground{GroundSovereignty}, true, "grounds[0]: the 18-byte value is not one of Unclear, Overbroad, Improper, ConflictOfLaws, Other"},
+		{"refusal on a contest's ground", received, Refuse, Requested, "unclear", []Ground{GroundUnclear}, false, "grounds[0]: the 7-byte value is not one of NotInAccordanceWithArticle40"},
+		{"contest without reason", received, Contest, Requested, "", []Ground{GroundUnclear}, true, "reason: required for Contest (why the request is contested)"},
 		{"a provider refuses", received, Refuse, Requested, "no", []Ground{GroundOther}, true, "does not refuse"},
 		{"refusal without grounds", received, Refuse, Requested, "no", nil, false, "grounds: a refusal states at least one ground"},
 		{"refusal without reason", received, Refuse, Requested, " ", []Ground{GroundOther}, false, "reason: required for Refuse"},
 		{"unknown ground", received, Refuse, Requested, "no", []Ground{"Whim"}, false, `grounds[0]: the 4-byte value is not one of`},
 		{"ground twice", received, Refuse, Requested, "no", []Ground{GroundOther, GroundOther}, false, "grounds[1]: Other is given twice"},
-		{"grounds on an execution", historyTo(t, InProgress), Execute, Requested, "", []Ground{GroundOther}, false, "only a refusal has grounds"},
+		{"grounds on an execution", historyTo(t, InProgress), Execute, Requested, "", []Ground{GroundOther}, false, "only a refusal or a contest has grounds, not Execute"},
 		{"clarification without question", received, RequestClarification, Requested, "", nil, false, "reason: required for RequestClarification (the question for the sender)"},
 		{"partial without reason", historyTo(t, InProgress), ExecutePartially, Requested, "", nil, false, "reason: required for ExecutePartially"},
 		{"a terminal escape in the reason", received, RequestClarification, Requested, "which\x1b[2J one", nil, false, "reason: a control or direction-override character (U+001B) at byte 5"},

@@ -160,7 +160,7 @@ func (c *Client) Statistics(ctx context.Context, from, to time.Time, csv bool) (
 }
 
 var (
-	peerCode  = regexp.MustCompile(`^[A-Z]{2}$`)
+	peerCode  = regexp.MustCompile(`^([A-Z]{2}|[a-z0-9][-a-z0-9]{1,61}[a-z0-9])$`)
 	requestID = regexp.MustCompile(`^rq-[0-9a-f]{32}$`)
 )
 
@@ -170,7 +170,7 @@ func casePath(target string) (string, error) {
 	// Exact names, so that a target cannot carry a query, an escape or a dot
 	// segment into the path ("inbound/../rq-…" has a two-byte peer too).
 	if len(parts) != 3 || (parts[0] != "inbound" && parts[0] != "outbound") || !peerCode.MatchString(parts[1]) || !requestID.MatchString(parts[2]) {
-		return "", fmt.Errorf("%q: a request is named inbound|outbound/<peer country>/<request id>, e.g. inbound/FR/rq-0123…", target)
+		return "", fmt.Errorf("%q: a request is named inbound|outbound/<peer country or provider>/<request id>, e.g. inbound/FR/rq-0123…", target)
 	}
 	return wire.PathCases + "/" + target, nil
 }

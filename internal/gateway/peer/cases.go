@@ -28,7 +28,7 @@ func (c *Client) Act(ctx context.Context, peerRequestID string, action wire.Case
 	}
 	var u wire.CaseUpdate
 	if err := json.Unmarshal(answer, &u); err != nil || u.Update == "" {
-		return "", fmt.Errorf("peer %s answered %d with a body that is not a status update", c.Country, status)
+		return "", fmt.Errorf("peer %s answered %d with a body that is not a status update", c.Party, status)
 	}
 	return u.Update, nil
 }
@@ -45,7 +45,7 @@ func (c *Client) RequestState(ctx context.Context, peerRequestID string) (*wire.
 	}
 	var rs wire.RequestState
 	if err := json.Unmarshal(answer, &rs); err != nil {
-		return nil, fmt.Errorf("peer %s answered a request state that does not decode: %w", c.Country, err)
+		return nil, fmt.Errorf("peer %s answered a request state that does not decode: %w", c.Party, err)
 	}
 	return &rs, nil
 }
@@ -108,7 +108,7 @@ func (c *Client) JointItems(ctx context.Context, caseID string) (*wire.JointItem
 	}
 	var items wire.JointItems
 	if err := json.Unmarshal(answer, &items); err != nil {
-		return nil, fmt.Errorf("peer %s answered a list that does not decode: %w", c.Country, err)
+		return nil, fmt.Errorf("peer %s answered a list that does not decode: %w", c.Party, err)
 	}
 	return &items, nil
 }

@@ -35,8 +35,8 @@ const TrustBundleMaxAge = 10 * time.Minute
 
 // Client calls one peer gateway with one channel's client certificate.
 type Client struct {
-	// Country is the peer State.
-	Country string
+	// Party is the peer: a State's alpha-2 code or a service provider's identifier.
+	Party string
 	// Self is this State; a receipt must name it as the sender. Empty skips the check
 	// (a probe sends nothing).
 	Self string
@@ -58,8 +58,9 @@ type Options struct {
 	KeepAlive bool
 }
 
-// New returns a client for the peer gateway at endpoint.
-func New(country, endpoint, serverName string, cert tls.Certificate, roots *x509.CertPool, opts Options) (*Client, error) {
+// New returns a client for the gateway of party (a State's alpha-2 code or a
+// service provider's identifier) at endpoint.
+func New(party, endpoint, serverName string, cert tls.Certificate, roots *x509.CertPool, opts Options) (*Client, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("peer endpoint %q must be an https URL with a host and no credentials, query or fragment", endpoint)
@@ -87,7 +88,7 @@ func New(country, endpoint, serverName string, cert tls.Certificate, roots *x509
 		ForceAttemptHTTP2:     false,
 	}
 	return &Client{
-		Country: country, ServerName: serverName, Roots: roots,
+		Party: party, ServerName: serverName, Roots: roots,
 		base: u, http: &http.Client{Transport: tr, Timeout: opts.Timeout,
 			// A peer's redirect is never followed: it could send the request in clear,
 			// or make this gateway call an address of the peer's choosing.
@@ -146,7 +147,7 @@ func (c *Client) Submit(ctx context.Context, canonical []byte, reference, reques
 	}
 	var acc wire.Accepted
 	if err := json.Unmarshal(body, &acc); err != nil {
-		return nil, fmt.Errorf("peer %s answered %d with a body that is not an acceptance: %w", c.Country, status, err)
+		return nil, fmt.Errorf("peer %s answered %d with a body that is not an acceptance: %w", c.Party, status, err)
 	}
 	rc, _, err := receipt.Verify(acc.Receipt, c.Roots, c.ServerName, now())
 	if err != nil {
@@ -156,8 +157,8 @@ func (c *Client) Submit(ctx context.Context, canonical []byte, reference, reques
 	if want := "sha256:" + hex.EncodeToString(sum[:]); rc.Digest != want {
 		return nil, fmt.Errorf("%w: the receipt is for digest %s, not for the request sent (%s)", ErrReceiptInvalid, rc.Digest, want)
 	}
-	if rc.To != c.Country {
-		return nil, fmt.Errorf("%w: the receipt is from %q, not from the channel's peer %s", ErrReceiptInvalid, rc.To, c.Country)
+	if rc.To != c.Party {
+		return nil, fmt.Errorf("%w: the receipt is from %q, not from the channel's peer %s", ErrReceiptInvalid, rc.To, c.Party)
 	}
 	if c.Self != "" && rc.From != c.Self {
 		return nil, fmt.Errorf("%w: the receipt names %q as the sender, not %s", ErrReceiptInvalid, rc.From, c.Self)
@@ -221,7 +222,7 @@ func (c *Client) Probe(ctx context.Context, now time.Time) (*Probed, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("the peer answered %d to GET %s: %w", resp.StatusCode, wire.PathTrustBundle, refusal(resp.StatusCode, body))
 	}
-	bundle, cas, err := receipt.VerifyTrustBundle(strings.TrimSpace(string(body)), c.Roots, c.Country, c.ServerName, now, TrustBundleMaxAge)
+	bundle, cas, err := receipt.VerifyTrustBundle(strings.TrimSpace(string(body)), c.Roots, c.Party, c.ServerName, now, TrustBundleMaxAge)
 	if err != nil {
 		return nil, fmt.Errorf("the peer's signed trust bundle does not verify: %w", err)
 	}

@@ -190,10 +190,10 @@ func checkReceipt(r Receipt) error {
 	if err := checkText("type", r.Type, maxTypeBytes, true); err != nil {
 		return err
 	}
-	if err := checkCountry("from", r.From); err != nil {
+	if err := CheckParty("from", r.From); err != nil {
 		return err
 	}
-	if err := checkCountry("to", r.To); err != nil {
+	if err := CheckParty("to", r.To); err != nil {
 		return err
 	}
 	if want := r.From + "-" + r.To; r.Channel != want {
@@ -288,10 +288,39 @@ func checkText(field, s string, maxBytes int, required bool) error {
 // checkCountry accepts the shape of an ISO 3166-1 alpha-2 code; the API's
 // schema holds the list of assigned codes.
 func checkCountry(field, c string) error {
-	if len(c) == 2 && 'A' <= c[0] && c[0] <= 'Z' && 'A' <= c[1] && c[1] <= 'Z' {
+	if IsCountry(c) {
 		return nil
 	}
 	return fmt.Errorf("%s: %q is not an ISO 3166-1 alpha-2 code (two capital letters, e.g. \"KE\")", field, truncate(c))
+}
+
+// IsCountry reports whether p has the shape of an ISO 3166-1 alpha-2 code.
+func IsCountry(p string) bool {
+	return len(p) == 2 && 'A' <= p[0] && p[0] <= 'Z' && 'A' <= p[1] && p[1] <= 'Z'
+}
+
+// IsProvider reports whether p has the shape of a service provider's
+// identifier: a lower-case DNS label of 3 to 63 characters. The two shapes
+// never overlap, so a provider cannot pass for a State.
+func IsProvider(p string) bool {
+	if len(p) < 3 || len(p) > 63 || p[0] == '-' || p[len(p)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckParty accepts a party to a request: a State by its alpha-2 code or a
+// service provider by its identifier.
+func CheckParty(field, p string) error {
+	if IsCountry(p) || IsProvider(p) {
+		return nil
+	}
+	return fmt.Errorf("%s: %q is neither an ISO 3166-1 alpha-2 code (two capital letters, e.g. \"KE\") nor a service provider's identifier (a lower-case DNS label of 3 to 63 characters, e.g. \"example-mail\")", field, truncate(p))
 }
 
 // Peek decodes a receipt's payload without verifying its signature or chain. It is

@@ -13,10 +13,15 @@ import (
 // TrustBundle is what a gateway publishes at GET /v1/trust-bundle: its
 // State's current trust bundle, signed with the gateway's serving key, so
 // that a peer which already trusts the old CA learns the new one during a CA
-// key replacement.
+// key replacement. A service provider's gateway publishes its own, naming the
+// State it is established in and its identifier.
 type TrustBundle struct {
-	// Country is the publishing State, ISO 3166-1 alpha-2.
+	// Country is the publishing State, ISO 3166-1 alpha-2; for a service
+	// provider, the State it is established in.
 	Country string `json:"country"`
+	// Provider is the publishing service provider's identifier; empty for a
+	// State.
+	Provider string `json:"provider,omitempty"`
 	// Bundle is PEM: one or more CA certificates and nothing else.
 	Bundle string `json:"bundle"`
 	// Issued is when the bundle was signed; verifiers refuse old ones.
@@ -40,6 +45,9 @@ func (s *Signer) SignTrustBundle(b TrustBundle) (string, error) {
 	if err := checkCountry("country", b.Country); err != nil {
 		return "", fmt.Errorf("trust bundle: %w", err)
 	}
+	if b.Provider != "" && !IsProvider(b.Provider) {
+		return "", fmt.Errorf("trust bundle: provider: %q is not a service provider's identifier (a lower-case DNS label of 3 to 63 characters)", truncate(b.Provider))
+	}
 	if b.Issued.IsZero() {
 		return "", errors.New("trust bundle: issued: is missing")
 	}
@@ -59,14 +67,15 @@ func (s *Signer) SignTrustBundle(b TrustBundle) (string, error) {
 
 // VerifyTrustBundle verifies a signed trust bundle with roots (the CAs the
 // channel already trusts) exactly as Verify does a receipt, but for type
-// TypeTrustBundle. It then checks that the bundle is expectedCountry's, that
+// TypeTrustBundle. It then checks that the bundle is expectedParty's (a
+// State's alpha-2 code, or a service provider's identifier), that
 // it was issued no more than maxAge before now (an older one may be a
 // replay that would undo a key replacement) and not more than a few minutes
 // after, and that every certificate in it is a CA certificate (basic
 // constraints CA, keyCertSign) valid at now. It returns the bundle and its
 // certificates, in the bundle's order.
-func VerifyTrustBundle(compact string, roots *x509.CertPool, expectedCountry string, expectedServerName string, now time.Time, maxAge time.Duration) (*TrustBundle, []*x509.Certificate, error) {
-	if err := checkCountry("expected country", expectedCountry); err != nil {
+func VerifyTrustBundle(compact string, roots *x509.CertPool, expectedParty string, expectedServerName string, now time.Time, maxAge time.Duration) (*TrustBundle, []*x509.Certificate, error) {
+	if err := CheckParty("expected party", expectedParty); err != nil {
 		return nil, nil, fmt.Errorf("trust bundle: %w", err)
 	}
 	if maxAge <= 0 {
@@ -80,8 +89,13 @@ func VerifyTrustBundle(compact string, roots *x509.CertPool, expectedCountry str
 	if err := decodeStrict(payload, &b); err != nil {
 		return nil, nil, fmt.Errorf("trust bundle payload: %w", err)
 	}
-	if b.Country != expectedCountry {
-		return nil, nil, fmt.Errorf("trust bundle: country is %q, expected %q", truncate(b.Country), expectedCountry)
+	switch {
+	case IsCountry(expectedParty) && b.Provider != "":
+		return nil, nil, fmt.Errorf("trust bundle: published by the service provider %q, expected the State %s", truncate(b.Provider), expectedParty)
+	case IsCountry(expectedParty) && b.Country != expectedParty:
+		return nil, nil, fmt.Errorf("trust bundle: country is %q, expected %q", truncate(b.Country), expectedParty)
+	case IsProvider(expectedParty) && b.Provider != expectedParty:
+		return nil, nil, fmt.Errorf("trust bundle: provider is %q, expected %q", truncate(b.Provider), expectedParty)
 	}
 	switch {
 	case b.Issued.IsZero():

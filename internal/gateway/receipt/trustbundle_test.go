@@ -81,7 +81,7 @@ func TestVerifyTrustBundleRefuses(t *testing.T) {
 			want: "after now"},
 		{name: "no issue time", compact: sign(with(func(b *TrustBundle) { b.Issued = time.Time{} })), want: "issued: is missing"},
 		{name: "another State's bundle", compact: sign(good), expectedCountry: "FR", want: `country is "VN", expected "FR"`},
-		{name: "expected country that is not one", compact: sign(good), expectedCountry: "France", want: "not an ISO 3166-1 alpha-2 code"},
+		{name: "expected country that is not one", compact: sign(good), expectedCountry: "France", want: `"France" is neither an ISO 3166-1 alpha-2 code`},
 		{name: "non-positive maximum age", compact: sign(good), maxAge: -time.Second, want: "is not positive"},
 		{name: "a serving certificate in the bundle", compact: sign(with(func(b *TrustBundle) { b.Bundle = pemOf(ca.cert, leaf) })),
 			want: "certificate 1 \"CN=gateway.vn.example\""},

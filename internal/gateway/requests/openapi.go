@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"slices"
 
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
 )
@@ -113,10 +114,15 @@ func buildOpenAPI(c *catalogue) ([]byte, error) {
 	for _, g := range cases.Grounds {
 		groundNames = append(groundNames, string(g))
 	}
+	for _, g := range cases.ContestGrounds {
+		if !slices.Contains(groundNames, any(string(g))) {
+			groundNames = append(groundNames, string(g))
+		}
+	}
 	jointCaseParam := pathParam("case", "The joint investigation's case id.", object{{"type", "string"}, {"pattern", "^[A-Z0-9][A-Z0-9-]{1,62}[A-Z0-9]$"}})
 	caseParams := []any{
 		pathParam("direction", "inbound: a request a peer sent this State; outbound: one this State sent.", object{{"type", "string"}, {"enum", []string{"inbound", "outbound"}}}),
-		pathParam("peer", "The peer's country.", object{{"type", "string"}, {"pattern", "^[A-Z]{2}$"}}),
+		pathParam("peer", "The peer: a State's country code, or a service provider's identifier.", object{{"$ref", SchemaBaseURL + commonFile + "#/$defs/party"}}),
 		pathParam("id", "This gateway's id of the request.", ref("RequestId")),
 	}
 
@@ -215,7 +221,7 @@ func buildOpenAPI(c *catalogue) ([]byte, error) {
 				{"to", ref("State")},
 				{"time", object{{"type", "string"}, {"format", "date-time"}, {"maxLength", 35}}},
 				{"reason", object{{"description", "Why, for people: required for a refusal, a partial execution, a question, an answer, a contest and a withdrawal."}, {"type", "string"}, {"maxLength", 4096}}},
-				{"grounds", object{{"description", "A refusal's grounds (article 40)."}, {"type", "array"}, {"minItems", 1}, {"uniqueItems", true}, {"items", object{{"type", "string"}, {"enum", groundNames}}}}},
+				{"grounds", object{{"description", "A refusal's grounds (article 40), or a service provider's contest's (Unclear, Overbroad, Improper, ConflictOfLaws, Other)."}, {"type", "array"}, {"minItems", 1}, {"uniqueItems", true}, {"items", object{{"type", "string"}, {"enum", groundNames}}}}},
 			}},
 		}},
 		member{"CaseAction", object{
@@ -245,7 +251,7 @@ func buildOpenAPI(c *catalogue) ([]byte, error) {
 			{"required", []string{"direction", "peer", "requestId", "type", "reference", "received", "state", "due", "overdue"}},
 			{"properties", object{
 				{"direction", object{{"type", "string"}, {"enum", []string{"inbound", "outbound"}}}},
-				{"peer", object{{"$ref", SchemaBaseURL + commonFile + "#/$defs/country"}}},
+				{"peer", object{{"$ref", SchemaBaseURL + commonFile + "#/$defs/party"}}},
 				{"requestId", ref("RequestId")},
 				{"peerRequestId", ref("RequestId")},
 				{"type", object{{"type", "string"}, {"enum", typeNames}}},
@@ -294,7 +300,7 @@ func buildOpenAPI(c *catalogue) ([]byte, error) {
 			{"type", "object"},
 			{"required", []string{"country", "from", "to", "generated", "totals", "counts", "responseTimes"}},
 			{"properties", object{
-				{"country", object{{"$ref", SchemaBaseURL + commonFile + "#/$defs/country"}}},
+				{"country", object{{"$ref", SchemaBaseURL + commonFile + "#/$defs/party"}, {"description", "The reporting State (a service provider's gateway: the provider)."}}},
 				{"from", object{{"type", "string"}, {"format", "date-time"}}},
 				{"to", object{{"type", "string"}, {"format", "date-time"}}},
 				{"generated", object{{"type", "string"}, {"format", "date-time"}}},
@@ -309,7 +315,8 @@ func buildOpenAPI(c *catalogue) ([]byte, error) {
 			{"type", "object"}, {"additionalProperties", false},
 			{"required", []string{"country", "bundle", "issued"}},
 			{"properties", object{
-				{"country", object{{"$ref", SchemaBaseURL + commonFile + "#/$defs/country"}, {"description", "The publishing State."}}},
+				{"country", object{{"$ref", SchemaBaseURL + commonFile + "#/$defs/country"}, {"description", "The publishing State; a service provider's: the State it is established in."}}},
+				{"provider", object{{"$ref", SchemaBaseURL + commonFile + "#/$defs/party"}, {"description", "The publishing service provider's identifier; absent for a State."}}},
 				{"bundle", object{{"description", "The CA certificates, PEM-encoded, concatenated."}, {"type", "string"}, {"maxLength", 262144}}},
 				{"issued", object{{"description", "When the bundle was issued (RFC 3339); a peer ignores a bundle older than the one it has."}, {"type", "string"}, {"format", "date-time"}, {"maxLength", 35}}},
 			}},

@@ -107,6 +107,9 @@ const (
 	// ReasonUpdateInvalid (400 to a pushing peer, 502 to an officer): a status
 	// update did not verify or does not follow the updates held.
 	ReasonUpdateInvalid = "UpdateInvalid"
+	// ReasonProviderMode: a service provider's gateway answers the authorities'
+	// orders; it sends none, and receives only the orders a provider receives.
+	ReasonProviderMode = "ProviderMode"
 )
 
 // RequestState is the answer to GET /v1/requests/{id}.
