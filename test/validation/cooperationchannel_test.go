@@ -125,7 +125,42 @@ var _ = Describe("CooperationChannel validation by the API server", func() {
 		Entry("a trust bundle over 64 KiB", func(cc *v1.CooperationChannel) {
 			cc.Spec.Peer.TrustBundle.PEM = peerPEM + strings.Repeat("A", 70000)
 		}, "spec.peer.trustBundle.pem", "Too long"),
+		Entry("neither a country nor a provider", func(cc *v1.CooperationChannel) { cc.Spec.Peer.Country = "" },
+			"spec.peer", "peer needs exactly one of country (a State) or provider (a service provider)"),
+		Entry("both a country and a provider", func(cc *v1.CooperationChannel) { cc.Spec.Peer.Provider = "hopthu-mail" },
+			"spec.peer", "peer needs exactly one of country (a State) or provider (a service provider)"),
+		Entry("a provider identifier in capitals", func(cc *v1.CooperationChannel) { cc.Spec.Peer.Country, cc.Spec.Peer.Provider = "", "HopThu" },
+			"spec.peer.provider", "must be a lower-case DNS label of 3 to 63 characters"),
+		Entry("a provider identifier as short as a country code", func(cc *v1.CooperationChannel) { cc.Spec.Peer.Country, cc.Spec.Peer.Provider = "", "fr" },
+			"spec.peer.provider", "at least 3 chars long"),
+		Entry("an assistance request sent to a service provider", func(cc *v1.CooperationChannel) {
+			cc.Spec.Peer.Country, cc.Spec.Peer.Provider = "", "hopthu-mail"
+			cc.Spec.RequestTypes = []v1.RequestType{v1.RequestPreservation, v1.RequestMutualLegalAssistance}
+		}, "spec", "requestTypes: a channel to a service provider carries only Preservation, TrafficDataDisclosure, StoredDataAccess, SubscriberInformation and ContentRemoval"),
 	)
+
+	It("accepts a channel to a service provider and keeps it one", func() {
+		ctx := context.Background()
+		cc := validChannel("to-hopthu-mail")
+		cc.Spec.Peer.Country, cc.Spec.Peer.Provider = "", "hopthu-mail"
+		cc.Spec.RequestTypes = []v1.RequestType{v1.RequestPreservation, v1.RequestSubscriberInformation, v1.RequestContentRemoval}
+		Expect(k8sClient.Create(ctx, cc)).To(Succeed())
+		Expect(cc.Spec.Peer.Party()).To(Equal("hopthu-mail"))
+
+		By("refusing to turn it into a channel to a State")
+		turned := cc.DeepCopy()
+		turned.Spec.Peer.Provider, turned.Spec.Peer.Country = "", "FR"
+		err := k8sClient.Update(ctx, turned)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("a channel to a State cannot become a channel to a service provider, nor the reverse"))
+
+		By("refusing another provider")
+		other := cc.DeepCopy()
+		other.Spec.Peer.Provider = "other-mail"
+		err = k8sClient.Update(ctx, other)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("peer.provider is immutable"))
+	})
 
 	It("rejects an empty trust bundle written out by hand", func() {
 		cc := validChannel("empty-trust")

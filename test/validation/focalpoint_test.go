@@ -158,6 +158,42 @@ var _ = Describe("FocalPoint validation by the API server", func() {
 		Expect(stored.Spec.Country).To(Equal(v1.CountryCode("VN")))
 	})
 
+	It("makes a FocalPoint a service provider's endpoint, for good", func() {
+		ctx := context.Background()
+		fp := validFocalPoint("provider")
+		fp.Spec.ServiceProvider = &v1.ServiceProviderSpec{ID: "hopthu-mail", Name: "Hộp Thư Mail JSC"}
+		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
+		Expect(fp.Spec.Party()).To(Equal("hopthu-mail"))
+
+		By("refusing to drop it")
+		dropped := fp.DeepCopy()
+		dropped.Spec.ServiceProvider = nil
+		err := k8sClient.Update(ctx, dropped)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("serviceProvider cannot be added or removed after creation"))
+
+		By("refusing another identifier")
+		renamed := fp.DeepCopy()
+		renamed.Spec.ServiceProvider.ID = "other-mail"
+		err = k8sClient.Update(ctx, renamed)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("serviceProvider.id is immutable"))
+
+		By("refusing to add it to a State's point of contact")
+		state := validFocalPoint("state-then-provider")
+		Expect(k8sClient.Create(ctx, state)).To(Succeed())
+		state.Spec.ServiceProvider = &v1.ServiceProviderSpec{ID: "late-mail", Name: "Late"}
+		err = k8sClient.Update(ctx, state)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("serviceProvider cannot be added or removed after creation"))
+
+		By("naming the field of a malformed identifier")
+		err = create(func(fp *v1.FocalPoint) { fp.Spec.ServiceProvider = &v1.ServiceProviderSpec{ID: "-mail", Name: "x"} })
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("spec.serviceProvider.id"))
+		Expect(err.Error()).To(ContainSubstring("must be a lower-case DNS label"))
+	})
+
 	It("lists every rule violated at once, so one round trip fixes them all", func() {
 		err := create(func(fp *v1.FocalPoint) {
 			fp.Spec.Country = "ZZ"
