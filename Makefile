@@ -130,7 +130,7 @@ test: k8s-binaries versitygw ## Run unit tests, envtest suites (real kube-apiser
 
 .PHONY: test-s3
 test-s3: versitygw ## Run the vault's S3 Object Lock suite against the pinned Versity S3 Gateway, or against the store in VAULT_S3_ENDPOINT (see README).
-	VERSITYGW=$(VERSITYGW) go test $(GO_TEST_FLAGS) ./internal/vault/ -run 'S3' -v -timeout 20m
+	VERSITYGW=$(VERSITYGW) go test $(GO_TEST_FLAGS) ./internal/vault/... -run 'S3' -v -timeout 20m
 
 .PHONY: chart-test
 chart-test: k8s-binaries helm promtool ## Lint the Helm charts, render them with several value sets and dry-run every object against a real kube-apiserver; bad values must fail; promtool checks and unit-tests the PrometheusRule.

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -111,3 +112,21 @@ func VerifyCheckpointOffline(dir string, signed []byte, verifierKey string) (Che
 }
 
 func b64(h []byte) string { return base64.StdEncoding.EncodeToString(h) }
+
+// VerifyCheckpointS3 is VerifyCheckpointOffline for a vault kept in an S3
+// bucket: the log is read from the bucket's custody segments.
+func VerifyCheckpointS3(ctx context.Context, s *S3Store, signed []byte, verifierKey string) (CheckpointCheck, error) {
+	c, err := OpenCheckpoint(signed, verifierKey)
+	if err != nil {
+		return CheckpointCheck{}, err
+	}
+	log, _, err := s.CustodyLog(ctx, 0)
+	if err != nil {
+		return CheckpointCheck{}, fmt.Errorf("verify: %w", err)
+	}
+	entries, findings, err := checkLog(bytes.NewReader(log), c)
+	if err != nil {
+		return CheckpointCheck{}, fmt.Errorf("verify: %w", err)
+	}
+	return CheckpointCheck{Checkpoint: c, Entries: entries, Findings: findings}, nil
+}

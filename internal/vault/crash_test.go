@@ -22,6 +22,8 @@ import (
 	"context"
 
 	"github.com/go-logr/logr"
+
+	"github.com/cybercoop/cybercoop-operator/internal/vault/s3test"
 )
 
 // crashChildEnv switches the test binary into a vault server process for
@@ -34,7 +36,7 @@ func TestMain(m *testing.M) {
 		return
 	}
 	code := m.Run()
-	stopVersity()
+	s3test.Stop()
 	os.Exit(code)
 }
 

@@ -3,7 +3,9 @@ package vault
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -102,8 +104,8 @@ func TestS3IngestReadHoldRelease(t *testing.T) {
 	}
 
 	st := v.Status()
-	if st.Storage == nil || st.Storage.Backend != "s3" || st.Storage.Bucket != tg.bucket || st.Storage.LockMode != "COMPLIANCE" {
-		t.Fatalf("status storage = %+v, want backend s3, bucket %s, lock mode COMPLIANCE", st.Storage, tg.bucket)
+	if st.Storage == nil || st.Storage.Backend != "s3" || st.Storage.Bucket != tg.Bucket || st.Storage.LockMode != "COMPLIANCE" {
+		t.Fatalf("status storage = %+v, want backend s3, bucket %s, lock mode COMPLIANCE", st.Storage, tg.Bucket)
 	}
 }
 
@@ -201,7 +203,7 @@ func TestS3ExpiryAfterRetention(t *testing.T) {
 			return err
 		}
 		if len(versions)+len(markers) > 0 {
-			return errors.New(itoa(uint64(len(versions))) + " version(s) left")
+			return fmt.Errorf("%d version(s) left", len(versions))
 		}
 		return nil
 	})
@@ -395,11 +397,11 @@ func hasFinding(rep Report, substr string) bool {
 // refuse to serve, saying why and naming no credential.
 func TestS3BucketWithoutLockRefused(t *testing.T) {
 	tg := s3TestTarget(t)
-	if tg.unlockedBucket == "" {
+	if tg.UnlockedBucket == "" {
 		t.Skip("VAULT_S3_UNLOCKED_BUCKET names no bucket without Object Lock")
 	}
 	cfg := tg.config(t)
-	cfg.Bucket = tg.unlockedBucket
+	cfg.Bucket = tg.UnlockedBucket
 	v, err := Open(Config{Dir: t.TempDir(), Keyring: testKeyring(t, 1), Clock: wallClock(), Grants: allGranted(), Policy: testPolicy,
 		Store: tg.store(t, cfg), Signer: testSigner(t)})
 	if err != nil {
@@ -407,10 +409,10 @@ func TestS3BucketWithoutLockRefused(t *testing.T) {
 	}
 	defer v.Close()
 	st := v.Status()
-	if !st.StorageFault || !strings.Contains(st.Fault, "Object Lock") || !strings.Contains(st.Fault, tg.unlockedBucket) {
+	if !st.StorageFault || !strings.Contains(st.Fault, "Object Lock") || !strings.Contains(st.Fault, tg.UnlockedBucket) {
 		t.Fatalf("status fault %q (storage fault %v), want the bucket named and Object Lock missing", st.Fault, st.StorageFault)
 	}
-	if strings.Contains(st.Fault, tg.secretKey) || strings.Contains(st.Fault, tg.accessKey) {
+	if strings.Contains(st.Fault, tg.SecretAccessKey) || strings.Contains(st.Fault, tg.AccessKeyID) {
 		t.Fatal("the fault names the credentials")
 	}
 	if _, err := v.Ingest(context.Background(), testActor, s3Metadata(time.Now(), time.Minute), bytes.NewReader([]byte("x")), NoExpectation); !errors.Is(err, ErrUnavailable) {
@@ -426,7 +428,7 @@ func TestS3BucketWithoutLockRefused(t *testing.T) {
 func TestS3BadCredentialsNotLeaked(t *testing.T) {
 	tg := s3TestTarget(t)
 	cfg := tg.config(t)
-	cfg.SecretAccessKey = "wrong-" + randomSecret()
+	cfg.SecretAccessKey = "wrong-" + hex.EncodeToString(randomBytes(99, 20))
 	v, err := Open(Config{Dir: t.TempDir(), Keyring: testKeyring(t, 1), Clock: wallClock(), Grants: allGranted(), Policy: testPolicy,
 		Store: tg.store(t, cfg), Signer: testSigner(t)})
 	if err != nil {

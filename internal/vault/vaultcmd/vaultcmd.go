@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -37,6 +38,7 @@ type serveOptions struct {
 	minRetention   time.Duration
 	holdByDefault  bool
 	limits         vault.Limits
+	s3             s3Options
 	// grants holds each role's --<role flag> values, taken whole.
 	grants map[vault.Role]*[]string
 }
@@ -98,6 +100,7 @@ See docs/vault.md.`,
 	f.DurationVar(&o.limits.BodyIdleTimeout, "body-idle-timeout", 30*time.Second, "a request body that sends nothing for this long is cut off")
 	f.Int64Var(&o.limits.MinBodyRate, "min-body-rate", 1024, "slowest request body accepted, in bytes per second averaged over --body-rate-window")
 	f.DurationVar(&o.limits.BodyRateWindow, "body-rate-window", 30*time.Second, "span over which --min-body-rate is measured")
+	o.s3.flags(f)
 	o.grants = map[vault.Role]*[]string{}
 	for _, rf := range roleFlags {
 		values := new([]string)
@@ -145,8 +148,20 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	if o.minRetention <= 0 {
 		return fmt.Errorf("--min-retention %s must be positive", o.minRetention)
 	}
-	v, err := vault.Open(vault.Config{Dir: o.dataDir, Keyring: kr, Hash: alg, Grants: grants, Signer: signer,
-		Policy: vault.Policy{MinRetention: o.minRetention, LegalHoldDefault: o.holdByDefault}, Logger: log})
+	cfg := vault.Config{Dir: o.dataDir, Keyring: kr, Hash: alg, Grants: grants, Signer: signer,
+		Policy: vault.Policy{MinRetention: o.minRetention, LegalHoldDefault: o.holdByDefault}, Logger: log}
+	if o.s3.enabled() {
+		if signer == nil {
+			// The data directory is scratch with S3: a key kept there would be
+			// replaced at the next reschedule, and old checkpoints unverifiable.
+			return errors.New("--s3-bucket needs --signing-key: the data directory holds no lasting state with S3")
+		}
+		if cfg.Store, err = o.s3.store(filepath.Join(o.dataDir, "spool")); err != nil {
+			return err
+		}
+		log.Info("evidence kept in S3 under Object Lock (COMPLIANCE)", "bucket", o.s3.bucket, "endpoint", o.s3.endpoint, "prefix", o.s3.prefix)
+	}
+	v, err := vault.Open(cfg)
 	if err != nil {
 		return err
 	}
@@ -189,6 +204,7 @@ var ErrFindings = errors.New("verification found problems")
 
 func newVerifyCommand() *cobra.Command {
 	var dataDir, keyring, checkpointFile, verifierKey string
+	var s3o s3Options
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Verify a vault data directory offline: custody chain, every object's digest and, given one, a signed checkpoint",
@@ -202,7 +218,14 @@ EvidenceVault's status or saved from GET /v1/checkpoint) and --verifier-key, it 
 the checkpoint's signature, that the log holds at least as many entries as the checkpoint
 commits to, and that its first entries hash to the checkpoint's root: a log rolled back,
 shortened or rewritten since the checkpoint was signed is a finding, even when the data
-directory is consistent in itself. A checkpoint that does not verify is an error.`,
+directory is consistent in itself. A checkpoint that does not verify is an error.
+
+With --s3-bucket (and the other --s3-* flags of the serving vault) instead of --data, it
+verifies a vault kept in S3: the custody log is read from the bucket's segments (their
+first versions), every object is read from the bucket, each object's Object Lock must be
+at least what custody records (COMPLIANCE retention until the object's retention, legal
+hold while held), and the bucket must have Object Lock and versioning enabled. Nothing
+is written to the bucket.`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -225,18 +248,42 @@ directory is consistent in itself. A checkpoint that does not verify is an error
 					return fmt.Errorf("--checkpoint: %w", err)
 				}
 			}
+			if (dataDir == "") == !s3o.enabled() {
+				return errors.New("give exactly one of --data (a data directory) and --s3-bucket (a vault kept in S3)")
+			}
 			kr, err := vault.LoadKeyring(keyring)
 			if err != nil {
 				return fmt.Errorf("--keyring: %w", err)
 			}
-			rep, err := vault.VerifyOffline(cmd.Context(), dataDir, kr, nil)
-			if err != nil {
+			var store *vault.S3Store
+			where := dataDir
+			var rep vault.Report
+			if s3o.enabled() {
+				scratch, err := os.MkdirTemp("", "vault-verify-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(scratch)
+				if store, err = s3o.store(scratch); err != nil {
+					return err
+				}
+				where = "bucket " + s3o.bucket
+				rep, err = vault.VerifyS3(cmd.Context(), store, kr, nil)
+				if err != nil {
+					return err
+				}
+			} else if rep, err = vault.VerifyOffline(cmd.Context(), dataDir, kr, nil); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "verified %d custody entries, %d objects, %d bytes\n", rep.Entries, rep.Objects, rep.Bytes)
 			if signed != nil {
-				chk, err := vault.VerifyCheckpointOffline(dataDir, signed, vkey)
+				var chk vault.CheckpointCheck
+				if store != nil {
+					chk, err = vault.VerifyCheckpointS3(cmd.Context(), store, signed, vkey)
+				} else {
+					chk, err = vault.VerifyCheckpointOffline(dataDir, signed, vkey)
+				}
 				if err != nil {
 					return fmt.Errorf("--checkpoint %s: %w", checkpointFile, err)
 				}
@@ -249,17 +296,17 @@ directory is consistent in itself. A checkpoint that does not verify is an error
 				fmt.Fprintf(out, "FINDING: %s\n", f)
 			}
 			if !rep.OK() {
-				return fmt.Errorf("%w: %d finding(s) in %s", ErrFindings, len(rep.Findings), dataDir)
+				return fmt.Errorf("%w: %d finding(s) in %s", ErrFindings, len(rep.Findings), where)
 			}
 			fmt.Fprintln(out, "OK")
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data", "", "vault data directory to verify (the --data-dir of the serving vault)")
+	cmd.Flags().StringVar(&dataDir, "data", "", "vault data directory to verify (the --data-dir of the serving vault); or give --s3-bucket")
 	cmd.Flags().StringVar(&keyring, "keyring", "", "keyring directory or file holding every key version the objects are sealed under")
 	cmd.Flags().StringVar(&checkpointFile, "checkpoint", "", "file holding a signed checkpoint of this vault kept elsewhere ('-' reads standard input); the log must extend it")
 	cmd.Flags().StringVar(&verifierKey, "verifier-key", "", "the vault's verifier key (name+hash+key) or a file holding it; required with --checkpoint")
-	_ = cmd.MarkFlagRequired("data")
+	s3o.flags(cmd.Flags())
 	_ = cmd.MarkFlagRequired("keyring")
 	return cmd
 }
