@@ -128,6 +128,9 @@ func (c *country) channelTo(ctx context.Context, peer *country, types ...cyberco
 			DataProtection: cybercoopv1alpha1.DataProtectionSpec{LegalBasis: "UNCC art. 40-42; " + c.code + "-" + peer.code + " exchange of letters"},
 		},
 	}
+	if sp := peer.fp.Spec.ServiceProvider; sp != nil {
+		cc.Spec.Peer.Country, cc.Spec.Peer.Provider = "", sp.ID
+	}
 	Expect(k8sClient.Create(ctx, cc)).To(Succeed())
 	return cc
 }

@@ -16,6 +16,7 @@ import (
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	nationalca "github.com/cybercoop/cybercoop-operator/internal/ca"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
@@ -75,7 +76,7 @@ var _ = Describe("Viet Nam and France", Ordered, func() {
 				g.Expect(k8sClient.Get(ctx, key(cc), cc)).To(Succeed())
 				reach := condition(cc.Status.Conditions, cybercoopv1alpha1.ConditionPeerReachable)
 				g.Expect(reach.Status).To(Equal(metav1.ConditionTrue), "%s: %s", reach.Reason, reach.Message)
-				g.Expect(cc.Status.Peer.RoundTripMilliseconds).NotTo(BeNil())
+				g.Expect(cc.Status.Peer.HandshakeRoundTripMilliseconds).NotTo(BeNil())
 				g.Expect(cc.Status.Peer.CertificateNotAfter).NotTo(BeNil())
 				ready := condition(cc.Status.Conditions, cybercoopv1alpha1.ConditionReady)
 				g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), "%s: %s", ready.Reason, ready.Message)
@@ -384,6 +385,101 @@ var _ = Describe("Viet Nam and France", Ordered, func() {
 			g.Expect(got.Status.Parties[0].Fetched).To(HaveValue(BeEquivalentTo(1)))
 			g.Expect(condition(got.Status.Conditions, cybercoopv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 		}).WithTimeout(2 * time.Minute).Should(Succeed())
+	})
+
+	It("lets a service provider contest Viet Nam's order, and Viet Nam sees the contest and narrows the order", func() {
+		sp := newCountry(ctx, "sp", fixtures.HopThuMail)
+		spToVN := sp.channelTo(ctx, vn, cybercoopv1alpha1.RequestPreservation, cybercoopv1alpha1.RequestSubscriberInformation)
+		vnToSP := vn.channelTo(ctx, sp, cybercoopv1alpha1.RequestPreservation, cybercoopv1alpha1.RequestSubscriberInformation)
+		Eventually(func(g Gomega) {
+			var chs gateway.Channels
+			g.Expect(json.Unmarshal(secretData(ctx, g, sp.ns(), sp.fp.Name+"-gateway-channels")["channels.json"], &chs)).To(Succeed())
+			g.Expect(chs.Channels).To(HaveLen(1))
+		}).WithTimeout(time.Minute).Should(Succeed())
+		sp.startGateway(ctx)
+		Expect(sp.gateway.Self()).To(Equal("hopthu-mail"), "the provider's gateway runs in provider mode")
+
+		By("both channels trust and reach the other side: the provider's signed trust bundle names the provider")
+		for _, cc := range []*cybercoopv1alpha1.CooperationChannel{vnToSP, spToVN} {
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(ctx, key(cc), cc)).To(Succeed())
+				ready := condition(cc.Status.Conditions, cybercoopv1alpha1.ConditionReady)
+				g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), "%s/%s: %s: %s", cc.Namespace, cc.Name, ready.Reason, ready.Message)
+			}).WithTimeout(2 * time.Minute).Should(Succeed())
+		}
+
+		By("Viet Nam's officer sends the provider a production order, once Viet Nam's gateway has the channel")
+		ref := "A05-SUB-" + fmt.Sprint(time.Now().UnixNano())
+		var acc wire.Accepted
+		Eventually(func(g Gomega) {
+			status, body, err := call(vn.officer(ctx), "POST", vn.gatewayURL+wire.PathOutbound+vnToSP.Name+"/requests", example("SubscriberInformation", map[string]any{"reference": ref}))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(status).To(Equal(201), "%s", body)
+			g.Expect(json.Unmarshal(body, &acc)).To(Succeed())
+		}).WithTimeout(time.Minute).Should(Succeed())
+		rc, _, err := receipt.Verify(acc.Receipt, sp.trustPool(ctx), sp.gatewayHost(), time.Now())
+		Expect(err).NotTo(HaveOccurred(), "Viet Nam verifies the provider's receipt with its trust in the provider's CA alone")
+		Expect(rc.From).To(Equal("VN"))
+		Expect(rc.To).To(Equal("hopthu-mail"))
+
+		By("the provider refuses nothing: it contests, with grounds")
+		spCase := sp.gatewayURL + wire.PathCases + "/inbound/VN/" + acc.RequestID
+		refuse, _ := json.Marshal(wire.CaseAction{Action: cases.Refuse, Reason: "no", Grounds: []cases.Ground{cases.GroundOther}})
+		status, body, err := call(sp.officer(ctx), "POST", spCase+"/transitions", refuse)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(400), "%s", body)
+		contest, _ := json.Marshal(wire.CaseAction{Action: cases.Contest, Grounds: []cases.Ground{cases.GroundOverbroad},
+			Reason: "The order names every account registered from the address range since 2021; the offence concerns one week."})
+		status, body, err = call(sp.officer(ctx), "POST", spCase+"/transitions", contest)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(201), "%s", body)
+
+		By("Viet Nam's officer sees the contest, from Viet Nam's own vault, and narrows the order")
+		status, body, err = call(vn.officer(ctx), "GET", vn.gatewayURL+wire.PathCases+"?direction=outbound", nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(200), "%s", body)
+		var sent []wire.Case
+		Expect(json.Unmarshal(body, &sent)).To(Succeed())
+		var vnCase *wire.Case
+		for i := range sent {
+			if sent[i].Reference == ref {
+				vnCase = &sent[i]
+			}
+		}
+		Expect(vnCase).NotTo(BeNil(), "Viet Nam's officers list the order they sent")
+		Expect(vnCase.Peer).To(Equal("hopthu-mail"))
+		Expect(vnCase.State).To(Equal(cases.Contested))
+		vnURL := vn.gatewayURL + wire.PathCases + "/outbound/hopthu-mail/" + vnCase.RequestID
+		status, body, err = call(vn.officer(ctx), "GET", vnURL, nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(200), "%s", body)
+		var c wire.Case
+		Expect(json.Unmarshal(body, &c)).To(Succeed())
+		Expect(c.Transitions).To(HaveLen(1))
+		Expect(c.Transitions[0].Grounds).To(Equal([]cases.Ground{cases.GroundOverbroad}))
+		clarify, _ := json.Marshal(wire.CaseAction{Action: cases.Clarify, Reason: "Accounts registered from 2026-11-02 to 2026-11-09 only."})
+		status, body, err = call(vn.officer(ctx), "POST", vnURL+"/transitions", clarify)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(201), "%s", body)
+
+		By("the provider sees the order resume, and executes it; Viet Nam sees it executed")
+		for _, a := range []cases.Action{cases.Start, cases.Execute} {
+			step, _ := json.Marshal(wire.CaseAction{Action: a})
+			status, body, err = call(sp.officer(ctx), "POST", spCase+"/transitions", step)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(status).To(Equal(201), "%s: %s", a, body)
+		}
+		status, body, err = call(vn.officer(ctx), "GET", vnURL, nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(200), "%s", body)
+		Expect(json.Unmarshal(body, &c)).To(Succeed())
+		Expect(c.State).To(Equal(cases.Executed))
+
+		By("the provider's gateway sends no order of its own")
+		status, body, err = call(sp.officer(ctx), "POST", sp.gatewayURL+wire.PathOutbound+spToVN.Name+"/requests", example("Preservation", map[string]any{"reference": ref + "-back"}))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(403), "%s", body)
+		Expect(string(body)).To(ContainSubstring(wire.ReasonProviderMode))
 	})
 
 	It("turns France's channel unreachable, with the reason, when Viet Nam's gateway stops", func() {
