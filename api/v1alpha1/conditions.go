@@ -112,6 +112,18 @@ const (
 	// ReasonVolumePending (StorageBound=False): the volume claim is not bound yet; the
 	// message carries what the claim reports.
 	ReasonVolumePending = "VolumePending"
+	// ReasonBucketLocked (StorageBound=True, storage.s3): the vault checked at start that
+	// the bucket has Object Lock and versioning enabled and refused to delete a probe
+	// object under COMPLIANCE retention.
+	ReasonBucketLocked = "BucketLocked"
+	// ReasonBucketUnprotected (StorageBound=False, storage.s3): the vault refuses to
+	// serve because the bucket does not protect evidence (Object Lock or versioning
+	// off, a probe object could be deleted) or cannot be reached; the message is the
+	// vault's reason.
+	ReasonBucketUnprotected = "BucketUnprotected"
+	// ReasonS3CredentialsMissing (StorageBound=False, storage.s3): the credentials
+	// Secret is missing or lacks AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY.
+	ReasonS3CredentialsMissing = "S3CredentialsMissing"
 
 	// ConditionKeysReady is True when the encryption keyring holds every key version
 	// stored objects are sealed under, and a version to seal new ones.

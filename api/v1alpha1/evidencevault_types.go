@@ -15,22 +15,137 @@ type FocalPointReference struct {
 	Name string `json:"name,omitempty"`
 }
 
-// VaultStorage is the volume the evidence is kept on.
+// VaultStorage is where the evidence is kept: a volume (the default), or an S3 bucket
+// with Object Lock in COMPLIANCE mode.
 // +kubebuilder:validation:XValidation:rule="quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) >= 0",message="storage.size may grow but never shrink: a smaller volume could not hold the preserved evidence"
 // +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",message="storage.storageClassName is immutable: the evidence already lives on a volume of that class"
+// +kubebuilder:validation:XValidation:rule="has(self.s3) == has(oldSelf.s3)",message="storage.s3 can be set only when the EvidenceVault is created: evidence already kept on a volume (or in a bucket) stays there"
+// +kubebuilder:validation:XValidation:rule="!has(self.s3) || !has(self.storageClassName)",message="storage.storageClassName does not apply with storage.s3: the vault then has no volume of its own, only a scratch emptyDir of storage.size"
 type VaultStorage struct {
 	// size is the volume's capacity, e.g. 50Gi. It may grow (the volume is expanded if
-	// its storage class allows it) but never shrink.
+	// its storage class allows it) but never shrink. With s3 it is the size limit of
+	// the vault's scratch space (an emptyDir holding objects while they are uploaded
+	// and a working copy of the custody log): at least the largest object ingested at
+	// once, times --max-ingests.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1Gi')) >= 0",message="storage.size must be at least 1Gi"
 	Size resource.Quantity `json:"size"`
 
 	// storageClassName is the StorageClass of the volume. Default: the cluster's
-	// default class. Immutable.
+	// default class. Immutable. Not with s3.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	StorageClassName string `json:"storageClassName,omitempty"`
+
+	// s3 keeps the evidence in an S3 bucket with Object Lock in COMPLIANCE mode
+	// instead of on a volume: every object and custody log segment is written with its
+	// own retain-until date, which nobody, the bucket's owner included, can shorten
+	// through the S3 API. The bucket must have Object Lock enabled; the vault checks it
+	// at every start and refuses to serve otherwise (StorageBound says why). Set only
+	// at creation; bucket, endpoint and prefix are immutable.
+	// +optional
+	S3 *VaultS3Storage `json:"s3,omitempty"`
+}
+
+// S3Addressing says how requests name the bucket.
+// +kubebuilder:validation:Enum=VirtualHosted;Path
+type S3Addressing string
+
+const (
+	// S3AddressingVirtualHosted names the bucket in the host: <bucket>.<endpoint> (AWS).
+	S3AddressingVirtualHosted S3Addressing = "VirtualHosted"
+	// S3AddressingPath names the bucket in the path: <endpoint>/<bucket> (most
+	// self-hosted stores: Ceph RGW, MinIO, Versity).
+	S3AddressingPath S3Addressing = "Path"
+)
+
+// VaultS3Storage is an S3 bucket with Object Lock that keeps a vault's evidence.
+// +kubebuilder:validation:XValidation:rule="self.bucket == oldSelf.bucket",message="storage.s3.bucket is immutable: the evidence and its custody log are in that bucket"
+// +kubebuilder:validation:XValidation:rule="has(self.endpoint) == has(oldSelf.endpoint) && (!has(self.endpoint) || self.endpoint == oldSelf.endpoint)",message="storage.s3.endpoint is immutable: the evidence is in that store"
+// +kubebuilder:validation:XValidation:rule="has(self.prefix) == has(oldSelf.prefix) && (!has(self.prefix) || self.prefix == oldSelf.prefix)",message="storage.s3.prefix is immutable: the evidence is under that prefix"
+type VaultS3Storage struct {
+	// endpoint is the store's URL, e.g. https://rgw.ceph.example.org or
+	// https://s3.eu-west-1.amazonaws.com. Default: AWS's endpoint for region.
+	// +optional
+	// +kubebuilder:validation:MinLength=8
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://') || self.startsWith('http://')",message="storage.s3.endpoint must be an http:// or https:// URL (https unless the store is reached over a trusted network)"
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// bucket is the bucket's name. It must have been created with Object Lock enabled
+	// (which turns versioning on); the vault never creates or configures it.
+	// +required
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9][a-z0-9.-]*[a-z0-9]$')",message="storage.s3.bucket must be an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit"
+	Bucket string `json:"bucket,omitempty"`
+
+	// region signs the requests. Default us-east-1 (self-hosted stores accept any).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9-]+$')",message="storage.s3.region must be lowercase letters, digits and hyphens, e.g. eu-west-1"
+	Region string `json:"region,omitempty"`
+
+	// prefix is prepended to every key the vault writes, so that vaults can share a
+	// bucket, e.g. "vault-kenya/". Default: the bucket's root. Immutable.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self.endsWith('/') && !self.startsWith('/')",message="storage.s3.prefix must end with '/' and must not start with one, e.g. vault-kenya/"
+	Prefix string `json:"prefix,omitempty"`
+
+	// addressing says how requests name the bucket: VirtualHosted (the default, as
+	// AWS) or Path (most self-hosted stores).
+	// +optional
+	// +default="VirtualHosted"
+	Addressing S3Addressing `json:"addressing,omitempty"`
+
+	// credentialsSecretRef names a Secret in the EvidenceVault's namespace holding the
+	// vault's access key under AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the keys
+	// Rook's ObjectBucketClaim Secrets have). Give those credentials no permission
+	// to change the bucket's Object Lock configuration or policy.
+	// +required
+	CredentialsSecretRef SecretReference `json:"credentialsSecretRef,omitzero"`
+
+	// caBundleRef names a ConfigMap key in the EvidenceVault's namespace holding the
+	// PEM bundle that verifies the endpoint's certificate. Default: the system's roots.
+	// +optional
+	CABundleRef *ConfigMapKeyReference `json:"caBundleRef,omitempty"`
+
+	// custodyRetentionDays is how long each custody log segment is kept under
+	// COMPLIANCE retention from when it is written, in days. Default 3650 (ten
+	// years); a segment recording an ingest is also kept as long as its object.
+	// +optional
+	// +default=3650
+	// +kubebuilder:validation:Minimum=60
+	// +kubebuilder:validation:Maximum=36500
+	CustodyRetentionDays int32 `json:"custodyRetentionDays,omitempty"`
+}
+
+// SecretReference names a Secret in the same namespace.
+type SecretReference struct {
+	// name is the Secret's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+}
+
+// ConfigMapKeyReference names one key of a ConfigMap in the same namespace.
+type ConfigMapKeyReference struct {
+	// name is the ConfigMap's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+	// key is the key holding the PEM bundle. Default ca.crt.
+	// +optional
+	// +default="ca.crt"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
 }
 
 // RetentionSpec says how long evidence is kept.
@@ -188,6 +303,46 @@ type VerificationStatus struct {
 	Message string `json:"message,omitempty"`
 }
 
+// StorageBackend is where a vault keeps evidence.
+// +kubebuilder:validation:Enum=Filesystem;S3
+type StorageBackend string
+
+const (
+	// StorageBackendFilesystem keeps evidence on the vault's volume.
+	StorageBackendFilesystem StorageBackend = "Filesystem"
+	// StorageBackendS3 keeps evidence in an S3 bucket with Object Lock.
+	StorageBackendS3 StorageBackend = "S3"
+)
+
+// StorageLockMode is the lock the store itself enforces on evidence.
+// +kubebuilder:validation:Enum=None;Compliance
+type StorageLockMode string
+
+const (
+	// StorageLockNone: only the vault enforces retention (a volume).
+	StorageLockNone StorageLockMode = "None"
+	// StorageLockCompliance: the store refuses to delete an object, or shorten its
+	// retention, before its retain-until date, whoever asks (S3 Object Lock in
+	// COMPLIANCE mode, checked by the vault at start).
+	StorageLockCompliance StorageLockMode = "Compliance"
+)
+
+// VaultStorageStatus reports where the evidence is kept.
+type VaultStorageStatus struct {
+	// backend is Filesystem or S3.
+	// +required
+	Backend StorageBackend `json:"backend,omitempty"`
+	// bucket is the S3 bucket (S3 only).
+	// +optional
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=63
+	Bucket string `json:"bucket,omitempty"`
+	// lockMode is the lock the store itself enforces: Compliance when the vault
+	// checked at start that the bucket refuses early deletion, None otherwise.
+	// +required
+	LockMode StorageLockMode `json:"lockMode,omitempty"`
+}
+
 // VaultKeysStatus reports the encryption keyring.
 type VaultKeysStatus struct {
 	// activeVersion is the key version that seals new objects.
@@ -266,6 +421,11 @@ type EvidenceVaultStatus struct {
 	// keys reports the encryption keyring.
 	// +optional
 	Keys *VaultKeysStatus `json:"keys,omitempty"`
+
+	// storage says where the evidence is kept and what lock the store itself
+	// enforces, as the vault last reported.
+	// +optional
+	Storage *VaultStorageStatus `json:"storage,omitempty"`
 
 	// checkpointVerifierKey is the signed-note verifier key of the vault's checkpoints
 	// (name+hash+key), so anyone holding a checkpoint can check its signature.

@@ -90,6 +90,9 @@ func desiredStatefulSet(ev *cybercoopv1alpha1.EvidenceVault, fp *cybercoopv1alph
 	if ptr.Deref(ev.Spec.LegalHoldByDefault, false) {
 		args = append(args, "--legal-hold-default")
 	}
+	if s3 := ev.Spec.Storage.S3; s3 != nil {
+		return desiredS3StatefulSet(ev, fp, image, resources, meta, podCertificates, append(args, s3Args(s3)...))
+	}
 	claim := corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: "data", Labels: selectorLabels(ev)},
 		Spec: corev1.PersistentVolumeClaimSpec{
@@ -214,9 +217,19 @@ func desiredNetworkPolicy(ev *cybercoopv1alpha1.EvidenceVault) *networkingv1.Net
 				},
 				{Ports: []networkingv1.NetworkPolicyPort{port(HealthPort, tcp)}},
 			},
-			Egress: []networkingv1.NetworkPolicyEgressRule{{Ports: []networkingv1.NetworkPolicyPort{port(53, udp), port(53, tcp)}}},
+			Egress: vaultEgress(ev, port(53, udp), port(53, tcp)),
 		},
 	}
+}
+
+// vaultEgress is DNS, and with storage.s3 the store's port (to any address: the
+// store's are not known in advance).
+func vaultEgress(ev *cybercoopv1alpha1.EvidenceVault, dns ...networkingv1.NetworkPolicyPort) []networkingv1.NetworkPolicyEgressRule {
+	rules := []networkingv1.NetworkPolicyEgressRule{{Ports: dns}}
+	for _, p := range s3Egress(ev) {
+		rules = append(rules, networkingv1.NetworkPolicyEgressRule{Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(p)}}})
+	}
+	return rules
 }
 
 var networkPolicySpec = apply.Spec[*networkingv1.NetworkPolicy]{
@@ -285,6 +298,9 @@ func (r *Reconciler) reconcileDisruptionBudget(ctx context.Context, s *scope) er
 // grew (the claim template of a StatefulSet cannot change; the claim can, if its
 // storage class allows expansion). A claim is never shrunk.
 func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope) error {
+	if s.ev.Spec.Storage.S3 != nil {
+		return r.checkS3Credentials(ctx, s)
+	}
 	claim := &corev1.PersistentVolumeClaim{}
 	err := r.Get(ctx, types.NamespacedName{Namespace: s.ev.Namespace, Name: ClaimName(s.ev)}, claim)
 	switch {

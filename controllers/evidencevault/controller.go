@@ -106,6 +106,9 @@ type scope struct {
 	adoptedCheckpoint *cybercoopv1alpha1.CheckpointStatus
 
 	claim *corev1.PersistentVolumeClaim
+	// s3Problem says what is wrong with storage.s3's credentials Secret; empty if
+	// nothing (or storage is a volume).
+	s3Problem string
 
 	// vault is the vault's own report; nil when it could not be reached (vaultErr says why).
 	vault    *vault.Status

@@ -556,6 +556,11 @@ type runningVault struct {
 }
 
 func startVault(ctx context.Context, ev *cybercoopv1alpha1.EvidenceVault, dataDir string) *runningVault {
+	return startVaultOn(ctx, ev, dataDir, nil)
+}
+
+// startVaultOn is startVault with the objects in store (nil: the data directory).
+func startVaultOn(ctx context.Context, ev *cybercoopv1alpha1.EvidenceVault, dataDir string, store vault.BlobStore) *runningVault {
 	files := GinkgoT().TempDir()
 	serving := secret(ctx, Default, ev, ServingSecretName(ev))
 	write := func(name string, data []byte) string {
@@ -578,7 +583,7 @@ func startVault(ctx context.Context, ev *cybercoopv1alpha1.EvidenceVault, dataDi
 	Expect(err).NotTo(HaveOccurred())
 	grants := vault.DefaultGrants()
 	grants[vault.RoleVerify], grants[vault.RoleList] = operator, operator
-	v, err := vault.Open(vault.Config{Dir: dataDir, Keyring: kr, Signer: signer, Grants: grants})
+	v, err := vault.Open(vault.Config{Dir: dataDir, Keyring: kr, Signer: signer, Grants: grants, Store: store})
 	Expect(err).NotTo(HaveOccurred())
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -165,6 +165,9 @@ func verificationInterval(ev *cybercoopv1alpha1.EvidenceVault) time.Duration {
 // interval. It runs beside the reconciles (on a large store it takes long) and at
 // most one at a time per vault; the vault reports its result in /status.
 func (r *Reconciler) verifyWhenDue(ctx context.Context, s *scope, c *vaultclient.Client) {
+	if s.vault.Fault != "" {
+		return // a vault that refuses to serve cannot verify; the conditions say why
+	}
 	interval := verificationInterval(s.ev)
 	requested := verificationRequested(s.ev, s.Now)
 	if last := s.vault.LastVerification; last != nil && s.Now.Before(last.Time.Add(interval)) && !requested.After(last.Time) {

@@ -21,6 +21,8 @@ const (
 	trustDir    = "/etc/cybercoop/trust"
 	keyringDir  = "/etc/cybercoop/keyring"
 	signingDir  = "/etc/cybercoop/checkpoint-key"
+	s3CredsDir  = "/etc/cybercoop/s3-credentials"
+	s3CADir     = "/etc/cybercoop/s3-ca"
 	signingFile = CheckpointKeyFile
 	vaultUID    = 65532
 )

@@ -32,7 +32,9 @@ func computeStatus(s *scope, reconcileErr error) {
 	if s.integrity.record != nil {
 		st.Checkpoint = s.integrity.record
 	}
-	if v := s.vault; v != nil {
+	st.Storage = storageStatus(s)
+	// A vault refusing its bucket reports no inventory; the last one is kept.
+	if v := s.vault; v != nil && !v.StorageFault {
 		objects, bytes, held, past := int64(v.Objects), v.Bytes, int64(v.Held), int64(v.PastRetention)
 		st.Objects, st.Bytes, st.Held, st.PastRetention = &objects, &bytes, &held, &past
 		st.Size = humanBytes(bytes)
@@ -123,6 +125,9 @@ func keysCondition(s *scope) metav1.Condition {
 }
 
 func storageCondition(s *scope) metav1.Condition {
+	if s.ev.Spec.Storage.S3 != nil {
+		return s3StorageCondition(s)
+	}
 	cond := metav1.Condition{Type: cybercoopv1alpha1.ConditionStorageBound}
 	c := s.claim
 	switch {
@@ -158,6 +163,8 @@ func integrityCondition(s *scope) metav1.Condition {
 			why = s.vaultErr.Error()
 		}
 		return set(metav1.ConditionUnknown, cybercoopv1alpha1.ReasonVaultUnreachable, "the vault's API could not be asked: %s", why)
+	case v.StorageFault:
+		return set(metav1.ConditionUnknown, cybercoopv1alpha1.ReasonBucketUnprotected, "the vault refuses to serve until its storage is usable (see StorageBound)")
 	case v.Fault != "":
 		return set(metav1.ConditionFalse, cybercoopv1alpha1.ReasonLogInconsistent, "the vault refuses to serve: %s", v.Fault)
 	case !in.known:

@@ -14,6 +14,7 @@ import (
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
+	"github.com/cybercoop/cybercoop-operator/internal/vault/s3test"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 )
 
@@ -70,4 +71,5 @@ var _ = AfterSuite(func() {
 		Expect(stopManager()).To(Succeed())
 	}
 	Expect(controlPlane.Stop()).To(Succeed())
+	s3test.Stop()
 })

@@ -409,7 +409,7 @@ func TestS3BucketWithoutLockRefused(t *testing.T) {
 	}
 	defer v.Close()
 	st := v.Status()
-	if !st.StorageFault || !strings.Contains(st.Fault, "Object Lock") || !strings.Contains(st.Fault, tg.UnlockedBucket) {
+	if !st.StorageFault || !strings.Contains(st.Fault, "does not have Object Lock enabled") || !strings.Contains(st.Fault, tg.UnlockedBucket) {
 		t.Fatalf("status fault %q (storage fault %v), want the bucket named and Object Lock missing", st.Fault, st.StorageFault)
 	}
 	if strings.Contains(st.Fault, tg.SecretAccessKey) || strings.Contains(st.Fault, tg.AccessKeyID) {

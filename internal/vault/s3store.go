@@ -277,6 +277,10 @@ func IsLockRefusal(err error) bool {
 func (s *S3Store) CheckBucketSettings(ctx context.Context) error {
 	b := s.cfg.Bucket
 	lock, err := s.client.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: &b})
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() == "ObjectLockConfigurationNotFoundError" {
+		return fmt.Errorf("%w: bucket %s does not have Object Lock enabled: create a bucket with Object Lock enabled (most stores cannot turn it on later)", ErrStorageUnusable, b)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: bucket %s: reading its Object Lock configuration failed (%v): create the bucket with Object Lock enabled, "+
 			"and give the vault's credentials s3:GetBucketObjectLockConfiguration", ErrStorageUnusable, b, s3Error("GetObjectLockConfiguration", b, err))

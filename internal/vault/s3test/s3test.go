@@ -31,7 +31,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,6 +38,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
+
+// TB is what the package needs of a test: *testing.T and Ginkgo's GinkgoT() both have it.
+type TB interface {
+	Helper()
+	Name() string
+	Skip(args ...any)
+	Fatal(args ...any)
+}
 
 // Target is the S3 store the suite runs against.
 type Target struct {
@@ -62,7 +69,7 @@ var (
 
 // Get returns the store the suite runs against, starting the Versity gateway
 // the first time; it skips the test if there is none.
-func Get(t testing.TB) *Target {
+func Get(t TB) *Target {
 	t.Helper()
 	if os.Getenv("VAULT_S3_ENDPOINT") == "" && os.Getenv("VERSITYGW") == "" {
 		t.Skip("no S3 store: set VERSITYGW (make test-s3 builds it) or VAULT_S3_ENDPOINT and the other VAULT_S3_* variables")
@@ -86,7 +93,7 @@ func Stop() {
 }
 
 // Prefix is a key prefix of the test's own.
-func Prefix(t testing.TB) string {
+func Prefix(t TB) string {
 	var b [6]byte
 	rand.Read(b[:])
 	name := strings.NewReplacer("/", "-", " ", "-").Replace(strings.ToLower(t.Name()))
