@@ -326,9 +326,33 @@ func vaultRetentionControl(s *scope, next *time.Time) v1.ComplianceControl {
 			e.find(v1.ControlFail, "RetentionTooShort", "EvidenceVault %s keeps evidence %d days; at least %d are required", ev.Name, days, minimumPreservationDays)
 			continue
 		}
+		if ev.Spec.Storage != nil && ev.Spec.Storage.S3 != nil {
+			storeLock(e, ev, days)
+			continue
+		}
 		e.pass("RetentionSufficient", "EvidenceVault %s keeps evidence at least %d days", ev.Name, days)
 	}
 	return e.done()
+}
+
+// storeLock judges a vault that keeps evidence in S3: its retention passes as
+// store-enforced once the vault has confirmed the bucket's Object Lock (COMPLIANCE
+// mode: the store refuses early deletion whoever asks, the vault's own credentials
+// and the cluster's administrators included); a bucket the vault refuses fails,
+// since nothing can then be preserved.
+func storeLock(e *evaluation, ev *v1.EvidenceVault, days int32) {
+	bucket := ev.Spec.Storage.S3.Bucket
+	cond := conditionOf(ev.Status.Conditions, v1.ConditionStorageBound)
+	st := ev.Status.Storage
+	switch {
+	case cond != nil && cond.Status == metav1.ConditionFalse:
+		e.find(v1.ControlFail, "StoreLockMissing", "EvidenceVault %s: bucket %s is refused (%s): %s", ev.Name, bucket, cond.Reason, cond.Message)
+	case cond != nil && cond.Status == metav1.ConditionTrue && st != nil && st.LockMode == v1.StorageLockCompliance && st.Bucket == bucket:
+		e.pass("RetentionStoreEnforced", "EvidenceVault %s keeps evidence at least %d days under the store's own lock: S3 Object Lock in COMPLIANCE mode on bucket %s "+
+			"refuses to delete an object or shorten its retention before its retain-until date, whoever asks", ev.Name, days, bucket)
+	default:
+		e.find(v1.ControlUnknown, "StoreLockUnknown", "EvidenceVault %s: the vault has not yet confirmed the Object Lock of bucket %s", ev.Name, bucket)
+	}
 }
 
 func retentionDays(ev *v1.EvidenceVault) int32 {
