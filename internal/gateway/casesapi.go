@@ -565,18 +565,8 @@ func (s *Server) scanCases(ctx context.Context) {
 		st := s.current.Load()
 		if st != nil && st.vault != nil {
 			scanCtx, cancel := context.WithTimeout(ctx, interval)
-			objects, err := st.vault.Objects(scanCtx)
-			var all []wire.Case
-			if err == nil {
-				all, err = s.collect(scanCtx, st, objects)
-			}
+			overdue = s.scanOnce(scanCtx, st, overdue)
 			cancel()
-			if err != nil {
-				s.Log.V(1).Info("the requests could not be scanned", "error", err.Error())
-			} else {
-				overdue = s.recordScan(all, overdue)
-				s.lastScan.Store(summarise(st, all, objects, s.Now()))
-			}
 		}
 		select {
 		case <-ctx.Done():
@@ -584,6 +574,27 @@ func (s *Server) scanCases(ctx context.Context) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// scanOnce reads every request from the vault, sets the gauges and the summary,
+// and keeps the files of requests whose records would otherwise expire; it
+// returns the overdue set.
+func (s *Server) scanOnce(ctx context.Context, st *state, overdue map[string]bool) map[string]bool {
+	objects, err := st.vault.Objects(ctx)
+	var all []wire.Case
+	if err == nil {
+		all, err = s.collect(ctx, st, objects)
+	}
+	if err != nil {
+		s.Log.V(1).Info("the requests could not be scanned", "error", err.Error())
+		return overdue
+	}
+	overdue = s.recordScan(all, overdue)
+	s.lastScan.Store(summarise(st, all, objects, s.Now()))
+	if _, err := s.keepCaseFiles(ctx, st, all, objects); err != nil {
+		s.Log.Error(err, "a request's records could not be kept longer; the next scan tries again")
+	}
+	return overdue
 }
 
 // recordScan sets the gauges from one scan and returns the overdue set.

@@ -300,6 +300,10 @@ func TestPreservationHeldWhileAssistanceOpen(t *testing.T) {
 	ref := reference(t)
 	_, preservation := p.send(t, example(t, "Preservation", map[string]any{"/reference": ref}))
 	_, other := p.send(t, example(t, "SubscriberInformation", map[string]any{"/reference": ref + "-si"}))
+	for _, a := range []cases.Action{cases.Start, cases.Execute} {
+		status, body := p.vnAct(t, other, wire.CaseAction{Action: a})
+		mustStatus(t, "subscriber information: "+string(a), status, body, http.StatusCreated, "")
+	}
 	received := getCase(t, p.vnOfficer, "/inbound/FR/"+preservation).Received
 	status, body := p.vnAct(t, preservation, wire.CaseAction{Action: cases.Execute})
 	mustStatus(t, "execute the preservation", status, body, http.StatusConflict, wire.ReasonTransitionNotAllowed)
@@ -323,8 +327,9 @@ func TestPreservationHeldWhileAssistanceOpen(t *testing.T) {
 		t.Fatalf("the extension moved the period to day %.1f, want 110", until.Hours()/24)
 	}
 	// The vault expires what is past its retention (60 days here) and not held:
-	// the subscriber-information request of day 0 goes, the preservation's and
-	// the assistance request's records are held, and stay.
+	// the subscriber-information request decided on day 0 goes, the
+	// preservation's and the assistance request's records are held, and stay.
+	p.vn.gw.scanOnce(t.Context(), p.vn.gw.current.Load(), nil)
 	expired, err := p.vn.vault.Expire(p.gatewayVaultIdentity(t))
 	if err != nil {
 		t.Fatal(err)
@@ -346,7 +351,7 @@ func TestPreservationHeldWhileAssistanceOpen(t *testing.T) {
 		}
 	}
 	if kept["inbound/FR/"+other] || len(expired) == 0 {
-		t.Errorf("day 200: the subscriber-information request (retention 60 days, not held) was not expired (%d objects expired)", len(expired))
+		t.Errorf("day 200: the subscriber-information request (decided on day 0, retention 60 days, not held) was not expired (%d objects expired)", len(expired))
 	}
 
 	// The assistance request is decided on day 201: the preservation holds no
@@ -358,6 +363,79 @@ func TestPreservationHeldWhileAssistanceOpen(t *testing.T) {
 	c = getCase(t, p.vnOfficer, "/inbound/FR/"+preservation)
 	if c.Preservation.Held || len(c.Preservation.HeldFor) != 0 || !strings.Contains(c.Preservation.Why, "period ended") {
 		t.Fatalf("day 201, the assistance request refused: %+v", c.Preservation)
+	}
+}
+
+// TestOpenRequestFilesOutliveRetention: the records of a request nobody has
+// decided are kept past the channel's retention, on both sides, and the
+// retention runs from the decision; then they expire.
+func TestOpenRequestFilesOutliveRetention(t *testing.T) {
+	p := newCasePair(t)
+	day := 24 * time.Hour
+	frID, vnID := p.send(t, example(t, "SubscriberInformation", map[string]any{"/reference": reference(t)}))
+	vnRecords := []string{"inbound/FR/" + vnID, "inbound/FR/" + vnID + "/receipt"}
+	frRecords := []string{"outbound/VN/" + frID, "outbound/VN/" + frID + "/receipt"}
+	holds := func(c *country, caseRefs []string) []string {
+		t.Helper()
+		objects, err := c.vault.List(vault.IdentityFromCertificate(c.channelCertAt(c.paths.VaultClientDir)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		present := map[string]bool{}
+		for _, o := range objects {
+			for _, ci := range o.Cases {
+				present[ci.Metadata.CaseReference] = true
+			}
+		}
+		var missing []string
+		for _, r := range caseRefs {
+			if !present[r] {
+				missing = append(missing, r)
+			}
+		}
+		return missing
+	}
+	expire := func(c *country) {
+		t.Helper()
+		if _, err := c.vault.Expire(vault.IdentityFromCertificate(c.channelCertAt(c.paths.VaultClientDir))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scan := func(c *country) { c.gw.scanOnce(t.Context(), c.gw.current.Load(), nil) }
+
+	// Day 45: both gateways find the records of the open request within 30
+	// days of their retention (day 60) and keep them for another 60 days.
+	p.clock.advanceTo(45 * day)
+	scan(p.vn)
+	scan(p.fr)
+	// Day 100: past the original retention, the request still open: nothing
+	// of its file is expired, on either side.
+	p.clock.advanceTo(100 * day)
+	expire(p.vn)
+	expire(p.fr)
+	if missing := holds(p.vn, vnRecords); len(missing) > 0 {
+		t.Fatalf("day 100, the request open: VN lost %v", missing)
+	}
+	if missing := holds(p.fr, frRecords); len(missing) > 0 {
+		t.Fatalf("day 100, the request open: FR lost %v", missing)
+	}
+	// VN decides it on day 100: its file is kept 60 days from the decision.
+	for _, a := range []cases.Action{cases.Start, cases.Execute} {
+		status, body := p.vnAct(t, vnID, wire.CaseAction{Action: a})
+		mustStatus(t, string(a), status, body, http.StatusCreated, "")
+	}
+	scan(p.vn)
+	vnRecords = append(vnRecords, "inbound/FR/"+vnID+"/transitions/0001", "inbound/FR/"+vnID+"/transitions/0002/signed")
+	p.clock.advanceTo(155 * day)
+	expire(p.vn)
+	if missing := holds(p.vn, vnRecords); len(missing) > 0 {
+		t.Fatalf("day 155, decided on day 100: VN lost %v", missing)
+	}
+	p.clock.advanceTo(165 * day)
+	scan(p.vn)
+	expire(p.vn)
+	if missing := holds(p.vn, vnRecords); len(missing) != len(vnRecords) {
+		t.Fatalf("day 165, decided on day 100 with 60 days' retention: VN still holds %d of %d records", len(vnRecords)-len(missing), len(vnRecords))
 	}
 }
 
