@@ -111,6 +111,8 @@ func run(m *testing.M) int {
 		"cybercoop-ke":    nil,
 		"cybercoop-fr":    nil,
 		"cybercoop-vn":    nil,
+		// A service provider's stack (charts/cybercoop-stack/examples/provider.yaml).
+		"cybercoop-safiri-mail": nil,
 	}
 	for name, labels := range namespaces {
 		if err := controlPlane.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}); err != nil {

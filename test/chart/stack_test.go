@@ -2,10 +2,11 @@
 
 package chart
 
-// The checks of charts/cybercoop-stack: lint and server-side dry run of every value set,
-// Kenya's values rendering exactly config/samples' Kenya stack, the schema's country list
-// equal to the CRDs', and every refused value refused by `helm template` and `helm install`
-// with its message, the API server refusing the same value with the CRD's words.
+// The checks of charts/cybercoop-stack: lint and server-side dry run of every value set
+// (every example among them, the service provider's too), Kenya's values rendering exactly
+// config/samples' Kenya stack, the schema's country list equal to the CRDs', and every
+// refused value refused by `helm template` and `helm install` with its message, the API
+// server refusing the same value with the CRD's words.
 
 import (
 	"cmp"
@@ -68,6 +69,26 @@ var stackValueSets = []stackValueSet{
 		focalPoint: "br-ponto-de-contato", vault: "br-evidencias", channels: []string{"para-argentina"}},
 	{name: "cert-manager-issuer", release: "ke", namespace: "cybercoop-ke", args: []string{"-f", stackValues("issuer.yaml")},
 		focalPoint: "ke-poc", vault: "ke-evidence"},
+	// A service provider's endpoint, established in Kenya, answering Kenya's authority.
+	{name: "provider", release: "safiri-mail", namespace: "cybercoop-safiri-mail", args: []string{"-f", stackExample("provider.yaml")},
+		focalPoint: "safiri-mail-poc", vault: "safiri-mail-evidence", channels: []string{"to-ke"}},
+	// Kenya as the authority of two service providers, besides a peer State.
+	{name: "provider-peers", release: "ke", namespace: "cybercoop-ke", args: []string{"-f", stackValues("provider-peers.yaml")},
+		focalPoint: "ke-poc", vault: "ke-evidence", channels: []string{"to-fr", "to-safiri-mail", "orders-hopthu"}},
+}
+
+// TestStackExamplesAreValueSets: every values file of the chart's examples/ is a value set,
+// so each one is linted, rendered and accepted by the API server.
+func TestStackExamplesAreValueSets(t *testing.T) {
+	examples, err := filepath.Glob(stackExample("*.yaml"))
+	if err != nil || len(examples) == 0 {
+		t.Fatalf("no examples in %s (%v)", stackExample(""), err)
+	}
+	for _, example := range examples {
+		if !slices.ContainsFunc(stackValueSets, func(vs stackValueSet) bool { return slices.Contains(vs.args, example) }) {
+			t.Errorf("examples/%s is in no value set of stackValueSets: add one, so that the API server checks it", filepath.Base(example))
+		}
+	}
 }
 
 func (vs stackValueSet) render(t *testing.T) []*unstructured.Unstructured {
@@ -252,6 +273,9 @@ func TestStackRendersValues(t *testing.T) {
 		if fp.Spec.Certificates != nil {
 			t.Errorf("certificates rendered from empty values: %+v", fp.Spec.Certificates)
 		}
+		if fp.Spec.ServiceProvider != nil {
+			t.Errorf("serviceProvider rendered from empty values: %+v", fp.Spec.ServiceProvider)
+		}
 		ev := stackObject[cybercoopv1alpha1.EvidenceVault](t, objs, "EvidenceVault", "ke-evidence")
 		if ev.Spec.DeletionPolicy != cybercoopv1alpha1.DeletionRetain || ev.Spec.Retention.MinimumDays != 90 || ev.Spec.FocalPointRef.Name != "ke-poc" {
 			t.Errorf("default vault: deletionPolicy %s, retention %d days, focalPointRef %s; want Retain, 90, ke-poc",
@@ -353,6 +377,50 @@ func TestStackRendersValues(t *testing.T) {
 			}
 		}
 	})
+	t.Run("provider", func(t *testing.T) {
+		objs := stackValueSetNamed(t, "provider").render(t)
+		fp := stackObject[cybercoopv1alpha1.FocalPoint](t, objs, "FocalPoint", "safiri-mail-poc")
+		if sp := fp.Spec.ServiceProvider; sp == nil || *sp != (cybercoopv1alpha1.ServiceProviderSpec{ID: "safiri-mail", Name: "Safiri Mail Ltd"}) || fp.Spec.Country != "KE" {
+			t.Errorf("serviceProvider %+v, country %s: want safiri-mail, Safiri Mail Ltd, established in KE", sp, fp.Spec.Country)
+		}
+		// The provider's peer is its domestic authority, of the State it is established in.
+		ke := stackObject[cybercoopv1alpha1.CooperationChannel](t, objs, "CooperationChannel", "to-ke")
+		if ke.Spec.Peer.Country != "KE" || ke.Spec.Peer.Provider != "" || ke.Spec.FocalPointRef.Name != "safiri-mail-poc" {
+			t.Errorf("to-ke: peer %+v, focalPointRef %s: want the State KE, served by safiri-mail-poc", ke.Spec.Peer, ke.Spec.FocalPointRef.Name)
+		}
+		for _, rt := range ke.Spec.RequestTypes {
+			if !slices.Contains(cybercoopv1alpha1.ProviderRequestTypes, rt) {
+				t.Errorf("to-ke: request type %s, which a service provider does not receive", rt)
+			}
+		}
+		ev := stackObject[cybercoopv1alpha1.EvidenceVault](t, objs, "EvidenceVault", "safiri-mail-evidence")
+		if ev.Spec.FocalPointRef.Name != "safiri-mail-poc" || ev.Spec.DeletionPolicy != cybercoopv1alpha1.DeletionRetain {
+			t.Errorf("vault: focalPointRef %s, deletionPolicy %s: want the provider's FocalPoint, Retain (a provider keeps the orders it received)",
+				ev.Spec.FocalPointRef.Name, ev.Spec.DeletionPolicy)
+		}
+	})
+	t.Run("provider-peers", func(t *testing.T) {
+		objs := stackValueSetNamed(t, "provider-peers").render(t)
+		if sp := stackObject[cybercoopv1alpha1.FocalPoint](t, objs, "FocalPoint", "ke-poc").Spec.ServiceProvider; sp != nil {
+			t.Errorf("an authority's FocalPoint renders serviceProvider %+v", sp)
+		}
+		fr := stackObject[cybercoopv1alpha1.CooperationChannel](t, objs, "CooperationChannel", "to-fr")
+		if fr.Spec.Peer.Country != "FR" || fr.Spec.Peer.Provider != "" {
+			t.Errorf("to-fr: peer %+v: want the State FR", fr.Spec.Peer)
+		}
+		safiri := stackObject[cybercoopv1alpha1.CooperationChannel](t, objs, "CooperationChannel", "to-safiri-mail")
+		if safiri.Spec.Peer.Provider != "safiri-mail" || safiri.Spec.Peer.Country != "" || len(safiri.Spec.RequestTypes) != 5 ||
+			len(safiri.Spec.Deadlines) != 1 || safiri.Spec.Deadlines[0].Within == nil || safiri.Spec.Deadlines[0].Within.Duration != 24*time.Hour {
+			t.Errorf("to-safiri-mail: peer %+v, requestTypes %v, deadlines %+v: want the provider safiri-mail, the five orders, Preservation within 24h",
+				safiri.Spec.Peer, safiri.Spec.RequestTypes, safiri.Spec.Deadlines)
+		}
+		hopthu := stackObject[cybercoopv1alpha1.CooperationChannel](t, objs, "CooperationChannel", "orders-hopthu")
+		if hopthu.Spec.Peer.Provider != "hopthu-mail" || hopthu.Spec.Peer.Country != "" || hopthu.Spec.Peer.TrustBundle.SecretRef == nil ||
+			hopthu.Spec.Peer.TrustBundle.SecretRef.Key != "hopthu.pem" || hopthu.Spec.DataProtection.RetentionDays != 180 {
+			t.Errorf("orders-hopthu: peer %+v, dataProtection %+v: want the provider hopthu-mail, Secret key hopthu.pem, 180 days",
+				hopthu.Spec.Peer, hopthu.Spec.DataProtection)
+		}
+	})
 	t.Run("cert-manager-issuer", func(t *testing.T) {
 		c := stackObject[cybercoopv1alpha1.FocalPoint](t, stackValueSetNamed(t, "cert-manager-issuer").render(t), "FocalPoint", "ke-poc").Spec.Certificates
 		if c == nil || c.IssuerRef == nil || *c.IssuerRef != (cybercoopv1alpha1.IssuerReference{Name: "national-ca", Kind: cybercoopv1alpha1.IssuerKindClusterIssuer, Group: "cert-manager.io"}) ||
@@ -385,6 +453,49 @@ func TestStackNotes(t *testing.T) {
 	}
 	if want := "kubectl -n cybercoop-ke create secret generic fr-ca --from-file=ca.crt=fr-national-ca.pem"; !strings.Contains(kenya, want) {
 		t.Errorf("Kenya's NOTES lack %q", want)
+	}
+	if strings.Contains(kenya, "provider") {
+		t.Errorf("Kenya's NOTES, with no provider, speak of one:\n%s", kenya)
+	}
+}
+
+// TestStackNotesOfProviders: a service provider's NOTES name it, its State and its peers'
+// authorities, and tell it to send its CA as <id>-ca.pem and how authorities declare it; an
+// authority's NOTES name the providers its channels lead to and the files their CAs came in.
+func TestStackNotesOfProviders(t *testing.T) {
+	for _, c := range []struct {
+		valueSet string
+		want     []string
+	}{
+		{"provider", []string{
+			"The stack of the provider Safiri Mail Ltd (safiri-mail), established in KE, is declared in namespace cybercoop-safiri-mail:",
+			"CooperationChannel to-ke to KE's authority",
+			"it provisions the provider's CA",
+			"kubectl -n cybercoop-safiri-mail get secret safiri-mail-poc-trust-bundle -o jsonpath='{.data.ca\\.crt}' | base64 -d > safiri-mail-ca.pem",
+			"and the address authorities call: https://orders.safiri-mail.example",
+			"kubectl -n cybercoop-safiri-mail create secret generic ke-ca --from-file=ca.crt=ke-national-ca.pem",
+			"Each authority declares this endpoint in its own stack as a peer with provider: safiri-mail",
+		}},
+		{"provider-peers", []string{
+			"KE's stack is declared in namespace cybercoop-ke:",
+			"CooperationChannel to-fr to FR\n",
+			"CooperationChannel to-safiri-mail to the provider safiri-mail\n",
+			"CooperationChannel orders-hopthu to the provider hopthu-mail\n",
+			"Put the CA certificate the provider safiri-mail sent you in the Secret its channel names:",
+			"kubectl -n cybercoop-ke create secret generic safiri-mail-ca --from-file=ca.crt=safiri-mail-ca.pem",
+			"kubectl -n cybercoop-ke create secret generic provider-cas --from-file=hopthu.pem=hopthu-mail-ca.pem",
+			"kubectl -n cybercoop-ke get secret ke-poc-trust-bundle -o jsonpath='{.data.ca\\.crt}' | base64 -d > ke-national-ca.pem",
+		}},
+	} {
+		t.Run(c.valueSet, func(t *testing.T) {
+			t.Parallel()
+			out := stackValueSetNamed(t, c.valueSet).install(t)
+			for _, want := range c.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("NOTES lack %q:\n%s", want, out)
+				}
+			}
+		})
 	}
 }
 
@@ -461,13 +572,16 @@ type stackRefusal struct {
 	want string
 	// crd is in the API server's refusal of the same value, or "" where no CRD rule
 	// corresponds: the chart's own rules (duplicates, names too long for the operator's
-	// children, a peer that is this country, misspelt keys) and the types of values.
+	// children, a peer that is this country, a service provider's peer that is a provider
+	// or may send what a provider does not receive, misspelt keys) and the types of values.
 	crd string
 	// For the rules the templates check (nothing renders), the rendered base's object of
-	// kind is given value at path to see the API server refuse it.
+	// kind is given value at path, or patch (a JSON merge patch: null removes a key) for a
+	// rule between fields, to see the API server refuse it.
 	kind  string
 	path  []any
 	value any
+	patch map[string]any
 }
 
 // helmArgs are the arguments after `helm template|install <release>`.
@@ -578,6 +692,33 @@ var stackRefusals = []stackRefusal{
 		kind: "EvidenceVault", path: []any{"spec", "keyRotation", "interval"}, value: "90d"},
 	{name: "misspelt value", args: []string{"--set", "vault.retention.minimumDay=90"},
 		want: "at '/vault/retention': additional properties 'minimumDay' not allowed"},
+	{name: "service provider id not a DNS label", args: []string{"--set", "serviceProvider.id=Safiri_Mail", "--set", "serviceProvider.name=Safiri Mail Ltd"},
+		want: `at '/serviceProvider/id': value must be 'a lower-case DNS label of 3 to 63 characters (letters, digits, "-"), e.g. example-mail'`,
+		crd:  "must be a lower-case DNS label of 3 to 63 characters (letters, digits, '-'), e.g. example-mail"},
+	{name: "service provider id of two characters", args: []string{"--set", "serviceProvider.id=sm", "--set", "serviceProvider.name=Safiri Mail Ltd"},
+		want: `at '/serviceProvider/id': value must be 'a lower-case DNS label of 3 to 63 characters (letters, digits, "-"), e.g. example-mail'`,
+		crd:  "spec.serviceProvider.id in body should be at least 3 chars long"},
+	{name: "service provider id of 64 characters", args: []string{"--set", "serviceProvider.id=" + strings.Repeat("s", 64), "--set", "serviceProvider.name=Safiri Mail Ltd"},
+		want: `at '/serviceProvider/id': value must be 'a lower-case DNS label of 3 to 63 characters (letters, digits, "-"), e.g. example-mail'`,
+		crd:  "spec.serviceProvider.id: Too long: may not be more than 63 bytes"},
+	{name: "service provider without a name", args: []string{"--set", "serviceProvider.id=safiri-mail"},
+		want: "at '/serviceProvider': value must be 'empty for a State, or a service provider with both id and name, e.g. {id: safiri-mail, name: Safiri Mail Ltd}'",
+		crd:  "spec.serviceProvider.name: Required value"},
+	{name: "service provider with an empty name", args: []string{"--set", "serviceProvider.id=safiri-mail", "--set", "serviceProvider.name="},
+		want: "at '/serviceProvider/name': minLength: got 0, want 1",
+		crd:  "spec.serviceProvider.name in body should be at least 1 chars long"},
+	{name: "service provider misspelt", args: []string{"--set", "serviceProvider.ID=safiri-mail", "--set", "serviceProvider.name=Safiri Mail Ltd"},
+		want: "at '/serviceProvider': additional properties 'ID' not allowed"},
+	{name: "peer with country and provider", args: []string{"--set", "peers[0].provider=safiri-mail"},
+		want: "at '/peers/0': value must be 'a peer with exactly one of country (a State) or provider (a service provider)'",
+		crd:  "peer needs exactly one of country (a State) or provider (a service provider)"},
+	{name: "peer with neither country nor provider", args: []string{"--set-json", `peers[0]={"endpoint":"https://gateway.fr.example","trustBundle":{"secretRef":{"name":"fr-ca"}},"requestTypes":["Preservation"],"dataProtection":{"legalBasis":"UNCC art. 42"}}`},
+		want: "at '/peers/0': value must be 'a peer with exactly one of country (a State) or provider (a service provider)'",
+		crd:  "peer needs exactly one of country (a State) or provider (a service provider)",
+		kind: "CooperationChannel", patch: map[string]any{"spec": map[string]any{"peer": map[string]any{"country": nil}}}},
+	{name: "peer provider in upper case", args: []string{"--set-json", `peers[0]={"provider":"Safiri-Mail","endpoint":"https://orders.safiri-mail.example","trustBundle":{"secretRef":{"name":"safiri-mail-ca"}},"requestTypes":["Preservation"],"dataProtection":{"legalBasis":"CMCA 2018 (example)"}}`},
+		want: `at '/peers/0/provider': value must be 'a lower-case DNS label of 3 to 63 characters (letters, digits, "-"), e.g. example-mail'`,
+		crd:  "must be a lower-case DNS label of 3 to 63 characters (letters, digits, '-'), e.g. example-mail"},
 	{name: "focal point name not a DNS label", args: []string{"--set", "focalPointName=KE_POC"},
 		want: "at '/focalPointName': value must be 'empty, or a DNS label: lower-case letters, digits and hyphens, starting and ending with a letter or digit'",
 		crd:  "a lowercase RFC 1123 subdomain"},
@@ -638,6 +779,23 @@ var stackRefusals = []stackRefusal{
 		want: `peers[1]: the channel name "to-fr" is already the name of peers[0]'s channel: give one of them another name`},
 	{name: "a channel to this country", args: []string{"--set", "peers[0].country=KE"},
 		want: "peers[0].country KE is this stack's own country: a channel connects to another State"},
+	{name: "a channel to a provider with Interception", args: []string{"--set-json", `peers[0]={"provider":"safiri-mail","endpoint":"https://orders.safiri-mail.example","trustBundle":{"secretRef":{"name":"safiri-mail-ca"}},"requestTypes":["Preservation","SubscriberInformation","Interception"],"dataProtection":{"legalBasis":"CMCA 2018 (example)"}}`},
+		want: "peers[0].requestTypes[2] Interception: a channel to a service provider carries only Preservation, TrafficDataDisclosure, StoredDataAccess, SubscriberInformation and ContentRemoval (articles 25 to 27 and 34)",
+		crd:  "requestTypes: a channel to a service provider carries only Preservation, TrafficDataDisclosure, StoredDataAccess, SubscriberInformation and ContentRemoval (articles 25 to 27 and 34)",
+		kind: "CooperationChannel", patch: map[string]any{"spec": map[string]any{
+			"peer":         map[string]any{"country": nil, "provider": "safiri-mail"},
+			"requestTypes": []any{"Preservation", "SubscriberInformation", "Interception"},
+		}}},
+	{name: "two peers with the same provider", args: []string{"--set-json", `peers[1]={"provider":"safiri-mail","endpoint":"https://orders.safiri-mail.example","trustBundle":{"secretRef":{"name":"safiri-mail-ca"}},"requestTypes":["Preservation"],"dataProtection":{"legalBasis":"CMCA 2018 (example)"}}`, "--set-json", `peers[2]={"provider":"safiri-mail","name":"to-safiri","endpoint":"https://orders2.safiri-mail.example","trustBundle":{"secretRef":{"name":"safiri-mail-ca"}},"requestTypes":["ContentRemoval"],"dataProtection":{"legalBasis":"CMCA 2018 (example)"}}`},
+		want: "peers[2].provider safiri-mail is already the provider of peers[1]: declare one channel per provider"},
+	{name: "a provider's peer is a provider", args: []string{"--set", "serviceProvider.id=safiri-mail", "--set", "serviceProvider.name=Safiri Mail Ltd", "--set-json", `peers[1]={"provider":"hopthu-mail","endpoint":"https://orders.hopthu.example","trustBundle":{"secretRef":{"name":"hopthu-ca"}},"requestTypes":["Preservation"],"dataProtection":{"legalBasis":"UNCC art. 25 (example)"}}`},
+		want: "peers[1].provider hopthu-mail: this stack is the service provider safiri-mail's endpoint, and a provider answers authorities, not other providers: its peers are States (peers[1].country)"},
+	{name: "a provider's peer sends Interception", args: []string{"--set", "serviceProvider.id=safiri-mail", "--set", "serviceProvider.name=Safiri Mail Ltd", "--set", "peers[0].requestTypes={Preservation,Interception}"},
+		want: "peers[0].requestTypes[1] Interception: the service provider safiri-mail receives only Preservation, TrafficDataDisclosure, StoredDataAccess, SubscriberInformation and ContentRemoval (articles 25 to 27 and 34); its gateway would never accept it"},
+	{name: "a provider with two channels to one State", args: []string{"--set", "serviceProvider.id=safiri-mail", "--set", "serviceProvider.name=Safiri Mail Ltd", "--set", "peers[0].country=FR", "--set-json", `peers[1]={"country":"FR","name":"to-france","endpoint":"https://gw2.fr.example","trustBundle":{"secretRef":{"name":"fr-ca"}},"requestTypes":["Preservation"],"dataProtection":{"legalBasis":"UNCC art. 42"}}`},
+		want: "peers[1].country FR is already the country of peers[0]: declare one channel per peer State"},
+	{name: "provider too long for its channel's default name", args: []string{"--set-json", `peers[0]={"provider":"` + strings.Repeat("p", 61) + `","endpoint":"https://orders.example","trustBundle":{"secretRef":{"name":"p-ca"}},"requestTypes":["Preservation"],"dataProtection":{"legalBasis":"UNCC art. 25 (example)"}}`},
+		want: `peers[0]: the channel name "to-` + strings.Repeat("p", 61) + `" ("to-" + provider) is 64 characters; at most 63 fit the label app.kubernetes.io/instance the operator puts on the channel's certificate and trust objects: set peers[0].name`},
 	{name: "vault name too long", args: []string{"--set", "vault.name=" + strings.Repeat("v", 47)},
 		want: "at '/vault/name': maxLength: got 47, want 46"},
 	{name: "release name too long for the vault", release: strings.Repeat("r", 40),
@@ -684,7 +842,11 @@ func TestStackSchemaMirrorsCRD(t *testing.T) {
 				objs = renderChart(t, stackDir, "ke", "cybercoop-ke", append([]string{"--skip-schema-validation", "-f", stackValues("refusal-base.yaml")}, r.args...)...)
 			} else {
 				obj := ofKind(base, r.kind)[0].DeepCopy()
-				setPath(t, obj.Object, r.path, r.value)
+				if r.patch != nil {
+					mergePatch(obj.Object, r.patch)
+				} else {
+					setPath(t, obj.Object, r.path, r.value)
+				}
 				objs = []*unstructured.Unstructured{obj}
 			}
 			var refusals []string
@@ -700,6 +862,26 @@ func TestStackSchemaMirrorsCRD(t *testing.T) {
 				t.Errorf("the API server refused with %q, not with %q", refusals, r.crd)
 			}
 		})
+	}
+}
+
+// mergePatch applies patch to obj as a JSON merge patch (RFC 7386): objects merge,
+// null removes a key, anything else replaces.
+func mergePatch(obj, patch map[string]any) {
+	for key, v := range patch {
+		switch v := v.(type) {
+		case nil:
+			delete(obj, key)
+		case map[string]any:
+			sub, ok := obj[key].(map[string]any)
+			if !ok {
+				sub = map[string]any{}
+				obj[key] = sub
+			}
+			mergePatch(sub, v)
+		default:
+			obj[key] = v
+		}
 	}
 }
 

@@ -8,9 +8,42 @@
 {{- default (printf "%s-evidence" .Release.Name) .Values.vault.name -}}
 {{- end -}}
 
-{{/* A peer's CooperationChannel name: its name, or "to-<country in lower case>". */}}
+{{/* A peer's CooperationChannel name: its name, or "to-<provider>", or "to-<country in lower case>". */}}
 {{- define "cybercoop-stack.channelName" -}}
-{{- default (printf "to-%s" (lower .country)) .name -}}
+{{- if .name -}}
+{{- .name -}}
+{{- else if .provider -}}
+{{- printf "to-%s" .provider -}}
+{{- else -}}
+{{- printf "to-%s" (lower (.country | default "")) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Who the stack is, for comments and NOTES: "the provider <name> (<id>), established in <country>" for a service provider, "<country>'s 24/7 point of contact" for a State. */}}
+{{- define "cybercoop-stack.focalPointRole" -}}
+{{- with .Values.serviceProvider -}}
+{{- printf "the provider %s (%s), established in %s" (.name | default "" | replace "\n" " ") .id $.Values.country -}}
+{{- else -}}
+{{- printf "%s's 24/7 point of contact" .Values.country -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Who a peer is, for comments and NOTES: "the provider <provider>", or the State's country code. */}}
+{{- define "cybercoop-stack.peerParty" -}}
+{{- if .provider -}}
+{{- printf "the provider %s" .provider -}}
+{{- else -}}
+{{- .country -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The file a party's CA certificate travels in: "<provider>-ca.pem" or "<country in lower case>-national-ca.pem"; .provider is a provider's id, .country a State's code. */}}
+{{- define "cybercoop-stack.caFile" -}}
+{{- if .provider -}}
+{{- printf "%s-ca.pem" .provider -}}
+{{- else -}}
+{{- printf "%s-national-ca.pem" (lower .country) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Non-empty when the authority or the first contact is still the illustrative default of values.yaml. */}}
@@ -118,17 +151,47 @@ the whole render, so no object is rendered from values it would refuse.
 {{- fail "certificates: caDuration and caRenewBefore apply to the operator's own CA and cannot be combined with issuerRef: the issuer's CA lifetime is set where the issuer is configured" -}}
 {{- end -}}
 {{- end -}}
+{{- $serviceProvider := $v.serviceProvider | default dict -}}
+{{- /* The orders a service provider receives (articles 25 to 27 and 34), as the CRD's rule on channels to a provider. */ -}}
+{{- $providerTypes := list "Preservation" "TrafficDataDisclosure" "StoredDataAccess" "SubscriberInformation" "ContentRemoval" -}}
+{{- $providerTypesText := "Preservation, TrafficDataDisclosure, StoredDataAccess, SubscriberInformation and ContentRemoval" -}}
 {{- $countries := dict -}}
+{{- $providers := dict -}}
 {{- $names := dict -}}
 {{- range $i, $peer := $v.peers -}}
-{{- if eq $peer.country $v.country -}}
+{{- if $peer.provider -}}
+{{- if $serviceProvider.id -}}
+{{- fail (printf "peers[%d].provider %s: this stack is the service provider %s's endpoint, and a provider answers authorities, not other providers: its peers are States (peers[%d].country)" $i $peer.provider $serviceProvider.id $i) -}}
+{{- end -}}
+{{- if hasKey $providers $peer.provider -}}
+{{- fail (printf "peers[%d].provider %s is already the provider of peers[%v]: declare one channel per provider" $i $peer.provider (get $providers $peer.provider)) -}}
+{{- end -}}
+{{- $_ := set $providers $peer.provider $i -}}
+{{- range $j, $type := $peer.requestTypes -}}
+{{- if not (has $type $providerTypes) -}}
+{{- fail (printf "peers[%d].requestTypes[%d] %s: a channel to a service provider carries only %s (articles 25 to 27 and 34)" $i $j $type $providerTypesText) -}}
+{{- end -}}
+{{- end -}}
+{{- else -}}
+{{- if and (eq $peer.country $v.country) (not $serviceProvider.id) -}}
 {{- fail (printf "peers[%d].country %s is this stack's own country: a channel connects to another State" $i $peer.country) -}}
 {{- end -}}
 {{- if hasKey $countries $peer.country -}}
 {{- fail (printf "peers[%d].country %s is already the country of peers[%v]: declare one channel per peer State" $i $peer.country (get $countries $peer.country)) -}}
 {{- end -}}
 {{- $_ := set $countries $peer.country $i -}}
+{{- if $serviceProvider.id -}}
+{{- range $j, $type := $peer.requestTypes -}}
+{{- if not (has $type $providerTypes) -}}
+{{- fail (printf "peers[%d].requestTypes[%d] %s: the service provider %s receives only %s (articles 25 to 27 and 34); its gateway would never accept it" $i $j $type $serviceProvider.id $providerTypesText) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- $name := include "cybercoop-stack.channelName" $peer -}}
+{{- if gt (len $name) 63 -}}
+{{- fail (printf "peers[%d]: the channel name %q (\"to-\" + provider) is %d characters; at most 63 fit the label app.kubernetes.io/instance the operator puts on the channel's certificate and trust objects: set peers[%d].name" $i $name (len $name) $i) -}}
+{{- end -}}
 {{- if hasKey $names $name -}}
 {{- fail (printf "peers[%d]: the channel name %q is already the name of peers[%v]'s channel: give one of them another name" $i $name (get $names $name)) -}}
 {{- end -}}
