@@ -98,7 +98,7 @@ func country(ns, code, peer string, shifts []v1.Shift, gatewayRenewal time.Durat
 			},
 			Peer: &v1.PeerStatus{TrustedCAs: []v1.TrustedCA{{Subject: "CN=" + peer + " CA", NotAfter: at(3 * 365 * 24 * time.Hour), Source: "Spec",
 				SHA256Fingerprint: strings.Repeat("AB:", 31) + "AB", Since: at(-90 * 24 * time.Hour)}},
-				LastHandshake: ptr.To(at(-time.Minute)), RoundTripMilliseconds: ptr.To(int64(23))},
+				HandshakeTime: ptr.To(at(-time.Minute)), HandshakeRoundTripMilliseconds: ptr.To(int64(23))},
 			Certificates: &v1.CooperationChannelCertificatesStatus{Client: cert("to-"+strings.ToLower(peer)+"-client", 70*24*time.Hour, 40*24*time.Hour)},
 			Requests:     &v1.ChannelRequestsStatus{Open: ptr.To(int32(3)), Overdue: ptr.To(int32(1)), OverdueRequests: []string{"rq-9f2c41d07b1e4a6a8c55e1d0f3b2a917"}},
 		},
@@ -218,7 +218,7 @@ func TestGoldenContent(t *testing.T) {
 		"audit-markdown.golden": {"# Compliance report: KE", "| `roster-24x7` | 41 | 35 | **Fail** | CoverageGaps |", `UNCC art. 40-42 \| bilateral MoU`},
 		"audit-json.golden":     {`"country": "FR"`, `"id": "intrusive-authorisation"`, `"lastTransitionTime": "2026-11-15T09:00:00Z"`},
 		"status-table.golden": {"JointInvestigation  jit-ke", "2 item(s) shared; FR fetched 1", "3 request(s) open, 1 overdue", "FocalPoint", "on call 84 h/week, 1 gap(s), the first 2026-11-16T00:00:00+03:00", "CoverageComplete=False(CoverageGaps)",
-			"round trip 23 ms", "DUE: inside the renewal window, not renewed", "compliant False (ControlsFailing)"},
+			"round trip 23 ms)", "DUE: inside the renewal window, not renewed", "compliant False (ControlsFailing)"},
 		"status-all-table.golden": {"cybercoop-fr", "cybercoop-ke"},
 	} {
 		raw, err := os.ReadFile(filepath.Join("testdata", file))

@@ -31,8 +31,9 @@ type resourceStatus struct {
 	Details string   `json:"details,omitempty"`
 	// Gaps are the roster's uncovered periods (FocalPoint).
 	Gaps []v1.CoverageGap `json:"rosterGaps,omitempty"`
-	// RoundTripMilliseconds is the last probe's round trip (CooperationChannel).
-	RoundTripMilliseconds *int64 `json:"roundTripMilliseconds,omitempty"`
+	// HandshakeRoundTripMilliseconds is the round trip of the probe that confirmed the
+	// peer as status reports it (CooperationChannel, status.peer).
+	HandshakeRoundTripMilliseconds *int64 `json:"handshakeRoundTripMilliseconds,omitempty"`
 }
 
 // certificateExpiry is one certificate as `status` prints it.
@@ -150,12 +151,15 @@ func collectStatus(fps []v1.FocalPoint, evs []v1.EvidenceVault, ccs []v1.Coopera
 		rs := baseStatus(cc.Namespace, "CooperationChannel", cc.Name, cc.Status.Conditions)
 		details := []string{"peer " + string(cc.Spec.Peer.Country)}
 		if p := cc.Status.Peer; p != nil {
-			if p.RoundTripMilliseconds != nil {
-				rs.RoundTripMilliseconds = p.RoundTripMilliseconds
-				details = append(details, fmt.Sprintf("round trip %d ms", *p.RoundTripMilliseconds))
-			}
-			if p.LastHandshake != nil {
-				details = append(details, "last handshake "+timeOf(p.LastHandshake))
+			// The handshake that confirmed what status reports, not the latest probe
+			// (a metric): status changes only when what the probe finds changes.
+			if p.HandshakeTime != nil {
+				d := "confirmed by a handshake at " + timeOf(p.HandshakeTime)
+				if p.HandshakeRoundTripMilliseconds != nil {
+					rs.HandshakeRoundTripMilliseconds = p.HandshakeRoundTripMilliseconds
+					d += fmt.Sprintf(" (round trip %d ms)", *p.HandshakeRoundTripMilliseconds)
+				}
+				details = append(details, d)
 			}
 		}
 		if rq := cc.Status.Requests; rq != nil && rq.Open != nil && rq.Overdue != nil {

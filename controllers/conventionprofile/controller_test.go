@@ -141,7 +141,7 @@ func healthyStack(ctx context.Context) *stack {
 		cc.Status.Peer = &v1.PeerStatus{
 			TrustedCAs: []v1.TrustedCA{{Subject: "CN=FR national CA", SHA256Fingerprint: fingerprint,
 				NotAfter: metav1.NewTime(time.Now().Add(365 * 24 * time.Hour)), Source: "Spec", Since: metav1.Now()}},
-			RoundTripMilliseconds: ptr.To(int64(12)),
+			HandshakeRoundTripMilliseconds: ptr.To(int64(12)),
 		}
 		cc.Status.Certificates = &v1.CooperationChannelCertificatesStatus{Client: certificate("to-fr-client")}
 		cc.Status.Requests = &v1.ChannelRequestsStatus{Open: ptr.To(int32(1)), Overdue: ptr.To(int32(0))}
@@ -394,11 +394,11 @@ var _ = Describe("ConventionProfile controller", func() {
 		p := &v1.ConventionProfile{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.profile), p)).To(Succeed())
 		written := p.ResourceVersion
-		// What every probe writes: the round-trip time and the probe's message.
+		// What a probe that confirms the peer anew writes: the handshake, its round trip and the message.
 		for i := range 3 {
 			writeStatus(ctx, s.cc, func(cc *v1.CooperationChannel) {
-				cc.Status.Peer.RoundTripMilliseconds = ptr.To(int64(20 + i))
-				cc.Status.Peer.LastProbeTime = ptr.To(metav1.Now())
+				cc.Status.Peer.HandshakeRoundTripMilliseconds = ptr.To(int64(20 + i))
+				cc.Status.Peer.HandshakeTime = ptr.To(metav1.Now())
 				c := meta.FindStatusCondition(cc.Status.Conditions, v1.ConditionPeerReachable)
 				c.Message = "handshake in " + time.Duration(20+i).String()
 			})

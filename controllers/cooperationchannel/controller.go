@@ -57,6 +57,7 @@ type Reconciler struct {
 	GatewayEndpoint func(fp *cybercoopv1alpha1.FocalPoint) (endpoint, serverName string)
 
 	summaries summaries
+	probes    probeLog
 }
 
 // scope is what the phases of one reconcile share.
@@ -130,6 +131,7 @@ func (r *Reconciler) kind() *reconciler.Kind[*cybercoopv1alpha1.CooperationChann
 		Forget: func(key types.NamespacedName) {
 			metrics.ForgetCertificates(key.Namespace, kindCooperationChannel, key.Name, roleChannelClient)
 			metrics.ForgetChannel(key.Namespace, key.Name)
+			r.probes.forget(key)
 		},
 	}
 }
@@ -156,7 +158,7 @@ func (r *Reconciler) report(ctx context.Context, s *scope) {
 		if o.probed != nil {
 			roundTrip = o.probed.RoundTrip
 		}
-		metrics.ObserveChannelProbe(cc.Namespace, cc.Name, o.err == nil && o.probed != nil, roundTrip)
+		metrics.ObserveChannelProbe(cc.Namespace, cc.Name, o.at, o.err == nil && o.probed != nil, roundTrip)
 	}
 	if q := cc.Status.Requests; q != nil && q.Open != nil && q.Overdue != nil {
 		metrics.SetChannelRequests(cc.Namespace, cc.Name, true, *q.Open, *q.Overdue)

@@ -5,13 +5,17 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
@@ -42,6 +46,68 @@ type probeOutcome struct {
 	// ownCAs are the fingerprints of this State's CAs in the FocalPoint's trust
 	// bundle at the time of the probe.
 	ownCAs []string
+	// routine: the probe ran because its interval had passed, not because what it
+	// depends on changed. A routine probe that finds what status reports leaves
+	// status as it is.
+	routine bool
+}
+
+// probeLog is when each channel's peer was last probed. It is kept in memory, not
+// in status: a time that moves at every probe would make every channel's status
+// change, and be written, every probe interval (Kubernetes moved node heartbeats
+// out of NodeStatus for the same reason). The latest probe's time is the metric
+// cybercoop_channel_last_probe_timestamp_seconds.
+type probeLog struct {
+	mu   sync.Mutex
+	last map[types.NamespacedName]probeRecord
+}
+
+type probeRecord struct {
+	uid types.UID
+	at  time.Time
+}
+
+// lastProbe is when the channel was last probed by this process; false when never.
+func (l *probeLog) lastProbe(cc *cybercoopv1alpha1.CooperationChannel) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.last[client.ObjectKeyFromObject(cc)]
+	if !ok || r.uid != cc.UID {
+		return time.Time{}, false
+	}
+	return r.at, true
+}
+
+func (l *probeLog) record(cc *cybercoopv1alpha1.CooperationChannel, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last = map[types.NamespacedName]probeRecord{}
+	}
+	l.last[client.ObjectKeyFromObject(cc)] = probeRecord{uid: cc.UID, at: at}
+}
+
+func (l *probeLog) forget(key types.NamespacedName) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.last, key)
+}
+
+// restartedProbeTime is when a channel this process has not probed yet is taken
+// to have been probed, when its status already reports a confirmed handshake for
+// its current generation: somewhere in the last interval, at a point fixed by its
+// UID. A restarted operator so spreads its first probes over one interval instead
+// of probing every peer at once; a channel whose status is not settled is probed
+// at once (the zero time).
+func restartedProbeTime(cc *cybercoopv1alpha1.CooperationChannel, interval time.Duration, now time.Time) time.Time {
+	cond := meta.FindStatusCondition(cc.Status.Conditions, cybercoopv1alpha1.ConditionPeerReachable)
+	if cond == nil || cond.Status != metav1.ConditionTrue || cond.Reason != cybercoopv1alpha1.ReasonPeerHandshakeSucceeded ||
+		cond.ObservedGeneration != cc.Generation || cc.Status.Peer == nil || cc.Status.Peer.HandshakeTime == nil || interval <= 0 {
+		return time.Time{}
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(cc.UID))
+	return now.Add(-time.Duration(h.Sum64() % uint64(interval)))
 }
 
 // probeInterval is spec.probe.interval, or the reconciler's default.
@@ -56,10 +122,10 @@ func (r *Reconciler) probeInterval(cc *cybercoopv1alpha1.CooperationChannel) tim
 }
 
 // probeDue reports whether the peer is probed now: its interval has passed since the
-// last probe, or what the probe depends on changed since (the spec, the CAs trusted,
+// last probe (zero: none known), or what the probe depends on changed since (the spec, the CAs trusted,
 // the client certificate), so the result in status describes the current channel.
-func probeDue(last *metav1.Time, interval time.Duration, now time.Time, changed bool) bool {
-	return changed || last == nil || !now.Before(last.Add(interval))
+func probeDue(last time.Time, interval time.Duration, now time.Time, changed bool) bool {
+	return changed || last.IsZero() || !now.Before(last.Add(interval))
 }
 
 // blocked is why the peer cannot be probed in this reconcile; nil when it can.
@@ -100,9 +166,11 @@ func (r *Reconciler) probePeer(ctx context.Context, s *scope) error {
 	}
 	cc, now := s.cc, s.Now
 	interval := r.probeInterval(cc)
-	last := (*metav1.Time)(nil)
-	if p := cc.Status.Peer; p != nil {
-		last = p.LastProbeTime
+	last, known := r.probes.lastProbe(cc)
+	if !known {
+		if last = restartedProbeTime(cc, interval, now); !last.IsZero() {
+			r.probes.record(cc, last)
+		}
 	}
 	if s.awaitingPeer() {
 		// A peer that failed the last probe, or has not yet accepted a replacement CA,
@@ -110,11 +178,14 @@ func (r *Reconciler) probePeer(ctx context.Context, s *scope) error {
 		// channels reloaded), and a key replacement waits on it.
 		interval = min(interval, retryInterval)
 	}
-	if !probeDue(last, interval, now, s.probeInputsChanged()) {
+	changed := s.probeInputsChanged()
+	if !probeDue(last, interval, now, changed) {
 		s.RequeueAt(last.Add(interval))
 		return nil
 	}
 	s.probe = r.runProbe(ctx, s)
+	s.probe.routine = !changed
+	r.probes.record(cc, now)
 	if s.probe.probed == nil || (s.probe.next != "" && s.probe.nextErr != nil) {
 		s.RequeueAt(now.Add(min(interval, retryInterval)))
 	} else {

@@ -2,6 +2,7 @@ package cooperationchannel
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,14 +25,14 @@ func computeStatus(s *scope, reconcileErr error) {
 	if s.certs.Observed {
 		st.Certificates = certificatesStatus(&s.certs)
 	}
-	st.Peer = peerStatus(st.Peer, s.trust, s.probe)
+	peer, reachCond := peerAndReachable(s)
+	st.Peer = peer
 	if s.requests != nil {
 		st.Requests = s.requests
 	}
 
 	certCond := certificateCondition(s, now)
 	trustCond := trustCondition(s.trust, s.trustErr, now)
-	reachCond := reachableCondition(s.block, s.probe, s.prevReachable, cc.Spec.Peer.Endpoint)
 	var ready metav1.Condition
 	switch {
 	case s.fp == nil && s.fpErr == nil:
@@ -109,9 +110,37 @@ func trustCondition(t *peerTrust, err error, now time.Time) metav1.Condition {
 		len(t.cas), strings.Join(trusted, ", "), rfc3339(t.earliestExpiry()), notTrusted)
 }
 
-// reachableCondition is PeerReachable: what this reconcile's probe found, why there
-// was none, or, between probes, what the last one found.
-func reachableCondition(block *probeBlock, o *probeOutcome, prev *metav1.Condition, endpoint string) metav1.Condition {
+// peerAndReachable is status.peer and PeerReachable. A successful probe confirms the
+// peer anew (a new handshakeTime) unless it was routine and found what status
+// reports: then status.peer and PeerReachable stay as they are, so an idle channel's
+// status is not written at every probe.
+func peerAndReachable(s *scope) (*cybercoopv1alpha1.PeerStatus, metav1.Condition) {
+	prev, endpoint := s.cc.Status.Peer, s.cc.Spec.Peer.Endpoint
+	if o := s.probe; o != nil && o.err == nil && o.routine && s.prevReachable != nil &&
+		s.prevReachable.Status == metav1.ConditionTrue && prev != nil && prev.HandshakeTime != nil {
+		peer := peerStatus(prev, s.trust, o, false)
+		cond := reachableCondition(s.block, o, peer, s.prevReachable, endpoint)
+		if cond.Reason == s.prevReachable.Reason && cond.Message == s.prevReachable.Message &&
+			equalTime(peer.CertificateNotAfter, prev.CertificateNotAfter) && slices.Equal(peer.AcceptsCAs, prev.AcceptsCAs) {
+			return peer, cond
+		}
+	}
+	peer := peerStatus(prev, s.trust, s.probe, true)
+	return peer, reachableCondition(s.block, s.probe, peer, s.prevReachable, endpoint)
+}
+
+func equalTime(a, b *metav1.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(b)
+}
+
+// reachableCondition is PeerReachable: what this reconcile's probe found (peer is
+// status.peer with the handshake that confirmed it), why there was none, or,
+// between probes, what the last one found. Its message names no time that moves
+// with every probe: a failure's is the same while the peer fails the same way.
+func reachableCondition(block *probeBlock, o *probeOutcome, peer *cybercoopv1alpha1.PeerStatus, prev *metav1.Condition, endpoint string) metav1.Condition {
 	set := func(status metav1.ConditionStatus, reason, format string, args ...any) metav1.Condition {
 		return reconciler.NewCondition(cybercoopv1alpha1.ConditionPeerReachable, status, reason, format, args...)
 	}
@@ -119,9 +148,9 @@ func reachableCondition(block *probeBlock, o *probeOutcome, prev *metav1.Conditi
 	case block != nil:
 		return set(metav1.ConditionUnknown, block.reason, "%s", block.message)
 	case o != nil && o.err != nil:
-		return set(metav1.ConditionFalse, cybercoopv1alpha1.ReasonPeerUnreachable, "the probe of %s at %s failed: %s",
-			endpoint, rfc3339(o.at), describeProbeError(o.err))
-	case o != nil:
+		return set(metav1.ConditionFalse, cybercoopv1alpha1.ReasonPeerUnreachable, "the probe of %s failed: %s",
+			endpoint, describeProbeError(o.err))
+	case o != nil && peer != nil && peer.HandshakeTime != nil:
 		served := ""
 		if c := peerCertificateOf(o.probed); c != nil {
 			served = fmt.Sprintf("; the peer's certificate %s is valid until %s", subjectOf(c), rfc3339(c.NotAfter))
@@ -135,7 +164,7 @@ func reachableCondition(block *probeBlock, o *probeOutcome, prev *metav1.Conditi
 		}
 		return set(metav1.ConditionTrue, cybercoopv1alpha1.ReasonPeerHandshakeSucceeded,
 			"mutual-TLS handshake with %s and its signed trust bundle verified in %d ms at %s%s%s",
-			endpoint, o.probed.RoundTrip.Milliseconds(), rfc3339(o.at), served, next)
+			endpoint, ptr.Deref(peer.HandshakeRoundTripMilliseconds, 0), rfc3339(peer.HandshakeTime.Time), served, next)
 	case prev != nil && (prev.Reason == cybercoopv1alpha1.ReasonPeerHandshakeSucceeded || prev.Reason == cybercoopv1alpha1.ReasonPeerUnreachable):
 		return metav1.Condition{Type: prev.Type, Status: prev.Status, Reason: prev.Reason, Message: prev.Message}
 	}
@@ -143,9 +172,10 @@ func reachableCondition(block *probeBlock, o *probeOutcome, prev *metav1.Conditi
 }
 
 // peerStatus is status.peer: the trusted CAs as the ConfigMap records them, and
-// what the last probe saw. A failed probe updates only lastProbeTime; what the last
-// successful one saw is kept.
-func peerStatus(prev *cybercoopv1alpha1.PeerStatus, t *peerTrust, o *probeOutcome) *cybercoopv1alpha1.PeerStatus {
+// what the last successful probe saw. confirm makes a successful probe's handshake
+// the one status reports (handshakeTime and its round trip); a failed probe changes
+// nothing here, so what the last successful one saw is kept.
+func peerStatus(prev *cybercoopv1alpha1.PeerStatus, t *peerTrust, o *probeOutcome, confirm bool) *cybercoopv1alpha1.PeerStatus {
 	out := &cybercoopv1alpha1.PeerStatus{}
 	if prev != nil {
 		out = prev.DeepCopy()
@@ -165,20 +195,17 @@ func peerStatus(prev *cybercoopv1alpha1.PeerStatus, t *peerTrust, o *probeOutcom
 			})
 		}
 	}
-	if o != nil {
-		at := metav1.NewTime(o.at.UTC())
-		out.LastProbeTime = &at
-		if o.err == nil {
-			handshake := at
-			out.LastHandshake = &handshake
-			out.RoundTripMilliseconds = ptr.To(o.probed.RoundTrip.Milliseconds())
-			if c := peerCertificateOf(o.probed); c != nil {
-				out.CertificateNotAfter = ptr.To(metav1.NewTime(c.NotAfter.UTC()))
-			}
-			out.AcceptsCAs = acceptsCAs(out.AcceptsCAs, o)
+	if o != nil && o.err == nil {
+		if confirm || out.HandshakeTime == nil {
+			out.HandshakeTime = ptr.To(metav1.NewTime(o.at.UTC()))
+			out.HandshakeRoundTripMilliseconds = ptr.To(o.probed.RoundTrip.Milliseconds())
 		}
+		if c := peerCertificateOf(o.probed); c != nil {
+			out.CertificateNotAfter = ptr.To(metav1.NewTime(c.NotAfter.UTC()))
+		}
+		out.AcceptsCAs = acceptsCAs(out.AcceptsCAs, o)
 	}
-	if out.TrustedCAs == nil && out.LastProbeTime == nil && out.LastHandshake == nil && out.AcceptsCAs == nil {
+	if out.TrustedCAs == nil && out.HandshakeTime == nil && out.AcceptsCAs == nil {
 		return nil
 	}
 	return out

@@ -3,11 +3,15 @@ package cooperationchannel
 import (
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/ca"
@@ -207,22 +211,22 @@ func TestExpiryWarningsOncePerCA(t *testing.T) {
 }
 
 func TestProbeDue(t *testing.T) {
-	last := metav1.NewTime(unitNow.Add(-4 * time.Minute))
+	last := unitNow.Add(-4 * time.Minute)
 	for _, tc := range []struct {
 		name    string
-		last    *metav1.Time
+		last    time.Time
 		changed bool
 		due     bool
 	}{
-		{"never probed", nil, false, true},
-		{"within the interval", &last, false, false},
-		{"within the interval, but the spec or trust changed", &last, true, true},
+		{"never probed", time.Time{}, false, true},
+		{"within the interval", last, false, false},
+		{"within the interval, but the spec or trust changed", last, true, true},
 	} {
 		if got := probeDue(tc.last, 5*time.Minute, unitNow, tc.changed); got != tc.due {
 			t.Errorf("%s: due %v", tc.name, got)
 		}
 	}
-	if !probeDue(&last, 4*time.Minute, unitNow, false) {
+	if !probeDue(last, 4*time.Minute, unitNow, false) {
 		t.Error("not due at exactly the interval")
 	}
 	r := &Reconciler{}
@@ -262,16 +266,17 @@ func TestConditions(t *testing.T) {
 		{"trusted", trustCondition(valid, nil, unitNow), metav1.ConditionTrue, cybercoopv1alpha1.ReasonTrustBundleValid, "trusts 1 CA(s) of the peer: CN=FR CA,C=FR (Spec"},
 		{"missing Secret", trustCondition(missing, nil, unitNow), metav1.ConditionFalse, cybercoopv1alpha1.ReasonTrustBundleInvalid, `Secret "fr-ca" does not exist`},
 		{"unreadable", trustCondition(nil, errors.New("reading Secret fr-ca: timeout"), unitNow), metav1.ConditionUnknown, cybercoopv1alpha1.ReasonReconciling, "timeout"},
-		{"suspended", reachableCondition(&probeBlock{cybercoopv1alpha1.ReasonChannelSuspended, "spec.suspend is set"}, nil, nil, "https://x"),
+		{"suspended", reachableCondition(&probeBlock{cybercoopv1alpha1.ReasonChannelSuspended, "spec.suspend is set"}, nil, nil, nil, "https://x"),
 			metav1.ConditionUnknown, cybercoopv1alpha1.ReasonChannelSuspended, "spec.suspend"},
-		{"probe failed", reachableCondition(nil, &probeOutcome{at: unitNow, err: errors.New("dial tcp: connection\nrefused")}, nil, "https://gw.fr"),
-			metav1.ConditionFalse, cybercoopv1alpha1.ReasonPeerUnreachable, "the probe of https://gw.fr at 2027-03-01T12:00:00Z failed: dial tcp: connection refused"},
-		{"probe succeeded", reachableCondition(nil, &probeOutcome{at: unitNow, probed: &peer.Probed{RoundTrip: 42 * time.Millisecond}}, nil, "https://gw.fr"),
-			metav1.ConditionTrue, cybercoopv1alpha1.ReasonPeerHandshakeSucceeded, "verified in 42 ms"},
-		{"between probes", reachableCondition(nil, nil, &metav1.Condition{Type: cybercoopv1alpha1.ConditionPeerReachable, Status: metav1.ConditionTrue,
+		{"probe failed", reachableCondition(nil, &probeOutcome{at: unitNow, err: errors.New("dial tcp: connection\nrefused")}, nil, nil, "https://gw.fr"),
+			metav1.ConditionFalse, cybercoopv1alpha1.ReasonPeerUnreachable, "the probe of https://gw.fr failed: dial tcp: connection refused"},
+		{"probe succeeded", reachableCondition(nil, &probeOutcome{at: unitNow, probed: &peer.Probed{RoundTrip: 42 * time.Millisecond}},
+			peerStatus(nil, nil, &probeOutcome{at: unitNow, probed: &peer.Probed{RoundTrip: 42 * time.Millisecond}}, true), nil, "https://gw.fr"),
+			metav1.ConditionTrue, cybercoopv1alpha1.ReasonPeerHandshakeSucceeded, "verified in 42 ms at 2027-03-01T12:00:00Z"},
+		{"between probes", reachableCondition(nil, nil, nil, &metav1.Condition{Type: cybercoopv1alpha1.ConditionPeerReachable, Status: metav1.ConditionTrue,
 			Reason: cybercoopv1alpha1.ReasonPeerHandshakeSucceeded, Message: "last time"}, "https://gw.fr"),
 			metav1.ConditionTrue, cybercoopv1alpha1.ReasonPeerHandshakeSucceeded, "last time"},
-		{"never probed", reachableCondition(nil, nil, nil, "https://gw.fr"), metav1.ConditionUnknown, cybercoopv1alpha1.ReasonReconciling, "not been probed"},
+		{"never probed", reachableCondition(nil, nil, nil, nil, "https://gw.fr"), metav1.ConditionUnknown, cybercoopv1alpha1.ReasonReconciling, "not been probed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.cond.Status != tc.status || tc.cond.Reason != tc.reason || !strings.Contains(tc.cond.Message, tc.msg) {
@@ -284,15 +289,126 @@ func TestConditions(t *testing.T) {
 func TestPeerStatusKeepsTheLastSuccessAfterAFailure(t *testing.T) {
 	rtt := int64(12)
 	then := metav1.NewTime(unitNow.Add(-time.Hour))
-	prev := &cybercoopv1alpha1.PeerStatus{LastProbeTime: &then, LastHandshake: &then, RoundTripMilliseconds: &rtt, AcceptsCAs: []string{"AA"}}
-	got := peerStatus(prev, nil, &probeOutcome{at: unitNow, err: errors.New("refused")})
-	if !got.LastProbeTime.Time.Equal(unitNow) || !got.LastHandshake.Equal(&then) || *got.RoundTripMilliseconds != 12 || len(got.AcceptsCAs) != 1 {
+	prev := &cybercoopv1alpha1.PeerStatus{HandshakeTime: &then, HandshakeRoundTripMilliseconds: &rtt, AcceptsCAs: []string{"AA"}}
+	got := peerStatus(prev, nil, &probeOutcome{at: unitNow, err: errors.New("refused")}, true)
+	if !got.HandshakeTime.Equal(&then) || *got.HandshakeRoundTripMilliseconds != 12 || len(got.AcceptsCAs) != 1 {
 		t.Fatalf("got %+v", got)
 	}
-	if prev.LastProbeTime.Time.Equal(unitNow) {
+	if peerStatus(nil, nil, nil, true) != nil {
+		t.Fatal("an empty peer status is written")
+	}
+	ok := &probeOutcome{at: unitNow, probed: &peer.Probed{RoundTrip: 30 * time.Millisecond}}
+	if got := peerStatus(prev, nil, ok, true); !got.HandshakeTime.Time.Equal(unitNow) || *got.HandshakeRoundTripMilliseconds != 30 {
+		t.Fatalf("a confirming probe: %+v", got)
+	}
+	if prev.HandshakeTime.Time.Equal(unitNow) {
 		t.Fatal("the stored status was changed in place")
 	}
-	if peerStatus(nil, nil, nil) != nil {
-		t.Fatal("an empty peer status is written")
+	if got := peerStatus(prev, nil, ok, false); !got.HandshakeTime.Equal(&then) || *got.HandshakeRoundTripMilliseconds != 12 {
+		t.Fatalf("a probe that does not confirm anew moved the handshake: %+v", got)
+	}
+}
+
+// A routine probe that finds what status reports changes nothing in status, so an
+// idle channel is not written at every probe; one that finds something else, or
+// runs because what it depends on changed, confirms the peer anew.
+func TestRoutineProbesLeaveStatusAsItIs(t *testing.T) {
+	peerCA := unitCA(t, "FR CA", unitNow.Add(-time.Hour), 0)
+	served := func(notAfter time.Time) *x509.Certificate {
+		leaf, err := pki.IssueLeaf(peerCA, pki.LeafSpec{CommonName: "gateway.fr.test", DNSNames: []string{"gateway.fr.test"},
+			Usages: []pki.Usage{pki.UsageServer}, Duration: notAfter.Sub(unitNow.Add(-time.Hour))}, unitNow.Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return leaf.Certificate
+	}
+	cert := served(unitNow.Add(60 * 24 * time.Hour))
+	probe := func(at time.Time, rtt time.Duration, c *x509.Certificate, routine bool) *probeOutcome {
+		return &probeOutcome{at: at, routine: routine, probed: &peer.Probed{RoundTrip: rtt, PeerCertificate: c}, accepted: "AA"}
+	}
+	cc := &cybercoopv1alpha1.CooperationChannel{}
+	cc.Generation = 1
+	cc.Spec.Peer.Endpoint = "https://gateway.fr.test"
+	// The first probe confirms the peer.
+	first := &scope{cc: cc, probe: probe(unitNow, 20*time.Millisecond, cert, false)}
+	peerSt, cond := peerAndReachable(first)
+	if cond.Status != metav1.ConditionTrue || !peerSt.HandshakeTime.Time.Equal(unitNow) {
+		t.Fatalf("first probe: %+v %+v", peerSt, cond)
+	}
+	cond.ObservedGeneration = 1
+	cc.Status.Peer, cc.Status.Conditions = peerSt, []metav1.Condition{cond}
+	later := unitNow.Add(5 * time.Minute)
+	next := func(o *probeOutcome) (*cybercoopv1alpha1.PeerStatus, metav1.Condition) {
+		return peerAndReachable(&scope{cc: cc, probe: o, prevReachable: previousReachable(cc)})
+	}
+
+	gotPeer, gotCond := next(probe(later, 45*time.Millisecond, cert, true))
+	if !equality.Semantic.DeepEqual(gotPeer, cc.Status.Peer) || gotCond.Message != cond.Message {
+		t.Errorf("a routine probe finding the same changed status:\n%+v\n%s", gotPeer, gotCond.Message)
+	}
+	for name, o := range map[string]*probeOutcome{
+		"the probe's inputs changed":          probe(later, 45*time.Millisecond, cert, false),
+		"the peer serves another certificate": probe(later, 45*time.Millisecond, served(unitNow.Add(80*24*time.Hour)), true),
+	} {
+		gotPeer, gotCond := next(o)
+		if !gotPeer.HandshakeTime.Time.Equal(later) || *gotPeer.HandshakeRoundTripMilliseconds != 45 || gotCond.Message == cond.Message {
+			t.Errorf("%s: not confirmed anew: %+v %s", name, gotPeer, gotCond.Message)
+		}
+	}
+	// A failure keeps the handshake; its message does not move with the probe's time.
+	failed := &probeOutcome{at: later, routine: true, err: errors.New("connection refused")}
+	failedPeer, failedCond := next(failed)
+	if failedCond.Status != metav1.ConditionFalse || !failedPeer.HandshakeTime.Time.Equal(unitNow) {
+		t.Fatalf("failure: %+v %+v", failedPeer, failedCond)
+	}
+	failedCond.ObservedGeneration = 1
+	cc.Status.Peer, cc.Status.Conditions = failedPeer, []metav1.Condition{failedCond}
+	failed.at = later.Add(30 * time.Second)
+	if _, again := next(failed); again.Message != failedCond.Message {
+		t.Errorf("the same failure 30 s later changed the message: %q, %q", failedCond.Message, again.Message)
+	}
+	// Reachable again after a failure: confirmed anew, although routine.
+	if back, _ := next(probe(later.Add(time.Minute), 20*time.Millisecond, cert, true)); !back.HandshakeTime.Time.Equal(later.Add(time.Minute)) {
+		t.Errorf("reachable again, not confirmed anew: %+v", back)
+	}
+}
+
+// A restarted operator spreads the first probes of settled channels over one
+// interval, the same point for the same channel; an unsettled channel is probed
+// at once.
+func TestRestartedProbeTime(t *testing.T) {
+	interval := 5 * time.Minute
+	settled := func(uid string) *cybercoopv1alpha1.CooperationChannel {
+		cc := &cybercoopv1alpha1.CooperationChannel{}
+		cc.UID, cc.Generation = types.UID(uid), 2
+		cc.Status.Peer = &cybercoopv1alpha1.PeerStatus{HandshakeTime: ptr.To(metav1.NewTime(unitNow.Add(-time.Hour)))}
+		cc.Status.Conditions = []metav1.Condition{{Type: cybercoopv1alpha1.ConditionPeerReachable, Status: metav1.ConditionTrue,
+			Reason: cybercoopv1alpha1.ReasonPeerHandshakeSucceeded, ObservedGeneration: 2}}
+		return cc
+	}
+	seen := map[time.Time]bool{}
+	for i := range 20 {
+		cc := settled(fmt.Sprintf("uid-%d", i))
+		at := restartedProbeTime(cc, interval, unitNow)
+		if at.After(unitNow) || !at.After(unitNow.Add(-interval)) {
+			t.Fatalf("%s: taken as probed at %s, not within the last interval", cc.UID, at)
+		}
+		if restartedProbeTime(cc, interval, unitNow) != at {
+			t.Fatal("not the same point for the same channel")
+		}
+		seen[at] = true
+	}
+	if len(seen) < 10 {
+		t.Errorf("20 channels share %d points of the interval", len(seen))
+	}
+	stale := settled("uid-x")
+	stale.Generation = 3
+	if !restartedProbeTime(stale, interval, unitNow).IsZero() {
+		t.Error("a channel whose spec changed since its status is not probed at once")
+	}
+	unreachable := settled("uid-y")
+	unreachable.Status.Conditions[0].Status = metav1.ConditionFalse
+	if !restartedProbeTime(unreachable, interval, unitNow).IsZero() {
+		t.Error("an unreachable channel is not probed at once")
 	}
 }

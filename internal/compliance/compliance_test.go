@@ -89,7 +89,7 @@ func healthy() Inputs {
 				cond(v1.ConditionPeerReachable, metav1.ConditionTrue, v1.ReasonPeerHandshakeSucceeded, ""),
 			},
 			Peer: &v1.PeerStatus{TrustedCAs: []v1.TrustedCA{{Subject: "CN=FR CA", NotAfter: at(365 * 24 * time.Hour), Source: "Spec"}},
-				RoundTripMilliseconds: ptr.To(int64(12))},
+				HandshakeRoundTripMilliseconds: ptr.To(int64(12))},
 			Certificates: &v1.CooperationChannelCertificatesStatus{Client: cert("to-fr-client")},
 			Requests:     &v1.ChannelRequestsStatus{Open: ptr.To(int32(2)), Overdue: ptr.To(int32(0))},
 		},
@@ -545,7 +545,7 @@ func TestProbesAloneDoNotChangeTheReport(t *testing.T) {
 		in.Vaults[0].Status.Conditions[1] = cond(v1.ConditionIntegrityVerified, metav1.ConditionUnknown, v1.ReasonVaultUnreachable, "refused at 09:00")
 		first, _ := Merge(nil, Evaluate(in, now).Controls, now)
 		in.Channels[0].Status.Conditions[2].Message = "probed at 09:05"
-		in.Channels[0].Status.Peer.RoundTripMilliseconds = ptr.To(int64(40))
+		in.Channels[0].Status.Peer.HandshakeRoundTripMilliseconds = ptr.To(int64(40))
 		in.Vaults[0].Status.Conditions[1].Message = "refused at 09:05"
 		if _, changed := Merge(first, Evaluate(in, now.Add(5*time.Minute)).Controls, now.Add(5*time.Minute)); changed {
 			t.Errorf("PeerReachable %s: a probe that found the same changed the report", reachable)

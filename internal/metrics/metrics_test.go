@@ -67,7 +67,7 @@ func expectSeries(t *testing.T, what string, got, want map[string]float64) {
 func TestRegisteredOnManagerRegistry(t *testing.T) {
 	SetComplianceControls("reg", "p", map[string]float64{"roster-24x7": ControlPassValue})
 	SetRosterCoverage("reg", "fp", true, 60, 10080)
-	ObserveChannelProbe("reg", "cc", true, time.Second)
+	ObserveChannelProbe("reg", "cc", time.Unix(10, 0), true, time.Second)
 	SetChannelRequests("reg", "cc", true, 1, 0)
 	SetVaultContents("reg", "ev", VaultContents{Objects: ptr.To[int64](1), Bytes: ptr.To[int64](2),
 		LastVerification: time.Unix(1, 0), LastVerificationPassed: true, VerificationInterval: time.Hour})
@@ -84,6 +84,7 @@ func TestRegisteredOnManagerRegistry(t *testing.T) {
 	for _, name := range []string{
 		"cybercoop_compliance_control_result", "cybercoop_focalpoint_roster_coverage_hours", "cybercoop_focalpoint_roster_week_hours",
 		"cybercoop_channel_probes_total", "cybercoop_channel_probe_round_trip_seconds", "cybercoop_channel_requests_open",
+		"cybercoop_channel_last_probe_timestamp_seconds", "cybercoop_channel_last_handshake_timestamp_seconds",
 		"cybercoop_channel_requests_overdue", "cybercoop_evidence_vault_objects", "cybercoop_evidence_vault_bytes",
 		"cybercoop_evidence_vault_last_verification_timestamp_seconds", "cybercoop_evidence_vault_last_verification_passed",
 		"cybercoop_evidence_vault_verification_interval_seconds", "cybercoop_certificate_renewal_timestamp_seconds",
@@ -157,12 +158,19 @@ func TestRosterCoverage(t *testing.T) {
 func TestChannelProbes(t *testing.T) {
 	ns := map[string]string{"namespace": "probes"}
 	// The first probe fails: both results exist, so increase() works for each.
-	ObserveChannelProbe("probes", "fr", false, 0)
+	ObserveChannelProbe("probes", "fr", time.Unix(100, 0), false, 0)
 	expectSeries(t, "failure", seriesOf(t, channelProbes, ns), map[string]float64{"fr/probes/failure": 1, "fr/probes/success": 0})
 	expectSeries(t, "no round trip of a failure", seriesOf(t, channelProbeRoundTrip, ns), map[string]float64{})
-	ObserveChannelProbe("probes", "fr", true, 40*time.Millisecond)
-	ObserveChannelProbe("probes", "fr", true, 3*time.Second)
+	expectSeries(t, "a failure is a probe", seriesOf(t, channelLastProbe, ns), map[string]float64{"fr/probes": 100})
+	expectSeries(t, "a failure is no handshake", seriesOf(t, channelLastHandshake, ns), map[string]float64{})
+	ObserveChannelProbe("probes", "fr", time.Unix(200, 0), true, 40*time.Millisecond)
+	ObserveChannelProbe("probes", "fr", time.Unix(300, 0), true, 3*time.Second)
 	expectSeries(t, "successes", seriesOf(t, channelProbes, ns), map[string]float64{"fr/probes/failure": 1, "fr/probes/success": 2})
+	expectSeries(t, "last probe", seriesOf(t, channelLastProbe, ns), map[string]float64{"fr/probes": 300})
+	expectSeries(t, "last handshake", seriesOf(t, channelLastHandshake, ns), map[string]float64{"fr/probes": 300})
+	ObserveChannelProbe("probes", "fr", time.Unix(400, 0), false, 0)
+	expectSeries(t, "last probe, failed", seriesOf(t, channelLastProbe, ns), map[string]float64{"fr/probes": 400})
+	expectSeries(t, "last handshake kept", seriesOf(t, channelLastHandshake, ns), map[string]float64{"fr/probes": 300})
 	err := testutil.CollectAndCompare(channelProbeRoundTrip, strings.NewReader(`
 # HELP cybercoop_channel_probe_round_trip_seconds Round-trip time of successful probes of a CooperationChannel's peer gateway, handshake included.
 # TYPE cybercoop_channel_probe_round_trip_seconds histogram
@@ -186,6 +194,8 @@ cybercoop_channel_probe_round_trip_seconds_count{name="fr",namespace="probes"} 2
 	ForgetChannel("probes", "fr")
 	expectSeries(t, "forget probes", seriesOf(t, channelProbes, ns), map[string]float64{})
 	expectSeries(t, "forget round trip", seriesOf(t, channelProbeRoundTrip, ns), map[string]float64{})
+	expectSeries(t, "forget last probe", seriesOf(t, channelLastProbe, ns), map[string]float64{})
+	expectSeries(t, "forget last handshake", seriesOf(t, channelLastHandshake, ns), map[string]float64{})
 }
 
 func TestChannelRequests(t *testing.T) {

@@ -206,7 +206,7 @@ func exportedSeries(t *testing.T) map[string][]string {
 	metrics.SetCertificateRenewal("ns", "FocalPoint", "fp", metrics.RoleCA, at)
 	metrics.SetComplianceControls("ns", "profile", map[string]float64{"control": metrics.ControlPassValue})
 	metrics.SetRosterCoverage("ns", "fp", true, 60, 10080)
-	metrics.ObserveChannelProbe("ns", "cc", true, time.Second)
+	metrics.ObserveChannelProbe("ns", "cc", at, true, time.Second)
 	metrics.SetChannelRequests("ns", "cc", true, 1, 1)
 	metrics.SetVaultIntegrity("ns", "ev", true, true)
 	metrics.SetVaultContents("ns", "ev", metrics.VaultContents{Objects: ptr.To[int64](1), Bytes: ptr.To[int64](1),

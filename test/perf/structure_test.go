@@ -16,6 +16,7 @@ import (
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway"
+	"github.com/cybercoop/cybercoop-operator/internal/metrics"
 	"github.com/cybercoop/cybercoop-operator/test/fixtures"
 )
 
@@ -137,4 +138,33 @@ var _ = Describe("The operator's cost", Ordered, func() {
 		quiet()
 		Expect(fmt.Sprint(count(counter.since(mark), notEvent).describeWrites())).To(BeEmpty())
 	})
+
+	It("writes nothing while every channel's peer is probed again and again", func(ctx SpecContext) {
+		// The operator again, probing every second instead of every 5 minutes: each
+		// probe succeeds and finds what status already reports, which is no reason to
+		// write (the time of each probe and its round trip are metrics).
+		Expect(op.stop()).To(Succeed())
+		var err error
+		op, err = startOperator(counter.wrap(controlPlane.Config), clock, operatorOptions{ProbeInterval: time.Second})
+		Expect(err).NotTo(HaveOccurred())
+		quiet()
+		mark := counter.mark()
+		before := map[string]float64{}
+		for _, cc := range ke.channels {
+			before[cc.Name] = successfulProbes(cc)
+		}
+		Eventually(func(g Gomega) {
+			for _, cc := range ke.channels {
+				g.Expect(successfulProbes(cc)-before[cc.Name]).To(BeNumerically(">=", 3), "channel %s", cc.Name)
+			}
+		}).WithTimeout(60 * time.Second).Should(Succeed())
+		Expect(count(counter.since(mark), notEvent).describeWrites()).To(BeEmpty())
+		Expect(readyChannels(ctx, k8sClient, ke.namespace)).To(Equal(structureChannels))
+	})
 })
+
+// successfulProbes is the manager's count of successful probes of the channel's peer.
+func successfulProbes(cc *cybercoopv1alpha1.CooperationChannel) float64 {
+	v, _ := metrics.Value("cybercoop_channel_probes_total", map[string]string{"namespace": cc.Namespace, "name": cc.Name, "result": metrics.ProbeSuccess})
+	return v
+}
