@@ -443,3 +443,21 @@ func TestS3BadCredentialsNotLeaked(t *testing.T) {
 		t.Fatal("the fault carries the secret")
 	}
 }
+
+// TestS3UploadChecksumVerified: the SHA-256 the vault computes while spooling is
+// checked by the store; bytes that do not match it are refused, not stored.
+func TestS3UploadChecksumVerified(t *testing.T) {
+	tg := s3TestTarget(t)
+	cfg := tg.config(t)
+	store := tg.store(t, cfg)
+	body := []byte("sealed bytes as spooled")
+	// The SHA-256 of no bytes at all.
+	err := store.upload(context.Background(), cfg.Prefix+"checksum-test", bytes.NewReader(body), int64(len(body)),
+		ObjectLock{RetainUntil: time.Now().Add(time.Minute)}, nil, "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
+	if err == nil {
+		t.Fatalf("the store accepted %d bytes under the SHA-256 of other bytes", len(body))
+	}
+	if ok, _, _ := store.versionsOf(context.Background(), cfg.Prefix+"checksum-test"); len(ok) != 0 {
+		t.Fatal("an object whose checksum did not match was stored")
+	}
+}

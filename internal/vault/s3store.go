@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"net/http"
@@ -353,6 +356,9 @@ type s3Pending struct {
 	f     *os.File
 	size  int64
 	done  bool
+	// sum is the SHA-256 of the sealed bytes, computed as they are spooled, so
+	// the upload's checksum (which the store verifies) costs no second pass.
+	sum hash.Hash
 }
 
 // Create opens a spool file in the scratch directory.
@@ -361,11 +367,12 @@ func (s *S3Store) Create() (PendingBlob, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating spool file for an object: %w", err)
 	}
-	return &s3Pending{store: s, f: f}, nil
+	return &s3Pending{store: s, f: f, sum: sha256.New()}, nil
 }
 
 func (p *s3Pending) Write(b []byte) (int, error) {
 	n, err := p.f.Write(b)
+	p.sum.Write(b[:n])
 	p.size += int64(n)
 	return n, err
 }
@@ -385,7 +392,8 @@ func (p *s3Pending) CommitLocked(d Digest, l ObjectLock) error {
 		return errors.New("object already committed or aborted")
 	}
 	defer p.Abort()
-	return p.store.upload(context.Background(), p.store.objectKey(d), p.f, p.size, l, nil)
+	sum := base64.StdEncoding.EncodeToString(p.sum.Sum(nil))
+	return p.store.upload(context.Background(), p.store.objectKey(d), p.f, p.size, l, nil, sum)
 }
 
 func (p *s3Pending) Abort() error {
@@ -400,14 +408,21 @@ func (p *s3Pending) Abort() error {
 // upload PUTs size bytes of r under key with lock, in one request up to
 // s3MaxSinglePut and in parts beyond (the lock is then set when the upload is
 // created, so the assembled object carries it).
-func (s *S3Store) upload(ctx context.Context, key string, r io.ReaderAt, size int64, l ObjectLock, meta map[string]string) error {
+//
+// sha256sum, if not empty, is the base64 SHA-256 of the whole object, sent as its
+// checksum instead of the client computing it again.
+func (s *S3Store) upload(ctx context.Context, key string, r io.ReaderAt, size int64, l ObjectLock, meta map[string]string, sha256sum string) error {
 	until := aws.Time(retainUntil(l.RetainUntil))
 	if size <= s3MaxSinglePut {
-		_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		in := &s3.PutObjectInput{
 			Bucket: &s.cfg.Bucket, Key: &key, Body: io.NewSectionReader(r, 0, size), ContentLength: aws.Int64(size),
 			ObjectLockMode: s3types.ObjectLockModeCompliance, ObjectLockRetainUntilDate: until,
 			ObjectLockLegalHoldStatus: legalHoldStatus(l.LegalHold), ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256, Metadata: meta,
-		})
+		}
+		if sha256sum != "" {
+			in.ChecksumSHA256 = aws.String(sha256sum)
+		}
+		_, err := s.client.PutObject(ctx, in)
 		if err != nil {
 			return s3Error("PutObject", key, err)
 		}
@@ -650,7 +665,7 @@ func isNoLockConfig(err error) bool {
 // COMPLIANCE retention. It is one of custodySegments.
 func (s *S3Store) putSegment(ctx context.Context, seq uint64, line []byte, hash string, until time.Time) error {
 	return s.upload(ctx, s.segmentKey(seq), bytes.NewReader(line), int64(len(line)), ObjectLock{RetainUntil: until},
-		map[string]string{"entry-hash": hash})
+		map[string]string{"entry-hash": hash}, "")
 }
 
 // segmentHash reports whether segment seq exists and the entry hash it was
