@@ -152,6 +152,12 @@ const (
 // of them too.
 var ContestGrounds = []Ground{GroundUnclear, GroundOverbroad, GroundImproper, GroundConflictOfLaws, GroundOther}
 
+// MaxTransitions bounds a request's history: a request that has gone back and
+// forth a hundred times needs people to talk, not another step, and the whole
+// history, signed, must fit the answer a peer reads (GET /v1/requests/{id}, at
+// most 1 MiB: a signed update with its inclusion proof is under 8 KiB).
+const MaxTransitions = 100
+
 // MaxReasonBytes bounds a transition's reason: a few paragraphs for people. It
 // is not the place for evidence, which travels through the vault.
 const MaxReasonBytes = 4096
@@ -240,6 +246,9 @@ func Next(requestID string, h History, action Action, by Party, reason string, g
 		return Transition{}, fmt.Errorf("a service provider does not refuse a request; it contests it, and the authority decides")
 	}
 	from := h.State()
+	if len(h) >= MaxTransitions && !from.Terminal() && action != Withdraw && action != Refuse && action != Execute && action != ExecutePartially {
+		return Transition{}, fmt.Errorf("%w: the request has %d transitions, the most a request may have; only a decision (Execute, ExecutePartially, Refuse) or a withdrawal may follow", ErrNotAllowed, len(h))
+	}
 	if !slices.Contains(r.from, from) {
 		return Transition{}, fmt.Errorf("%w: a %s request cannot be moved by %s (allowed from %s)", ErrNotAllowed, from, action, joinStates(r.from))
 	}

@@ -331,3 +331,41 @@ func TestNextNeverGoesBackInTime(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHistoryBounded: after MaxTransitions steps only a decision or a
+// withdrawal may follow, so a history always fits the answer a peer reads.
+func TestHistoryBounded(t *testing.T) {
+	var h History
+	step := func(a Action, by Party, reason string) error {
+		tr, err := Next("rq-1", h, a, by, reason, nil, false, t0.Add(time.Duration(len(h)+1)*time.Minute))
+		if err == nil {
+			h = append(h, tr)
+		}
+		return err
+	}
+	if err := step(Acknowledge, Requested, ""); err != nil {
+		t.Fatal(err)
+	}
+	for len(h) < MaxTransitions {
+		a, by, reason := RequestClarification, Requested, "which account?"
+		if h.State() == ClarificationRequested {
+			a, by, reason = Clarify, Requester, "the first"
+		}
+		if err := step(a, by, reason); err != nil {
+			t.Fatalf("step %d: %v", len(h)+1, err)
+		}
+	}
+	if h.State() != ClarificationRequested {
+		t.Fatalf("after %d steps the request is %s", len(h), h.State())
+	}
+	err := step(Clarify, Requester, "the second")
+	if !errors.Is(err, ErrNotAllowed) || !strings.Contains(err.Error(), "the most a request may have") {
+		t.Fatalf("step %d: %v", MaxTransitions+1, err)
+	}
+	if err := step(Withdraw, Requester, "we will call"); err != nil {
+		t.Fatalf("a withdrawal after %d steps: %v", MaxTransitions, err)
+	}
+	if err := CheckHistory(h); err != nil {
+		t.Fatal(err)
+	}
+}

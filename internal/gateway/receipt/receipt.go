@@ -168,6 +168,12 @@ func Verify(compact string, roots *x509.CertPool, expectedServerName string, now
 	if err := checkReceipt(r); err != nil {
 		return nil, nil, receiptError(r, err)
 	}
+	// A receipt dated in the future would move the deadline its sender counts
+	// from; the two gateways' clocks differ by minutes, not more.
+	if r.Received.After(now.Add(maxIssuedAhead)) {
+		return nil, nil, receiptError(r, fmt.Errorf("received: %s is more than %s after now (%s)",
+			r.Received.UTC().Format(time.RFC3339), maxIssuedAhead, now.UTC().Format(time.RFC3339)))
+	}
 	return &r, leaf, nil
 }
 

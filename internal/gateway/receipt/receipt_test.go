@@ -23,6 +23,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
 	"github.com/cybercoop/cybercoop-operator/internal/vault"
 )
 
@@ -493,6 +494,53 @@ func TestNewSignerRefuses(t *testing.T) {
 			raw, _ := key.Bytes()
 			if strings.Contains(err.Error(), hex.EncodeToString(raw)) || strings.Contains(err.Error(), base64.StdEncoding.EncodeToString(raw)) {
 				t.Errorf("error quotes a private key")
+			}
+		})
+	}
+}
+
+// TestVerifyRefusesTheFuture: a receipt or a status update dated beyond the
+// clocks' tolerance would move the deadline its sender counts; both are refused,
+// one a little ahead is not.
+func TestVerifyRefusesTheFuture(t *testing.T) {
+	tv := openVault(t)
+	ca := newCA(t, "VN")
+	s := ca.signer(t, elliptic.P256())
+	base := tv.receipt(t)
+	for _, tc := range []struct {
+		name  string
+		ahead time.Duration
+		ok    bool
+	}{{"a minute ahead", time.Minute, true}, {"an hour ahead", time.Hour, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := base
+			r.Received = testNow.Add(tc.ahead)
+			compact, err := s.Sign(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = Verify(compact, ca.pool(), gatewayName, testNow)
+			if tc.ok != (err == nil) || (!tc.ok && !strings.Contains(err.Error(), "received: ")) {
+				t.Fatalf("receipt received %s ahead: %v", tc.ahead, err)
+			}
+
+			tr := cases.Transition{RequestID: r.RequestID, Sequence: 1, Action: cases.Acknowledge, By: cases.Requested,
+				From: cases.Received, To: cases.Acknowledged, Time: testNow.Add(tc.ahead)}
+			doc, err := tr.Canonical()
+			if err != nil {
+				t.Fatal(err)
+			}
+			recorded := tv.ingest(t, doc)
+			sum := sha256.Sum256(doc)
+			u := StatusUpdate{RequestID: r.RequestID, Reference: r.Reference, Type: r.Type, Channel: r.Channel, From: r.From, To: r.To,
+				Transition: tr, Digest: "sha256:" + hex.EncodeToString(sum[:]), Custody: tv.custody(t, recorded.Sequence)}
+			compact, err = s.SignUpdate(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = VerifyUpdate(compact, ca.pool(), gatewayName, testNow)
+			if tc.ok != (err == nil) || (!tc.ok && !strings.Contains(err.Error(), "transition.time: ")) {
+				t.Fatalf("update dated %s ahead: %v", tc.ahead, err)
 			}
 		})
 	}

@@ -67,6 +67,10 @@ func VerifyUpdate(compact string, roots *x509.CertPool, expectedServerName strin
 	if err := checkUpdate(u); err != nil {
 		return nil, nil, updateError(u, err)
 	}
+	if u.Transition.Time.After(now.Add(maxIssuedAhead)) {
+		return nil, nil, updateError(u, fmt.Errorf("transition.time: %s is more than %s after now (%s)",
+			u.Transition.Time.UTC().Format(time.RFC3339), maxIssuedAhead, now.UTC().Format(time.RFC3339)))
+	}
 	return &u, leaf, nil
 }
 
