@@ -229,6 +229,25 @@ func TestRequestLifecycleSeenByBothStates(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(string(body), "VN,") || !strings.Contains(string(body), ",count,Received,FR,Preservation,Refused,1,") {
 		t.Fatalf("CSV: %d %s", status, body)
 	}
+
+	// The same statistics as metrics, from the custody records at each scan; a
+	// third request is refused two hours after it came.
+	_, vnID3 := p.send(t, example(t, "Preservation", map[string]any{"/reference": reference(t) + "-3"}))
+	p.clock.advanceTo(2 * time.Hour)
+	status, body = p.vnAct(t, vnID3, wire.CaseAction{Action: cases.Refuse, Reason: "Outside our jurisdiction.", Grounds: []cases.Ground{cases.GroundOther}})
+	mustStatus(t, "refuse the third", status, body, http.StatusCreated, "")
+	p.vn.gw.scanOnce(t.Context(), p.vn.gw.current.Load(), nil)
+	m := p.vn.gw.metrics
+	for outcome, want := range map[cases.State]float64{cases.Refused: 2, cases.Withdrawn: 1, cases.Executed: 0} {
+		if got := testutil.ToFloat64(m.requests.WithLabelValues("received", "FR", "Preservation", string(outcome))); got != want {
+			t.Errorf("cybercoop_gateway_requests{received, FR, Preservation, %s} = %v, want %v", outcome, got, want)
+		}
+	}
+	slowest := testutil.ToFloat64(m.responseTime.WithLabelValues("received", "Preservation", "1"))
+	median := testutil.ToFloat64(m.responseTime.WithLabelValues("received", "Preservation", "0.5"))
+	if slowest < 7200 || slowest > 7300 || median > 60 || testutil.CollectAndCount(m.responseTime) != 4 {
+		t.Errorf("response times: median %v s, slowest %v s, %d series", median, slowest, testutil.CollectAndCount(m.responseTime))
+	}
 }
 
 func TestLifecycleRefusesWhatIsNotTheCallers(t *testing.T) {

@@ -20,6 +20,10 @@ type metrics struct {
 	// their deadline, by peer and type, as of the latest scan of the vault.
 	open    *prometheus.GaugeVec
 	overdue *prometheus.GaugeVec
+	// requests and responseTime are the statistics report (articles 55 and
+	// 57) over every request held, as of the latest scan.
+	requests     *prometheus.GaugeVec
+	responseTime *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -54,7 +58,15 @@ func newMetrics() *metrics {
 			Help: "Received requests past their deadline and not decided, by peer and type, from the custody records (latest scan).",
 		}, []string{"peer", "type"}),
 	}
-	m.registry.MustRegister(m.accepted, m.refused, m.sent, m.channels, m.transitions, m.open, m.overdue)
+	m.requests = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "cybercoop_gateway_requests",
+		Help: "Requests sent and received, by direction (sent, received), partner, type and outcome (the current state), over every request the vault holds, from the custody records (latest scan): the statistics of articles 55 and 57.",
+	}, []string{"direction", "partner", "type", "outcome"})
+	m.responseTime = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "cybercoop_gateway_response_time_seconds",
+		Help: "Time from receipt to decision of the decided requests, by direction, type and quantile (nearest rank; 1 is the longest), from the custody records (latest scan).",
+	}, []string{"direction", "type", "quantile"})
+	m.registry.MustRegister(m.accepted, m.refused, m.sent, m.channels, m.transitions, m.open, m.overdue, m.requests, m.responseTime)
 	return m
 }
 
