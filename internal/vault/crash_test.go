@@ -55,9 +55,16 @@ func childAlive(c *http.Client, ts *testServer) bool {
 // on stdout.
 func runCrashChild(dir string) {
 	kr, err := NewKeyring(map[uint32][]byte{1: testKey(1)})
+	var store BlobStore
+	if err == nil {
+		store, err = crashChildStore(dir)
+	}
 	if err == nil {
 		var v *Vault
-		v, err = Open(Config{Dir: dir, Keyring: kr, Grants: allGranted()})
+		v, err = Open(Config{Dir: dir, Keyring: kr, Grants: allGranted(), Store: store})
+		if err == nil && v.Fault() != nil {
+			err = v.Fault()
+		}
 		if err == nil {
 			tlsDir := os.Getenv(crashChildEnv + "_TLS")
 			err = Serve(context.Background(), v, ServeConfig{
@@ -72,6 +79,23 @@ func runCrashChild(dir string) {
 	os.Exit(2)
 }
 
+// crashChildS3Env carries the JSON S3Config of a crash child on S3.
+const crashChildS3Env = crashChildEnv + "_S3"
+
+// crashChildStore is the store a crash child keeps its objects in: the S3
+// bucket in crashChildS3Env, or (nil) its data directory.
+func crashChildStore(dir string) (BlobStore, error) {
+	raw := os.Getenv(crashChildS3Env)
+	if raw == "" {
+		return nil, nil
+	}
+	var cfg S3Config
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		return nil, err
+	}
+	return NewS3Store(cfg, filepath.Join(dir, "spool"))
+}
+
 // TestCrashDuringIngest runs the vault as a child process, SIGKILLs it at a
 // random moment while two clients ingest, and checks after every kill that
 // the store opens, verifies clean and holds every acknowledged object.
@@ -79,7 +103,25 @@ func TestCrashDuringIngest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test re-executes the test binary 50 times")
 	}
-	const iterations = 50
+	crashDuringIngest(t, 50, nil)
+}
+
+// TestS3CrashDuringIngest is TestCrashDuringIngest on S3: each child starts on
+// an empty data directory (a rescheduled pod's emptyDir), so everything it finds
+// comes from the bucket; after every kill the vault reopens on another empty
+// directory, verifies the bucket clean and holds every acknowledged object and
+// hold, and nothing an interrupted ingest stored counts as evidence.
+func TestS3CrashDuringIngest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test re-executes the test binary 20 times")
+	}
+	tg := s3TestTarget(t)
+	crashDuringIngest(t, 20, func() S3Config { return tg.config(t) })
+}
+
+// crashDuringIngest is the crash test's body; s3, when set, makes a fresh S3
+// configuration (a prefix of its own) for each fresh store.
+func crashDuringIngest(t *testing.T, iterations int, s3 func() S3Config) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := mrand.New(mrand.NewPCG(seed, 0))
@@ -92,7 +134,8 @@ func TestCrashDuringIngest(t *testing.T) {
 	os.WriteFile(filepath.Join(tlsDir, "ca.crt"), ts.clientCA.pem, 0o600)
 	clientCert, clientKey, _ := ts.clientCA.issueValid(t, "crash client", false)
 
-	var dir string
+	var dir, s3JSON string
+	var s3cfg S3Config
 	acked := map[Digest]int64{}
 	ackedHolds := map[Digest][]string{}
 	var recoveries, totalAcked, totalHolds int
@@ -101,9 +144,19 @@ func TestCrashDuringIngest(t *testing.T) {
 			dir = t.TempDir()
 			acked = map[Digest]int64{}
 			ackedHolds = map[Digest][]string{}
+			if s3 != nil {
+				s3cfg = s3()
+				b, _ := json.Marshal(s3cfg)
+				s3JSON = string(b)
+			}
+		}
+		env := []string{crashChildEnv + "=" + dir, crashChildEnv + "_TLS=" + tlsDir}
+		if s3 != nil {
+			dir = t.TempDir() // nothing on local disk survives: the bucket is the record
+			env = []string{crashChildEnv + "=" + dir, crashChildEnv + "_TLS=" + tlsDir, crashChildS3Env + "=" + s3JSON}
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashChildEnv+"_TLS="+tlsDir)
+		cmd.Env = append(os.Environ(), env...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		stdout, err := cmd.StdoutPipe()
@@ -193,7 +246,14 @@ func TestCrashDuringIngest(t *testing.T) {
 			t.Fatalf("iteration %d: child wrote to stderr: %s", i, stderr.String())
 		}
 
-		v, err := Open(Config{Dir: dir, Keyring: testKeyring(t, 1), Grants: allGranted()})
+		cfg := Config{Dir: dir, Keyring: testKeyring(t, 1), Grants: allGranted()}
+		if s3 != nil {
+			cfg.Dir = t.TempDir()
+			if cfg.Store, err = NewS3Store(s3cfg, filepath.Join(cfg.Dir, "spool")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v, err := Open(cfg)
 		if err != nil {
 			t.Fatalf("iteration %d: reopening after SIGKILL: %v", i, err)
 		}
@@ -227,6 +287,17 @@ func TestCrashDuringIngest(t *testing.T) {
 			}
 		}
 		totalAcked += len(acked)
+		if s3 != nil {
+			// Every object in the bucket that is not quarantined is live evidence.
+			stored, _, err := cfg.Store.List()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := v.Status(); len(stored) != st.Objects {
+				v.Close()
+				t.Fatalf("iteration %d: %d objects in the bucket outside quarantine, %d live: an unrecorded object counts as evidence", i, len(stored), st.Objects)
+			}
+		}
 		if tmp, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(tmp) != 0 {
 			t.Fatalf("iteration %d: %d temporary files survived recovery", i, len(tmp))
 		}

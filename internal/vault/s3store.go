@@ -501,6 +501,12 @@ func (s *S3Store) Remove(d Digest) error {
 	if err != nil {
 		return err
 	}
+	for _, id := range versions {
+		// A legal hold left on by a release whose lock update was cut off: the
+		// vault removes an object only when custody holds none.
+		s.client.PutObjectLegalHold(ctx, &s3.PutObjectLegalHoldInput{Bucket: &s.cfg.Bucket, Key: &key, VersionId: aws.String(id), //nolint:errcheck // the deletion says whether the object is still locked
+			LegalHold: &s3types.ObjectLockLegalHold{Status: s3types.ObjectLockLegalHoldStatusOff}, ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256})
+	}
 	for _, id := range append(versions, markers...) {
 		_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.cfg.Bucket, Key: &key, VersionId: aws.String(id)})
 		if err != nil && !isNotFound(err) {

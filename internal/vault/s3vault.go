@@ -106,8 +106,38 @@ func (v *Vault) commitObject(pending PendingBlob, d Digest, m Metadata) error {
 	if !ok {
 		return pending.Commit(d)
 	}
-	hold := m.Hold || v.cfg.Policy.LegalHoldDefault && !m.DeclineDefaultHold
-	return lp.CommitLocked(d, ObjectLock{RetainUntil: m.RetentionUntil, LegalHold: hold})
+	return lp.CommitLocked(d, ObjectLock{RetainUntil: m.RetentionUntil, LegalHold: v.holdsOnIngest(m)})
+}
+
+// holdsOnIngest reports whether an ingest with m places a hold: its own, or
+// the policy's default hold.
+func (v *Vault) holdsOnIngest(m Metadata) bool {
+	return m.Hold || v.cfg.Policy.LegalHoldDefault && !m.DeclineDefaultHold
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// lockAhead sets the store's lock on d before custody records what asks for
+// it (a hold, a case with a later retention): if the append then fails or the
+// process dies, the store holds the object more strongly than custody says,
+// which the next release or expiry undoes, never less strongly. A failure
+// refuses the change. Callers hold v.mu.
+func (v *Vault) lockAhead(d Digest, l ObjectLock) error {
+	ls, ok := v.store.(lockingStore)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), segmentTimeout)
+	defer cancel()
+	if err := ls.SetLock(ctx, d, l); err != nil {
+		return fmt.Errorf("%w: setting the store's lock on %s before recording it: %w", ErrUnavailable, d, err)
+	}
+	return nil
 }
 
 // desiredLock is the lock the custody record asks of o.
@@ -115,10 +145,10 @@ func desiredLock(o *objectState) ObjectLock {
 	return ObjectLock{RetainUntil: o.retentionUntil(), LegalHold: len(o.holds) > 0}
 }
 
-// syncLock brings the store's lock on d up to what custody records: retention
-// extended to the object's latest, legal hold on while a hold is in force. A
-// failure leaves the custody record as it is (it is the authority) and is
-// reported by verification until the lock is set. Callers hold v.mu.
+// syncLock brings the store's lock on d to what custody records after a
+// release: the legal hold off once no hold is in force. A failure leaves the
+// store holding the object more strongly than custody says (expiry clears the
+// legal hold before deleting). Callers hold v.mu.
 func (v *Vault) syncLock(d Digest) {
 	ls, ok := v.store.(lockingStore)
 	if !ok {

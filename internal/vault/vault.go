@@ -657,6 +657,13 @@ func (v *Vault) recordIngest(actor Identity, m Metadata, sealed sealResult, pend
 		entry.Duplicate, entry.Attached = true, true
 		entry.Size, entry.KeyVersion = existing.size, existing.keyVersion
 		entry.Detail = fmt.Sprintf("content already held since entry %d; not stored again; this case's authorisation, retention and hold are attached", existing.first().ingestSeq)
+		// This case's retention and hold reach the store's lock before the entry.
+		lock := desiredLock(existing)
+		lock.RetainUntil = later(lock.RetainUntil, m.RetentionUntil)
+		lock.LegalHold = lock.LegalHold || v.holdsOnIngest(m)
+		if err := v.lockAhead(sealed.digest, lock); err != nil {
+			return IngestResult{}, fmt.Errorf("ingest: %w", err)
+		}
 	} else if err := v.commitObject(pending, sealed.digest, m); err != nil {
 		return IngestResult{}, fmt.Errorf("ingest: %w", err)
 	}
@@ -679,10 +686,6 @@ func (v *Vault) recordIngest(actor Identity, m Metadata, sealed sealResult, pend
 	}
 	if err := v.placeDefaultHold(e, m); err != nil {
 		return IngestResult{}, err
-	}
-	if duplicate {
-		// This case's retention or hold may reach further than the stored lock.
-		v.syncLock(sealed.digest)
 	}
 	cp, err := v.checkpointLocked()
 	if err != nil {
@@ -994,6 +997,13 @@ func (v *Vault) changeHold(actor Identity, d Digest, reference, legalBasis strin
 	if action == ActionRelease && !obj.holds[reference] {
 		return Entry{}, fmt.Errorf("%w: %s has no hold under the reference given", ErrHoldConflict, d)
 	}
+	if action == ActionHold {
+		// The store's legal hold first: a crash after it leaves a lock stronger
+		// than custody records, never a hold acknowledged but not enforced.
+		if err := v.lockAhead(d, ObjectLock{RetainUntil: obj.retentionUntil(), LegalHold: true}); err != nil {
+			return Entry{}, err
+		}
+	}
 	e, err := v.custody.append(Entry{Time: v.now(), Actor: actor.Name(), Cert: actor.certificate(), Action: action, Object: d, LegalBasis: legalBasis, Reference: reference})
 	if err != nil {
 		return Entry{}, err
@@ -1002,7 +1012,9 @@ func (v *Vault) changeHold(actor Identity, d Digest, reference, legalBasis strin
 	if err := v.state.apply(e); err != nil {
 		return e, err
 	}
-	v.syncLock(d)
+	if action == ActionRelease {
+		v.syncLock(d)
+	}
 	return e, nil
 }
 
