@@ -348,41 +348,89 @@ var _ = Describe("Viet Nam and France", Ordered, func() {
 		}
 	})
 
-	It("shares evidence for a joint investigation with France through its channel, and reports what was shared and fetched", func() {
-		ji := &cybercoopv1alpha1.JointInvestigation{
-			ObjectMeta: metav1.ObjectMeta{Name: "jit-ransom", Namespace: vn.ns()},
-			Spec: cybercoopv1alpha1.JointInvestigationSpec{
-				FocalPointRef: cybercoopv1alpha1.FocalPointReference{Name: vn.fp.Name}, CaseID: "JIT-2026-RANSOM-01",
-				Agreement: "VN-FR joint investigation agreement of 2026-11-02 (example)", Purpose: "The ransomware attack on the Valmont hospital",
-				Parties: []cybercoopv1alpha1.JointInvestigationParty{{Channel: vnToFR.Name}},
-				EndDate: &metav1.Time{Time: time.Now().Add(30 * 24 * time.Hour)},
-			},
-		}
-		Expect(k8sClient.Create(ctx, ji)).To(Succeed())
-		item := []byte("server log excerpt, host hcv-fs01: ransom note dropped at 02:14:07 +07:00\n")
-		By("Viet Nam's officer shares an item once the operator has passed the investigation to the gateway")
-		var shared wire.JointItem
+	It("shares evidence for a three-State joint investigation with exactly its parties, through their channels, and reports what was shared and fetched", func() {
+		By("a third State, Brazil, in a namespace of its own, with channels to and from Viet Nam")
+		br := newCountry(ctx, "br", func(ns, _ string) *cybercoopv1alpha1.FocalPoint { return fixtures.Brazil(ns) })
+		brToVN := br.channelTo(ctx, vn, cybercoopv1alpha1.RequestPreservation)
+		vnToBR := vn.channelTo(ctx, br, cybercoopv1alpha1.RequestPreservation)
 		Eventually(func(g Gomega) {
-			status, body, err := call(vn.officer(ctx), "POST", vn.gatewayURL+wire.PathJoint+ji.Spec.CaseID+"/evidence", item)
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(status).To(BeElementOf(200, 201), "%s", body)
-			g.Expect(json.Unmarshal(body, &shared)).To(Succeed())
+			var chs gateway.Channels
+			g.Expect(json.Unmarshal(secretData(ctx, g, br.ns(), br.fp.Name+"-gateway-channels")["channels.json"], &chs)).To(Succeed())
+			g.Expect(chs.Channels).To(HaveLen(1))
 		}).WithTimeout(time.Minute).Should(Succeed())
+		br.startGateway(ctx)
+		for _, cc := range []*cybercoopv1alpha1.CooperationChannel{vnToBR, brToVN} {
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(ctx, key(cc), cc)).To(Succeed())
+				ready := condition(cc.Status.Conditions, cybercoopv1alpha1.ConditionReady)
+				g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), "%s/%s: %s: %s", cc.Namespace, cc.Name, ready.Reason, ready.Message)
+			}).WithTimeout(2 * time.Minute).Should(Succeed())
+		}
 
-		By("France's officer fetches it through France's gateway and channel")
-		status, body, err := call(fr.officer(ctx), "GET", fr.gatewayURL+wire.PathOutbound+frToVN.Name+"/joint/"+ji.Spec.CaseID+"/evidence/"+shared.Digest, nil)
+		jointInvestigation := func(name, caseID string, parties ...*cybercoopv1alpha1.CooperationChannel) *cybercoopv1alpha1.JointInvestigation {
+			ji := &cybercoopv1alpha1.JointInvestigation{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: vn.ns()},
+				Spec: cybercoopv1alpha1.JointInvestigationSpec{
+					FocalPointRef: cybercoopv1alpha1.FocalPointReference{Name: vn.fp.Name}, CaseID: caseID,
+					Agreement: "joint investigation agreement of 2026-11-02 (example)", Purpose: "The ransomware attack on the Valmont hospital",
+					EndDate: &metav1.Time{Time: time.Now().Add(30 * 24 * time.Hour)},
+				},
+			}
+			for _, p := range parties {
+				ji.Spec.Parties = append(ji.Spec.Parties, cybercoopv1alpha1.JointInvestigationParty{Channel: p.Name})
+			}
+			Expect(k8sClient.Create(ctx, ji)).To(Succeed())
+			return ji
+		}
+		share := func(ji *cybercoopv1alpha1.JointInvestigation, item []byte) wire.JointItem {
+			var shared wire.JointItem
+			Eventually(func(g Gomega) {
+				status, body, err := call(vn.officer(ctx), "POST", vn.gatewayURL+wire.PathJoint+ji.Spec.CaseID+"/evidence", item)
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(status).To(BeElementOf(200, 201), "%s", body)
+				g.Expect(json.Unmarshal(body, &shared)).To(Succeed())
+			}).WithTimeout(time.Minute).Should(Succeed())
+			return shared
+		}
+		ji := jointInvestigation("jit-ransom", "JIT-2026-RANSOM-01", vnToFR, vnToBR)
+		// A second investigation, with France alone, against which Brazil is a stranger.
+		franceOnly := jointInvestigation("jit-fr-only", "JIT-2026-FR-ONLY", vnToFR)
+
+		By("Viet Nam's officer shares an item for each, once the operator has passed them to the gateway")
+		item := []byte("server log excerpt, host hcv-fs01: ransom note dropped at 02:14:07 +07:00\n")
+		shared := share(ji, item)
+		other := share(franceOnly, []byte("wallet cluster of the ransom payments (France only)\n"))
+
+		By("France and Brazil each fetch the item through their own gateway and channel")
+		for _, party := range []struct {
+			c  *country
+			cc *cybercoopv1alpha1.CooperationChannel
+		}{{fr, frToVN}, {br, brToVN}} {
+			status, body, err := call(party.c.officer(ctx), "GET", party.c.gatewayURL+wire.PathOutbound+party.cc.Name+"/joint/"+ji.Spec.CaseID+"/evidence/"+shared.Digest, nil)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(status).To(Equal(200), "%s: %s", party.c.code, body)
+			Expect(body).To(Equal(item))
+		}
+
+		By("Brazil, not a party to the second investigation, is told it does not exist; France fetches it")
+		status, body, err := call(br.officer(ctx), "GET", br.gatewayURL+wire.PathOutbound+brToVN.Name+"/joint/"+franceOnly.Spec.CaseID+"/evidence/"+other.Digest, nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(404), "%s", body)
+		status, body, err = call(fr.officer(ctx), "GET", fr.gatewayURL+wire.PathOutbound+frToVN.Name+"/joint/"+franceOnly.Spec.CaseID+"/evidence/"+other.Digest, nil)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(status).To(Equal(200), "%s", body)
-		Expect(body).To(Equal(item))
 
-		By("the JointInvestigation reports its party reachable, the item shared and France's fetch")
+		By("the JointInvestigation reports both parties reachable, the item shared and each party's fetch")
 		Eventually(func(g Gomega) {
 			got := &cybercoopv1alpha1.JointInvestigation{}
 			g.Expect(k8sClient.Get(ctx, key(ji), got)).To(Succeed())
 			g.Expect(got.Status.SharedItems).To(HaveValue(BeEquivalentTo(1)))
-			g.Expect(got.Status.Parties).To(HaveLen(1))
-			g.Expect(got.Status.Parties[0].Country).To(BeEquivalentTo("FR"))
-			g.Expect(got.Status.Parties[0].Fetched).To(HaveValue(BeEquivalentTo(1)))
+			g.Expect(got.Status.Parties).To(HaveLen(2))
+			for _, p := range got.Status.Parties {
+				g.Expect(p.Country).To(BeElementOf(cybercoopv1alpha1.CountryCode("FR"), cybercoopv1alpha1.CountryCode("BR")))
+				g.Expect(p.Reachable).To(Equal(metav1.ConditionTrue), "%s", p.Channel)
+				g.Expect(p.Fetched).To(HaveValue(BeEquivalentTo(1)), "%s", p.Channel)
+			}
 			g.Expect(condition(got.Status.Conditions, cybercoopv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 		}).WithTimeout(2 * time.Minute).Should(Succeed())
 	})
