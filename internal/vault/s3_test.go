@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -459,5 +460,56 @@ func TestS3UploadChecksumVerified(t *testing.T) {
 	}
 	if ok, _, _ := store.versionsOf(context.Background(), cfg.Prefix+"checksum-test"); len(ok) != 0 {
 		t.Fatal("an object whose checksum did not match was stored")
+	}
+}
+
+// TestS3ConcurrentIngestsOfOneContent: uploads run outside the vault's lock;
+// ingests of the same content at once still store one version, and every case
+// is attached.
+func TestS3ConcurrentIngestsOfOneContent(t *testing.T) {
+	tg := s3TestTarget(t)
+	clock := wallClock()
+	v := openS3Vault(t, tg, tg.config(t), clock, testKeyring(t, 1), testSigner(t))
+	store := storeOf(v)
+	data := randomBytes(21, 2*DefaultChunkSize+5)
+	const n = 6
+	results := make(chan IngestResult, n)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			m := s3Metadata(clock.Now(), 2*time.Minute)
+			m.CaseReference = fmt.Sprintf("CASE/2031/%04d", i)
+			res, err := v.Ingest(context.Background(), testActor, m, bytes.NewReader(data), NoExpectation)
+			if err != nil {
+				errs <- err
+				return
+			}
+			results <- res
+		})
+	}
+	wg.Wait()
+	close(results)
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	stored := 0
+	var d Digest
+	for res := range results {
+		d = res.Digest
+		if !res.Duplicate {
+			stored++
+		}
+	}
+	if stored != 1 {
+		t.Fatalf("%d of %d concurrent ingests of one content stored it; want 1", stored, n)
+	}
+	versions, _, err := store.versionsOf(context.Background(), store.ObjectKey(d))
+	if err != nil || len(versions) != 1 {
+		t.Fatalf("versions in the bucket: %v (err %v), want one", versions, err)
+	}
+	if info, _ := v.Stat(d); len(info.Cases) != n {
+		t.Fatalf("%d cases attached, want %d", len(info.Cases), n)
 	}
 }

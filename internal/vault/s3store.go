@@ -356,6 +356,8 @@ type s3Pending struct {
 	f     *os.File
 	size  int64
 	done  bool
+	// uploaded is the lock the object was uploaded with ahead of its commit.
+	uploaded *ObjectLock
 	// sum is the SHA-256 of the sealed bytes, computed as they are spooled, so
 	// the upload's checksum (which the store verifies) costs no second pass.
 	sum hash.Hash
@@ -391,9 +393,29 @@ func (p *s3Pending) CommitLocked(d Digest, l ObjectLock) error {
 	if p.done {
 		return errors.New("object already committed or aborted")
 	}
-	defer p.Abort()
+	if p.uploaded != nil {
+		defer p.Abort()
+		if !p.uploaded.RetainUntil.Equal(l.RetainUntil) || p.uploaded.LegalHold != l.LegalHold {
+			return p.store.SetLock(context.Background(), d, l)
+		}
+		return nil
+	}
+	return p.uploadAhead(d, l)
+}
+
+// uploadAhead uploads the object with its lock; the spool file is kept until
+// CommitLocked or Abort, and is not uploaded again.
+func (p *s3Pending) uploadAhead(d Digest, l ObjectLock) error {
+	if p.done || p.uploaded != nil {
+		return errors.New("object already uploaded, committed or aborted")
+	}
 	sum := base64.StdEncoding.EncodeToString(p.sum.Sum(nil))
-	return p.store.upload(context.Background(), p.store.objectKey(d), p.f, p.size, l, nil, sum)
+	if err := p.store.upload(context.Background(), p.store.objectKey(d), p.f, p.size, l, nil, sum); err != nil {
+		p.Abort()
+		return err
+	}
+	p.uploaded = &l
+	return nil
 }
 
 func (p *s3Pending) Abort() error {

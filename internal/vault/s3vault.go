@@ -109,6 +109,65 @@ func (v *Vault) commitObject(pending PendingBlob, d Digest, m Metadata) error {
 	return lp.CommitLocked(d, ObjectLock{RetainUntil: m.RetentionUntil, LegalHold: v.holdsOnIngest(m)})
 }
 
+// aheadUploader is a PendingBlob that can be uploaded under its digest before
+// the vault records it, outside the vault's lock; CommitLocked then only
+// confirms the upload.
+type aheadUploader interface {
+	uploadAhead(d Digest, l ObjectLock) error
+}
+
+// uploadAhead uploads a new object before its ingest is recorded, without the
+// vault's lock, so that reads, holds and other ingests go on meanwhile. Content
+// already live needs no upload (a duplicate); content another ingest is
+// uploading is waited for, so that one version is stored per object. The
+// returned release must be called once the ingest is recorded or has failed;
+// an object uploaded but never recorded (the process died, the append failed) is
+// quarantined at the next start, as on a filesystem.
+func (v *Vault) uploadAhead(actor Identity, pending PendingBlob, d Digest, m Metadata) (func(), error) {
+	up, ok := pending.(aheadUploader)
+	if !ok {
+		return func() {}, nil
+	}
+	for {
+		v.mu.Lock()
+		if err := v.usable(); err != nil {
+			v.mu.Unlock()
+			return nil, err
+		}
+		if _, live := v.state.live[d]; live {
+			v.mu.Unlock()
+			return func() {}, nil
+		}
+		if busy, ok := v.uploading[d]; ok {
+			v.mu.Unlock()
+			<-busy
+			continue
+		}
+		// Decided again under the lock with the append; refused here, nothing is uploaded.
+		if err := v.caseTaken(actor, m, d); err != nil {
+			v.mu.Unlock()
+			return nil, err
+		}
+		if v.uploading == nil {
+			v.uploading = map[Digest]chan struct{}{}
+		}
+		done := make(chan struct{})
+		v.uploading[d] = done
+		v.mu.Unlock()
+		release := func() {
+			v.mu.Lock()
+			delete(v.uploading, d)
+			v.mu.Unlock()
+			close(done)
+		}
+		if err := up.uploadAhead(d, ObjectLock{RetainUntil: m.RetentionUntil, LegalHold: v.holdsOnIngest(m)}); err != nil {
+			release()
+			return nil, err
+		}
+		return release, nil
+	}
+}
+
 // holdsOnIngest reports whether an ingest with m places a hold: its own, or
 // the policy's default hold.
 func (v *Vault) holdsOnIngest(m Metadata) bool {

@@ -157,6 +157,9 @@ type Vault struct {
 	recovery   Recovery
 	// fault, when set, is why the vault refuses to serve.
 	fault error
+	// uploading are the objects being uploaded ahead of their ingest entry (S3),
+	// each closed when its ingest is recorded or has failed.
+	uploading map[Digest]chan struct{}
 	// removalPending are expired objects whose removal the store refused
 	// (its retain-until date, on its own clock, is not reached yet); Expire
 	// tries them again, and so does the next start.
@@ -617,6 +620,12 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 			return IngestResult{}, abortPending(pending, fmt.Errorf("ingest: %w", err))
 		}
 	}
+	// On S3 the upload, the slow part, also runs before the lock (see uploadAhead).
+	release, err := v.uploadAhead(actor, pending, sealed.digest, m)
+	if err != nil {
+		return IngestResult{}, abortPending(pending, fmt.Errorf("ingest: %w", err))
+	}
+	defer release()
 
 	v.mu.Lock()
 	defer v.mu.Unlock()
