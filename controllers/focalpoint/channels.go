@@ -133,6 +133,9 @@ func (r *Reconciler) jointInvestigationsOf(ctx context.Context, fp *cybercoopv1a
 		return nil, fmt.Errorf("listing JointInvestigations: %w", err)
 	}
 	var out []gateway.JointInvestigation
+	if fp.Spec.ServiceProvider != nil {
+		return out, nil // a provider's endpoint is no party to a joint investigation
+	}
 	for _, ji := range list.Items {
 		if ji.Spec.FocalPointRef.Name != fp.Name || ji.DeletionTimestamp != nil || ji.Spec.EndDate == nil {
 			continue

@@ -47,6 +47,13 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 			Error: "the channel is suspended: no request passes"}})
 		return
 	}
+	if ch.Provider != "" {
+		// The channel's request types are what this side sends the provider;
+		// a provider answers orders and sends none.
+		s.refuse(w, r, ch.Peer(), &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonProviderMode,
+			Error: "a service provider answers orders over this channel; it sends no request"}})
+		return
+	}
 	body, f := readBody(w, r)
 	if f != nil {
 		s.refuse(w, r, ch.Peer(), f)

@@ -123,7 +123,9 @@ func (s *Server) jointFor(w http.ResponseWriter, r *http.Request, st *state) (*J
 		return nil, nil, c, false
 	}
 	ji := st.joint[r.PathValue("case")]
-	if ji == nil || !slices.Contains(ji.Parties, c.channel.Name) {
+	// A provider is never a party (article 48 is between States), whatever the
+	// channels file says.
+	if ji == nil || !slices.Contains(ji.Parties, c.channel.Name) || c.channel.Provider != "" {
 		s.refuse(w, r, c.channel.Peer(), &refusal{http.StatusNotFound, wire.Refusal{Reason: wire.ReasonNotFound, Error: "no joint investigation of that case id with this State"}})
 		return nil, nil, c, false
 	}

@@ -175,3 +175,26 @@ func TestProviderTrustBundle(t *testing.T) {
 		t.Fatalf("a provider's bundle taken for another provider's: %v", err)
 	}
 }
+
+// TestProviderSendsNothingToTheAuthority: at the authority's gateway, the
+// channel to a provider lists what the authority sends it; the provider's own
+// certificate sends nothing over it, and is no party to a joint investigation
+// even if the channels file names its channel.
+func TestProviderSendsNothingToTheAuthority(t *testing.T) {
+	p := newProviderPair(t)
+	asProvider := p.vn.clientFor(p.sp.channelCert(p.spToVN), p.vn.trustPool())
+	before := p.vn.vault.Status().Objects
+	status, body := asProvider.mustCall(http.MethodPost, wire.PathRequests, example(t, "Preservation", map[string]any{"/reference": reference(t)}))
+	mustStatus(t, "a provider sends the authority a request", status, body, http.StatusForbidden, wire.ReasonProviderMode)
+	if after := p.vn.vault.Status().Objects; after != before {
+		t.Fatalf("the refused request left %d objects in VN's vault", after-before)
+	}
+
+	const caseID = "JIT-2026-MAIL-01"
+	p.vn.channels.JointInvestigations = []JointInvestigation{{CaseID: caseID, Agreement: "mistaken", Parties: []string{p.vnToSP}, EndDate: time.Now().Add(time.Hour)}}
+	p.vn.writeChannels()
+	status, body = p.vnOfficer.mustCall(http.MethodPost, wire.PathJoint+caseID+"/evidence", []byte("an item"))
+	mustStatus(t, "share an item", status, body, http.StatusCreated, "")
+	status, body = asProvider.mustCall(http.MethodGet, wire.PathJoint+caseID+"/evidence", nil)
+	mustStatus(t, "a provider lists a joint investigation's items", status, body, http.StatusNotFound, wire.ReasonNotFound)
+}
