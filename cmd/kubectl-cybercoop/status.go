@@ -107,6 +107,9 @@ func collectStatus(fps []v1.FocalPoint, evs []v1.EvidenceVault, ccs []v1.Coopera
 	for _, fp := range fps {
 		rs := baseStatus(fp.Namespace, "FocalPoint", fp.Name, fp.Status.Conditions)
 		var details []string
+		if sp := fp.Spec.ServiceProvider; sp != nil {
+			details = append(details, fmt.Sprintf("service provider %s (%s), established in %s", sp.ID, sp.Name, fp.Spec.Country))
+		}
 		if cov := fp.Status.Coverage; cov != nil {
 			gaps := "no gap"
 			if n := len(cov.Gaps); n > 0 {
@@ -149,7 +152,7 @@ func collectStatus(fps []v1.FocalPoint, evs []v1.EvidenceVault, ccs []v1.Coopera
 	}
 	for _, cc := range ccs {
 		rs := baseStatus(cc.Namespace, "CooperationChannel", cc.Name, cc.Status.Conditions)
-		details := []string{"peer " + string(cc.Spec.Peer.Country)}
+		details := []string{"peer " + cc.Spec.Peer.Party()}
 		if p := cc.Status.Peer; p != nil {
 			// The handshake that confirmed what status reports, not the latest probe
 			// (a metric): status changes only when what the probe finds changes.
