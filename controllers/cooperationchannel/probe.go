@@ -193,7 +193,7 @@ func (r *Reconciler) probePeer(ctx context.Context, s *scope) error {
 	}
 	if s.probe.probed == nil {
 		// PeerReachable=False says why; the next interval tries again.
-		log.FromContext(ctx).Info("peer probe failed", "peer", cc.Spec.Peer.Country, "endpoint", cc.Spec.Peer.Endpoint,
+		log.FromContext(ctx).Info("peer probe failed", "peer", cc.Spec.Peer.Party(), "endpoint", cc.Spec.Peer.Endpoint,
 			"error", describeProbeError(s.probe.err))
 		return nil
 	}
@@ -258,7 +258,7 @@ func (r *Reconciler) runProbe(ctx context.Context, s *scope) *probeOutcome {
 		}
 	}
 	peerSpec := s.cc.Spec.Peer
-	client, err := peer.New(string(peerSpec.Country), peerSpec.Endpoint, peerSpec.ServerName, cert, s.trust.pool(), peer.Options{Timeout: probeTimeout})
+	client, err := peer.New(peerSpec.Party(), peerSpec.Endpoint, peerSpec.ServerName, cert, s.trust.pool(), peer.Options{Timeout: probeTimeout})
 	if err != nil {
 		out.err = err
 		return out
@@ -296,7 +296,7 @@ func (r *Reconciler) probeNextCA(ctx context.Context, s *scope, out *probeOutcom
 	}
 	cert := tls.Certificate{Certificate: [][]byte{leaf.Certificate.Raw}, PrivateKey: leaf.PrivateKey, Leaf: leaf.Certificate}
 	peerSpec := s.cc.Spec.Peer
-	client, err := peer.New(string(peerSpec.Country), peerSpec.Endpoint, peerSpec.ServerName, cert, s.trust.pool(), peer.Options{Timeout: probeTimeout})
+	client, err := peer.New(peerSpec.Party(), peerSpec.Endpoint, peerSpec.ServerName, cert, s.trust.pool(), peer.Options{Timeout: probeTimeout})
 	if err != nil {
 		out.nextErr = err
 		return
