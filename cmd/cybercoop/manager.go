@@ -114,11 +114,18 @@ func runManager(o *managerOptions) error {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
 	// The reconcilers read from the label-filtered caches and, for an object missing
-	// there, from the API server. (manageropts.ReconcilerClientWithNames would skip
-	// reads of objects its names cache does not know; it is not used yet: that cache
-	// can lag behind the channel controller's own watch of a peer's trust Secret, which
-	// a person creates, and the channel then takes the new Secret for absent.)
-	reconcilerClient := manageropts.ReconcilerClient(mgr.GetClient(), mgr.GetAPIReader())
+	// there, from the API server, unless the names cache (every Secret's and
+	// ConfigMap's name, nothing else) knows it does not exist: a new resource's
+	// children are not asked for before they are created. The channel controller
+	// watches the Secrets people name through the same names cache, and reads such
+	// a Secret from the API server itself (its APIReader), never through this
+	// client: the names cache may not have caught up with a Secret a person just
+	// created when that Secret's event wakes the channel.
+	names, err := manageropts.NamesCache(mgr, o.watchNamespaces)
+	if err != nil {
+		return err
+	}
+	reconcilerClient := manageropts.ReconcilerClientWithNames(mgr.GetClient(), mgr.GetAPIReader(), names)
 	if err := (&focalpoint.Reconciler{
 		Client:       reconcilerClient,
 		Scheme:       mgr.GetScheme(),
@@ -138,11 +145,13 @@ func runManager(o *managerOptions) error {
 		return fmt.Errorf("setting up the EvidenceVault controller: %w", err)
 	}
 	if err := (&cooperationchannel.Reconciler{
-		Client:     reconcilerClient,
-		Scheme:     mgr.GetScheme(),
-		Recorder:   mgr.GetEventRecorder("cybercoop-operator"),
-		Clock:      clock.RealClock{},
-		Namespaces: o.watchNamespaces,
+		Client:      reconcilerClient,
+		APIReader:   mgr.GetAPIReader(),
+		SecretNames: names,
+		Scheme:      mgr.GetScheme(),
+		Recorder:    mgr.GetEventRecorder("cybercoop-operator"),
+		Clock:       clock.RealClock{},
+		Namespaces:  o.watchNamespaces,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the CooperationChannel controller: %w", err)
 	}

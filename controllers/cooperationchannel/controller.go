@@ -41,8 +41,16 @@ import (
 // Reconciler provisions CooperationChannels and reports their status.
 type Reconciler struct {
 	client.Client
-	Scheme   *runtime.Scheme
-	Recorder events.EventRecorder
+	// APIReader reads from the API server, bypassing every cache: the Secret a
+	// person names in spec.peer.trustBundle.secretRef is read through it. Nil means
+	// the Client.
+	APIReader client.Reader
+	// SecretNames is the cache of Secret names (manageropts.NamesCache) whose watch
+	// wakes a channel when the Secret its spec names changes; share the one the
+	// reconciler client consults. Nil: SetupWithManager starts one.
+	SecretNames cache.Cache
+	Scheme      *runtime.Scheme
+	Recorder    events.EventRecorder
 	// Clock is the time source; nil means the real clock.
 	Clock clock.PassiveClock
 	// ProbeInterval is how often the peer of a channel whose spec sets no
@@ -257,6 +265,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // then reads its data from the API server. Polling it instead would be a requeue of
 // something that can be watched.
 func (r *Reconciler) secretNamesCache(mgr ctrl.Manager) (cache.Cache, error) {
+	if r.SecretNames != nil {
+		return r.SecretNames, nil
+	}
 	return manageropts.NamesCache(mgr, r.Namespaces)
 }
 

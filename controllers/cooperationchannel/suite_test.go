@@ -41,13 +41,17 @@ var _ = BeforeSuite(func() {
 
 	mgr, err := envtestutil.NewManager(controlPlane.Config)
 	Expect(err).NotTo(HaveOccurred())
-	c := manageropts.ReconcilerClient(mgr.GetClient(), mgr.GetAPIReader())
+	// The reconciler client with the names cache, as cmd/cybercoop wires it; the
+	// channel's watch of the Secrets people name shares that cache.
+	names, err := manageropts.NamesCache(mgr, nil)
+	Expect(err).NotTo(HaveOccurred())
+	c := manageropts.ReconcilerClientWithNames(mgr.GetClient(), mgr.GetAPIReader(), names)
 	// The FocalPoint's controller runs the national CA the channels' certificates
 	// come from. Both run on the real clock: the probes verify real handshakes.
 	Expect((&focalpoint.Reconciler{Client: c, Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("cybercoop-operator"),
 		GatewayImage: testImage}).SetupWithManager(mgr)).To(Succeed())
-	channels = &Reconciler{Client: c, Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("cybercoop-operator"),
-		ProbeInterval: testProbeInterval}
+	channels = &Reconciler{Client: c, APIReader: mgr.GetAPIReader(), SecretNames: names, Scheme: mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("cybercoop-operator"), ProbeInterval: testProbeInterval}
 	Expect(channels.SetupWithManager(mgr)).To(Succeed())
 	stopManager = envtestutil.StartManager(mgr)
 })

@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/apply"
@@ -35,11 +36,14 @@ type specBundle struct {
 
 // readSpecBundle reads spec.peer.trustBundle. A secretRef Secret is the user's, not
 // the operator's: it carries no managed-by label, so the manager's label-filtered
-// cache does not hold it, and the reconciler's client reads it from the API server
-// (manageropts.ReconcilerClient falls back to the APIReader for a Secret the cache
-// lacks). That read is one GET per reconcile of a channel; what tells the channel
-// that the Secret changed is the metadata-only watch in SetupWithManager, not a
-// requeue.
+// cache does not hold it, and it is read from the API server (r.APIReader). Not
+// through the reconciler's client: that client may answer "absent" from a names
+// cache (manageropts.ReconcilerClientWithNames), which can lag behind the watch
+// that woke this reconcile when a person creates the Secret; the channel would
+// then report the new Secret missing and wait for an event that already came.
+// That read is one GET per reconcile of a channel that names a Secret; what tells
+// the channel that the Secret changed is the metadata-only watch in
+// SetupWithManager, not a requeue.
 func (r *Reconciler) readSpecBundle(ctx context.Context, cc *cybercoopv1alpha1.CooperationChannel) (specBundle, error) {
 	tb := cc.Spec.Peer.TrustBundle
 	if tb.SecretRef == nil {
@@ -48,7 +52,7 @@ func (r *Reconciler) readSpecBundle(ctx context.Context, cc *cybercoopv1alpha1.C
 	ref := tb.SecretRef
 	key := cmp.Or(ref.Key, pki.CACertKey)
 	sec := &corev1.Secret{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: cc.Namespace, Name: ref.Name}, sec)
+	err := r.apiReader().Get(ctx, types.NamespacedName{Namespace: cc.Namespace, Name: ref.Name}, sec)
 	switch {
 	case apierrors.IsNotFound(err):
 		return specBundle{problem: fmt.Sprintf("spec.peer.trustBundle.secretRef: Secret %q does not exist in namespace %s; create it with the peer's CA certificates under key %q",
@@ -62,6 +66,13 @@ func (r *Reconciler) readSpecBundle(ctx context.Context, cc *cybercoopv1alpha1.C
 			ref.Name, key, describeKeys(sec.Data))}, nil
 	}
 	return specBundle{pem: data}, nil
+}
+
+func (r *Reconciler) apiReader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
 }
 
 func describeKeys(data map[string][]byte) string {

@@ -84,8 +84,8 @@ func startOperator(cfg *rest.Config, clock *shiftedClock, opts operatorOptions) 
 	}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
-	if err := (&cooperationchannel.Reconciler{Client: c, Scheme: mgr.GetScheme(), Recorder: rec, Clock: clock,
-		ProbeInterval: opts.ProbeInterval}).SetupWithManager(mgr); err != nil {
+	if err := (&cooperationchannel.Reconciler{Client: c, APIReader: mgr.GetAPIReader(), SecretNames: names, Scheme: mgr.GetScheme(),
+		Recorder: rec, Clock: clock, ProbeInterval: opts.ProbeInterval}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	return &operator{mgr: mgr, stop: envtestutil.StartManager(mgr)}, nil
