@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/officer"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway/requests"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
 )
 
@@ -167,8 +169,52 @@ authority then clarifies or withdraws its order.`,
 	stats.Flags().StringVar(&to, "to", "", "day after the period (YYYY-MM-DD, UTC); default now")
 	stats.Flags().BoolVar(&csv, "csv", false, "CSV instead of JSON")
 
-	cmd.AddCommand(list, show, act, stats)
+	var file string
+	send := &cobra.Command{
+		Use:   "send CHANNEL --file REQUEST.json",
+		Short: "Send a request to the peer of a channel; prints the peer's receipt, verified and kept in this State's vault",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			doc, err := readRequest(file, cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			return run(func(ctx context.Context, c *officer.Client, out io.Writer) error {
+				acc, err := c.Send(ctx, args[0], doc)
+				if err != nil {
+					return err
+				}
+				return writeIndented(out, acc)
+			})(cmd, args)
+		},
+	}
+	send.Flags().StringVarP(&file, "file", "f", "", "the request document (JSON, as the request type's schema says; - for standard input)")
+	_ = send.MarkFlagRequired("file")
+
+	cmd.AddCommand(list, show, act, send, stats)
 	return cmd
+}
+
+// readRequest reads a request document of at most requests.MaxBodyBytes from
+// path, or from stdin for "-".
+func readRequest(path string, stdin io.Reader) ([]byte, error) {
+	r := stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("--file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	doc, err := io.ReadAll(io.LimitReader(r, requests.MaxBodyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("--file: %w", err)
+	}
+	if len(doc) > requests.MaxBodyBytes {
+		return nil, fmt.Errorf("--file: more than %d bytes: a request carries references, not evidence", requests.MaxBodyBytes)
+	}
+	return doc, nil
 }
 
 func actionNames() []string {

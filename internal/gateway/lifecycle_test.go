@@ -532,6 +532,19 @@ func TestOfficerClient(t *testing.T) {
 	if err != nil || len(all) != 1 || all[0].RequestID != id {
 		t.Fatalf("list: %+v, %v", all, err)
 	}
+	// VN's officer sends France a request through VN's gateway.
+	acc, err := c.Send(t.Context(), p.vnToFR, example(t, "Preservation", map[string]any{"/reference": reference(t) + "-out"}))
+	if err != nil || !acc.Verified || acc.RequestID == "" {
+		t.Fatalf("send: %+v, %v", acc, err)
+	}
+	if _, err := c.Send(t.Context(), "../cases", []byte("{}")); err == nil || !strings.Contains(err.Error(), "a channel is named by its CooperationChannel") {
+		t.Fatalf("send over a path: %v", err)
+	}
+	var malformed *officer.Error
+	if _, err := c.Send(t.Context(), p.vnToFR, example(t, "Preservation", map[string]any{"/reference": nil})); !errors.As(err, &malformed) ||
+		malformed.Refusal.Reason != wire.ReasonMalformedRequest {
+		t.Fatalf("send a request without a reference: %v", err)
+	}
 	target := "inbound/FR/" + id
 	u, err := c.Act(t.Context(), target, wire.CaseAction{Action: cases.Start})
 	if err != nil || u.Transition.To != cases.InProgress {

@@ -138,6 +138,18 @@ func (c *Client) Act(ctx context.Context, target string, a wire.CaseAction) (*wi
 	return &out, c.do(ctx, http.MethodPost, path+"/transitions", body, http.StatusCreated, &out)
 }
 
+// Send sends a request document (JSON, one of the request types' schemas) to
+// the peer of channel, through this State's gateway, which records it and the
+// peer's verified receipt in the State's vault first. A retry with the same
+// reference answers the same receipt.
+func (c *Client) Send(ctx context.Context, channel string, doc []byte) (*wire.Accepted, error) {
+	if !channelName.MatchString(channel) {
+		return nil, fmt.Errorf("%q: a channel is named by its CooperationChannel, a DNS label such as to-fr", channel)
+	}
+	var out wire.Accepted
+	return &out, c.do(ctx, http.MethodPost, wire.PathOutbound+channel+"/requests", doc, http.StatusCreated, &out)
+}
+
 // Statistics is the report over [from, to) (zero: the gateway's default, the
 // last 365 days) as JSON, or as CSV.
 func (c *Client) Statistics(ctx context.Context, from, to time.Time, csv bool) ([]byte, error) {
@@ -162,6 +174,9 @@ func (c *Client) Statistics(ctx context.Context, from, to time.Time, csv bool) (
 var (
 	peerCode  = regexp.MustCompile(`^([A-Z]{2}|[a-z0-9][-a-z0-9]{1,61}[a-z0-9])$`)
 	requestID = regexp.MustCompile(`^rq-[0-9a-f]{32}$`)
+	// channelName is a CooperationChannel's name: a Kubernetes object name,
+	// kept to a DNS label so that it cannot carry a path into the URL.
+	channelName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 )
 
 // casePath checks a direction/peer/id target.
