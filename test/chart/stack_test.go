@@ -69,6 +69,9 @@ var stackValueSets = []stackValueSet{
 		focalPoint: "br-ponto-de-contato", vault: "br-evidencias", channels: []string{"para-argentina"}},
 	{name: "cert-manager-issuer", release: "ke", namespace: "cybercoop-ke", args: []string{"-f", stackValues("issuer.yaml")},
 		focalPoint: "ke-poc", vault: "ke-evidence"},
+	// The evidence in an S3 bucket with Object Lock instead of on a volume.
+	{name: "s3", release: "ke", namespace: "cybercoop-ke", args: []string{"-f", stackValues("s3.yaml")},
+		focalPoint: "ke-poc", vault: "ke-evidence"},
 	// A service provider's endpoint, established in Kenya, answering Kenya's authority.
 	{name: "provider", release: "safiri-mail", namespace: "cybercoop-safiri-mail", args: []string{"-f", stackExample("provider.yaml")},
 		focalPoint: "safiri-mail-poc", vault: "safiri-mail-evidence", channels: []string{"to-ke"}},
@@ -330,6 +333,18 @@ func TestStackRendersValues(t *testing.T) {
 			if c.Spec.FocalPointRef.Name != "vn-poc" {
 				t.Errorf("%s serves FocalPoint %s, want vn-poc", c.Name, c.Spec.FocalPointRef.Name)
 			}
+		}
+	})
+	t.Run("s3", func(t *testing.T) {
+		ev := stackObject[cybercoopv1alpha1.EvidenceVault](t, stackValueSetNamed(t, "s3").render(t), "EvidenceVault", "ke-evidence")
+		want := &cybercoopv1alpha1.VaultS3Storage{Endpoint: "https://rgw.ceph.example.org", Bucket: "evidence-ke", Prefix: "vault-ke/",
+			Addressing: cybercoopv1alpha1.S3AddressingPath, CredentialsSecretRef: cybercoopv1alpha1.SecretReference{Name: "evidence-ke-bucket"},
+			CABundleRef: &cybercoopv1alpha1.ConfigMapKeyReference{Name: "ceph-ca", Key: "ca.crt"}, CustodyRetentionDays: 7300}
+		if got := ev.Spec.Storage.S3; !equality.Semantic.DeepEqual(got, want) || ev.Spec.Storage.StorageClassName != "" || ev.Spec.Storage.Size.String() != "20Gi" {
+			t.Errorf("vault storage %+v, s3 %+v; want size 20Gi, no storage class, s3 %+v", ev.Spec.Storage, got, want)
+		}
+		if ev := stackObject[cybercoopv1alpha1.EvidenceVault](t, stackValueSetNamed(t, "defaults").render(t), "EvidenceVault", "ke-evidence"); ev.Spec.Storage.S3 != nil {
+			t.Errorf("the defaults render storage.s3 %+v", ev.Spec.Storage.S3)
 		}
 	})
 	t.Run("vault-disabled", func(t *testing.T) {
@@ -690,6 +705,25 @@ var stackRefusals = []stackRefusal{
 		want: "at '/vault/keyRotation/interval': value must be 'a duration such as 90m, 24h or 2160h'",
 		crd:  "spec.keyRotation.interval: Invalid value",
 		kind: "EvidenceVault", path: []any{"spec", "keyRotation", "interval"}, value: "90d"},
+	{name: "S3 bucket name with capitals", args: []string{"--set", "vault.storage.s3.bucket=Evidence_KE", "--set", "vault.storage.s3.credentialsSecret=vault-s3"},
+		want: "at '/vault/storage/s3/bucket': value must be 'an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit'",
+		crd:  "storage.s3.bucket must be an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit"},
+	{name: "S3 endpoint without a scheme", args: []string{"--set", "vault.storage.s3.bucket=evidence-ke", "--set", "vault.storage.s3.credentialsSecret=vault-s3",
+		"--set", "vault.storage.s3.endpoint=rgw.ceph.example.org"},
+		want: "at '/vault/storage/s3/endpoint': value must be 'an http:// or https:// URL, e.g. https://rgw.ceph.example.org'",
+		crd:  "storage.s3.endpoint must be an http:// or https:// URL"},
+	{name: "S3 prefix without its slash", args: []string{"--set", "vault.storage.s3.bucket=evidence-ke", "--set", "vault.storage.s3.credentialsSecret=vault-s3",
+		"--set", "vault.storage.s3.prefix=vault-ke"},
+		want: "at '/vault/storage/s3/prefix': value must be 'a key prefix that ends with a slash and does not start with one, e.g. vault-ke/'",
+		crd:  "storage.s3.prefix must end with '/' and must not start with one"},
+	{name: "S3 bucket without credentials", args: []string{"--set", "vault.storage.s3.bucket=evidence-ke"},
+		want: "at '/vault/storage/s3/credentialsSecret': value must be 'the name of a Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: required with vault.storage.s3.bucket'"},
+	{name: "S3 bucket with a storage class", args: []string{"--set", "vault.storage.s3.bucket=evidence-ke", "--set", "vault.storage.s3.credentialsSecret=vault-s3",
+		"--set", "vault.storage.storageClassName=fast"},
+		want: "vault.storage.storageClassName does not apply with vault.storage.s3.bucket",
+		crd:  "storage.storageClassName does not apply with storage.s3",
+		kind: "EvidenceVault", patch: map[string]any{"spec": map[string]any{"storage": map[string]any{"storageClassName": "fast",
+			"s3": map[string]any{"bucket": "evidence-ke", "credentialsSecretRef": map[string]any{"name": "vault-s3"}}}}}},
 	{name: "misspelt value", args: []string{"--set", "vault.retention.minimumDay=90"},
 		want: "at '/vault/retention': additional properties 'minimumDay' not allowed"},
 	{name: "service provider id not a DNS label", args: []string{"--set", "serviceProvider.id=Safiri_Mail", "--set", "serviceProvider.name=Safiri Mail Ltd"},
