@@ -335,10 +335,10 @@ func TestS3VerifyAndCheckpointAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cp2.Checkpoint.Size <= cp1.Checkpoint.Size {
-		t.Fatalf("checkpoint size %d after restart and a hold, was %d", cp2.Checkpoint.Size, cp1.Checkpoint.Size)
+	if cp2.Size <= cp1.Size {
+		t.Fatalf("checkpoint size %d after restart and a hold, was %d", cp2.Size, cp1.Size)
 	}
-	proof, err := v2.ConsistencyProof(cp1.Checkpoint.Size, cp2.Checkpoint.Size)
+	proof, err := v2.ConsistencyProof(cp1.Size, cp2.Size)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,9 +379,9 @@ func TestS3VerifyAndCheckpointAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.Checkpoint.Size != before.Checkpoint.Size || !bytes.Equal(after.Checkpoint.Root, before.Checkpoint.Root) {
-		t.Fatalf("after a segment was written over and a restart: %d entries, root %x; want %d, %x", after.Checkpoint.Size, after.Checkpoint.Root,
-			before.Checkpoint.Size, before.Checkpoint.Root)
+	if after.Size != before.Size || !bytes.Equal(after.Root, before.Root) {
+		t.Fatalf("after a segment was written over and a restart: %d entries, root %x; want %d, %x", after.Size, after.Root,
+			before.Size, before.Root)
 	}
 }
 

@@ -58,7 +58,7 @@ type S3Config struct {
 	// start to see that the store refuses its deletion; default DefaultProbeRetention.
 	ProbeRetention time.Duration
 	// HTTPClient overrides the client built from CABundle (tests).
-	HTTPClient *http.Client
+	HTTPClient *http.Client `json:"-"`
 }
 
 const (
@@ -285,7 +285,7 @@ func (s *S3Store) CheckBucketSettings(ctx context.Context) error {
 		return fmt.Errorf("%w: bucket %s does not have Object Lock enabled: create a bucket with Object Lock enabled (most stores cannot turn it on later)", ErrStorageUnusable, b)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: bucket %s: reading its Object Lock configuration failed (%v): create the bucket with Object Lock enabled, "+
+		return fmt.Errorf("%w: bucket %s: reading its Object Lock configuration failed (%w): create the bucket with Object Lock enabled, "+
 			"and give the vault's credentials s3:GetBucketObjectLockConfiguration", ErrStorageUnusable, b, s3Error("GetObjectLockConfiguration", b, err))
 	}
 	if lock.ObjectLockConfiguration == nil || lock.ObjectLockConfiguration.ObjectLockEnabled != s3types.ObjectLockEnabledEnabled {
@@ -293,7 +293,7 @@ func (s *S3Store) CheckBucketSettings(ctx context.Context) error {
 	}
 	ver, err := s.client.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &b})
 	if err != nil {
-		return fmt.Errorf("%w: bucket %s: reading its versioning failed: %v", ErrStorageUnusable, b, s3Error("GetBucketVersioning", b, err))
+		return fmt.Errorf("%w: bucket %s: reading its versioning failed: %w", ErrStorageUnusable, b, s3Error("GetBucketVersioning", b, err))
 	}
 	if ver.Status != s3types.BucketVersioningStatusEnabled {
 		return fmt.Errorf("%w: bucket %s: versioning is %q, not Enabled: Object Lock needs it", ErrStorageUnusable, b, string(ver.Status))
@@ -326,7 +326,7 @@ func (s *S3Store) probeLock(ctx context.Context) error {
 		ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256,
 	})
 	if err != nil {
-		return fmt.Errorf("%w: bucket %s: writing the probe object %s under COMPLIANCE retention failed: %v", ErrStorageUnusable, s.cfg.Bucket, key, s3Error("PutObject", key, err))
+		return fmt.Errorf("%w: bucket %s: writing the probe object %s under COMPLIANCE retention failed: %w", ErrStorageUnusable, s.cfg.Bucket, key, s3Error("PutObject", key, err))
 	}
 	if put.VersionId == nil || *put.VersionId == "" || *put.VersionId == "null" {
 		return fmt.Errorf("%w: bucket %s: the probe object %s was stored without a version ID: versioning does not work", ErrStorageUnusable, s.cfg.Bucket, key)
@@ -345,7 +345,7 @@ func (s *S3Store) probeLock(ctx context.Context) error {
 		return fmt.Errorf("%w: bucket %s deleted the probe object %s although it was under COMPLIANCE retention: the store does not enforce Object Lock; "+
 			"evidence kept there could be deleted early", ErrStorageUnusable, s.cfg.Bucket, key)
 	case !IsLockRefusal(err):
-		return fmt.Errorf("%w: bucket %s: deleting the probe object %s failed, but not as a lock refusal: %v", ErrStorageUnusable, s.cfg.Bucket, key, s3Error("DeleteObject", key, err))
+		return fmt.Errorf("%w: bucket %s: deleting the probe object %s failed, but not as a lock refusal: %w", ErrStorageUnusable, s.cfg.Bucket, key, s3Error("DeleteObject", key, err))
 	}
 	return nil
 }
@@ -382,7 +382,7 @@ func (p *s3Pending) Write(b []byte) (int, error) {
 // Commit without a lock is refused: every object the vault stores in S3
 // carries its own retention.
 func (p *s3Pending) Commit(d Digest) error {
-	p.Abort()
+	_ = p.Abort() // the spool file only; the refusal is the error that matters
 	return fmt.Errorf("committing object %s: the S3 store needs the object's lock (CommitLocked)", d)
 }
 
@@ -394,7 +394,7 @@ func (p *s3Pending) CommitLocked(d Digest, l ObjectLock) error {
 		return errors.New("object already committed or aborted")
 	}
 	if p.uploaded != nil {
-		defer p.Abort()
+		defer func() { _ = p.Abort() }() // the spool file, once the object is in the bucket
 		if !p.uploaded.RetainUntil.Equal(l.RetainUntil) || p.uploaded.LegalHold != l.LegalHold {
 			return p.store.SetLock(context.Background(), d, l)
 		}
@@ -411,7 +411,7 @@ func (p *s3Pending) uploadAhead(d Digest, l ObjectLock) error {
 	}
 	sum := base64.StdEncoding.EncodeToString(p.sum.Sum(nil))
 	if err := p.store.upload(context.Background(), p.store.objectKey(d), p.f, p.size, l, nil, sum); err != nil {
-		p.Abort()
+		_ = p.Abort() // the spool file; the upload's error is what matters
 		return err
 	}
 	p.uploaded = &l

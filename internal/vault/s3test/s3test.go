@@ -84,8 +84,8 @@ func Get(t TB) *Target {
 // Stop stops the gateway Get started, if any (call it from TestMain).
 func Stop() {
 	if proc != nil && proc.Process != nil {
-		proc.Process.Kill()
-		proc.Wait()
+		_ = proc.Process.Kill()
+		_ = proc.Wait() // killed: its exit status says nothing
 	}
 	if workDir != "" {
 		os.RemoveAll(workDir)
@@ -189,11 +189,11 @@ func startVersity(bin string) (*Target, error) {
 		select {
 		case werr := <-exited:
 			out, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("versitygw exited (%v): %s", werr, out)
+			return nil, fmt.Errorf("versitygw exited (%w): %s", werr, out)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("versitygw at %s did not answer within 30s: %v", addr, err)
+			return nil, fmt.Errorf("versitygw at %s did not answer within 30s: %w", addr, err)
 		}
 	}
 	ctx := context.Background()
