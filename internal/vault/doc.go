@@ -6,8 +6,9 @@
 //
 // The custody log (custody.log in the data directory) is the single source of
 // truth for metadata, cases, holds and expiries; the in-memory index is a
-// replay of it. Objects live behind BlobStore (FSStore today, S3 with Object
-// Lock as the scale-out path).
+// replay of it. Objects live behind BlobStore: FSStore, or S3Store, an S3
+// bucket with Object Lock in COMPLIANCE mode that also keeps the custody log
+// as one locked object per entry (s3vault.go).
 //
 // Who may do what is decided by roles granted to client certificate
 // identities (access.go); the actor recorded is the certificate's URI SAN or

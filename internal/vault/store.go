@@ -12,10 +12,11 @@ import (
 )
 
 // BlobStore keeps sealed object files by content address. It knows nothing
-// about custody, retention or keys; the Vault enforces those. The filesystem
-// is the implementation today; the scale-out path is S3 with Object Lock in
-// compliance mode, where Commit is a PutObject with a retain-until date and
-// Remove is refused by the store itself before that date.
+// about custody, retention or keys; the Vault enforces those. FSStore keeps
+// them on the filesystem; S3Store (s3store.go) in an S3 bucket with Object
+// Lock in COMPLIANCE mode, where each object is PUT with its retain-until date
+// and legal hold (lockingStore, lockingPending) and Remove is refused by the
+// store itself before that date.
 type BlobStore interface {
 	// Create starts a new object. Nothing is visible until Commit.
 	Create() (PendingBlob, error)
