@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -759,5 +760,100 @@ func TestBugProviderModeGatewayServesJointInvestigation(t *testing.T) {
 	if loadErr == nil && (shared/100 == 2 || fetched/100 == 2) {
 		t.Fatalf("the provider's gateway loaded a joint investigation and shared an item (%d %s); VN fetched it over its provider channel (%d %.80s)",
 			shared, answer, fetched, answer2)
+	}
+}
+
+// TestBugSharedRecordOfOpenRequestNotKept: an authority sends the same order
+// (same reference, same content) to two providers, so its vault holds the
+// document once, under both requests' cases. The first provider executes its
+// order; the second leaves its own open. When the document's retention nears its
+// end, the retention scan looks at the object's first case only: the decided
+// order's record needs no extension, and the scan stops there, so the document
+// of the open order is left to expire.
+func TestBugSharedRecordOfOpenRequestNotKept(t *testing.T) {
+	if os.Getenv("GATEWAY_PROVIDER_BUGS") == "" {
+		t.Skip("bug reproduction: see report")
+	}
+	var offset atomic.Int64
+	vn, _ := startCountry(t, "VN", func(s *Server) {
+		s.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	})
+	officer := vn.clientFor(vn.officer, vn.trustPool())
+	doc := example(t, "SubscriberInformation", map[string]any{"/reference": reference(t)})
+	type provider struct {
+		c  *country
+		id string
+	}
+	byName := map[string]provider{}
+	for _, name := range []string{"mail-one", "mail-two"} {
+		c, _ := startCountry(t, "IE", nil)
+		c.provider = name
+		c.writeConfig()
+		c.reload()
+		c.connect(vn, "SubscriberInformation")
+		ch := vn.connect(c, "SubscriberInformation")
+		status, body := officer.mustCall(http.MethodPost, wire.PathOutbound+ch+"/requests", doc)
+		mustStatus(t, "the order to "+name, status, body, http.StatusCreated, "")
+		var acc wire.Accepted
+		_ = json.Unmarshal(body, &acc)
+		byName[name] = provider{c, acc.RequestID}
+	}
+	ctx := t.Context()
+	st := vn.gw.current.Load()
+	sharedObject := func() vault.ObjectInfo {
+		objects, err := st.vault.Objects(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objects {
+			n := 0
+			for _, ci := range o.Cases {
+				if requestCase.MatchString(ci.Metadata.CaseReference) {
+					n++
+				}
+			}
+			if n == 2 {
+				return o
+			}
+		}
+		t.Fatal("the order's document is not one object under both cases")
+		return vault.ObjectInfo{}
+	}
+	// The provider of the object's first case executes its order.
+	first := strings.Split(sharedObject().Cases[0].Metadata.CaseReference, "/")[1]
+	sp := byName[first]
+	spOff := sp.c.clientFor(sp.c.officer, sp.c.trustPool())
+	for _, a := range []cases.Action{cases.Acknowledge, cases.Execute} {
+		body, _ := json.Marshal(wire.CaseAction{Action: a})
+		status, answer := spOff.mustCall(http.MethodPost, wire.PathCases+"/inbound/VN/"+sp.id+"/transitions", body)
+		mustStatus(t, string(a), status, answer, http.StatusCreated, "")
+	}
+
+	// 340 days on, with a retention of 365: the other order is still open.
+	offset.Store(int64(340 * 24 * time.Hour))
+	objects, err := st.vault.Objects(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := vn.gw.collect(ctx, st, objects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := 0
+	for _, c := range all {
+		if !c.State.Terminal() {
+			open++
+		}
+	}
+	if open != 1 || len(all) != 2 {
+		t.Fatalf("%d cases, %d open; want 2 and 1", len(all), open)
+	}
+	if _, err := vn.gw.keepCaseFiles(ctx, st, all, objects); err != nil {
+		t.Fatal(err)
+	}
+	now := vn.gw.Now()
+	if o := sharedObject(); o.RetentionUntil.Before(now.Add(keepAhead)) {
+		t.Fatalf("the open order's document is retained until %s, within %s of now (%s): the scan did not keep it",
+			o.RetentionUntil.Format(time.RFC3339), keepAhead, now.Format(time.RFC3339))
 	}
 }
