@@ -857,3 +857,76 @@ func TestBugSharedRecordOfOpenRequestNotKept(t *testing.T) {
 			o.RetentionUntil.Format(time.RFC3339), keepAhead, now.Format(time.RFC3339))
 	}
 }
+
+// TestBugProviderStuckAtTheCap: an order contested and clarified back and forth
+// reaches the cap of 100 transitions in Received (the authority's Clarify
+// resumes it there). Past the cap only a decision or a withdrawal may follow,
+// but a provider has no decision it can take from Received: Execute needs
+// Acknowledged or InProgress, which the cap forbids reaching, and a provider
+// does not refuse. The order stays open, its deadline running, until the
+// authority withdraws it: the provider cannot comply with it.
+func TestBugProviderStuckAtTheCap(t *testing.T) {
+	if os.Getenv("GATEWAY_PROVIDER_BUGS") == "" {
+		t.Skip("bug reproduction: see report")
+	}
+	const id = "rq-00000000000000000000000000000001"
+	at := time.Now()
+	var h cases.History
+	for len(h) < cases.MaxTransitions {
+		action, by, grounds := cases.Contest, cases.Requested, []cases.Ground{cases.GroundUnclear}
+		if h.State() == cases.Contested {
+			action, by, grounds = cases.Clarify, cases.Requester, nil
+		}
+		tr, err := cases.Next(id, h, action, by, "back and forth", grounds, true, at)
+		if err != nil {
+			t.Fatalf("transition %d: %v", len(h)+1, err)
+		}
+		h = append(h, tr)
+	}
+	if h.State() != cases.Received {
+		t.Fatalf("at the cap the order is %s", h.State())
+	}
+	var allowed []cases.Action
+	for _, a := range []cases.Action{cases.Acknowledge, cases.Start, cases.Execute, cases.ExecutePartially, cases.Contest, cases.RequestClarification, cases.Refuse} {
+		reason := ""
+		if a == cases.ExecutePartially || a == cases.Contest || a == cases.RequestClarification {
+			reason = "r"
+		}
+		var grounds []cases.Ground
+		if a == cases.Contest {
+			grounds = []cases.Ground{cases.GroundOther}
+		}
+		if _, err := cases.Next(id, h, a, cases.Requested, reason, grounds, true, at); err == nil {
+			allowed = append(allowed, a)
+		}
+	}
+	if len(allowed) == 0 {
+		t.Fatal("at the cap, in Received, the provider can take no action at all: it can neither comply with the order nor decline it")
+	}
+}
+
+// TestBugConfigCountryNotChecked: the configuration's country is checked for
+// its length only. A lower-case or non-letter code loads, and the gateway then
+// serves with a party it cannot sign for: every receipt and the trust bundle
+// fail to sign (a State's gateway acknowledges nothing; a provider's publishes
+// no bundle), where a file that does not check should be refused and the last
+// good one keep serving.
+func TestBugConfigCountryNotChecked(t *testing.T) {
+	if os.Getenv("GATEWAY_PROVIDER_BUGS") == "" {
+		t.Skip("bug reproduction: see report")
+	}
+	var loaded []string
+	for _, cc := range []string{"ie", "I1", "..", "É"} {
+		for _, provider := range []*Provider{nil, {ID: testProvider, Name: "x"}} {
+			path := filepath.Join(t.TempDir(), ConfigFile)
+			body, _ := json.Marshal(Config{Country: cc, Provider: provider})
+			writeFile(t, path, body)
+			if _, err := LoadConfig(path); err == nil {
+				loaded = append(loaded, fmt.Sprintf("country %q (provider %v)", cc, provider != nil))
+			}
+		}
+	}
+	if len(loaded) > 0 {
+		t.Fatalf("configurations loaded: %s", strings.Join(loaded, "; "))
+	}
+}
