@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -511,5 +513,61 @@ func TestS3ConcurrentIngestsOfOneContent(t *testing.T) {
 	}
 	if info, _ := v.Stat(d); len(info.Cases) != n {
 		t.Fatalf("%d cases attached, want %d", len(info.Cases), n)
+	}
+}
+
+// flakyTransport fails every request while down is set, as an unreachable
+// store would; the server behind it is the real one.
+type flakyTransport struct {
+	down atomic.Bool
+	next http.RoundTripper
+}
+
+func (f *flakyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if f.down.Load() {
+		return nil, errors.New("dial tcp: connection refused")
+	}
+	return f.next.RoundTrip(r)
+}
+
+// TestS3StoreUnreachableAtStart: a store that cannot be reached when the vault
+// starts is a storage fault (the vault refuses to serve, saying why), and the
+// vault serves once a recheck finds the bucket, without a restart.
+func TestS3StoreUnreachableAtStart(t *testing.T) {
+	tg := s3TestTarget(t)
+	cfg := tg.config(t)
+	flaky := &flakyTransport{next: http.DefaultTransport}
+	cfg.HTTPClient = &http.Client{Transport: flaky}
+	clock := wallClock()
+	seeded := openS3Vault(t, tg, cfg, clock, testKeyring(t, 1), testSigner(t))
+	before := ingest(t, seeded, s3Metadata(clock.Now(), 2*time.Minute), randomBytes(31, 4000))
+	seeded.Close()
+
+	flaky.down.Store(true)
+	v, err := Open(Config{Dir: t.TempDir(), Keyring: testKeyring(t, 1), Clock: clock, Grants: allGranted(), Policy: s3Policy,
+		Store: tg.store(t, cfg), Signer: testSigner(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if st := v.Status(); !st.StorageFault || !strings.Contains(st.Fault, "connection refused") {
+		t.Fatalf("an unreachable store: fault %q (storage fault %v)", st.Fault, st.StorageFault)
+	}
+	if err := v.RecheckStorage(); err == nil {
+		t.Fatal("a recheck while the store is still unreachable succeeded")
+	}
+	flaky.down.Store(false)
+	if err := v.RecheckStorage(); err != nil {
+		t.Fatalf("recheck once the store answers: %v", err)
+	}
+	if f := v.Fault(); f != nil {
+		t.Fatalf("still refusing after a successful recheck: %v", f)
+	}
+	if got, err := readObject(t, v, before.Digest); err != nil || !bytes.Equal(got, randomBytes(31, 4000)) {
+		t.Fatalf("the object ingested before reads as %d bytes, %v", len(got), err)
+	}
+	ingest(t, v, s3Metadata(clock.Now(), 2*time.Minute), randomBytes(32, 4000))
+	if st := v.Status(); st.Objects != 2 || st.Storage.LockMode != "COMPLIANCE" {
+		t.Fatalf("after the recheck: %d objects, storage %+v", st.Objects, st.Storage)
 	}
 }

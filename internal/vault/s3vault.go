@@ -289,3 +289,35 @@ func checkLock(ctx context.Context, ls lockingStore, o *objectState) string {
 	}
 	return ""
 }
+
+// RecheckStorage checks again a bucket the vault refused at start (the store
+// unreachable, the credentials wrong, Object Lock not enabled yet); once the
+// bucket passes, the vault rebuilds its custody log from it and serves. It does
+// nothing unless the vault refuses to serve because of its storage; the
+// command that serves the vault calls it periodically. A fault found past the
+// bucket check (a broken custody chain) is kept: a person must act.
+func (v *Vault) RecheckStorage() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s, ok := v.store.(*S3Store)
+	if !ok || v.custody != nil || v.fault == nil || !errors.Is(v.fault, ErrStorageUnusable) {
+		return nil
+	}
+	if err := v.openS3Custody(s); err != nil {
+		v.fault = err
+		return err
+	}
+	v.fault = nil
+	v.state = newCustodyState()
+	if err := v.openLog(); err != nil {
+		if v.custody != nil {
+			v.custody.close()
+			v.custody = nil
+		}
+		v.state = newCustodyState()
+		v.fault = err
+		return err
+	}
+	v.log.Info("the bucket passed its check; the vault serves", "bucket", s.Bucket())
+	return nil
+}

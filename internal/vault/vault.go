@@ -256,8 +256,7 @@ func Open(cfg Config) (*Vault, error) {
 			return nil, fmt.Errorf("vault: %w", err)
 		}
 	}
-	s3store, onS3 := v.store.(*S3Store)
-	if onS3 {
+	if s3store, onS3 := v.store.(*S3Store); onS3 {
 		if err := v.openS3Custody(s3store); err != nil {
 			if !errors.Is(err, ErrStorageUnusable) {
 				return nil, fmt.Errorf("vault: %w", err)
@@ -270,6 +269,20 @@ func Open(cfg Config) (*Vault, error) {
 			return v, nil
 		}
 	}
+	if err := v.openLog(); err != nil {
+		return nil, err
+	}
+	ok = true
+	return v, nil
+}
+
+// openLog opens the custody log (on S3, the working copy openS3Custody
+// rebuilt), replays it and recovers the store, as Open describes. A log that
+// lacks acknowledged history sets the fault and is not an error. Nothing else
+// runs on the vault meanwhile (Open, or RecheckStorage under v.mu).
+func (v *Vault) openLog() error {
+	cfg := v.cfg
+	s3store, onS3 := v.store.(*S3Store)
 	var replayErr error
 	custody, rec, err := openCustodyLog(filepath.Join(cfg.Dir, custodyLogName), func(e Entry) error {
 		if err := v.state.apply(e); err != nil && replayErr == nil {
@@ -278,7 +291,7 @@ func Open(cfg Config) (*Vault, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("vault: %w", err)
+		return fmt.Errorf("vault: %w", err)
 	}
 	v.custody = custody
 	if onS3 {
@@ -286,38 +299,36 @@ func Open(cfg Config) (*Vault, error) {
 		custody.segmentRetention = v.segmentRetention(s3store)
 	}
 	if replayErr != nil {
-		return nil, fmt.Errorf("vault: custody log is inconsistent: %w; run `cybercoop vault verify`", replayErr)
+		return fmt.Errorf("vault: custody log is inconsistent: %w; run `cybercoop vault verify`", replayErr)
 	}
 	// After the replay, so that a key version with no recorded fingerprint
 	// (keyring.fingerprints deleted or edited) is tried on its objects.
 	if err := checkKeyFingerprints(cfg.Dir, cfg.Keyring, v.keyOpensObjects(cfg.Keyring)); err != nil {
-		return nil, fmt.Errorf("vault: --keyring: %w", err)
+		return fmt.Errorf("vault: --keyring: %w", err)
 	}
 	if rec.missing != nil {
 		v.fault = rec.missing
 		v.log.Error(rec.missing, "refusing to serve: the custody log lacks acknowledged history; nothing was repaired")
-		ok = true
-		return v, nil
+		return nil //nolint:nilerr // the fault is the vault's state (it refuses to serve), not a failure to open
 	}
 	if err := syncDir(cfg.Dir); err != nil {
-		return nil, err
+		return err
 	}
 	v.recovery = Recovery{TornEntryBytes: rec.tornBytes, TornEntryOffset: rec.tornOffset, AckRecordCreated: rec.ackCreated}
 	if err := v.recoverStore(); err != nil {
-		return nil, fmt.Errorf("vault: recovery: %w", err)
+		return fmt.Errorf("vault: recovery: %w", err)
 	}
 	if !v.recovery.empty() {
 		v.log.Info("recovered from an unclean stop", "recovery", v.recovery.String())
 		if _, err := v.custody.append(Entry{Time: v.now(), Actor: SystemActor, Action: ActionRecover, Detail: v.recovery.String()}); err != nil {
-			return nil, fmt.Errorf("vault: recording recovery: %w", err)
+			return fmt.Errorf("vault: recording recovery: %w", err)
 		}
 	}
 	if missing := v.missingKeyVersions(cfg.Keyring); len(missing) > 0 {
 		v.log.Info("keyring lacks key versions that live objects are sealed under; reading those objects answers 503 until the keys are restored", "missingVersions", missing)
 	}
-	v.updateInventory()
-	ok = true
-	return v, nil
+	v.updateInventoryLocked()
+	return nil
 }
 
 // dataDirSigner loads or creates the checkpoint signing key kept in the data
@@ -1179,12 +1190,6 @@ func (v *Vault) inventoryLocked() (int, int64, map[uint32]int) {
 		versions[o.keyVersion]++
 	}
 	return len(v.state.live), bytes, versions
-}
-
-func (v *Vault) updateInventory() {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.updateInventoryLocked()
 }
 
 func (v *Vault) updateInventoryLocked() {

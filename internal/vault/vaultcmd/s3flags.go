@@ -1,6 +1,7 @@
 package vaultcmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
 
 	"github.com/cybercoop/cybercoop-operator/internal/vault"
@@ -100,4 +102,25 @@ func (o *s3Options) store(scratch string) (*vault.S3Store, error) {
 		return nil, fmt.Errorf("--s3-bucket %s: %w", o.bucket, err)
 	}
 	return s, nil
+}
+
+// recheckStorage checks a refused bucket again every interval until the vault
+// serves (see vault.Vault.RecheckStorage), so that a store unreachable at start,
+// or a bucket fixed by its administrators, needs no restart.
+func recheckStorage(ctx context.Context, v *vault.Vault, interval time.Duration, log logr.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !v.Status().StorageFault {
+			continue
+		}
+		if err := v.RecheckStorage(); err != nil {
+			log.Error(err, "the bucket is still refused; checked again later", "interval", interval.String())
+		}
+	}
 }

@@ -172,6 +172,9 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	defer v.Close()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if o.s3.enabled() {
+		go recheckStorage(ctx, v, max(o.reloadInterval, time.Minute), log)
+	}
 	return vault.Serve(ctx, v, vault.ServeConfig{
 		Listen: o.listen, HealthListen: o.healthListen,
 		CertFile: o.tlsCert, KeyFile: o.tlsKey, ClientCAFile: o.clientCA,
