@@ -930,3 +930,60 @@ func TestBugConfigCountryNotChecked(t *testing.T) {
 		t.Fatalf("configurations loaded: %s", strings.Join(loaded, "; "))
 	}
 }
+
+// TestAdversaryProviderPushesForAnotherProvider: VN sends the same order to two
+// providers. The first signs updates naming the second (as receiver, with the
+// second's request id, or both) and pushes them over its own channel: VN refuses
+// each, and the second provider's case at VN does not move.
+func TestAdversaryProviderPushesForAnotherProvider(t *testing.T) {
+	vn, _ := startCountry(t, "VN", nil)
+	officer := vn.clientFor(vn.officer, vn.trustPool())
+	ref := reference(t)
+	doc := example(t, "SubscriberInformation", map[string]any{"/reference": ref})
+	var sps []*country
+	var ids, chans []string
+	for _, name := range []string{"mail-one", "mail-two"} {
+		c, _ := startCountry(t, "IE", nil)
+		c.provider = name
+		c.writeConfig()
+		c.reload()
+		chans = append(chans, c.connect(vn, "SubscriberInformation"))
+		ch := vn.connect(c, "SubscriberInformation")
+		status, body := officer.mustCall(http.MethodPost, wire.PathOutbound+ch+"/requests", doc)
+		mustStatus(t, "the order to "+name, status, body, http.StatusCreated, "")
+		var acc wire.Accepted
+		_ = json.Unmarshal(body, &acc)
+		sps, ids = append(sps, c), append(ids, acc.RequestID)
+	}
+	f := forger{t: t, c: sps[0], channel: chans[0], sender: "VN", id: ids[0]}
+	st, rc, _ := f.state()
+	before := vn.vault.Status().Objects
+	for i, edit := range []func(r *receipt.Receipt){
+		func(r *receipt.Receipt) { r.To, r.Channel = "mail-two", "VN-mail-two" },
+		func(r *receipt.Receipt) { r.RequestID = ids[1] },
+		func(r *receipt.Receipt) { r.To, r.Channel, r.RequestID = "mail-two", "VN-mail-two", ids[1] },
+	} {
+		forged := *rc
+		edit(&forged)
+		tr := cases.Transition{RequestID: forged.RequestID, Sequence: 1, Action: cases.Acknowledge, By: cases.Requested,
+			From: cases.Received, To: cases.Acknowledged, Time: time.Now().UTC().Add(time.Duration(i) * time.Millisecond)}
+		update, taken, err := sps[0].gw.recordTransition(t.Context(), st, f.ref()+fmt.Sprintf("/rogue-%d", i), &forged, tr,
+			rogueIdentity(t, sps[0]), "rogue", retainUntil(time.Now(), 365))
+		if err != nil || taken {
+			t.Fatalf("forging update %d: %v %v", i, taken, err)
+		}
+		err = f.push(update)
+		t.Logf("forged update %d: %v", i, err)
+		pushRefused(t, fmt.Sprintf("forged update %d", i), err)
+	}
+	if after := vn.vault.Status().Objects; after != before {
+		t.Fatalf("refused updates left %d objects in VN's vault", after-before)
+	}
+	vnID := requestID(direction{name: "outbound", from: "VN", to: "mail-two"}, ref)
+	if c := getCase(t, officer, "/outbound/mail-two/"+vnID); c.State != cases.Received || len(c.Transitions) != 0 {
+		t.Fatalf("the second provider's case at VN: %s with %d transitions", c.State, len(c.Transitions))
+	}
+	vnOne := requestID(direction{name: "outbound", from: "VN", to: "mail-one"}, ref)
+	status, body := officer.mustCall(http.MethodGet, wire.PathCases+"/outbound/mail-two/"+vnOne, nil)
+	mustStatus(t, "the first provider's request under the second's name", status, body, http.StatusNotFound, wire.ReasonNotFound)
+}
