@@ -39,6 +39,14 @@ func (r *Reconciler) finalize(ctx context.Context, ev *cybercoopv1alpha1.Evidenc
 				return err
 			}
 		}
+		if s3 := ev.Spec.Storage.S3; s3 != nil {
+			r.Recorder.Eventf(ev, nil, corev1.EventTypeWarning, cybercoopv1alpha1.EventEvidenceRetained, "RetainEvidence",
+				"deletionPolicy Retain: the evidence stays in bucket %s (prefix %q) under its Object Lock; keyring Secret %s and checkpoint key Secret %s "+
+					"in namespace %s are kept, detached (without the keyring the evidence cannot be read); an EvidenceVault created again under the name %s "+
+					"on the same bucket and prefix adopts them and its custody log continues",
+				s3.Bucket, s3.Prefix, KeyringSecretName(ev), CheckpointKeySecretName(ev), ev.Namespace, ev.Name)
+			return nil
+		}
 		r.Recorder.Eventf(ev, nil, corev1.EventTypeWarning, cybercoopv1alpha1.EventEvidenceRetained, "RetainEvidence",
 			"deletionPolicy Retain: the evidence volume claim %s, keyring Secret %s and checkpoint key Secret %s in namespace %s are kept, "+
 				"detached; an EvidenceVault created again under the name %s adopts them and its custody log continues",

@@ -9,10 +9,13 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/vault"
@@ -100,6 +103,18 @@ var _ = Describe("an EvidenceVault on S3", func() {
 			g.Expect(got.Status.Storage).To(Equal(&cybercoopv1alpha1.VaultStorageStatus{Backend: cybercoopv1alpha1.StorageBackendS3,
 				Bucket: tg.Bucket, LockMode: cybercoopv1alpha1.StorageLockCompliance}))
 		}).Should(Succeed())
+
+		By("deleted with Retain, it says the evidence stays in the bucket and keeps the keys")
+		Expect(k8sClient.Delete(ctx, ev)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(ev), &cybercoopv1alpha1.EvidenceVault{}))).To(BeTrue())
+			events := &eventsv1.EventList{}
+			g.Expect(k8sClient.List(ctx, events, client.InNamespace(ev.Namespace))).To(Succeed())
+			g.Expect(events.Items).To(ContainElement(And(
+				HaveField("Reason", cybercoopv1alpha1.EventEvidenceRetained),
+				HaveField("Note", ContainSubstring("the evidence stays in bucket "+tg.Bucket)))))
+		}).Should(Succeed())
+		Expect(k8sClient.Get(ctx, key(ev, KeyringSecretName(ev)), &corev1.Secret{})).To(Succeed())
 	})
 
 	It("says why the vault refuses a bucket without Object Lock, naming no credential", func() {
