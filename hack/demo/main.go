@@ -104,6 +104,9 @@ func run() error {
 	if err := stack.cooperate(ctx); err != nil {
 		return fmt.Errorf("the two States could not cooperate: %w; logs are in %s", err, d.work)
 	}
+	if err := stack.serviceProvider(ctx); err != nil {
+		return fmt.Errorf("the service provider's endpoint: %w; logs are in %s", err, d.work)
+	}
 
 	if os.Getenv("DEMO_KEEP") != "" {
 		fmt.Printf("\nThe cluster stays up until Ctrl-C. Try:\n  export KUBECONFIG=%s\n  %s get cybercoop -A\n  %s list -A\n",
@@ -139,7 +142,7 @@ func (d *demo) startManager(ctx context.Context) error {
 		return err
 	}
 	var hosts []string
-	for _, dc := range countries {
+	for _, dc := range append(countries, safiri) {
 		hosts = append(hosts, dc.vaultHost(), dc.host, dc.gatewayServiceHost())
 	}
 	if d.dns, err = envtestutil.NewClusterDNS(d.work, hosts...); err != nil {
