@@ -458,7 +458,12 @@ func (l *custodyLog) putSegment(e Entry, line []byte) error {
 	case herr == nil && hash == e.Hash:
 		return nil
 	}
-	l.broken = fmt.Errorf("the outcome of storing custody entry %d is unknown (%w); appends stop until a restart reads the bucket", e.Seq, err)
+	if herr == nil {
+		l.broken = fmt.Errorf("custody entry %d is already in the bucket with other content: another vault process writes to the same bucket and prefix, "+
+			"or did; appends stop so that the chain does not fork (%w); stop the other process, then restart this one", e.Seq, err)
+	} else {
+		l.broken = fmt.Errorf("the outcome of storing custody entry %d is unknown (%w); appends stop until a restart reads the bucket", e.Seq, err)
+	}
 	return l.broken
 }
 

@@ -571,3 +571,40 @@ func TestS3StoreUnreachableAtStart(t *testing.T) {
 		t.Fatalf("after the recheck: %d objects, storage %+v", st.Objects, st.Storage)
 	}
 }
+
+// TestS3SecondVaultOnOnePrefix: two vault processes on the same bucket and
+// prefix (a pod not yet gone when its replacement starts) do not fork the
+// custody log: the store refuses the second writer's entry, which stops
+// appending; every entry the first acknowledged is in the log after a restart.
+func TestS3SecondVaultOnOnePrefix(t *testing.T) {
+	tg := s3TestTarget(t)
+	clock := wallClock()
+	cfg := tg.config(t)
+	kr, signer := testKeyring(t, 1), testSigner(t)
+	first := openS3Vault(t, tg, cfg, clock, kr, signer)
+	second := openS3Vault(t, tg, cfg, clock, kr, signer)
+	a := ingest(t, first, s3Metadata(clock.Now(), 2*time.Minute), randomBytes(41, 3000))
+	_, err := second.Ingest(context.Background(), testActor, s3Metadata(clock.Now(), 2*time.Minute), bytes.NewReader(randomBytes(42, 3000)), NoExpectation)
+	if err == nil || !strings.Contains(err.Error(), "another vault process") {
+		t.Fatalf("the second vault's ingest: %v, want a refusal naming another vault process", err)
+	}
+	if _, err := second.Hold(testActor, a.Digest, "HOLD/x", "UNCC art. 25"); err == nil {
+		t.Fatal("the second vault appended after its log was found forked")
+	}
+	b := ingest(t, first, s3Metadata(clock.Now(), 2*time.Minute), randomBytes(43, 3000))
+	first.Close()
+	second.Close()
+	v := openS3Vault(t, tg, cfg, clock, kr, signer)
+	for _, d := range []Digest{a.Digest, b.Digest} {
+		if _, err := v.Stat(d); err != nil {
+			t.Fatalf("acknowledged object %s after both stopped: %v", d, err)
+		}
+	}
+	rep, err := v.Verify(context.Background(), testActor)
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %v", err, rep.Findings)
+	}
+	if st := v.Status(); st.Objects != 2 || len(v.Recovery().Quarantined) != 1 {
+		t.Fatalf("%d objects, quarantined %v: want the two acknowledged, and the refused ingest's object quarantined", st.Objects, v.Recovery().Quarantined)
+	}
+}

@@ -690,10 +690,22 @@ func isNoLockConfig(err error) bool {
 }
 
 // putSegment stores custody entry seq's line (newline included) under
-// COMPLIANCE retention. It is one of custodySegments.
+// COMPLIANCE retention, only if no segment seq exists (If-None-Match: *): a
+// second vault process on the same bucket and prefix, which would fork the
+// chain, is refused by the store instead of writing a second version. It is
+// one of custodySegments.
 func (s *S3Store) putSegment(ctx context.Context, seq uint64, line []byte, hash string, until time.Time) error {
-	return s.upload(ctx, s.segmentKey(seq), bytes.NewReader(line), int64(len(line)), ObjectLock{RetainUntil: until},
-		map[string]string{"entry-hash": hash}, "")
+	key := s.segmentKey(seq)
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &s.cfg.Bucket, Key: &key, Body: bytes.NewReader(line), ContentLength: aws.Int64(int64(len(line))),
+		ObjectLockMode: s3types.ObjectLockModeCompliance, ObjectLockRetainUntilDate: aws.Time(retainUntil(until)),
+		ObjectLockLegalHoldStatus: s3types.ObjectLockLegalHoldStatusOff, ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256,
+		Metadata: map[string]string{"entry-hash": hash}, IfNoneMatch: aws.String("*"),
+	})
+	if err != nil {
+		return s3Error("PutObject", key, err)
+	}
+	return nil
 }
 
 // segmentHash reports whether segment seq exists and the entry hash it was
