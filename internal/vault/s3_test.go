@@ -160,6 +160,16 @@ func TestS3DeleteRefusedByStore(t *testing.T) {
 	if err := store.Remove(res.Digest); !errors.Is(err, ErrLockRefused) {
 		t.Fatalf("S3Store.Remove inside retention: %v, want ErrLockRefused", err)
 	}
+	// Under the delete marker the vault still holds and verifies the object.
+	if _, err := v.Hold(testActor, res.Digest, "HOLD/marker", "UNCC art. 25"); err != nil {
+		t.Fatalf("a hold on an object under a delete marker: %v", err)
+	}
+	if lock, err := store.Lock(ctx, res.Digest); err != nil || !lock.LegalHold {
+		t.Fatalf("the store's lock under the delete marker: %+v, %v; want the legal hold on", lock, err)
+	}
+	if rep, err := v.Verify(ctx, testActor); err != nil || !rep.OK() {
+		t.Fatalf("verify with delete markers over the object and a segment: %v %v", err, rep.Findings)
+	}
 	// A restart with an empty data directory still finds every entry.
 	v.Close()
 	v2 := openS3Vault(t, tg, cfg, clock, testKeyring(t, 1), testSigner(t))

@@ -632,19 +632,23 @@ func (s *S3Store) Quarantine(d Digest) error {
 // (never shortening it) and sets its legal hold.
 func (s *S3Store) SetLock(ctx context.Context, d Digest, l ObjectLock) error {
 	key := s.objectKey(d)
-	have, err := s.Lock(ctx, d)
+	vid, err := s.servedVersion(ctx, key)
+	if err != nil {
+		return err
+	}
+	have, err := s.lockOf(ctx, d, vid)
 	if err != nil {
 		return err
 	}
 	if want := retainUntil(l.RetainUntil); want.After(have.RetainUntil) {
-		if _, err := s.client.PutObjectRetention(ctx, &s3.PutObjectRetentionInput{Bucket: &s.cfg.Bucket, Key: &key,
+		if _, err := s.client.PutObjectRetention(ctx, &s3.PutObjectRetentionInput{Bucket: &s.cfg.Bucket, Key: &key, VersionId: vid,
 			Retention:         &s3types.ObjectLockRetention{Mode: s3types.ObjectLockRetentionModeCompliance, RetainUntilDate: aws.Time(want)},
 			ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256}); err != nil {
 			return fmt.Errorf("extending the retention of object %s to %s: %w", d, want.Format(time.RFC3339), s3Error("PutObjectRetention", key, err))
 		}
 	}
 	if have.LegalHold != l.LegalHold {
-		if _, err := s.client.PutObjectLegalHold(ctx, &s3.PutObjectLegalHoldInput{Bucket: &s.cfg.Bucket, Key: &key,
+		if _, err := s.client.PutObjectLegalHold(ctx, &s3.PutObjectLegalHoldInput{Bucket: &s.cfg.Bucket, Key: &key, VersionId: vid,
 			LegalHold: &s3types.ObjectLockLegalHold{Status: legalHoldStatus(l.LegalHold)}, ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256}); err != nil {
 			return fmt.Errorf("setting the legal hold of object %s: %w", d, s3Error("PutObjectLegalHold", key, err))
 		}
@@ -652,11 +656,40 @@ func (s *S3Store) SetLock(ctx context.Context, d Digest, l ObjectLock) error {
 	return nil
 }
 
-// Lock reads the object's retention and legal hold from the store.
+// servedVersion is the version of key the vault reads (Open): the current one,
+// or under a delete marker the newest real one.
+func (s *S3Store) servedVersion(ctx context.Context, key string) (*string, error) {
+	head, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.cfg.Bucket, Key: &key})
+	if err == nil {
+		return head.VersionId, nil
+	}
+	if !isNotFound(err) {
+		return nil, s3Error("HeadObject", key, err)
+	}
+	versions, _, err := s.versionsOf(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if len(versions) == 0 {
+		return nil, fmt.Errorf("%s: %w", key, fs.ErrNotExist)
+	}
+	return aws.String(versions[len(versions)-1]), nil
+}
+
+// Lock reads the retention and legal hold of the version of the object the
+// vault reads.
 func (s *S3Store) Lock(ctx context.Context, d Digest) (ObjectLock, error) {
+	vid, err := s.servedVersion(ctx, s.objectKey(d))
+	if err != nil {
+		return ObjectLock{}, err
+	}
+	return s.lockOf(ctx, d, vid)
+}
+
+func (s *S3Store) lockOf(ctx context.Context, d Digest, vid *string) (ObjectLock, error) {
 	key := s.objectKey(d)
 	var l ObjectLock
-	ret, err := s.client.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: &s.cfg.Bucket, Key: &key})
+	ret, err := s.client.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: &s.cfg.Bucket, Key: &key, VersionId: vid})
 	switch {
 	case err == nil && ret.Retention != nil:
 		if ret.Retention.Mode != s3types.ObjectLockRetentionModeCompliance {
@@ -666,7 +699,7 @@ func (s *S3Store) Lock(ctx context.Context, d Digest) (ObjectLock, error) {
 	case err != nil && !isNoLockConfig(err):
 		return l, fmt.Errorf("reading the retention of object %s: %w", d, s3Error("GetObjectRetention", key, err))
 	}
-	hold, err := s.client.GetObjectLegalHold(ctx, &s3.GetObjectLegalHoldInput{Bucket: &s.cfg.Bucket, Key: &key})
+	hold, err := s.client.GetObjectLegalHold(ctx, &s3.GetObjectLegalHoldInput{Bucket: &s.cfg.Bucket, Key: &key, VersionId: vid})
 	switch {
 	case err == nil && hold.LegalHold != nil:
 		l.LegalHold = hold.LegalHold.Status == s3types.ObjectLockLegalHoldStatusOn
