@@ -2,9 +2,9 @@ package gateway
 
 // Adversarial tests of service providers (articles 25 to 27): a provider's
 // gateway in provider mode, and a State's gateway facing one. Tests named
-// TestAdversaryProvider... document a defence that holds; tests named TestBug...
-// reproduce a defect, fail today and are skipped unless GATEWAY_PROVIDER_BUGS is
-// set (see the report that came with them).
+// TestAdversaryProvider... document a defence that held when they were written;
+// tests named TestAdversaryFixed... reproduce a defect the adversarial pass found,
+// fixed since: each failed before its fix.
 
 import (
 	"crypto/tls"
@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -489,10 +488,18 @@ func TestAdversaryProviderTransitionCapRace(t *testing.T) {
 		mustStatus(t, "a clarification past the cap", status, body, http.StatusConflict, wire.ReasonTransitionNotAllowed)
 	}
 	withdraw, _ := json.Marshal(wire.CaseAction{Action: cases.Withdraw, Reason: "enough"})
-	status, body := p.vnOfficer.mustCall(http.MethodPost, wire.PathCases+"/outbound/"+testProvider+"/"+vnID+"/transitions", withdraw)
+	status, body := asVN.mustCall(http.MethodPost, wire.PathRequests+"/"+spID+"/transitions", withdraw)
 	mustStatus(t, "the authority withdraws at the cap", status, body, http.StatusCreated, "")
-	if c := getCase(t, p.vnOfficer, "/outbound/"+testProvider+"/"+vnID); c.State != cases.Withdrawn || len(c.Transitions) != cases.MaxTransitions+1 {
-		t.Fatalf("VN's view: %s with %d transitions", c.State, len(c.Transitions))
+	if h := f.history(); h.State() != cases.Withdrawn || len(h) != cases.MaxTransitions+1 {
+		t.Fatalf("the provider's history: %s with %d transitions", h.State(), len(h))
+	}
+	// The Clarify steps above were taken with VN's channel certificate at the
+	// provider, not by VN's officers through VN's gateway: VN's gateway keeps
+	// none of them (no mandate of its officers asked for them).
+	status, body = p.vnOfficer.mustCall(http.MethodGet, wire.PathCases+"/outbound/"+testProvider+"/"+vnID, nil)
+	var c wire.Case
+	if status != http.StatusOK || json.Unmarshal(body, &c) != nil || len(c.Transitions) > 1 {
+		t.Fatalf("VN kept steps its officers never asked for: %d %s", status, body)
 	}
 }
 
@@ -558,14 +565,11 @@ func TestAdversaryProviderPartyNamesAsPathSegments(t *testing.T) {
 
 // --- bugs ----------------------------------------------------------------
 
-// TestBugAuthorityTakesProviderSignedWithdrawal: the provider signs a Withdraw
+// TestAdversaryFixedAuthorityTakesProviderSignedWithdrawal: the provider signs a Withdraw
 // "by the requester" that VN's officers never asked for, and pushes it. VN's
 // gateway keeps it: VN's case reads Withdrawn, its deadline is gone and VN's
 // statistics count the order as withdrawn by VN.
-func TestBugAuthorityTakesProviderSignedWithdrawal(t *testing.T) {
-	if os.Getenv("GATEWAY_PROVIDER_BUGS") == "" {
-		t.Skip("bug reproduction: see report")
-	}
+func TestAdversaryFixedAuthorityTakesProviderSignedWithdrawal(t *testing.T) {
 	p := newProviderPair(t)
 	spID, vnID := p.order(t, "Preservation")
 	f := p.forger(t, spID)
@@ -577,13 +581,10 @@ func TestBugAuthorityTakesProviderSignedWithdrawal(t *testing.T) {
 	}
 }
 
-// TestBugAuthorityTakesRefusalFromProvider: a provider does not refuse (its
+// TestAdversaryFixedAuthorityTakesRefusalFromProvider: a provider does not refuse (its
 // gateway's lifecycle says so), but a provider that signs a Refuse and pushes
 // it has it kept by the authority, which then counts the order as Refused.
-func TestBugAuthorityTakesRefusalFromProvider(t *testing.T) {
-	if os.Getenv("GATEWAY_PROVIDER_BUGS") == "" {
-		t.Skip("bug reproduction: see report")
-	}
+func TestAdversaryFixedAuthorityTakesRefusalFromProvider(t *testing.T) {
 	p := newProviderPair(t)
 	spID, vnID := p.order(t, "SubscriberInformation")
 	f := p.forger(t, spID)
@@ -595,13 +596,10 @@ func TestBugAuthorityTakesRefusalFromProvider(t *testing.T) {
 	}
 }
 
-// TestBugAuthorityTakesContestFromState: only a provider contests; a State that
+// TestAdversaryFixedAuthorityTakesContestFromState: only a provider contests; a State that
 // signs a Contest (which stops the sender's deadline clock as a wait on the
 // sender) has it kept by the sending State.
-func TestBugAuthorityTakesContestFromState(t *testing.T) {
-	if os.Getenv("GATEWAY_PROVIDER_BUGS") == "" {
-		t.Skip("bug reproduction: see report")
-	}
+func TestAdversaryFixedAuthorityTakesContestFromState(t *testing.T) {
 	vn, _ := startCountry(t, "VN", nil)
 	fr, _ := startCountry(t, "FR", nil)
 	vnToFR := vn.connect(fr, "Preservation")
@@ -622,14 +620,11 @@ func TestBugAuthorityTakesContestFromState(t *testing.T) {
 	}
 }
 
-// TestBugAuthorityTakesHistoryPastTheCap: the provider's gateway stops at 100
+// TestAdversaryFixedAuthorityTakesHistoryPastTheCap: the provider's gateway stops at 100
 // transitions, but a provider that signs a 101st (or a 500th) and pushes it has
 // it kept by the authority: the cap that keeps a signed history within the 1 MiB
 // a peer reads, and within what people can follow, is not the authority's.
-func TestBugAuthorityTakesHistoryPastTheCap(t *testing.T) {
-	if os.Getenv("GATEWAY_PROVIDER_BUGS") == "" {
-		t.Skip("bug reproduction: see report")
-	}
+func TestAdversaryFixedAuthorityTakesHistoryPastTheCap(t *testing.T) {
 	p := newProviderPair(t)
 	spID, vnID := p.order(t, "Preservation")
 	f := p.forger(t, spID)
@@ -648,14 +643,11 @@ func TestBugAuthorityTakesHistoryPastTheCap(t *testing.T) {
 	}
 }
 
-// TestBugAuthorityTakesUpdateDatedBeforeItsReceipt: the provider dates its
+// TestAdversaryFixedAuthorityTakesUpdateDatedBeforeItsReceipt: the provider dates its
 // acknowledgement and execution a month before it received the order. VN keeps
 // them, and its statistics (articles 55 and 57) report a negative response time
 // for the provider.
-func TestBugAuthorityTakesUpdateDatedBeforeItsReceipt(t *testing.T) {
-	if os.Getenv("GATEWAY_PROVIDER_BUGS") == "" {
-		t.Skip("bug reproduction: see report")
-	}
+func TestAdversaryFixedAuthorityTakesUpdateDatedBeforeItsReceipt(t *testing.T) {
 	p := newProviderPair(t)
 	spID, vnID := p.order(t, "SubscriberInformation")
 	f := p.forger(t, spID)
@@ -679,16 +671,13 @@ func TestBugAuthorityTakesUpdateDatedBeforeItsReceipt(t *testing.T) {
 	}
 }
 
-// TestBugPeerChoosesMetricLabelsAndStatus: a provider (or a State) answers an
+// TestAdversaryFixedPeerChoosesMetricLabelsAndStatus: a provider (or a State) answers an
 // authority officer's Clarify with a refusal whose reason it chooses. VN's
 // gateway relays the reason as its own refusal's reason and as the value of the
 // "reason" label of cybercoop_gateway_requests_refused_total: each answer a new
 // series, of any length, for as long as the gateway runs. The peer's status is
 // relayed too, a 2xx among them.
-func TestBugPeerChoosesMetricLabelsAndStatus(t *testing.T) {
-	if os.Getenv("GATEWAY_PROVIDER_BUGS") == "" {
-		t.Skip("bug reproduction: see report")
-	}
+func TestAdversaryFixedPeerChoosesMetricLabelsAndStatus(t *testing.T) {
 	p := newProviderPair(t)
 	_, vnID := p.order(t, "Preservation")
 	var n int
@@ -737,16 +726,13 @@ func TestBugPeerChoosesMetricLabelsAndStatus(t *testing.T) {
 	}
 }
 
-// TestBugProviderModeGatewayServesJointInvestigation: "a provider is never a
+// TestAdversaryFixedProviderModeGatewayServesJointInvestigation: "a provider is never a
 // joint investigation's party", but a provider-mode gateway whose channels file
 // lists one loads it, lets the provider's officers mark evidence for it and
 // serves it to the authority; and the authority's gateway fetches "joint
 // evidence" from its channel to the provider into its vault, under the joint
 // investigation's case, though its own side refuses a provider as a party.
-func TestBugProviderModeGatewayServesJointInvestigation(t *testing.T) {
-	if os.Getenv("GATEWAY_PROVIDER_BUGS") == "" {
-		t.Skip("bug reproduction: see report")
-	}
+func TestAdversaryFixedProviderModeGatewayServesJointInvestigation(t *testing.T) {
 	p := newProviderPair(t)
 	const caseID = "JIT-2026-SP-01"
 	p.sp.channels.JointInvestigations = []JointInvestigation{{CaseID: caseID, Agreement: "none", Parties: []string{p.spToVN}, EndDate: time.Now().Add(time.Hour)}}
@@ -763,17 +749,14 @@ func TestBugProviderModeGatewayServesJointInvestigation(t *testing.T) {
 	}
 }
 
-// TestBugSharedRecordOfOpenRequestNotKept: an authority sends the same order
+// TestAdversaryFixedSharedRecordOfOpenRequestNotKept: an authority sends the same order
 // (same reference, same content) to two providers, so its vault holds the
 // document once, under both requests' cases. The first provider executes its
 // order; the second leaves its own open. When the document's retention nears its
 // end, the retention scan looks at the object's first case only: the decided
 // order's record needs no extension, and the scan stops there, so the document
 // of the open order is left to expire.
-func TestBugSharedRecordOfOpenRequestNotKept(t *testing.T) {
-	if os.Getenv("GATEWAY_PROVIDER_BUGS") == "" {
-		t.Skip("bug reproduction: see report")
-	}
+func TestAdversaryFixedSharedRecordOfOpenRequestNotKept(t *testing.T) {
 	var offset atomic.Int64
 	vn, _ := startCountry(t, "VN", func(s *Server) {
 		s.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
@@ -858,17 +841,14 @@ func TestBugSharedRecordOfOpenRequestNotKept(t *testing.T) {
 	}
 }
 
-// TestBugProviderStuckAtTheCap: an order contested and clarified back and forth
+// TestAdversaryFixedProviderStuckAtTheCap: an order contested and clarified back and forth
 // reaches the cap of 100 transitions in Received (the authority's Clarify
 // resumes it there). Past the cap only a decision or a withdrawal may follow,
 // but a provider has no decision it can take from Received: Execute needs
 // Acknowledged or InProgress, which the cap forbids reaching, and a provider
 // does not refuse. The order stays open, its deadline running, until the
 // authority withdraws it: the provider cannot comply with it.
-func TestBugProviderStuckAtTheCap(t *testing.T) {
-	if os.Getenv("GATEWAY_PROVIDER_BUGS") == "" {
-		t.Skip("bug reproduction: see report")
-	}
+func TestAdversaryFixedProviderStuckAtTheCap(t *testing.T) {
 	const id = "rq-00000000000000000000000000000001"
 	at := time.Now()
 	var h cases.History
@@ -905,16 +885,13 @@ func TestBugProviderStuckAtTheCap(t *testing.T) {
 	}
 }
 
-// TestBugConfigCountryNotChecked: the configuration's country is checked for
+// TestAdversaryFixedConfigCountryNotChecked: the configuration's country is checked for
 // its length only. A lower-case or non-letter code loads, and the gateway then
 // serves with a party it cannot sign for: every receipt and the trust bundle
 // fail to sign (a State's gateway acknowledges nothing; a provider's publishes
 // no bundle), where a file that does not check should be refused and the last
 // good one keep serving.
-func TestBugConfigCountryNotChecked(t *testing.T) {
-	if os.Getenv("GATEWAY_PROVIDER_BUGS") == "" {
-		t.Skip("bug reproduction: see report")
-	}
+func TestAdversaryFixedConfigCountryNotChecked(t *testing.T) {
 	var loaded []string
 	for _, cc := range []string{"ie", "I1", "..", "É"} {
 		for _, provider := range []*Provider{nil, {ID: testProvider, Name: "x"}} {

@@ -270,12 +270,15 @@ func (s *Server) officerAction(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, officersKey, f)
 		return
 	}
+	if f := s.recordMandate(ctx, st, ch, ref, a, c.identity); f != nil {
+		s.refuse(w, r, officersKey, f)
+		return
+	}
 	compact, err := ch.client.Act(ctx, rc.RequestID, a)
 	var refused *peer.Error
 	switch {
 	case errors.As(err, &refused):
-		s.refuse(w, r, officersKey, &refusal{refused.Status, wire.Refusal{Reason: refused.Refusal.Reason,
-			Error: fmt.Sprintf("%s refused the action: %s", ch.Peer(), refused.Refusal.Error)}})
+		s.refuse(w, r, officersKey, relayed(ch, refused, "the action"))
 		return
 	case err != nil:
 		s.refuse(w, r, officersKey, &refusal{http.StatusBadGateway, wire.Refusal{Reason: wire.ReasonPeerUnavailable,

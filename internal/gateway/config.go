@@ -201,7 +201,7 @@ func LoadConfig(path string) (*Config, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return nil, fmt.Errorf("gateway configuration %s: %w", path, err)
 	}
-	if len(cfg.Country) != 2 {
+	if !receipt.IsCountry(cfg.Country) {
 		return nil, fmt.Errorf("gateway configuration %s: country: %q is not an ISO 3166-1 alpha-2 code", path, cfg.Country)
 	}
 	if cfg.Provider != nil && !receipt.IsProvider(cfg.Provider.ID) {

@@ -239,6 +239,11 @@ func (s *Server) fetchFromParty(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, officersKey, &refusal{http.StatusNotFound, wire.Refusal{Reason: wire.ReasonUnknownChannel, Error: "no channel of that name, or no such case id"}})
 		return
 	}
+	if ch.Provider != "" || ch.providerMode {
+		s.refuse(w, r, officersKey, &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonProviderMode,
+			Error: "joint investigations are between States (article 48): a service provider is no party"}})
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
 	defer cancel()
 	d := strings.TrimPrefix(r.PathValue("digest"), "sha256:")
@@ -283,7 +288,26 @@ func (s *Server) fetchFromParty(w http.ResponseWriter, r *http.Request) {
 func peerRefusal(ch *channel, err error) *refusal {
 	var pe *peer.Error
 	if errors.As(err, &pe) {
-		return &refusal{pe.Status, wire.Refusal{Reason: pe.Refusal.Reason, Error: fmt.Sprintf("%s: %s", ch.Peer(), pe.Refusal.Error)}}
+		return relayed(ch, pe, "")
 	}
 	return &refusal{http.StatusBadGateway, wire.Refusal{Reason: wire.ReasonPeerUnavailable, Error: fmt.Sprintf("%s could not be reached: %v", ch.Peer(), err)}}
+}
+
+// relayed is a peer's refusal as this gateway tells its officers: the peer's
+// status if it is a client error (else 502), the peer's reason if it is one a
+// gateway gives (else PeerRefused): a peer chooses neither this gateway's
+// metric labels nor a success status. The peer's words go in Error, cut short.
+func relayed(ch *channel, pe *peer.Error, what string) *refusal {
+	status, reason := pe.Status, pe.Refusal.Reason
+	if status < 400 || status > 499 {
+		status = http.StatusBadGateway
+	}
+	if !slices.Contains(wire.Reasons, reason) {
+		reason = wire.ReasonPeerRefused
+	}
+	msg := fmt.Sprintf("%s: %s", ch.Peer(), truncateText(pe.Refusal.Error, 512))
+	if what != "" {
+		msg = fmt.Sprintf("%s refused %s (%s): %s", ch.Peer(), what, truncateText(pe.Refusal.Reason, 64), truncateText(pe.Refusal.Error, 512))
+	}
+	return &refusal{status, wire.Refusal{Reason: reason, Error: msg, Fields: pe.Refusal.Fields}}
 }

@@ -351,6 +351,11 @@ func (s *Server) acceptUpdate(ctx context.Context, st *state, ch *channel, ref s
 		return nil, false, fmt.Errorf("the update is for request %s (%s), not %s", u.RequestID, u.Reference, rc.RequestID)
 	case u.From != st.cfg.Self() || u.To != ch.Peer():
 		return nil, false, fmt.Errorf("the update is for a request from %s to %s, not from %s to %s", u.From, u.To, st.cfg.Self(), ch.Peer())
+	case u.Transition.Time.Before(rc.Received.Add(-maxUpdateAhead)):
+		// Dated before the receipt, it would give a negative response time and
+		// move the deadline and the retention that runs from the decision.
+		return nil, false, fmt.Errorf("transition %d is dated %s, before the request was received (%s)", u.Transition.Sequence,
+			u.Transition.Time.UTC().Format(time.RFC3339), rc.Received.UTC().Format(time.RFC3339))
 	case u.Transition.Time.After(s.Now().Add(maxUpdateAhead)):
 		// Kept, a transition dated ahead would date every later one (a
 		// history does not go back) and the decision in the statistics. It is
@@ -378,6 +383,20 @@ func (s *Server) acceptUpdate(ctx context.Context, st *state, ch *channel, ref s
 	}
 	if err := cases.CheckHistory(append(h, u.Transition)); err != nil {
 		return nil, false, fmt.Errorf("the update does not follow the updates held: %w", err)
+	}
+	if err := cases.CheckParties(u.Transition, ch.Provider != ""); err != nil {
+		return nil, false, err
+	}
+	if u.Transition.By == cases.Requester {
+		ok, err := s.mandated(ctx, st, ref, h, u.Transition)
+		if err != nil {
+			return nil, false, err
+		}
+		if !ok {
+			s.Log.Error(errors.New("a peer signed a step of this side that no officer asked for"), "status update refused",
+				"peer", ch.Peer(), "requestId", rc.RequestID, "sequence", seq, "action", u.Transition.Action)
+			return nil, false, fmt.Errorf("transition %d is a %s by this side that none of its officers asked for", seq, u.Transition.Action)
+		}
 	}
 	caseRef := updateCase(ref, seq)
 	keep := retainUntil(s.Now(), ch.RetentionDays)

@@ -86,9 +86,9 @@ func (s *Server) outbound(w http.ResponseWriter, r *http.Request) {
 			Error: fmt.Sprintf("%s could not take the request; retry with the same reference: %v", ch.Peer(), err)}})
 		return
 	case errors.As(err, &refused):
-		s.refuse(w, r, officersKey, &refusal{refused.Status, wire.Refusal{Reason: wire.ReasonPeerRefused,
-			Error:  fmt.Sprintf("%s refused the request (%s): %s", ch.Peer(), refused.Refusal.Reason, refused.Refusal.Error),
-			Fields: refused.Refusal.Fields}})
+		f := relayed(ch, refused, "the request")
+		f.body.Reason = wire.ReasonPeerRefused // whatever the peer's: the request was not taken
+		s.refuse(w, r, officersKey, f)
 		return
 	case errors.Is(err, peer.ErrReceiptInvalid):
 		s.Log.Error(err, "a peer's receipt did not verify", "channel", ch.Name)

@@ -71,9 +71,12 @@ func (s *Server) keepCaseFiles(ctx context.Context, st *state, all []wire.Case, 
 		if len(o.Holds) > 0 || o.OtherHolds > 0 {
 			continue // held: no timer expires it
 		}
+		// One object may be a record of several requests (the same content
+		// sent twice): it is kept until the latest any of them needs.
+		var until time.Time
+		var caseRef, legalBasis string
 		for _, ci := range o.Cases {
-			caseRef := ci.Metadata.CaseReference
-			c, ok := byRef[requestOf(caseRef)]
+			c, ok := byRef[requestOf(ci.Metadata.CaseReference)]
 			if !ok {
 				continue
 			}
@@ -81,16 +84,17 @@ func (s *Server) keepCaseFiles(ctx context.Context, st *state, all []wire.Case, 
 			if ch := st.channelOf(c.Peer); ch != nil && ch.RetentionDays > days {
 				days = ch.RetentionDays
 			}
-			until, due := keepTarget(c, days, o.RetentionUntil, now)
-			if !due {
-				break
+			if want, due := keepTarget(c, days, o.RetentionUntil, now); due && want.After(until) {
+				until, caseRef, legalBasis = want, ci.Metadata.CaseReference, ci.Metadata.LegalBasis
 			}
-			if err := s.keepRecord(ctx, st, find, o.Digest, caseRef, ci.Metadata.LegalBasis, until, now); err != nil {
-				return kept, fmt.Errorf("keeping %s: %w", caseRef, err)
-			}
-			kept++
-			break // one case of the object is enough: the object is kept as a whole
 		}
+		if caseRef == "" {
+			continue
+		}
+		if err := s.keepRecord(ctx, st, find, o.Digest, caseRef, legalBasis, until, now); err != nil {
+			return kept, fmt.Errorf("keeping %s: %w", caseRef, err)
+		}
+		kept++
 	}
 	return kept, nil
 }

@@ -212,6 +212,11 @@ func (st *state) loadChannels(dir string) error {
 		}
 	}
 	st.joint = map[string]*JointInvestigation{}
+	if st.cfg.Provider != nil && len(list.JointInvestigations) > 0 {
+		// A provider is no party to a joint investigation (article 48 is
+		// between States): none is served, whatever the file lists.
+		list.JointInvestigations = nil
+	}
 	for i := range list.JointInvestigations {
 		ji := &list.JointInvestigations[i]
 		if !jointCaseID.MatchString(ji.CaseID) {

@@ -158,6 +158,24 @@ var ContestGrounds = []Ground{GroundUnclear, GroundOverbroad, GroundImproper, Gr
 // most 1 MiB: a signed update with its inclusion proof is under 8 KiB).
 const MaxTransitions = 100
 
+// loops reports whether an action can send a request back to an earlier
+// state: the exchanges a history's bound stops. Every other action moves it
+// towards a decision, so at most three follow the bound.
+func loops(a Action) bool { return a == RequestClarification || a == Contest || a == Clarify }
+
+// CheckParties checks a transition against who the requested side is: only a
+// service provider contests, and a provider does not refuse (Next enforces the
+// same on the side that takes the step; the sender checks what it is sent).
+func CheckParties(t Transition, providerRequested bool) error {
+	switch {
+	case t.Action == Contest && !providerRequested:
+		return fmt.Errorf("transition %d: a State contested; only a service provider contests a request", t.Sequence)
+	case t.Action == Refuse && providerRequested:
+		return fmt.Errorf("transition %d: a service provider refused; a provider contests a request, and the authority decides", t.Sequence)
+	}
+	return nil
+}
+
 // MaxReasonBytes bounds a transition's reason: a few paragraphs for people. It
 // is not the place for evidence, which travels through the vault.
 const MaxReasonBytes = 4096
@@ -246,8 +264,8 @@ func Next(requestID string, h History, action Action, by Party, reason string, g
 		return Transition{}, fmt.Errorf("a service provider does not refuse a request; it contests it, and the authority decides")
 	}
 	from := h.State()
-	if len(h) >= MaxTransitions && !from.Terminal() && action != Withdraw && action != Refuse && action != Execute && action != ExecutePartially {
-		return Transition{}, fmt.Errorf("%w: the request has %d transitions, the most a request may have; only a decision (Execute, ExecutePartially, Refuse) or a withdrawal may follow", ErrNotAllowed, len(h))
+	if len(h) >= MaxTransitions && loops(action) {
+		return Transition{}, fmt.Errorf("%w: the request has %d transitions, the most a request may have; no more questions, answers or contests: only steps towards a decision (Acknowledge, Start, Execute, ExecutePartially, Refuse) or a withdrawal may follow", ErrNotAllowed, len(h))
 	}
 	if !slices.Contains(r.from, from) {
 		return Transition{}, fmt.Errorf("%w: a %s request cannot be moved by %s (allowed from %s)", ErrNotAllowed, from, action, joinStates(r.from))
@@ -344,6 +362,9 @@ func CheckHistory(h History) error {
 		}
 		if t.From != prev.State() {
 			return fmt.Errorf("transition %d leaves %s, but the request was %s", i+1, t.From, prev.State())
+		}
+		if t.Sequence > MaxTransitions && loops(t.Action) {
+			return fmt.Errorf("transition %d is a %s after the %d a request may have", i+1, t.Action, MaxTransitions)
 		}
 		if t.Action == Clarify && t.To != prev.resumes() {
 			return fmt.Errorf("transition %d resumes %s, but the request was %s before the wait", i+1, t.To, prev.resumes())

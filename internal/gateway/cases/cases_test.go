@@ -369,3 +369,54 @@ func TestHistoryBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestProviderAtTheBound: a provider's order contested and clarified up to the
+// bound still reaches a decision, and a history with an exchange past the bound
+// does not check.
+func TestProviderAtTheBound(t *testing.T) {
+	var h History
+	step := func(a Action, by Party, reason string, grounds []Ground) error {
+		tr, err := Next("rq-1", h, a, by, reason, grounds, true, t0.Add(time.Duration(len(h)+1)*time.Minute))
+		if err == nil {
+			h = append(h, tr)
+		}
+		return err
+	}
+	for len(h) < MaxTransitions {
+		var err error
+		if h.State() == Contested {
+			err = step(Clarify, Requester, "narrower", nil)
+		} else {
+			err = step(Contest, Requested, "too wide", []Ground{GroundOverbroad})
+		}
+		if err != nil {
+			t.Fatalf("step %d: %v", len(h)+1, err)
+		}
+	}
+	if h.State() != Received {
+		t.Fatalf("after %d steps: %s", len(h), h.State())
+	}
+	if err := step(Contest, Requested, "still too wide", []Ground{GroundOverbroad}); !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("a contest past the bound: %v", err)
+	}
+	for _, a := range []Action{Start, Execute} {
+		if err := step(a, Requested, "", nil); err != nil {
+			t.Fatalf("%s past the bound: %v", a, err)
+		}
+	}
+	if err := CheckHistory(h); err != nil {
+		t.Fatal(err)
+	}
+	forged := append(History{}, h[:MaxTransitions]...)
+	forged = append(forged, Transition{RequestID: "rq-1", Sequence: MaxTransitions + 1, Action: Contest, By: Requested,
+		From: Received, To: Contested, Time: h[MaxTransitions-1].Time, Reason: "again", Grounds: []Ground{GroundUnclear}})
+	if err := CheckHistory(forged); err == nil || !strings.Contains(err.Error(), "after the 100 a request may have") {
+		t.Fatalf("a contest past the bound checks: %v", err)
+	}
+	if err := CheckParties(h[0], false); err == nil {
+		t.Fatal("a State's contest passes")
+	}
+	if err := CheckParties(Transition{Sequence: 1, Action: Refuse}, true); err == nil {
+		t.Fatal("a provider's refusal passes")
+	}
+}

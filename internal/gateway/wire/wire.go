@@ -112,6 +112,13 @@ const (
 	ReasonProviderMode = "ProviderMode"
 )
 
+// Reasons lists every reason a gateway gives: a gateway relays a peer's reason
+// to its officers only if it is one of these.
+var Reasons = []string{ReasonMalformedRequest, ReasonRequestTooLarge, ReasonIncompleteBody, ReasonRequestTypeNotPermitted,
+	ReasonChannelSuspended, ReasonNoChannel, ReasonNotAnOfficer, ReasonUnknownChannel, ReasonReferenceReused, ReasonNotFound,
+	ReasonTooManyRequests, ReasonVaultUnavailable, ReasonPeerUnavailable, ReasonPeerRefused, ReasonReceiptInvalid,
+	ReasonTransitionNotAllowed, ReasonInvalidTransition, ReasonJointInvestigationEnded, ReasonUpdateInvalid, ReasonProviderMode}
+
 // RequestState is the answer to GET /v1/requests/{id}.
 type RequestState struct {
 	RequestID string    `json:"requestId"`
