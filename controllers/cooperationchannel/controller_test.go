@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -241,8 +242,9 @@ var _ = Describe("CooperationChannel", func() {
 		// trust returns the channel's trust bundle and what must never appear in a
 		// message or event about it.
 		func(trust func(ns string) (cybercoopv1alpha1.PeerTrustBundle, []byte), why string) {
-			ns, err := fixtures.Namespace(ctx, k8sClient, "cc-")
-			Expect(err).NotTo(HaveOccurred())
+			// The trust ConfigMap is published for a FocalPoint's gateway.
+			fp, _ := kenya(ctx)
+			ns := fp.Namespace
 			bundle, secret := trust(ns)
 			cc := newChannel(ctx, ns, unreachable, bundle, nil)
 			Eventually(func(g Gomega) {
@@ -299,8 +301,9 @@ var _ = Describe("CooperationChannel", func() {
 	)
 
 	It("follows each edit of the trust bundle Secret a person manages, without being asked", func() {
-		ns, err := fixtures.Namespace(ctx, k8sClient, "cc-")
-		Expect(err).NotTo(HaveOccurred())
+		// The trust ConfigMap is published for a FocalPoint's gateway.
+		fp, _ := kenya(ctx)
+		ns := fp.Namespace
 		cc := newChannel(ctx, ns, unreachable, cybercoopv1alpha1.PeerTrustBundle{
 			SecretRef: &cybercoopv1alpha1.SecretKeyReference{Name: "fr-ca", Key: "bundle.pem"}}, nil)
 		Eventually(func(g Gomega) {
@@ -335,8 +338,9 @@ var _ = Describe("CooperationChannel", func() {
 	})
 
 	It("removes a CA someone added to the trust ConfigMap by hand, and says so", func() {
-		ns, err := fixtures.Namespace(ctx, k8sClient, "cc-")
-		Expect(err).NotTo(HaveOccurred())
+		// The trust ConfigMap is published for a FocalPoint's gateway.
+		fp, _ := kenya(ctx)
+		ns := fp.Namespace
 		fr := newCA("FR", time.Now(), 0)
 		cc := newChannel(ctx, ns, unreachable, inline(pemOf(fr)), nil)
 		var cm *corev1.ConfigMap
@@ -357,8 +361,9 @@ var _ = Describe("CooperationChannel", func() {
 	})
 
 	It("warns once per CA when every CA of the peer expires within 30 days", func() {
-		ns, err := fixtures.Namespace(ctx, k8sClient, "cc-")
-		Expect(err).NotTo(HaveOccurred())
+		// The trust ConfigMap is published for a FocalPoint's gateway.
+		fp, _ := kenya(ctx)
+		ns := fp.Namespace
 		fr := newCA("FR", time.Now(), 20*24*time.Hour)
 		cc := newChannel(ctx, ns, unreachable, inline(pemOf(fr)), nil)
 		Eventually(func(g Gomega) {
@@ -411,12 +416,16 @@ var _ = Describe("CooperationChannel", func() {
 			g.Expect(ready.Message).To(ContainSubstring(`FocalPoint "ke-poc" does not exist`))
 			g.Expect(condition(got, cybercoopv1alpha1.ConditionCertificateReady).Reason).To(Equal(cybercoopv1alpha1.ReasonFocalPointNotFound))
 			g.Expect(condition(got, cybercoopv1alpha1.ConditionPeerTrusted).Status).To(Equal(metav1.ConditionTrue), "the peer's trust does not need the FocalPoint")
+			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
 		}).Should(Succeed())
+		err = k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: TrustConfigMapName(cc)}, &corev1.ConfigMap{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "a trust ConfigMap without a gateway to read it: %v", err)
 
 		By("creating the FocalPoint")
 		Expect(k8sClient.Create(ctx, fixtures.Kenya(ns))).To(Succeed())
 		Eventually(func(g Gomega) {
 			got := get(ctx, g, cc)
+			trustConfigMap(ctx, g, cc)
 			g.Expect(condition(got, cybercoopv1alpha1.ConditionCertificateReady).Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(condition(got, cybercoopv1alpha1.ConditionReady).Reason).NotTo(Equal(cybercoopv1alpha1.ReasonFocalPointNotFound))
 			g.Expect(condition(got, cybercoopv1alpha1.ConditionPeerReachable).Reason).To(Equal(cybercoopv1alpha1.ReasonPeerUnreachable))

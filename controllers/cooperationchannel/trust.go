@@ -447,6 +447,14 @@ func (r *Reconciler) publishTrust(ctx context.Context, s *scope) error {
 	if s.trust == nil {
 		return nil // the spec's bundle could not be read: keep what the gateway has
 	}
+	if s.fp == nil {
+		// No FocalPoint, no gateway to carry the channel: nothing to publish, and
+		// nothing learned (only a probe, which needs the FocalPoint, learns a CA).
+		// PeerTrusted still reports the spec's CAs; the FocalPoint's appearance
+		// brings the channel back and the ConfigMap is written then. A channel
+		// waiting for its FocalPoint so keeps no object but itself in the caches.
+		return nil
+	}
 	s.trust.markWarnings(s.Now)
 	desired, err := desiredTrustConfigMap(s.cc, s.trust)
 	if err != nil {

@@ -90,15 +90,16 @@ func classify(req *http.Request) apiRequest {
 	default:
 		return apiRequest{verb: strings.ToLower(req.Method), resource: "(non-resource)"}
 	}
+	// Copies: the record outlives the request, whose path these would keep.
 	r := apiRequest{}
 	if len(parts) >= 3 && parts[0] == "namespaces" {
-		r.namespace, parts = parts[1], parts[2:]
+		r.namespace, parts = strings.Clone(parts[1]), parts[2:]
 	}
 	if len(parts) > 0 {
-		r.resource = parts[0]
+		r.resource = strings.Clone(parts[0])
 	}
 	if len(parts) > 1 {
-		r.name = parts[1]
+		r.name = strings.Clone(parts[1])
 	}
 	if len(parts) > 2 {
 		r.resource += "/" + parts[2]
@@ -154,7 +155,9 @@ func createdName(req *http.Request) string {
 		return ""
 	}
 	if o, ok := obj.(metav1.Object); ok {
-		return o.GetName()
+		// A copy: the decoded object's strings may share its memory, which the
+		// record would otherwise keep for as long as the harness runs.
+		return strings.Clone(o.GetName())
 	}
 	return ""
 }
