@@ -214,7 +214,7 @@ func TestAdversaryProviderNamesOnLoad(t *testing.T) {
 	nameRefused := func(c Channel, self string) error {
 		_, err := loadChannel(dir, c, self)
 		if err == nil || strings.Contains(err.Error(), "peer trust") {
-			return fmt.Errorf("channel %+v of %s was not refused by its names: %v", c, self, err)
+			return fmt.Errorf("channel %+v of %s was not refused by its names: %w", c, self, err)
 		}
 		return nil
 	}

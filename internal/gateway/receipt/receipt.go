@@ -313,7 +313,8 @@ func IsProvider(p string) bool {
 		return false
 	}
 	for i := 0; i < len(p); i++ {
-		if c := p[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+		lower, digit := 'a' <= p[i] && p[i] <= 'z', '0' <= p[i] && p[i] <= '9'
+		if !lower && !digit && p[i] != '-' {
 			return false
 		}
 	}
