@@ -177,19 +177,29 @@ var _ = Describe("an EvidenceVault on S3", func() {
 	)
 
 	It("refuses to move evidence between a volume and a bucket, or to another bucket", func() {
+		// update applies mutate to the live object until the API server answers
+		// with something other than a conflict (the controller writes it too).
+		update := func(ev *cybercoopv1alpha1.EvidenceVault, mutate func(*cybercoopv1alpha1.EvidenceVault)) error {
+			var err error
+			Eventually(func() bool {
+				live := get(ctx, Default, ev)
+				mutate(live)
+				err = k8sClient.Update(ctx, live)
+				return !apierrors.IsConflict(err)
+			}).Should(BeTrue())
+			return err
+		}
 		_, ev := stack(ctx, nil)
-		live := get(ctx, Default, ev)
-		live.Spec.Storage.S3 = &cybercoopv1alpha1.VaultS3Storage{Bucket: "evidence-ke", CredentialsSecretRef: cybercoopv1alpha1.SecretReference{Name: "vault-s3"}}
-		err := k8sClient.Update(ctx, live)
+		err := update(ev, func(live *cybercoopv1alpha1.EvidenceVault) {
+			live.Spec.Storage.S3 = &cybercoopv1alpha1.VaultS3Storage{Bucket: "evidence-ke", CredentialsSecretRef: cybercoopv1alpha1.SecretReference{Name: "vault-s3"}}
+		})
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
 		Expect(err.Error()).To(ContainSubstring("storage.s3 can be set only when the EvidenceVault is created"))
 
 		_, onS3 := stack(ctx, func(ev *cybercoopv1alpha1.EvidenceVault) {
 			ev.Spec.Storage.S3 = &cybercoopv1alpha1.VaultS3Storage{Bucket: "evidence-ke", CredentialsSecretRef: cybercoopv1alpha1.SecretReference{Name: "vault-s3"}}
 		})
-		live = get(ctx, Default, onS3)
-		live.Spec.Storage.S3.Bucket = "evidence-elsewhere"
-		err = k8sClient.Update(ctx, live)
+		err = update(onS3, func(live *cybercoopv1alpha1.EvidenceVault) { live.Spec.Storage.S3.Bucket = "evidence-elsewhere" })
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
 		Expect(err.Error()).To(ContainSubstring("storage.s3.bucket is immutable"))
 	})
