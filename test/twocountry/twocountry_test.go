@@ -523,6 +523,23 @@ var _ = Describe("Viet Nam and France", Ordered, func() {
 		Expect(json.Unmarshal(body, &c)).To(Succeed())
 		Expect(c.State).To(Equal(cases.Executed))
 
+		By("a joint investigation naming the provider's channel as a party says a provider is no party")
+		mistaken := &cybercoopv1alpha1.JointInvestigation{
+			ObjectMeta: metav1.ObjectMeta{Name: "jit-with-a-provider", Namespace: vn.ns()},
+			Spec: cybercoopv1alpha1.JointInvestigationSpec{
+				FocalPointRef: cybercoopv1alpha1.FocalPointReference{Name: vn.fp.Name}, CaseID: "JIT-2026-MAIL-01",
+				Agreement: "none (example)", Purpose: "a mistake", Parties: []cybercoopv1alpha1.JointInvestigationParty{{Channel: vnToSP.Name}},
+				EndDate: &metav1.Time{Time: time.Now().Add(24 * time.Hour)},
+			},
+		}
+		Expect(k8sClient.Create(ctx, mistaken)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, key(mistaken), mistaken)).To(Succeed())
+			known := condition(mistaken.Status.Conditions, cybercoopv1alpha1.ConditionPartiesKnown)
+			g.Expect(known.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(known.Reason).To(Equal(cybercoopv1alpha1.ReasonPartyNotAState))
+		}).WithTimeout(time.Minute).Should(Succeed())
+
 		By("the provider's gateway sends no order of its own")
 		status, body, err = call(sp.officer(ctx), "POST", sp.gatewayURL+wire.PathOutbound+spToVN.Name+"/requests", example("Preservation", map[string]any{"reference": ref + "-back"}))
 		Expect(err).NotTo(HaveOccurred())
