@@ -37,7 +37,9 @@ func (namesNotCaughtUp) Get(_ context.Context, key client.ObjectKey, _ client.Ob
 	return apierrors.NewNotFound(schema.GroupResource{Resource: "secrets"}, key.Name)
 }
 
-func (namesNotCaughtUp) List(context.Context, client.ObjectList, ...client.ListOption) error { return nil }
+func (namesNotCaughtUp) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	return nil
+}
 
 var _ = Describe("The trust bundle Secret a person names", func() {
 	It("is read from the API server, not taken for absent by a names cache that lags behind the watch", func(ctx SpecContext) {

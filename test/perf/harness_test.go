@@ -544,7 +544,6 @@ func (h *harness) memory(total int) {
 	if err := createAll(h.ctx, h.cp.Client, h.concurrency, objs); err != nil {
 		h.t.Fatal(err)
 	}
-	objs = nil
 	// Each new channel's reconcile writes its status once (FocalPointNotFound). The
 	// manager's own requests say when all have been, without listing 10,000
 	// channels every few seconds: those lists, decoded in this process, would be
