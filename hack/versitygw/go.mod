@@ -1,6 +1,6 @@
 module github.com/cybercoop/cybercoop-operator/hack/versitygw
 
-go 1.26.8
+go 1.26.0
 
 require github.com/versity/versitygw v1.8.0
 
