@@ -2,6 +2,7 @@ package evidencevault
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/vault"
 	"github.com/cybercoop/cybercoop-operator/internal/vault/s3test"
+	"github.com/cybercoop/cybercoop-operator/internal/vault/vaultcmd"
 )
 
 // s3Spec keeps the evidence in tg's bucket (or the one given) under a prefix of the spec's own.
@@ -87,6 +89,15 @@ var _ = Describe("an EvidenceVault on S3", func() {
 		Expect(args).To(ContainSubstring("--s3-credentials-dir=" + s3CredsDir))
 		Expect(args).To(ContainSubstring("--s3-prefix=" + ev.Spec.Storage.S3.Prefix))
 		Expect(args).NotTo(ContainSubstring(tg.SecretAccessKey))
+		// The arguments are the vault command's own flags, with the values the spec gives.
+		command := vaultcmd.NewCommand()
+		Expect(command.ParseFlags(sts.Spec.Template.Spec.Containers[0].Args[1:])).To(Succeed())
+		flags := command.Flags()
+		for name, want := range map[string]string{"s3-bucket": tg.Bucket, "s3-endpoint": tg.Endpoint, "s3-region": tg.Region,
+			"s3-prefix": ev.Spec.Storage.S3.Prefix, "s3-path-style": strconv.FormatBool(tg.PathStyle), "s3-credentials-dir": s3CredsDir,
+			"s3-custody-retention": "87600h0m0s"} {
+			Expect(flags.Lookup(name).Value.String()).To(Equal(want), "--%s", name)
+		}
 		np := &networkingv1.NetworkPolicy{}
 		Expect(k8sClient.Get(ctx, key(ev, vaultName(ev)), np)).To(Succeed())
 		Expect(np.Spec.Egress).To(HaveLen(2), "DNS, and the store's port")
