@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"golang.org/x/sync/errgroup"
 )
 
 // S3Config says where an S3Store keeps the vault's objects and custody log.
@@ -848,9 +849,9 @@ func (s *S3Store) CustodyLog(ctx context.Context, upTo uint64) (log []byte, over
 	if len(strays) > 0 {
 		return nil, nil, fmt.Errorf("custody segments: keys that are not segment names under %s: %v", s.segmentPrefix(), strays)
 	}
-	var buf bytes.Buffer
 	for i, seg := range segs {
 		if upTo > 0 && seg.seq > upTo {
+			segs = segs[:i]
 			break
 		}
 		if seg.seq != uint64(i)+1 {
@@ -860,14 +861,30 @@ func (s *S3Store) CustodyLog(ctx context.Context, upTo uint64) (log []byte, over
 		if seg.versions > 1 {
 			overwritten = append(overwritten, seg.seq)
 		}
-		b, err := s.readSegment(ctx, seg)
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(b) == 0 || bytes.IndexByte(b, '\n') != len(b)-1 {
-			return nil, nil, fmt.Errorf("custody segment %d in bucket %s is not one whole entry line", seg.seq, s.cfg.Bucket)
-		}
-		buf.Write(b)
 	}
-	return buf.Bytes(), overwritten, nil
+	// One request per entry: several at once, so that a long log is read in
+	// a fraction of the time (the order is restored by index).
+	lines := make([][]byte, len(segs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(segmentReaders)
+	for i, seg := range segs {
+		g.Go(func() error {
+			b, err := s.readSegment(gctx, seg)
+			if err != nil {
+				return err
+			}
+			if len(b) == 0 || bytes.IndexByte(b, '\n') != len(b)-1 {
+				return fmt.Errorf("custody segment %d in bucket %s is not one whole entry line", seg.seq, s.cfg.Bucket)
+			}
+			lines[i] = b
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	return bytes.Join(lines, nil), overwritten, nil
 }
+
+// segmentReaders is how many custody segments are read at once.
+const segmentReaders = 16
