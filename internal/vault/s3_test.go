@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -617,4 +618,36 @@ func TestS3SecondVaultOnOnePrefix(t *testing.T) {
 	if st := v.Status(); st.Objects != 2 || len(v.Recovery().Quarantined) != 1 {
 		t.Fatalf("%d objects, quarantined %v: want the two acknowledged, and the refused ingest's object quarantined", st.Objects, v.Recovery().Quarantined)
 	}
+}
+
+// TestS3OldProbesRemoved: each start leaves a probe object under a short
+// COMPLIANCE retention; a later start removes those whose retention ended.
+func TestS3OldProbesRemoved(t *testing.T) {
+	tg := s3TestTarget(t)
+	cfg := tg.config(t)
+	cfg.ProbeRetention = time.Second
+	ctx := context.Background()
+	probes := func() []string {
+		var keys []string
+		if err := tg.store(t, cfg).listKeys(ctx, cfg.Prefix+"probe/", func(k string) { keys = append(keys, k) }); err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	if err := tg.store(t, cfg).CheckBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := probes()
+	if len(first) != 1 {
+		t.Fatalf("probe objects after one check: %v, want one", first)
+	}
+	within(t, 30*time.Second, "a later check removes the probe whose retention ended", func() error {
+		if err := tg.store(t, cfg).CheckBucket(ctx); err != nil {
+			return err
+		}
+		if slices.Contains(probes(), first[0]) {
+			return fmt.Errorf("probe %s is still there", first[0])
+		}
+		return nil
+	})
 }

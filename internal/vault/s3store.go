@@ -348,7 +348,28 @@ func (s *S3Store) probeLock(ctx context.Context) error {
 	case !IsLockRefusal(err):
 		return fmt.Errorf("%w: bucket %s: deleting the probe object %s failed, but not as a lock refusal: %w", ErrStorageUnusable, s.cfg.Bucket, key, s3Error("DeleteObject", key, err))
 	}
+	s.removeOldProbes(ctx)
 	return nil
+}
+
+// removeOldProbes deletes the probe objects of earlier starts whose retention
+// has surely ended, so they do not pile up over the years. Best effort: one
+// left behind is removed at a later start.
+func (s *S3Store) removeOldProbes(ctx context.Context) {
+	prefix := s.cfg.Prefix + "probe/"
+	before := time.Now().Add(-2 * s.cfg.ProbeRetention)
+	p := s3.NewListObjectVersionsPaginator(s.client, &s3.ListObjectVersionsInput{Bucket: &s.cfg.Bucket, Prefix: &prefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return
+		}
+		for _, ov := range page.Versions {
+			if aws.ToTime(ov.LastModified).Before(before) {
+				s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.cfg.Bucket, Key: ov.Key, VersionId: ov.VersionId}) //nolint:errcheck // best effort, see above
+			}
+		}
+	}
 }
 
 // s3Pending spools a sealed object to a scratch file until its digest is known.
