@@ -71,6 +71,7 @@ type VaultS3Storage struct {
 	// +kubebuilder:validation:MinLength=8
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://') || self.startsWith('http://')",message="storage.s3.endpoint must be an http:// or https:// URL (https unless the store is reached over a trusted network)"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('@')",message="storage.s3.endpoint must not carry credentials (user:password@): the vault's credentials come from the Secret named by credentialsSecretRef"
 	Endpoint string `json:"endpoint,omitempty"`
 
 	// bucket is the bucket's name. It must have been created with Object Lock enabled

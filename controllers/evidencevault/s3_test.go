@@ -179,6 +179,9 @@ var _ = Describe("an EvidenceVault on S3", func() {
 			"storage.s3.bucket must be an S3 bucket name"),
 		Entry("an endpoint that is not a URL", func(ev *cybercoopv1alpha1.EvidenceVault) { ev.Spec.Storage.S3.Endpoint = "rgw.example.org" },
 			"storage.s3.endpoint must be an http:// or https:// URL"),
+		Entry("an endpoint with credentials in it", func(ev *cybercoopv1alpha1.EvidenceVault) {
+			ev.Spec.Storage.S3.Endpoint = "https://vault:hunter2@rgw.example.org"
+		}, "storage.s3.endpoint must not carry credentials"),
 		Entry("a prefix without its trailing slash", func(ev *cybercoopv1alpha1.EvidenceVault) { ev.Spec.Storage.S3.Prefix = "vault-ke" },
 			"storage.s3.prefix must end with '/'"),
 		Entry("a storage class with s3", func(ev *cybercoopv1alpha1.EvidenceVault) { ev.Spec.Storage.StorageClassName = "fast" },

@@ -651,3 +651,34 @@ func TestS3OldProbesRemoved(t *testing.T) {
 		return nil
 	})
 }
+
+// TestS3ConfigRefusals: a configuration that cannot work is refused before any
+// request, naming what is wrong and never echoing a secret.
+func TestS3ConfigRefusals(t *testing.T) {
+	good := S3Config{Bucket: "b", Region: "us-east-1", AccessKeyID: "id", SecretAccessKey: "s3cr3t"}
+	cases := []struct {
+		name   string
+		mutate func(*S3Config)
+		want   string
+	}{
+		{"no bucket", func(c *S3Config) { c.Bucket = "" }, "bucket is required"},
+		{"no region", func(c *S3Config) { c.Region = "" }, "region is required"},
+		{"no secret", func(c *S3Config) { c.SecretAccessKey = "" }, "credentials are required"},
+		{"an endpoint without a scheme", func(c *S3Config) { c.Endpoint = "rgw.example.org" }, "must be an http:// or https:// URL"},
+		{"an endpoint with credentials", func(c *S3Config) { c.Endpoint = "https://vault:hunter2@rgw.example.org" }, "must not carry credentials"},
+		{"a CA bundle that is not PEM", func(c *S3Config) { c.CABundle = []byte("not pem") }, "holds no PEM certificate"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := good
+			tc.mutate(&cfg)
+			_, err := NewS3Store(cfg, t.TempDir())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("NewS3Store: %v, want %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "s3cr3t") {
+				t.Fatalf("the error carries a secret: %v", err)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -144,6 +145,16 @@ func NewS3Store(cfg S3Config, scratch string) (*S3Store, error) {
 		return nil, errors.New("s3: region is required (self-hosted stores accept any, e.g. us-east-1)")
 	case cfg.AccessKeyID == "" || cfg.SecretAccessKey == "":
 		return nil, errors.New("s3: credentials are required (an access key ID and a secret access key)")
+	}
+	if cfg.Endpoint != "" {
+		u, err := url.Parse(cfg.Endpoint)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			return nil, errors.New("s3: the endpoint must be an http:// or https:// URL with a host, e.g. https://rgw.example.org")
+		case u.User != nil:
+			// Said without echoing the URL: it carries a secret.
+			return nil, errors.New("s3: the endpoint must not carry credentials (user:password@); give them as the access key pair")
+		}
 	}
 	if cfg.CustodyRetention <= 0 {
 		cfg.CustodyRetention = DefaultCustodyRetention
