@@ -170,6 +170,7 @@ func startVersity(bin string) (*Target, error) {
 	cmd := exec.Command(bin, "--port", addr, "posix", "--versioning-dir", versions, root)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+tg.AccessKeyID, "ROOT_SECRET_KEY="+tg.SecretAccessKey)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
