@@ -149,8 +149,11 @@ func (r *Reconciler) newScope(cc *cybercoopv1alpha1.CooperationChannel, now time
 	return &scope{
 		Base: &reconciler.Base{Now: now},
 		cc:   cc,
+		// The trust ConfigMap's creation is part of the channel's provisioning, which
+		// the client certificate's CertificateIssued event tells: one event per new
+		// channel, not two (192 channels created at once sent 402 events).
 		children: &apply.Children{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder, Owner: cc,
-			SpecObserved: cc.Status.ObservedGeneration == cc.Generation},
+			SpecObserved: cc.Status.ObservedGeneration == cc.Generation, QuietCreate: true},
 		prevReachable: previousReachable(cc),
 		prevRequests:  cc.Status.Requests.DeepCopy(),
 	}

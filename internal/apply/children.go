@@ -27,6 +27,10 @@ type Children struct {
 	// before (status.observedGeneration == metadata.generation): an update is then
 	// drift, somebody else's edit, rather than the spec's new wishes.
 	SpecObserved bool
+	// QuietCreate logs a child's creation without an event: for an owner made by the
+	// thousand (a channel per peer State) whose children are bookkeeping another
+	// event already tells of. Updates, repairs and deletions are events still.
+	QuietCreate bool
 }
 
 // Apply applies desired (through Ensure) and records the outcome. planned, when not
@@ -67,6 +71,7 @@ func (ch *Children) Record(ctx context.Context, kind, name string, outcome Outco
 		ch.Recorder.Eventf(owner, nil, corev1.EventTypeNormal, cybercoopv1alpha1.EventUpdated, "Update"+kind, "updated %s %s: %s", kind, name, planned)
 		log.FromContext(ctx).Info("child applied", "kind", kind, "name", name, "outcome", outcome, "why", planned)
 		return
+	case outcome == Created && ch.QuietCreate:
 	case outcome == Created:
 		ch.Recorder.Eventf(owner, nil, corev1.EventTypeNormal, cybercoopv1alpha1.EventCreated, "Create"+kind, "created %s %s", kind, name)
 	case outcome == Updated && ch.SpecObserved:

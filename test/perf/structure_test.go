@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -29,6 +30,14 @@ func channelWrites(cc *cybercoopv1alpha1.CooperationChannel) func(apiRequest) bo
 	names := []string{cc.Name, gateway.ChannelClientSecretName(cc.Name), gateway.ChannelTrustConfigMapName(cc.Name)}
 	return func(r apiRequest) bool {
 		return r.write() && r.namespace == cc.Namespace && slices.Contains(names, r.name) && notEvent(r)
+	}
+}
+
+// eventsAbout keeps the events recorded about a channel (the recorder names an
+// event after the object it is about: <name>.<time in hex>).
+func eventsAbout(cc *cybercoopv1alpha1.CooperationChannel) func(apiRequest) bool {
+	return func(r apiRequest) bool {
+		return !notEvent(r) && r.namespace == cc.Namespace && strings.HasPrefix(r.name, cc.Name+".")
 	}
 }
 
@@ -92,6 +101,8 @@ var _ = Describe("The operator's cost", Ordered, func() {
 		for _, cc := range ke.channels {
 			t := count(reqs, channelWrites(cc))
 			Expect(t.writes).To(BeNumerically("<=", 3), "channel %s: %s", cc.Name, t.describeWrites())
+			// One event tells of a new channel's provisioning: its certificate issued.
+			Expect(count(reqs, eventsAbout(cc)).writes).To(Equal(1), "events about channel %s", cc.Name)
 		}
 		all := count(reqs, notEvent)
 		Expect(all.conflicts).To(BeZero(), "writes: %s", all.describeWrites())
