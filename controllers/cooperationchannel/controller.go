@@ -182,24 +182,24 @@ func (r *Reconciler) report(ctx context.Context, s *scope) {
 		for _, c := range t.learned {
 			r.Recorder.Eventf(cc, nil, corev1.EventTypeNormal, cybercoopv1alpha1.EventPeerCATrusted, "LearnPeerCA",
 				"trusts the CA %s (SHA-256 %s, valid until %s) from %s's signed trust bundle, which verified against a CA the channel already trusted",
-				subjectOf(c.cert), c.fingerprint, rfc3339(c.cert.NotAfter), cc.Spec.Peer.Country)
+				subjectOf(c.cert), c.fingerprint, rfc3339(c.cert.NotAfter), cc.Spec.Peer.Party())
 		}
 		for _, c := range t.warnNow {
 			r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, cybercoopv1alpha1.EventPeerTrustExpiring, "CheckPeerTrust",
 				"the peer's CA %s (SHA-256 %s) expires at %s, and no CA of %s trusted by this channel is valid for more than %d days: "+
 					"ask the peer for its next CA certificate", subjectOf(c.cert), c.fingerprint, rfc3339(c.cert.NotAfter),
-				cc.Spec.Peer.Country, int(expiringWindow.Hours()/24))
+				cc.Spec.Peer.Party(), int(expiringWindow.Hours()/24))
 		}
 	}
 	if o := s.probe; o != nil && s.prevReachable != nil {
 		switch {
 		case o.err != nil && s.prevReachable.Status == metav1.ConditionTrue:
 			r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, cybercoopv1alpha1.EventPeerUnreachable, "ProbePeer",
-				"%s at %s is unreachable: %s", cc.Spec.Peer.Country, cc.Spec.Peer.Endpoint, describeProbeError(o.err))
+				"%s at %s is unreachable: %s", cc.Spec.Peer.Party(), cc.Spec.Peer.Endpoint, describeProbeError(o.err))
 		case o.err == nil && s.prevReachable.Status == metav1.ConditionFalse:
 			r.Recorder.Eventf(cc, nil, corev1.EventTypeNormal, cybercoopv1alpha1.EventPeerReachable, "ProbePeer",
 				"%s at %s is reachable again: handshake and signed trust bundle verified in %d ms",
-				cc.Spec.Peer.Country, cc.Spec.Peer.Endpoint, o.probed.RoundTrip.Milliseconds())
+				cc.Spec.Peer.Party(), cc.Spec.Peer.Endpoint, o.probed.RoundTrip.Milliseconds())
 		}
 	}
 }
