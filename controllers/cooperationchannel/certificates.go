@@ -28,16 +28,8 @@ func peerIsSelfMessage(cc *cybercoopv1alpha1.CooperationChannel, fp *cybercoopv1
 		return fmt.Sprintf("spec.peer.provider %s: FocalPoint %s is itself a service provider's endpoint, which answers authorities: "+
 			"its channels name a State in spec.peer.country; no certificate is issued and the peer is not probed", cc.Spec.Peer.Provider, fp.Name)
 	}
-	return fmt.Sprintf("spec.peer.%s %s is FocalPoint %s itself: a channel connects to another party; "+
-		"no certificate is issued and the peer is not probed", peerField(cc), cc.Spec.Peer.Party(), fp.Name)
-}
-
-// peerField is the spec.peer field that names the channel's peer.
-func peerField(cc *cybercoopv1alpha1.CooperationChannel) string {
-	if cc.Spec.Peer.Provider != "" {
-		return "provider"
-	}
-	return "country"
+	return fmt.Sprintf("spec.peer.country %s is the country of FocalPoint %s itself: a channel connects to another State; "+
+		"no certificate is issued and the peer is not probed", cc.Spec.Peer.Country, fp.Name)
 }
 
 // reconcileFocalPoint reads the FocalPoint whose CA issues the channel's certificate
