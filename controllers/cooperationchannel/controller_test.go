@@ -404,6 +404,25 @@ var _ = Describe("CooperationChannel", func() {
 		Expect(err).To(HaveOccurred(), "a certificate was issued for a channel to the State itself")
 	})
 
+	It("refuses a service provider's channel to another provider", func() {
+		ns, err := fixtures.Namespace(ctx, k8sClient, "cc-")
+		Expect(err).NotTo(HaveOccurred())
+		fp := fixtures.Kenya(ns)
+		fp.Spec.ServiceProvider = &cybercoopv1alpha1.ServiceProviderSpec{ID: "safiri-mail", Name: "Safiri Mail Ltd"}
+		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
+		cc := newChannel(ctx, ns, unreachable, inline(pemOf(newCA("FR", time.Now(), 0))),
+			func(cc *cybercoopv1alpha1.CooperationChannel) { cc.Spec.Peer.Country, cc.Spec.Peer.Provider = "", "other-mail" })
+		Eventually(func(g Gomega) {
+			got := get(ctx, g, cc)
+			ready := condition(got, cybercoopv1alpha1.ConditionReady)
+			g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(ready.Reason).To(Equal(cybercoopv1alpha1.ReasonPeerIsSelf))
+			g.Expect(ready.Message).To(ContainSubstring("spec.peer.provider other-mail: FocalPoint ke-poc is itself a service provider's endpoint"))
+		}).Should(Succeed())
+		err = k8sClient.Get(ctx, types.NamespacedName{Namespace: cc.Namespace, Name: gateway.ChannelClientSecretName(cc.Name)}, &corev1.Secret{})
+		Expect(err).To(HaveOccurred(), "a certificate was issued for a provider's channel to a provider")
+	})
+
 	It("reports a missing FocalPoint by name, and recovers when it is created", func() {
 		ns, err := fixtures.Namespace(ctx, k8sClient, "cc-")
 		Expect(err).NotTo(HaveOccurred())
