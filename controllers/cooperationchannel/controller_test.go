@@ -411,7 +411,9 @@ var _ = Describe("CooperationChannel", func() {
 		fp.Spec.ServiceProvider = &cybercoopv1alpha1.ServiceProviderSpec{ID: "safiri-mail", Name: "Safiri Mail Ltd"}
 		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
 		cc := newChannel(ctx, ns, unreachable, inline(pemOf(newCA("FR", time.Now(), 0))),
-			func(cc *cybercoopv1alpha1.CooperationChannel) { cc.Spec.Peer.Country, cc.Spec.Peer.Provider = "", "other-mail" })
+			func(cc *cybercoopv1alpha1.CooperationChannel) {
+				cc.Spec.Peer.Country, cc.Spec.Peer.Provider = "", "other-mail"
+			})
 		Eventually(func(g Gomega) {
 			got := get(ctx, g, cc)
 			ready := condition(got, cybercoopv1alpha1.ConditionReady)
