@@ -17,16 +17,23 @@ import (
 // another hash, lost or rewrote acknowledged history, and the vault refuses
 // to serve.
 //
-// The file holds two fixed-size slots written alternately (entry n goes to
-// slot n%2) with a checksum each, and is fsynced after every write, so a
-// write torn by a crash damages at most the slot being written while the
-// other still holds the previous acknowledgement. It costs one small write
-// and fsync per custody entry.
+// The file holds two fixed-size slots written alternately with a checksum
+// each, and is fsynced after every write, so a write torn by a crash damages
+// at most the slot being written while the other still holds the previous
+// acknowledgement. It costs one small write and fsync per flush of the
+// custody log (groupcommit.go), which may make many entries durable at once:
+// the record then names the last of them.
 const ackSlotSize = 128
 
 type ackFile struct {
 	f    *os.File
 	path string
+	// next is the slot the next write goes to: not the one holding the
+	// latest acknowledgement.
+	next int64
+	// fsync makes the file durable; its size never changes after it is
+	// created, so the group commit gives it fdatasync (syncData).
+	fsync func(*os.File) error
 }
 
 type ackState struct {
@@ -43,7 +50,7 @@ func openAckFile(path string) (*ackFile, ackState, error) {
 		if f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
 			return nil, st, fmt.Errorf("creating acknowledgement record: %w", err)
 		}
-		a := &ackFile{f: f, path: path}
+		a := &ackFile{f: f, path: path, fsync: (*os.File).Sync}
 		// Both slots valid from the start, so a torn first write leaves one.
 		for _, slot := range []int64{0, 1} {
 			if _, err := f.WriteAt(encodeAckSlot(0, genesisHash), slot*ackSlotSize); err != nil {
@@ -63,6 +70,7 @@ func openAckFile(path string) (*ackFile, ackState, error) {
 	buf := make([]byte, 2*ackSlotSize)
 	n, _ := f.ReadAt(buf, 0)
 	valid := 0
+	var latest int64
 	for slot := 0; slot < 2; slot++ {
 		if (slot+1)*ackSlotSize > n {
 			continue
@@ -73,7 +81,7 @@ func openAckFile(path string) (*ackFile, ackState, error) {
 		}
 		valid++
 		if valid == 1 || seq > st.seq {
-			st.seq, st.hash = seq, hash
+			st.seq, st.hash, latest = seq, hash, int64(slot)
 		}
 	}
 	if valid == 0 {
@@ -81,7 +89,7 @@ func openAckFile(path string) (*ackFile, ackState, error) {
 		return nil, st, fmt.Errorf("acknowledgement record %s is damaged (no valid slot): the vault cannot tell which custody entries were acknowledged; "+
 			"restore it together with the custody log from a backup", path)
 	}
-	return &ackFile{f: f, path: path}, st, nil
+	return &ackFile{f: f, path: path, next: 1 - latest, fsync: (*os.File).Sync}, st, nil
 }
 
 func encodeAckSlot(seq uint64, hash string) []byte {
@@ -104,13 +112,25 @@ func decodeAckSlot(b []byte) (uint64, string, bool) {
 	return seq, hash, true
 }
 
-func (a *ackFile) write(seq uint64, hash string) error { return a.writeSlot(seq%2, seq, hash) }
-
-func (a *ackFile) writeSlot(slot, seq uint64, hash string) error {
-	if _, err := a.f.WriteAt(encodeAckSlot(seq, hash), int64(slot)*ackSlotSize); err != nil {
+// write records entry seq with hash as the last acknowledged, in the slot
+// not holding the latest acknowledgement.
+func (a *ackFile) write(seq uint64, hash string) error {
+	if err := a.writeSlot(a.next, seq, hash); err != nil {
 		return err
 	}
-	return a.f.Sync()
+	a.next = 1 - a.next
+	return nil
+}
+
+// restore writes seq and hash back into the slot a failed write may have
+// torn (it holds the acknowledgement before the one that failed).
+func (a *ackFile) restore(seq uint64, hash string) error { return a.writeSlot(a.next, seq, hash) }
+
+func (a *ackFile) writeSlot(slot int64, seq uint64, hash string) error {
+	if _, err := a.f.WriteAt(encodeAckSlot(seq, hash), slot*ackSlotSize); err != nil {
+		return err
+	}
+	return a.fsync(a.f)
 }
 
 func (a *ackFile) close() { a.f.Close() }

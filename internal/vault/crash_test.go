@@ -103,7 +103,20 @@ func TestCrashDuringIngest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test re-executes the test binary 50 times")
 	}
-	crashDuringIngest(t, 50, nil)
+	crashDuringIngest(t, 50, crashLoad{workers: 2, maxObject: 3 * DefaultChunkSize, killWithinMS: 60}, nil)
+}
+
+// TestCrashDuringGroupCommit is TestCrashDuringIngest with eight clients
+// ingesting at once, so that the kill falls during group commits that make
+// several ingests durable together (groupcommit.go): after every kill no
+// acknowledged object or hold is missing, and every checkpoint a client was
+// given still holds for the log, so none was signed over an entry the kill
+// lost.
+func TestCrashDuringGroupCommit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test re-executes the test binary 30 times")
+	}
+	crashDuringIngest(t, 30, crashLoad{workers: 8, maxObject: 16 << 10, killWithinMS: 200}, nil)
 }
 
 // TestS3CrashDuringIngest is TestCrashDuringIngest on S3: each child starts on
@@ -116,12 +129,19 @@ func TestS3CrashDuringIngest(t *testing.T) {
 		t.Skip("crash test re-executes the test binary 20 times")
 	}
 	tg := s3TestTarget(t)
-	crashDuringIngest(t, 20, func() S3Config { return tg.config(t) })
+	crashDuringIngest(t, 20, crashLoad{workers: 2, maxObject: 3 * DefaultChunkSize, killWithinMS: 60}, func() S3Config { return tg.config(t) })
+}
+
+// crashLoad is what the clients of a crash test do until the kill.
+type crashLoad struct {
+	workers      int // clients ingesting, each with a certificate of its own
+	maxObject    int // bytes; each object's size is random below it
+	killWithinMS int // the kill comes 2 ms to this many ms after the start
 }
 
 // crashDuringIngest is the crash test's body; s3, when set, makes a fresh S3
 // configuration (a prefix of its own) for each fresh store.
-func crashDuringIngest(t *testing.T, iterations int, s3 func() S3Config) {
+func crashDuringIngest(t *testing.T, iterations int, load crashLoad, s3 func() S3Config) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := mrand.New(mrand.NewPCG(seed, 0))
@@ -133,17 +153,26 @@ func crashDuringIngest(t *testing.T, iterations int, s3 func() S3Config) {
 	os.WriteFile(filepath.Join(tlsDir, "tls.key"), keyPEM, 0o600)
 	os.WriteFile(filepath.Join(tlsDir, "ca.crt"), ts.clientCA.pem, 0o600)
 	clientCert, clientKey, _ := ts.clientCA.issueValid(t, "crash client", false)
+	// One certificate per ingesting client: the vault runs at most two ingests
+	// of one client at once.
+	type clientPair struct{ cert, key []byte }
+	ingesters := make([]clientPair, load.workers)
+	for w := range ingesters {
+		ingesters[w].cert, ingesters[w].key, _ = ts.clientCA.issueValid(t, fmt.Sprintf("crash client %d", w), false)
+	}
 
 	var dir, s3JSON string
 	var s3cfg S3Config
 	acked := map[Digest]int64{}
 	ackedHolds := map[Digest][]string{}
-	var recoveries, totalAcked, totalHolds int
+	var checkpoints []string // every checkpoint acknowledged with an ingest
+	var recoveries, totalAcked, totalHolds, totalCheckpoints int
 	for i := range iterations {
 		if i%10 == 0 { // a fresh store now and then keeps verification cheap
 			dir = t.TempDir()
 			acked = map[Digest]int64{}
 			ackedHolds = map[Digest][]string{}
+			checkpoints = nil
 			if s3 != nil {
 				s3cfg = s3()
 				b, _ := json.Marshal(s3cfg)
@@ -178,16 +207,17 @@ func crashDuringIngest(t *testing.T, iterations int, s3 func() S3Config) {
 
 		var mu sync.Mutex
 		var wg sync.WaitGroup
-		for w := range 2 {
-			wrng := mrand.New(mrand.NewPCG(seed, uint64(i*2+w+1)))
+		for w := range load.workers {
+			wrng := mrand.New(mrand.NewPCG(seed, uint64(i*load.workers+w+1)))
+			wc := ts.clientWith(t, ingesters[w].cert, ingesters[w].key, false)
 			wg.Go(func() {
 				for {
-					data := make([]byte, wrng.IntN(3*DefaultChunkSize))
+					data := make([]byte, wrng.IntN(load.maxObject))
 					for j := range data {
 						data[j] = byte(wrng.Uint32())
 					}
 					meta, _ := json.Marshal(testMetadata(time.Now()))
-					resp, err := c.Do(ingestRequest(t, ts.url("/v1/objects"), meta, bytes.NewReader(data)))
+					resp, err := wc.Do(ingestRequest(t, ts.url("/v1/objects"), meta, bytes.NewReader(data)))
 					if err != nil {
 						return // the child is gone
 					}
@@ -199,6 +229,7 @@ func crashDuringIngest(t *testing.T, iterations int, s3 func() S3Config) {
 					}
 					mu.Lock()
 					acked[res.Digest] = int64(len(data))
+					checkpoints = append(checkpoints, res.Checkpoint)
 					mu.Unlock()
 				}
 			})
@@ -235,7 +266,7 @@ func crashDuringIngest(t *testing.T, iterations int, s3 func() S3Config) {
 				mu.Unlock()
 			}
 		})
-		kill := time.AfterFunc(time.Duration(2+rng.IntN(60))*time.Millisecond, func() {
+		kill := time.AfterFunc(time.Duration(2+rng.IntN(load.killWithinMS))*time.Millisecond, func() {
 			cmd.Process.Signal(syscall.SIGKILL)
 		})
 		wg.Wait()
@@ -286,6 +317,26 @@ func crashDuringIngest(t *testing.T, iterations int, s3 func() S3Config) {
 				totalHolds++
 			}
 		}
+		if s3 == nil {
+			for _, signed := range checkpoints {
+				cp, err := OpenCheckpoint([]byte(signed), v.VerifierKey())
+				if err != nil {
+					v.Close()
+					t.Fatalf("iteration %d: an acknowledged checkpoint: %v", i, err)
+				}
+				f, err := os.Open(filepath.Join(dir, custodyLogName))
+				if err != nil {
+					t.Fatal(err)
+				}
+				findings, err := CheckLogAgainstCheckpoint(f, cp)
+				f.Close()
+				if err != nil || len(findings) > 0 {
+					v.Close()
+					t.Fatalf("iteration %d: a checkpoint of %d entries acknowledged before the kill does not hold for the log after it: %v %v", i, cp.Size, findings, err)
+				}
+			}
+			totalCheckpoints += len(checkpoints)
+		}
 		totalAcked += len(acked)
 		if s3 != nil {
 			// Every object in the bucket that is not quarantined is live evidence.
@@ -303,5 +354,6 @@ func crashDuringIngest(t *testing.T, iterations int, s3 func() S3Config) {
 		}
 		v.Close()
 	}
-	t.Logf("%d kills, %d needed recovery (torn entry or unlogged object), %d acknowledged objects and %d acknowledged holds checked", iterations, recoveries, totalAcked, totalHolds)
+	t.Logf("%d kills, %d needed recovery (torn entry or unlogged object), %d acknowledged objects, %d acknowledged holds and %d acknowledged checkpoints checked",
+		iterations, recoveries, totalAcked, totalHolds, totalCheckpoints)
 }

@@ -220,6 +220,10 @@ type custodyLog struct {
 	segments custodySegments
 	// segmentRetention is the retain-until of entry e's segment.
 	segmentRetention func(e Entry) time.Time
+	// commit makes written entries durable, many appends per fsync (see
+	// groupcommit.go). lastSeq, lastHash, size, offsets and the tree above
+	// describe what is written, which may be ahead of what is durable.
+	commit groupCommit
 }
 
 // custodySegments keeps each custody entry as an object of its own.
@@ -299,6 +303,7 @@ func openCustodyLog(path string, fn func(Entry) error) (*custodyLog, logRecovery
 	if err != nil {
 		return fail(err)
 	}
+	l.commit.start(l, position{seq: l.lastSeq, hash: l.lastHash, size: l.size})
 	switch {
 	case ackState.missing && keepsAck:
 		// Deleting the record must not turn a shortened log into a
@@ -319,9 +324,9 @@ func openCustodyLog(path string, fn func(Entry) error) (*custodyLog, logRecovery
 	case ackState.seq > 0 && ackedHash != ackState.hash:
 		rec.missing = fmt.Errorf("custody log %s entry %d has hash %s but %s was acknowledged under that number: the log was rewritten; "+
 			"restore it from a replica or backup", path, ackState.seq, ackedHash, ackState.hash)
-	case l.lastSeq > ackState.seq+1:
-		rec.missing = fmt.Errorf("custody log %s holds entries %d–%d after the last acknowledged entry %d; the vault appends one entry at a time and "+
-			"never writes past an unacknowledged one, so these were added by something else", path, ackState.seq+2, l.lastSeq, ackState.seq)
+	case l.lastSeq > ackState.seq+maxUnsyncedEntries:
+		rec.missing = fmt.Errorf("custody log %s holds entries %d–%d after the last acknowledged entry %d; the vault never writes more than %d entries "+
+			"past the last one it recorded as acknowledged, so these were added by something else", path, ackState.seq+maxUnsyncedEntries+1, l.lastSeq, ackState.seq, maxUnsyncedEntries)
 	}
 	if rec.missing != nil {
 		// Change nothing: what is on disk is what a person must examine.
@@ -348,24 +353,64 @@ func openCustodyLog(path string, fn func(Entry) error) (*custodyLog, logRecovery
 	return l, rec, nil
 }
 
-// append assigns the next sequence number and previous hash, writes the
-// entry in one write, fsyncs it, then records it as acknowledged (see
-// ackFile) before returning: an entry the caller sees as appended survives a
-// crash, and a later start can tell it from one that was cut off. If a
-// write fails part-way the file is cut back to the last whole entry; if even
-// that fails the log refuses further appends rather than chain onto a torn
-// line.
+// append assigns the next sequence number and previous hash, appends the
+// entry and waits until it is durable: written, fsynced, then recorded as
+// acknowledged (see ackFile). An entry the caller sees as appended survives a
+// crash, and a later start can tell it from one that was cut off. Callers hold
+// v.mu, so nothing else is appended meanwhile; entries other ingests wrote
+// before it become durable in the same fsync.
 func (l *custodyLog) append(e Entry) (Entry, error) {
 	e, _, err := l.appendLine(e)
-	return e, err
+	if err != nil {
+		return e, err
+	}
+	return e, l.waitDurable(e.Seq)
 }
 
-// appendLine is append, also returning the entry's log line without its
-// newline (the Merkle leaf data).
+// appendLine appends entry e and returns it with its log line without the
+// newline (the Merkle leaf data). On a filesystem the entry is buffered for
+// the group commit (groupcommit.go), not yet durable: the caller acknowledges
+// nothing that depends on it before waitDurable(e.Seq) returned nil, and may
+// release v.mu meanwhile so that other appends share the flush. On S3
+// (segments set) each entry is made durable here, one by one (see
+// appendSegment), whose failed write is cut back to the last whole entry; if
+// even that fails the log refuses further appends rather than chain onto a
+// torn line.
 func (l *custodyLog) appendLine(e Entry) (Entry, []byte, error) {
 	if l.broken != nil {
 		return e, nil, fmt.Errorf("custody log is unusable: %w", l.broken)
 	}
+	if err := l.commit.failure(); err != nil {
+		return e, nil, fmt.Errorf("custody log is unusable: %w", err)
+	}
+	if l.segments != nil {
+		return l.appendSegment(e)
+	}
+	// Bound how far the log runs ahead of the acknowledgement record, which
+	// is what lets a start tell entries cut off by a crash from entries added
+	// by something else (see openCustodyLog).
+	if l.lastSeq >= l.commit.durableSeq()+maxUnsyncedEntries {
+		if err := l.waitDurable(l.lastSeq); err != nil {
+			return e, nil, err
+		}
+	}
+	e.Seq = l.lastSeq + 1
+	e.Prev = l.lastHash
+	e.Time = e.Time.UTC()
+	e, line, err := encodeEntry(e)
+	if err != nil {
+		return e, nil, err
+	}
+	l.wrote(e, line)
+	return e, line[:len(line)-1], nil
+}
+
+// appendSegment is appendLine on S3: write, fsync, the entry's segment PUT
+// and the acknowledgement record, one entry at a time under v.mu. Segments
+// are not batched: the bucket is the record, a later start reads it up to its
+// first missing segment, and a batch whose PUTs completed out of order could
+// leave an acknowledged entry behind a gap.
+func (l *custodyLog) appendSegment(e Entry) (Entry, []byte, error) {
 	e.Seq = l.lastSeq + 1
 	e.Prev = l.lastHash
 	e.Time = e.Time.UTC()
@@ -386,27 +431,39 @@ func (l *custodyLog) appendLine(e Entry) (Entry, []byte, error) {
 		return e, nil, fmt.Errorf("storing custody entry %d in the bucket: %w", e.Seq, err)
 	}
 	if err := l.ack.write(e.Seq, e.Hash); err != nil {
-		// The slot may hold entry e.Seq now; put the previous entry back in
-		// it, or the next start would miss an entry it thinks acknowledged
-		// (and refuse to serve, which is safe but needs a person).
-		if rerr := l.ack.writeSlot(e.Seq%2, l.lastSeq, l.lastHash); rerr != nil {
+		// The slot written may be torn; put the previous entry back in it,
+		// or the next start would miss an entry it thinks acknowledged (and
+		// refuse to serve, which is safe but needs a person).
+		if rerr := l.ack.restore(l.lastSeq, l.lastHash); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("restoring the acknowledgement record: %w", rerr))
 		}
 		l.rollback(err)
 		return e, nil, fmt.Errorf("recording custody entry %d as acknowledged: %w", e.Seq, err)
 	}
+	l.wrote(e, line)
+	l.commit.synced(position{seq: e.Seq, hash: e.Hash, size: l.size})
+	return e, line[:len(line)-1], nil
+}
+
+// wrote takes entry e, whose line is appended to the log, into the log's
+// description; on a filesystem it hands the line to the group commit, which
+// writes it (appendSegment wrote it already). Callers hold v.mu.
+func (l *custodyLog) wrote(e Entry, line []byte) {
 	l.lastSeq, l.lastHash = e.Seq, e.Hash
 	l.offsets = append(l.offsets, l.size)
 	l.size += int64(len(line))
 	l.tree.append(line[:len(line)-1])
-	return e, line[:len(line)-1], nil
+	if l.segments == nil {
+		l.commit.buffer(line, position{seq: e.Seq, hash: e.Hash, size: l.size})
+	}
 }
 
 // entry reads and decodes entry seq (1 ≤ seq ≤ lastSeq) and checks that its
 // line is the leaf the Merkle tree holds for it: a file changed under the
 // running vault is reported, not believed.
 func (l *custodyLog) entry(seq uint64) (Entry, error) {
-	if seq == 0 || seq > uint64(len(l.offsets)) {
+	// Entries past the durable prefix may not be in the file yet.
+	if seq == 0 || seq > uint64(len(l.offsets)) || seq > l.commit.durableSeq() {
 		return Entry{}, fmt.Errorf("%w: no custody entry %d", ErrNotFound, seq)
 	}
 	end := l.size
@@ -478,6 +535,7 @@ func (l *custodyLog) rollback(cause error) {
 }
 
 func (l *custodyLog) close() error {
+	l.commit.close()
 	l.ack.close()
 	return l.f.Close()
 }

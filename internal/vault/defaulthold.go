@@ -36,26 +36,28 @@ func (v *Vault) withDefaultHoldDetail(detail string, m Metadata) string {
 
 // placeDefaultHold records the default legal hold on the object ingested in
 // entry ingest, if the policy asks for one and the object is not already held
-// under the case. Callers hold v.mu. An error leaves the ingest recorded (and
-// so the object stored) without the hold: the ingest is not acknowledged,
-// and ingesting it again places the hold.
-func (v *Vault) placeDefaultHold(ingest Entry, m Metadata) error {
+// under the case, and returns the hold's entry (0 if none). Callers hold v.mu;
+// the entry is appended for the group commit, which the ingest waits for. An
+// error leaves the ingest recorded (and so the object stored) without the
+// hold: the ingest is not acknowledged, and ingesting it again places the
+// hold.
+func (v *Vault) placeDefaultHold(ingest Entry, m Metadata) (uint64, error) {
 	if !v.cfg.Policy.LegalHoldDefault || m.Hold || m.DeclineDefaultHold {
-		return nil
+		return 0, nil
 	}
 	obj, ok := v.state.live[ingest.Object]
 	if !ok || obj.holds[m.CaseReference] {
-		return nil
+		return 0, nil
 	}
-	e, err := v.custody.append(Entry{Time: v.now(), Actor: SystemActor, Action: ActionHold, Object: ingest.Object,
+	e, _, err := v.custody.appendLine(Entry{Time: v.now(), Actor: SystemActor, Action: ActionHold, Object: ingest.Object,
 		LegalBasis: m.LegalBasis, Reference: m.CaseReference,
 		Detail: fmt.Sprintf("legal hold by default (the vault runs with --legal-hold-default) on the ingest in entry %d, which did not decline it; released only by a holder of the release role", ingest.Seq)})
 	if err != nil {
-		return fmt.Errorf("ingest: the object is recorded (custody entry %d) but its default legal hold could not be; ingest it again to place the hold: %w", ingest.Seq, err)
+		return 0, fmt.Errorf("ingest: the object is recorded (custody entry %d) but its default legal hold could not be; ingest it again to place the hold: %w", ingest.Seq, err)
 	}
 	if err := v.state.apply(e); err != nil {
-		return fmt.Errorf("ingest: default legal hold: %w", err)
+		return 0, fmt.Errorf("ingest: default legal hold: %w", err)
 	}
 	v.metrics.access.WithLabelValues(string(ActionHold)).Inc()
-	return nil
+	return e.Seq, nil
 }

@@ -50,18 +50,65 @@ func (v *Vault) Checkpoint() (SignedCheckpoint, error) {
 	return v.checkpointLocked()
 }
 
+// checkpointLocked signs the durable prefix of the log: a checkpoint never
+// covers an entry a crash could still lose (see groupcommit.go). Callers
+// hold v.mu.
 func (v *Vault) checkpointLocked() (SignedCheckpoint, error) {
-	size := v.custody.tree.size()
-	root, err := v.custody.tree.root(size)
+	c, err := v.durableHeadLocked()
 	if err != nil {
 		return SignedCheckpoint{}, err
 	}
-	c := Checkpoint{Origin: v.signer.Name(), Size: size, Root: root}
+	return v.signCheckpoint(c)
+}
+
+// durableHeadLocked is the unsigned checkpoint of the durable prefix.
+// Callers hold v.mu.
+func (v *Vault) durableHeadLocked() (Checkpoint, error) {
+	size := v.custody.commit.durableSeq()
+	root, err := v.custody.tree.root(size)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	return Checkpoint{Origin: v.signer.Name(), Size: size, Root: root}, nil
+}
+
+func (v *Vault) signCheckpoint(c Checkpoint) (SignedCheckpoint, error) {
 	signed, err := v.signer.sign(c.Text())
 	if err != nil {
 		return SignedCheckpoint{}, fmt.Errorf("signing checkpoint: %w", err)
 	}
 	return SignedCheckpoint{Checkpoint: c, Note: signed}, nil
+}
+
+// durableCheckpoint returns a signed checkpoint of the durable prefix of at
+// least seq entries (seq must be durable): the latest one signed if it is
+// that large, else a new one. Ingests that became durable in one flush so
+// share one signature. It takes v.mu briefly; callers do not hold it.
+func (v *Vault) durableCheckpoint(seq uint64) (SignedCheckpoint, error) {
+	v.checkpointSigning.Lock()
+	defer v.checkpointSigning.Unlock()
+	if cp := v.lastCheckpoint.Load(); cp != nil && cp.Size >= seq {
+		return *cp, nil
+	}
+	v.mu.Lock()
+	err := v.usable()
+	var c Checkpoint
+	if err == nil {
+		c, err = v.durableHeadLocked()
+	}
+	v.mu.Unlock()
+	if err != nil {
+		return SignedCheckpoint{}, err
+	}
+	if c.Size < seq {
+		return SignedCheckpoint{}, fmt.Errorf("custody entry %d is not durable (the log is durable up to %d)", seq, c.Size)
+	}
+	cp, err := v.signCheckpoint(c)
+	if err != nil {
+		return SignedCheckpoint{}, err
+	}
+	v.lastCheckpoint.Store(&cp)
+	return cp, nil
 }
 
 // ConsistencyProof proves that the log of size2 entries extends the log of
@@ -72,8 +119,12 @@ func (v *Vault) ConsistencyProof(size1, size2 uint64) ([][]byte, error) {
 	if err := v.usable(); err != nil {
 		return nil, err
 	}
+	durable := v.custody.commit.durableSeq()
 	if size2 == 0 {
-		size2 = v.custody.tree.size()
+		size2 = durable
+	}
+	if size2 > durable {
+		return nil, fmt.Errorf("no consistency proof from %d to %d entries (the log has %d)", size1, size2, durable)
 	}
 	return v.custody.tree.consistencyProof(size1, size2)
 }
@@ -86,13 +137,15 @@ func (v *Vault) ConsistencyProof(size1, size2 uint64) ([][]byte, error) {
 // Any other entry is answered like an absent one (ErrNotFound). It returns
 // the size the proof is for. Bounds errors are FieldErrors naming "seq" or
 // "size".
-func (v *Vault) InclusionProof(actor Identity, seq, size uint64) (uint64, [][]byte, error) {
+func (v *Vault) InclusionProof(actor Identity, seq, size uint64) (_ uint64, _ [][]byte, err error) {
 	v.mu.Lock()
-	defer v.mu.Unlock()
+	var shown uint64 // the last entry that changed an object the answer rests on
+	defer func() { err = v.unlockSettledAt(shown, err) }()
 	if err := v.usable(); err != nil {
 		return 0, nil, err
 	}
-	current := v.custody.tree.size()
+	// Proofs are of the durable prefix, which checkpoints sign.
+	current := v.custody.commit.durableSeq()
 	if size == 0 {
 		size = current
 	}
@@ -108,6 +161,9 @@ func (v *Vault) InclusionProof(actor Identity, seq, size uint64) (uint64, [][]by
 	}
 	if !v.grants.Allows(actor, RoleList) && !ownsRecord(e.Actor, e.Cert, e.Via, actor) {
 		obj, live := v.state.live[e.Object]
+		if live {
+			shown = obj.changed
+		}
 		if e.Object == "" || !live || !v.canSee(actor, obj) {
 			return 0, nil, fmt.Errorf("%w: no custody entry %d that this client may see", ErrNotFound, seq)
 		}
@@ -201,7 +257,7 @@ func (v *Vault) Export(ctx context.Context, actor Identity, d Digest, authorisat
 		v.mu.Unlock()
 		return err
 	}
-	logSize := v.custody.size
+	logSize := v.custody.commit.durablePosition().size
 	cp, err := v.checkpointLocked()
 	v.mu.Unlock()
 	if err != nil {

@@ -97,7 +97,7 @@ func (v *Vault) CustodyReport(ctx context.Context, f ReportFilter) (CustodyRepor
 		v.mu.Unlock()
 		return CustodyReport{}, err
 	}
-	size := v.custody.size
+	size := v.custody.commit.durablePosition().size
 	v.mu.Unlock()
 	file, err := os.Open(filepath.Join(v.cfg.Dir, custodyLogName))
 	if err != nil {

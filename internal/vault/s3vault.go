@@ -102,6 +102,17 @@ func (v *Vault) segmentRetention(s *S3Store) func(Entry) time.Time {
 // the retention m asks for, and a legal hold if m places one or the policy's
 // default hold will. Callers hold v.mu.
 func (v *Vault) commitObject(pending PendingBlob, d Digest, m Metadata) error {
+	if fp, ok := pending.(*fsPending); ok && v.custody.segments == nil {
+		// The directory fsync waits for the custody log's next flush, which
+		// makes it durable before the entry recording the object (see
+		// groupcommit.go). A crash before that flush leaves a file no entry
+		// accounts for, which the next start quarantines.
+		dir, err := fp.commitRename(d)
+		if err == nil && dir != "" {
+			v.custody.commit.syncDirFirst(dir)
+		}
+		return err
+	}
 	lp, ok := pending.(lockingPending)
 	if !ok {
 		return pending.Commit(d)
@@ -117,7 +128,8 @@ type aheadUploader interface {
 }
 
 // uploadAhead uploads a new object before its ingest is recorded, without the
-// vault's lock, so that reads, holds and other ingests go on meanwhile. Content
+// vault's lock, so that reads, holds and other ingests go on meanwhile (on a
+// filesystem: puts the file in place and syncs it, fsPending.uploadAhead). Content
 // already live needs no upload (a duplicate); content another ingest is
 // uploading is waited for, so that one version is stored per object. The
 // returned release must be called once the ingest is recorded or has failed;
@@ -145,8 +157,7 @@ func (v *Vault) uploadAhead(actor Identity, pending PendingBlob, d Digest, m Met
 		}
 		// Decided again under the lock with the append; refused here, nothing is uploaded.
 		if err := v.caseTaken(actor, m, d); err != nil {
-			v.mu.Unlock()
-			return nil, err
+			return nil, v.unlockSettled(err)
 		}
 		if v.uploading == nil {
 			v.uploading = map[Digest]chan struct{}{}
@@ -309,6 +320,7 @@ func (v *Vault) RecheckStorage() error {
 	}
 	v.fault = nil
 	v.state = newCustodyState()
+	v.lastCheckpoint.Store(nil)
 	if err := v.openLog(); err != nil {
 		if v.custody != nil {
 			v.custody.close()

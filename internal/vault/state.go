@@ -18,6 +18,9 @@ type objectState struct {
 	// its own authorisation, retention and hold.
 	cases []caseState
 	holds map[string]bool // hold reference → held
+	// changed is the last custody entry that changed the object: an answer
+	// showing the object as it is now waits until that entry is durable.
+	changed uint64
 }
 
 // caseState is one ingest's metadata applied to an object.
@@ -209,6 +212,7 @@ func (s *custodyState) apply(e Entry) error {
 				return fmt.Errorf("duplicate ingest of %s, which is not a live object", e.Object)
 			}
 			if e.Attached {
+				obj.changed = e.Seq
 				obj.cases = append(obj.cases, c)
 				if e.Metadata.Hold {
 					obj.holds[e.Metadata.CaseReference] = true
@@ -220,7 +224,7 @@ func (s *custodyState) apply(e Entry) error {
 		if live {
 			return fmt.Errorf("second ingest of live object %s is not marked duplicate", e.Object)
 		}
-		st := &objectState{digest: e.Object, size: e.Size, keyVersion: e.KeyVersion, cases: []caseState{c}, holds: map[string]bool{}}
+		st := &objectState{digest: e.Object, size: e.Size, keyVersion: e.KeyVersion, cases: []caseState{c}, holds: map[string]bool{}, changed: e.Seq}
 		if e.Metadata.Hold {
 			st.holds[e.Metadata.CaseReference] = true
 		}
@@ -232,6 +236,7 @@ func (s *custodyState) apply(e Entry) error {
 	if !live {
 		return fmt.Errorf("%s of %s, which is not a live object", e.Action, e.Object)
 	}
+	obj.changed = e.Seq
 	switch e.Action {
 	case ActionHold:
 		if obj.holds[e.Reference] {

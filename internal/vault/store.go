@@ -95,34 +95,52 @@ type fsPending struct {
 	done    bool
 	written int64
 	kicked  int64 // bytes handed to startWriteback so far
-	flushed bool  // the temporary file is whole and fsynced (Flush)
+	// placed is where uploadAhead renamed the file: the object's own path,
+	// not yet recorded by the vault.
+	placed string
+	closed bool // the file is closed (uploadAhead)
 }
 
-// flusher is a PendingBlob that can make its bytes durable before Commit, so the
-// slow part of committing (the data fsync) runs outside the vault's lock, side by
-// side with other ingests, and Commit under the lock only renames.
-type flusher interface {
-	Flush() error
-}
-
-// Flush finishes the object's writes and fsyncs its temporary file. Commit does
-// not sync it again; Abort still discards it.
-func (p *fsPending) Flush() error {
-	if p.done || p.flushed {
-		return nil
+// uploadAhead puts the object in place under d before the vault records it,
+// outside the vault's lock, so that ingests running side by side sync their
+// objects together: rename into objects/, fsync the file, fsync the directory.
+// (Renamed before its data is synced, the file may be partial after a crash;
+// no custody entry can name it then, since its entry is appended only after
+// this returns, and the next start quarantines it.) The vault calls it only
+// for content that is not live and that no other ingest is putting in place
+// (Vault.uploadAhead), so nothing evidence depends on is replaced. Commit
+// then has nothing left to do; Abort removes the file again.
+func (p *fsPending) uploadAhead(d Digest, _ ObjectLock) error {
+	if p.done || p.placed != "" {
+		return errors.New("object already placed, committed or aborted")
+	}
+	fail := func(err error) error {
+		_ = p.Abort() // the temporary file; err is what matters
+		return err
 	}
 	if p.direct != nil {
 		// finish releases the writer whatever it returns; Abort must not again.
 		_, err := p.direct.finish()
 		p.direct = nil
 		if err != nil {
-			return fmt.Errorf("writing object: %w", err)
+			return fail(fmt.Errorf("writing object %s: %w", d, err))
 		}
 	}
-	if err := p.f.Sync(); err != nil {
-		return fmt.Errorf("syncing object: %w", err)
+	final := p.store.path(d)
+	if err := os.Rename(p.f.Name(), final); err != nil {
+		return fail(fmt.Errorf("placing object %s: %w", d, err))
 	}
-	p.flushed = true
+	p.placed = final
+	if err := p.f.Sync(); err != nil {
+		return fail(fmt.Errorf("syncing object %s: %w", d, err))
+	}
+	if err := p.f.Close(); err != nil {
+		return fail(fmt.Errorf("closing object %s: %w", d, err))
+	}
+	p.closed = true
+	if err := syncDir(p.store.dir(d.Algorithm())); err != nil {
+		return fail(err)
+	}
 	return nil
 }
 
@@ -174,34 +192,48 @@ func (p *fsPending) lend(n int) ([]byte, error) {
 func (p *fsPending) keep(n int) error { return p.direct.keep(n) }
 
 func (p *fsPending) Commit(d Digest) error {
+	dir, err := p.commitRename(d)
+	if err != nil || dir == "" {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// commitRename is Commit but for the last step, the fsync of the directory
+// the file was renamed into, which it returns: the vault has the custody
+// log's group commit sync it before the entry recording the object can be
+// durable (groupcommit.go), so that ingests share that fsync too.
+func (p *fsPending) commitRename(d Digest) (string, error) {
 	if p.done {
-		return errors.New("object already committed or aborted")
+		return "", errors.New("object already committed or aborted")
 	}
 	p.done = true
+	if p.placed != "" {
+		// In place and durable already (uploadAhead).
+		return "", nil
+	}
 	tmp := p.f.Name()
 	if p.direct != nil {
 		if _, err := p.direct.finish(); err != nil {
 			p.f.Close()
 			os.Remove(tmp)
-			return fmt.Errorf("writing object %s: %w", d, err)
+			return "", fmt.Errorf("writing object %s: %w", d, err)
 		}
 	}
-	if !p.flushed {
-		if err := p.f.Sync(); err != nil {
-			p.f.Close()
-			os.Remove(tmp)
-			return fmt.Errorf("syncing object %s: %w", d, err)
-		}
+	if err := p.f.Sync(); err != nil {
+		p.f.Close()
+		os.Remove(tmp)
+		return "", fmt.Errorf("syncing object %s: %w", d, err)
 	}
 	if err := p.f.Close(); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("closing object %s: %w", d, err)
+		return "", fmt.Errorf("closing object %s: %w", d, err)
 	}
 	if err := os.Rename(tmp, p.store.path(d)); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("committing object %s: %w", d, err)
+		return "", fmt.Errorf("committing object %s: %w", d, err)
 	}
-	return syncDir(p.store.dir(d.Algorithm()))
+	return p.store.dir(d.Algorithm()), nil
 }
 
 func (p *fsPending) Abort() error {
@@ -212,7 +244,14 @@ func (p *fsPending) Abort() error {
 	if p.direct != nil {
 		p.direct.close()
 	}
-	p.f.Close()
+	if !p.closed {
+		p.f.Close()
+	}
+	if p.placed != "" {
+		// Placed ahead but never recorded: not evidence. Should the removal
+		// not reach the disk, the next start quarantines the file.
+		return os.Remove(p.placed)
+	}
 	return os.Remove(p.f.Name())
 }
 

@@ -150,6 +150,11 @@ type Vault struct {
 
 	verifying sync.Mutex // one verification at a time
 
+	// checkpointSigning makes ingests waiting for a checkpoint share one
+	// signature; lastCheckpoint is the latest signed for them (durableCheckpoint).
+	checkpointSigning sync.Mutex
+	lastCheckpoint    atomic.Pointer[SignedCheckpoint]
+
 	mu         sync.Mutex // guards custody, state, lastVerify, fault
 	custody    *custodyLog
 	state      *custodyState
@@ -412,6 +417,17 @@ func (v *Vault) Recovery() Recovery { return v.recovery }
 func (v *Vault) Fault() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	return v.faultLocked()
+}
+
+// faultLocked is Fault: the vault's own fault, or the failure that stopped
+// its custody log. Callers hold v.mu.
+func (v *Vault) faultLocked() error {
+	if v.fault == nil && v.custody != nil {
+		if err := v.custody.commit.failure(); err != nil {
+			return fmt.Errorf("the custody log stopped; restart the vault: %w", err)
+		}
+	}
 	return v.fault
 }
 
@@ -441,7 +457,38 @@ func (v *Vault) usable() error {
 	if v.custody == nil {
 		return fmt.Errorf("%w: vault is closed", ErrUnavailable)
 	}
+	if err := v.custody.commit.failure(); err != nil {
+		return fmt.Errorf("%w: the custody log stopped; restart the vault: %w", ErrUnavailable, err)
+	}
 	return nil
+}
+
+// unlockSettled releases v.mu, then waits until every custody entry appended
+// so far is durable, and returns err, or the failure that kept one from
+// becoming durable. An answer computed under v.mu may rest on an ingest not
+// yet durable (an object listed, a case reference taken); it is given only
+// once that ingest is durable, so no answer tells of something a crash could
+// still undo.
+func (v *Vault) unlockSettled(err error) error {
+	var seq uint64
+	if v.custody != nil {
+		seq = v.custody.lastSeq
+	}
+	return v.unlockSettledAt(seq, err)
+}
+
+// unlockSettledAt is unlockSettled for an answer that rests on custody
+// entries up to seq only (0: on none that can be pending).
+func (v *Vault) unlockSettledAt(seq uint64, err error) error {
+	c := v.custody
+	v.mu.Unlock()
+	if c == nil || seq == 0 {
+		return err
+	}
+	if werr := c.waitDurable(seq); werr != nil && err == nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, werr)
+	}
+	return err
 }
 
 func (v *Vault) authorise(actor Identity, role Role) error {
@@ -604,10 +651,11 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 		// refusal come before the object is read.
 		err = v.caseTaken(actor, m, want.Digest)
 	}
-	v.mu.Unlock()
 	if err != nil {
-		return IngestResult{}, err
+		// A refusal may rest on an ingest not yet durable: answer once it is.
+		return IngestResult{}, v.unlockSettled(err)
 	}
+	v.mu.Unlock()
 	pending, err := v.store.Create()
 	if err != nil {
 		return IngestResult{}, err
@@ -622,42 +670,53 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 	if want.Digest != "" && sealed.digest != want.Digest {
 		return IngestResult{}, abortPending(pending, fmt.Errorf("%w: received content hashes to %s, declared %s; nothing was stored", ErrExpectation, sealed.digest, want.Digest))
 	}
-	// The data fsync, the slowest step of a commit, before taking the lock: ingests
-	// running side by side sync their objects together, and under the lock only the
-	// rename, the directory sync and the custody entry remain. Nothing is visible
-	// or acknowledged before Commit and the custody append, as before.
-	if f, ok := pending.(flusher); ok {
-		if err := f.Flush(); err != nil {
-			return IngestResult{}, abortPending(pending, fmt.Errorf("ingest: %w", err))
-		}
-	}
-	// On S3 the upload, the slow part, also runs before the lock (see uploadAhead).
+	// The slow part of committing the object runs before the lock, side by side
+	// with other ingests (see uploadAhead): on a filesystem the fsyncs of the file
+	// and its directory, on S3 the upload. Nothing is acknowledged before the
+	// custody entry is durable, as before.
 	release, err := v.uploadAhead(actor, pending, sealed.digest, m)
 	if err != nil {
 		return IngestResult{}, abortPending(pending, fmt.Errorf("ingest: %w", err))
 	}
 	defer release()
-
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	if err := v.usable(); err != nil {
+		v.mu.Unlock()
 		return IngestResult{}, abortPending(pending, err)
 	}
 	// Under the same lock as the append: of two ingests of different
 	// content under one exclusive case reference, one is recorded.
 	if err := v.caseTaken(actor, m, sealed.digest); err != nil {
-		return IngestResult{}, abortPending(pending, err)
+		// The refusal may rest on an ingest not yet durable: answer once it is.
+		return IngestResult{}, abortPending(pending, v.unlockSettled(err))
 	}
-	return v.recordIngest(actor, m, sealed, pending)
+	res, last, err := v.recordIngest(actor, m, sealed, pending)
+	custody := v.custody
+	v.mu.Unlock()
+	if err != nil {
+		return IngestResult{}, err
+	}
+	// Other ingests append while this one waits, and share its flush.
+	if err := custody.waitDurable(last); err != nil {
+		return IngestResult{}, fmt.Errorf("ingest: %w", err)
+	}
+	cp, err := v.durableCheckpoint(last)
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("ingest: recorded in custody entry %d, but signing a checkpoint failed; ingest it again for the receipt: %w", res.Sequence, err)
+	}
+	res.Checkpoint = string(cp.Note)
+	return res, nil
 }
 
 // recordIngest records a sealed object: its file is committed unless the
 // content is already held (then this ingest's case is attached to the
 // existing object), then the ingest entry is appended and, by policy, the
-// default hold. The result carries the entry's log line and a checkpoint
-// signed after it, so the client can prove the entry's inclusion without
-// another request for either. Callers hold v.mu.
-func (v *Vault) recordIngest(actor Identity, m Metadata, sealed sealResult, pending PendingBlob) (IngestResult, error) {
+// default hold. It returns the result, but for its checkpoint, and the last
+// entry appended: nothing of it may be acknowledged before that entry is
+// durable. The result carries the entry's log line (and the caller adds a
+// checkpoint signed over it), so the client can prove the entry's inclusion
+// without another request for either. Callers hold v.mu.
+func (v *Vault) recordIngest(actor Identity, m Metadata, sealed sealResult, pending PendingBlob) (IngestResult, uint64, error) {
 	who, via := actor, (*Identity)(nil)
 	if m.OnBehalfOf != nil {
 		// The relayed party is the actor; it is recorded once, as the cert.
@@ -668,6 +727,11 @@ func (v *Vault) recordIngest(actor Identity, m Metadata, sealed sealResult, pend
 		LegalBasis: m.LegalBasis, Reference: m.CaseReference, Metadata: &m, Size: sealed.size, KeyVersion: sealed.keyVersion}
 	existing, duplicate := v.state.live[sealed.digest]
 	if duplicate {
+		if fp, ok := pending.(*fsPending); ok && fp.placed != "" {
+			// uploadAhead places only content that is not live, and holds it
+			// against other ingests of it until this one is recorded.
+			return IngestResult{}, 0, fmt.Errorf("ingest: %s was put in place while it was live; nothing was recorded", sealed.digest)
+		}
 		// The content is already held, so the ingest succeeds whatever
 		// happens to the redundant copy; a leftover temporary file is
 		// removed on the next start.
@@ -682,10 +746,10 @@ func (v *Vault) recordIngest(actor Identity, m Metadata, sealed sealResult, pend
 		lock.RetainUntil = later(lock.RetainUntil, m.RetentionUntil)
 		lock.LegalHold = lock.LegalHold || v.holdsOnIngest(m)
 		if err := v.lockAhead(sealed.digest, lock); err != nil {
-			return IngestResult{}, fmt.Errorf("ingest: %w", err)
+			return IngestResult{}, 0, fmt.Errorf("ingest: %w", err)
 		}
 	} else if err := v.commitObject(pending, sealed.digest, m); err != nil {
-		return IngestResult{}, fmt.Errorf("ingest: %w", err)
+		return IngestResult{}, 0, fmt.Errorf("ingest: %w", err)
 	}
 	entry.Detail = v.withDefaultHoldDetail(entry.Detail, m)
 	e, line, err := v.custody.appendLine(entry)
@@ -696,27 +760,24 @@ func (v *Vault) recordIngest(actor Identity, m Metadata, sealed sealResult, pend
 				v.log.Error(rerr, "removing unrecorded object after a failed custody append; it will be quarantined on start", "object", sealed.digest)
 			}
 		}
-		return IngestResult{}, fmt.Errorf("ingest: %w", err)
+		return IngestResult{}, 0, fmt.Errorf("ingest: %w", err)
 	}
 	if err := v.state.apply(e); err != nil {
-		return IngestResult{}, fmt.Errorf("ingest: %w", err)
+		return IngestResult{}, 0, fmt.Errorf("ingest: %w", err)
 	}
 	if !duplicate {
 		v.updateInventoryLocked()
 	}
-	if err := v.placeDefaultHold(e, m); err != nil {
-		return IngestResult{}, err
-	}
-	cp, err := v.checkpointLocked()
+	last, err := v.placeDefaultHold(e, m)
 	if err != nil {
-		return IngestResult{}, fmt.Errorf("ingest: recorded in custody entry %d, but signing a checkpoint failed; ingest it again for the receipt: %w", e.Seq, err)
+		return IngestResult{}, 0, err
 	}
 	obj := v.state.live[sealed.digest]
 	// The holds as the ingesting client may see them: another case's hold
 	// is counted, not named.
 	info := obj.info(v.caseFilter(actor))
 	return IngestResult{Digest: sealed.digest, Size: obj.size, KeyVersion: obj.keyVersion, Duplicate: duplicate, Sequence: e.Seq,
-		Holds: info.Holds, OtherHolds: info.OtherHolds, RetentionUntil: info.RetentionUntil, Entry: line, Checkpoint: string(cp.Note)}, nil
+		Holds: info.Holds, OtherHolds: info.OtherHolds, RetentionUntil: info.RetentionUntil, Entry: line}, max(e.Seq, last), nil
 }
 
 // caseTaken decides exclusive cases (Metadata.Exclusive) for an ingest of
@@ -833,10 +894,10 @@ func (v *Vault) Read(ctx context.Context, actor Identity, d Digest, authorisatio
 // AuthoriseRead checks that actor may read d with authorisationRef, without
 // recording anything: the HTTP API asks before it verifies the object, so
 // that a read entry is written only for a read that is then served.
-func (v *Vault) AuthoriseRead(actor Identity, d Digest, authorisationRef string) error {
+func (v *Vault) AuthoriseRead(actor Identity, d Digest, authorisationRef string) (err error) {
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	_, _, err := v.authoriseAccess(actor, d, authorisationRef)
+	defer func() { err = v.unlockSettled(err) }()
+	_, _, err = v.authoriseAccess(actor, d, authorisationRef)
 	return err
 }
 
@@ -863,9 +924,9 @@ func (v *Vault) CheckObject(d Digest) error {
 	return err
 }
 
-func (v *Vault) recordAccess(actor Identity, d Digest, authorisationRef string, action Action) (ObjectInfo, error) {
+func (v *Vault) recordAccess(actor Identity, d Digest, authorisationRef string, action Action) (_ ObjectInfo, err error) {
 	v.mu.Lock()
-	defer v.mu.Unlock()
+	defer func() { err = v.unlockSettled(err) }()
 	obj, c, err := v.authoriseAccess(actor, d, authorisationRef)
 	if err != nil {
 		return ObjectInfo{}, err
@@ -915,9 +976,10 @@ func (v *Vault) canSee(actor Identity, obj *objectState) bool {
 // List returns the live objects actor may see, in ingest order: with the
 // list role every object, otherwise the objects of the cases actor ingested
 // or relayed.
-func (v *Vault) List(actor Identity) ([]ObjectInfo, error) {
+func (v *Vault) List(actor Identity) (_ []ObjectInfo, err error) {
 	v.mu.Lock()
-	defer v.mu.Unlock()
+	var shown uint64 // the last entry that changed an object listed
+	defer func() { err = v.unlockSettledAt(shown, err) }()
 	if err := v.usable(); err != nil {
 		return nil, err
 	}
@@ -926,6 +988,7 @@ func (v *Vault) List(actor Identity) ([]ObjectInfo, error) {
 	for _, o := range v.state.live {
 		if info := o.info(show); len(info.Cases) > 0 {
 			out = append(out, info)
+			shown = max(shown, o.changed)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].IngestSequence < out[j].IngestSequence })
@@ -935,12 +998,13 @@ func (v *Vault) List(actor Identity) ([]ObjectInfo, error) {
 // ListCase returns the live objects with a case under caseRef that actor
 // may see (the rule of List), in ingest order. It looks the case up in the
 // index kept with the state, so its cost does not grow with the vault.
-func (v *Vault) ListCase(actor Identity, caseRef string) ([]ObjectInfo, error) {
+func (v *Vault) ListCase(actor Identity, caseRef string) (_ []ObjectInfo, err error) {
 	if err := ValidateReference("case", caseRef); err != nil {
 		return nil, err
 	}
 	v.mu.Lock()
-	defer v.mu.Unlock()
+	var shown uint64 // the last entry that changed an object listed
+	defer func() { err = v.unlockSettledAt(shown, err) }()
 	if err := v.usable(); err != nil {
 		return nil, err
 	}
@@ -955,6 +1019,7 @@ func (v *Vault) ListCase(actor Identity, caseRef string) ([]ObjectInfo, error) {
 			return visible && c.metadata.CaseReference == caseRef
 		}) {
 			out = append(out, o.info(show))
+			shown = max(shown, o.changed)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].IngestSequence < out[j].IngestSequence })
@@ -963,9 +1028,9 @@ func (v *Vault) ListCase(actor Identity, caseRef string) ([]ObjectInfo, error) {
 
 // Stat describes one live object, every case included (for the vault's own
 // use and tests; the API filters through List).
-func (v *Vault) Stat(d Digest) (ObjectInfo, error) {
+func (v *Vault) Stat(d Digest) (_ ObjectInfo, err error) {
 	v.mu.Lock()
-	defer v.mu.Unlock()
+	defer func() { err = v.unlockSettled(err) }()
 	o, ok := v.state.live[d]
 	if !ok {
 		return ObjectInfo{}, fmt.Errorf("%w: %s", ErrNotFound, d)
@@ -984,7 +1049,7 @@ func (v *Vault) Release(actor Identity, d Digest, reference, legalBasis string) 
 	return v.changeHold(actor, d, reference, legalBasis, ActionRelease)
 }
 
-func (v *Vault) changeHold(actor Identity, d Digest, reference, legalBasis string, action Action) (Entry, error) {
+func (v *Vault) changeHold(actor Identity, d Digest, reference, legalBasis string, action Action) (_ Entry, err error) {
 	role := RoleHold
 	if action == ActionRelease {
 		role = RoleRelease
@@ -999,7 +1064,7 @@ func (v *Vault) changeHold(actor Identity, d Digest, reference, legalBasis strin
 		return Entry{}, err
 	}
 	v.mu.Lock()
-	defer v.mu.Unlock()
+	defer func() { err = v.unlockSettled(err) }()
 	if err := v.usable(); err != nil {
 		return Entry{}, err
 	}
@@ -1040,12 +1105,12 @@ func (v *Vault) changeHold(actor Identity, d Digest, reference, legalBasis strin
 
 // ExpireObject removes d if its retention has ended and no hold is in force;
 // otherwise it refuses with ErrRetentionActive or ErrUnderHold.
-func (v *Vault) ExpireObject(actor Identity, d Digest) error {
+func (v *Vault) ExpireObject(actor Identity, d Digest) (err error) {
 	if err := v.authorise(actor, RoleExpire); err != nil {
 		return err
 	}
 	v.mu.Lock()
-	defer v.mu.Unlock()
+	defer func() { err = v.unlockSettled(err) }()
 	if err := v.usable(); err != nil {
 		return err
 	}
@@ -1054,12 +1119,12 @@ func (v *Vault) ExpireObject(actor Identity, d Digest) error {
 
 // Expire removes every object whose retention has ended and that is not
 // under hold, and returns them.
-func (v *Vault) Expire(actor Identity) ([]Digest, error) {
+func (v *Vault) Expire(actor Identity) (_ []Digest, err error) {
 	if err := v.authorise(actor, RoleExpire); err != nil {
 		return nil, err
 	}
 	v.mu.Lock()
-	defer v.mu.Unlock()
+	defer func() { err = v.unlockSettled(err) }()
 	if err := v.usable(); err != nil {
 		return nil, err
 	}
@@ -1149,7 +1214,8 @@ type Status struct {
 // Status reports inventory, keys and the last verification.
 func (v *Vault) Status() Status {
 	v.mu.Lock()
-	defer v.mu.Unlock()
+	// A failure to settle is the fault the next call reports.
+	defer func() { _ = v.unlockSettled(nil) }()
 	kr := v.keyring.Load()
 	objects, bytes, versions := v.inventoryLocked()
 	s := Status{Objects: objects, Bytes: bytes, KeyVersionsInUse: versions, ActiveKeyVersion: kr.Active(),
@@ -1168,16 +1234,16 @@ func (v *Vault) Status() Status {
 		}
 	}
 	if v.custody != nil {
-		s.CustodyEntries = v.custody.lastSeq
+		s.CustodyEntries = v.custody.commit.durableSeq()
 	}
 	if !v.recovery.empty() {
 		rec := v.recovery
 		s.Recovery = &rec
 	}
 	s.Storage = v.storageStatusLocked()
-	if v.fault != nil {
-		s.Fault = v.fault.Error()
-		s.StorageFault = errors.Is(v.fault, ErrStorageUnusable)
+	if fault := v.faultLocked(); fault != nil {
+		s.Fault = fault.Error()
+		s.StorageFault = errors.Is(fault, ErrStorageUnusable)
 	}
 	return s
 }

@@ -258,8 +258,9 @@ func (v *Vault) Verify(ctx context.Context, actor Identity) (Report, error) {
 		v.mu.Unlock()
 		return Report{}, err
 	}
-	logSize := v.custody.size
-	logEntries := v.custody.lastSeq
+	// The durable prefix: entries past it may not be in the file yet.
+	durable := v.custody.commit.durablePosition()
+	logSize, logEntries := durable.size, durable.seq
 	kr := v.keyring.Load()
 	v.mu.Unlock()
 	logR, extra, err := v.custodyForVerify(ctx, logSize, logEntries)
@@ -286,9 +287,16 @@ func (v *Vault) Verify(ctx context.Context, actor Identity) (Report, error) {
 		}
 		_, live := v.state.live[f.Object]
 		_, expired := v.state.expired[f.Object]
+		// An ingest puts its file in place before it records it (uploadAhead).
+		_, placing := v.uploading[f.Object]
 		noEntry := strings.HasPrefix(f.Problem, "object file has no ingest entry")
 		missing := strings.HasPrefix(f.Problem, "object file is missing")
-		return (noEntry && live) || (missing && expired)
+		if noEntry && !live && !placing {
+			// Placed by an ingest that failed since, and removed again.
+			exists, err := v.store.Exists(f.Object)
+			placing = err == nil && !exists
+		}
+		return (noEntry && (live || placing)) || (missing && expired)
 	})
 	if f := v.checkTreeRoot(fileRoot, logEntries); f != nil {
 		rep.Findings = append(rep.Findings, *f)

@@ -56,3 +56,15 @@ func setDirectIO(f *os.File, on bool) error {
 // directRefused reports whether err is a file system refusing a direct
 // write (EINVAL: unsupported, or an alignment it does not accept).
 func directRefused(err error) bool { return errors.Is(err, syscall.EINVAL) }
+
+// syncData makes f's data durable with fdatasync: for a file overwritten in
+// place (its size and blocks unchanged), everything needed to read the data
+// back, without the journal commit an fsync spends on the modification time.
+func syncData(f *os.File) error {
+	for {
+		err := syscall.Fdatasync(int(f.Fd()))
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}

@@ -16,3 +16,6 @@ func startWriteback(*os.File, int64, int64) error { return nil }
 func setDirectIO(*os.File, bool) error { return errors.ErrUnsupported }
 
 func directRefused(error) bool { return false }
+
+// syncData is fsync where fdatasync is not available.
+func syncData(f *os.File) error { return f.Sync() }
