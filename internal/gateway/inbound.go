@@ -233,7 +233,7 @@ func (s *Server) receiptFor(ctx context.Context, st *state, d direction, id, cas
 	if err != nil {
 		return wire.Accepted{}, false, s.vaultRefusal(fmt.Errorf("the vault's checkpoint: %w", err))
 	}
-	proof, err := st.vault.Inclusion(ctx, res.Sequence, cp.Size)
+	proof, err := inclusionOf(ctx, st, res, cp.Size)
 	if err != nil {
 		return wire.Accepted{}, false, s.vaultRefusal(err)
 	}
@@ -279,6 +279,16 @@ func (s *Server) receiptFor(ctx context.Context, st *state, d direction, id, cas
 	}
 	s.receipts.put(path.Join(caseRef, "receipt"), compact)
 	return wire.Accepted{RequestID: id, Receipt: compact}, true, nil
+}
+
+// inclusionOf is the inclusion proof of res's entry in the log of size entries its
+// checkpoint commits to: the one the vault sent with the result, else (an older
+// vault, or a proof of no hashes) asked for. Its caller verifies it either way.
+func inclusionOf(ctx context.Context, st *state, res vault.IngestResult, size uint64) ([][]byte, error) {
+	if len(res.InclusionProof) > 0 {
+		return res.InclusionProof, nil
+	}
+	return st.vault.Inclusion(ctx, res.Sequence, size)
 }
 
 // storedReceipt reads the receipt stored under a request's case; "" when none is.

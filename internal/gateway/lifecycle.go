@@ -267,7 +267,7 @@ func (s *Server) custodyOf(ctx context.Context, st *state, res vault.IngestResul
 	if err != nil {
 		return receipt.Custody{}, vault.Entry{}, fmt.Errorf("the vault's checkpoint: %w", err)
 	}
-	proof, err := st.vault.Inclusion(ctx, res.Sequence, cp.Size)
+	proof, err := inclusionOf(ctx, st, res, cp.Size)
 	if err != nil {
 		return receipt.Custody{}, vault.Entry{}, err
 	}

@@ -50,6 +50,9 @@ func checkIngestsLogged(t *testing.T, v *Vault, dir string, results []IngestResu
 		if err != nil || len(findings) > 0 {
 			t.Fatalf("the checkpoint acknowledged with entry %d does not hold for the log: %v %v", res.Sequence, findings, err)
 		}
+		if err := VerifyInclusion(cp, res.Sequence, res.Entry, res.InclusionProof); err != nil {
+			t.Fatalf("the inclusion proof acknowledged with entry %d: %v", res.Sequence, err)
+		}
 		size, proof, err := v.InclusionProof(testActor, res.Sequence, cp.Size)
 		if err != nil || size != cp.Size {
 			t.Fatalf("inclusion proof of entry %d at %d: %v", res.Sequence, cp.Size, err)

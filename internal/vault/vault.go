@@ -589,10 +589,14 @@ type IngestResult struct {
 	// newline: the Merkle leaf data, for VerifyInclusion with the proof of
 	// entry Sequence (GET /v1/proof/inclusion?seq=Sequence&size=…).
 	Entry []byte `json:"entry"`
-	// Checkpoint is a signed checkpoint (C2SP signed note) of the log
-	// signed right after this ingest's entries, so of a size of at least
+	// Checkpoint is a signed checkpoint (C2SP signed note) of the durable
+	// log once this ingest's entries are durable, so of a size of at least
 	// Sequence (more if a default hold was recorded too).
 	Checkpoint string `json:"checkpoint"`
+	// InclusionProof is the RFC 6962 inclusion proof of entry Sequence in
+	// the log Checkpoint commits to (what GET /v1/proof/inclusion answers for
+	// them), so the client need not ask for it; VerifyInclusion checks it.
+	InclusionProof [][]byte `json:"inclusionProof,omitempty"`
 }
 
 // Expectation is what a client declares about the object it sends; the
@@ -701,11 +705,28 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 		return IngestResult{}, fmt.Errorf("ingest: %w", err)
 	}
 	cp, err := v.durableCheckpoint(last)
+	if err == nil {
+		res.InclusionProof, err = v.durableInclusionProof(res.Sequence, cp.Size)
+	}
 	if err != nil {
-		return IngestResult{}, fmt.Errorf("ingest: recorded in custody entry %d, but signing a checkpoint failed; ingest it again for the receipt: %w", res.Sequence, err)
+		return IngestResult{}, fmt.Errorf("ingest: recorded in custody entry %d, but signing a checkpoint or proving the entry in it failed; ingest it again for the receipt: %w", res.Sequence, err)
 	}
 	res.Checkpoint = string(cp.Note)
 	return res, nil
+}
+
+// durableInclusionProof proves durable entry seq in the log's first size
+// entries, for the client that appended it.
+func (v *Vault) durableInclusionProof(seq, size uint64) ([][]byte, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err := v.usable(); err != nil {
+		return nil, err
+	}
+	if size > v.custody.commit.durableSeq() {
+		return nil, fmt.Errorf("no inclusion proof in %d entries: the log is durable up to %d", size, v.custody.commit.durableSeq())
+	}
+	return v.custody.tree.inclusionProof(seq-1, size)
 }
 
 // recordIngest records a sealed object: its file is committed unless the
