@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -81,14 +82,20 @@ func secret(ctx context.Context, g Gomega, ev *cybercoopv1alpha1.EvidenceVault, 
 }
 
 // poke changes an annotation, which makes the controller reconcile at once.
+// The controller writes the object too (its finalizer, annotations): a
+// conflict is read again and retried, as any client of the API does.
 func poke(ctx context.Context, ev *cybercoopv1alpha1.EvidenceVault) {
-	live := &cybercoopv1alpha1.EvidenceVault{}
-	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(ev), live)).To(Succeed())
-	if live.Annotations == nil {
-		live.Annotations = map[string]string{}
-	}
-	live.Annotations["test.cybercoop.io/poke"] = strconv.FormatInt(time.Now().UnixNano(), 10)
-	Expect(k8sClient.Update(ctx, live)).To(Succeed())
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		live := &cybercoopv1alpha1.EvidenceVault{}
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(ev), live); err != nil {
+			return err
+		}
+		if live.Annotations == nil {
+			live.Annotations = map[string]string{}
+		}
+		live.Annotations["test.cybercoop.io/poke"] = strconv.FormatInt(time.Now().UnixNano(), 10)
+		return k8sClient.Update(ctx, live)
+	})).To(Succeed())
 }
 
 var _ = Describe("EvidenceVault", func() {
