@@ -267,9 +267,12 @@ var _ = Describe("EvidenceVault", func() {
 		}).Should(Succeed())
 
 		By("deleting version 1 behind the operator's back")
-		kr := secret(ctx, Default, ev, KeyringSecretName(ev))
-		delete(kr.Data, "1")
-		Expect(k8sClient.Update(ctx, kr)).To(Succeed())
+		kr := &corev1.Secret{}
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			kr = secret(ctx, Default, ev, KeyringSecretName(ev))
+			delete(kr.Data, "1")
+			return k8sClient.Update(ctx, kr)
+		})).To(Succeed())
 		edited := kr.ResourceVersion
 		Eventually(func(g Gomega) {
 			keys := condition(get(ctx, g, ev), cybercoopv1alpha1.ConditionKeysReady)
@@ -313,9 +316,11 @@ var _ = Describe("EvidenceVault", func() {
 			g.Expect(storage.Message).To(ContainSubstring("(20Gi)"))
 		}).Should(Succeed())
 
-		live := get(ctx, Default, ev)
-		live.Spec.Storage.Size = resource.MustParse("30Gi")
-		Expect(k8sClient.Update(ctx, live)).To(Succeed())
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			live := get(ctx, Default, ev)
+			live.Spec.Storage.Size = resource.MustParse("30Gi")
+			return k8sClient.Update(ctx, live)
+		})).To(Succeed())
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(claim), claim)).To(Succeed())
 			g.Expect(claim.Spec.Resources.Requests.Storage().String()).To(Equal("30Gi"))
@@ -438,8 +443,11 @@ var _ = Describe("EvidenceVault", func() {
 
 		By("refusing to delete the evidence while it is held (deletionPolicy Delete)")
 		live := get(ctx, Default, ev)
-		live.Spec.DeletionPolicy = cybercoopv1alpha1.DeletionDelete
-		Expect(k8sClient.Update(ctx, live)).To(Succeed())
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			live = get(ctx, Default, ev)
+			live.Spec.DeletionPolicy = cybercoopv1alpha1.DeletionDelete
+			return k8sClient.Update(ctx, live)
+		})).To(Succeed())
 		Expect(k8sClient.Delete(ctx, live)).To(Succeed())
 		Eventually(func(g Gomega) {
 			ready := condition(get(ctx, g, ev), cybercoopv1alpha1.ConditionReady)
