@@ -10,22 +10,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
-	"github.com/cybercoop/cybercoop-operator/controllers/evidencevault"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/cases"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/officer"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/receipt"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/wire"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
-	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 	"github.com/cybercoop/cybercoop-operator/test/localstack"
 )
 
@@ -48,17 +40,7 @@ func (s *stack) serviceProvider(ctx context.Context) error {
 		return err
 	}
 	s.stops = append(s.stops, safiri.ln.Close)
-	if err := s.restrictedNamespace(ctx, safiri.ns); err != nil {
-		return err
-	}
-	values, err := s.demoValues(safiri, kenya)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("  helm install %s charts/cybercoop-stack --namespace %s -f charts/cybercoop-stack/examples/%s -f %s\n",
-		safiri.release, safiri.ns, safiri.example, values)
-	if err := s.helm("install", safiri.release, filepath.Join(s.root, "charts", "cybercoop-stack"), "--namespace", safiri.ns,
-		"-f", filepath.Join(s.root, "charts", "cybercoop-stack", "examples", safiri.example), "-f", values); err != nil {
+	if err := s.installStack(ctx, safiri, kenya); err != nil {
 		return err
 	}
 
@@ -84,51 +66,16 @@ func (s *stack) serviceProvider(ctx context.Context) error {
 			return err
 		}
 	}
-	ev := safiri.vaultRef()
-	if err := envtestutil.BindClaim(ctx, s.c, safiri.ns, evidencevault.ClaimName(ev)); err != nil {
-		return err
-	}
-	if err := s.c.Get(ctx, client.ObjectKeyFromObject(ev), ev); err != nil {
-		return err
-	}
-	v, err := localstack.StartVault(ctx, s.c, ev, filepath.Join(s.work, safiri.ns, "vault"), logr.Discard())
-	if err != nil {
-		return err
-	}
-	safiri.vault = v
-	s.stops = append(s.stops, v.Stop)
-	if err := s.dns.Serve(safiri.vaultHost(), evidencevault.APIPort, v.Addr); err != nil {
+	if err := s.runVault(ctx, safiri); err != nil {
 		return err
 	}
 
 	step("Kenya and Safiri Mail exchange CA certificates out of band; the provider's gateway runs on the Secrets the operator issued")
-	for _, pair := range [][2]*demoCountry{{kenya, safiri}, {safiri, kenya}} {
-		local, peer := pair[0], pair[1]
-		bundle, err := secretKey(ctx, s.c, peer.ns, peer.fp+"-trust-bundle", pki.CACertKey)
-		if err != nil {
-			return err
-		}
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: peer.caSecret, Namespace: local.ns}, Data: map[string][]byte{pki.CACertKey: bundle}}
-		if err := s.c.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
-			return err
-		}
-		fmt.Printf("  %s/%s: %s's CA\n", local.ns, peer.caSecret, peer.name)
-	}
-	fp := &cybercoopv1alpha1.FocalPoint{}
-	if err := s.c.Get(ctx, types.NamespacedName{Namespace: safiri.ns, Name: safiri.fp}, fp); err != nil {
+	if err := s.exchangeCAs(ctx, [][2]*demoCountry{{kenya, safiri}, {safiri, kenya}}); err != nil {
 		return err
 	}
-	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	g, err := localstack.StartGateway(startCtx, s.c, fp, v.Addr, safiri.ln, filepath.Join(s.work, safiri.ns, "gateway"), logr.Discard())
-	cancel()
-	if err != nil {
+	if err := s.runGateway(ctx, safiri); err != nil {
 		return err
-	}
-	safiri.gateway = g
-	s.stops = append(s.stops, g.Stop)
-	fmt.Printf("  %s: gateway on %s, serving as %q\n", safiri.name, safiri.url, g.Server.Self())
-	if err := s.dns.Serve(safiri.gatewayServiceHost(), 443, safiri.ln.Addr().String()); err != nil {
-		fmt.Printf("  (the operator will not reach %s: %v)\n", safiri.gatewayServiceHost(), err)
 	}
 	if err := s.kubectl("wait", "--for=condition=Ready", "cooperationchannels", "--all", "-A", "--timeout=120s"); err != nil {
 		s.conditions("cooperationchannels")

@@ -101,18 +101,7 @@ func (d *demo) installStacks(ctx context.Context) (*stack, error) {
 		s.stops = append(s.stops, dc.ln.Close)
 	}
 	for _, pair := range pairs {
-		local, peer := pair[0], pair[1]
-		if err := d.restrictedNamespace(ctx, local.ns); err != nil {
-			return s, err
-		}
-		values, err := d.demoValues(local, peer)
-		if err != nil {
-			return s, err
-		}
-		fmt.Printf("  helm install %s charts/cybercoop-stack --namespace %s -f charts/cybercoop-stack/examples/%s -f %s\n",
-			local.release, local.ns, local.example, values)
-		if err := d.helm("install", local.release, filepath.Join(d.root, "charts", "cybercoop-stack"), "--namespace", local.ns,
-			"-f", filepath.Join(d.root, "charts", "cybercoop-stack", "examples", local.example), "-f", values); err != nil {
+		if err := d.installStack(ctx, pair[0], pair[1]); err != nil {
 			return s, err
 		}
 	}
@@ -136,25 +125,10 @@ func (d *demo) installStacks(ctx context.Context) (*stack, error) {
 	}
 
 	step("binding each evidence volume claim as a provisioner would, and running each country's vault as a local process on the keys and certificates the operator made")
-	log := logr.Discard()
 	for _, dc := range countries {
-		ev := dc.vaultRef()
-		if err := envtestutil.BindClaim(ctx, d.c, dc.ns, evidencevault.ClaimName(ev)); err != nil {
+		if err := s.runVault(ctx, dc); err != nil {
 			return s, err
 		}
-		if err := d.c.Get(ctx, client.ObjectKeyFromObject(ev), ev); err != nil {
-			return s, err
-		}
-		v, err := localstack.StartVault(ctx, d.c, ev, filepath.Join(d.work, dc.ns, "vault"), log)
-		if err != nil {
-			return s, err
-		}
-		dc.vault = v
-		s.stops = append(s.stops, v.Stop)
-		if err := d.dns.Serve(dc.vaultHost(), evidencevault.APIPort, v.Addr); err != nil {
-			return s, err
-		}
-		fmt.Printf("  %s: vault on %s (for the operator: https://%s:%d), gateway to come on %s\n", dc.name, v.Addr, dc.vaultHost(), evidencevault.APIPort, dc.url)
 	}
 	if d.dns.Available() {
 		step("waiting for every EvidenceVault to be Ready: the operator verified each vault's custody log against its signed checkpoint")
@@ -211,37 +185,14 @@ func (d *demo) demoValues(local, peer *demoCountry) (string, error) {
 func (s *stack) cooperate(ctx context.Context) error {
 	step("running each country's gateway as a local process on the Secrets the operator issued")
 	for _, dc := range countries {
-		fp := &cybercoopv1alpha1.FocalPoint{}
-		if err := s.c.Get(ctx, types.NamespacedName{Namespace: dc.ns, Name: dc.fp}, fp); err != nil {
+		if err := s.runGateway(ctx, dc); err != nil {
 			return err
-		}
-		startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		g, err := localstack.StartGateway(startCtx, s.c, fp, dc.vault.Addr, dc.ln, filepath.Join(s.work, dc.ns, "gateway"), logr.Discard())
-		cancel()
-		if err != nil {
-			return err
-		}
-		dc.gateway = g
-		s.stops = append(s.stops, g.Stop)
-		fmt.Printf("  %s: gateway on %s\n", dc.name, dc.url)
-		// The operator reads the gateway's cases summary at its Service's name and port.
-		if err := s.dns.Serve(dc.gatewayServiceHost(), 443, dc.ln.Addr().String()); err != nil {
-			fmt.Printf("  (the operator will not reach %s: %v)\n", dc.gatewayServiceHost(), err)
 		}
 	}
 
 	step("Kenya and France exchange their national CA certificates out of band (a Secret each, as the channels' trustBundle.secretRef says)")
-	for _, pair := range pairs {
-		local, peer := pair[0], pair[1]
-		bundle, err := secretKey(ctx, s.c, peer.ns, peer.fp+"-trust-bundle", pki.CACertKey)
-		if err != nil {
-			return err
-		}
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: peer.caSecret, Namespace: local.ns}, Data: map[string][]byte{pki.CACertKey: bundle}}
-		if err := s.c.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
-			return err
-		}
-		fmt.Printf("  %s/%s: %s's CA\n", local.ns, peer.caSecret, peer.name)
+	if err := s.exchangeCAs(ctx, pairs); err != nil {
+		return err
 	}
 
 	step("waiting for both channels: peer trusted, reachable, certificate ready")
@@ -259,6 +210,88 @@ func (s *stack) cooperate(ctx context.Context) error {
 		return err
 	}
 	return s.followCase(ctx)
+}
+
+// installStack installs local's stack from its example, with peer's endpoint
+// at the address this demo runs peer's gateway on.
+func (d *demo) installStack(ctx context.Context, local, peer *demoCountry) error {
+	if err := d.restrictedNamespace(ctx, local.ns); err != nil {
+		return err
+	}
+	values, err := d.demoValues(local, peer)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  helm install %s charts/cybercoop-stack --namespace %s -f charts/cybercoop-stack/examples/%s -f %s\n",
+		local.release, local.ns, local.example, values)
+	return d.helm("install", local.release, filepath.Join(d.root, "charts", "cybercoop-stack"), "--namespace", local.ns,
+		"-f", filepath.Join(d.root, "charts", "cybercoop-stack", "examples", local.example), "-f", values)
+}
+
+// runVault binds dc's evidence volume claim as a provisioner would and runs its
+// vault as a local process on the keys and certificates the operator made,
+// reachable by the operator at its Service's name.
+func (s *stack) runVault(ctx context.Context, dc *demoCountry) error {
+	ev := dc.vaultRef()
+	if err := envtestutil.BindClaim(ctx, s.c, dc.ns, evidencevault.ClaimName(ev)); err != nil {
+		return err
+	}
+	if err := s.c.Get(ctx, client.ObjectKeyFromObject(ev), ev); err != nil {
+		return err
+	}
+	v, err := localstack.StartVault(ctx, s.c, ev, filepath.Join(s.work, dc.ns, "vault"), logr.Discard())
+	if err != nil {
+		return err
+	}
+	dc.vault = v
+	s.stops = append(s.stops, v.Stop)
+	if err := s.dns.Serve(dc.vaultHost(), evidencevault.APIPort, v.Addr); err != nil {
+		return err
+	}
+	fmt.Printf("  %s: vault on %s (for the operator: https://%s:%d), gateway to come on %s\n", dc.name, v.Addr, dc.vaultHost(), evidencevault.APIPort, dc.url)
+	return nil
+}
+
+// runGateway runs dc's gateway as a local process on the Secrets the operator
+// issued, reachable by the operator at its Service's name and port (for the
+// cases summary).
+func (s *stack) runGateway(ctx context.Context, dc *demoCountry) error {
+	fp := &cybercoopv1alpha1.FocalPoint{}
+	if err := s.c.Get(ctx, types.NamespacedName{Namespace: dc.ns, Name: dc.fp}, fp); err != nil {
+		return err
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	g, err := localstack.StartGateway(startCtx, s.c, fp, dc.vault.Addr, dc.ln, filepath.Join(s.work, dc.ns, "gateway"), logr.Discard())
+	cancel()
+	if err != nil {
+		return err
+	}
+	dc.gateway = g
+	s.stops = append(s.stops, g.Stop)
+	fmt.Printf("  %s: gateway on %s, serving as %q\n", dc.name, dc.url, g.Server.Self())
+	if err := s.dns.Serve(dc.gatewayServiceHost(), 443, dc.ln.Addr().String()); err != nil {
+		fmt.Printf("  (the operator will not reach %s: %v)\n", dc.gatewayServiceHost(), err)
+	}
+	return nil
+}
+
+// exchangeCAs gives each local side of pairs its peer's CA in the Secret its
+// channel's trustBundle.secretRef names, as the two would hand them over out of
+// band.
+func (s *stack) exchangeCAs(ctx context.Context, pairs [][2]*demoCountry) error {
+	for _, pair := range pairs {
+		local, peer := pair[0], pair[1]
+		bundle, err := secretKey(ctx, s.c, peer.ns, peer.fp+"-trust-bundle", pki.CACertKey)
+		if err != nil {
+			return err
+		}
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: peer.caSecret, Namespace: local.ns}, Data: map[string][]byte{pki.CACertKey: bundle}}
+		if err := s.c.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		fmt.Printf("  %s/%s: %s's CA\n", local.ns, peer.caSecret, peer.name)
+	}
+	return nil
 }
 
 // officerOf is a country's officer client of its own gateway (cybercoop cases),
