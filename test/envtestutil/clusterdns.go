@@ -3,6 +3,7 @@ package envtestutil
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -33,15 +34,21 @@ type ClusterDNS struct {
 	relays    []net.Listener
 }
 
-// NewClusterDNS gives each host a loopback address of its own (127.0.0.2 on) in a
-// hosts file written into dir. If a private mount namespace cannot be made here,
-// the result is unavailable (Available is false; Unavailable says why).
+// NewClusterDNS gives each host a loopback address of its own in a hosts file
+// written into dir: 127.A.B.2 on, where A.B is drawn at random, so two runs on
+// one machine (a demo beside a test suite) do not take each other's addresses.
+// If a private mount namespace cannot be made here, the result is unavailable
+// (Available is false; Unavailable says why).
 func NewClusterDNS(dir string, hosts ...string) (*ClusterDNS, error) {
+	if len(hosts) > 250 {
+		return nil, fmt.Errorf("%d hosts: at most 250", len(hosts))
+	}
 	d := &ClusterDNS{addresses: map[string]string{}}
+	prefix := fmt.Sprintf("127.%d.%d.", 1+rand.IntN(254), 1+rand.IntN(254))
 	var lines strings.Builder
 	lines.WriteString("127.0.0.1 localhost\n")
 	for i, host := range hosts {
-		d.addresses[host] = "127.0.0." + strconv.Itoa(i+2)
+		d.addresses[host] = prefix + strconv.Itoa(i+2)
 		fmt.Fprintf(&lines, "%s %s\n", d.addresses[host], host)
 	}
 	path := filepath.Join(dir, "manager-hosts")
