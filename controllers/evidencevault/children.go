@@ -90,20 +90,20 @@ func desiredStatefulSet(ev *cybercoopv1alpha1.EvidenceVault, fp *cybercoopv1alph
 	if ptr.Deref(ev.Spec.LegalHoldByDefault, false) {
 		args = append(args, "--legal-hold-default")
 	}
-	if s3 := ev.Spec.Storage.S3; s3 != nil {
-		return desiredS3StatefulSet(ev, fp, image, resources, meta, podCertificates, append(args, s3Args(s3)...))
+	volumes := []corev1.Volume{
+		workload.SecretVolume("tls", ServingSecretName(ev)),
+		workload.SecretVolume("trust-bundle", focalpoint.TrustBundleSecretName(fp)),
+		workload.SecretVolume("keyring", KeyringSecretName(ev)),
+		workload.SecretVolume("checkpoint-key", CheckpointKeySecretName(ev)),
 	}
-	claim := corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "data", Labels: selectorLabels(ev)},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: ev.Spec.Storage.Size}},
-		},
+	mounts := []corev1.VolumeMount{
+		{Name: "data", MountPath: dataDir},
+		{Name: "tls", MountPath: tlsDir, ReadOnly: true},
+		{Name: "trust-bundle", MountPath: trustDir, ReadOnly: true},
+		{Name: "keyring", MountPath: keyringDir, ReadOnly: true},
+		{Name: "checkpoint-key", MountPath: signingDir, ReadOnly: true},
 	}
-	if ev.Spec.Storage.StorageClassName != "" {
-		claim.Spec.StorageClassName = ptr.To(ev.Spec.Storage.StorageClassName)
-	}
-	return &appsv1.StatefulSet{
+	sts := &appsv1.StatefulSet{
 		ObjectMeta: meta,
 		Spec: appsv1.StatefulSetSpec{
 			Replicas:            ptr.To[int32](1),
@@ -111,48 +111,55 @@ func desiredStatefulSet(ev *cybercoopv1alpha1.EvidenceVault, fp *cybercoopv1alph
 			Selector:            &metav1.LabelSelector{MatchLabels: selectorLabels(ev)},
 			PodManagementPolicy: appsv1.OrderedReadyPodManagement,
 			UpdateStrategy:      appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType},
-			// The volume outlives the StatefulSet and the EvidenceVault: evidence is
-			// deleted only through deletionPolicy Delete.
-			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
-				WhenDeleted: appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
-				WhenScaled:  appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
-			},
-			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{claim},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: commonLabels(ev), Annotations: podCertificates},
-				Spec: corev1.PodSpec{
-					AutomountServiceAccountToken: ptr.To(false),
-					SecurityContext:              workload.RestrictedPod(vaultUID),
-					Containers: []corev1.Container{{
-						Name:  "vault",
-						Image: image,
-						Args:  args,
-						Ports: []corev1.ContainerPort{
-							{Name: "https", ContainerPort: APIPort, Protocol: corev1.ProtocolTCP},
-							{Name: "health", ContainerPort: HealthPort, Protocol: corev1.ProtocolTCP},
-						},
-						Resources:       resources,
-						LivenessProbe:   workload.HTTPProbe("/healthz", "health"),
-						ReadinessProbe:  workload.HTTPProbe("/readyz", "health"),
-						SecurityContext: workload.RestrictedContainer(),
-						VolumeMounts: []corev1.VolumeMount{
-							{Name: "data", MountPath: dataDir},
-							{Name: "tls", MountPath: tlsDir, ReadOnly: true},
-							{Name: "trust-bundle", MountPath: trustDir, ReadOnly: true},
-							{Name: "keyring", MountPath: keyringDir, ReadOnly: true},
-							{Name: "checkpoint-key", MountPath: signingDir, ReadOnly: true},
-						},
-					}},
-					Volumes: []corev1.Volume{
-						workload.SecretVolume("tls", ServingSecretName(ev)),
-						workload.SecretVolume("trust-bundle", focalpoint.TrustBundleSecretName(fp)),
-						workload.SecretVolume("keyring", KeyringSecretName(ev)),
-						workload.SecretVolume("checkpoint-key", CheckpointKeySecretName(ev)),
-					},
-				},
-			},
 		},
 	}
+	if s3 := ev.Spec.Storage.S3; s3 != nil {
+		// The evidence is in the bucket: an emptyDir for scratch, and the
+		// credentials and CA bundle mounted.
+		args = append(args, s3Args(s3)...)
+		volumes, mounts = s3Volumes(ev, volumes, mounts)
+	} else {
+		claim := corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: "data", Labels: selectorLabels(ev)},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: ev.Spec.Storage.Size}},
+			},
+		}
+		if ev.Spec.Storage.StorageClassName != "" {
+			claim.Spec.StorageClassName = ptr.To(ev.Spec.Storage.StorageClassName)
+		}
+		// The volume outlives the StatefulSet and the EvidenceVault: evidence is
+		// deleted only through deletionPolicy Delete.
+		sts.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+			WhenDeleted: appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
+			WhenScaled:  appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
+		}
+		sts.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{claim}
+	}
+	sts.Spec.Template = corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: commonLabels(ev), Annotations: podCertificates},
+		Spec: corev1.PodSpec{
+			AutomountServiceAccountToken: ptr.To(false),
+			SecurityContext:              workload.RestrictedPod(vaultUID),
+			Containers: []corev1.Container{{
+				Name:  "vault",
+				Image: image,
+				Args:  args,
+				Ports: []corev1.ContainerPort{
+					{Name: "https", ContainerPort: APIPort, Protocol: corev1.ProtocolTCP},
+					{Name: "health", ContainerPort: HealthPort, Protocol: corev1.ProtocolTCP},
+				},
+				Resources:       resources,
+				LivenessProbe:   workload.HTTPProbe("/healthz", "health"),
+				ReadinessProbe:  workload.HTTPProbe("/readyz", "health"),
+				SecurityContext: workload.RestrictedContainer(),
+				VolumeMounts:    mounts,
+			}},
+			Volumes: volumes,
+		},
+	}
+	return sts
 }
 
 // statefulSetSpec compares the fields the operator sets; the claim templates,

@@ -6,16 +6,13 @@ import (
 	"net/url"
 	"strconv"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
-	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
 	"github.com/cybercoop/cybercoop-operator/internal/reconciler"
 	"github.com/cybercoop/cybercoop-operator/internal/workload"
 )
@@ -66,29 +63,16 @@ func s3Args(s3 *cybercoopv1alpha1.VaultS3Storage) []string {
 	return args
 }
 
-// desiredS3StatefulSet is the vault's StatefulSet when the evidence is in a bucket:
-// the same pod as on a volume, with an emptyDir for scratch and the credentials
-// and CA bundle mounted.
-func desiredS3StatefulSet(ev *cybercoopv1alpha1.EvidenceVault, fp *cybercoopv1alpha1.FocalPoint, image string, resources corev1.ResourceRequirements,
-	meta metav1.ObjectMeta, podCertificates map[string]string, args []string) *appsv1.StatefulSet {
+// s3Volumes adds what the vault needs when the evidence is in a bucket to the
+// volumes and mounts of the volume case: an emptyDir of spec.storage.size for
+// scratch (uploads in progress, the working copy of the custody log) in place of
+// the claim, the credentials Secret and the endpoint's CA bundle.
+func s3Volumes(ev *cybercoopv1alpha1.EvidenceVault, volumes []corev1.Volume, mounts []corev1.VolumeMount) ([]corev1.Volume, []corev1.VolumeMount) {
 	s3 := ev.Spec.Storage.S3
 	size := ev.Spec.Storage.Size
-	volumes := []corev1.Volume{
-		{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &size}}},
-		workload.SecretVolume("tls", ServingSecretName(ev)),
-		workload.SecretVolume("trust-bundle", focalpoint.TrustBundleSecretName(fp)),
-		workload.SecretVolume("keyring", KeyringSecretName(ev)),
-		workload.SecretVolume("checkpoint-key", CheckpointKeySecretName(ev)),
-		workload.SecretVolume("s3-credentials", s3.CredentialsSecretRef.Name),
-	}
-	mounts := []corev1.VolumeMount{
-		{Name: "data", MountPath: dataDir},
-		{Name: "tls", MountPath: tlsDir, ReadOnly: true},
-		{Name: "trust-bundle", MountPath: trustDir, ReadOnly: true},
-		{Name: "keyring", MountPath: keyringDir, ReadOnly: true},
-		{Name: "checkpoint-key", MountPath: signingDir, ReadOnly: true},
-		{Name: "s3-credentials", MountPath: s3CredsDir, ReadOnly: true},
-	}
+	volumes = append([]corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &size}}}}, volumes...)
+	volumes = append(volumes, workload.SecretVolume("s3-credentials", s3.CredentialsSecretRef.Name))
+	mounts = append(mounts, corev1.VolumeMount{Name: "s3-credentials", MountPath: s3CredsDir, ReadOnly: true})
 	if ref := s3.CABundleRef; ref != nil {
 		key := ref.Key
 		if key == "" {
@@ -98,38 +82,7 @@ func desiredS3StatefulSet(ev *cybercoopv1alpha1.EvidenceVault, fp *cybercoopv1al
 			LocalObjectReference: corev1.LocalObjectReference{Name: ref.Name}, Items: []corev1.KeyToPath{{Key: key, Path: "ca.crt"}}}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "s3-ca", MountPath: s3CADir, ReadOnly: true})
 	}
-	return &appsv1.StatefulSet{
-		ObjectMeta: meta,
-		Spec: appsv1.StatefulSetSpec{
-			Replicas:            ptr.To[int32](1),
-			ServiceName:         HeadlessServiceName(ev),
-			Selector:            &metav1.LabelSelector{MatchLabels: selectorLabels(ev)},
-			PodManagementPolicy: appsv1.OrderedReadyPodManagement,
-			UpdateStrategy:      appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: commonLabels(ev), Annotations: podCertificates},
-				Spec: corev1.PodSpec{
-					AutomountServiceAccountToken: ptr.To(false),
-					SecurityContext:              workload.RestrictedPod(vaultUID),
-					Containers: []corev1.Container{{
-						Name:  "vault",
-						Image: image,
-						Args:  args,
-						Ports: []corev1.ContainerPort{
-							{Name: "https", ContainerPort: APIPort, Protocol: corev1.ProtocolTCP},
-							{Name: "health", ContainerPort: HealthPort, Protocol: corev1.ProtocolTCP},
-						},
-						Resources:       resources,
-						LivenessProbe:   workload.HTTPProbe("/healthz", "health"),
-						ReadinessProbe:  workload.HTTPProbe("/readyz", "health"),
-						SecurityContext: workload.RestrictedContainer(),
-						VolumeMounts:    mounts,
-					}},
-					Volumes: volumes,
-				},
-			},
-		},
-	}
+	return volumes, mounts
 }
 
 // s3EndpointPort is the TCP port the vault reaches the store on, for its egress rule.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -88,16 +87,7 @@ func (s *stack) serviceProvider(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(filepath.Join(s.root, "internal", "gateway", "requests", "testdata", "valid", "SubscriberInformation.json"))
-	if err != nil {
-		return err
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return err
-	}
-	doc["reference"] = fmt.Sprintf("KE-DCI-SUB-%d", time.Now().Unix())
-	order, err := json.Marshal(doc)
+	order, err := exampleRequest(s.root, "SubscriberInformation", fmt.Sprintf("KE-DCI-SUB-%d", time.Now().Unix()))
 	if err != nil {
 		return err
 	}

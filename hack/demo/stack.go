@@ -411,16 +411,8 @@ func sendPreservation(ctx context.Context, c client.Client) error {
 	if err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(filepath.Join("internal", "gateway", "requests", "testdata", "valid", "Preservation.json"))
-	if err != nil {
-		return err
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return err
-	}
-	doc["reference"] = fmt.Sprintf("KE-DCI-%d", time.Now().Unix())
-	body, err := json.Marshal(doc)
+	reference := fmt.Sprintf("KE-DCI-%d", time.Now().Unix())
+	body, err := exampleRequest(".", "Preservation", reference)
 	if err != nil {
 		return err
 	}
@@ -428,7 +420,7 @@ func sendPreservation(ctx context.Context, c client.Client) error {
 		MinVersion: tls.VersionTLS13, ServerName: kenya.host, RootCAs: pool(keTrust), Certificates: []tls.Certificate{officer},
 	}}}
 	url := kenya.gateway.URL + wire.PathOutbound + kenya.channel + "/requests"
-	fmt.Printf("  POST %s (reference %s, as %s)\n", url, doc["reference"], "the officer credential in Secret "+kenya.ns+"/"+kenya.fp+"-officer")
+	fmt.Printf("  POST %s (reference %s, as %s)\n", url, reference, "the officer credential in Secret "+kenya.ns+"/"+kenya.fp+"-officer")
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -469,6 +461,21 @@ func sendPreservation(ctx context.Context, c client.Client) error {
 		fmt.Printf("  %s's vault holds %d objects (the request and the receipt)\n", dc.name, st.Objects)
 	}
 	return nil
+}
+
+// exampleRequest is the request schemas' valid example of type typ (under
+// root) with the reference given.
+func exampleRequest(root, typ, reference string) ([]byte, error) {
+	raw, err := os.ReadFile(filepath.Join(root, "internal", "gateway", "requests", "testdata", "valid", typ+".json"))
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	doc["reference"] = reference
+	return json.Marshal(doc)
 }
 
 func firstLines(s string, n int) string {
