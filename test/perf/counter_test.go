@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -23,6 +24,8 @@ type apiRequest struct {
 	namespace string
 	name      string
 	status    int
+	start     time.Time
+	took      time.Duration
 }
 
 func (r apiRequest) write() bool {
@@ -46,8 +49,10 @@ func (c *apiCounter) wrap(cfg *rest.Config) *rest.Config {
 	out := rest.CopyConfig(cfg)
 	out.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripper(func(req *http.Request) (*http.Response, error) {
+			t0 := time.Now()
 			resp, err := rt.RoundTrip(req)
 			r := classify(req)
+			r.start, r.took = t0, time.Since(t0)
 			if resp != nil {
 				r.status = resp.StatusCode
 			}
