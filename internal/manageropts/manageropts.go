@@ -35,7 +35,8 @@ func Scheme() *runtime.Scheme {
 // ReconcilerClient reads an object missing from the cache from the API server, so an
 // unlabelled one is still found and repaired. No cached object keeps its
 // managedFields, which the operator never reads and which are often the largest part
-// of an object. syncPeriod nil keeps controller-runtime's default; namespaces empty
+// of an object; CooperationChannels, the kind there are thousands of, keep one copy
+// of the strings they share (channelTransform). syncPeriod nil keeps controller-runtime's default; namespaces empty
 // means all namespaces.
 func Cache(syncPeriod *time.Duration, namespaces []string) cache.Options {
 	opts := cache.Options{
@@ -47,6 +48,7 @@ func Cache(syncPeriod *time.Duration, namespaces []string) cache.Options {
 	for _, obj := range apply.LabelFiltered() {
 		opts.ByObject[obj] = cache.ByObject{Label: managed}
 	}
+	opts.ByObject[&cybercoopv1alpha1.CooperationChannel{}] = cache.ByObject{Transform: channelTransform()}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range namespaces {

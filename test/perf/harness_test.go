@@ -179,6 +179,7 @@ type run struct {
 	requests   tally         // the manager's requests, events left out
 	events     int
 	issued     int // channel client certificate Secrets written
+	ownWrites  int // the channels' writes to themselves (status), their client Secrets and trust ConfigMaps
 	configSize int // bytes of the largest gateway channels Secret
 	gatewayCfg int // writes of the gateway channels Secrets
 }
@@ -244,7 +245,7 @@ func (h *harness) create(name string, countries []*country) run {
 	if os.Getenv("PERF_TIMELINE") != "" {
 		for _, q := range reqs {
 			if q.verb != "watch" && notEvent(q) {
-				h.t.Logf("TL %7.1f %6.1f %s %s %s/%s %d", q.start.Sub(start).Seconds()*1000, q.took.Seconds()*1000, q.verb, q.resource, q.namespace, q.name, q.status)
+				h.t.Logf("TL %7.1f %6.1f %s %s %s/%s %d", time.Unix(0, q.start).Sub(start).Seconds()*1000, q.took.Seconds()*1000, q.verb, q.resource, q.namespace, q.name, q.status)
 			}
 		}
 	}
@@ -253,7 +254,10 @@ func (h *harness) create(name string, countries []*country) run {
 	for _, c := range countries {
 		r.gatewayCfg += writesTo(reqs, "secrets", c.namespace, focalpoint.ChannelsSecretName(c.fp))
 		for _, cc := range c.channels {
-			r.issued += writesTo(reqs, "secrets", c.namespace, gateway.ChannelClientSecretName(cc.Name))
+			issued := writesTo(reqs, "secrets", c.namespace, gateway.ChannelClientSecretName(cc.Name))
+			r.issued += issued
+			r.ownWrites += issued + writesTo(reqs, "configmaps", c.namespace, gateway.ChannelTrustConfigMapName(cc.Name)) +
+				writesTo(reqs, "cooperationchannels/status", c.namespace, cc.Name) + writesTo(reqs, "cooperationchannels", c.namespace, cc.Name)
 		}
 	}
 	h.t.Logf("%s: %d objects, every channel Ready in %s, configured in %s; writes: %s", name, r.objects, r.ready, r.configured, r.requests.describeWrites())
@@ -544,6 +548,8 @@ type memoryRun struct {
 
 type memStats struct {
 	heapInuse, heapAlloc, rss uint64
+	stacks, runtimeOther     uint64 // goroutine stacks; the runtime's own structures (spans, GC metadata, ...)
+	rssFile                  uint64 // file-backed pages of RSS: the binary's code and read-only data
 }
 
 // measureMemory collects garbage and returns freed pages to the operating system
@@ -552,22 +558,25 @@ func measureMemory() memStats {
 	debug.FreeOSMemory()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return memStats{heapInuse: m.HeapInuse, heapAlloc: m.HeapAlloc, rss: vmRSS()}
+	status := procStatus()
+	return memStats{heapInuse: m.HeapInuse, heapAlloc: m.HeapAlloc, rss: status["VmRSS"], rssFile: status["RssFile"],
+		stacks: m.StackInuse, runtimeOther: m.MSpanInuse + m.MCacheInuse + m.BuckHashSys + m.GCSys + m.OtherSys}
 }
 
-// vmRSS is the process's resident set size from /proc/self/status.
-func vmRSS() uint64 {
+// procStatus reads the sizes in /proc/self/status, in bytes, by name.
+func procStatus() map[string]uint64 {
+	out := map[string]uint64{}
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return 0
+		return out
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(line); len(f) == 3 && f[2] == "kB" {
 			kb, _ := strconv.ParseUint(f[1], 10, 64)
-			return kb * 1024
+			out[strings.TrimSuffix(f[0], ":")] = kb * 1024
 		}
 	}
-	return 0
+	return out
 }
 
 // memory measures the process after the region, then adds channels in namespaces
@@ -582,6 +591,7 @@ func (h *harness) memory(total int) {
 		h.t.Fatal(err)
 	}
 	extra := total - len(list.Items)
+	list = cybercoopv1alpha1.CooperationChannelList{}
 	var objs []client.Object
 	for i := 0; i < extra; i++ {
 		ns := fmt.Sprintf("memory-%03d", i/100)
@@ -616,17 +626,9 @@ func (h *harness) memory(total int) {
 		h.t.Fatal(err)
 	}
 	h.settle()
-	if err := h.cp.Client.List(h.ctx, &list); err != nil {
-		h.t.Fatal(err)
-	}
-	for _, cc := range list.Items {
-		if cc.Status.ObservedGeneration != cc.Generation {
-			h.t.Fatalf("channel %s/%s not reconciled for generation %d", cc.Namespace, cc.Name, cc.Generation)
-		}
-	}
-	r.channels = len(list.Items)
-	list = cybercoopv1alpha1.CooperationChannelList{}
 	r.settled = time.Since(start)
+	// Measured before the harness reads every channel to check them, so its own
+	// copy of them is not counted.
 	r.withMany = measureMemory()
 	if p := os.Getenv("PERF_HEAPPROFILE"); p != "" {
 		f, err := os.Create(p)
@@ -638,6 +640,15 @@ func (h *harness) memory(total int) {
 		}
 		_ = f.Close()
 	}
+	if err := h.cp.Client.List(h.ctx, &list); err != nil {
+		h.t.Fatal(err)
+	}
+	for _, cc := range list.Items {
+		if cc.Status.ObservedGeneration != cc.Generation {
+			h.t.Fatalf("channel %s/%s not reconciled for generation %d", cc.Namespace, cc.Name, cc.Generation)
+		}
+	}
+	r.channels = len(list.Items)
 	h.t.Logf("memory: after region %+v; with %d channels %+v", r.afterRegion, r.channels, r.withMany)
 	h.report.memory = &r
 }
