@@ -548,8 +548,8 @@ type memoryRun struct {
 
 type memStats struct {
 	heapInuse, heapAlloc, rss uint64
-	stacks, runtimeOther     uint64 // goroutine stacks; the runtime's own structures (spans, GC metadata, ...)
-	rssFile                  uint64 // file-backed pages of RSS: the binary's code and read-only data
+	stacks, runtimeOther      uint64 // goroutine stacks; the runtime's own structures (spans, GC metadata, ...)
+	rssFile                   uint64 // file-backed pages of RSS: the binary's code and read-only data
 }
 
 // measureMemory collects garbage and returns freed pages to the operating system
