@@ -98,6 +98,8 @@ type scope struct {
 	probe *probeOutcome
 	// prevReachable is PeerReachable as stored before this reconcile.
 	prevReachable *metav1.Condition
+	// reported: the channel's status held conditions before this reconcile.
+	reported bool
 	// requests is status.requests as the gateway's summary gives it; nil when it
 	// was not read this reconcile. prevRequests is status.requests before it.
 	requests     *cybercoopv1alpha1.ChannelRequestsStatus
@@ -155,6 +157,7 @@ func (r *Reconciler) newScope(cc *cybercoopv1alpha1.CooperationChannel, now time
 		children: &apply.Children{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder, Owner: cc,
 			SpecObserved: cc.Status.ObservedGeneration == cc.Generation, QuietCreate: true},
 		prevReachable: previousReachable(cc),
+		reported:      len(cc.Status.Conditions) > 0,
 		prevRequests:  cc.Status.Requests.DeepCopy(),
 	}
 }

@@ -1,6 +1,7 @@
 package cooperationchannel
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/certs"
 	"github.com/cybercoop/cybercoop-operator/internal/reconciler"
 )
@@ -52,6 +54,37 @@ func computeStatus(s *scope, reconcileErr error) {
 		st.ObservedGeneration = cc.Generation
 	}
 	reconciler.SetConditions(&st.Conditions, cc.Generation, certCond, trustCond, reachCond, ready)
+	if waitsOnNewFocalPoint(s, reconcileErr) {
+		s.HoldStatus()
+	}
+}
+
+// onlyCANotIssued: err is nil, or every error joined in it is the CA's not being
+// issued yet (the reconcile is retried with backoff, and the CA's Secret, watched,
+// wakes the channel too).
+func onlyCANotIssued(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !errors.Is(e, ca.ErrNotIssued) {
+				return false
+			}
+		}
+		return true
+	}
+	return err == nil || errors.Is(err, ca.ErrNotIssued)
+}
+
+// waitsOnNewFocalPoint: the channel has never reported, and its FocalPoint, created
+// with it, has not finished its first reconcile, so its CA has issued nothing yet.
+// That first status would say only "the CA and the client certificate have not been
+// issued yet", and be replaced within a moment: the FocalPoint's first status write
+// wakes the channel (its watch), which then reports what it finds. A State applying
+// its whole stack at once saves a status write for each channel that got here
+// first (test/perf). A FocalPoint that never reports is an operator that is not
+// running; once it has reported, even a failure, the channel reports too.
+func waitsOnNewFocalPoint(s *scope, reconcileErr error) bool {
+	return onlyCANotIssued(reconcileErr) && s.fp != nil && !s.peerIsSelf && len(s.fp.Status.Conditions) == 0 &&
+		s.client.Certificate == nil && !s.reported
 }
 
 func certificateCondition(s *scope, now time.Time) metav1.Condition {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -115,6 +116,15 @@ func (k *Keeper) ensureOwnLeaves(ctx context.Context, a Authority, st *State, ow
 	return nil
 }
 
+// ErrNotIssued matches the error of EnsureLeaves while the CA or its trust bundle
+// has not been written yet: its owner's first reconcile has not got that far.
+var ErrNotIssued = errors.New("the CA has not been issued yet")
+
+type notIssued string
+
+func (e notIssued) Error() string        { return string(e) }
+func (e notIssued) Is(target error) bool { return target == ErrNotIssued }
+
 // EnsureLeaves keeps leaves of the CA ref valid for owner, whatever its kind: it
 // reads the CA and its trust bundle once and issues from the CA the key
 // replacement's phase says, so the leaves take part in every replacement. A leaf is
@@ -130,9 +140,9 @@ func (k *Keeper) EnsureLeaves(ctx context.Context, owner client.Object, ref Ref,
 	ca := st.SigningCA()
 	switch {
 	case ca.Certificate == nil:
-		return nil, st, fmt.Errorf("the national CA in Secret %s has no usable certificate yet", ref.SecretName)
+		return nil, st, notIssued(fmt.Sprintf("the national CA in Secret %s has no usable certificate yet", ref.SecretName))
 	case !st.HasBundle():
-		return nil, st, fmt.Errorf("the trust bundle in Secret %s is not published yet", ref.BundleSecretName)
+		return nil, st, notIssued(fmt.Sprintf("the trust bundle in Secret %s is not published yet", ref.BundleSecretName))
 	}
 	issuer := certs.Issuer{Client: k.Client, Scheme: k.Scheme, Recorder: k.Recorder}
 	results := make([]certs.LeafResult, len(leaves))

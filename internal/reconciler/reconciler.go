@@ -41,6 +41,7 @@ type Base struct {
 	Now          time.Time
 	requeueAt    time.Time
 	provisionErr error
+	holdStatus   bool
 }
 
 // Provisioned records a child phase's error (the first one is kept), for the Ready
@@ -64,6 +65,12 @@ func (b *Base) RequeueAt(t time.Time) {
 		b.requeueAt = t
 	}
 }
+
+// HoldStatus leaves the status unwritten in this reconcile: for a first status that
+// would only say the object waits on another one which has not reported yet, and
+// whose first report, watched, brings the object back at once. Events and metrics
+// still go out.
+func (b *Base) HoldStatus() { b.holdStatus = true }
 
 // Phase is one step of a kind's reconcile. Every phase runs, also after another
 // failed; a phase that needs an earlier one's result checks the scope.
@@ -145,6 +152,9 @@ func (k *Kind[O, S]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	k.Status(s, err)
 	if k.Report != nil {
 		k.Report(ctx, s)
+	}
+	if s.base().holdStatus {
+		return ctrl.Result{}, err
 	}
 	if werr := PatchStatus(ctx, k.Client, stored, obj); werr != nil {
 		return ctrl.Result{}, errors.Join(err, werr)
