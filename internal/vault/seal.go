@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -124,6 +125,11 @@ func chunkPool(size int) *sync.Pool {
 // speed and ingest should be bounded by the slowest of them, not their sum.
 // Memory use is bounded: at most pipelineDepth plaintext chunks and one
 // ciphertext chunk (none when dst lends its buffers).
+//
+// The first error of any stage (src, dst, ctx) stops the others: the reader
+// reads no further chunk, the hasher and sealer pass their queued chunks
+// back untouched, and sealStream returns only once both have returned. A
+// src blocked in Read is not interrupted: its own deadline or close ends it.
 func sealStream(ctx context.Context, src io.Reader, dst io.Writer, kr *Keyring, alg HashAlgorithm, chunkSize int) (sealResult, error) {
 	if chunkSize <= 0 || chunkSize > maxChunkSize {
 		return sealResult{}, fmt.Errorf("chunk size %d is outside 1…%d bytes", chunkSize, maxChunkSize)
@@ -179,7 +185,28 @@ func sealStream(ctx context.Context, src io.Reader, dst io.Writer, kr *Keyring, 
 	h := alg.new()
 	var wg sync.WaitGroup
 	wg.Go(func() {
+		// Hashing is the critical path: SHA-256 cannot be split across cores,
+		// so ingest is at best as fast as one core hashing, and every moment
+		// the hasher is off its core is lost. Once an object takes more than
+		// one chunk, the hasher keeps one OS thread to itself. Left to hop
+		// between the runtime's threads, it was off its core about a tenth
+		// of the time the runtime had it running (go tool trace: 0.62 s
+		// running per GiB for 0.50 s of hashing, 0.56 s when locked). On 2
+		// cores with the rest of the machine idle, ingest of 1 GiB went from
+		// 0.78× to 0.86× of SHA-256 alone (medians of 12 and 23 interleaved
+		// runs). A one-chunk object never locks, so it costs no thread
+		// hand-off.
+		locked := false
+		defer func() {
+			if locked {
+				runtime.UnlockOSThread()
+			}
+		}()
 		for c := range hashQ {
+			if !locked && !c.last {
+				runtime.LockOSThread()
+				locked = true
+			}
 			if !stopped() {
 				h.Write(c.data)
 			}
@@ -270,9 +297,13 @@ func sealStream(ctx context.Context, src io.Reader, dst io.Writer, kr *Keyring, 
 				cur = pool.Get().(*plainChunk)
 				break
 			}
+			// All buffers are in flight: a slow write holds them. Cancelling
+			// stops the wait rather than reading on once one returns.
 			select {
 			case cur = <-free:
 			case <-stop:
+			case <-ctx.Done():
+				fail(ctx.Err())
 			}
 		}
 		if cur == nil {
