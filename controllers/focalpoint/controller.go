@@ -174,6 +174,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	caConsumer := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetLabels()[ca.TrustsCALabel] != "" || o.GetLabels()[certs.IssuerLabel] != ""
 	}))
+	// A channel's client certificate is a leaf of the CA too, but its changes come
+	// in batches (a country's peers applied at once, every channel renewed in the
+	// same minute) and reach the FocalPoint through the batched watch below; at the
+	// batch's end a key replacement sees every re-issued channel leaf at once.
+	// Enqueued one by one as well, 192 channels created at once cost as many
+	// FocalPoint reconciles, back to back, beside the channels' own (test/perf).
+	caConsumerSecret := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+		l := o.GetLabels()
+		return (l[ca.TrustsCALabel] != "" || l[certs.IssuerLabel] != "") && l[gateway.FocalPointLabel] == ""
+	}))
 	b := ctrl.NewControllerManagedBy(mgr).
 		// Spec changes and annotation changes (force-renew and similar requests);
 		// status-only updates, including our own, are ignored.
@@ -195,7 +205,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// re-issued leaves, so each change of theirs may let it move on.
 		Watches(&appsv1.Deployment{}, ca.EnqueueCAOwner(mgr.GetClient(), kindFocalPoint), caConsumer).
 		Watches(&appsv1.StatefulSet{}, ca.EnqueueCAOwner(mgr.GetClient(), kindFocalPoint), caConsumer).
-		Watches(&corev1.Secret{}, ca.EnqueueCAOwner(mgr.GetClient(), kindFocalPoint), caConsumer).
+		Watches(&corev1.Secret{}, ca.EnqueueCAOwner(mgr.GetClient(), kindFocalPoint), caConsumerSecret).
 		// CooperationChannels: each one's peer, types and terms go into the channels
 		// file, and a CA key replacement waits for each one's peer to accept the new CA.
 		// Channels change in batches: the FocalPoint writes the file once per batch
