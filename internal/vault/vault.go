@@ -660,13 +660,9 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 		return IngestResult{}, v.unlockSettled(err)
 	}
 	v.mu.Unlock()
-	pending, err := v.store.Create()
+	pending, sealed, err := v.sealObject(ctx, r, want)
 	if err != nil {
 		return IngestResult{}, err
-	}
-	sealed, err := sealStream(ctx, r, pending, v.keyring.Load(), v.cfg.Hash, v.cfg.ChunkSize)
-	if err != nil {
-		return IngestResult{}, abortPending(pending, fmt.Errorf("ingest: %w", err))
 	}
 	if want.Size >= 0 && sealed.size != want.Size {
 		return IngestResult{}, abortPending(pending, fmt.Errorf("%w: received %d bytes, declared %d; nothing was stored", ErrExpectation, sealed.size, want.Size))
@@ -675,9 +671,10 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 		return IngestResult{}, abortPending(pending, fmt.Errorf("%w: received content hashes to %s, declared %s; nothing was stored", ErrExpectation, sealed.digest, want.Digest))
 	}
 	// The slow part of committing the object runs before the lock, side by side
-	// with other ingests (see uploadAhead): on a filesystem the fsyncs of the file
-	// and its directory, on S3 the upload. Nothing is acknowledged before the
-	// custody entry is durable, as before.
+	// with other ingests (see uploadAhead): on a filesystem writing the file (and
+	// for a streamed object the fsyncs of the file and its directory; a small
+	// object's are the flush's, smallobject.go), on S3 the upload. Nothing is
+	// acknowledged before the custody entry is durable, as before.
 	release, err := v.uploadAhead(actor, pending, sealed.digest, m)
 	if err != nil {
 		return IngestResult{}, abortPending(pending, fmt.Errorf("ingest: %w", err))
@@ -748,7 +745,7 @@ func (v *Vault) recordIngest(actor Identity, m Metadata, sealed sealResult, pend
 		LegalBasis: m.LegalBasis, Reference: m.CaseReference, Metadata: &m, Size: sealed.size, KeyVersion: sealed.keyVersion}
 	existing, duplicate := v.state.live[sealed.digest]
 	if duplicate {
-		if fp, ok := pending.(*fsPending); ok && fp.placed != "" {
+		if placedAhead(pending) {
 			// uploadAhead places only content that is not live, and holds it
 			// against other ingests of it until this one is recorded.
 			return IngestResult{}, 0, fmt.Errorf("ingest: %s was put in place while it was live; nothing was recorded", sealed.digest)
