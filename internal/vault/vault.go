@@ -1267,13 +1267,7 @@ func (v *Vault) Status() Status {
 }
 
 func (v *Vault) inventoryLocked() (int, int64, map[uint32]int) {
-	var bytes int64
-	versions := map[uint32]int{}
-	for _, o := range v.state.live {
-		bytes += o.size
-		versions[o.keyVersion]++
-	}
-	return len(v.state.live), bytes, versions
+	return v.state.inventory()
 }
 
 func (v *Vault) updateInventoryLocked() {
