@@ -61,12 +61,13 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	// A type the channel does not permit is refused before the document is
 	// checked, so a peer learns nothing of a schema it may not use.
-	if t := peekType(body); ch.providerMode && t != "" && slices.Contains(requests.Types, requests.Type(t)) && !providerReceives(t) {
+	t := peekType(body)
+	if ch.providerMode && t != "" && slices.Contains(requests.Types, requests.Type(t)) && !providerReceives(t) {
 		s.refuse(w, r, ch.Peer(), &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonProviderMode,
 			Error: fmt.Sprintf("this is a service provider's gateway: it receives Preservation, TrafficDataDisclosure, StoredDataAccess, SubscriberInformation and ContentRemoval orders, not %s requests", t)}})
 		return
 	}
-	if t := peekType(body); t != "" && slices.Contains(requests.Types, requests.Type(t)) && !ch.permits(t) {
+	if t != "" && slices.Contains(requests.Types, requests.Type(t)) && !ch.permits(t) {
 		s.refuse(w, r, ch.Peer(), &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonRequestTypeNotPermitted,
 			Error: fmt.Sprintf("the channel with %s does not permit %s requests; it permits %s", ch.Peer(), t, strings.Join(ch.RequestTypes, ", "))}})
 		return
