@@ -61,12 +61,13 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	// A type the channel does not permit is refused before the document is
 	// checked, so a peer learns nothing of a schema it may not use.
-	if t := peekType(body); ch.providerMode && t != "" && slices.Contains(requests.Types, requests.Type(t)) && !providerReceives(t) {
+	t := peekType(body)
+	if ch.providerMode && t != "" && slices.Contains(requests.Types, requests.Type(t)) && !providerReceives(t) {
 		s.refuse(w, r, ch.Peer(), &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonProviderMode,
 			Error: fmt.Sprintf("this is a service provider's gateway: it receives Preservation, TrafficDataDisclosure, StoredDataAccess, SubscriberInformation and ContentRemoval orders, not %s requests", t)}})
 		return
 	}
-	if t := peekType(body); t != "" && slices.Contains(requests.Types, requests.Type(t)) && !ch.permits(t) {
+	if t != "" && slices.Contains(requests.Types, requests.Type(t)) && !ch.permits(t) {
 		s.refuse(w, r, ch.Peer(), &refusal{http.StatusForbidden, wire.Refusal{Reason: wire.ReasonRequestTypeNotPermitted,
 			Error: fmt.Sprintf("the channel with %s does not permit %s requests; it permits %s", ch.Peer(), t, strings.Join(ch.RequestTypes, ", "))}})
 		return
@@ -165,6 +166,11 @@ func digestOf(req *requests.Request) vault.Digest {
 // under the case's "receipt" child. A retry with the same reference and content
 // finds both and answers the same receipt; other content under the same reference
 // is a conflict. Only a receipt stored in the vault is ever returned.
+//
+// The first attempt, by far the most common, is recorded without listing the case
+// first: it declares the case new, and the vault refuses it (409) if the case
+// names anything already, this very request included; only then is the case
+// listed, to tell a retry from a reused reference.
 func (s *Server) record(ctx context.Context, st *state, peer string, d direction, legalBasis string, retentionDays int32,
 	actor vault.Identity, req *requests.Request) (wire.Accepted, bool, *refusal) {
 	id := requestID(d, req.Reference)
@@ -178,25 +184,20 @@ func (s *Server) record(ctx context.Context, st *state, peer string, d direction
 		// nothing held, whatever its retention says, until a releaser lets go.
 		Hold: holdsRecords(string(req.Type)),
 	}
-	held, err := st.vault.ObjectsByCase(ctx, caseRef)
-	if err != nil {
+	res, err := s.ingestNew(ctx, st, m, req.Canonical)
+	switch {
+	case err == nil:
+		// Whoever stores the receipt first answers 201 (a concurrent retry gets
+		// that receipt and 200); whether the vault held the same content for
+		// another case does not count, so 201 tells a peer nothing of another's.
+		return s.receiptFor(ctx, st, d, id, caseRef, req, res)
+	case !vaultclient.IsStatus(err, http.StatusConflict):
 		return wire.Accepted{}, false, s.vaultRefusal(err)
 	}
-	if len(held) == 0 {
-		res, err := s.ingest(ctx, st, m, req.Canonical)
-		switch {
-		case err == nil:
-			// Whoever stores the receipt first answers 201 (a concurrent retry gets
-			// that receipt and 200); whether the vault held the same content for
-			// another case does not count, so 201 tells a peer nothing of another's.
-			return s.receiptFor(ctx, st, d, id, caseRef, req, res)
-		case !vaultclient.IsStatus(err, http.StatusConflict):
-			return wire.Accepted{}, false, s.vaultRefusal(err)
-		}
-		// Another replica recorded the same reference a moment ago.
-		if held, err = st.vault.ObjectsByCase(ctx, caseRef); err != nil || len(held) == 0 {
-			return wire.Accepted{}, false, s.vaultRefusal(fmt.Errorf("the reference is taken but its request cannot be listed: %w", err))
-		}
+	// The reference was recorded before: a retry, or another replica a moment ago.
+	held, err := st.vault.ObjectsByCase(ctx, caseRef)
+	if err != nil || len(held) == 0 {
+		return wire.Accepted{}, false, s.vaultRefusal(fmt.Errorf("the reference is taken but its request cannot be listed: %w", err))
 	}
 	if held[0].Digest != digestOf(req) {
 		return wire.Accepted{}, false, &refusal{http.StatusConflict, wire.Refusal{Reason: wire.ReasonReferenceReused,
@@ -212,7 +213,7 @@ func (s *Server) record(ctx context.Context, st *state, peer string, d direction
 	// The request was recorded but the gateway stopped before its receipt was: record
 	// it again (the vault attaches the duplicate to the same object, in a custody
 	// entry of its own) and issue the receipt on that entry.
-	res, err := s.ingest(ctx, st, m, req.Canonical)
+	res, err = s.ingest(ctx, st, m, req.Canonical)
 	if err != nil {
 		return wire.Accepted{}, false, s.vaultRefusal(err)
 	}
@@ -382,13 +383,23 @@ const vaultIngests = 6
 
 // ingest records one object, waiting for one of the gateway's ingest slots.
 func (s *Server) ingest(ctx context.Context, st *state, m vault.Metadata, body []byte) (vault.IngestResult, error) {
+	return s.withVaultSlot(ctx, func() (vault.IngestResult, error) { return st.vault.Ingest(ctx, m, body) })
+}
+
+// ingestNew is ingest declaring the case new: the vault answers 409 if
+// m.CaseReference names an object already (vaultclient.IngestNew).
+func (s *Server) ingestNew(ctx context.Context, st *state, m vault.Metadata, body []byte) (vault.IngestResult, error) {
+	return s.withVaultSlot(ctx, func() (vault.IngestResult, error) { return st.vault.IngestNew(ctx, m, body) })
+}
+
+func (s *Server) withVaultSlot(ctx context.Context, ingest func() (vault.IngestResult, error)) (vault.IngestResult, error) {
 	select {
 	case s.vaultSlots <- struct{}{}:
 	case <-ctx.Done():
 		return vault.IngestResult{}, ctx.Err()
 	}
 	defer func() { <-s.vaultSlots }()
-	return st.vault.Ingest(ctx, m, body)
+	return ingest()
 }
 
 // accessReference is the authorisation reference a stored request or receipt is read

@@ -246,11 +246,20 @@ type caller struct {
 	ambiguous bool
 }
 
+// identify says who sent r, from its verified client certificate chain. The
+// chains are verified against the state's CAs at the time of the request
+// (x509's own clock, as in the TLS handshake); the decision is remembered for
+// the chain (callerCache).
 func (s *Server) identify(st *state, r *http.Request) caller {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return caller{}
 	}
-	leaf, inter := r.TLS.PeerCertificates[0], r.TLS.PeerCertificates[1:]
+	return st.callers.lookup(r.TLS.PeerCertificates, time.Now(), func() caller {
+		return st.decideCaller(r.TLS.PeerCertificates[0], r.TLS.PeerCertificates[1:])
+	})
+}
+
+func (st *state) decideCaller(leaf *x509.Certificate, inter []*x509.Certificate) caller {
 	c := caller{identity: vault.IdentityFromCertificate(leaf)}
 	switch chs := st.channelsFor(leaf, inter); len(chs) {
 	case 0:

@@ -62,6 +62,9 @@ type state struct {
 
 	verifierMu  sync.Mutex
 	verifierKey string
+
+	// callers remembers who the client certificate chains seen are (identify).
+	callers *callerCache
 }
 
 // channel is one CooperationChannel as loaded.
@@ -147,6 +150,11 @@ func loadState(p Paths) (*state, error) {
 	if err := st.loadChannels(p.ChannelsDir); err != nil {
 		return nil, err
 	}
+	cas := parseCertificates(st.ownTrustPEM)
+	for _, ch := range st.channels {
+		cas = append(cas, ch.cas...)
+	}
+	st.callers = newCallerCache(cas)
 	st.loadVault(p.VaultClientDir)
 	return st, nil
 }

@@ -96,17 +96,29 @@ func (e Entry) computeHash() (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
+// unhashedSuffix ends the encoding of an entry whose Hash is empty: hash is
+// the last member of Entry, and a hash is hex, which JSON does not escape.
+const unhashedSuffix = `"hash":""}`
+
 // encodeEntry seals e with its hash and returns its log line, newline included.
+// The entry is encoded once: its line is the encoding hashed, with the hash
+// written into the empty last member, byte for byte what encoding e with its
+// Hash set gives (DecodeEntry requires that canonical form).
 func encodeEntry(e Entry) (Entry, []byte, error) {
-	h, err := e.computeHash()
+	e.Hash = ""
+	body, err := json.Marshal(e)
 	if err != nil {
 		return e, nil, fmt.Errorf("encoding custody entry %d: %w", e.Seq, err)
 	}
-	e.Hash = h
-	line, err := json.Marshal(e)
-	if err != nil {
-		return e, nil, fmt.Errorf("encoding custody entry %d: %w", e.Seq, err)
+	if !bytes.HasSuffix(body, []byte(unhashedSuffix)) {
+		return e, nil, fmt.Errorf("encoding custody entry %d: the encoding does not end with its hash member", e.Seq)
 	}
+	sum := sha256.Sum256(body)
+	e.Hash = hex.EncodeToString(sum[:])
+	line := make([]byte, 0, len(body)+len(e.Hash)+1)
+	line = append(line, body[:len(body)-2]...) // up to the hash's opening quote
+	line = append(line, e.Hash...)
+	line = append(line, `"}`...)
 	if len(line) >= MaxEntryBytes {
 		return e, nil, fmt.Errorf("custody entry %d would be %d bytes; the limit is %d", e.Seq, len(line), MaxEntryBytes)
 	}

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -13,9 +14,12 @@ import (
 // its appender waits until the entry is durable (waitDurable). The first
 // waiter to find no flush running becomes the leader and, without v.mu:
 //
-//  1. fsyncs the directories object files were renamed into for the entries
-//     it flushes (so no entry can reach the disk before the object file it
-//     records, even by the kernel's own writeback);
+//  1. makes durable the object files of the entries it flushes that are not
+//     yet (small objects, written but not synced: fdatasync) and fsyncs the
+//     directories object files were placed in, all at once (so no entry can
+//     reach the disk before the object file it records, even by the
+//     kernel's own writeback, and one flush syncs the objects of every
+//     ingest it makes durable side by side);
 //  2. writes every buffered line in one write and fsyncs the log;
 //  3. records the last of them in the acknowledgement record (ackFile), and
 //     fsyncs that;
@@ -64,7 +68,13 @@ type groupCommit struct {
 	written, durable position
 	buffered         []byte
 	// dirs are directories holding object files renamed for buffered entries.
-	dirs     map[string]bool
+	dirs map[string]bool
+	// files are object files written for buffered entries whose data is not
+	// yet durable; the flush that writes those entries syncs and closes them.
+	files []*os.File
+	// dirFiles keeps the directories the flushes sync open between flushes;
+	// only the leader of a flush uses it.
+	dirFiles map[string]*os.File
 	flushing bool
 	// err, once set, stops the log: a flush failed.
 	err    error
@@ -104,6 +114,19 @@ func (g *groupCommit) buffer(line []byte, p position) {
 func (g *groupCommit) syncDirFirst(dir string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.dirs == nil {
+		g.dirs = map[string]bool{}
+	}
+	g.dirs[dir] = true
+}
+
+// syncFileFirst has the next flush make f's data durable, and fsync dir, the
+// directory naming it, before it writes any entry buffered from now on; the
+// flush closes f. f is the object file of the entry about to be appended.
+func (g *groupCommit) syncFileFirst(f *os.File, dir string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.files = append(g.files, f)
 	if g.dirs == nil {
 		g.dirs = map[string]bool{}
 	}
@@ -155,10 +178,10 @@ func (l *custodyLog) waitDurable(seq uint64) error {
 		case g.closed:
 			return fmt.Errorf("custody entry %d was not made durable: the custody log was closed", seq)
 		}
-		target, lines, dirs := g.written, g.buffered, g.dirs
-		g.buffered, g.dirs, g.flushing = nil, nil, true
+		target, lines, dirs, files := g.written, g.buffered, g.dirs, g.files
+		g.buffered, g.dirs, g.files, g.flushing = nil, nil, nil, true
 		g.mu.Unlock()
-		err := l.flush(target, lines, dirs)
+		err := l.flush(target, lines, dirs, files)
 		g.mu.Lock()
 		g.flushing = false
 		if err != nil {
@@ -171,20 +194,14 @@ func (l *custodyLog) waitDurable(seq uint64) error {
 	return nil
 }
 
-// flush makes the entries up to target durable: the directories of their
-// objects, then their lines, then the acknowledgement record. Only the
-// leader of a flush calls it, so it is the only writer of the file.
-func (l *custodyLog) flush(target position, lines []byte, dirs map[string]bool) error {
+// flush makes the entries up to target durable: their objects and the
+// directories of their objects, then their lines, then the acknowledgement
+// record. Only the leader of a flush calls it, so it is the only writer of
+// the file.
+func (l *custodyLog) flush(target position, lines []byte, dirs map[string]bool, files []*os.File) error {
 	g := &l.commit
-	for dir := range dirs {
-		d, err := os.Open(dir)
-		if err == nil {
-			err = g.fsync(d)
-			d.Close()
-		}
-		if err != nil {
-			return fmt.Errorf("syncing directory %s before custody entry %d: %w", dir, target.seq, err)
-		}
+	if err := g.syncObjects(dirs, files); err != nil {
+		return fmt.Errorf("syncing objects before custody entry %d: %w", target.seq, err)
 	}
 	if len(lines) > 0 {
 		if _, err := l.f.Write(lines); err != nil {
@@ -200,6 +217,67 @@ func (l *custodyLog) flush(target position, lines []byte, dirs map[string]bool) 
 	return nil
 }
 
+// syncObjects makes files' data durable and fsyncs dirs, side by side: each
+// is one wait for the disk, and the disk serves them together. It closes
+// files, whatever happens.
+func (g *groupCommit) syncObjects(dirs map[string]bool, files []*os.File) error {
+	if len(files)+len(dirs) == 0 {
+		return nil
+	}
+	errs := make([]error, 0, len(files)+len(dirs))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	failed := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err)
+	}
+	for _, f := range files {
+		wg.Go(func() {
+			err := g.datasync(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				failed(fmt.Errorf("object file %s: %w", f.Name(), err))
+			}
+		})
+	}
+	for dir := range dirs {
+		// Only the leader of a flush opens directories (openDir).
+		d, err := g.openDir(dir)
+		if err != nil {
+			failed(fmt.Errorf("directory %s: %w", dir, err))
+			continue
+		}
+		wg.Go(func() {
+			if err := g.fsync(d); err != nil {
+				failed(fmt.Errorf("directory %s: %w", dir, err))
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// openDir returns dir opened for fsync, kept open for the next flushes (a
+// vault syncs the same few object directories over and over). Only the
+// leader of a flush calls it.
+func (g *groupCommit) openDir(dir string) (*os.File, error) {
+	if d, ok := g.dirFiles[dir]; ok {
+		return d, nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if g.dirFiles == nil {
+		g.dirFiles = map[string]*os.File{}
+	}
+	g.dirFiles[dir] = d
+	return d, nil
+}
+
 // close flushes what is buffered (its appenders may still be waiting) and
 // stops the group commit; later waits fail.
 func (g *groupCommit) close() {
@@ -213,5 +291,15 @@ func (g *groupCommit) close() {
 	g.mu.Lock()
 	g.closed = true
 	g.cond.Broadcast()
+	for g.flushing {
+		g.cond.Wait()
+	}
+	for _, d := range g.dirFiles { // no flush starts once closed
+		d.Close()
+	}
+	for _, f := range g.files { // left by a failed flush
+		f.Close()
+	}
+	g.dirFiles, g.files = nil, nil
 	g.mu.Unlock()
 }

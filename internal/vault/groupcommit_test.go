@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
@@ -158,7 +160,24 @@ func TestGroupCommitPowerLoss(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := mrand.New(mrand.NewPCG(seed, 7))
 	for round := range 12 {
-		powerLoss(t, round, rng)
+		powerLoss(t, round, rng, false)
+	}
+}
+
+// TestGroupCommitPowerLossSmallObjects is TestGroupCommitPowerLoss where the
+// power failure also takes the object files with it as the disk would: a small
+// object is written unsynced and made durable by the flush that writes its
+// entry (smallobject.go), so at the failure every object file whose data was
+// not fdatasync'ed is cut short, and every one created since the last fsync of
+// its directory is gone. The power may also go while a flush syncs its
+// objects. The vault reopened on that must still hold every acknowledged
+// object, readable, and verify clean.
+func TestGroupCommitPowerLossSmallObjects(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := mrand.New(mrand.NewPCG(seed, 11))
+	for round := range 16 {
+		powerLoss(t, round, rng, true)
 	}
 }
 
@@ -166,8 +185,10 @@ func TestGroupCommitPowerLoss(t *testing.T) {
 // acknowledged the power goes at the next flush: before the log's fsync
 // (written lines not synced: some of them survive, maybe torn), after it but
 // before the acknowledgement record's, or right after that one (the flush
-// succeeds, its ingests are acknowledged; nothing later is).
-func powerLoss(t *testing.T, round int, rng *mrand.Rand) {
+// succeeds, its ingests are acknowledged; nothing later is). With
+// loseObjects, object files lose what was not synced too, and the power may
+// also go while the flush syncs its objects (before any line is written).
+func powerLoss(t *testing.T, round int, rng *mrand.Rand, loseObjects bool) {
 	dir := t.TempDir()
 	clock := newFakeClock()
 	kr := testKeyring(t, 1)
@@ -179,6 +200,14 @@ func powerLoss(t *testing.T, round int, rng *mrand.Rand) {
 	logFile, ackFile := v.custody.f, v.custody.ack.f
 	logPath, ackPath := filepath.Join(dir, custodyLogName), filepath.Join(dir, custodyLogName+".ack")
 	moment := rng.IntN(3) // 0: before the log's fsync, 1: before the record's, 2: after it
+	if loseObjects {
+		moment = rng.IntN(4) // 3: while the flush syncs its objects
+	}
+	objectDir := filepath.Join(dir, "objects", string(SHA256))
+	// What the disk holds of the object files: the names in objectDir as of
+	// the start of its last fsync, and the files whose data was synced.
+	objectNames, objectsSynced := map[string]bool{}, map[string]bool{}
+	var objectFate func() // applies the loss to the object files, once the vault is closed
 	var (
 		mu               sync.Mutex
 		armed, off       bool
@@ -203,6 +232,9 @@ func powerLoss(t *testing.T, round int, rng *mrand.Rand) {
 		written, kept = len(whole), int(logBytes)+rng.IntN(len(whole)-int(logBytes)+1)
 		survivor, ackSurvivor = bytes.Clone(whole[:kept]), bytes.Clone(ack)
 		ackedAtPowerLoss = len(acked)
+		if loseObjects {
+			objectFate = objectLoss(t, rng, objectDir, maps.Clone(objectNames), maps.Clone(objectsSynced))
+		}
 		close(powerOff)
 	}
 	sync0, datasync0 := g.fsync, g.datasync
@@ -216,8 +248,31 @@ func powerLoss(t *testing.T, round int, rng *mrand.Rand) {
 			lose()
 			return errPowerLost
 		}
+		isObject := loseObjects && filepath.Dir(f.Name()) == objectDir
+		if armed && moment == 3 && isObject {
+			lose()
+			return errPowerLost
+		}
+		var names []string
+		if loseObjects && f.Name() == objectDir {
+			// A name is durable once an fsync of its directory that started
+			// after it was made has returned.
+			entries, err := os.ReadDir(objectDir)
+			if err != nil {
+				return err
+			}
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+		}
 		if err := sync(f); err != nil {
 			return err
+		}
+		if isObject {
+			objectsSynced[filepath.Base(f.Name())] = true
+		}
+		for _, name := range names {
+			objectNames[name] = true
 		}
 		switch f {
 		case logFile:
@@ -278,6 +333,9 @@ func powerLoss(t *testing.T, round int, rng *mrand.Rand) {
 	if err := os.WriteFile(ackPath, ackSurvivor, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if objectFate != nil {
+		objectFate()
+	}
 
 	v, err = Open(Config{Dir: dir, Keyring: kr, Clock: clock, Grants: allGranted(), Policy: testPolicy})
 	if err != nil {
@@ -293,6 +351,13 @@ func powerLoss(t *testing.T, round int, rng *mrand.Rand) {
 		}
 	}
 	checkIngestsLogged(t, v, dir, results)
+	if loseObjects {
+		for _, res := range results {
+			if _, err := readObject(t, v, res.Digest); err != nil {
+				t.Fatalf("round %d: acknowledged object %s (entry %d) unreadable after the power loss: %v", round, res.Digest, res.Sequence, err)
+			}
+		}
+	}
 	if rep, err := v.Verify(context.Background(), testActor); err != nil || !rep.OK() {
 		t.Fatalf("round %d: verify after the power loss: %v %v", round, err, rep.Findings)
 	}
@@ -342,5 +407,47 @@ func TestPlacedObjectWithoutEntryQuarantined(t *testing.T) {
 	}
 	if rep, err := v.Verify(context.Background(), testActor); err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Findings)
+	}
+}
+
+// objectLoss decides, at the moment of a simulated power failure, what the
+// disk keeps of the object files in dir: a file whose name no fsync of dir had
+// made durable is gone; a file whose data was never synced keeps a random
+// prefix of what was written (nothing, part, or all). It returns the change
+// to apply once the vault is closed.
+func objectLoss(t *testing.T, rng *mrand.Rand, dir string, durableNames, synced map[string]bool) func() {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gone []string
+	cut := map[string]int64{}
+	for _, e := range entries {
+		switch name := e.Name(); {
+		case !durableNames[name]:
+			gone = append(gone, name)
+		case !synced[name]:
+			info, err := e.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cut[name] = rng.Int64N(info.Size() + 1)
+		}
+	}
+	return func() {
+		// A file may be gone already: an ingest the failure stopped removes
+		// what it placed (on a real disk it would stay, and be quarantined).
+		for _, name := range gone {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				t.Fatal(err)
+			}
+		}
+		for name, size := range cut {
+			if err := os.Truncate(filepath.Join(dir, name), size); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("power loss: %d object file(s) lost, %d cut short", len(gone), len(cut))
 	}
 }

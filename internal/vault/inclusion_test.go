@@ -198,3 +198,38 @@ func TestInclusionProofReadsTheLoggedEntry(t *testing.T) {
 		t.Fatalf("proof for an entry changed in the file = %v", err)
 	}
 }
+
+// TestOpenCheckpointRemembersOnlyWhatVerified: OpenCheckpoint remembers the
+// checkpoints it verified, so opening one again costs no signature check; a
+// note changed by one byte, or opened with another key, is still refused,
+// and what it returns is the caller's to change.
+func TestOpenCheckpointRemembersOnlyWhatVerified(t *testing.T) {
+	clock := newFakeClock()
+	v := openTestVault(t, t.TempDir(), clock, testKeyring(t, 1))
+	ingest(t, v, testMetadata(clock.Now()), []byte("evidence"))
+	cp, err := v.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherKey, err := GenerateSigningKey(v.signer.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		got, err := OpenCheckpoint(cp.Note, v.VerifierKey())
+		if err != nil || got.Size != cp.Size || !bytes.Equal(got.Root, cp.Root) {
+			t.Fatalf("OpenCheckpoint = %+v, %v; want %+v", got, err, cp.Checkpoint)
+		}
+		clear(got.Root)
+		if _, err := OpenCheckpoint(cp.Note, otherKey); err == nil {
+			t.Fatal("a checkpoint opened with another key of the same name")
+		}
+		for i := range cp.Note {
+			changed := bytes.Clone(cp.Note)
+			changed[i] ^= 0x01
+			if c, err := OpenCheckpoint(changed, v.VerifierKey()); err == nil && (c.Size != cp.Size || !bytes.Equal(c.Root, cp.Root)) {
+				t.Fatalf("a checkpoint changed at byte %d opened as %+v", i, c)
+			}
+		}
+	}
+}

@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
@@ -176,6 +178,52 @@ func ParseSignedCheckpoint(signed string) (Checkpoint, error) {
 // "name+hash+key" form `cybercoop vault keygen` prints) and parses it. The
 // checkpoint's origin must be the key's name.
 func OpenCheckpoint(signed []byte, verifierKey string) (Checkpoint, error) {
+	key := verifierKey + "\x00" + string(signed)
+	if c, ok := openedCheckpoints.get(key); ok {
+		return c, nil
+	}
+	c, err := openCheckpoint(signed, verifierKey)
+	if err == nil {
+		openedCheckpoints.put(key, c)
+	}
+	return c, err
+}
+
+// openedCheckpoints remembers the checkpoints OpenCheckpoint verified, by
+// verifier key and signed note, byte for byte. A gateway opens the same
+// checkpoint for every request that one flush of the vault's custody log made
+// durable, and twice for each (before it signs the receipt, and in signing
+// it): an Ed25519 verification costs more than the rest of the proof. Only
+// successes are kept; the same bytes under the same key verify the same way.
+var openedCheckpoints checkpointMemo
+
+// checkpointMemoSize bounds the memo; when full it starts again empty.
+const checkpointMemoSize = 256
+
+type checkpointMemo struct {
+	mu     sync.Mutex
+	opened map[string]Checkpoint
+}
+
+func (m *checkpointMemo) get(key string) (Checkpoint, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.opened[key]
+	c.Root = slices.Clone(c.Root) // the caller's to keep
+	return c, ok
+}
+
+func (m *checkpointMemo) put(key string, c Checkpoint) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.opened == nil || len(m.opened) >= checkpointMemoSize {
+		m.opened = make(map[string]Checkpoint, checkpointMemoSize)
+	}
+	c.Root = slices.Clone(c.Root)
+	m.opened[key] = c
+}
+
+func openCheckpoint(signed []byte, verifierKey string) (Checkpoint, error) {
 	n, err := openNote(signed, verifierKey)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("checkpoint: %w", err)

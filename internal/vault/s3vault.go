@@ -102,6 +102,12 @@ func (v *Vault) segmentRetention(s *S3Store) func(Entry) time.Time {
 // the retention m asks for, and a legal hold if m places one or the policy's
 // default hold will. Callers hold v.mu.
 func (v *Vault) commitObject(pending PendingBlob, d Digest, m Metadata) error {
+	if sp, ok := pending.(*smallPending); ok && sp.placed != "" && v.custody.segments == nil {
+		// Placed ahead, not synced: the flush that makes its entry durable
+		// syncs it and its directory first (see smallobject.go).
+		sp.syncedBy(&v.custody.commit)
+		return nil
+	}
 	if fp, ok := pending.(*fsPending); ok && v.custody.segments == nil {
 		// The directory fsync waits for the custody log's next flush, which
 		// makes it durable before the entry recording the object (see

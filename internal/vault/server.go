@@ -31,7 +31,9 @@ import (
 //
 //	POST   /v1/objects                  ingest (role ingest): multipart/form-data, part "metadata" (JSON
 //	                                    Metadata) then part "object"; optional headers Cybercoop-Object-Size
-//	                                    and Cybercoop-Object-Digest are checked before anything is kept;
+//	                                    and Cybercoop-Object-Digest are checked before anything is kept, and
+//	                                    Cybercoop-New-Case: true refuses (409, field caseReference) a case
+//	                                    reference that names an object already, of any content;
 //	                                    201 (200: content already held) with IngestResult, its custody entry's
 //	                                    line and a checkpoint signed after it; metadata onBehalfOf needs role
 //	                                    relay (else 403, field onBehalfOf); other content under an exclusive
@@ -71,6 +73,9 @@ const (
 	ObjectDigestHeader = "Cybercoop-Object-Digest"
 	// ObjectSizeHeader declares the size in bytes of the object an ingest sends.
 	ObjectSizeHeader = "Cybercoop-Object-Size"
+	// NewCaseHeader, "true" on an ingest, declares its case reference new
+	// (Expectation.NewCase).
+	NewCaseHeader = "Cybercoop-New-Case"
 	// TreeSizeHeader says which log size an inclusion proof is for.
 	TreeSizeHeader = "Cybercoop-Tree-Size"
 	maxJSONBody    = 16 << 10
@@ -410,6 +415,13 @@ func declaredExpectation(hdr http.Header) (Expectation, error) {
 			return want, fieldErr(ObjectDigestHeader, "%v", err)
 		}
 		want.Digest = d
+	}
+	switch s := hdr.Get(NewCaseHeader); s {
+	case "":
+	case "true":
+		want.NewCase = true
+	default:
+		return want, fieldErr(NewCaseHeader, "must be true, or absent")
 	}
 	return want, nil
 }

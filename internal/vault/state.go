@@ -141,10 +141,23 @@ type custodyState struct {
 	// has it, in the order the case was attached, so that listing a case or
 	// deciding an exclusive ingest does not scan every object.
 	byCase map[string][]Digest
+	// liveBytes and liveByKeyVersion total the live objects' sizes and count
+	// them by key version, kept as objects come and go so that the inventory
+	// an ingest reports (metrics, /status) does not scan every object under
+	// the vault's lock.
+	liveBytes        int64
+	liveByKeyVersion map[uint32]int
 }
 
 func newCustodyState() *custodyState {
-	return &custodyState{live: map[Digest]*objectState{}, expired: map[Digest]uint64{}, byCase: map[string][]Digest{}}
+	return &custodyState{live: map[Digest]*objectState{}, expired: map[Digest]uint64{}, byCase: map[string][]Digest{},
+		liveByKeyVersion: map[uint32]int{}}
+}
+
+// inventory is the number of live objects, their total size and how many are
+// sealed under each key version.
+func (s *custodyState) inventory() (int, int64, map[uint32]int) {
+	return len(s.live), s.liveBytes, maps.Clone(s.liveByKeyVersion)
 }
 
 func (s *custodyState) indexCase(ref string, d Digest) {
@@ -229,6 +242,8 @@ func (s *custodyState) apply(e Entry) error {
 			st.holds[e.Metadata.CaseReference] = true
 		}
 		s.live[e.Object] = st
+		s.liveBytes += st.size
+		s.liveByKeyVersion[st.keyVersion]++
 		delete(s.expired, e.Object)
 		s.indexCase(e.Metadata.CaseReference, e.Object)
 		return nil
@@ -258,6 +273,10 @@ func (s *custodyState) apply(e Entry) error {
 		}
 		s.unindex(obj)
 		delete(s.live, e.Object)
+		s.liveBytes -= obj.size
+		if s.liveByKeyVersion[obj.keyVersion]--; s.liveByKeyVersion[obj.keyVersion] == 0 {
+			delete(s.liveByKeyVersion, obj.keyVersion)
+		}
 		s.expired[e.Object] = e.Seq
 	case ActionRead, ActionExport:
 		// Access is recorded; it changes nothing.

@@ -49,10 +49,19 @@ type CaseTakenError struct {
 	Digest Digest
 	// Sequence is the ingest entry of that case, with Digest.
 	Sequence uint64
+	// Recorded: the ingest declared its case new (Expectation.NewCase) and
+	// the case reference names an object already, whatever its content
+	// (Digest may then be the very content sent).
+	Recorded bool
 }
 
 func (e *CaseTakenError) Error() string {
-	if e.Digest == "" {
+	switch {
+	case e.Recorded && e.Digest == "":
+		return "caseReference is taken: the ingest declared its case new, and the case reference names an object already"
+	case e.Recorded:
+		return fmt.Sprintf("caseReference already names %s (ingest entry %d); the ingest declared its case new, so nothing was stored", e.Digest, e.Sequence)
+	case e.Digest == "":
 		return "caseReference is taken: an exclusive case reference names another object; ingest under another case reference"
 	}
 	return fmt.Sprintf("caseReference already names %s (ingest entry %d) as an exclusive case: only that content may be ingested under it again", e.Digest, e.Sequence)
@@ -607,6 +616,12 @@ type Expectation struct {
 	// Digest is the object's content address; empty means not declared. Its
 	// algorithm must be the vault's.
 	Digest Digest
+	// NewCase declares that the case reference names no object yet: an
+	// ingest under a case that names one already, even of the same content,
+	// is refused (CaseTakenError, Recorded) instead of attached. A client that
+	// records something once per case (the gateway, a request) so learns of
+	// an earlier record in the answer to its ingest, without asking first.
+	NewCase bool
 }
 
 // NoExpectation declares nothing.
@@ -650,6 +665,10 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 	m.RetentionUntil = m.RetentionUntil.UTC()
 	v.mu.Lock()
 	err := v.usable()
+	if err == nil && want.NewCase {
+		// Decided again with the append; refused here, the object is not read.
+		err = v.caseRecorded(actor, m)
+	}
 	if err == nil && want.Digest != "" {
 		// Decided again once the content is here; a declared digest lets a
 		// refusal come before the object is read.
@@ -660,13 +679,9 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 		return IngestResult{}, v.unlockSettled(err)
 	}
 	v.mu.Unlock()
-	pending, err := v.store.Create()
+	pending, sealed, err := v.sealObject(ctx, r, want)
 	if err != nil {
 		return IngestResult{}, err
-	}
-	sealed, err := sealStream(ctx, r, pending, v.keyring.Load(), v.cfg.Hash, v.cfg.ChunkSize)
-	if err != nil {
-		return IngestResult{}, abortPending(pending, fmt.Errorf("ingest: %w", err))
 	}
 	if want.Size >= 0 && sealed.size != want.Size {
 		return IngestResult{}, abortPending(pending, fmt.Errorf("%w: received %d bytes, declared %d; nothing was stored", ErrExpectation, sealed.size, want.Size))
@@ -675,9 +690,10 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 		return IngestResult{}, abortPending(pending, fmt.Errorf("%w: received content hashes to %s, declared %s; nothing was stored", ErrExpectation, sealed.digest, want.Digest))
 	}
 	// The slow part of committing the object runs before the lock, side by side
-	// with other ingests (see uploadAhead): on a filesystem the fsyncs of the file
-	// and its directory, on S3 the upload. Nothing is acknowledged before the
-	// custody entry is durable, as before.
+	// with other ingests (see uploadAhead): on a filesystem writing the file (and
+	// for a streamed object the fsyncs of the file and its directory; a small
+	// object's are the flush's, smallobject.go), on S3 the upload. Nothing is
+	// acknowledged before the custody entry is durable, as before.
 	release, err := v.uploadAhead(actor, pending, sealed.digest, m)
 	if err != nil {
 		return IngestResult{}, abortPending(pending, fmt.Errorf("ingest: %w", err))
@@ -689,8 +705,13 @@ func (v *Vault) ingest(ctx context.Context, actor Identity, m Metadata, r io.Rea
 		return IngestResult{}, abortPending(pending, err)
 	}
 	// Under the same lock as the append: of two ingests of different
-	// content under one exclusive case reference, one is recorded.
-	if err := v.caseTaken(actor, m, sealed.digest); err != nil {
+	// content under one exclusive case reference, one is recorded; of two
+	// declaring the same case new, one.
+	err = v.caseTaken(actor, m, sealed.digest)
+	if err == nil && want.NewCase {
+		err = v.caseRecorded(actor, m)
+	}
+	if err != nil {
 		// The refusal may rest on an ingest not yet durable: answer once it is.
 		return IngestResult{}, abortPending(pending, v.unlockSettled(err))
 	}
@@ -748,7 +769,7 @@ func (v *Vault) recordIngest(actor Identity, m Metadata, sealed sealResult, pend
 		LegalBasis: m.LegalBasis, Reference: m.CaseReference, Metadata: &m, Size: sealed.size, KeyVersion: sealed.keyVersion}
 	existing, duplicate := v.state.live[sealed.digest]
 	if duplicate {
-		if fp, ok := pending.(*fsPending); ok && fp.placed != "" {
+		if placedAhead(pending) {
 			// uploadAhead places only content that is not live, and holds it
 			// against other ingests of it until this one is recorded.
 			return IngestResult{}, 0, fmt.Errorf("ingest: %s was put in place while it was live; nothing was recorded", sealed.digest)
@@ -826,6 +847,30 @@ func (v *Vault) caseTaken(actor Identity, m Metadata, d Digest) error {
 	}
 	if taken {
 		return &CaseTakenError{}
+	}
+	return nil
+}
+
+// caseRecorded refuses an ingest that declared its case new
+// (Expectation.NewCase) if its case reference names a live object already,
+// of any content. The refusal names the object only if actor may see that
+// case (the rule of caseTaken). Callers hold v.mu.
+func (v *Vault) caseRecorded(actor Identity, m Metadata) error {
+	show := v.caseFilter(actor)
+	taken := false
+	for _, d := range v.state.byCase[m.CaseReference] {
+		for _, c := range v.state.live[d].cases {
+			if c.metadata.CaseReference != m.CaseReference {
+				continue
+			}
+			if visible, _ := show(c); visible {
+				return &CaseTakenError{Digest: d, Sequence: c.ingestSeq, Recorded: true}
+			}
+			taken = true
+		}
+	}
+	if taken {
+		return &CaseTakenError{Recorded: true}
 	}
 	return nil
 }
@@ -1270,13 +1315,7 @@ func (v *Vault) Status() Status {
 }
 
 func (v *Vault) inventoryLocked() (int, int64, map[uint32]int) {
-	var bytes int64
-	versions := map[uint32]int{}
-	for _, o := range v.state.live {
-		bytes += o.size
-		versions[o.keyVersion]++
-	}
-	return len(v.state.live), bytes, versions
+	return v.state.inventory()
 }
 
 func (v *Vault) updateInventoryLocked() {

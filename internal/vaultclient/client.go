@@ -161,6 +161,20 @@ const maxIngestAnswer = 1 << 20
 // reference taken exclusively is 409 (Field "caseReference", Digest the object it
 // names if this client may see that case).
 func (c *Client) Ingest(ctx context.Context, m vault.Metadata, object []byte) (vault.IngestResult, error) {
+	return c.ingest(ctx, m, object, false)
+}
+
+// IngestNew is Ingest declaring the case new (vault.Expectation.NewCase): if
+// m.CaseReference names an object already, whatever its content, nothing is
+// stored and the vault answers 409 (Field "caseReference", Digest the object
+// it names if this client may see that case). A client that records one
+// object per case so learns of an earlier record without listing the case
+// first.
+func (c *Client) IngestNew(ctx context.Context, m vault.Metadata, object []byte) (vault.IngestResult, error) {
+	return c.ingest(ctx, m, object, true)
+}
+
+func (c *Client) ingest(ctx context.Context, m vault.Metadata, object []byte, newCase bool) (vault.IngestResult, error) {
 	const path = "/v1/objects"
 	alg, err := c.hashAlgorithm(ctx)
 	if err != nil {
@@ -192,6 +206,9 @@ func (c *Client) Ingest(ctx context.Context, m vault.Metadata, object []byte) (v
 	header.Set("Content-Type", mw.FormDataContentType())
 	header.Set(vault.ObjectSizeHeader, strconv.Itoa(len(object)))
 	header.Set(vault.ObjectDigestHeader, string(digestOf(alg, object)))
+	if newCase {
+		header.Set(vault.NewCaseHeader, "true")
+	}
 	return callWith[vault.IngestResult](ctx, c, request{method: http.MethodPost, path: path, header: header, body: body.Bytes(), limit: maxIngestAnswer})
 }
 

@@ -320,3 +320,45 @@ func TestIngestDeclaresTheVaultsDigestAndHold(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicasRacingOnANewCase: gateway replicas record the same peer request
+// at once, each declaring its case new (IngestNew), as the gateway records a
+// request's first attempt: one records it, the others are told 409 naming
+// that very content, and nothing is attached twice.
+func TestReplicasRacingOnANewCase(t *testing.T) {
+	tv := startVault(t, vault.SHA256, false)
+	m := metadataFor("REQUEST/VN/2031/0100")
+	m.Exclusive, m.OnBehalfOf = true, &peer
+	request := []byte(`{"type":"Preservation","reference":"VN-2031-0100"}`)
+	const replicas = 6
+	results := make([]vault.IngestResult, replicas)
+	errs := make([]error, replicas)
+	var wg sync.WaitGroup
+	for i := range replicas {
+		c := tv.client(t, "gateway")
+		wg.Go(func() { results[i], errs[i] = c.IngestNew(context.Background(), m, request) })
+	}
+	wg.Wait()
+	var recorded []vault.IngestResult
+	for i, err := range errs {
+		var verr *Error
+		switch {
+		case err == nil:
+			recorded = append(recorded, results[i])
+		case !IsStatus(err, 409) || !errors.As(err, &verr) || verr.Field != "caseReference":
+			t.Fatalf("a replica got %v; want 409 on caseReference", err)
+		}
+	}
+	if len(recorded) != 1 {
+		t.Fatalf("%d replicas recorded the request under a case each declared new; want 1", len(recorded))
+	}
+	for _, err := range errs {
+		var verr *Error
+		if errors.As(err, &verr) && verr.Digest != recorded[0].Digest {
+			t.Fatalf("a losing replica was told %q; want the request recorded, %s", verr.Digest, recorded[0].Digest)
+		}
+	}
+	if st := tv.v.Status(); st.CustodyEntries != recorded[0].Sequence {
+		t.Fatalf("%d custody entries after one recorded ingest (entry %d)", st.CustodyEntries, recorded[0].Sequence)
+	}
+}

@@ -14,6 +14,6 @@ go test ./internal/vault -run '^$' -bench CustodyTree -benchtime 1x | tee "$out/
 go test ./internal/gateway/requests -run '^$' -bench Preservation -benchtime 2s | tee "$out/requests.txt"
 # 2000 requests, not 400: the bare TLS server answers 400 in a few milliseconds,
 # too short a run for a stable ratio.
-go test ./internal/gateway -run '^$' -bench 'PreservationAccepted|BareTLS13' -benchtime 2000x | tee "$out/gateway.txt"
+go test ./internal/gateway -run '^$' -bench 'PreservationAccepted|BareTLS13|DurableFloor' -benchtime 2000x | tee "$out/gateway.txt"
 PERF_BENCH_DIR="$out" go test -tags perf ./test/perf -run '^TestHarness$' -count=1 -v -timeout 40m
 echo "make bench took $(( $(date +%s) - start )) s"

@@ -237,6 +237,11 @@ func (r *report) markdown() string {
 			w("| gateway accepted Preservation requests | %.0f req/s, p99 %.1f ms |", acc["req/s"], acc["p99-ms"])
 			w("| bare TLS 1.3 server, same clients | %.0f req/s, p99 %.1f ms |", bare["req/s"], bare["p99-ms"])
 			w("| **gateway / bare TLS** | **%s** (target ≥ 0.5×) |", ratio(acc["req/s"], bare["req/s"]))
+			if floor := r.gateway["BenchmarkDurableFloor"]; floor != nil {
+				w("| durable floor: the bare server also creating and fsyncing the two files of each request | %.0f req/s, p99 %.1f ms |", floor["req/s"], floor["p99-ms"])
+				w("| durable floor / bare TLS (what durability leaves of the target) | %s |", ratio(floor["req/s"], bare["req/s"]))
+				w("| **gateway / durable floor** | **%s** |", ratio(acc["req/s"], floor["req/s"]))
+			}
 		}
 	}
 	w("")
