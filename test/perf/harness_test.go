@@ -26,6 +26,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/controllers/cooperationchannel"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
@@ -39,7 +40,7 @@ import (
 //	PERF_REGION_CHANNELS   channels per country of the region (50)
 //	PERF_IDLE              idle window of the steady state (5m)
 //	PERF_MEMORY_CHANNELS   channels in the cache for the memory figure (10000)
-//	PERF_CONCURRENCY       clients creating objects, and the floor's workers (4)
+//	PERF_CONCURRENCY       clients creating objects, and the floor's workers (the channel controller's, cooperationchannel.Workers)
 //	PERF_OUT               the report (docs/performance.md)
 //	PERF_BENCH_DIR         where make bench left the micro-benchmarks' output
 //	PERF_CPUPROFILE        write a CPU profile of the scenarios here
@@ -113,7 +114,7 @@ func TestHarness(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, ctx: context.Background(), cp: cp, counter: &apiCounter{}, clock: &shiftedClock{}, peers: peers,
-		concurrency: envInt(t, "PERF_CONCURRENCY", 4), report: newReport()}
+		concurrency: envInt(t, "PERF_CONCURRENCY", cooperationchannel.Workers), report: newReport()}
 	h.farm, err = startPeerFarm(peers, h.clock.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -334,6 +335,7 @@ func (h *harness) settle() {
 // the writes the operator cannot avoid.
 type floorRun struct {
 	channels int
+	workers  int
 	api      time.Duration // create each channel, its Secret, write its status once
 	signing  time.Duration // key generation and signature per leaf, with the same workers
 }
@@ -352,7 +354,7 @@ func (h *harness) floor(ns string, n int) floorRun {
 	}
 	leaves := make([][]byte, n)
 	keys := make([][]byte, n)
-	r := floorRun{channels: n}
+	r := floorRun{channels: n, workers: h.concurrency}
 	r.signing = parallel(n, h.concurrency, func(i int) error {
 		leaf, err := pki.IssueLeaf(ca, pki.LeafSpec{CommonName: "KE channel " + h.peers[i], URIs: []string{"spiffe://cybercoop.io/ns/" + ns + "/cooperationchannel/" + h.peers[i]},
 			Usages: []pki.Usage{pki.UsageClient}}, time.Now())
