@@ -52,12 +52,19 @@ func BenchmarkPreservationAccepted(b *testing.B) {
 }
 
 func BenchmarkBareTLS13(b *testing.B) {
-	p := newPair(b)
-	doc := example(b, "Preservation", nil)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	runBare(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusOK)
-	}), TLSConfig: p.vn.gw.TLSConfig()}
+	}))
+}
+
+// runBare serves handler over the gateway's own TLS configuration (TLS 1.3, mutual)
+// on 127.0.0.1 and sends it the benchmark's Preservation requests from a peer's
+// channel client, as BenchmarkPreservationAccepted sends them to the gateway.
+func runBare(b *testing.B, handler http.Handler) {
+	p := newPair(b)
+	doc := example(b, "Preservation", nil)
+	srv := &http.Server{Handler: handler, TLSConfig: p.vn.gw.TLSConfig()}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -79,8 +86,6 @@ func BenchmarkBareTLS13(b *testing.B) {
 // acknowledgement record) its group commit shares between requests, and is left
 // out.
 func BenchmarkDurableFloor(b *testing.B) {
-	p := newPair(b)
-	doc := example(b, "Preservation", nil)
 	dir := b.TempDir()
 	// About the size of a Preservation request's receipt: a JWS carrying the
 	// gateway's chain, the custody entry, a checkpoint and an inclusion proof.
@@ -97,7 +102,7 @@ func BenchmarkDurableFloor(b *testing.B) {
 		}
 		return errors.Join(err, f.Close())
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	runBare(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err == nil {
 			err = writeDurably(body)
@@ -110,18 +115,7 @@ func BenchmarkDurableFloor(b *testing.B) {
 			return
 		}
 		w.WriteHeader(http.StatusOK)
-	}), TLSConfig: p.vn.gw.TLSConfig()}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
-	b.Cleanup(func() { _ = srv.Close() })
-	cl := p.vn.clientFor(p.fr.channelCert(p.frToVN), p.vn.trustPool())
-	var seq atomic.Int64
-	run(b, cl.http, "https://"+ln.Addr().String()+wire.PathRequests, func() []byte {
-		return withReference(b, doc, fmt.Sprintf("BENCH-%d", seq.Add(1)))
-	}, http.StatusOK)
+	}))
 }
 
 func withReference(b *testing.B, doc []byte, ref string) []byte {
