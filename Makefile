@@ -152,12 +152,8 @@ browser-test: ## Open the auditor's HTML report in headless Chromium (Debian's c
 	go test $(GO_TEST_FLAGS) -tags browser ./cmd/kubectl-cybercoop/ -run Chromium -v
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
-	@for target in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' internal | sed 's/func //'); do \
-	  pkg=$$(dirname $$(grep -rlE "^func $$target\(" --include='*_test.go' internal | head -1)); \
-	  echo "fuzz $$target in ./$$pkg for $(FUZZTIME)"; \
-	  go test ./$$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZTIME) -parallel 2 || exit 1; \
-	done
+fuzz: ## Run each fuzz target for FUZZTIME (default 10s); a bare deadline failure of Go 1.26's fuzz coordinator with no failing input is told apart (hack/fuzz.sh).
+	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
 .PHONY: bench
 bench: k8s-binaries ## Run the micro-benchmarks, then the scale harness (test/perf) against a real kube-apiserver and etcd; writes docs/performance.md (about 10 minutes; knobs PERF_* in test/perf/harness_test.go).
