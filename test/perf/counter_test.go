@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 )
 
@@ -242,4 +244,27 @@ func describeCounts(counts map[string]int) string {
 		parts[i] = fmt.Sprintf("%s ×%d", k, counts[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// reconciles is controller-runtime's count of reconciles of the named controller
+// (all controllers when name is empty), over every result.
+func reconciles(name string) float64 {
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		return 0
+	}
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && (name == "" || l.GetValue() == name) {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
 }

@@ -23,7 +23,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/controllers/cooperationchannel"
@@ -435,32 +434,14 @@ type idleRun struct {
 func (h *harness) steadyState(mesh run, window time.Duration) {
 	h.t.Helper()
 	h.settle()
-	mark, probes, reconciles := h.counter.mark(), h.farm.probes.Load(), reconcileTotal()
+	mark, probes, before := h.counter.mark(), h.farm.probes.Load(), reconciles("")
 	idle := time.NewTimer(window)
 	<-idle.C
 	reqs := h.counter.since(mark)
 	r := idleRun{window: window, objects: mesh.objects, channels: mesh.channels, writes: count(reqs, notEvent),
-		reconciles: reconcileTotal() - reconciles, probes: h.farm.probes.Load() - probes}
+		reconciles: reconciles("") - before, probes: h.farm.probes.Load() - probes}
 	h.t.Logf("steady state over %s: writes %s; %v reconciles, %d probes", window, r.writes.describeWrites(), r.reconciles, r.probes)
 	h.report.idle = &r
-}
-
-// reconcileTotal is controller-runtime's count of reconciles, over every controller.
-func reconcileTotal() float64 {
-	families, err := ctrlmetrics.Registry.Gather()
-	if err != nil {
-		return 0
-	}
-	total := 0.0
-	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			total += m.GetCounter().GetValue()
-		}
-	}
-	return total
 }
 
 // stormRun is the rotation storm.

@@ -86,7 +86,7 @@ var _ = Describe("The operator's cost", Ordered, func() {
 		}).Should(Succeed())
 		quiet()
 
-		mark := counter.mark()
+		mark, fpReconciles := counter.mark(), reconciles("focalpoint")
 		var channels []client.Object
 		for _, cc := range ke.channels {
 			channels = append(channels, cc)
@@ -107,6 +107,9 @@ var _ = Describe("The operator's cost", Ordered, func() {
 		all := count(reqs, notEvent)
 		Expect(all.conflicts).To(BeZero(), "writes: %s", all.describeWrites())
 		Expect(writesTo(reqs, "secrets", ke.namespace, focalpoint.ChannelsSecretName(ke.fp))).To(Equal(1), "writes: %s", all.describeWrites())
+		// The channels reach their FocalPoint as one batch, not one reconcile each
+		// (a client certificate Secret is also a leaf of the FocalPoint's CA).
+		Expect(reconciles("focalpoint")-fpReconciles).To(BeNumerically("<", structureChannels), "FocalPoint reconciles")
 		// An object that does not exist yet is known absent from the names cache, not
 		// asked for.
 		Expect(all.describeGets()).NotTo(ContainSubstring(" 404"), "reads sent to the API server")
