@@ -156,12 +156,7 @@ var errPowerLost = errors.New("power lost (simulated)")
 // acknowledged ingest as acknowledged, and every checkpoint it gave must
 // still hold: none was signed over an entry the failure lost.
 func TestGroupCommitPowerLoss(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	rng := mrand.New(mrand.NewPCG(seed, 7))
-	for round := range 12 {
-		powerLoss(t, round, rng, false)
-	}
+	powerLossRounds(t, 7, 12, false)
 }
 
 // TestGroupCommitPowerLossSmallObjects is TestGroupCommitPowerLoss where the
@@ -173,11 +168,17 @@ func TestGroupCommitPowerLoss(t *testing.T) {
 // objects. The vault reopened on that must still hold every acknowledged
 // object, readable, and verify clean.
 func TestGroupCommitPowerLossSmallObjects(t *testing.T) {
+	powerLossRounds(t, 11, 16, true)
+}
+
+// powerLossRounds runs rounds of powerLoss from a seed it logs, so a failure
+// can be replayed.
+func powerLossRounds(t *testing.T, stream uint64, rounds int, loseObjects bool) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
-	rng := mrand.New(mrand.NewPCG(seed, 11))
-	for round := range 16 {
-		powerLoss(t, round, rng, true)
+	rng := mrand.New(mrand.NewPCG(seed, stream))
+	for round := range rounds {
+		powerLoss(t, round, rng, loseObjects)
 	}
 }
 

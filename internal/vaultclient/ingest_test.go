@@ -260,6 +260,21 @@ func metadataWith(m vault.Metadata, change func(*vault.Metadata)) vault.Metadata
 	return m
 }
 
+// raceReplicas runs ingest from six gateway replicas at once, each with a
+// client of its own, and returns each one's result and error.
+func raceReplicas(t *testing.T, tv *testVault, ingest func(c *Client, i int) (vault.IngestResult, error)) ([]vault.IngestResult, []error) {
+	const replicas = 6
+	results := make([]vault.IngestResult, replicas)
+	errs := make([]error, replicas)
+	var wg sync.WaitGroup
+	for i := range replicas {
+		c := tv.client(t, "gateway")
+		wg.Go(func() { results[i], errs[i] = ingest(c, i) })
+	}
+	wg.Wait()
+	return results, errs
+}
+
 // TestReplicasRacingOnOneReference: gateway replicas record the same peer
 // request reference with different content at once; one succeeds, the others
 // are told 409 with the winner's digest.
@@ -267,17 +282,9 @@ func TestReplicasRacingOnOneReference(t *testing.T) {
 	tv := startVault(t, vault.SHA256, false)
 	m := metadataFor("REQUEST/VN/2031/0099")
 	m.Exclusive, m.OnBehalfOf = true, &peer
-	const replicas = 6
-	results := make([]vault.IngestResult, replicas)
-	errs := make([]error, replicas)
-	var wg sync.WaitGroup
-	for i := range replicas {
-		c := tv.client(t, "gateway")
-		wg.Go(func() {
-			results[i], errs[i] = c.Ingest(context.Background(), m, bytes.Repeat([]byte{byte(i)}, 200<<10))
-		})
-	}
-	wg.Wait()
+	results, errs := raceReplicas(t, tv, func(c *Client, i int) (vault.IngestResult, error) {
+		return c.Ingest(context.Background(), m, bytes.Repeat([]byte{byte(i)}, 200<<10))
+	})
 	var winner vault.Digest
 	for i, err := range errs {
 		if err == nil {
@@ -330,15 +337,9 @@ func TestReplicasRacingOnANewCase(t *testing.T) {
 	m := metadataFor("REQUEST/VN/2031/0100")
 	m.Exclusive, m.OnBehalfOf = true, &peer
 	request := []byte(`{"type":"Preservation","reference":"VN-2031-0100"}`)
-	const replicas = 6
-	results := make([]vault.IngestResult, replicas)
-	errs := make([]error, replicas)
-	var wg sync.WaitGroup
-	for i := range replicas {
-		c := tv.client(t, "gateway")
-		wg.Go(func() { results[i], errs[i] = c.IngestNew(context.Background(), m, request) })
-	}
-	wg.Wait()
+	results, errs := raceReplicas(t, tv, func(c *Client, _ int) (vault.IngestResult, error) {
+		return c.IngestNew(context.Background(), m, request)
+	})
 	var recorded []vault.IngestResult
 	for i, err := range errs {
 		var verr *Error
