@@ -43,6 +43,7 @@ import (
 //	PERF_OUT               the report (docs/performance.md)
 //	PERF_BENCH_DIR         where make bench left the micro-benchmarks' output
 //	PERF_CPUPROFILE        write a CPU profile of the scenarios here
+//	PERF_APISERVER_CPUPROFILE  write a CPU profile of the API server over the mesh's first 2 seconds here
 //	PERF_HEAPPROFILE       write a heap profile with the memory scenario's channels cached
 //	PERF_LOG               the manager's log (discarded by default)
 //	PERF_TIMELINE          log each scenario's manager requests: start (ms from its creation), latency, verb, object
@@ -178,10 +179,11 @@ type run struct {
 	configured time.Duration // creation start to every channel in its gateway's channels file
 	requests   tally         // the manager's requests, events left out
 	events     int
-	issued     int // channel client certificate Secrets written
-	ownWrites  int // the channels' writes to themselves (status), their client Secrets and trust ConfigMaps
-	configSize int // bytes of the largest gateway channels Secret
-	gatewayCfg int // writes of the gateway channels Secrets
+	issued     int      // channel client certificate Secrets written
+	ownWrites  int      // the channels' writes to themselves (status), their client Secrets and trust ConfigMaps
+	configSize int      // bytes of the largest gateway channels Secret
+	gatewayCfg int      // writes of the gateway channels Secrets
+	cpu        cpuTimes // CPU time by process from creation start to every channel Ready (and a little after: read when the watch told)
 }
 
 // create creates the countries' resources at once and waits until every channel is
@@ -202,6 +204,11 @@ func (h *harness) create(name string, countries []*country) run {
 		namespaces[c.namespace] = true
 	}
 	mark := h.counter.mark()
+	cpuBefore := readCPU()
+	var apiProfile func() error
+	if p := os.Getenv("PERF_APISERVER_CPUPROFILE"); p != "" && name == "mesh" {
+		apiProfile = profileAPIServer(h.cp.Config, 2*time.Second, p)
+	}
 	start := time.Now()
 	if err := createAll(h.ctx, h.cp.Client, h.concurrency, objs); err != nil {
 		h.t.Fatal(err)
@@ -214,6 +221,12 @@ func (h *harness) create(name string, countries []*country) run {
 		h.t.Fatal(err)
 	}
 	r.ready = readyAt.Sub(start)
+	r.cpu = readCPU().sub(cpuBefore)
+	if apiProfile != nil {
+		if err := apiProfile(); err != nil {
+			h.t.Fatal(err)
+		}
+	}
 	// The gateway's channels file is one Secret per country, read until it lists
 	// every channel.
 	err = waitFor(h.ctx, 20*time.Minute, 100*time.Millisecond, name+": every channel in its gateway's channels file", func() (bool, error) {
@@ -337,6 +350,7 @@ type floorRun struct {
 	workers  int
 	api      time.Duration // create each channel, its Secret, write its status once
 	signing  time.Duration // key generation and signature per leaf, with the same workers
+	cpu      cpuTimes      // CPU time by process during api
 }
 
 // floor times a plain client loop, with the operator's concurrency, that creates n
@@ -365,6 +379,7 @@ func (h *harness) floor(ns string, n int) floorRun {
 		return err
 	})
 	c := h.cp.Client
+	cpuBefore := readCPU()
 	r.api = parallel(n, h.concurrency, func(i int) error {
 		cc := newChannel(ns, "ke-poc", h.peers[i], h.farm)
 		if err := c.Create(h.ctx, cc); err != nil {
@@ -379,6 +394,7 @@ func (h *harness) floor(ns string, n int) floorRun {
 			Reason: cybercoopv1alpha1.ReasonAllConditionsMet, Message: "floor", ObservedGeneration: cc.Generation})
 		return c.Status().Update(h.ctx, cc)
 	})
+	r.cpu = readCPU().sub(cpuBefore)
 	// Gone before the operator starts, so it never sees them.
 	if err := c.DeleteAllOf(h.ctx, &cybercoopv1alpha1.CooperationChannel{}, client.InNamespace(ns)); err != nil {
 		h.t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -21,16 +22,27 @@ import (
 )
 
 // peerFarm is one mutual-TLS server standing in for the gateways of many peer
-// States: its serving certificate names gateway.<cc>.test for every country, and it
-// answers GET /v1/trust-bundle with a trust bundle signed for the country the
-// client's server name (SNI) asks for. Every peer shares one CA. It admits any
-// client certificate: the peers' admission rules are not what is measured.
+// States. Each peer has a serving certificate of its own, naming gateway.<cc>.test
+// only, as a real peer's gateway does, chosen by the server name (SNI) the client
+// asks for; the trust bundle GET /v1/trust-bundle answers is signed with that
+// peer's key. (One certificate naming every peer would make each probe parse and
+// verify a certificate with 250 names, twice: in the handshake and in the bundle's
+// x5c, a cost no real peer imposes.) Every peer shares one CA. It admits any client
+// certificate: the peers' admission rules are not what is measured.
 type peerFarm struct {
 	ca     *pki.KeyPair
 	url    string
 	now    func() time.Time
 	probes atomic.Int64
 	srv    *http.Server
+	peers  map[string]*farmPeer // by server name
+}
+
+// farmPeer is one peer's serving certificate and trust bundle signer.
+type farmPeer struct {
+	country string
+	cert    *tls.Certificate
+	signer  *receipt.Signer
 }
 
 // peerServerName is the server name a channel to country uses.
@@ -45,35 +57,45 @@ func startPeerFarm(countries []string, now func() time.Time) (*peerFarm, error) 
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, len(countries))
-	for i, c := range countries {
-		names[i] = peerServerName(c)
+	f := &peerFarm{ca: ca, now: now, peers: make(map[string]*farmPeer, len(countries))}
+	for _, c := range countries {
+		name := peerServerName(c)
+		leaf, err := pki.IssueLeaf(ca, pki.LeafSpec{CommonName: name, DNSNames: []string{name}, Usages: []pki.Usage{pki.UsageServer},
+			Duration: 5 * 365 * 24 * time.Hour}, notBefore)
+		if err != nil {
+			return nil, err
+		}
+		signer, err := receipt.NewSigner(leaf.PrivateKey, []*x509.Certificate{leaf.Certificate, ca.Certificate})
+		if err != nil {
+			return nil, err
+		}
+		f.peers[name] = &farmPeer{country: c, signer: signer,
+			cert: &tls.Certificate{Certificate: [][]byte{leaf.Certificate.Raw, ca.Certificate.Raw}, PrivateKey: leaf.PrivateKey, Leaf: leaf.Certificate}}
 	}
-	leaf, err := pki.IssueLeaf(ca, pki.LeafSpec{CommonName: "perf peer gateways", DNSNames: names, Usages: []pki.Usage{pki.UsageServer},
-		Duration: 5 * 365 * 24 * time.Hour}, notBefore)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := receipt.NewSigner(leaf.PrivateKey, []*x509.Certificate{leaf.Certificate, ca.Certificate})
-	if err != nil {
-		return nil, err
-	}
-	f := &peerFarm{ca: ca, now: now}
 	bundle := string(ca.CertificatePEM())
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+wire.PathTrustBundle, func(w http.ResponseWriter, r *http.Request) {
 		f.probes.Add(1)
-		country := strings.ToUpper(strings.TrimSuffix(strings.TrimPrefix(r.TLS.ServerName, "gateway."), ".test"))
-		signed, err := signer.SignTrustBundle(receipt.TrustBundle{Country: country, Bundle: bundle, Issued: f.now()})
+		p := f.peers[r.TLS.ServerName]
+		if p == nil {
+			http.Error(w, "no such peer", http.StatusNotFound)
+			return
+		}
+		signed, err := p.signer.SignTrustBundle(receipt.TrustBundle{Country: p.country, Bundle: bundle, Issued: f.now()})
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusNotFound)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		_, _ = w.Write([]byte(signed))
 	})
-	cert := tls.Certificate{Certificate: [][]byte{leaf.Certificate.Raw, ca.Certificate.Raw}, PrivateKey: leaf.PrivateKey, Leaf: leaf.Certificate}
 	f.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: &tls.Config{
-		MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAnyClientCert,
+		MinVersion: tls.VersionTLS13, ClientAuth: tls.RequireAnyClientCert,
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if p := f.peers[hello.ServerName]; p != nil {
+				return p.cert, nil
+			}
+			return nil, fmt.Errorf("no peer is named %q", hello.ServerName)
+		},
 	}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

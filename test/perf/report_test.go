@@ -136,6 +136,8 @@ func (r *report) markdown() string {
 	w("| floor: create each channel, its Secret, write its status once (plain client, %d workers, as many as the operator's channel workers) | %s |", f.workers, secs(f.api))
 	w("| floor: key generation and signature per leaf (%d workers) | %s |", f.workers, secs(f.signing))
 	w("| **Ready as a ratio to the floor (API + signing)** | **%s** (target ≤ 2×) |", ratio(m.ready.Seconds(), (f.api+f.signing).Seconds()))
+	w("| CPU used until every channel Ready, by process | %s |", m.cpu)
+	w("| CPU used by the floor's API writes, by process | %s |", f.cpu)
 	w("| requests by verb | %s |", verbs(m.requests))
 	w("| **writes per channel**: to its status, its client Secret and its trust ConfigMap | **%s** (target ≤ 3) |", per(m.ownWrites, m.channels))
 	w("| all the manager's writes / channels (the FocalPoint's and the EvidenceVault's %d included) | %s |", m.requests.writes-m.ownWrites, per(m.requests.writes, m.channels))
