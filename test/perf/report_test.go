@@ -22,8 +22,10 @@ type report struct {
 	started      time.Time
 	took         time.Duration
 	warmUp       time.Duration
-	meshRun      run
+	meshRun      run // the last of meshRuns, which the later scenarios use
 	floorRun     floorRun
+	meshRuns     []run
+	floorRuns    []floorRun
 	regionRun    run
 	idle         *idleRun
 	storm        *stormRun
@@ -36,8 +38,54 @@ type report struct {
 
 func newReport() *report { return &report{started: time.Now()} }
 
-func (r *report) mesh(m run, f floorRun) { r.meshRun, r.floorRun = m, f }
-func (r *report) region(_, reg run)      { r.regionRun = reg }
+func (r *report) mesh(m []run, f []floorRun) {
+	r.meshRuns, r.floorRuns = m, f
+	r.meshRun, r.floorRun = m[len(m)-1], f[len(f)-1]
+}
+
+// meshReady is the median time of the mesh runs to every channel Ready.
+func (r *report) meshReady() time.Duration {
+	return median(r.meshRuns, func(m run) time.Duration { return m.ready })
+}
+
+// floorTime is the median of the floor runs, API and signing.
+func (r *report) floorTime() time.Duration {
+	return median(r.floorRuns, func(f floorRun) time.Duration { return f.api + f.signing })
+}
+
+// median is the median of f over runs (the lower middle of an even count).
+func median[T any](runs []T, f func(T) time.Duration) time.Duration {
+	ds := make([]time.Duration, len(runs))
+	for i, x := range runs {
+		ds[i] = f(x)
+	}
+	slices.Sort(ds)
+	return ds[(len(ds)-1)/2]
+}
+
+// medianCPU is the median of the runs' total CPU.
+func medianCPU[T any](runs []T, f func(T) cpuTimes) time.Duration {
+	return median(runs, func(x T) time.Duration { return f(x).total() })
+}
+
+// eachCPU lists each run's CPU by process, separated by semicolons.
+func eachCPU[T any](runs []T, f func(T) cpuTimes) string {
+	parts := make([]string, len(runs))
+	for i, x := range runs {
+		parts[i] = f(x).String()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// each lists f over runs: "1.3 s, 1.5 s, 1.4 s".
+func each[T any](runs []T, f func(T) time.Duration) string {
+	parts := make([]string, len(runs))
+	for i, x := range runs {
+		parts[i] = fmt.Sprintf("%.2f s", f(x).Seconds())
+	}
+	return strings.Join(parts, ", ")
+}
+func (r *report) region(_, reg run) { r.regionRun = reg }
 
 // services reads the micro-benchmarks make bench ran before the harness.
 func (r *report) services(dir string) {
@@ -122,7 +170,7 @@ func (r *report) markdown() string {
 	w("Measured on %s, %d CPUs, %s, against the real kube-apiserver and etcd (envtest) with the manager in the same process; the harness took %s.",
 		r.started.UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.Version(), r.took.Round(time.Second))
 	w("API requests are the manager's own (its client, informers and event recorder share one counting transport); events are counted apart.")
-	w("Peers are one local mutual-TLS server answering for every peer's name. No vault process runs, so EvidenceVaults stay not Ready (`VaultUnreachable`), and no Deployment controller runs, so FocalPoints are not `Available`: the figures are for channels Ready and in their gateway's channels file.")
+	w("Peers are one local mutual-TLS server answering for every peer's name, with a serving certificate and trust bundle signing key for each. No vault process runs, so EvidenceVaults stay not Ready (`VaultUnreachable`), and no Deployment controller runs, so FocalPoints are not `Available`: the figures are for channels Ready and in their gateway's channels file.")
 	w("")
 
 	m, f := r.meshRun, r.floorRun
@@ -131,13 +179,17 @@ func (r *report) markdown() string {
 	w("| measure | value |")
 	w("|---|---|")
 	w("| before it, apart: the manager started and a first country (4 channels) Ready, then removed | %s |", secs(r.warmUp))
-	w("| every channel Ready | %s |", secs(m.ready))
-	w("| every channel in the gateway's channels file | %s |", secs(m.configured))
-	w("| floor: create each channel, its Secret, write its status once (plain client, %d workers, as many as the operator's channel workers) | %s |", f.workers, secs(f.api))
-	w("| floor: key generation and signature per leaf (%d workers) | %s |", f.workers, secs(f.signing))
-	w("| **Ready as a ratio to the floor (API + signing)** | **%s** (target ≤ 2×) |", ratio(m.ready.Seconds(), (f.api+f.signing).Seconds()))
-	w("| CPU used until every channel Ready, by process | %s |", m.cpu)
-	w("| CPU used by the floor's API writes, by process | %s |", f.cpu)
+	w("| runs of the mesh, and of the floor (each compared by its median) | %d, %d |", len(r.meshRuns), len(r.floorRuns))
+	w("| every channel Ready (median; each run) | %s (%s) |", secs(r.meshReady()), each(r.meshRuns, func(m run) time.Duration { return m.ready }))
+	w("| every channel in the gateway's channels file (last run) | %s |", secs(m.configured))
+	w("| floor: create each channel, its Secret, write its status once (plain client, %d workers, as many as the operator's channel workers; each run) | %s |",
+		f.workers, each(r.floorRuns, func(f floorRun) time.Duration { return f.api }))
+	w("| floor: key generation and signature per leaf (%d workers; each run) | %s |", f.workers, each(r.floorRuns, func(f floorRun) time.Duration { return f.signing }))
+	w("| **Ready as a ratio to the floor (API + signing), median to median** | **%s** (target ≤ 2×) |", ratio(r.meshReady().Seconds(), r.floorTime().Seconds()))
+	w("| CPU used until every channel Ready, by process (each run) | %s |", eachCPU(r.meshRuns, func(m run) cpuTimes { return m.cpu }))
+	w("| CPU used by the floor's API writes, by process (each run) | %s |", eachCPU(r.floorRuns, func(f floorRun) cpuTimes { return f.cpu }))
+	w("| CPU of the mesh / CPU of the floor, median to median | %s |", ratio(medianCPU(r.meshRuns, func(m run) cpuTimes { return m.cpu }).Seconds(),
+		medianCPU(r.floorRuns, func(f floorRun) cpuTimes { return f.cpu }).Seconds()))
 	w("| requests by verb | %s |", verbs(m.requests))
 	w("| **writes per channel**: to its status, its client Secret and its trust ConfigMap | **%s** (target ≤ 3) |", per(m.ownWrites, m.channels))
 	w("| all the manager's writes / channels (the FocalPoint's and the EvidenceVault's %d included) | %s |", m.requests.writes-m.ownWrites, per(m.requests.writes, m.channels))
