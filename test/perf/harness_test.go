@@ -293,7 +293,7 @@ func (h *harness) create(name string, countries []*country) run {
 				writesTo(reqs, "cooperationchannels/status", c.namespace, cc.Name) + writesTo(reqs, "cooperationchannels", c.namespace, cc.Name)
 		}
 	}
-	h.t.Logf("%s: %d objects, every channel Ready in %s, configured in %s; writes: %s", name, r.objects, r.ready, r.configured, r.requests.describeWrites())
+	h.t.Logf("%s: %d objects, every channel Ready in %s (CPU %s), configured in %s; writes: %s", name, r.objects, r.ready, r.cpu, r.configured, r.requests.describeWrites())
 	return r
 }
 
@@ -435,7 +435,7 @@ func (h *harness) floor(ns string, n int) floorRun {
 	if err := c.DeleteAllOf(h.ctx, &corev1.Secret{}, client.InNamespace(ns)); err != nil {
 		h.t.Fatal(err)
 	}
-	h.t.Logf("floor: %d channels: API %s, signing %s", n, r.api, r.signing)
+	h.t.Logf("floor: %d channels: API %s (CPU %s), signing %s", n, r.api, r.cpu, r.signing)
 	return r
 }
 
