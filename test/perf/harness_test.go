@@ -38,7 +38,8 @@ import (
 //	PERF_NAMESPACES        countries of the region (20)
 //	PERF_REGION_CHANNELS   channels per country of the region (50)
 //	PERF_IDLE              idle window of the steady state (5m)
-//	PERF_MEMORY_CHANNELS   channels in the cache for the memory figure (10000)
+//	PERF_MEMORY_CHANNELS   channels, all Ready, for the memory figure (10000)
+//	PERF_HUB_CHANNELS      channels per country added to reach them (200)
 //	PERF_CONCURRENCY       clients creating objects, and the floor's workers (the channel controller's, cooperationchannel.Workers)
 //	PERF_OUT               the report (docs/performance.md)
 //	PERF_BENCH_DIR         where make bench left the micro-benchmarks' output
@@ -173,9 +174,7 @@ func TestHarness(t *testing.T) {
 	}
 	reg := h.create("region", region)
 	h.report.region(mesh, reg)
-	// The harness's copy of every channel is not the manager's memory.
-	h.watch.stop()
-	h.memory(envInt(t, "PERF_MEMORY_CHANNELS", 10000))
+	h.memory(envInt(t, "PERF_MEMORY_CHANNELS", 10000), envInt(t, "PERF_HUB_CHANNELS", 200))
 	h.report.services(os.Getenv("PERF_BENCH_DIR"))
 	h.report.took = time.Since(start)
 
@@ -573,7 +572,9 @@ func clientSerial(cc *cybercoopv1alpha1.CooperationChannel) string {
 // cached.
 type memoryRun struct {
 	afterRegion memStats
-	channels    int
+	channels    int // channels in the cluster, every one Ready
+	countries   int // countries added to reach them
+	hub         run // their creation
 	withMany    memStats
 	settled     time.Duration
 }
@@ -611,12 +612,15 @@ func procStatus() map[string]uint64 {
 	return out
 }
 
-// memory measures the process after the region, then adds channels in namespaces
-// of 100 (each with a FocalPoint that does not exist, so no certificate is issued
-// and no peer probed: what is measured is the cache) until total channels exist,
-// and measures again once the operator has reconciled each one.
-func (h *harness) memory(total int) {
+// memory measures the process after the region, then adds whole countries of
+// hubChannels channels each (FocalPoint, EvidenceVault, channels to as many peers)
+// until total channels exist, waits until every one is Ready and in its gateway's
+// channels file (client certificate issued, trust ConfigMap written, peer probed,
+// metrics kept), and measures again: a hub running many countries' stacks.
+func (h *harness) memory(total, hubChannels int) {
 	h.t.Helper()
+	// The harness's copy of every channel is not the manager's memory.
+	h.watch.stop()
 	r := memoryRun{afterRegion: measureMemory()}
 	var list cybercoopv1alpha1.CooperationChannelList
 	if err := h.cp.Client.List(h.ctx, &list); err != nil {
@@ -624,40 +628,20 @@ func (h *harness) memory(total int) {
 	}
 	extra := total - len(list.Items)
 	list = cybercoopv1alpha1.CooperationChannelList{}
-	var objs []client.Object
-	for i := 0; i < extra; i++ {
-		ns := fmt.Sprintf("memory-%03d", i/100)
-		if i%100 == 0 {
-			if err := h.cp.Client.Create(h.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-				h.t.Fatal(err)
-			}
-		}
-		cc := newChannel(ns, "absent", h.peers[i%100], h.farm)
-		cc.Name = fmt.Sprintf("to-%s-%d", strings.ToLower(h.peers[i%100]), i)
-		objs = append(objs, cc)
+	hubChannels = min(max(1, hubChannels), len(h.peers))
+	var hub []*country
+	for i := 0; i < extra; i += hubChannels {
+		hub = append(hub, newCountry(fmt.Sprintf("hub-%03d", i/hubChannels), h.peers[:min(hubChannels, extra-i)], h.farm))
 	}
 	start := time.Now()
-	mark := h.counter.mark()
-	if err := createAll(h.ctx, h.cp.Client, h.concurrency, objs); err != nil {
-		h.t.Fatal(err)
-	}
-	// Each new channel's reconcile writes its status once (FocalPointNotFound). The
-	// manager's own requests say when all have been, without listing 10,000
-	// channels every few seconds: those lists, decoded in this process, would be
-	// garbage among the manager's caches and be measured as the manager's memory.
-	err := waitFor(h.ctx, 20*time.Minute, time.Second, "every channel reconciled", func() (bool, error) {
-		written := map[string]bool{}
-		for _, rq := range h.counter.since(mark) {
-			if rq.verb == "patch" && rq.resource == "cooperationchannels/status" && strings.HasPrefix(rq.namespace, "memory-") {
-				written[rq.namespace+"/"+rq.name] = true
-			}
+	if len(hub) > 0 {
+		var err error
+		if h.watch, err = watchChannels(h.cp.Config, client.Options{Scheme: h.cp.Client.Scheme()}); err != nil {
+			h.t.Fatal(err)
 		}
-		return len(written) >= extra, nil
-	})
-	if err != nil {
-		h.t.Fatal(err)
+		r.hub = h.create("hub", hub)
+		h.watch.stop()
 	}
-	h.settle()
 	r.settled = time.Since(start)
 	// Measured before the harness reads every channel to check them, so its own
 	// copy of them is not counted.
@@ -676,11 +660,12 @@ func (h *harness) memory(total int) {
 		h.t.Fatal(err)
 	}
 	for _, cc := range list.Items {
-		if cc.Status.ObservedGeneration != cc.Generation {
-			h.t.Fatalf("channel %s/%s not reconciled for generation %d", cc.Namespace, cc.Name, cc.Generation)
+		if !isReady(&cc) {
+			h.t.Fatalf("channel %s/%s is not Ready", cc.Namespace, cc.Name)
 		}
 	}
 	r.channels = len(list.Items)
+	r.countries = len(hub)
 	h.t.Logf("memory: after region %+v; with %d channels %+v", r.afterRegion, r.channels, r.withMany)
 	h.report.memory = &r
 }
