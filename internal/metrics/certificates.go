@@ -4,10 +4,12 @@
 package metrics
 
 import (
+	"cmp"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -25,47 +27,112 @@ const (
 	RoleOperatorClient = "gateway-operator-client"
 )
 
-var certificateExpiration = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-	Name: "cybercoop_certificate_expiration_timestamp_seconds",
-	Help: "Unix time at which a certificate the operator manages expires (its notAfter), by owning resource and role. " +
-		"Alert on time() approaching it: a renewal is failing.",
-}, []string{"namespace", "kind", "name", "role"})
+var (
+	certificateExpirationDesc = prometheus.NewDesc("cybercoop_certificate_expiration_timestamp_seconds",
+		"Unix time at which a certificate the operator manages expires (its notAfter), by owning resource and role. "+
+			"Alert on time() approaching it: a renewal is failing.",
+		[]string{"namespace", "kind", "name", "role"}, nil)
+	certificateRenewalDesc = prometheus.NewDesc("cybercoop_certificate_renewal_timestamp_seconds",
+		"Unix time from which the operator renews a certificate it manages (2/3 of its lifetime, or renewBefore "+
+			"ahead of notAfter), by owning resource and role. A renewal replaces the series' value with the new "+
+			"certificate's; time() well past it means the renewal is not happening.",
+		[]string{"namespace", "kind", "name", "role"}, nil)
+)
 
-var certificateRenewal = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-	Name: "cybercoop_certificate_renewal_timestamp_seconds",
-	Help: "Unix time from which the operator renews a certificate it manages (2/3 of its lifetime, or renewBefore " +
-		"ahead of notAfter), by owning resource and role. A renewal replaces the series' value with the new " +
-		"certificate's; time() well past it means the renewal is not happening.",
-}, []string{"namespace", "kind", "name", "role"})
+// certificateKey names one certificate: its owning resource and role.
+type certificateKey struct{ namespace, kind, name, role string }
+
+// certificateSeries are one certificate's two series, turned into metrics only when
+// /metrics is scraped (as a channel's: every channel has a client certificate).
+type certificateSeries struct {
+	notAfter, renewal       int64 // Unix seconds
+	hasNotAfter, hasRenewal bool
+}
+
+type certificateCollector struct {
+	mu    sync.Mutex
+	certs map[certificateKey]*certificateSeries
+}
+
+var certificates = &certificateCollector{certs: map[certificateKey]*certificateSeries{}}
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(certificateExpiration, certificateRenewal)
+	ctrlmetrics.Registry.MustRegister(certificates)
+}
+
+// Describe implements prometheus.Collector.
+func (c *certificateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- certificateExpirationDesc
+	ch <- certificateRenewalDesc
+}
+
+// Collect implements prometheus.Collector, from a copy taken under the lock.
+func (c *certificateCollector) Collect(ch chan<- prometheus.Metric) {
+	type entry struct {
+		key certificateKey
+		s   certificateSeries
+	}
+	c.mu.Lock()
+	snapshot := make([]entry, 0, len(c.certs))
+	for k, s := range c.certs {
+		snapshot = append(snapshot, entry{k, *s})
+	}
+	c.mu.Unlock()
+	slices.SortFunc(snapshot, func(a, b entry) int {
+		return cmp.Or(cmp.Compare(a.key.namespace, b.key.namespace), cmp.Compare(a.key.kind, b.key.kind),
+			cmp.Compare(a.key.name, b.key.name), cmp.Compare(a.key.role, b.key.role))
+	})
+	for _, e := range snapshot {
+		k := e.key
+		if e.s.hasNotAfter {
+			ch <- prometheus.MustNewConstMetric(certificateExpirationDesc, prometheus.GaugeValue, float64(e.s.notAfter), k.namespace, k.kind, k.name, k.role)
+		}
+		if e.s.hasRenewal {
+			ch <- prometheus.MustNewConstMetric(certificateRenewalDesc, prometheus.GaugeValue, float64(e.s.renewal), k.namespace, k.kind, k.name, k.role)
+		}
+	}
+}
+
+func (c *certificateCollector) update(k certificateKey, f func(*certificateSeries)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.certs[k]
+	if s == nil {
+		s = &certificateSeries{}
+		c.certs[k] = s
+	}
+	f(s)
 }
 
 // SetCertificateExpiration records the notAfter of the certificate with role that the
 // resource kind namespace/name owns.
 func SetCertificateExpiration(namespace, kind, name, role string, notAfter time.Time) {
-	certificateExpiration.WithLabelValues(namespace, kind, name, role).Set(float64(notAfter.Unix()))
+	certificates.update(certificateKey{namespace, kind, name, role}, func(s *certificateSeries) {
+		s.notAfter, s.hasNotAfter = notAfter.Unix(), true
+	})
 }
 
 // SetCertificateRenewal records the renewal time of the certificate with role that
 // the resource kind namespace/name owns.
 func SetCertificateRenewal(namespace, kind, name, role string, renewalTime time.Time) {
-	certificateRenewal.WithLabelValues(namespace, kind, name, role).Set(float64(renewalTime.Unix()))
+	certificates.update(certificateKey{namespace, kind, name, role}, func(s *certificateSeries) {
+		s.renewal, s.hasRenewal = renewalTime.Unix(), true
+	})
 }
 
 // DeleteCertificateExpiration removes the series (expiry and renewal time) of one
 // certificate role.
 func DeleteCertificateExpiration(namespace, kind, name, role string) {
-	certificateExpiration.DeleteLabelValues(namespace, kind, name, role)
-	certificateRenewal.DeleteLabelValues(namespace, kind, name, role)
+	certificates.mu.Lock()
+	defer certificates.mu.Unlock()
+	delete(certificates.certs, certificateKey{namespace, kind, name, role})
 }
 
 // ForgetCertificates removes every series of the resource kind namespace/name, e.g.
 // when it is deleted, so no stale expiry lingers and alerts. Given the roles the kind
-// publishes, it deletes exactly those series; without, it scans every series, which
-// costs a scan of thousands for each channel event when a country has thousands of
-// channels.
+// publishes, it deletes exactly those series; without, it scans every certificate,
+// which costs a scan of thousands for each channel event when a country has
+// thousands of channels.
 func ForgetCertificates(namespace, kind, name string, roles ...string) {
 	if len(roles) > 0 {
 		for _, role := range roles {
@@ -73,34 +140,23 @@ func ForgetCertificates(namespace, kind, name string, roles ...string) {
 		}
 		return
 	}
-	certificateExpiration.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "kind": kind, "name": name})
-	certificateRenewal.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "kind": kind, "name": name})
+	certificates.mu.Lock()
+	defer certificates.mu.Unlock()
+	for k := range certificates.certs {
+		if k.namespace == namespace && k.kind == kind && k.name == name {
+			delete(certificates.certs, k)
+		}
+	}
 }
 
 // CertificateExpiration returns the recorded expiry of one certificate and whether a
 // series exists. Tests and diagnostics use it; it never creates a series.
 func CertificateExpiration(namespace, kind, name, role string) (time.Time, bool) {
-	want := map[string]string{"namespace": namespace, "kind": kind, "name": name, "role": role}
-	ch := make(chan prometheus.Metric)
-	go func() { certificateExpiration.Collect(ch); close(ch) }()
-	var (
-		found    bool
-		notAfter time.Time
-	)
-	for metric := range ch {
-		m := &dto.Metric{}
-		if err := metric.Write(m); err != nil {
-			continue
-		}
-		matches := 0
-		for _, lp := range m.GetLabel() {
-			if want[lp.GetName()] == lp.GetValue() {
-				matches++
-			}
-		}
-		if matches == len(want) {
-			found, notAfter = true, time.Unix(int64(m.GetGauge().GetValue()), 0)
-		}
+	certificates.mu.Lock()
+	defer certificates.mu.Unlock()
+	s := certificates.certs[certificateKey{namespace, kind, name, role}]
+	if s == nil || !s.hasNotAfter {
+		return time.Time{}, false
 	}
-	return notAfter, found
+	return time.Unix(s.notAfter, 0), true
 }

@@ -1,6 +1,9 @@
 package metrics
 
 import (
+	"cmp"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,77 +19,166 @@ const (
 )
 
 var (
-	channelProbes = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "cybercoop_channel_probes_total",
-		Help: "Probes of a CooperationChannel's peer gateway (mutual-TLS handshake and signed trust bundle), by result " +
-			"(success, failure). Both results are exported from the first probe on, so increase() over a window is " +
+	channelProbesDesc = prometheus.NewDesc("cybercoop_channel_probes_total",
+		"Probes of a CooperationChannel's peer gateway (mutual-TLS handshake and signed trust bundle), by result "+
+			"(success, failure). Both results are exported from the first probe on, so increase() over a window is "+
 			"defined for each. Alert when a window holds failures and no success.",
-	}, []string{"namespace", "name", "result"})
-	channelProbeRoundTrip = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "cybercoop_channel_probe_round_trip_seconds",
-		Help:    "Round-trip time of successful probes of a CooperationChannel's peer gateway, handshake included.",
-		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
-	}, []string{"namespace", "name"})
-	channelLastProbe = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "cybercoop_channel_last_probe_timestamp_seconds",
-		Help: "Unix time of the latest probe of a CooperationChannel's peer gateway, successful or not. " +
+		[]string{"namespace", "name", "result"}, nil)
+	channelProbeRoundTripDesc = prometheus.NewDesc("cybercoop_channel_probe_round_trip_seconds",
+		"Round-trip time of successful probes of a CooperationChannel's peer gateway, handshake included.",
+		[]string{"namespace", "name"}, nil)
+	channelLastProbeDesc = prometheus.NewDesc("cybercoop_channel_last_probe_timestamp_seconds",
+		"Unix time of the latest probe of a CooperationChannel's peer gateway, successful or not. "+
 			"Kept out of the channel's status, which changes only when what the probe found changes.",
-	}, []string{"namespace", "name"})
-	channelLastHandshake = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "cybercoop_channel_last_handshake_timestamp_seconds",
-		Help: "Unix time of the latest successful probe (mutual-TLS handshake and signed trust bundle) of a " +
+		[]string{"namespace", "name"}, nil)
+	channelLastHandshakeDesc = prometheus.NewDesc("cybercoop_channel_last_handshake_timestamp_seconds",
+		"Unix time of the latest successful probe (mutual-TLS handshake and signed trust bundle) of a "+
 			"CooperationChannel's peer gateway. status.peer.handshakeTime is the handshake that confirmed what status reports.",
-	}, []string{"namespace", "name"})
-	channelRequestsOpen = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "cybercoop_channel_requests_open",
-		Help: "Requests the peer sent over a CooperationChannel that this State has not decided yet (status.requests.open).",
-	}, []string{"namespace", "name"})
-	channelRequestsOverdue = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "cybercoop_channel_requests_overdue",
-		Help: "Open requests of a CooperationChannel past their deadline (status.requests.overdue). Alert when above 0.",
-	}, []string{"namespace", "name"})
+		[]string{"namespace", "name"}, nil)
+	channelRequestsOpenDesc = prometheus.NewDesc("cybercoop_channel_requests_open",
+		"Requests the peer sent over a CooperationChannel that this State has not decided yet (status.requests.open).",
+		[]string{"namespace", "name"}, nil)
+	channelRequestsOverdueDesc = prometheus.NewDesc("cybercoop_channel_requests_overdue",
+		"Open requests of a CooperationChannel past their deadline (status.requests.overdue). Alert when above 0.",
+		[]string{"namespace", "name"}, nil)
 )
 
+// roundTripBuckets are the upper bounds of cybercoop_channel_probe_round_trip_seconds.
+var roundTripBuckets = [...]float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// channelSeries is what one channel's series hold: a few numbers, turned into
+// metrics only when /metrics is scraped. A channel's seven series as client_golang
+// vectors cost about 6 KiB of heap (each series its own label pairs, descriptor
+// references and histogram halves); a hub keeps thousands of channels.
+type channelSeries struct {
+	probed, handshook        bool
+	successes, failures      uint64
+	lastProbe, lastHandshake int64 // Unix seconds
+	roundTrips               uint64
+	roundTripSum             float64
+	roundTripBuckets         [len(roundTripBuckets)]uint64 // not cumulative
+	requestsKnown            bool
+	open, overdue            int32
+}
+
+type channelKey struct{ namespace, name string }
+
+// channelCollector exports every channel's series at scrape time.
+type channelCollector struct {
+	mu       sync.Mutex
+	channels map[channelKey]*channelSeries
+}
+
+var channels = &channelCollector{channels: map[channelKey]*channelSeries{}}
+
 func init() {
-	ctrlmetrics.Registry.MustRegister(channelProbes, channelProbeRoundTrip, channelLastProbe, channelLastHandshake,
-		channelRequestsOpen, channelRequestsOverdue)
+	ctrlmetrics.Registry.MustRegister(channels)
+}
+
+// Describe implements prometheus.Collector.
+func (c *channelCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{channelProbesDesc, channelProbeRoundTripDesc, channelLastProbeDesc,
+		channelLastHandshakeDesc, channelRequestsOpenDesc, channelRequestsOverdueDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: a copy of the series is taken under the
+// lock, and the metrics are built from it without holding it.
+func (c *channelCollector) Collect(ch chan<- prometheus.Metric) {
+	type entry struct {
+		key channelKey
+		s   channelSeries
+	}
+	c.mu.Lock()
+	snapshot := make([]entry, 0, len(c.channels))
+	for k, s := range c.channels {
+		snapshot = append(snapshot, entry{k, *s})
+	}
+	c.mu.Unlock()
+	slices.SortFunc(snapshot, func(a, b entry) int {
+		return cmp.Or(cmp.Compare(a.key.namespace, b.key.namespace), cmp.Compare(a.key.name, b.key.name))
+	})
+	for _, e := range snapshot {
+		ns, name, s := e.key.namespace, e.key.name, &e.s
+		if s.probed {
+			ch <- prometheus.MustNewConstMetric(channelProbesDesc, prometheus.CounterValue, float64(s.successes), ns, name, ProbeSuccess)
+			ch <- prometheus.MustNewConstMetric(channelProbesDesc, prometheus.CounterValue, float64(s.failures), ns, name, ProbeFailure)
+			ch <- prometheus.MustNewConstMetric(channelLastProbeDesc, prometheus.GaugeValue, float64(s.lastProbe), ns, name)
+		}
+		if s.handshook {
+			ch <- prometheus.MustNewConstMetric(channelLastHandshakeDesc, prometheus.GaugeValue, float64(s.lastHandshake), ns, name)
+			buckets := make(map[float64]uint64, len(roundTripBuckets))
+			var cumulative uint64
+			for i, upper := range roundTripBuckets {
+				cumulative += s.roundTripBuckets[i]
+				buckets[upper] = cumulative
+			}
+			ch <- prometheus.MustNewConstHistogram(channelProbeRoundTripDesc, s.roundTrips, s.roundTripSum, buckets, ns, name)
+		}
+		if s.requestsKnown {
+			ch <- prometheus.MustNewConstMetric(channelRequestsOpenDesc, prometheus.GaugeValue, float64(s.open), ns, name)
+			ch <- prometheus.MustNewConstMetric(channelRequestsOverdueDesc, prometheus.GaugeValue, float64(s.overdue), ns, name)
+		}
+	}
+}
+
+// update runs f on the channel's series, creating them.
+func (c *channelCollector) update(namespace, name string, f func(*channelSeries)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := channelKey{namespace, name}
+	s := c.channels[k]
+	if s == nil {
+		s = &channelSeries{}
+		c.channels[k] = s
+	}
+	f(s)
+	if !s.probed && !s.requestsKnown {
+		delete(c.channels, k)
+	}
 }
 
 // ObserveChannelProbe counts one probe of a channel's peer made at at; a
 // successful one also records its round trip and the time of its handshake.
 func ObserveChannelProbe(namespace, name string, at time.Time, ok bool, roundTrip time.Duration) {
-	success := channelProbes.WithLabelValues(namespace, name, ProbeSuccess)
-	failure := channelProbes.WithLabelValues(namespace, name, ProbeFailure)
-	channelLastProbe.WithLabelValues(namespace, name).Set(float64(at.Unix()))
-	if !ok {
-		failure.Inc()
-		return
-	}
-	success.Inc()
-	channelProbeRoundTrip.WithLabelValues(namespace, name).Observe(roundTrip.Seconds())
-	channelLastHandshake.WithLabelValues(namespace, name).Set(float64(at.Unix()))
+	channels.update(namespace, name, func(s *channelSeries) {
+		s.probed = true
+		s.lastProbe = at.Unix()
+		if !ok {
+			s.failures++
+			return
+		}
+		s.successes++
+		s.handshook = true
+		s.lastHandshake = at.Unix()
+		v := roundTrip.Seconds()
+		s.roundTrips++
+		s.roundTripSum += v
+		for i, upper := range roundTripBuckets {
+			if v <= upper {
+				s.roundTripBuckets[i]++
+				break
+			}
+		}
+	})
 }
 
 // SetChannelRequests records a channel's open and overdue requests; known false (the
 // gateway's count is not in status) removes the series.
 func SetChannelRequests(namespace, name string, known bool, open, overdue int32) {
-	if !known {
-		channelRequestsOpen.DeleteLabelValues(namespace, name)
-		channelRequestsOverdue.DeleteLabelValues(namespace, name)
-		return
-	}
-	channelRequestsOpen.WithLabelValues(namespace, name).Set(float64(open))
-	channelRequestsOverdue.WithLabelValues(namespace, name).Set(float64(overdue))
+	channels.update(namespace, name, func(s *channelSeries) {
+		s.requestsKnown, s.open, s.overdue = known, open, overdue
+		if !known {
+			s.open, s.overdue = 0, 0
+		}
+	})
 }
 
 // ForgetChannel removes every series of a deleted CooperationChannel but its
 // certificate's (ForgetCertificates).
 func ForgetChannel(namespace, name string) {
-	channelProbes.DeleteLabelValues(namespace, name, ProbeSuccess)
-	channelProbes.DeleteLabelValues(namespace, name, ProbeFailure)
-	channelProbeRoundTrip.DeleteLabelValues(namespace, name)
-	channelLastProbe.DeleteLabelValues(namespace, name)
-	channelLastHandshake.DeleteLabelValues(namespace, name)
-	channelRequestsOpen.DeleteLabelValues(namespace, name)
-	channelRequestsOverdue.DeleteLabelValues(namespace, name)
+	channels.mu.Lock()
+	defer channels.mu.Unlock()
+	delete(channels.channels, channelKey{namespace, name})
 }

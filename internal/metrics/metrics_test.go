@@ -262,3 +262,64 @@ func TestCertificateRenewal(t *testing.T) {
 	ForgetCertificates("renewal", "EvidenceVault", "ev")
 	expectSeries(t, "forget by scan", seriesOf(t, certificateRenewal, ns), map[string]float64{})
 }
+
+// family is the part of a collector that exports one metric family, so a test can
+// read one family of the channel collector as it reads a vector.
+type family struct {
+	c    prometheus.Collector
+	name string
+}
+
+func (f family) Describe(ch chan<- *prometheus.Desc) {
+	descs := make(chan *prometheus.Desc)
+	go func() { f.c.Describe(descs); close(descs) }()
+	for d := range descs {
+		if strings.Contains(d.String(), `fqName: "`+f.name+`"`) {
+			ch <- d
+		}
+	}
+}
+
+func (f family) Collect(ch chan<- prometheus.Metric) {
+	metrics := make(chan prometheus.Metric)
+	go func() { f.c.Collect(metrics); close(metrics) }()
+	for m := range metrics {
+		if strings.Contains(m.Desc().String(), `fqName: "`+f.name+`"`) {
+			ch <- m
+		}
+	}
+}
+
+var (
+	channelProbes          = family{channels, "cybercoop_channel_probes_total"}
+	channelProbeRoundTrip  = family{channels, "cybercoop_channel_probe_round_trip_seconds"}
+	channelLastProbe       = family{channels, "cybercoop_channel_last_probe_timestamp_seconds"}
+	channelLastHandshake   = family{channels, "cybercoop_channel_last_handshake_timestamp_seconds"}
+	channelRequestsOpen    = family{channels, "cybercoop_channel_requests_open"}
+	channelRequestsOverdue = family{channels, "cybercoop_channel_requests_overdue"}
+	certificateExpiration  = family{certificates, "cybercoop_certificate_expiration_timestamp_seconds"}
+	certificateRenewal     = family{certificates, "cybercoop_certificate_renewal_timestamp_seconds"}
+)
+
+// TestChannelSeriesApart: a probe, then the requests count becoming unknown, keep
+// the probe's series; the requests count alone keeps only its own.
+func TestChannelSeriesApart(t *testing.T) {
+	ns := map[string]string{"namespace": "apart"}
+	SetChannelRequests("apart", "de", true, 2, 1)
+	expectSeries(t, "requests only", seriesOf(t, channelProbes, ns), map[string]float64{})
+	expectSeries(t, "requests only", seriesOf(t, channelRequestsOpen, ns), map[string]float64{"de/apart": 2})
+	ObserveChannelProbe("apart", "de", time.Unix(50, 0), true, 20*time.Millisecond)
+	SetChannelRequests("apart", "de", false, 0, 0)
+	expectSeries(t, "probe kept", seriesOf(t, channelProbes, ns), map[string]float64{"de/apart/failure": 0, "de/apart/success": 1})
+	expectSeries(t, "requests gone", seriesOf(t, channelRequestsOverdue, ns), map[string]float64{})
+	SetCertificateExpiration("apart", "CooperationChannel", "de", "channel-client", time.Unix(90, 0))
+	for _, c := range []prometheus.Collector{channels, certificates} {
+		problems, err := testutil.CollectAndLint(c)
+		if err != nil || len(problems) > 0 {
+			t.Fatalf("lint: %v %v", err, problems)
+		}
+	}
+	ForgetCertificates("apart", "CooperationChannel", "de")
+	ForgetChannel("apart", "de")
+	expectSeries(t, "forgotten", seriesOf(t, channelLastProbe, ns), map[string]float64{})
+}
