@@ -30,6 +30,7 @@ import (
 	"github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/certs"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway"
+	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 	"github.com/cybercoop/cybercoop-operator/test/fixtures"
@@ -299,6 +300,34 @@ var _ = Describe("CooperationChannel", func() {
 			return cybercoopv1alpha1.PeerTrustBundle{SecretRef: &cybercoopv1alpha1.SecretKeyReference{Name: "fr-ca"}}, nil
 		}, `Secret "fr-ca" does not exist`),
 	)
+
+	It("puts back an edited file of the gateway's channels Secret, which the operator's cache holds only as digests", func() {
+		fp, _ := kenya(ctx)
+		fr := newCA("FR", time.Now(), 0)
+		cc := newChannel(ctx, fp.Namespace, unreachable, inline(pemOf(fr)), nil)
+		ch := gateway.Channel{Name: cc.Name}
+		key := types.NamespacedName{Namespace: fp.Namespace, Name: focalpoint.ChannelsSecretName(fp)}
+		var stored *corev1.Secret
+		Eventually(func(g Gomega) {
+			stored = &corev1.Secret{}
+			g.Expect(k8sClient.Get(ctx, key, stored)).To(Succeed())
+			g.Expect(stored.Data).To(HaveKey(ch.ClientCertFile()))
+			g.Expect(stored.Data).To(HaveKey(ch.TrustFile()))
+		}).Should(Succeed())
+		Expect(stored.Labels).To(HaveKeyWithValue(manageropts.DigestLabel, gateway.ChannelsFile))
+		Expect(stored.Annotations).NotTo(HaveKey(manageropts.DigestedAnnotation), "the cache's marker is never stored")
+		want := stored.Data
+
+		By("editing the channel's client certificate file by hand")
+		stored.Data[ch.ClientCertFile()] = []byte("-----BEGIN CERTIFICATE-----\nnot the one issued\n-----END CERTIFICATE-----\n")
+		Expect(k8sClient.Update(ctx, stored)).To(Succeed())
+		Eventually(func(g Gomega) {
+			s := &corev1.Secret{}
+			g.Expect(k8sClient.Get(ctx, key, s)).To(Succeed())
+			g.Expect(s.Data).To(Equal(want), "every file back as the operator wrote it")
+			g.Expect(s.Annotations).NotTo(HaveKey(manageropts.DigestedAnnotation))
+		}).Should(Succeed())
+	})
 
 	It("follows each edit of the trust bundle Secret a person manages, without being asked", func() {
 		// The trust ConfigMap is published for a FocalPoint's gateway.

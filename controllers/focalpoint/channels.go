@@ -32,6 +32,7 @@ import (
 	"github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/certs"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway"
+	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 	"github.com/cybercoop/cybercoop-operator/internal/metrics"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
 )
@@ -249,6 +250,9 @@ func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.
 	data[gateway.ChannelsFile] = body
 	meta := objectMeta(fp)
 	meta.Name = ChannelsSecretName(fp)
+	// The operator never reads the files back, only compares them: its cache holds
+	// them as digests, channels.json as it is (read while a batch is under way).
+	meta.Labels[manageropts.DigestLabel] = gateway.ChannelsFile
 	return &corev1.Secret{ObjectMeta: meta, Type: corev1.SecretTypeOpaque, Data: data}, list.Channels, nil
 }
 
@@ -280,10 +284,12 @@ func peerPort(endpoint string) (host string, port int32) {
 func isIP(host string) bool { return net.ParseIP(host) != nil }
 
 var channelsSecretSpec = apply.Spec[*corev1.Secret]{
+	// The cached copy holds the files as digests (manageropts.DigestLabel): desired
+	// is compared in the same form, and a repair writes the files themselves.
 	InSync: func(d, l *corev1.Secret) bool {
-		return l.Type == d.Type && equality.Semantic.DeepEqual(d.Data, l.Data) && len(l.StringData) == 0
+		return l.Type == d.Type && equality.Semantic.DeepEqual(manageropts.ComparableData(d, l), l.Data) && len(l.StringData) == 0
 	},
-	Repair: func(d, l *corev1.Secret) { l.Data = d.Data; l.StringData = nil },
+	Repair: func(d, l *corev1.Secret) { manageropts.UndigestedForWrite(l, d.Data); l.StringData = nil },
 	// A Secret's type is immutable.
 	Recreate: func(d, l *corev1.Secret) bool { return l.Type != d.Type },
 }
@@ -476,6 +482,7 @@ func (r *Reconciler) plannedChannels(ctx context.Context, desired *corev1.Secret
 	if err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
 		return ""
 	}
+	comparable := manageropts.ComparableData(desired, live)
 	var was, will gateway.Channels
 	if json.Unmarshal(live.Data[gateway.ChannelsFile], &was) != nil || json.Unmarshal(desired.Data[gateway.ChannelsFile], &will) != nil {
 		return ""
@@ -492,7 +499,7 @@ func (r *Reconciler) plannedChannels(ctx context.Context, desired *corev1.Secret
 		case !ok:
 			added = append(added, c.Name)
 		case !equality.Semantic.DeepEqual(old, c) ||
-			!bytesEqual(live.Data, desired.Data, c.ClientCertFile(), c.ClientKeyFile(), c.TrustFile()):
+			!bytesEqual(live.Data, comparable, c.ClientCertFile(), c.ClientKeyFile(), c.TrustFile()):
 			changed = append(changed, c.Name)
 		}
 	}

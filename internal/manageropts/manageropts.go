@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -46,7 +47,14 @@ func Cache(syncPeriod *time.Duration, namespaces []string) cache.Options {
 	}
 	managed := labels.SelectorFromSet(labels.Set{apply.ManagedLabel: apply.ManagedValue})
 	for _, obj := range apply.LabelFiltered() {
-		opts.ByObject[obj] = cache.ByObject{Label: managed}
+		by := cache.ByObject{Label: managed}
+		switch obj.(type) {
+		case *corev1.Secret:
+			by.Transform = secretTransform()
+		case *corev1.ConfigMap:
+			by.Transform = configMapTransform()
+		}
+		opts.ByObject[obj] = by
 	}
 	opts.ByObject[&cybercoopv1alpha1.CooperationChannel{}] = cache.ByObject{Transform: channelTransform()}
 	if len(namespaces) > 0 {
