@@ -246,16 +246,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// The FocalPoint: its appearance (FocalPointNotFound recovers), its country
 		// and its certificate settings.
 		Watches(&cybercoopv1alpha1.FocalPoint{}, handler.EnqueueRequestsFromMapFunc(r.channelsOfFocalPoint)).
-		// The FocalPoint's CA and trust bundle Secrets: a key replacement's phase says
-		// which CA the client certificate comes from, and the CA being issued lets the
-		// first client certificate be issued.
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.channelsOfCASecret),
-			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-				role := o.GetLabels()[certs.RoleLabel]
-				return role == "ca" || role == "trust-bundle"
-			}))).
-		// The Secret spec.peer.trustBundle.secretRef names: a person puts the peer's CAs
-		// there, and the channel follows each edit.
+		// The operator's own Secrets: the FocalPoint's CA and trust bundle Secrets (a
+		// key replacement's phase says which CA the client certificate comes from, and
+		// the CA being issued lets the first client certificate be issued), and one a
+		// channel's spec.peer.trustBundle.secretRef names.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.channelsOfOperatorSecret)).
+		// The Secret spec.peer.trustBundle.secretRef names, when it is not the
+		// operator's: a person puts the peer's CAs there, and the channel follows each
+		// edit.
 		WatchesRawSource(source.Kind(secretNames, secretMetadata(),
 			handler.TypedEnqueueRequestsFromMapFunc(r.channelsOfTrustSecret))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: Workers}).
@@ -275,10 +273,11 @@ const Workers = 8
 // their creation, which only the channel's own reconcile does.
 var notCreated = predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}
 
-// secretNamesCache is a cache of the names of every Secret, without data, labels or
-// annotations, started with the manager. The manager's cache holds only the
-// operator's own Secrets (internal/manageropts), so a watch through it never sees the
-// unlabelled Secret a person made for spec.peer.trustBundle.secretRef; watching every
+// secretNamesCache is a cache of the names of every Secret that is not the
+// operator's, without data, labels or annotations, started with the manager. The
+// manager's cache holds only the operator's own Secrets (internal/manageropts), so a
+// watch through it never sees the unlabelled Secret a person made for
+// spec.peer.trustBundle.secretRef; watching every
 // Secret in full would keep the cluster's keys in the operator's memory. Names and
 // resourceVersions are enough to know that a referenced Secret changed: the channel
 // then reads its data from the API server. Polling it instead would be a requeue of
@@ -301,15 +300,22 @@ func (r *Reconciler) channelsOfFocalPoint(ctx context.Context, o client.Object) 
 	return r.channels(ctx, o.GetNamespace(), focalPointIndex, o.GetName())
 }
 
-// channelsOfCASecret maps a FocalPoint's CA or trust bundle Secret to the channels of
-// that FocalPoint (the Secret's controller).
-func (r *Reconciler) channelsOfCASecret(ctx context.Context, o client.Object) []reconcile.Request {
+// channelsOfOperatorSecret maps one of the operator's own Secrets (the label-filtered
+// cache holds them, the names cache does not) to the channels it concerns: a
+// FocalPoint's CA or trust bundle Secret to the channels of that FocalPoint (the
+// Secret's controller), and any Secret to the channels whose
+// spec.peer.trustBundle.secretRef names it. The workqueue drops a channel named twice.
+func (r *Reconciler) channelsOfOperatorSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	out := r.channels(ctx, o.GetNamespace(), trustSecretIndex, o.GetName())
+	if role := o.GetLabels()[certs.RoleLabel]; role != "ca" && role != "trust-bundle" {
+		return out
+	}
 	for _, ref := range o.GetOwnerReferences() {
 		if ref.Kind == "FocalPoint" && ref.Controller != nil && *ref.Controller {
-			return r.channels(ctx, o.GetNamespace(), focalPointIndex, ref.Name)
+			return append(out, r.channels(ctx, o.GetNamespace(), focalPointIndex, ref.Name)...)
 		}
 	}
-	return nil
+	return out
 }
 
 func (r *Reconciler) channelsOfTrustSecret(ctx context.Context, o *metav1.PartialObjectMetadata) []reconcile.Request {

@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/yaml"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
@@ -363,6 +364,33 @@ var _ = Describe("CooperationChannel", func() {
 			g.Expect(trusted.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(trusted.Message).To(ContainSubstring("expired at"))
 			g.Expect(trustConfigMap(ctx, g, cc).Data[gateway.TrustKey]).To(BeEmpty())
+		}).Should(Succeed())
+	})
+
+	It("follows the edits of a Secret with the operator's label that the trust bundle names, which the names cache leaves out", func() {
+		fp, _ := kenya(ctx)
+		ns := fp.Namespace
+		fr := newCA("FR", time.Now(), 0)
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "fr-ca-labelled", Namespace: ns,
+			Labels: map[string]string{apply.ManagedLabel: apply.ManagedValue}}, Data: map[string][]byte{"ca.crt": pemOf(fr)}}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		// Suspended: not probed, so nothing but the Secret's watch brings the channel back.
+		cc := newChannel(ctx, ns, unreachable, cybercoopv1alpha1.PeerTrustBundle{
+			SecretRef: &cybercoopv1alpha1.SecretKeyReference{Name: "fr-ca-labelled", Key: "ca.crt"}},
+			func(cc *cybercoopv1alpha1.CooperationChannel) { cc.Spec.Suspend = ptr.To(true) })
+		Eventually(func(g Gomega) {
+			g.Expect(condition(get(ctx, g, cc), cybercoopv1alpha1.ConditionPeerTrusted).Reason).To(Equal(cybercoopv1alpha1.ReasonTrustBundleValid))
+		}).Should(Succeed())
+		Expect(channels.channelsOfOperatorSecret(ctx, secret)).To(ContainElement(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(cc)}),
+			"the Secret's watch maps it to the channel that names it")
+
+		By("replacing the CA with an expired one")
+		secret.Data = map[string][]byte{"ca.crt": pemOf(newCA("FR", time.Now().Add(-72*time.Hour), 24*time.Hour))}
+		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+		Eventually(func(g Gomega) {
+			trusted := condition(get(ctx, g, cc), cybercoopv1alpha1.ConditionPeerTrusted)
+			g.Expect(trusted.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(trusted.Message).To(ContainSubstring("expired at"))
 		}).Should(Succeed())
 	})
 

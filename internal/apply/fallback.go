@@ -53,9 +53,10 @@ type FallbackClient struct {
 	client.Client
 	// APIReader reads from the API server, bypassing the cache.
 	APIReader client.Reader
-	// Names, if set, is a cache of the names of every Secret and ConfigMap
-	// (metadata only). A Secret or ConfigMap it does not know either does not exist,
-	// and is not asked for: each new channel's client Secret and trust ConfigMap
+	// Names, if set, is a cache of the names of every Secret and ConfigMap without
+	// the operator's label (metadata only; the label-filtered cache holds the
+	// others). A Secret or ConfigMap neither knows either does not exist, and is
+	// not asked for: each new channel's client Secret and trust ConfigMap
 	// would otherwise cost a read answered 404 at each of its first reconciles.
 	Names client.Reader
 	// Created, with Names, holds the objects this client created until the label-
