@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -317,7 +318,7 @@ var _ = Describe("CooperationChannel", func() {
 		}).Should(Succeed())
 		Expect(stored.Labels).To(HaveKeyWithValue(manageropts.DigestLabel, gateway.ChannelsFile))
 		Expect(stored.Annotations).NotTo(HaveKey(manageropts.DigestedAnnotation), "the cache's marker is never stored")
-		want := stored.Data
+		want := maps.Clone(stored.Data)
 
 		By("editing the channel's client certificate file by hand")
 		stored.Data[ch.ClientCertFile()] = []byte("-----BEGIN CERTIFICATE-----\nnot the one issued\n-----END CERTIFICATE-----\n")
