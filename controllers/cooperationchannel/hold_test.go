@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -20,7 +21,10 @@ func TestFirstStatusHeldOnlyWhileTheNewFocalPointsCAIsPending(t *testing.T) {
 	newFP := &cybercoopv1alpha1.FocalPoint{}
 	reportedFP := &cybercoopv1alpha1.FocalPoint{Status: cybercoopv1alpha1.FocalPointStatus{
 		Conditions: []metav1.Condition{{Type: cybercoopv1alpha1.ConditionReady, Status: metav1.ConditionFalse}}}}
-	pending := func() *scope { return &scope{Base: &reconciler.Base{}, fp: newFP} }
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	old := &cybercoopv1alpha1.CooperationChannel{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.NewTime(now.Add(-time.Hour))}}
+	pending := func() *scope { return &scope{Base: &reconciler.Base{Now: now}, fp: newFP, cc: old} }
+	justCreated := &cybercoopv1alpha1.CooperationChannel{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.NewTime(now.Add(-time.Second))}}
 	cases := []struct {
 		name string
 		edit func(*scope)
@@ -35,6 +39,9 @@ func TestFirstStatusHeldOnlyWhileTheNewFocalPointsCAIsPending(t *testing.T) {
 		{"the channel reported before", func(s *scope) { s.reported = true }, nil, false},
 		{"the FocalPoint reported, even a failure", func(s *scope) { s.fp = reportedFP }, nil, false},
 		{"the FocalPoint does not exist: FocalPointNotFound is reported", func(s *scope) { s.fp = nil }, nil, false},
+		{"the FocalPoint does not exist yet, the channel created a second ago", func(s *scope) { s.fp, s.cc = nil, justCreated }, nil, true},
+		{"the same, the channel reported before", func(s *scope) { s.fp, s.cc, s.reported = nil, justCreated, true }, nil, false},
+		{"the same, the FocalPoint could not be read", func(s *scope) { s.fp, s.cc, s.fpErr = nil, justCreated, errors.New("timeout") }, nil, false},
 		{"a channel to the FocalPoint's own country", func(s *scope) { s.peerIsSelf = true }, nil, false},
 		{"the client certificate exists", func(s *scope) { s.client.Certificate = &x509.Certificate{} }, nil, false},
 	}

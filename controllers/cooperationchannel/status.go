@@ -56,8 +56,20 @@ func computeStatus(s *scope, reconcileErr error) {
 	reconciler.SetConditions(&st.Conditions, cc.Generation, certCond, trustCond, reachCond, ready)
 	if waitsOnNewFocalPoint(s, reconcileErr) {
 		s.HoldStatus()
+		if s.fp == nil {
+			s.RequeueAt(cc.CreationTimestamp.Add(focalPointGrace))
+		}
 	}
 }
+
+// focalPointGrace is how long a new channel whose FocalPoint does not exist holds
+// its first status: a State applying its whole stack at once (kubectl apply -f on a
+// directory, a Helm chart) creates them in no particular order, and a channel
+// created a moment before its FocalPoint would report FocalPointNotFound, then
+// again when the FocalPoint appears (test/perf: up to 10 of 192 channels). The
+// FocalPoint's creation wakes the channel (its watch); a FocalPoint that does not
+// come, a misspelt name, is reported once the grace is over.
+const focalPointGrace = 5 * time.Second
 
 // onlyCANotIssued: err is nil, or every error joined in it is the CA's not being
 // issued yet (the reconcile is retried with backoff, and the CA's Secret, watched,
@@ -82,9 +94,17 @@ func onlyCANotIssued(err error) bool {
 // its whole stack at once saves a status write for each channel that got here
 // first (test/perf). A FocalPoint that never reports is an operator that is not
 // running; once it has reported, even a failure, the channel reports too.
+//
+// Likewise for a channel created less than focalPointGrace ago whose FocalPoint
+// does not exist (yet).
 func waitsOnNewFocalPoint(s *scope, reconcileErr error) bool {
-	return onlyCANotIssued(reconcileErr) && s.fp != nil && !s.peerIsSelf && len(s.fp.Status.Conditions) == 0 &&
-		s.client.Certificate == nil && !s.reported
+	if s.reported {
+		return false
+	}
+	if s.fp == nil {
+		return s.fpErr == nil && s.Now.Sub(s.cc.CreationTimestamp.Time) < focalPointGrace
+	}
+	return onlyCANotIssued(reconcileErr) && !s.peerIsSelf && len(s.fp.Status.Conditions) == 0 && s.client.Certificate == nil
 }
 
 func certificateCondition(s *scope, now time.Time) metav1.Condition {

@@ -69,7 +69,7 @@ func (b *Base) RequeueAt(t time.Time) {
 // HoldStatus leaves the status unwritten in this reconcile: for a first status that
 // would only say the object waits on another one which has not reported yet, and
 // whose first report, watched, brings the object back at once. Events and metrics
-// still go out.
+// still go out, and a time given to RequeueAt still brings the object back.
 func (b *Base) HoldStatus() { b.holdStatus = true }
 
 // Phase is one step of a kind's reconcile. Every phase runs, also after another
@@ -154,6 +154,9 @@ func (k *Kind[O, S]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		k.Report(ctx, s)
 	}
 	if s.base().holdStatus {
+		if at := s.base().requeueAt; err == nil && !at.IsZero() {
+			return ctrl.Result{RequeueAfter: max(at.Sub(now), time.Second)}, nil
+		}
 		return ctrl.Result{}, err
 	}
 	if werr := PatchStatus(ctx, k.Client, stored, obj); werr != nil {
