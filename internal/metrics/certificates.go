@@ -5,7 +5,6 @@ package metrics
 
 import (
 	"cmp"
-	"slices"
 	"sync"
 	"time"
 
@@ -68,27 +67,16 @@ func (c *certificateCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector, from a copy taken under the lock.
 func (c *certificateCollector) Collect(ch chan<- prometheus.Metric) {
-	type entry struct {
-		key certificateKey
-		s   certificateSeries
-	}
-	c.mu.Lock()
-	snapshot := make([]entry, 0, len(c.certs))
-	for k, s := range c.certs {
-		snapshot = append(snapshot, entry{k, *s})
-	}
-	c.mu.Unlock()
-	slices.SortFunc(snapshot, func(a, b entry) int {
-		return cmp.Or(cmp.Compare(a.key.namespace, b.key.namespace), cmp.Compare(a.key.kind, b.key.kind),
-			cmp.Compare(a.key.name, b.key.name), cmp.Compare(a.key.role, b.key.role))
+	entries := snapshot(&c.mu, c.certs, func(a, b certificateKey) int {
+		return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.kind, b.kind), cmp.Compare(a.name, b.name), cmp.Compare(a.role, b.role))
 	})
-	for _, e := range snapshot {
+	for _, e := range entries {
 		k := e.key
-		if e.s.hasNotAfter {
-			ch <- prometheus.MustNewConstMetric(certificateExpirationDesc, prometheus.GaugeValue, float64(e.s.notAfter), k.namespace, k.kind, k.name, k.role)
+		if e.v.hasNotAfter {
+			ch <- prometheus.MustNewConstMetric(certificateExpirationDesc, prometheus.GaugeValue, float64(e.v.notAfter), k.namespace, k.kind, k.name, k.role)
 		}
-		if e.s.hasRenewal {
-			ch <- prometheus.MustNewConstMetric(certificateRenewalDesc, prometheus.GaugeValue, float64(e.s.renewal), k.namespace, k.kind, k.name, k.role)
+		if e.v.hasRenewal {
+			ch <- prometheus.MustNewConstMetric(certificateRenewalDesc, prometheus.GaugeValue, float64(e.v.renewal), k.namespace, k.kind, k.name, k.role)
 		}
 	}
 }

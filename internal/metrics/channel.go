@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"cmp"
-	"slices"
 	"sync"
 	"time"
 
@@ -86,21 +85,11 @@ func (c *channelCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector: a copy of the series is taken under the
 // lock, and the metrics are built from it without holding it.
 func (c *channelCollector) Collect(ch chan<- prometheus.Metric) {
-	type entry struct {
-		key channelKey
-		s   channelSeries
-	}
-	c.mu.Lock()
-	snapshot := make([]entry, 0, len(c.channels))
-	for k, s := range c.channels {
-		snapshot = append(snapshot, entry{k, *s})
-	}
-	c.mu.Unlock()
-	slices.SortFunc(snapshot, func(a, b entry) int {
-		return cmp.Or(cmp.Compare(a.key.namespace, b.key.namespace), cmp.Compare(a.key.name, b.key.name))
+	entries := snapshot(&c.mu, c.channels, func(a, b channelKey) int {
+		return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.name, b.name))
 	})
-	for _, e := range snapshot {
-		ns, name, s := e.key.namespace, e.key.name, &e.s
+	for _, e := range entries {
+		ns, name, s := e.key.namespace, e.key.name, &e.v
 		if s.probed {
 			ch <- prometheus.MustNewConstMetric(channelProbesDesc, prometheus.CounterValue, float64(s.successes), ns, name, ProbeSuccess)
 			ch <- prometheus.MustNewConstMetric(channelProbesDesc, prometheus.CounterValue, float64(s.failures), ns, name, ProbeFailure)
