@@ -154,10 +154,10 @@ func (k *Kind[O, S]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		k.Report(ctx, s)
 	}
 	if s.base().holdStatus {
-		if at := s.base().requeueAt; err == nil && !at.IsZero() {
-			return ctrl.Result{RequeueAfter: max(at.Sub(now), time.Second)}, nil
+		if err != nil {
+			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, err
+		return s.base().result(now), nil
 	}
 	if werr := PatchStatus(ctx, k.Client, stored, obj); werr != nil {
 		return ctrl.Result{}, errors.Join(err, werr)
@@ -168,10 +168,15 @@ func (k *Kind[O, S]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if at := s.base().requeueAt; !at.IsZero() {
-		return ctrl.Result{RequeueAfter: max(at.Sub(now), time.Second)}, nil
+	return s.base().result(now), nil
+}
+
+// result brings the object back at the earliest time given to RequeueAt, if any.
+func (b *Base) result(now time.Time) ctrl.Result {
+	if b.requeueAt.IsZero() {
+		return ctrl.Result{}
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: max(b.requeueAt.Sub(now), time.Second)}
 }
 
 func (k *Kind[O, S]) delete(ctx context.Context, key types.NamespacedName, obj O) error {
