@@ -72,9 +72,7 @@ func internConditions(cs []metav1.Condition) {
 // table's entry.
 func internChannel(cc *cybercoopv1alpha1.CooperationChannel) {
 	cc.APIVersion, cc.Kind = intern(cc.APIVersion), intern(cc.Kind)
-	cc.Namespace = intern(cc.Namespace)
-	cc.Labels = internMap(cc.Labels)
-	cc.Annotations = internMap(cc.Annotations)
+	internMeta(&cc.ObjectMeta)
 	sp := &cc.Spec
 	sp.FocalPointRef.Name = intern(sp.FocalPointRef.Name)
 	p := &sp.Peer
