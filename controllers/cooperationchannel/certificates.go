@@ -76,7 +76,8 @@ func clientLeaf(cc *cybercoopv1alpha1.CooperationChannel, fp *cybercoopv1alpha1.
 // reconcileCertificate keeps the client certificate valid through the shared CA
 // part, which issues it from the CA the FocalPoint's key replacement phase says;
 // the leaf's issuer label makes it one of the leaves a key replacement re-issues
-// and waits for.
+// and waits for. The same write stores the peer trust decided before it, so a new
+// channel costs one Secret write.
 func (r *Reconciler) reconcileCertificate(ctx context.Context, s *scope) error {
 	s.certs.Awaiting = "the channel's client certificate"
 	if s.fp == nil || s.peerIsSelf {
@@ -90,22 +91,48 @@ func (r *Reconciler) reconcileCertificate(ctx context.Context, s *scope) error {
 				"channel has none: use a FocalPoint without issuerRef for channels", s.fp.Name)
 		return nil
 	}
-	keeper := ca.Keeper{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder}
-	leaf := clientLeaf(s.cc, s.fp)
-	res, st, err := keeper.EnsureLeaf(ctx, s.cc, focalpoint.CARef(s.fp), leaf, s.Now)
-	s.ca = st
-	if res.Certificate == nil {
+	before := s.liveTrust
+	leaf, err := r.ensureLeaf(ctx, s)
+	if err == nil {
+		r.recordTrustWrite(ctx, s, before, s.client.Secret)
+	}
+	if s.client.Certificate == nil {
 		// Not ensured (the CA is not ready, or the write failed): report what is stored.
-		if stored, rerr := certs.ReadLeaf(ctx, r.Client, s.cc.Namespace, leaf.SecretName); rerr == nil {
-			res = stored
+		if stored, rerr := certs.ReadLeaf(ctx, r.Client, s.cc.Namespace, leaf.SecretName); rerr == nil && stored.Certificate != nil {
+			s.client = stored
 		}
 	}
-	if res.Certificate != nil {
+	if s.client.Certificate != nil {
 		s.certs.Observed = true
-		s.certs.AddLeaf(leaf, res)
-		s.client = res
+		s.certs.AddLeaf(leaf, s.client)
 	}
 	s.certs.Err = err
+	return err
+}
+
+// ensureLeaf ensures the client certificate's Secret, with the peer trust to
+// store in it; s.client is the result when a certificate was ensured.
+func (r *Reconciler) ensureLeaf(ctx context.Context, s *scope) (certs.Leaf, error) {
+	leaf := clientLeaf(s.cc, s.fp)
+	data, annotations, err := s.trustToStore()
+	if err != nil {
+		return leaf, err
+	}
+	leaf.Data, leaf.Annotations = data, annotations
+	keeper := ca.Keeper{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder}
+	res, st, err := keeper.EnsureLeaf(ctx, s.cc, focalpoint.CARef(s.fp), leaf, s.Now)
+	s.ca = st
+	if res.Certificate != nil {
+		s.client = res
+		s.trustStored = s.trust != nil && err == nil
+	}
+	return leaf, err
+}
+
+// ensureClientSecret writes the trust the probe learned into the client Secret.
+func (r *Reconciler) ensureClientSecret(ctx context.Context, s *scope) error {
+	s.trustStored = false
+	_, err := r.ensureLeaf(ctx, s)
 	return err
 }
 

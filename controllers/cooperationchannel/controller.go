@@ -4,9 +4,9 @@
 // from the FocalPoint's national CA, so it takes part in every key replacement), the
 // set of the peer's CAs the gateway trusts (from the spec, and from the peer's own
 // signed trust bundle, so a peer's CA key replacement is followed without anyone
-// copying bundles), and probes the peer with a mutual-TLS handshake. The FocalPoint's
-// controller aggregates the channels' Secrets and ConfigMaps into the gateway's
-// channels file.
+// copying bundles), both in one Secret, and probes the peer with a mutual-TLS
+// handshake. The FocalPoint's controller aggregates the channels' Secrets into the
+// gateway's channels file.
 package cooperationchannel
 
 import (
@@ -119,10 +119,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return r.kind().Reconcile(ctx, req)
 }
 
-// kind is the channel's reconcile: its FocalPoint; the client certificate; the
-// peer's CAs from the spec and the ConfigMap; the probe, which needs both and may
-// learn more CAs; then the one write of the trust ConfigMap. No finalizer: the
-// Secret and the ConfigMap are owned and garbage-collected.
+// kind is the channel's reconcile: its FocalPoint; the peer's CAs from the spec
+// and the client Secret; the client certificate, written with those CAs in one
+// Secret; the probe, which needs both and may learn more CAs, written to the Secret
+// then. No finalizer: the Secret is owned and garbage-collected.
 func (r *Reconciler) kind() *reconciler.Kind[*cybercoopv1alpha1.CooperationChannel, *scope] {
 	return &reconciler.Kind[*cybercoopv1alpha1.CooperationChannel, *scope]{
 		Client:   r.Client,
@@ -131,11 +131,11 @@ func (r *Reconciler) kind() *reconciler.Kind[*cybercoopv1alpha1.CooperationChann
 		NewScope: r.newScope,
 		Phases: []reconciler.Phase[*scope]{
 			{Name: "focal point", Run: r.reconcileFocalPoint},
-			{Name: "certificate", Run: r.reconcileCertificate},
 			{Name: "trust", Run: r.reconcileTrust},
+			{Name: "certificate", Run: r.reconcileCertificate},
 			{Name: "probe", Run: r.probePeer},
 			{Name: "requests", Run: r.countRequests},
-			{Name: "trust config map", Run: r.publishTrust},
+			{Name: "learned trust", Run: r.publishTrust},
 		},
 		Status: computeStatus,
 		Report: r.report,
@@ -151,9 +151,9 @@ func (r *Reconciler) newScope(cc *cybercoopv1alpha1.CooperationChannel, now time
 	return &scope{
 		Base: &reconciler.Base{Now: now},
 		cc:   cc,
-		// The trust ConfigMap's creation is part of the channel's provisioning, which
-		// the client certificate's CertificateIssued event tells: one event per new
-		// channel, not two (192 channels created at once sent 402 events).
+		// A child's creation is part of the channel's provisioning, which the client
+		// certificate's CertificateIssued event tells: one event per new channel
+		// (192 channels created at once sent 402 events with one per child).
 		children: &apply.Children{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder, Owner: cc,
 			SpecObserved: cc.Status.ObservedGeneration == cc.Generation, QuietCreate: true},
 		prevReachable: previousReachable(cc),
@@ -234,14 +234,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// which every probe makes, are ignored.
 		For(&cybercoopv1alpha1.CooperationChannel{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		// The trust ConfigMap: an edit is drift to repair, a deletion loses nothing
-		// the next probe cannot learn again. Its creation is not watched: the
-		// reconcile that created it is the one that would be woken, with nothing left
-		// to do (test/perf: 192 channels created at once cost 388 reconciles, not
-		// 192), and the manager's start lists every channel anyway.
-		Owns(&corev1.ConfigMap{}, builder.WithPredicates(notCreated)).
-		// The client certificate Secret: edits and deletions are tampering to repair;
-		// its creation, as the ConfigMap's.
+		// The client certificate Secret, which holds the peer's CAs too: edits and
+		// deletions are tampering to repair (a deletion loses no trust the next probe
+		// cannot learn again). Its creation is not watched: the reconcile that
+		// created it is the one that would be woken, with nothing left to do
+		// (test/perf: 192 channels created at once cost 388 reconciles, not 192),
+		// and the manager's start lists every channel anyway.
 		Owns(&corev1.Secret{}, builder.WithPredicates(notCreated)).
 		// The FocalPoint: its appearance (FocalPointNotFound recovers), its country
 		// and its certificate settings.
@@ -264,7 +262,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // Workers is how many channels are reconciled side by side. A reconcile is a chain
 // of waits, not of work: the client certificate's Secret written, the peer probed
 // (up to 10 seconds for an unreachable one, which so delays no other channel), the
-// trust ConfigMap and the status written. Measured with test/perf on 2 CPUs, 192
+// status written. Measured with test/perf on 2 CPUs, 192
 // channels created at once: Ready in 1.36-1.39 s with 8 workers, 1.48 s with 6,
 // 1.62-1.80 s with 4. test/perf gives its floor the same number of workers.
 const Workers = 8

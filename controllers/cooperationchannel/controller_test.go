@@ -23,6 +23,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/yaml"
 
@@ -95,15 +96,18 @@ func condition(cc *cybercoopv1alpha1.CooperationChannel, t string) metav1.Condit
 	return metav1.Condition{}
 }
 
-func trustConfigMap(ctx context.Context, g Gomega, cc *cybercoopv1alpha1.CooperationChannel) *corev1.ConfigMap {
-	cm := &corev1.ConfigMap{}
-	g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: cc.Namespace, Name: TrustConfigMapName(cc)}, cm)).To(Succeed())
-	return cm
+// trustSecret is the channel's client Secret, which holds the peer trust the
+// gateway loads (gateway.PeerTrustKey) and its record (TrustRecordAnnotation).
+func trustSecret(ctx context.Context, g Gomega, cc *cybercoopv1alpha1.CooperationChannel) *corev1.Secret {
+	s := &corev1.Secret{}
+	g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: cc.Namespace, Name: ClientSecretName(cc)}, s)).To(Succeed())
+	g.Expect(s.Annotations).To(HaveKey(TrustRecordAnnotation), "the Secret holds the peer trust")
+	return s
 }
 
-func records(g Gomega, cm *corev1.ConfigMap) map[string]trustRecord {
+func records(g Gomega, s *corev1.Secret) map[string]trustRecord {
 	out := map[string]trustRecord{}
-	g.Expect(json.Unmarshal([]byte(cm.Annotations[TrustRecordAnnotation]), &out)).To(Succeed())
+	g.Expect(json.Unmarshal([]byte(s.Annotations[TrustRecordAnnotation]), &out)).To(Succeed())
 	return out
 }
 
@@ -196,14 +200,14 @@ var _ = Describe("CooperationChannel", func() {
 		Expect(own.Verify(leaf, pki.UsageClient, time.Now())).To(Succeed())
 		Expect(leaf.Subject.Organization).To(Equal(own.Certificates()[0].Subject.Organization))
 
-		By("writing the peer's CA into the ConfigMap the gateway loads, with where it came from")
+		By("writing the peer's CA into the client Secret the gateway loads, with where it came from")
 		var since time.Time
 		Eventually(func(g Gomega) {
-			cm := trustConfigMap(ctx, g, cc)
-			g.Expect(cm.Data).To(Equal(map[string]string{gateway.TrustKey: string(pemOf(fr))}))
-			g.Expect(cm.Labels).To(HaveKeyWithValue(gateway.FocalPointLabel, fp.Name))
-			g.Expect(metav1.IsControlledBy(cm, get(ctx, g, cc))).To(BeTrue())
-			rec := records(g, cm)
+			sec := trustSecret(ctx, g, cc)
+			g.Expect(sec.Data).To(HaveKeyWithValue(gateway.PeerTrustKey, pemOf(fr)))
+			g.Expect(sec.Labels).To(HaveKeyWithValue(gateway.FocalPointLabel, fp.Name))
+			g.Expect(metav1.IsControlledBy(sec, get(ctx, g, cc))).To(BeTrue())
+			rec := records(g, sec)
 			g.Expect(rec).To(HaveLen(1))
 			g.Expect(rec).To(HaveKey(ca.Fingerprint(fr.Certificate)))
 			g.Expect(rec[ca.Fingerprint(fr.Certificate)].Source).To(Equal(SourceSpec))
@@ -245,7 +249,7 @@ var _ = Describe("CooperationChannel", func() {
 		// trust returns the channel's trust bundle and what must never appear in a
 		// message or event about it.
 		func(trust func(ns string) (cybercoopv1alpha1.PeerTrustBundle, []byte), why string) {
-			// The trust ConfigMap is published for a FocalPoint's gateway.
+			// The trust is stored for a FocalPoint's gateway.
 			fp, _ := kenya(ctx)
 			ns := fp.Namespace
 			bundle, secret := trust(ns)
@@ -256,7 +260,7 @@ var _ = Describe("CooperationChannel", func() {
 				g.Expect(trusted.Reason).To(Equal(cybercoopv1alpha1.ReasonTrustBundleInvalid))
 				g.Expect(trusted.Message).To(ContainSubstring(why))
 				g.Expect(trusted.Message).NotTo(ContainSubstring("-----BEGIN"))
-				g.Expect(trustConfigMap(ctx, g, cc).Data[gateway.TrustKey]).To(BeEmpty(), "the gateway must trust nothing")
+				g.Expect(trustSecret(ctx, g, cc).Data[gateway.PeerTrustKey]).To(BeEmpty(), "the gateway must trust nothing")
 			}).Should(Succeed())
 			list := &eventsv1.EventList{}
 			Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
@@ -332,7 +336,7 @@ var _ = Describe("CooperationChannel", func() {
 	})
 
 	It("follows each edit of the trust bundle Secret a person manages, without being asked", func() {
-		// The trust ConfigMap is published for a FocalPoint's gateway.
+		// The trust is stored for a FocalPoint's gateway.
 		fp, _ := kenya(ctx)
 		ns := fp.Namespace
 		cc := newChannel(ctx, ns, unreachable, cybercoopv1alpha1.PeerTrustBundle{
@@ -354,7 +358,7 @@ var _ = Describe("CooperationChannel", func() {
 		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
 		Eventually(func(g Gomega) {
 			g.Expect(condition(get(ctx, g, cc), cybercoopv1alpha1.ConditionPeerTrusted).Reason).To(Equal(cybercoopv1alpha1.ReasonTrustBundleValid))
-			g.Expect(trustConfigMap(ctx, g, cc).Data[gateway.TrustKey]).To(Equal(string(pemOf(fr))))
+			g.Expect(trustSecret(ctx, g, cc).Data[gateway.PeerTrustKey]).To(Equal(pemOf(fr)))
 		}).Should(Succeed())
 
 		By("replacing it with an expired CA")
@@ -364,7 +368,7 @@ var _ = Describe("CooperationChannel", func() {
 			trusted := condition(get(ctx, g, cc), cybercoopv1alpha1.ConditionPeerTrusted)
 			g.Expect(trusted.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(trusted.Message).To(ContainSubstring("expired at"))
-			g.Expect(trustConfigMap(ctx, g, cc).Data[gateway.TrustKey]).To(BeEmpty())
+			g.Expect(trustSecret(ctx, g, cc).Data[gateway.PeerTrustKey]).To(BeEmpty())
 		}).Should(Succeed())
 	})
 
@@ -395,31 +399,78 @@ var _ = Describe("CooperationChannel", func() {
 		}).Should(Succeed())
 	})
 
-	It("removes a CA someone added to the trust ConfigMap by hand, and says so", func() {
-		// The trust ConfigMap is published for a FocalPoint's gateway.
+	It("removes a CA someone added to the peer trust in the client Secret by hand, and says so", func() {
+		// The trust is stored for a FocalPoint's gateway.
 		fp, _ := kenya(ctx)
 		ns := fp.Namespace
 		fr := newCA("FR", time.Now(), 0)
 		cc := newChannel(ctx, ns, unreachable, inline(pemOf(fr)), nil)
-		var cm *corev1.ConfigMap
+		var sec *corev1.Secret
 		Eventually(func(g Gomega) {
-			cm = trustConfigMap(ctx, g, cc)
+			sec = trustSecret(ctx, g, cc)
 			g.Expect(get(ctx, g, cc).Status.ObservedGeneration).To(Equal(int64(1)))
 		}).Should(Succeed())
 		stranger := newCA("XX", time.Now(), 0)
-		cm.Data[gateway.TrustKey] += string(pemOf(stranger))
-		Expect(k8sClient.Update(ctx, cm)).To(Succeed())
+		sec.Data[gateway.PeerTrustKey] = append(sec.Data[gateway.PeerTrustKey], pemOf(stranger)...)
+		Expect(k8sClient.Update(ctx, sec)).To(Succeed())
 		Eventually(func(g Gomega) {
-			g.Expect(trustConfigMap(ctx, g, cc).Data[gateway.TrustKey]).To(Equal(string(pemOf(fr))))
+			g.Expect(trustSecret(ctx, g, cc).Data[gateway.PeerTrustKey]).To(Equal(pemOf(fr)))
 			repaired := eventsAbout(ctx, g, cc, cybercoopv1alpha1.EventDriftRepaired)
 			g.Expect(repaired).To(ContainElement(And(HaveField("Type", corev1.EventTypeWarning),
-				HaveField("Note", ContainSubstring("ConfigMap "+TrustConfigMapName(cc))))))
+				HaveField("Note", ContainSubstring("Secret "+ClientSecretName(cc))))))
 			g.Expect(get(ctx, g, cc).Status.Peer.TrustedCAs).To(HaveLen(1))
 		}).Should(Succeed())
 	})
 
+	It("moves the peer trust an earlier release kept in a ConfigMap into the client Secret, keeping what was learned, and deletes the ConfigMap", func() {
+		// As an upgrade finds a channel: its trust ConfigMap, with a CA learned from
+		// the peer, and no trust in a Secret. The FocalPoint is created last, so that
+		// nothing reconciles the channel between the ConfigMap's creation and the
+		// FocalPoint's (the ConfigMap is not watched).
+		ns, err := fixtures.Namespace(ctx, k8sClient, "cc-")
+		Expect(err).NotTo(HaveOccurred())
+		fr := newCA("FR", time.Now(), 0)
+		cc := newChannel(ctx, ns, unreachable, inline(pemOf(fr)), nil)
+		Eventually(func(g Gomega) {
+			g.Expect(condition(get(ctx, g, cc), cybercoopv1alpha1.ConditionReady).Reason).To(Equal(cybercoopv1alpha1.ReasonFocalPointNotFound))
+		}).Should(Succeed())
+		learned := newCA("FR", time.Now(), 0)
+		since := time.Now().Add(-40 * 24 * time.Hour).Truncate(time.Second).UTC()
+		legacyRecords, err := json.Marshal(map[string]trustRecord{
+			ca.Fingerprint(fr.Certificate):      {Source: SourceSpec, Since: since},
+			ca.Fingerprint(learned.Certificate): {Source: SourcePublished, Since: since},
+		})
+		Expect(err).NotTo(HaveOccurred())
+		legacy := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: TrustConfigMapName(cc), Namespace: ns,
+			Labels: commonLabels(cc), Annotations: map[string]string{TrustRecordAnnotation: string(legacyRecords)}},
+			Data: map[string]string{gateway.LegacyTrustKey: string(pemOf(fr, learned))}}
+		Expect(controllerutil.SetControllerReference(get(ctx, Default, cc), legacy, k8sClient.Scheme())).To(Succeed())
+		Expect(k8sClient.Create(ctx, legacy)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(channels.Get(ctx, client.ObjectKeyFromObject(legacy), &corev1.ConfigMap{})).To(Succeed())
+		}).Should(Succeed())
+
+		By("creating the FocalPoint")
+		Expect(k8sClient.Create(ctx, fixtures.Kenya(ns))).To(Succeed())
+		Eventually(func(g Gomega) {
+			sec := trustSecret(ctx, g, cc)
+			cas, err := pki.ParseCertificatesPEM(sec.Data[gateway.PeerTrustKey])
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(cas).To(HaveLen(2), "the CA learned from the peer is kept")
+			rec := records(g, sec)
+			g.Expect(rec[ca.Fingerprint(learned.Certificate)]).To(Equal(trustRecord{Source: SourcePublished, Since: since}))
+			g.Expect(rec[ca.Fingerprint(fr.Certificate)].Since).To(BeTemporally("==", since), "since-times are kept")
+			err = k8sClient.Get(ctx, client.ObjectKeyFromObject(legacy), &corev1.ConfigMap{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the legacy ConfigMap is deleted: %v", err)
+			moved := eventsAbout(ctx, g, cc, cybercoopv1alpha1.EventUpdated)
+			g.Expect(moved).To(ContainElement(HaveField("Note", ContainSubstring("which ConfigMap "+TrustConfigMapName(cc)+" held before"))))
+			g.Expect(eventsAbout(ctx, g, cc, cybercoopv1alpha1.EventDriftRepaired)).To(BeEmpty(), "a move is not drift")
+			g.Expect(get(ctx, g, cc).Status.Peer.TrustedCAs).To(HaveLen(2))
+		}).Should(Succeed())
+	})
+
 	It("warns once per CA when every CA of the peer expires within 30 days", func() {
-		// The trust ConfigMap is published for a FocalPoint's gateway.
+		// The trust is stored for a FocalPoint's gateway.
 		fp, _ := kenya(ctx)
 		ns := fp.Namespace
 		fr := newCA("FR", time.Now(), 20*24*time.Hour)
@@ -429,7 +480,7 @@ var _ = Describe("CooperationChannel", func() {
 			g.Expect(trusted.Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(trusted.Reason).To(Equal(cybercoopv1alpha1.ReasonTrustBundleExpiring))
 			g.Expect(trusted.Message).To(ContainSubstring("ask the peer for its next CA certificate"))
-			g.Expect(records(g, trustConfigMap(ctx, g, cc))[ca.Fingerprint(fr.Certificate)].ExpiryWarned).To(BeTrue())
+			g.Expect(records(g, trustSecret(ctx, g, cc))[ca.Fingerprint(fr.Certificate)].ExpiryWarned).To(BeTrue())
 			warnings := eventsAbout(ctx, g, cc, cybercoopv1alpha1.EventPeerTrustExpiring)
 			g.Expect(warnings).To(HaveLen(1))
 			g.Expect(warnings[0].Type).To(Equal(corev1.EventTypeWarning))
@@ -497,14 +548,14 @@ var _ = Describe("CooperationChannel", func() {
 			g.Expect(condition(got, cybercoopv1alpha1.ConditionPeerTrusted).Status).To(Equal(metav1.ConditionTrue), "the peer's trust does not need the FocalPoint")
 			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
 		}).Should(Succeed())
-		err = k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: TrustConfigMapName(cc)}, &corev1.ConfigMap{})
-		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "a trust ConfigMap without a gateway to read it: %v", err)
+		err = k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: ClientSecretName(cc)}, &corev1.Secret{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "a client Secret without a FocalPoint to issue it: %v", err)
 
 		By("creating the FocalPoint")
 		Expect(k8sClient.Create(ctx, fixtures.Kenya(ns))).To(Succeed())
 		Eventually(func(g Gomega) {
 			got := get(ctx, g, cc)
-			trustConfigMap(ctx, g, cc)
+			trustSecret(ctx, g, cc)
 			g.Expect(condition(got, cybercoopv1alpha1.ConditionCertificateReady).Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(condition(got, cybercoopv1alpha1.ConditionReady).Reason).NotTo(Equal(cybercoopv1alpha1.ReasonFocalPointNotFound))
 			g.Expect(condition(got, cybercoopv1alpha1.ConditionPeerReachable).Reason).To(Equal(cybercoopv1alpha1.ReasonPeerUnreachable))
@@ -525,7 +576,7 @@ var _ = Describe("CooperationChannel", func() {
 			g.Expect(reach.Reason).To(Equal(cybercoopv1alpha1.ReasonChannelSuspended))
 			g.Expect(condition(got, cybercoopv1alpha1.ConditionCertificateReady).Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(condition(got, cybercoopv1alpha1.ConditionPeerTrusted).Status).To(Equal(metav1.ConditionTrue))
-			trustConfigMap(ctx, g, cc)
+			trustSecret(ctx, g, cc)
 		}).Should(Succeed())
 		Consistently(func(g Gomega) {
 			got := get(ctx, g, cc)
@@ -579,11 +630,11 @@ var _ = Describe("CooperationChannel", func() {
 				And(HaveField("SHA256Fingerprint", ca.Fingerprint(fr.ca.Certificate)), HaveField("Source", SourceSpec)),
 				And(HaveField("SHA256Fingerprint", ca.Fingerprint(next.Certificate)), HaveField("Source", SourcePublished),
 					HaveField("Subject", "CN=FR national CA 2031,O=Point of contact FR,C=FR"))))
-			cm := trustConfigMap(ctx, g, cc)
-			cas, err := pki.ParseCertificatesPEM([]byte(cm.Data[gateway.TrustKey]))
+			sec := trustSecret(ctx, g, cc)
+			cas, err := pki.ParseCertificatesPEM(sec.Data[gateway.PeerTrustKey])
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(cas).To(HaveLen(2))
-			g.Expect(records(g, cm)[ca.Fingerprint(next.Certificate)].Source).To(Equal(SourcePublished))
+			g.Expect(records(g, sec)[ca.Fingerprint(next.Certificate)].Source).To(Equal(SourcePublished))
 			learned := eventsAbout(ctx, g, cc, cybercoopv1alpha1.EventPeerCATrusted)
 			g.Expect(learned).To(HaveLen(1))
 			g.Expect(learned[0].Note).To(ContainSubstring("CN=FR national CA 2031"))
@@ -718,9 +769,8 @@ var _ = Describe("CooperationChannel", func() {
 			Base:   k8sClient,
 			Direct: k8sClient,
 			Objects: map[string]client.Object{
-				"CooperationChannel":          &cybercoopv1alpha1.CooperationChannel{ObjectMeta: meta(cc.Name)},
-				"Secret (client certificate)": &corev1.Secret{ObjectMeta: meta(gateway.ChannelClientSecretName(cc.Name))},
-				"ConfigMap (peer trust)":      &corev1.ConfigMap{ObjectMeta: meta(gateway.ChannelTrustConfigMapName(cc.Name))},
+				"CooperationChannel":                         &cybercoopv1alpha1.CooperationChannel{ObjectMeta: meta(cc.Name)},
+				"Secret (client certificate and peer trust)": &corev1.Secret{ObjectMeta: meta(gateway.ChannelClientSecretName(cc.Name))},
 			},
 			// The next probe is the next thing to do. The reconciler here is new, as after
 			// a restart: it takes the settled channel to have been probed at a point of the

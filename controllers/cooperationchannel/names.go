@@ -23,11 +23,12 @@ const (
 	trustSecretIndex = "spec.peer.trustBundle.secretRef.name"
 )
 
-// TrustRecordAnnotation on the trust ConfigMap records, for every peer CA in it, by
-// SHA-256 fingerprint, where the channel learned it (Spec or Published), since when
-// it is trusted, and whether the Warning about its expiry was sent. The ConfigMap is
-// the source of truth: status.peer.trustedCAs is derived from it, so what was
-// learned from the peer survives a restart of the operator and a lost status.
+// TrustRecordAnnotation on the client Secret records, for every peer CA under
+// gateway.PeerTrustKey, by SHA-256 fingerprint, where the channel learned it (Spec
+// or Published), since when it is trusted, and whether the Warning about its
+// expiry was sent. The Secret is the source of truth: status.peer.trustedCAs is
+// derived from it, so what was learned from the peer survives a restart of the
+// operator and a lost status.
 const TrustRecordAnnotation = "cybercoop.io/peer-trust"
 
 // Sources of a trusted CA (status.peer.trustedCAs[].source).
@@ -58,7 +59,8 @@ func ClientSecretName(cc *cybercoopv1alpha1.CooperationChannel) string {
 	return gateway.ChannelClientSecretName(cc.Name)
 }
 
-// TrustConfigMapName is the ConfigMap holding the peer CAs the channel trusts.
+// TrustConfigMapName is the ConfigMap in which earlier releases kept the peer CAs
+// the channel trusts (gateway.ChannelTrustConfigMapName).
 func TrustConfigMapName(cc *cybercoopv1alpha1.CooperationChannel) string {
 	return gateway.ChannelTrustConfigMapName(cc.Name)
 }

@@ -224,7 +224,7 @@ func reachableCondition(block *probeBlock, o *probeOutcome, peer *cybercoopv1alp
 	return set(metav1.ConditionUnknown, cybercoopv1alpha1.ReasonReconciling, "the peer has not been probed yet")
 }
 
-// peerStatus is status.peer: the trusted CAs as the ConfigMap records them, and
+// peerStatus is status.peer: the trusted CAs as the client Secret records them, and
 // what the last successful probe saw. confirm makes a successful probe's handshake
 // the one status reports (handshakeTime and its round trip); a failed probe changes
 // nothing here, so what the last successful one saw is kept.

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -22,6 +21,7 @@ import (
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/apply"
 	"github.com/cybercoop/cybercoop-operator/internal/ca"
+	"github.com/cybercoop/cybercoop-operator/internal/certs"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
 )
@@ -162,22 +162,33 @@ func (r trustRecord) equal(o trustRecord) bool {
 	return r.Source == o.Source && r.Since.Equal(o.Since) && r.ExpiryWarned == o.ExpiryWarned
 }
 
-// liveTrust is the trust ConfigMap as stored.
+// liveTrust is the peer trust as stored: in the client Secret (PeerTrustKey and
+// TrustRecordAnnotation), or, until the channel first writes it there, in the
+// trust ConfigMap of earlier releases.
 type liveTrust struct {
 	exists bool
 	// cas are the certificates of its PEM, by fingerprint.
 	cas map[string]*x509.Certificate
 	// records are its TrustRecordAnnotation, by fingerprint; empty when unreadable.
 	records map[string]trustRecord
+	// pem and recordsJSON are as stored, kept as they are while the spec's bundle
+	// cannot be read.
+	pem         []byte
+	recordsJSON string
+	// fromConfigMap: read from the legacy trust ConfigMap, the Secret holding none.
+	fromConfigMap bool
+	// configMap: the legacy trust ConfigMap exists, to be deleted once the Secret
+	// holds the trust.
+	configMap bool
 }
 
-func readLiveTrust(cm *corev1.ConfigMap) liveTrust {
+func readLiveTrust(pemData []byte, recordsJSON string, exists bool) liveTrust {
 	lt := liveTrust{cas: map[string]*x509.Certificate{}, records: map[string]trustRecord{}}
-	if cm == nil {
+	if !exists {
 		return lt
 	}
-	lt.exists = true
-	rest := []byte(cm.Data[gateway.TrustKey])
+	lt.exists, lt.pem, lt.recordsJSON = true, pemData, recordsJSON
+	rest := pemData
 	for {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
@@ -190,7 +201,7 @@ func readLiveTrust(cm *corev1.ConfigMap) liveTrust {
 	}
 	// An unreadable annotation forgets what was learned from the peer (the next probe
 	// learns it again) and restarts the since-times; it never adds trust.
-	_ = json.Unmarshal([]byte(cm.Annotations[TrustRecordAnnotation]), &lt.records)
+	_ = json.Unmarshal([]byte(recordsJSON), &lt.records)
 	return lt
 }
 
@@ -202,26 +213,26 @@ type trustedCA struct {
 }
 
 // peerTrust is the set of peer CAs the channel trusts, decided from the spec, what
-// the ConfigMap recorded and what the probe learned.
+// the client Secret recorded and what the probe learned.
 type peerTrust struct {
-	// cas are sorted by subject, then fingerprint, so the ConfigMap's PEM is stable.
+	// cas are sorted by subject, then fingerprint, so the stored PEM is stable.
 	cas []trustedCA
 	// problem says why spec.peer.trustBundle gave nothing to parse.
 	problem string
 	// rejected are the spec's blocks that are not trusted, and why.
 	rejected []string
-	// dropped are the CAs the ConfigMap holds that are no longer trusted, and why.
+	// dropped are the stored CAs that are no longer trusted, and why.
 	dropped []string
 	// learned are the CAs added from the peer's signed trust bundle in this reconcile.
 	learned []trustedCA
 	// warnNow are the CAs whose expiry Warning goes out with this reconcile's write.
 	warnNow []trustedCA
-	// changedSinceStored: the CAs trusted differ from those the ConfigMap holds.
+	// changedSinceStored: the CAs trusted differ from those stored.
 	changedSinceStored bool
 }
 
 // decideTrust is the channel's trust at now: every usable CA of the spec, and every
-// CA learned from the peer before (source Published in the ConfigMap's record)
+// CA learned from the peer before (source Published in the stored record)
 // that is still valid. Since-times and sent warnings are kept from the record.
 func decideTrust(spec specBundle, live liveTrust, now time.Time) (*peerTrust, []time.Time) {
 	t := &peerTrust{problem: spec.problem}
@@ -244,7 +255,7 @@ func decideTrust(spec specBundle, live liveTrust, now time.Time) (*peerTrust, []
 	for _, fp := range slices.Sorted(maps.Keys(live.cas)) {
 		c, rec := live.cas[fp], live.records[fp]
 		if t.has(fp) || rec.Source == "" {
-			// A CA in the ConfigMap the operator never recorded was put there by hand:
+			// A stored CA the operator never recorded was put there by hand:
 			// removing it repairs drift, it ends no trust.
 			continue
 		}
@@ -365,7 +376,7 @@ func (t *peerTrust) records() map[string]trustRecord {
 	return out
 }
 
-// plannedChange says why the ConfigMap's trusted CAs change in this reconcile, so
+// plannedChange says why the stored trusted CAs change in this reconcile, so
 // the update is reported as planned; empty when the same CAs are kept, and an
 // update is then a repair of someone's edit.
 func (t *peerTrust) plannedChange(live liveTrust) string {
@@ -387,33 +398,23 @@ func (t *peerTrust) plannedChange(live liveTrust) string {
 	return strings.Join(why, "; ")
 }
 
-// desiredTrustConfigMap is the ConfigMap the FocalPoint's gateway loads the peer's
-// CAs from: the PEM of every trusted CA, and the record of each.
-func desiredTrustConfigMap(cc *cybercoopv1alpha1.CooperationChannel, t *peerTrust) (*corev1.ConfigMap, error) {
+// stored is the peer trust as the client Secret holds it: the PEM of every
+// trusted CA under PeerTrustKey, which the FocalPoint's gateway loads, and the
+// record of each under TrustRecordAnnotation.
+func (t *peerTrust) stored() (pemData []byte, recordsJSON string, err error) {
 	certsPEM := make([]*x509.Certificate, 0, len(t.cas))
 	for _, c := range t.cas {
 		certsPEM = append(certsPEM, c.cert)
 	}
 	records, err := json.Marshal(t.records()) // map keys are sorted: the same trust, the same bytes
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: TrustConfigMapName(cc), Namespace: cc.Namespace, Labels: commonLabels(cc),
-			Annotations: map[string]string{TrustRecordAnnotation: string(records)}},
-		Data: map[string]string{gateway.TrustKey: string(pki.EncodeCertificatesPEM(certsPEM...))},
-	}, nil
+	return pki.EncodeCertificatesPEM(certsPEM...), string(records), nil
 }
 
-var trustConfigMapSpec = apply.Spec[*corev1.ConfigMap]{
-	InSync: func(d, l *corev1.ConfigMap) bool {
-		return equality.Semantic.DeepEqual(d.Data, l.Data) && len(l.BinaryData) == 0
-	},
-	Repair:                func(d, l *corev1.ConfigMap) { l.Data = d.Data; l.BinaryData = nil },
-	OwnedAnnotationPrefix: "cybercoop.io/",
-}
-
-// reconcileTrust decides which peer CAs the channel trusts, before the probe, which
+// reconcileTrust decides which peer CAs the channel trusts, before the client
+// certificate's Secret that stores them is written, and before the probe, which
 // verifies the peer with them and may learn more.
 func (r *Reconciler) reconcileTrust(ctx context.Context, s *scope) error {
 	spec, err := r.readSpecBundle(ctx, s.cc)
@@ -421,15 +422,12 @@ func (r *Reconciler) reconcileTrust(ctx context.Context, s *scope) error {
 		s.trustErr = err
 		return err
 	}
-	cm := &corev1.ConfigMap{}
-	switch err := r.Get(ctx, types.NamespacedName{Namespace: s.cc.Namespace, Name: TrustConfigMapName(s.cc)}, cm); {
-	case apierrors.IsNotFound(err):
-		cm = nil
-	case err != nil:
-		s.trustErr = fmt.Errorf("reading ConfigMap %s: %w", TrustConfigMapName(s.cc), err)
-		return s.trustErr
+	live, err := r.readLiveTrust(ctx, s.cc)
+	if err != nil {
+		s.trustErr = err
+		return err
 	}
-	s.liveTrust = readLiveTrust(cm)
+	s.liveTrust = live
 	trust, wake := decideTrust(spec, s.liveTrust, s.Now)
 	s.trust = trust
 	for _, at := range wake {
@@ -440,30 +438,104 @@ func (r *Reconciler) reconcileTrust(ctx context.Context, s *scope) error {
 	return nil
 }
 
-// publishTrust writes the trust ConfigMap after the probe, so what it learned is in
-// the same write as the spec's CAs. The events about learned CAs and expiry warnings
-// go out only once the ConfigMap that records them is stored.
-func (r *Reconciler) publishTrust(ctx context.Context, s *scope) error {
-	if s.trust == nil {
-		return nil // the spec's bundle could not be read: keep what the gateway has
+// readLiveTrust reads the trust the client Secret holds; while it holds none, the
+// trust ConfigMap earlier releases kept, so what was learned from the peer and the
+// since-times survive an upgrade.
+func (r *Reconciler) readLiveTrust(ctx context.Context, cc *cybercoopv1alpha1.CooperationChannel) (liveTrust, error) {
+	sec, err := certs.GetSecret(ctx, r.Client, cc.Namespace, ClientSecretName(cc))
+	if err != nil {
+		return liveTrust{}, err
 	}
-	if s.fp == nil {
-		// No FocalPoint, no gateway to carry the channel: nothing to publish, and
-		// nothing learned (only a probe, which needs the FocalPoint, learns a CA).
-		// PeerTrusted still reports the spec's CAs; the FocalPoint's appearance
-		// brings the channel back and the ConfigMap is written then. A channel
-		// waiting for its FocalPoint so keeps no object but itself in the caches.
-		return nil
+	cm := &corev1.ConfigMap{}
+	switch err := r.Get(ctx, types.NamespacedName{Namespace: cc.Namespace, Name: TrustConfigMapName(cc)}, cm); {
+	case apierrors.IsNotFound(err):
+		cm = nil
+	case err != nil:
+		return liveTrust{}, fmt.Errorf("reading ConfigMap %s: %w", TrustConfigMapName(cc), err)
+	}
+	if sec != nil {
+		if records, ok := sec.Annotations[TrustRecordAnnotation]; ok {
+			lt := readLiveTrust(sec.Data[gateway.PeerTrustKey], records, true)
+			lt.configMap = cm != nil
+			return lt, nil
+		}
+	}
+	if cm == nil {
+		return readLiveTrust(nil, "", false), nil
+	}
+	lt := readLiveTrust([]byte(cm.Data[gateway.LegacyTrustKey]), cm.Annotations[TrustRecordAnnotation], true)
+	lt.fromConfigMap, lt.configMap = true, true
+	return lt, nil
+}
+
+// trustToStore is what the client Secret is to hold of the peer's trust: the
+// trust decided, or, when the spec's bundle could not be read, what it holds now,
+// so the gateway keeps what it has.
+func (s *scope) trustToStore() (data map[string][]byte, annotations map[string]string, err error) {
+	if s.trust == nil {
+		if !s.liveTrust.exists {
+			return nil, nil, nil
+		}
+		return map[string][]byte{gateway.PeerTrustKey: s.liveTrust.pem},
+			map[string]string{TrustRecordAnnotation: s.liveTrust.recordsJSON}, nil
 	}
 	s.trust.markWarnings(s.Now)
-	desired, err := desiredTrustConfigMap(s.cc, s.trust)
+	pemData, records, err := s.trust.stored()
 	if err != nil {
-		return s.Provisioned(err)
+		return nil, nil, err
 	}
-	if _, err := apply.Apply(ctx, s.children, desired, trustConfigMapSpec, s.trust.plannedChange(s.liveTrust)); err != nil {
-		return s.Provisioned(err)
+	return map[string][]byte{gateway.PeerTrustKey: pemData}, map[string]string{TrustRecordAnnotation: records}, nil
+}
+
+// recordTrustWrite tells people of a change to the trust the client Secret holds
+// that no other event tells: planned (the spec's CAs changed, the records moved
+// from the legacy ConfigMap) or the repair of someone's edit. A CA learned from the
+// peer, and an expiry warning, have events of their own (report).
+func (r *Reconciler) recordTrustWrite(ctx context.Context, s *scope, before liveTrust, stored *corev1.Secret) {
+	if stored == nil || s.trust == nil || !before.exists {
+		return
 	}
-	s.trustStored = true
+	var planned string
+	switch {
+	case before.fromConfigMap:
+		planned = fmt.Sprintf("holds the peer's CAs, which ConfigMap %s held before", TrustConfigMapName(s.cc))
+	case string(stored.Data[gateway.PeerTrustKey]) == string(before.pem) && stored.Annotations[TrustRecordAnnotation] == before.recordsJSON:
+		return
+	default:
+		planned = s.trust.plannedChange(before)
+	}
+	if planned == "" && len(s.trust.learned) > 0 {
+		return
+	}
+	s.children.Record(ctx, "Secret", stored.Name, apply.Updated, planned)
+}
+
+// publishTrust stores in the client Secret what the probe learned: CAs from the
+// peer's signed trust bundle (most probes learn nothing, and nothing is written).
+// The events about learned CAs and expiry warnings go out only once the Secret
+// that records them is stored. The legacy trust ConfigMap goes once the Secret
+// holds the trust.
+func (r *Reconciler) publishTrust(ctx context.Context, s *scope) error {
+	if s.trust == nil || s.client.Secret == nil {
+		// The spec's bundle could not be read (the gateway keeps what it has), or
+		// there is no client certificate, so no Secret: a channel waiting for its
+		// FocalPoint keeps no object but itself in the caches.
+		return nil
+	}
+	if len(s.trust.learned) > 0 {
+		if err := r.ensureClientSecret(ctx, s); err != nil {
+			return s.Provisioned(err)
+		}
+	}
+	if !s.trustStored {
+		return nil
+	}
+	if s.liveTrust.configMap {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: s.cc.Namespace, Name: TrustConfigMapName(s.cc)}}
+		if err := s.children.Absent(ctx, cm); err != nil {
+			return s.Provisioned(err)
+		}
+	}
 	return nil
 }
 

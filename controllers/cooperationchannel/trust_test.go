@@ -1,6 +1,7 @@
 package cooperationchannel
 
 import (
+	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -162,31 +163,35 @@ func TestDecideTrustKeepsWhatWasLearnedWhileValid(t *testing.T) {
 	}
 }
 
-func TestDecideTrustSameInputSameConfigMap(t *testing.T) {
+func TestDecideTrustSameInputSameStored(t *testing.T) {
 	a, b := unitCA(t, "FR CA A", unitNow.Add(-time.Hour), 0), unitCA(t, "FR CA B", unitNow.Add(-time.Hour), 0)
-	cc := &cybercoopv1alpha1.CooperationChannel{ObjectMeta: metav1.ObjectMeta{Name: "to-fr", Namespace: "ke"}}
-	first, _ := decideTrust(specBundle{pem: pemCat(b, a)}, readLiveTrust(nil), unitNow)
-	cm, err := desiredTrustConfigMap(cc, first)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first, _ := decideTrust(specBundle{pem: pemCat(b, a)}, readLiveTrust(nil, "", false), unitNow)
+	pemData, records := stored(t, first)
 	// Stored, read back later, with the bundle in the other order: nothing to write.
-	second, _ := decideTrust(specBundle{pem: pemCat(a, b)}, readLiveTrust(cm), unitNow.Add(time.Hour))
-	again, err := desiredTrustConfigMap(cc, second)
-	if err != nil {
-		t.Fatal(err)
+	live := readLiveTrust(pemData, records, true)
+	second, _ := decideTrust(specBundle{pem: pemCat(a, b)}, live, unitNow.Add(time.Hour))
+	pemAgain, recordsAgain := stored(t, second)
+	if !bytes.Equal(pemAgain, pemData) || recordsAgain != records {
+		t.Fatalf("steady state would write:\n%s\n%s", records, recordsAgain)
 	}
-	if again.Data["ca.crt"] != cm.Data["ca.crt"] || again.Annotations[TrustRecordAnnotation] != cm.Annotations[TrustRecordAnnotation] {
-		t.Fatalf("steady state would write:\n%s\n%s", cm.Annotations[TrustRecordAnnotation], again.Annotations[TrustRecordAnnotation])
-	}
-	if second.changedSinceStored || second.plannedChange(readLiveTrust(cm)) != "" {
+	if second.changedSinceStored || second.plannedChange(live) != "" {
 		t.Fatal("an unchanged trust is reported as changed")
 	}
 }
 
+// stored is the trust as the client Secret holds it.
+func stored(t *testing.T, trust *peerTrust) ([]byte, string) {
+	t.Helper()
+	pemData, records, err := trust.stored()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pemData, records
+}
+
 func TestExpiryWarningsOncePerCA(t *testing.T) {
 	short := unitCA(t, "FR CA", unitNow.Add(-time.Hour), 20*24*time.Hour)
-	trust, _ := decideTrust(specBundle{pem: short.CertificatePEM()}, readLiveTrust(nil), unitNow)
+	trust, _ := decideTrust(specBundle{pem: short.CertificatePEM()}, readLiveTrust(nil, "", false), unitNow)
 	if !trust.expiring(unitNow) {
 		t.Fatal("a CA expiring in 20 days is not expiring")
 	}
@@ -194,17 +199,14 @@ func TestExpiryWarningsOncePerCA(t *testing.T) {
 	if len(trust.warnNow) != 1 {
 		t.Fatalf("%d warnings, want 1", len(trust.warnNow))
 	}
-	cm, err := desiredTrustConfigMap(&cybercoopv1alpha1.CooperationChannel{}, trust)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, _ := decideTrust(specBundle{pem: short.CertificatePEM()}, readLiveTrust(cm), unitNow.Add(time.Hour))
+	pemData, records := stored(t, trust)
+	again, _ := decideTrust(specBundle{pem: short.CertificatePEM()}, readLiveTrust(pemData, records, true), unitNow.Add(time.Hour))
 	again.markWarnings(unitNow.Add(time.Hour))
 	if len(again.warnNow) != 0 {
 		t.Fatal("the warning was sent again")
 	}
 	long := unitCA(t, "FR CA next", unitNow.Add(-time.Hour), 0)
-	both, _ := decideTrust(specBundle{pem: pemCat(short, long)}, readLiveTrust(nil), unitNow)
+	both, _ := decideTrust(specBundle{pem: pemCat(short, long)}, readLiveTrust(nil, "", false), unitNow)
 	if both.expiring(unitNow) {
 		t.Fatal("expiring although one CA is valid for years")
 	}
@@ -254,8 +256,8 @@ func TestAcceptsCAs(t *testing.T) {
 
 func TestConditions(t *testing.T) {
 	ok := unitCA(t, "FR CA", unitNow.Add(-time.Hour), 0)
-	valid, _ := decideTrust(specBundle{pem: ok.CertificatePEM()}, readLiveTrust(nil), unitNow)
-	missing, _ := decideTrust(specBundle{problem: `spec.peer.trustBundle.secretRef: Secret "fr-ca" does not exist`}, readLiveTrust(nil), unitNow)
+	valid, _ := decideTrust(specBundle{pem: ok.CertificatePEM()}, readLiveTrust(nil, "", false), unitNow)
+	missing, _ := decideTrust(specBundle{problem: `spec.peer.trustBundle.secretRef: Secret "fr-ca" does not exist`}, readLiveTrust(nil, "", false), unitNow)
 	for _, tc := range []struct {
 		name   string
 		cond   metav1.Condition

@@ -194,15 +194,11 @@ func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.
 		if _, err := tls.X509KeyPair(leaf.Data[pki.TLSCertKey], leaf.Data[pki.TLSPrivateKeyKey]); err != nil {
 			continue // being issued or repaired by the channel's reconciler
 		}
-		trust := &corev1.ConfigMap{}
-		err = r.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: gateway.ChannelTrustConfigMapName(cc.Name)}, trust)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
+		trust, err := r.peerTrust(ctx, fp.Namespace, cc.Name, leaf)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading the peer trust of channel %s: %w", cc.Name, err)
+			return nil, nil, err
 		}
-		if cas, err := pki.ParseCertificatesPEM([]byte(trust.Data[gateway.TrustKey])); err != nil || len(cas) == 0 {
+		if cas, err := pki.ParseCertificatesPEM(trust); err != nil || len(cas) == 0 {
 			continue
 		}
 		if fp.Spec.ServiceProvider != nil && cc.Spec.Peer.Provider != "" {
@@ -232,7 +228,7 @@ func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.
 		}
 		data[ch.ClientCertFile()] = leaf.Data[pki.TLSCertKey]
 		data[ch.ClientKeyFile()] = leaf.Data[pki.TLSPrivateKeyKey]
-		data[ch.TrustFile()] = []byte(trust.Data[gateway.TrustKey])
+		data[ch.TrustFile()] = trust
 		list.Channels = append(list.Channels, ch)
 	}
 	if list.Channels == nil {
@@ -254,6 +250,24 @@ func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.
 	// them as digests, channels.json as it is (read while a batch is under way).
 	meta.Labels[manageropts.DigestLabel] = gateway.ChannelsFile
 	return &corev1.Secret{ObjectMeta: meta, Type: corev1.SecretTypeOpaque, Data: data}, list.Channels, nil
+}
+
+// peerTrust is the PEM of the peer CAs a channel trusts: in its client Secret, or,
+// for a channel whose reconciler has not yet moved them there since an upgrade, in
+// the trust ConfigMap of earlier releases, so the gateway keeps the channel.
+func (r *Reconciler) peerTrust(ctx context.Context, namespace, channel string, leaf *corev1.Secret) ([]byte, error) {
+	if pem, ok := leaf.Data[gateway.PeerTrustKey]; ok {
+		return pem, nil
+	}
+	legacy := &corev1.ConfigMap{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: gateway.ChannelTrustConfigMapName(channel)}, legacy)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading the peer trust of channel %s: %w", channel, err)
+	}
+	return []byte(legacy.Data[gateway.LegacyTrustKey]), nil
 }
 
 // peerServerName is spec.peer.serverName, defaulting to the endpoint's host.
@@ -375,7 +389,7 @@ func (b *channelBatches) underWay(key types.NamespacedName) bool {
 }
 
 // enqueueBatched adds the FocalPoints mapFn names to the batches, for events on
-// channels and their Secrets and ConfigMaps.
+// channels and their Secrets (and legacy trust ConfigMaps).
 func (b *channelBatches) enqueueBatched(mapFn handler.MapFunc) handler.EventHandler {
 	add := func(ctx context.Context, objs []client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 		for _, o := range objs {
@@ -421,7 +435,7 @@ func focalPointOfVault(_ context.Context, o client.Object) []reconcile.Request {
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ev.Namespace, Name: ev.Spec.FocalPointRef.Name}}}
 }
 
-// focalPointOfLabel maps a channel's client Secret or trust ConfigMap to the
+// focalPointOfLabel maps a channel's client Secret (or legacy trust ConfigMap) to the
 // FocalPoint its label names.
 func focalPointOfLabel(_ context.Context, o client.Object) []reconcile.Request {
 	name := o.GetLabels()[gateway.FocalPointLabel]

@@ -215,8 +215,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// JointInvestigations go into the channels file with the batch.
 		Watches(&cybercoopv1alpha1.JointInvestigation{}, r.batches.enqueueBatched(focalPointOfJoint),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		// A channel's client certificate and peer trust, labelled with the FocalPoint:
-		// renewed or learned, they go into the channels file with the batch.
+		// A channel's client Secret, labelled with the FocalPoint: its certificate
+		// renewed or a peer CA learned, it goes into the channels file with the
+		// batch. Also the trust ConfigMaps of earlier releases, read until each
+		// channel moves its trust into its Secret and deletes them.
 		Watches(&corev1.Secret{}, r.batches.enqueueBatched(focalPointOfLabel), channelObject).
 		Watches(&corev1.ConfigMap{}, r.batches.enqueueBatched(focalPointOfLabel), channelObject).
 		// EvidenceVaults: the vault's endpoint goes into the gateway's configuration.

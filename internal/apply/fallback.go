@@ -56,8 +56,9 @@ type FallbackClient struct {
 	// Names, if set, is a cache of the names of every Secret and ConfigMap without
 	// the operator's label (metadata only; the label-filtered cache holds the
 	// others). A Secret or ConfigMap neither knows either does not exist, and is
-	// not asked for: each new channel's client Secret and trust ConfigMap
-	// would otherwise cost a read answered 404 at each of its first reconciles.
+	// not asked for: each new channel's client Secret (and the legacy trust
+	// ConfigMap looked for beside it) would otherwise cost a read answered 404 at
+	// each of its first reconciles.
 	Names client.Reader
 	// Created, with Names, holds the objects this client created until the label-
 	// filtered cache holds them: the names cache may lag a create as much as the

@@ -49,6 +49,14 @@ type Leaf struct {
 	ForceRenewToken string
 	// Labels are added to the Secret.
 	Labels map[string]string
+	// Data is what the owner keeps in the Secret beside the certificate, under keys
+	// other than tls.crt, tls.key and ca.crt (a channel keeps its peer's CAs there).
+	// It is written with the leaf, in the same write, and kept exactly: a key
+	// missing from Data is removed from the Secret, an edited value repaired.
+	Data map[string][]byte
+	// Annotations are cybercoop.io/ annotations written with the leaf, and set
+	// again when edited.
+	Annotations map[string]string
 }
 
 // LeafResult is the state of a leaf after EnsureLeaf.
@@ -145,6 +153,16 @@ func (i *Issuer) EnsureLeaf(ctx context.Context, owner client.Object, leaf Leaf,
 		}
 		res.Certificate, res.Generation, res.Issued = issued.Certificate, ca.Generation, true
 	}
+	for k, v := range leaf.Data {
+		if _, reserved := desired.Data[k]; !reserved {
+			desired.Data[k] = v
+		}
+	}
+	for k, v := range leaf.Annotations {
+		if !leafAnnotations[k] {
+			desired.Annotations[k] = v
+		}
+	}
 	stored, outcome, err := ApplySecret(ctx, i.Client, i.Scheme, owner, live, desired)
 	if err != nil {
 		if res.Issued && !apierrors.IsConflict(err) {
@@ -159,6 +177,10 @@ func (i *Issuer) EnsureLeaf(ctx context.Context, owner client.Object, leaf Leaf,
 	}
 	return res, nil
 }
+
+// leafAnnotations are the annotations EnsureLeaf itself keeps on a leaf Secret;
+// Leaf.Annotations cannot set them.
+var leafAnnotations = map[string]bool{CAGenerationAnnotation: true, ForceRenewTokenAnnotation: true, RepairedAnnotation: true}
 
 func (i *Issuer) issue(leaf Leaf, ca CA, now time.Time) (*pki.IssuedLeaf, error) {
 	if ca.KeyPair == nil {

@@ -213,18 +213,27 @@ func LoadConfig(path string) (*Config, error) {
 // Names of the objects a CooperationChannel's reconciler writes and the FocalPoint's
 // reads to aggregate the channels file; both sides use these.
 const (
-	// FocalPointLabel on a channel's client Secret and trust ConfigMap names the
-	// FocalPoint whose gateway uses them, so its controller is told of changes.
+	// FocalPointLabel on a channel's client Secret names the FocalPoint whose
+	// gateway uses it, so its controller is told of changes.
 	FocalPointLabel = "cybercoop.io/focalpoint"
-	// TrustKey is the key of the PEM bundle in a channel's trust ConfigMap.
-	TrustKey = "ca.crt"
+	// PeerTrustKey is the key, in a channel's client Secret, of the PEM bundle of
+	// the peer CAs the channel trusts: those of spec.peer.trustBundle and those
+	// learned from the peer's signed trust bundle. (ca.crt there is this State's
+	// own trust bundle, as in every leaf Secret.)
+	PeerTrustKey = "peer-ca.crt"
+	// LegacyTrustKey is the key of the PEM bundle in a channel's trust ConfigMap
+	// (ChannelTrustConfigMapName), where releases before the peer's CAs moved into
+	// the client Secret kept them.
+	LegacyTrustKey = "ca.crt"
 )
 
 // ChannelClientSecretName is the kubernetes.io/tls Secret holding a channel's client
-// certificate towards its peer, issued from the FocalPoint's national CA.
+// certificate towards its peer, issued from the FocalPoint's national CA, and the
+// peer CAs the channel trusts (PeerTrustKey).
 func ChannelClientSecretName(channel string) string { return channel + "-client" }
 
-// ChannelTrustConfigMapName is the ConfigMap holding the peer CAs a channel trusts
-// (TrustKey): those of spec.peer.trustBundle and those learned from the peer's
-// signed trust bundle.
+// ChannelTrustConfigMapName is the ConfigMap in which earlier releases kept the
+// peer CAs a channel trusts (LegacyTrustKey). A channel reads it until its client
+// Secret holds them, then deletes it; the FocalPoint reads it for a channel whose
+// Secret does not hold them yet, so an upgrade drops no channel from the gateway.
 func ChannelTrustConfigMapName(channel string) string { return channel + "-peer-trust" }

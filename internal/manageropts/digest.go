@@ -67,8 +67,8 @@ func UndigestedForWrite(live *corev1.Secret, data map[string][]byte) {
 }
 
 // secretTransform is the cache's transform of the operator's Secrets:
-// managedFields dropped, the metadata strings many Secrets share kept once, and
-// the data of a Secret labelled with DigestLabel digested.
+// managedFields dropped, the metadata strings and CA bundles many Secrets share
+// kept once, and the data of a Secret labelled with DigestLabel digested.
 func secretTransform() toolscache.TransformFunc {
 	strip := cache.TransformStripManagedFields()
 	return func(in any) (any, error) {
@@ -78,6 +78,7 @@ func secretTransform() toolscache.TransformFunc {
 			return out, err
 		}
 		internMeta(&s.ObjectMeta)
+		internCABundles(s.Data)
 		if keep, ok := s.Labels[DigestLabel]; ok && !Digested(s) {
 			s.Data = DigestData(s.Data, keep)
 			s.Annotations = maps.Clone(s.Annotations)
@@ -92,7 +93,8 @@ func secretTransform() toolscache.TransformFunc {
 
 // configMapTransform is the cache's transform of the operator's ConfigMaps:
 // managedFields dropped and the metadata strings many ConfigMaps share kept once
-// (a channel's trust ConfigMap has the labels of every other channel's).
+// (after an upgrade, the trust ConfigMap each channel kept in earlier releases has
+// the labels of every other channel's, until the channel deletes it).
 func configMapTransform() toolscache.TransformFunc {
 	strip := cache.TransformStripManagedFields()
 	return func(in any) (any, error) {

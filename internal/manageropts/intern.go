@@ -1,7 +1,9 @@
 package manageropts
 
 import (
+	"strings"
 	"unique"
+	"unsafe"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -36,6 +38,30 @@ func intern(s string) string {
 		return s
 	}
 	return unique.Make(s).Value()
+}
+
+// internBytes returns b's bytes as one copy shared by every caller that passes
+// the same bytes, held by the unique package's table like the strings: the slice
+// points at that copy's storage. It must never be written to; it is only ever
+// given to the cache, whose objects are read-only (a client's reads copy them).
+func internBytes(b []byte) []byte {
+	if len(b) == 0 {
+		return b
+	}
+	s := unique.Make(string(b)).Value()
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+// internCABundles shares the CA bundles of a Secret's data: the values under a key
+// ending in ca.crt (ca.crt, this State's trust bundle in every leaf Secret of a
+// FocalPoint's CA; peer-ca.crt, a peer's CAs in every hub channel's client Secret
+// to that peer). They are public, and the same bytes in thousands of Secrets.
+func internCABundles(data map[string][]byte) {
+	for k, v := range data {
+		if strings.HasSuffix(k, "ca.crt") {
+			data[k] = internBytes(v)
+		}
+	}
 }
 
 func internTyped[S ~string](s S) S { return S(intern(string(s))) }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"unsafe"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -81,5 +82,34 @@ func TestChannelTransformPassesOtherKinds(t *testing.T) {
 	}
 	if got := out.(*cybercoopv1alpha1.FocalPoint); got.Name != "ke-poc" || got.ManagedFields != nil {
 		t.Errorf("got %+v, want the FocalPoint without its managedFields", got.ObjectMeta)
+	}
+}
+
+func TestSecretTransformSharesCABundlesOnly(t *testing.T) {
+	decoded := func(name string) *corev1.Secret {
+		// As decoded: each value its own copy. The same key in both, to show that
+		// only CA bundles are shared.
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ke"}, Data: map[string][]byte{
+			"tls.crt": []byte("leaf"), "tls.key": []byte("the same key"),
+			"ca.crt": []byte("-----BEGIN CERTIFICATE-----\nKE\n"), "peer-ca.crt": []byte("-----BEGIN CERTIFICATE-----\nVN\n"),
+		}}
+	}
+	a, b := decoded("to-vn-client"), decoded("to-vn-2-client")
+	want := a.DeepCopy()
+	for _, s := range []*corev1.Secret{a, b} {
+		if _, err := secretTransform()(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !equality.Semantic.DeepEqual(a.Data, want.Data) {
+		t.Errorf("the transform changed the data:\n got %q\nwant %q", a.Data, want.Data)
+	}
+	for _, k := range []string{"ca.crt", "peer-ca.crt"} {
+		if &a.Data[k][0] != &b.Data[k][0] {
+			t.Errorf("%s: the two Secrets hold separate copies", k)
+		}
+	}
+	if &a.Data["tls.key"][0] == &b.Data["tls.key"][0] {
+		t.Error("a private key was shared: only CA bundles are")
 	}
 }

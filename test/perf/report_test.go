@@ -191,7 +191,7 @@ func (r *report) markdown() string {
 	w("| CPU of the mesh / CPU of the floor, median to median | %s |", ratio(medianCPU(r.meshRuns, func(m run) cpuTimes { return m.cpu }).Seconds(),
 		medianCPU(r.floorRuns, func(f floorRun) cpuTimes { return f.cpu }).Seconds()))
 	w("| requests by verb | %s |", verbs(m.requests))
-	w("| **writes per channel**: to its status, its client Secret and its trust ConfigMap | **%s** (target ≤ 3) |", per(m.ownWrites, m.channels))
+	w("| **writes per channel**: to its status and its client Secret (certificate and peer trust) | **%s** (target ≤ 3) |", per(m.ownWrites, m.channels))
 	w("| all the manager's writes / channels (the FocalPoint's and the EvidenceVault's %d included) | %s |", m.requests.writes-m.ownWrites, per(m.requests.writes, m.channels))
 	w("| writes by resource | %s |", m.requests.describeWrites())
 	w("| reads sent to the API server (cache misses), by resource and answer | %s |", m.requests.describeGets())
@@ -255,7 +255,7 @@ func (r *report) markdown() string {
 		w("")
 		w("The whole test process (manager, its caches, the harness's direct client, the peer server), after a garbage collection. "+
 			"The channels added after the region are %d whole countries (a FocalPoint, an EvidenceVault and up to 200 channels each), every channel Ready: "+
-			"its client certificate Secret and trust ConfigMap in the caches, its peer probed, its metrics kept, and in its gateway's channels file. "+
+			"its client Secret (certificate and peer trust) in the cache, its peer probed, its metrics kept, and in its gateway's channels file. "+
 			"They were all Ready %s after their creation began.", mm.countries, secs(mm.hub.ready))
 		w("")
 		w("| when | live heap | heap in use | stacks | runtime | RSS file-backed (code) | **RSS** |")
@@ -266,7 +266,7 @@ func (r *report) markdown() string {
 		w("| after the region (%d channels) | %s |", r.regionRun.channels+r.meshRun.channels, row(mm.afterRegion))
 		w("| %d channels, every one Ready | %s (target < 150 MiB) |", mm.channels, row(mm.withMany))
 		w("")
-		w("Heap in use is more than the live heap because a span of the heap holds objects of several lifetimes: each channel, Secret and ConfigMap was decoded more than once (created, then its status written), and a span with one live object cannot be returned.")
+		w("Heap in use is more than the live heap because a span of the heap holds objects of several lifetimes: each channel and Secret was decoded more than once (created, then its status written), and a span with one live object cannot be returned.")
 		w("")
 	}
 	w("## Services")

@@ -298,10 +298,8 @@ func (c *country) channelClient(ctx context.Context, cc *cybercoopv1alpha1.Coope
 	s := secretData(ctx, Default, c.ns(), gateway.ChannelClientSecretName(cc.Name))
 	cert, err := tls.X509KeyPair(s[pki.TLSCertKey], s[pki.TLSPrivateKeyKey])
 	Expect(err).NotTo(HaveOccurred())
-	trust := &corev1.ConfigMap{}
-	Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: c.ns(), Name: gateway.ChannelTrustConfigMapName(cc.Name)}, trust)).To(Succeed())
 	roots := x509.NewCertPool()
-	Expect(roots.AppendCertsFromPEM([]byte(trust.Data[gateway.TrustKey]))).To(BeTrue())
+	Expect(roots.AppendCertsFromPEM(s[gateway.PeerTrustKey])).To(BeTrue())
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{
 		MinVersion: tls.VersionTLS13, ServerName: peer.gatewayHost(), RootCAs: roots, Certificates: []tls.Certificate{cert},
 	}}}
