@@ -93,9 +93,9 @@ func internConditions(cs []metav1.Condition) {
 }
 
 // internChannel shares the strings of cc that other channels are likely to hold
-// too. Names, UIDs, serial numbers and fingerprints are left alone: each is
-// nearly always unique, and a shared copy of a unique string only adds the
-// table's entry.
+// too. Names, UIDs, and the serial number and fingerprint of the channel's own
+// certificate are left alone: each is unique, and a shared copy of a unique
+// string only adds the table's entry.
 func internChannel(cc *cybercoopv1alpha1.CooperationChannel) {
 	cc.APIVersion, cc.Kind = intern(cc.APIVersion), intern(cc.Kind)
 	internMeta(&cc.ObjectMeta)
@@ -118,10 +118,14 @@ func internChannel(cc *cybercoopv1alpha1.CooperationChannel) {
 	st := &cc.Status
 	internConditions(st.Conditions)
 	if peer := st.Peer; peer != nil {
+		// CA fingerprints, unlike a leaf's, are shared: the peer's CAs by every
+		// channel to that peer, this State's CAs (acceptsCAs) by every channel of
+		// the FocalPoint.
 		for i := range peer.TrustedCAs {
 			ca := &peer.TrustedCAs[i]
-			ca.Subject, ca.Source = intern(ca.Subject), intern(ca.Source)
+			ca.Subject, ca.Source, ca.SHA256Fingerprint = intern(ca.Subject), intern(ca.Source), intern(ca.SHA256Fingerprint)
 		}
+		internSlice(peer.AcceptsCAs)
 	}
 	if c := st.Certificates; c != nil && c.Client != nil {
 		c.Client.SecretName = intern(c.Client.SecretName)

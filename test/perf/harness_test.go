@@ -47,11 +47,18 @@ import (
 //	PERF_APISERVER_CPUPROFILE  write a CPU profile of the API server over the mesh's first 2 seconds here
 //	PERF_HEAPPROFILE       write a heap profile with the memory scenario's channels cached (every 4 KiB
 //	                       allocated is sampled then, not every 512 KiB, so small objects are seen)
+//	PERF_GC_PERCENT        the test process's GOGC, set in the process so the API server and etcd keep
+//	                       theirs (GOGC in the environment would reach them too); 100 by default
 //	PERF_LOG               the manager's log (discarded by default)
 //	PERF_TIMELINE          log each scenario's manager requests: start (ms from its creation), latency, verb, object
 func init() {
 	if os.Getenv("PERF_HEAPPROFILE") != "" {
 		runtime.MemProfileRate = 4096
+	}
+	if v := os.Getenv("PERF_GC_PERCENT"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			debug.SetGCPercent(n)
+		}
 	}
 }
 
