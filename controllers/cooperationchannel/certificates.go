@@ -114,6 +114,11 @@ func (r *Reconciler) reconcileCertificate(ctx context.Context, s *scope) error {
 // store in it; s.client is the result when a certificate was ensured.
 func (r *Reconciler) ensureLeaf(ctx context.Context, s *scope) (certs.Leaf, error) {
 	leaf := clientLeaf(s.cc, s.fp)
+	if !s.liveTrustRead {
+		// The Secret could not be read, so neither what it holds of the peer's
+		// trust: a write now could drop it. The next reconcile tries again.
+		return leaf, s.trustErr
+	}
 	data, annotations, err := s.trustToStore()
 	if err != nil {
 		return leaf, err

@@ -87,10 +87,13 @@ type scope struct {
 
 	// trust is the peer CAs trusted; nil when spec.peer.trustBundle could not be
 	// read (trustErr says why).
-	trust       *peerTrust
-	trustErr    error
-	liveTrust   liveTrust
-	trustStored bool
+	trust    *peerTrust
+	trustErr error
+	// liveTrust is the trust as stored; liveTrustRead is false when it could not
+	// be read (trustErr), and then nothing writes the client Secret.
+	liveTrust     liveTrust
+	liveTrustRead bool
+	trustStored   bool
 
 	// block is why the peer was not probed; probe is what this reconcile's probe
 	// found, nil when none was due.

@@ -417,17 +417,19 @@ func (t *peerTrust) stored() (pemData []byte, recordsJSON string, err error) {
 // certificate's Secret that stores them is written, and before the probe, which
 // verifies the peer with them and may learn more.
 func (r *Reconciler) reconcileTrust(ctx context.Context, s *scope) error {
-	spec, err := r.readSpecBundle(ctx, s.cc)
-	if err != nil {
-		s.trustErr = err
-		return err
-	}
+	// What is stored first: when the spec's bundle cannot be read, the certificate
+	// phase keeps it as it is.
 	live, err := r.readLiveTrust(ctx, s.cc)
 	if err != nil {
 		s.trustErr = err
 		return err
 	}
-	s.liveTrust = live
+	s.liveTrust, s.liveTrustRead = live, true
+	spec, err := r.readSpecBundle(ctx, s.cc)
+	if err != nil {
+		s.trustErr = err
+		return err
+	}
 	trust, wake := decideTrust(spec, s.liveTrust, s.Now)
 	s.trust = trust
 	for _, at := range wake {

@@ -2,6 +2,7 @@ package cooperationchannel
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -16,8 +17,10 @@ import (
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/internal/ca"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway/peer"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
+	"github.com/cybercoop/cybercoop-operator/internal/reconciler"
 )
 
 // The pure parts of the channel: bundle parsing, the trust decision, the probe's
@@ -412,5 +415,36 @@ func TestRestartedProbeTime(t *testing.T) {
 	unreachable.Status.Conditions[0].Status = metav1.ConditionFalse
 	if !restartedProbeTime(unreachable, interval, unitNow).IsZero() {
 		t.Error("an unreachable channel is not probed at once")
+	}
+}
+
+func TestTrustToStoreKeepsWhatIsStoredWhenTheSpecCannotBeRead(t *testing.T) {
+	stored := unitCA(t, "FR CA", unitNow.Add(-time.Hour), 0)
+	live := readLiveTrust(stored.CertificatePEM(), `{"x":{"source":"Spec","since":"2026-01-01T00:00:00Z"}}`, true)
+	s := &scope{Base: &reconciler.Base{Now: unitNow}, liveTrust: live, liveTrustRead: true}
+	data, annotations, err := s.trustToStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(data[gateway.PeerTrustKey], stored.CertificatePEM()) || annotations[TrustRecordAnnotation] != live.recordsJSON {
+		t.Fatalf("the stored trust is not kept: %q %q", data, annotations)
+	}
+	// Nothing stored, nothing decided: the Secret gets no trust keys.
+	s.liveTrust = readLiveTrust(nil, "", false)
+	if data, annotations, _ := s.trustToStore(); data != nil || annotations != nil {
+		t.Fatalf("trust invented: %q %q", data, annotations)
+	}
+}
+
+func TestNoClientSecretWriteWhenTheStoredTrustIsUnknown(t *testing.T) {
+	r := &Reconciler{} // no client: a write would panic
+	s := &scope{Base: &reconciler.Base{Now: unitNow}, trustErr: errors.New("reading Secret to-fr-client: timeout"),
+		cc: &cybercoopv1alpha1.CooperationChannel{ObjectMeta: metav1.ObjectMeta{Name: "to-fr", Namespace: "ke"}},
+		fp: &cybercoopv1alpha1.FocalPoint{ObjectMeta: metav1.ObjectMeta{Name: "ke-poc", Namespace: "ke"}}}
+	if _, err := r.ensureLeaf(context.Background(), s); err == nil || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("got %v, want the read's error", err)
+	}
+	if s.client.Secret != nil || s.trustStored {
+		t.Fatal("a Secret was written")
 	}
 }

@@ -23,6 +23,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -237,8 +238,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// A full verification that ended: its result is in the vault's status.
 		WatchesRawSource(source.Channel(r.verified, &handler.TypedEnqueueRequestForObject[*cybercoopv1alpha1.EvidenceVault]{})).
 		Named("evidencevault").
+		WithOptions(controller.Options{MaxConcurrentReconciles: Workers}).
 		Complete(r)
 }
+
+// Workers is how many EvidenceVaults are reconciled side by side: as for
+// FocalPoints (focalpoint.Workers), a vault's first reconcile is a chain of API
+// writes, and a regional hub applies many States' vaults at once. Different
+// vaults share nothing a reconcile writes (a full verification runs apart, in
+// its own goroutine, and reports through a channel).
+const Workers = 4
 
 func (r *Reconciler) vaultsOfFocalPoint(ctx context.Context, o client.Object) []reconcile.Request {
 	return r.vaultsReferencing(ctx, o.GetNamespace(), o.GetName())

@@ -22,6 +22,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -232,5 +233,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		certificate.SetGroupVersionKind(CertificateGVK)
 		b = b.Owns(certificate)
 	}
-	return b.Named("focalpoint").Complete(r)
+	return b.Named("focalpoint").WithOptions(controller.Options{MaxConcurrentReconciles: Workers}).Complete(r)
 }
+
+// Workers is how many FocalPoints are reconciled side by side. A FocalPoint's
+// first reconcile is a chain of about a dozen API writes (its CA, trust bundle,
+// serving certificate, gateway children, status), about a third of a second
+// under load, during which its channels wait for the CA; a regional hub applies
+// many States' stacks at once. Measured with test/perf on 2 CPUs, 20 countries of
+// 50 channels created at once: with 1 worker the FocalPoints were provisioned one
+// after another, about 330 ms apart, and every channel was Ready in 7.6 s.
+// Different FocalPoints share nothing a reconcile writes; the same one is never
+// reconciled twice at once.
+const Workers = 4

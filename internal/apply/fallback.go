@@ -53,12 +53,13 @@ type FallbackClient struct {
 	client.Client
 	// APIReader reads from the API server, bypassing the cache.
 	APIReader client.Reader
-	// Names, if set, is a cache of the names of every Secret and ConfigMap without
-	// the operator's label (metadata only; the label-filtered cache holds the
-	// others). A Secret or ConfigMap neither knows either does not exist, and is
-	// not asked for: each new channel's client Secret (and the legacy trust
-	// ConfigMap looked for beside it) would otherwise cost a read answered 404 at
-	// each of its first reconciles.
+	// Names, if set, is a cache of the names of every object of the LabelFiltered
+	// kinds without the operator's label (metadata only; the label-filtered cache
+	// holds the others). An object neither knows does not exist, and is not asked
+	// for: each new channel's client Secret (and the legacy trust ConfigMap looked
+	// for beside it), and each new FocalPoint's Service, ServiceAccount, disruption
+	// budget and NetworkPolicy, would otherwise cost a read answered 404 at each
+	// of its first reconciles.
 	Names client.Reader
 	// Created, with Names, holds the objects this client created until the label-
 	// filtered cache holds them: the names cache may lag a create as much as the
@@ -153,8 +154,22 @@ func (c FallbackClient) wrote(obj client.Object, replaced string) {
 	}
 }
 
-// namedKinds are the kinds a names cache (NamesCacheObjects) holds.
+// namedKinds are the kinds a names cache holds (manageropts.NamesCache): every
+// LabelFiltered kind.
 var namedKinds = map[string]schema.GroupVersionKind{
-	fmt.Sprintf("%T", &corev1.Secret{}):    corev1.SchemeGroupVersion.WithKind("Secret"),
-	fmt.Sprintf("%T", &corev1.ConfigMap{}): corev1.SchemeGroupVersion.WithKind("ConfigMap"),
+	fmt.Sprintf("%T", &corev1.Secret{}):                corev1.SchemeGroupVersion.WithKind("Secret"),
+	fmt.Sprintf("%T", &corev1.ConfigMap{}):             corev1.SchemeGroupVersion.WithKind("ConfigMap"),
+	fmt.Sprintf("%T", &corev1.Service{}):               corev1.SchemeGroupVersion.WithKind("Service"),
+	fmt.Sprintf("%T", &corev1.ServiceAccount{}):        corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
+	fmt.Sprintf("%T", &policyv1.PodDisruptionBudget{}): policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"),
+	fmt.Sprintf("%T", &networkingv1.NetworkPolicy{}):   networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"),
+}
+
+// NamedKinds are the kinds of namedKinds, for the names cache to watch.
+func NamedKinds() []schema.GroupVersionKind {
+	out := make([]schema.GroupVersionKind, 0, len(namedKinds))
+	for _, gvk := range namedKinds {
+		out = append(out, gvk)
+	}
+	return out
 }

@@ -3,6 +3,7 @@
 package manageropts
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -81,14 +82,19 @@ func ReconcilerClient(c client.Client, apiReader client.Reader) client.Client {
 	return apply.FallbackClient{Client: c, APIReader: apiReader, Written: &sync.Map{}}
 }
 
-// NamesCache is a cache of the names of every Secret and ConfigMap in namespaces
-// (all when empty) that does not carry the operator's label: metadata only, without
-// labels, annotations or data, so it costs little memory and holds no key. The
-// operator's own objects are in the label-filtered cache already; a hub's ten
-// thousand channel Secrets and ConfigMaps cost 7.5 MiB here, and two metadata watch
-// events per channel, for nothing. It is started with mgr. ReconcilerClientWithNames
+// NamesCache is a cache of the names of every object of the label-filtered kinds
+// (apply.LabelFiltered: Secrets, ConfigMaps, Services, ServiceAccounts, disruption
+// budgets, NetworkPolicies) in namespaces (all when empty) that does not carry the
+// operator's label: metadata only, without labels, annotations or data, so it
+// costs little memory and holds no key. The operator's own objects are in the
+// label-filtered cache already; a hub's ten thousand channel Secrets cost 7.5 MiB
+// here, and a metadata watch event per channel, for nothing. It is started with
+// mgr, watching every one of those kinds from the start. ReconcilerClientWithNames
 // uses it to tell an object that does not exist from one that exists without the
-// operator's label, without asking the API server.
+// operator's label, without asking the API server (test/perf: 20 countries created
+// at once sent 190 reads answered 404 for a new FocalPoint's Services,
+// NetworkPolicies, disruption budgets and ServiceAccounts when it held only Secrets
+// and ConfigMaps).
 func NamesCache(mgr ctrl.Manager, namespaces []string) (cache.Cache, error) {
 	notOurs, err := labels.NewRequirement(apply.ManagedLabel, selection.NotEquals, []string{apply.ManagedValue})
 	if err != nil {
@@ -116,6 +122,15 @@ func NamesCache(mgr ctrl.Manager, namespaces []string) (cache.Cache, error) {
 	c, err := cache.New(mgr.GetConfig(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("creating the cache of Secret and ConfigMap names: %w", err)
+	}
+	for _, gvk := range apply.NamedKinds() {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(gvk)
+		// Registered now, started with the cache: not at the first read, which would
+		// wait for the list.
+		if _, err := c.GetInformer(context.Background(), m); err != nil {
+			return nil, fmt.Errorf("watching the names of %s: %w", gvk.Kind, err)
+		}
 	}
 	if err := mgr.Add(c); err != nil {
 		return nil, err
