@@ -178,11 +178,11 @@ func (r *report) markdown() string {
 	w("")
 	w("| measure | value |")
 	w("|---|---|")
-	w("| before it, apart: the manager started and a first country (4 channels) Ready, then removed | %s |", secs(r.warmUp))
+	w("| before it, apart: the manager started and a first country (4 channels) Ready, then removed (the manager then stopped for the floor and started again) | %s |", secs(r.warmUp))
 	w("| runs of the mesh, and of the floor (each compared by its median) | %d, %d |", len(r.meshRuns), len(r.floorRuns))
 	w("| every channel Ready (median; each run) | %s (%s) |", secs(r.meshReady()), each(r.meshRuns, func(m run) time.Duration { return m.ready }))
 	w("| every channel in the gateway's channels file (last run) | %s |", secs(m.configured))
-	w("| floor: create each channel, its Secret, write its status once (plain client, %d workers, as many as the operator's channel workers; each run) | %s |",
+	w("| floor: create each channel, its Secret, write its status once, the Secret and the status of the same content as the operator's (copied from a channel of the first country; plain client, %d workers, as many as the operator's channel workers; each run) | %s |",
 		f.workers, each(r.floorRuns, func(f floorRun) time.Duration { return f.api }))
 	w("| floor: key generation and signature per leaf (%d workers; each run) | %s |", f.workers, each(r.floorRuns, func(f floorRun) time.Duration { return f.signing }))
 	w("| **Ready as a ratio to the floor (API + signing), median to median** | **%s** (target ≤ 2×) |", ratio(r.meshReady().Seconds(), r.floorTime().Seconds()))
