@@ -4,11 +4,14 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"time"
 	_ "time/tzdata" // roster time zones must resolve in a distroless image without /usr/share/zoneinfo
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -35,6 +38,7 @@ type managerOptions struct {
 	gatewayImage            string
 	watchNamespaces         []string
 	syncPeriod              time.Duration
+	memoryLimitRatio        float64
 	zap                     zap.Options
 }
 
@@ -65,6 +69,7 @@ readiness (/readyz) probes on --health-probe-bind-address. Run two replicas with
 	f.StringVar(&o.gatewayImage, "gateway-image", envOr("CYBERCOOP_IMAGE", version.DefaultImage()), "image gateway and vault pods run when a FocalPoint or EvidenceVault sets no image (env CYBERCOOP_IMAGE); normally the operator's own image")
 	f.StringSliceVar(&o.watchNamespaces, "watch-namespace", nil, "restrict the operator to these namespaces (repeat or comma-separate); default: all namespaces")
 	f.DurationVar(&o.syncPeriod, "sync-period", 10*time.Hour, "how often every resource is reconciled even without a change, as a safety net")
+	f.Float64Var(&o.memoryLimitRatio, "memory-limit-ratio", 0.9, "set the Go runtime's soft memory limit (GOMEMLIMIT) to this fraction of the container's memory limit (cgroup), so the garbage collector works harder before the kernel kills the manager; 0 turns it off; an explicit GOMEMLIMIT, or AUTOMEMLIMIT, in the environment wins")
 	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(goFlags)
 	f.AddGoFlagSet(goFlags)
@@ -91,9 +96,35 @@ func envOr(key, fallback string) string {
 	return fallback
 }
 
+// setMemoryLimit sets the Go runtime's soft memory limit to ratio of the memory
+// limit provider reports (the container's cgroup), with automemlimit: a hub's
+// manager holds every channel in its caches, and its heap grows by garbage
+// between collections (a rotation storm renews every certificate at once); near
+// the limit the collector runs more often instead of the kernel killing the pod.
+// No limit found leaves the runtime's default; ratio 0 does nothing.
+func setMemoryLimit(ratio float64, provider memlimit.Provider, log logr.Logger) error {
+	if ratio < 0 || ratio > 1 {
+		return fmt.Errorf("--memory-limit-ratio %g: expected a fraction between 0 (off) and 1", ratio)
+	}
+	if ratio == 0 {
+		return nil
+	}
+	limit, err := memlimit.Set(memlimit.WithRatio(ratio), memlimit.WithProvider(provider))
+	switch {
+	case err != nil:
+		log.Info("Go memory limit left as it was: the container's memory limit could not be read", "error", err.Error())
+	case limit < math.MaxInt64:
+		log.Info("Go memory limit set", "bytes", limit, "ratio", ratio)
+	}
+	return nil
+}
+
 func runManager(o *managerOptions) error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
 	log := ctrl.Log.WithName("setup")
+	if err := setMemoryLimit(o.memoryLimitRatio, memlimit.FromCgroup, log); err != nil {
+		return err
+	}
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -114,8 +145,8 @@ func runManager(o *managerOptions) error {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
 	// The reconcilers read from the label-filtered caches and, for an object missing
-	// there, from the API server, unless the names cache (every Secret's and
-	// ConfigMap's name, nothing else) knows it does not exist: a new resource's
+	// there, from the API server, unless the names cache (the name of every object of
+	// those kinds that is not the operator's, nothing else) knows it does not exist: a new resource's
 	// children are not asked for before they are created. The channel controller
 	// watches the Secrets people name through the same names cache, and reads such
 	// a Secret from the API server itself (its APIReader), never through this
