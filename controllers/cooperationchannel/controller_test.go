@@ -420,6 +420,24 @@ var _ = Describe("CooperationChannel", func() {
 				HaveField("Note", ContainSubstring("Secret "+ClientSecretName(cc))))))
 			g.Expect(get(ctx, g, cc).Status.Peer.TrustedCAs).To(HaveLen(1))
 		}).Should(Succeed())
+
+		By("adding it again with the record of what is trusted taken away")
+		Eventually(func(g Gomega) {
+			sec = trustSecret(ctx, g, cc)
+			sec.Data[gateway.PeerTrustKey] = append(sec.Data[gateway.PeerTrustKey], pemOf(stranger)...)
+			delete(sec.Annotations, TrustRecordAnnotation)
+			g.Expect(k8sClient.Update(ctx, sec)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			restored := trustSecret(ctx, g, cc)
+			g.Expect(restored.Data[gateway.PeerTrustKey]).To(Equal(pemOf(fr)))
+			g.Expect(records(g, restored)).To(HaveKey(ca.Fingerprint(fr.Certificate)))
+			// The same Warning again: the recorder counts it in the first one's series.
+			repaired := eventsAbout(ctx, g, cc, cybercoopv1alpha1.EventDriftRepaired)
+			g.Expect(repaired).To(HaveLen(1))
+			g.Expect(repaired[0].Series).NotTo(BeNil())
+			g.Expect(repaired[0].Series.Count).To(BeNumerically(">=", 2))
+		}).Should(Succeed())
 	})
 
 	It("moves the peer trust an earlier release kept in a ConfigMap into the client Secret, keeping what was learned, and deletes the ConfigMap", func() {

@@ -456,8 +456,12 @@ func (r *Reconciler) readLiveTrust(ctx context.Context, cc *cybercoopv1alpha1.Co
 		return liveTrust{}, fmt.Errorf("reading ConfigMap %s: %w", TrustConfigMapName(cc), err)
 	}
 	if sec != nil {
-		if records, ok := sec.Annotations[TrustRecordAnnotation]; ok {
-			lt := readLiveTrust(sec.Data[gateway.PeerTrustKey], records, true)
+		records, recorded := sec.Annotations[TrustRecordAnnotation]
+		pemData, held := sec.Data[gateway.PeerTrustKey]
+		// The operator writes both together: CAs without the record were put there
+		// (or the record taken away) by someone else, and what they trust is drift.
+		if recorded || held {
+			lt := readLiveTrust(pemData, records, true)
 			lt.configMap = cm != nil
 			return lt, nil
 		}
