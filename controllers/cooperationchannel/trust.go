@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
 	"github.com/cybercoop/cybercoop-operator/internal/apply"
 	"github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/certs"
@@ -441,19 +442,14 @@ func (r *Reconciler) reconcileTrust(ctx context.Context, s *scope) error {
 }
 
 // readLiveTrust reads the trust the client Secret holds; while it holds none, the
-// trust ConfigMap earlier releases kept, so what was learned from the peer and the
-// since-times survive an upgrade.
+// trust ConfigMap an earlier release kept for the channel (focalpoint.LegacyTrust:
+// controlled by the channel, which had been reconciled before), so what was
+// learned from the peer and the since-times survive an upgrade. A ConfigMap of that
+// name anything else made is never read for trust.
 func (r *Reconciler) readLiveTrust(ctx context.Context, cc *cybercoopv1alpha1.CooperationChannel) (liveTrust, error) {
 	sec, err := certs.GetSecret(ctx, r.Client, cc.Namespace, ClientSecretName(cc))
 	if err != nil {
 		return liveTrust{}, err
-	}
-	cm := &corev1.ConfigMap{}
-	switch err := r.Get(ctx, types.NamespacedName{Namespace: cc.Namespace, Name: TrustConfigMapName(cc)}, cm); {
-	case apierrors.IsNotFound(err):
-		cm = nil
-	case err != nil:
-		return liveTrust{}, fmt.Errorf("reading ConfigMap %s: %w", TrustConfigMapName(cc), err)
 	}
 	if sec != nil {
 		records, recorded := sec.Annotations[TrustRecordAnnotation]
@@ -462,14 +458,18 @@ func (r *Reconciler) readLiveTrust(ctx context.Context, cc *cybercoopv1alpha1.Co
 		// (or the record taken away) by someone else, and what they trust is drift.
 		if recorded || held {
 			lt := readLiveTrust(pemData, records, true)
-			lt.configMap = cm != nil
+			// Only to delete a legacy ConfigMap left over: a failed read leaves it for
+			// a later reconcile and costs the channel nothing.
+			legacy, _ := focalpoint.LegacyTrust(ctx, r.Client, cc)
+			lt.configMap = legacy != nil
 			return lt, nil
 		}
 	}
-	if cm == nil {
-		return readLiveTrust(nil, "", false), nil
+	legacy, err := focalpoint.LegacyTrust(ctx, r.Client, cc)
+	if err != nil || legacy == nil {
+		return readLiveTrust(nil, "", false), err
 	}
-	lt := readLiveTrust([]byte(cm.Data[gateway.LegacyTrustKey]), cm.Annotations[TrustRecordAnnotation], true)
+	lt := readLiveTrust([]byte(legacy.Data[gateway.LegacyTrustKey]), legacy.Annotations[TrustRecordAnnotation], true)
 	lt.fromConfigMap, lt.configMap = true, true
 	return lt, nil
 }

@@ -18,6 +18,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
@@ -194,7 +195,7 @@ func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.
 		if _, err := tls.X509KeyPair(leaf.Data[pki.TLSCertKey], leaf.Data[pki.TLSPrivateKeyKey]); err != nil {
 			continue // being issued or repaired by the channel's reconciler
 		}
-		trust, err := r.peerTrust(ctx, fp.Namespace, cc.Name, leaf)
+		trust, err := r.peerTrust(ctx, &cc, leaf)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -254,20 +255,43 @@ func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.
 
 // peerTrust is the PEM of the peer CAs a channel trusts: in its client Secret, or,
 // for a channel whose reconciler has not yet moved them there since an upgrade, in
-// the trust ConfigMap of earlier releases, so the gateway keeps the channel.
-func (r *Reconciler) peerTrust(ctx context.Context, namespace, channel string, leaf *corev1.Secret) ([]byte, error) {
+// the trust ConfigMap of earlier releases (LegacyTrustUsable), so the gateway keeps
+// the channel.
+func (r *Reconciler) peerTrust(ctx context.Context, cc *cybercoopv1alpha1.CooperationChannel, leaf *corev1.Secret) ([]byte, error) {
 	if pem, ok := leaf.Data[gateway.PeerTrustKey]; ok {
 		return pem, nil
 	}
-	legacy := &corev1.ConfigMap{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: gateway.ChannelTrustConfigMapName(channel)}, legacy)
+	legacy, err := LegacyTrust(ctx, r.Client, cc)
+	if err != nil || legacy == nil {
+		return nil, err
+	}
+	return []byte(legacy.Data[gateway.LegacyTrustKey]), nil
+}
+
+// LegacyTrust is the trust ConfigMap an earlier release wrote for cc, nil when there
+// is none the operator may take CAs from (LegacyTrustUsable).
+func LegacyTrust(ctx context.Context, c client.Reader, cc *cybercoopv1alpha1.CooperationChannel) (*corev1.ConfigMap, error) {
+	cm := &corev1.ConfigMap{}
+	err := c.Get(ctx, types.NamespacedName{Namespace: cc.Namespace, Name: gateway.ChannelTrustConfigMapName(cc.Name)}, cm)
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("reading the peer trust of channel %s: %w", channel, err)
+		return nil, fmt.Errorf("reading ConfigMap %s (the peer trust of channel %s before this release): %w", gateway.ChannelTrustConfigMapName(cc.Name), cc.Name, err)
+	case !LegacyTrustUsable(cm, cc):
+		return nil, nil
 	}
-	return []byte(legacy.Data[gateway.LegacyTrustKey]), nil
+	return cm, nil
+}
+
+// LegacyTrustUsable reports whether cm, the ConfigMap named for cc's trust in
+// earlier releases, is one such a release wrote for it, whose CAs may be moved
+// into the channel's client Secret: the channel controls it and had been
+// reconciled before (its status holds conditions). Anything else under that name
+// was made by someone else, or for a channel made since; taking its CAs would let
+// whoever can create a ConfigMap widen the channel's trust.
+func LegacyTrustUsable(cm *corev1.ConfigMap, cc *cybercoopv1alpha1.CooperationChannel) bool {
+	return metav1.IsControlledBy(cm, cc) && len(cc.Status.Conditions) > 0
 }
 
 // peerServerName is spec.peer.serverName, defaulting to the endpoint's host.
