@@ -187,6 +187,20 @@ func advLegacyConfigMap(ctx context.Context, cc *cybercoopv1alpha1.CooperationCh
 	return cm
 }
 
+// advPlantStranger makes a trust ConfigMap of the legacy name beside cc (controlled
+// by cc or not) holding fr, as the spec has it, and a stranger's CA with a record
+// claiming the peer published it an hour ago; it returns the stranger's CA.
+func advPlantStranger(ctx context.Context, cc *cybercoopv1alpha1.CooperationChannel, fr *pki.KeyPair, controlled bool) (*pki.KeyPair, *corev1.ConfigMap) {
+	GinkgoHelper()
+	stranger := newCA("XX", time.Now(), 0)
+	since := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
+	cm := advLegacyConfigMap(ctx, cc, controlled, nil, map[string]trustRecord{
+		ca.Fingerprint(fr.Certificate):       {Source: SourceSpec, Since: since},
+		ca.Fingerprint(stranger.Certificate): {Source: SourcePublished, Since: since},
+	}, fr, stranger)
+	return stranger, cm
+}
+
 // advReportEvents writes the channel's events to the spec's output, for the report.
 func advReportEvents(ctx context.Context, cc *cybercoopv1alpha1.CooperationChannel) {
 	list := &eventsv1.EventList{}
@@ -373,12 +387,7 @@ var _ = Describe("adversary: the peer trust in the channel's client Secret", fun
 
 	It("adversary 3a: ignores, and leaves alone, a trust ConfigMap someone else made beside a Secret that holds the trust", func() {
 		fp, cc, fr := advSettled(ctx)
-		stranger := newCA("XX", time.Now(), 0)
-		since := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
-		cm := advLegacyConfigMap(ctx, cc, false, nil, map[string]trustRecord{
-			ca.Fingerprint(fr.Certificate):       {Source: SourceSpec, Since: since},
-			ca.Fingerprint(stranger.Certificate): {Source: SourcePublished, Since: since},
-		}, fr, stranger)
+		stranger, cm := advPlantStranger(ctx, cc, fr, false)
 		Eventually(func(g Gomega) { // the FocalPoint has seen the ConfigMap's creation (its watch)
 			g.Expect(advGatewayTrust(ctx, g, fp, cc)).NotTo(BeEmpty())
 		}).Should(Succeed())
@@ -398,12 +407,7 @@ var _ = Describe("adversary: the peer trust in the channel's client Secret", fun
 	// (focalpoint.LegacyTrustUsable).
 	It("adversary 3b: a trust ConfigMap someone else made does not widen trust when the client Secret is deleted", func() {
 		fp, cc, fr := advSettled(ctx)
-		stranger := newCA("XX", time.Now(), 0)
-		since := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
-		advLegacyConfigMap(ctx, cc, false, nil, map[string]trustRecord{
-			ca.Fingerprint(fr.Certificate):       {Source: SourceSpec, Since: since},
-			ca.Fingerprint(stranger.Certificate): {Source: SourcePublished, Since: since},
-		}, fr, stranger)
+		stranger, _ := advPlantStranger(ctx, cc, fr, false)
 		advDeleteSecret(ctx, cc)
 		Eventually(func(g Gomega) { advTrustsExactly(ctx, g, cc, fr) }).WithTimeout(15 * time.Second).Should(Succeed())
 		advNeverTrusted(ctx, fp, cc, stranger)
@@ -413,12 +417,7 @@ var _ = Describe("adversary: the peer trust in the channel's client Secret", fun
 	// Secret instead of deleting it.
 	It("adversary 3c: a trust ConfigMap someone else made does not widen trust when the Secret's trust is taken out", func() {
 		fp, cc, fr := advSettled(ctx)
-		stranger := newCA("XX", time.Now(), 0)
-		since := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
-		advLegacyConfigMap(ctx, cc, false, nil, map[string]trustRecord{
-			ca.Fingerprint(fr.Certificate):       {Source: SourceSpec, Since: since},
-			ca.Fingerprint(stranger.Certificate): {Source: SourcePublished, Since: since},
-		}, fr, stranger)
+		stranger, _ := advPlantStranger(ctx, cc, fr, false)
 		advEditSecret(ctx, cc, func(s *corev1.Secret) {
 			delete(s.Data, gateway.PeerTrustKey)
 			delete(s.Annotations, TrustRecordAnnotation)
@@ -429,12 +428,7 @@ var _ = Describe("adversary: the peer trust in the channel's client Secret", fun
 
 	It("adversary 3d: deletes, without taking its CA, a trust ConfigMap made as if the channel owned it beside a Secret that holds the trust", func() {
 		fp, cc, fr := advSettled(ctx)
-		stranger := newCA("XX", time.Now(), 0)
-		since := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
-		cm := advLegacyConfigMap(ctx, cc, true, nil, map[string]trustRecord{
-			ca.Fingerprint(fr.Certificate):       {Source: SourceSpec, Since: since},
-			ca.Fingerprint(stranger.Certificate): {Source: SourcePublished, Since: since},
-		}, fr, stranger)
+		stranger, cm := advPlantStranger(ctx, cc, fr, true)
 		poke(ctx, cc)
 		Eventually(func(g Gomega) {
 			err := k8sClient.Get(ctx, client.ObjectKeyFromObject(cm), &corev1.ConfigMap{})
