@@ -145,6 +145,22 @@ func advRecordsWith(g Gomega, sec *corev1.Secret, fp string, rec trustRecord) st
 	return string(out)
 }
 
+// advAddStranger appends a stranger's CA to the client Secret's peer-ca.crt as a
+// person would, with a forged record of source for it (none when source is
+// empty), and returns the stranger's CA.
+func advAddStranger(ctx context.Context, cc *cybercoopv1alpha1.CooperationChannel, source string) *pki.KeyPair {
+	GinkgoHelper()
+	stranger := newCA("XX", time.Now(), 0)
+	advEditSecret(ctx, cc, func(s *corev1.Secret) {
+		s.Data[gateway.PeerTrustKey] = append(s.Data[gateway.PeerTrustKey], pemOf(stranger)...)
+		if source != "" {
+			s.Annotations[TrustRecordAnnotation] = advRecordsWith(Default, s, ca.Fingerprint(stranger.Certificate),
+				trustRecord{Source: source, Since: time.Now().Add(-time.Hour).Truncate(time.Second).UTC()})
+		}
+	})
+	return stranger
+}
+
 // advGatewayTrust is the channel's trust file in the FocalPoint gateway's
 // channels Secret; nil while the Secret or the file does not exist.
 func advGatewayTrust(ctx context.Context, g Gomega, fp *cybercoopv1alpha1.FocalPoint, cc *cybercoopv1alpha1.CooperationChannel) []byte {
@@ -232,22 +248,14 @@ var _ = Describe("adversary: the peer trust in the channel's client Secret", fun
 
 	It("adversary 1a: removes a CA a person adds to peer-ca.crt without a record", func() {
 		fp, cc, fr := advSettled(ctx)
-		stranger := newCA("XX", time.Now(), 0)
-		advEditSecret(ctx, cc, func(s *corev1.Secret) {
-			s.Data[gateway.PeerTrustKey] = append(s.Data[gateway.PeerTrustKey], pemOf(stranger)...)
-		})
+		stranger := advAddStranger(ctx, cc, "")
 		advExpectTrusts(ctx, cc, fr)
 		advNeverTrusted(ctx, fp, cc, stranger)
 	})
 
 	It("adversary 1b: removes a CA a person adds with a forged record claiming it came from the spec", func() {
 		fp, cc, fr := advSettled(ctx)
-		stranger := newCA("XX", time.Now(), 0)
-		advEditSecret(ctx, cc, func(s *corev1.Secret) {
-			s.Data[gateway.PeerTrustKey] = append(s.Data[gateway.PeerTrustKey], pemOf(stranger)...)
-			s.Annotations[TrustRecordAnnotation] = advRecordsWith(Default, s, ca.Fingerprint(stranger.Certificate),
-				trustRecord{Source: SourceSpec, Since: time.Now().Add(-time.Hour).Truncate(time.Second).UTC()})
-		})
+		stranger := advAddStranger(ctx, cc, SourceSpec)
 		advExpectTrusts(ctx, cc, fr)
 		advNeverTrusted(ctx, fp, cc, stranger)
 		// How the repair is told (printed for the report; not an invariant here).
@@ -270,12 +278,7 @@ var _ = Describe("adversary: the peer trust in the channel's client Secret", fun
 	// read), or status as a second witness, which a restore without status loses.
 	PIt("adversary 1c: removes a CA a person adds with a forged record claiming the peer published it", func() {
 		fp, cc, fr := advSettled(ctx)
-		stranger := newCA("XX", time.Now(), 0)
-		advEditSecret(ctx, cc, func(s *corev1.Secret) {
-			s.Data[gateway.PeerTrustKey] = append(s.Data[gateway.PeerTrustKey], pemOf(stranger)...)
-			s.Annotations[TrustRecordAnnotation] = advRecordsWith(Default, s, ca.Fingerprint(stranger.Certificate),
-				trustRecord{Source: SourcePublished, Since: time.Now().Add(-time.Hour).Truncate(time.Second).UTC()})
-		})
+		stranger := advAddStranger(ctx, cc, SourcePublished)
 		Eventually(func(g Gomega) { advTrustsExactly(ctx, g, cc, fr) }).WithTimeout(15 * time.Second).Should(Succeed())
 		advNeverTrusted(ctx, fp, cc, stranger)
 	})
