@@ -630,6 +630,38 @@ type memoryRun struct {
 	hub         run // their creation
 	withMany    memStats
 	settled     time.Duration
+	// afterRestart is a manager started with every channel already Ready (an
+	// upgrade, a rescheduled pod): its caches filled by one list, each channel
+	// reconciled and probed once, nothing written. restartSettled is the time from
+	// its start until it had reconciled every channel and stopped writing.
+	afterRestart   memStats
+	restartSettled time.Duration
+}
+
+// restartWithAll stops the manager and starts a new one, as a pod restart would,
+// waits until it has reconciled each of the channels once and writes nothing more,
+// and measures the process then. The old manager's caches are garbage by then, so
+// the figure is the new manager's.
+func (h *harness) restartWithAll(channels int) (memStats, time.Duration) {
+	h.t.Helper()
+	if err := h.op.stop(); err != nil {
+		h.t.Fatal(err)
+	}
+	before := reconciles("cooperationchannel")
+	start := time.Now()
+	var err error
+	h.op, err = startOperator(h.counter.wrap(h.cp.Config), h.clock, operatorOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	err = waitFor(h.ctx, 20*time.Minute, 200*time.Millisecond, "the restarted manager to reconcile every channel", func() (bool, error) {
+		return reconciles("cooperationchannel")-before >= float64(channels), nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.settle()
+	return measureMemory(), time.Since(start)
 }
 
 type memStats struct {
@@ -719,6 +751,8 @@ func (h *harness) memory(total, hubChannels int) {
 	}
 	r.channels = len(list.Items)
 	r.countries = len(hub)
-	h.t.Logf("memory: after region %+v; with %d channels %+v", r.afterRegion, r.channels, r.withMany)
+	list = cybercoopv1alpha1.CooperationChannelList{}
+	r.afterRestart, r.restartSettled = h.restartWithAll(r.channels)
+	h.t.Logf("memory: after region %+v; with %d channels %+v; restarted with them %+v", r.afterRegion, r.channels, r.withMany, r.afterRestart)
 	h.report.memory = &r
 }
