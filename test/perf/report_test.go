@@ -267,7 +267,7 @@ func (r *report) markdown() string {
 		w("| %d channels, every one Ready | %s (target < 150 MiB) |", mm.channels, row(mm.withMany))
 		w("| the manager restarted with them (settled in %s) | %s |", secs(mm.restartSettled), row(mm.afterRestart))
 		w("")
-		w("Heap in use is more than the live heap because a span of the heap holds objects of several lifetimes: each channel and Secret was decoded more than once (created, then its status written), and a span with one live object cannot be returned. "+
+		w("Heap in use is more than the live heap because a span of the heap holds objects of several lifetimes: each channel and Secret was decoded more than once (created, then its status written), and a span with one live object cannot be returned. " +
 			"The restarted manager (a rescheduled pod, an upgrade) fills its caches with one list and writes nothing: it holds no Events of the channels' creation (the events library keeps each for 6 to 12 minutes), and its heap is less scattered, though still well above what is live.")
 		w("")
 	}
