@@ -179,7 +179,12 @@ type RequestDeadline struct {
 // ProbeSpec sets how the operator checks the peer.
 type ProbeSpec struct {
 	// interval is how often the operator opens a mutual-TLS connection to the peer and
-	// fetches its signed trust bundle. Default 5m.
+	// fetches its signed trust bundle. Default 5m. Each channel is probed at its own
+	// point of the interval, set by its UID, so channels created together, or whose
+	// certificates were renewed together, do not probe their peers all at once: after
+	// the probe at its creation, a channel's next probe comes between half an
+	// interval and one and a half later, then once an interval. A channel whose spec,
+	// trusted peer CAs or client certificate change is probed at once.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('24h')",message="probe.interval must be between 10s and 24h"
 	Interval *metav1.Duration `json:"interval,omitempty"`

@@ -95,19 +95,48 @@ func (l *probeLog) forget(key types.NamespacedName) {
 
 // restartedProbeTime is when a channel this process has not probed yet is taken
 // to have been probed, when its status already reports a confirmed handshake for
-// its current generation: somewhere in the last interval, at a point fixed by its
-// UID. A restarted operator so spreads its first probes over one interval instead
-// of probing every peer at once; a channel whose status is not settled is probed
-// at once (the zero time).
+// its current generation: one interval before the next time of its phase
+// (probePhaseAfter), so that its next probe falls there. A restarted operator so
+// spreads its first probes over one interval instead of probing every peer at
+// once; a channel whose status is not settled is probed at once (the zero time).
 func restartedProbeTime(cc *cybercoopv1alpha1.CooperationChannel, interval time.Duration, now time.Time) time.Time {
 	cond := meta.FindStatusCondition(cc.Status.Conditions, cybercoopv1alpha1.ConditionPeerReachable)
 	if cond == nil || cond.Status != metav1.ConditionTrue || cond.Reason != cybercoopv1alpha1.ReasonPeerHandshakeSucceeded ||
 		cond.ObservedGeneration != cc.Generation || cc.Status.Peer == nil || cc.Status.Peer.HandshakeTime == nil || interval <= 0 {
 		return time.Time{}
 	}
+	return probePhaseAfter(cc.UID, now, interval).Add(-interval)
+}
+
+// nextRoutineProbe is when the peer is probed next after a probe at last: at the
+// first time of the channel's phase at least half an interval after last. Channels
+// created together, or whose certificates were renewed together, were all probed
+// at once; probed again one interval later, they would stay in step for ever, each
+// interval a burst of handshakes from this operator to the peers (and, at a hub, of
+// reconciles that delay every other). Here each goes to its own point of the
+// interval within one interval and a half, and from then on probes exactly once an
+// interval: the gaps average one interval, the first between half an interval and
+// one and a half.
+func nextRoutineProbe(uid types.UID, last time.Time, interval time.Duration) time.Time {
+	return probePhaseAfter(uid, last.Add(interval/2), interval)
+}
+
+// probePhaseAfter is the first time after t that is the channel's phase of the
+// interval: a point fixed by its UID, counted from the Unix epoch, so the same
+// channel keeps it across restarts and channels spread evenly over the interval.
+func probePhaseAfter(uid types.UID, t time.Time, interval time.Duration) time.Time {
+	if interval <= 0 {
+		return t
+	}
 	h := fnv.New64a()
-	_, _ = h.Write([]byte(cc.UID))
-	return now.Add(-time.Duration(h.Sum64() % uint64(interval)))
+	_, _ = h.Write([]byte(uid))
+	n := int64(interval)
+	phase := int64(h.Sum64() % uint64(n))
+	d := ((phase-t.UnixNano()%n)%n + n) % n
+	if d == 0 {
+		d = n
+	}
+	return t.Add(time.Duration(d))
 }
 
 // probeInterval is spec.probe.interval, or the reconciler's default.
@@ -121,11 +150,25 @@ func (r *Reconciler) probeInterval(cc *cybercoopv1alpha1.CooperationChannel) tim
 	return defaultProbeInterval
 }
 
-// probeDue reports whether the peer is probed now: its interval has passed since the
-// last probe (zero: none known), or what the probe depends on changed since (the spec, the CAs trusted,
-// the client certificate), so the result in status describes the current channel.
-func probeDue(last time.Time, interval time.Duration, now time.Time, changed bool) bool {
-	return changed || last.IsZero() || !now.Before(last.Add(interval))
+// probeDue reports whether the peer is probed now: its next probe's time has come
+// (zero: no probe known, so none is scheduled), or what the probe depends on changed
+// since the last (the spec, the CAs trusted, the client certificate), so the result
+// in status describes the current channel.
+func probeDue(next time.Time, now time.Time, changed bool) bool {
+	return changed || next.IsZero() || !now.Before(next)
+}
+
+// nextProbe is when the peer is probed next after a probe at last (zero: none
+// known, so at once): at the channel's phase of the interval (nextRoutineProbe),
+// or, while the peer is awaited, retryInterval after last.
+func nextProbe(uid types.UID, last time.Time, interval time.Duration, awaited bool) time.Time {
+	switch {
+	case last.IsZero():
+		return time.Time{}
+	case awaited && retryInterval < interval:
+		return last.Add(retryInterval)
+	}
+	return nextRoutineProbe(uid, last, interval)
 }
 
 // blocked is why the peer cannot be probed in this reconcile; nil when it can.
@@ -172,25 +215,19 @@ func (r *Reconciler) probePeer(ctx context.Context, s *scope) error {
 			r.probes.record(cc, last)
 		}
 	}
-	if s.awaitingPeer() {
-		// A peer that failed the last probe, or has not yet accepted a replacement CA,
-		// is asked again sooner: its side may change at any moment (a CA exchange, its
-		// channels reloaded), and a key replacement waits on it.
-		interval = min(interval, retryInterval)
-	}
+	// A peer that failed the last probe, or has not yet accepted a replacement CA,
+	// is asked again sooner: its side may change at any moment (a CA exchange, its
+	// channels reloaded), and a key replacement waits on it.
+	next := nextProbe(cc.UID, last, interval, s.awaitingPeer())
 	changed := s.probeInputsChanged()
-	if !probeDue(last, interval, now, changed) {
-		s.RequeueAt(last.Add(interval))
+	if !probeDue(next, now, changed) {
+		s.RequeueAt(next)
 		return nil
 	}
 	s.probe = r.runProbe(ctx, s)
 	s.probe.routine = !changed
 	r.probes.record(cc, now)
-	if s.probe.probed == nil || (s.probe.next != "" && s.probe.nextErr != nil) {
-		s.RequeueAt(now.Add(min(interval, retryInterval)))
-	} else {
-		s.RequeueAt(now.Add(r.probeInterval(cc)))
-	}
+	s.RequeueAt(nextProbe(cc.UID, now, interval, s.probe.probed == nil || (s.probe.next != "" && s.probe.nextErr != nil)))
 	if s.probe.probed == nil {
 		// PeerReachable=False says why; the next interval tries again.
 		log.FromContext(ctx).Info("peer probe failed", "peer", cc.Spec.Peer.Party(), "endpoint", cc.Spec.Peer.Endpoint,

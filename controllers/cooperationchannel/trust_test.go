@@ -216,23 +216,31 @@ func TestExpiryWarningsOncePerCA(t *testing.T) {
 }
 
 func TestProbeDue(t *testing.T) {
-	last := unitNow.Add(-4 * time.Minute)
+	next := unitNow.Add(time.Minute)
 	for _, tc := range []struct {
 		name    string
-		last    time.Time
+		next    time.Time
 		changed bool
 		due     bool
 	}{
 		{"never probed", time.Time{}, false, true},
-		{"within the interval", last, false, false},
-		{"within the interval, but the spec or trust changed", last, true, true},
+		{"before its next probe", next, false, false},
+		{"before its next probe, but the spec or trust changed", next, true, true},
+		{"at its next probe", unitNow, false, true},
+		{"past its next probe", unitNow.Add(-time.Second), false, true},
 	} {
-		if got := probeDue(tc.last, 5*time.Minute, unitNow, tc.changed); got != tc.due {
+		if got := probeDue(tc.next, unitNow, tc.changed); got != tc.due {
 			t.Errorf("%s: due %v", tc.name, got)
 		}
 	}
-	if !probeDue(last, 4*time.Minute, unitNow, false) {
-		t.Error("not due at exactly the interval")
+	if !nextProbe("uid", time.Time{}, 5*time.Minute, false).IsZero() {
+		t.Error("a channel never probed has a next probe")
+	}
+	if got := nextProbe("uid", unitNow, 5*time.Minute, true); !got.Equal(unitNow.Add(retryInterval)) {
+		t.Errorf("an awaited peer is probed again at %s, not retryInterval later", got)
+	}
+	if got, want := nextProbe("uid", unitNow, time.Second, true), nextRoutineProbe("uid", unitNow, time.Second); !got.Equal(want) {
+		t.Errorf("an interval shorter than retryInterval is kept while the peer is awaited: %s, want %s", got, want)
 	}
 	r := &Reconciler{}
 	cc := &cybercoopv1alpha1.CooperationChannel{}
@@ -243,6 +251,53 @@ func TestProbeDue(t *testing.T) {
 	cc.Spec.Probe = &cybercoopv1alpha1.ProbeSpec{Interval: &metav1.Duration{Duration: time.Minute}}
 	if r.probeInterval(cc) != time.Minute {
 		t.Error("spec.probe.interval must win over the reconciler's default")
+	}
+}
+
+// Channels probed at the same moment (created together, their certificates
+// renewed together) probe again each at its own point of the interval, spread
+// evenly over it, and from then on exactly once an interval at that point.
+func TestNextRoutineProbeSpreadsChannels(t *testing.T) {
+	const channels, buckets = 2000, 10
+	interval := 5 * time.Minute
+	counts := make([]int, buckets)
+	for i := range channels {
+		uid := types.UID(fmt.Sprintf("0f6e8a3c-%04d-4c1e-9a57-%012d", i, i*7919))
+		next := nextRoutineProbe(uid, unitNow, interval)
+		if !next.After(unitNow.Add(interval/2)) || next.After(unitNow.Add(interval+interval/2)) {
+			t.Fatalf("%s: probed again %s after the last probe, not within half an interval to one and a half", uid, next.Sub(unitNow))
+		}
+		// Where in the interval: the same point every time after.
+		counts[int(next.Sub(unitNow.Add(interval/2))*buckets/(interval+1))]++
+		for range 3 {
+			after := nextRoutineProbe(uid, next, interval)
+			if after.Sub(next) != interval {
+				t.Fatalf("%s: probed %s after the previous probe, not one interval", uid, after.Sub(next))
+			}
+			next = after
+		}
+		// Probed late (a busy queue), it comes back to its point.
+		if late := nextRoutineProbe(uid, next.Add(7*time.Second), interval); late.Sub(next) != interval {
+			t.Fatalf("%s: a probe 7s late moved the next to %s after its point, not one interval", uid, late.Sub(next))
+		}
+	}
+	for i, n := range counts {
+		// Even would be 200 in each tenth; a tenth with under half or over one and a
+		// half times that is a burst the spread should have prevented.
+		if n < channels/buckets/2 || n > channels/buckets*3/2 {
+			t.Errorf("tenth %d of the interval holds %d of %d channels' next probes: %v", i, n, channels, counts)
+		}
+	}
+	// A restarted operator's first probe of a settled channel is that channel's
+	// point too, so a restart does not move it.
+	cc := &cybercoopv1alpha1.CooperationChannel{}
+	cc.UID, cc.Generation = "9b1d", 1
+	cc.Status.Peer = &cybercoopv1alpha1.PeerStatus{HandshakeTime: ptr.To(metav1.NewTime(unitNow.Add(-time.Hour)))}
+	cc.Status.Conditions = []metav1.Condition{{Type: cybercoopv1alpha1.ConditionPeerReachable, Status: metav1.ConditionTrue,
+		Reason: cybercoopv1alpha1.ReasonPeerHandshakeSucceeded, ObservedGeneration: 1}}
+	before := nextRoutineProbe(cc.UID, unitNow.Add(-2*time.Minute), interval)
+	if got := nextRoutineProbe(cc.UID, restartedProbeTime(cc, interval, unitNow), interval); got.Sub(before)%interval != 0 {
+		t.Errorf("after a restart probed at %s, off its point %s by %s", got, before, (got.Sub(before)%interval+interval)%interval)
 	}
 }
 

@@ -528,6 +528,9 @@ type idleRun struct {
 	reconciles float64
 	probes     int64
 	channels   int
+	// busiest is the most probes the peers received within one second of the
+	// window, probeSeconds the seconds in which they received any.
+	busiest, probeSeconds int
 }
 
 // steadyState leaves the operator idle for window after the mesh settled and
@@ -536,12 +539,16 @@ func (h *harness) steadyState(mesh run, window time.Duration) {
 	h.t.Helper()
 	h.settle()
 	mark, probes, before := h.counter.mark(), h.farm.probes.Load(), reconciles("")
+	start := time.Now()
 	idle := time.NewTimer(window)
 	<-idle.C
 	reqs := h.counter.since(mark)
 	r := idleRun{window: window, objects: mesh.objects, channels: mesh.channels, writes: count(reqs, notEvent),
 		reconciles: reconciles("") - before, probes: h.farm.probes.Load() - probes}
-	h.t.Logf("steady state over %s: writes %s; %v reconciles, %d probes", window, r.writes.describeWrites(), r.reconciles, r.probes)
+	// Whole seconds inside the window only: its first and last are partly outside.
+	r.busiest, r.probeSeconds = h.farm.busiestSecond(start.Add(time.Second), time.Now().Add(-time.Second))
+	h.t.Logf("steady state over %s: writes %s; %v reconciles, %d probes, at most %d in one second, in %d seconds",
+		window, r.writes.describeWrites(), r.reconciles, r.probes, r.busiest, r.probeSeconds)
 	h.report.idle = &r
 }
 

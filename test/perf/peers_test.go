@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,8 +35,11 @@ type peerFarm struct {
 	url    string
 	now    func() time.Time
 	probes atomic.Int64
-	srv    *http.Server
-	peers  map[string]*farmPeer // by server name
+	// perSecond counts the probes by the Unix second they arrived in.
+	mu        sync.Mutex
+	perSecond map[int64]int
+	srv       *http.Server
+	peers     map[string]*farmPeer // by server name
 }
 
 // farmPeer is one peer's serving certificate and trust bundle signer.
@@ -43,6 +47,19 @@ type farmPeer struct {
 	country string
 	cert    *tls.Certificate
 	signer  *receipt.Signer
+}
+
+// busiestSecond is the most probes that arrived within one second (of the clock)
+// from from to to, and the seconds in which any arrived.
+func (f *peerFarm) busiestSecond(from, to time.Time) (most, seconds int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for sec, n := range f.perSecond {
+		if sec >= from.Unix() && sec <= to.Unix() {
+			most, seconds = max(most, n), seconds+1
+		}
+	}
+	return most, seconds
 }
 
 // peerServerName is the server name a channel to country uses.
@@ -57,7 +74,7 @@ func startPeerFarm(countries []string, now func() time.Time) (*peerFarm, error) 
 	if err != nil {
 		return nil, err
 	}
-	f := &peerFarm{ca: ca, now: now, peers: make(map[string]*farmPeer, len(countries))}
+	f := &peerFarm{ca: ca, now: now, peers: make(map[string]*farmPeer, len(countries)), perSecond: map[int64]int{}}
 	for _, c := range countries {
 		name := peerServerName(c)
 		leaf, err := pki.IssueLeaf(ca, pki.LeafSpec{CommonName: name, DNSNames: []string{name}, Usages: []pki.Usage{pki.UsageServer},
@@ -76,6 +93,9 @@ func startPeerFarm(countries []string, now func() time.Time) (*peerFarm, error) 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+wire.PathTrustBundle, func(w http.ResponseWriter, r *http.Request) {
 		f.probes.Add(1)
+		f.mu.Lock()
+		f.perSecond[time.Now().Unix()]++
+		f.mu.Unlock()
 		p := f.peers[r.TLS.ServerName]
 		if p == nil {
 			http.Error(w, "no such peer", http.StatusNotFound)

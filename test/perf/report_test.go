@@ -233,6 +233,9 @@ func (r *report) markdown() string {
 		w("| requests by verb in the window | %s |", verbs(i.writes))
 		w("| reconciles per minute | %.1f |", i.reconciles/i.window.Minutes())
 		w("| probes per channel per hour | %.2f |", float64(i.probes)/float64(i.channels)/hours)
+		w("| probes in the window; the most in one second; seconds with a probe | %d; %d; %d |", i.probes, i.busiest, i.probeSeconds)
+		w("")
+		w("Every channel was probed when it was created. Each probes again at its own point of the interval (from its UID), between half an interval and one and a half after that first probe, then once an interval: a window of one interval right after the creation sees about half of the channels' second probes, spread over the interval instead of all in one second.")
 		w("")
 	}
 	if s := r.storm; s != nil {
