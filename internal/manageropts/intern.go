@@ -5,6 +5,7 @@ import (
 	"unique"
 	"unsafe"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -13,7 +14,14 @@ import (
 )
 
 // channelTransform is the cache's transform of CooperationChannels: managedFields
-// dropped, as for every kind, and the strings that many channels share kept once.
+// dropped, as for every kind, kubectl's last-applied-configuration annotation
+// dropped, and the strings that many channels share kept once.
+//
+// A channel applied with kubectl apply (client-side, its default) carries its whole
+// spec a second time, as JSON, in that annotation: the peer's CA certificate
+// included, about as much as the rest of the cached channel. The operator never
+// reads it, and never writes a channel whole (status and finalizers are patches), so
+// the cached copy's lack of it never reaches the API server; kubectl reads it there.
 //
 // A State holds a channel to each peer, and a regional hub runs several States'
 // stacks, so the same peer's CA certificate (spec.peer.trustBundle.pem, the largest
@@ -27,6 +35,12 @@ func channelTransform() toolscache.TransformFunc {
 	return func(in any) (any, error) {
 		out, err := strip(in)
 		if cc, ok := out.(*cybercoopv1alpha1.CooperationChannel); ok && err == nil {
+			if _, applied := cc.Annotations[corev1.LastAppliedConfigAnnotation]; applied {
+				delete(cc.Annotations, corev1.LastAppliedConfigAnnotation)
+				if len(cc.Annotations) == 0 {
+					cc.Annotations = nil
+				}
+			}
 			internChannel(cc)
 		}
 		return out, err

@@ -40,6 +40,34 @@ func decodedChannel(t *testing.T, name string) *cybercoopv1alpha1.CooperationCha
 	return out
 }
 
+// A channel applied with kubectl apply keeps its other annotations in the cache,
+// not kubectl's copy of its spec.
+func TestChannelTransformDropsKubectlsLastApplied(t *testing.T) {
+	cc := decodedChannel(t, "to-vn")
+	applied, err := json.Marshal(map[string]any{"apiVersion": cc.APIVersion, "kind": cc.Kind, "spec": cc.Spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.Annotations = map[string]string{corev1.LastAppliedConfigAnnotation: string(applied), cybercoopv1alpha1.ForceRenewAnnotation: "2027-03-01"}
+	want := cc.DeepCopy()
+	want.ManagedFields = nil
+	want.Annotations = map[string]string{cybercoopv1alpha1.ForceRenewAnnotation: "2027-03-01"}
+	if _, err := channelTransform()(cc); err != nil {
+		t.Fatal(err)
+	}
+	if !equality.Semantic.DeepEqual(cc, want) {
+		t.Errorf("the cached channel:\n got %+v\nwant %+v", cc.ObjectMeta, want.ObjectMeta)
+	}
+	only := decodedChannel(t, "to-th")
+	only.Annotations = map[string]string{corev1.LastAppliedConfigAnnotation: string(applied)}
+	if _, err := channelTransform()(only); err != nil {
+		t.Fatal(err)
+	}
+	if only.Annotations != nil {
+		t.Errorf("annotations left: %v", only.Annotations)
+	}
+}
+
 func sameBytes(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
 
 func TestChannelTransformSharesStringsAndChangesNothingElse(t *testing.T) {

@@ -2,11 +2,13 @@ package perf
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -116,8 +118,12 @@ func newCountry(namespace string, peers []string, farm *peerFarm) *country {
 	return c
 }
 
+// newChannel is a channel to peer as `kubectl apply -f` sends it: with the
+// last-applied-configuration annotation, its manifest as JSON, which client-side
+// apply (kubectl's default) adds to every object it creates.
 func newChannel(namespace, fp, peer string, farm *peerFarm) *cybercoopv1alpha1.CooperationChannel {
-	return &cybercoopv1alpha1.CooperationChannel{
+	cc := &cybercoopv1alpha1.CooperationChannel{
+		TypeMeta:   metav1.TypeMeta{APIVersion: cybercoopv1alpha1.GroupVersion.String(), Kind: "CooperationChannel"},
 		ObjectMeta: metav1.ObjectMeta{Name: "to-" + strings.ToLower(peer), Namespace: namespace},
 		Spec: cybercoopv1alpha1.CooperationChannelSpec{
 			FocalPointRef: cybercoopv1alpha1.FocalPointReference{Name: fp},
@@ -127,6 +133,13 @@ func newChannel(namespace, fp, peer string, farm *peerFarm) *cybercoopv1alpha1.C
 			DataProtection: cybercoopv1alpha1.DataProtectionSpec{LegalBasis: "UNCC art. 40-42; bilateral memorandum"},
 		},
 	}
+	manifest, err := json.Marshal(map[string]any{"apiVersion": cc.APIVersion, "kind": cc.Kind,
+		"metadata": map[string]string{"name": cc.Name, "namespace": cc.Namespace}, "spec": cc.Spec})
+	if err != nil {
+		panic(err) // a struct of strings always encodes
+	}
+	cc.Annotations = map[string]string{corev1.LastAppliedConfigAnnotation: string(manifest) + "\n"}
+	return cc
 }
 
 // objects are every resource of the stack.
