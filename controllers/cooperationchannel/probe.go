@@ -227,7 +227,8 @@ func (r *Reconciler) probePeer(ctx context.Context, s *scope) error {
 	s.probe = r.runProbe(ctx, s)
 	s.probe.routine = !changed
 	r.probes.record(cc, now)
-	s.RequeueAt(nextProbe(cc.UID, now, interval, s.probe.probed == nil || (s.probe.next != "" && s.probe.nextErr != nil)))
+	awaited := s.probe.probed == nil || (s.probe.next != "" && s.probe.nextErr != nil)
+	s.RequeueAt(nextProbe(cc.UID, now, interval, awaited))
 	if s.probe.probed == nil {
 		// PeerReachable=False says why; the next interval tries again.
 		log.FromContext(ctx).Info("peer probe failed", "peer", cc.Spec.Peer.Party(), "endpoint", cc.Spec.Peer.Endpoint,

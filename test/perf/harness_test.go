@@ -639,8 +639,9 @@ type memoryRun struct {
 	settled     time.Duration
 	// afterRestart is a manager started with every channel already Ready (an
 	// upgrade, a rescheduled pod): its caches filled by one list, each channel
-	// reconciled and probed once, nothing written. restartSettled is the time from
-	// its start until it had reconciled every channel and stopped writing.
+	// reconciled once (its peer probed later, at the channel's point of the probe
+	// interval), nothing written. restartSettled is the time from its start until
+	// it had reconciled every channel and stopped writing.
 	afterRestart   memStats
 	restartSettled time.Duration
 }
@@ -758,7 +759,7 @@ func (h *harness) memory(total, hubChannels int) {
 	}
 	r.channels = len(list.Items)
 	r.countries = len(hub)
-	list = cybercoopv1alpha1.CooperationChannelList{}
+	list = cybercoopv1alpha1.CooperationChannelList{} // the harness's copy is not the manager's memory
 	r.afterRestart, r.restartSettled = h.restartWithAll(r.channels)
 	h.t.Logf("memory: after region %+v; with %d channels %+v; restarted with them %+v", r.afterRegion, r.channels, r.withMany, r.afterRestart)
 	h.report.memory = &r
