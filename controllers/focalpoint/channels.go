@@ -177,11 +177,14 @@ func (r *Reconciler) channelsOf(ctx context.Context, fp *cybercoopv1alpha1.Focal
 	return out, nil
 }
 
-// desiredChannels is the channels Secret: channels.json and, per channel whose
-// client certificate and peer trust are ready, its three files. A channel not ready
-// yet is left out (its own status says why); the others are not held back by it.
-func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.FocalPoint, channels []cybercoopv1alpha1.CooperationChannel) (*corev1.Secret, []gateway.Channel, error) {
-	data := map[string][]byte{}
+// desiredChannels are the channels Secrets (shards.go): channels.json and, per
+// channel whose client certificate and peer trust are ready, its three files, in as
+// many Secrets as they need; placed says which live Secret holds each channel's. A
+// channel not ready yet is left out (its own status says why); the others are not
+// held back by it.
+func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.FocalPoint, channels []cybercoopv1alpha1.CooperationChannel,
+	placed map[string]int) ([]*corev1.Secret, []gateway.Channel, error) {
+	var files []channelFiles
 	var list gateway.Channels
 	for _, cc := range channels {
 		leaf := &corev1.Secret{}
@@ -227,9 +230,8 @@ func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.
 			}
 			ch.Deadlines[string(d.Type)] = d.Within.Duration.String()
 		}
-		data[ch.ClientCertFile()] = leaf.Data[pki.TLSCertKey]
-		data[ch.ClientKeyFile()] = leaf.Data[pki.TLSPrivateKeyKey]
-		data[ch.TrustFile()] = trust
+		files = append(files, channelFiles{name: ch.Name, files: map[string][]byte{
+			ch.ClientCertFile(): leaf.Data[pki.TLSCertKey], ch.ClientKeyFile(): leaf.Data[pki.TLSPrivateKeyKey], ch.TrustFile(): trust}})
 		list.Channels = append(list.Channels, ch)
 	}
 	if list.Channels == nil {
@@ -244,13 +246,24 @@ func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.
 	if err != nil {
 		return nil, nil, fmt.Errorf("encoding the channels file: %w", err)
 	}
-	data[gateway.ChannelsFile] = body
-	meta := objectMeta(fp)
-	meta.Name = ChannelsSecretName(fp)
-	// The operator never reads the files back, only compares them: its cache holds
-	// them as digests, channels.json as it is (read while a batch is under way).
-	meta.Labels[manageropts.DigestLabel] = gateway.ChannelsFile
-	return &corev1.Secret{ObjectMeta: meta, Type: corev1.SecretTypeOpaque, Data: data}, list.Channels, nil
+	shards, err := shardChannels(body, files, placed, channelShardBytes, maxChannelShards)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]*corev1.Secret, len(shards))
+	for i, data := range shards {
+		meta := objectMeta(fp)
+		meta.Name = ChannelsShardSecretName(fp, i)
+		// The operator never reads the files back, only compares them: its cache
+		// holds them as digests, channels.json as it is (read while a batch is
+		// under way).
+		meta.Labels[manageropts.DigestLabel] = ""
+		if i == 0 {
+			meta.Labels[manageropts.DigestLabel] = gateway.ChannelsFile
+		}
+		out[i] = &corev1.Secret{ObjectMeta: meta, Type: corev1.SecretTypeOpaque, Data: data}
+	}
+	return out, list.Channels, nil
 }
 
 // peerTrust is the PEM of the peer CAs a channel trusts: in its client Secret, or,
@@ -333,15 +346,22 @@ var channelsSecretSpec = apply.Spec[*corev1.Secret]{
 }
 
 // reconcileChannels writes the channels Secret the gateway reloads: one write for
-// any number of channel changes, and no pod rollout.
+// any number of channel changes, and no pod rollout. When the channels need more
+// than one Secret (shards.go) it writes those that changed, the first (the
+// channels file) last, so the gateway's list never names a channel before its
+// files are written, then deletes those no longer needed; the gateway's pods
+// mount as many as there are (channelShards).
 func (r *Reconciler) reconcileChannels(ctx context.Context, s *scope) error {
+	live, err := r.liveShards(ctx, s.fp)
+	if err != nil {
+		return s.Provisioned(err)
+	}
+	s.channelShards = shardCount(live)
 	if r.batches.underWay(client.ObjectKeyFromObject(s.fp)) {
 		// The batch's end reconciles again; until then the gateway keeps the file it
 		// has, and the egress rules follow that file.
-		live := &corev1.Secret{}
-		err := r.Get(ctx, types.NamespacedName{Namespace: s.fp.Namespace, Name: ChannelsSecretName(s.fp)}, live)
 		var list gateway.Channels
-		if err == nil && json.Unmarshal(live.Data[gateway.ChannelsFile], &list) == nil {
+		if live[0] != nil && json.Unmarshal(live[0].Data[gateway.ChannelsFile], &list) == nil {
 			s.channels = list.Channels
 			return nil
 		}
@@ -350,13 +370,33 @@ func (r *Reconciler) reconcileChannels(ctx context.Context, s *scope) error {
 	if err != nil {
 		return s.Provisioned(err)
 	}
-	desired, loaded, err := r.desiredChannels(ctx, s.fp, channels)
+	desired, loaded, err := r.desiredChannels(ctx, s.fp, channels, placedChannels(live))
 	if err != nil {
 		return s.Provisioned(err)
 	}
 	s.channels = loaded
-	_, err = apply.Apply(ctx, s.children, desired, channelsSecretSpec, r.plannedChannels(ctx, desired))
-	return s.Provisioned(err)
+	for i := len(desired) - 1; i >= 0; i-- {
+		planned := plannedFiles(live[i], desired[i])
+		if i == 0 {
+			if p := r.plannedChannels(ctx, desired[0]); p != "" {
+				planned = p
+			}
+		}
+		if _, err := apply.Apply(ctx, s.children, desired[i], channelsSecretSpec, planned); err != nil {
+			return s.Provisioned(err)
+		}
+	}
+	s.channelShards = max(s.channelShards, len(desired))
+	for i := len(desired); i < len(live); i++ {
+		if live[i] == nil {
+			continue
+		}
+		if err := s.children.Absent(ctx, live[i]); err != nil {
+			return s.Provisioned(err)
+		}
+	}
+	s.channelShards = len(desired)
+	return s.Provisioned(nil)
 }
 
 // A batch of channel changes is the changes that come close together: a country's

@@ -124,7 +124,7 @@ func defaultGatewayResources() corev1.ResourceRequirements {
 // bundle and serves the gateway's leaf, so a key replacement waits for its rollouts.
 // podCertificates are the pod template's certificate annotations
 // (ca.ConsumerTemplateAnnotations); nil leaves the live ones as they are.
-func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, defaultImage string, podCertificates map[string]string) *appsv1.Deployment {
+func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, defaultImage string, podCertificates map[string]string, channelShards int) *appsv1.Deployment {
 	image := fp.Spec.Gateway.Image
 	if image == "" {
 		image = defaultImage
@@ -209,7 +209,7 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 						},
 						workload.SecretVolume("tls", GatewayTLSSecretName(fp)),
 						workload.SecretVolume("trust-bundle", TrustBundleSecretName(fp)),
-						workload.SecretVolume("channels", ChannelsSecretName(fp)),
+						channelsVolume(fp, channelShards),
 						workload.SecretVolume("vault-client", GatewayClientSecretName(fp)),
 					},
 				},
@@ -376,11 +376,14 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, s *scope) error {
 	if !s.configured {
 		return nil // the configuration phase's error is reported already
 	}
+	if s.channelShards == 0 {
+		return nil // the channels Secrets, which the pods mount, could not be read: that error is reported
+	}
 	cm, err := desiredConfigMap(s.fp, s.vault)
 	if err != nil {
 		return s.Provisioned(err)
 	}
-	desired := desiredDeployment(s.fp, cm, r.GatewayImage, s.podCertificates)
+	desired := desiredDeployment(s.fp, cm, r.GatewayImage, s.podCertificates, s.channelShards)
 	live := &appsv1.Deployment{}
 	planned := ""
 	if err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); err == nil {
@@ -388,6 +391,9 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, s *scope) error {
 		if planned == "" && live.Spec.Template.Annotations[ConfigHashAnnotation] != desired.Spec.Template.Annotations[ConfigHashAnnotation] {
 			// The configuration follows the EvidenceVault too, not only the spec.
 			planned = "the gateway's configuration changed; the pods roll to load it"
+		}
+		if was := mountedShards(live); planned == "" && was != 0 && was != s.channelShards {
+			planned = fmt.Sprintf("the gateway's channels take %d Secret(s), not %d; the pods roll to mount them", s.channelShards, was)
 		}
 	}
 	s.deployment, err = apply.Apply(ctx, s.children, desired, deploymentSpec, planned)

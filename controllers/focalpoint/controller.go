@@ -84,6 +84,8 @@ type scope struct {
 	vault *gateway.VaultEndpoint
 	// channels are the channels written into the gateway's channels file.
 	channels []gateway.Channel
+	// channelShards is how many channels Secrets the gateway mounts (shards.go).
+	channelShards int
 }
 
 // +kubebuilder:rbac:groups=cybercoop.io,resources=focalpoints,verbs=get;list;watch;update;patch

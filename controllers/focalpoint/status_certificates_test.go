@@ -104,7 +104,7 @@ func TestDeploymentSpecOwnsTheServingCertificateAnnotation(t *testing.T) {
 			fp := newFocalPoint("ns")
 			cm, err := desiredConfigMap(fp, nil)
 			g.Expect(err).NotTo(HaveOccurred())
-			d := desiredDeployment(fp, cm, testGatewayImage, tc.desired)
+			d := desiredDeployment(fp, cm, testGatewayImage, tc.desired, 1)
 			l := d.DeepCopy()
 			l.Spec.Template.Annotations = map[string]string{ConfigHashAnnotation: d.Spec.Template.Annotations[ConfigHashAnnotation]}
 			for k, v := range tc.live {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -38,6 +40,28 @@ func secretData(ctx context.Context, c client.Client, ns, name string) (map[stri
 		return nil, fmt.Errorf("reading Secret %s/%s: %w", ns, name, err)
 	}
 	return s.Data, nil
+}
+
+// channelsData is the files of fp's channels Secrets, all of them in one directory
+// as the gateway's pods mount them (a projected volume when there are several).
+func channelsData(ctx context.Context, c client.Client, fp *cybercoopv1alpha1.FocalPoint) (map[string][]byte, error) {
+	out, err := secretData(ctx, c, fp.Namespace, focalpoint.ChannelsSecretName(fp))
+	if err != nil {
+		return nil, err
+	}
+	out = maps.Clone(out)
+	for _, name := range focalpoint.ChannelsSecretNames(fp)[1:] {
+		s := &corev1.Secret{}
+		err := c.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, s)
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return nil, fmt.Errorf("reading Secret %s/%s: %w", fp.Namespace, name, err)
+		default:
+			maps.Copy(out, s.Data)
+		}
+	}
+	return out, nil
 }
 
 // WriteIfChanged replaces a file atomically when its content differs.
@@ -239,7 +263,7 @@ func StartGateway(ctx context.Context, c client.Client, fp *cybercoopv1alpha1.Fo
 		}
 		for dir, secret := range map[string]string{
 			paths.TLSDir: focalpoint.GatewayTLSSecretName(fp), paths.TrustDir: focalpoint.TrustBundleSecretName(fp),
-			paths.ChannelsDir: focalpoint.ChannelsSecretName(fp), paths.VaultClientDir: focalpoint.GatewayClientSecretName(fp),
+			paths.VaultClientDir: focalpoint.GatewayClientSecretName(fp),
 		} {
 			data, err := secretData(ctx, c, fp.Namespace, secret)
 			if err != nil {
@@ -249,7 +273,11 @@ func StartGateway(ctx context.Context, c client.Client, fp *cybercoopv1alpha1.Fo
 				return err
 			}
 		}
-		return nil
+		data, err := channelsData(ctx, c, fp)
+		if err != nil {
+			return err
+		}
+		return writeFiles(paths.ChannelsDir, data)
 	}
 	srv := &gateway.Server{Paths: paths, Log: log, ReloadInterval: SyncInterval}
 	for {

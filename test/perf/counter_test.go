@@ -16,6 +16,8 @@ import (
 
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 )
 
@@ -231,6 +233,15 @@ func writesTo(reqs []apiRequest, resource, namespace, name string) int {
 		if r.write() && r.resource == resource && r.namespace == namespace && r.name == name {
 			n++
 		}
+	}
+	return n
+}
+
+// channelsSecretWrites counts the writes to the gateway channels Secrets of fp, all of them.
+func channelsSecretWrites(reqs []apiRequest, fp *cybercoopv1alpha1.FocalPoint) int {
+	n := 0
+	for _, name := range focalpoint.ChannelsSecretNames(fp) {
+		n += writesTo(reqs, "secrets", fp.Namespace, name)
 	}
 	return n
 }

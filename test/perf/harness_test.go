@@ -231,19 +231,20 @@ func TestHarness(t *testing.T) {
 
 // run is what one creation scenario measured.
 type run struct {
-	name       string
-	objects    int
-	countries  int
-	channels   int
-	ready      time.Duration // creation start to every channel Ready
-	configured time.Duration // creation start to every channel in its gateway's channels file
-	requests   tally         // the manager's requests, events left out
-	events     int
-	issued     int      // channel client certificate Secrets written
-	ownWrites  int      // the channels' writes to themselves (status) and their client Secrets (certificate and peer trust)
-	configSize int      // bytes of the largest gateway channels Secret
-	gatewayCfg int      // writes of the gateway channels Secrets
-	cpu        cpuTimes // CPU time by process from creation start to every channel Ready (and a little after: read when the watch told)
+	name          string
+	objects       int
+	countries     int
+	channels      int
+	ready         time.Duration // creation start to every channel Ready
+	configured    time.Duration // creation start to every channel in its gateway's channels file
+	requests      tally         // the manager's requests, events left out
+	events        int
+	issued        int      // channel client certificate Secrets written
+	ownWrites     int      // the channels' writes to themselves (status) and their client Secrets (certificate and peer trust)
+	configSize    int      // bytes of the files of the largest FocalPoint's gateway channels Secrets
+	configSecrets int      // the most gateway channels Secrets of one FocalPoint
+	gatewayCfg    int      // writes of the gateway channels Secrets
+	cpu           cpuTimes // CPU time by process from creation start to every channel Ready (and a little after: read when the watch told)
 }
 
 // create creates the countries' resources at once and waits until every channel is
@@ -304,15 +305,23 @@ func (h *harness) create(name string, countries []*country) run {
 	}
 	h.settle()
 	for _, c := range countries {
-		s := &corev1.Secret{}
-		if err := h.cp.Client.Get(h.ctx, types.NamespacedName{Namespace: c.namespace, Name: focalpoint.ChannelsSecretName(c.fp)}, s); err != nil {
-			h.t.Fatal(err)
-		}
-		size := 0
-		for _, v := range s.Data {
-			size += len(v)
+		size, secrets := 0, 0
+		for _, name := range focalpoint.ChannelsSecretNames(c.fp) {
+			s := &corev1.Secret{}
+			err := h.cp.Client.Get(h.ctx, types.NamespacedName{Namespace: c.namespace, Name: name}, s)
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			secrets++
+			for k, v := range s.Data {
+				size += len(k) + len(v)
+			}
 		}
 		r.configSize = max(r.configSize, size)
+		r.configSecrets = max(r.configSecrets, secrets)
 	}
 	reqs := h.counter.since(mark)
 	if os.Getenv("PERF_TIMELINE") != "" {
@@ -325,7 +334,7 @@ func (h *harness) create(name string, countries []*country) run {
 	r.requests = count(reqs, notEvent)
 	r.events = count(reqs, func(r apiRequest) bool { return !notEvent(r) }).total
 	for _, c := range countries {
-		r.gatewayCfg += writesTo(reqs, "secrets", c.namespace, focalpoint.ChannelsSecretName(c.fp))
+		r.gatewayCfg += channelsSecretWrites(reqs, c.fp)
 		for _, cc := range c.channels {
 			issued := writesTo(reqs, "secrets", c.namespace, gateway.ChannelClientSecretName(cc.Name))
 			r.issued += issued
@@ -622,7 +631,7 @@ func (h *harness) rotationStorm(mesh run) {
 	h.settle()
 	reqs := h.counter.since(mark)
 	r.requests = count(reqs, notEvent)
-	r.gatewayCfg = writesTo(reqs, "secrets", "mesh", "ke-poc-gateway-channels")
+	r.gatewayCfg = channelsSecretWrites(reqs, &cybercoopv1alpha1.FocalPoint{ObjectMeta: metav1.ObjectMeta{Namespace: "mesh", Name: "ke-poc"}})
 	for _, rq := range reqs {
 		if rq.write() && rq.resource == "secrets" && rq.namespace == "mesh" && (strings.HasSuffix(rq.name, "-client") || strings.HasSuffix(rq.name, "-tls") || strings.HasSuffix(rq.name, "-officer")) {
 			r.leaves++

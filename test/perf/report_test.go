@@ -213,8 +213,8 @@ func (r *report) markdown() string {
 	w("| 409 conflicts | %d (target 0) |", m.requests.conflicts)
 	w("| channel client certificates issued (Secret writes) | %d |", m.issued)
 	w("| gateway channels Secret writes | %d |", m.gatewayCfg)
-	w("| gateway channels Secret size | %.0f KiB, %.1f KiB per channel: a Secret holds at most 1 MiB, so about %d channels per FocalPoint |",
-		float64(m.configSize)/1024, float64(m.configSize)/1024/float64(max(1, m.channels)), (1<<20)/max(1, m.configSize/max(1, m.channels)))
+	w("| gateway channels Secrets: how many, their files' size | %d, %.0f KiB, %.1f KiB per channel: one Secret holds 900 KiB of them, so about %d such channels; more go to further Secrets, up to 16 |",
+		m.configSecrets, float64(m.configSize)/1024, float64(m.configSize)/1024/float64(max(1, m.channels)), (900<<10)/max(1, m.configSize/max(1, m.channels)))
 	w("| events | %d |", m.events)
 	w("")
 

@@ -108,7 +108,7 @@ var _ = Describe("The operator's cost", Ordered, func() {
 		}
 		all := count(reqs, notEvent)
 		Expect(all.conflicts).To(BeZero(), "writes: %s", all.describeWrites())
-		Expect(writesTo(reqs, "secrets", ke.namespace, focalpoint.ChannelsSecretName(ke.fp))).To(Equal(1), "writes: %s", all.describeWrites())
+		Expect(channelsSecretWrites(reqs, ke.fp)).To(Equal(1), "writes: %s", all.describeWrites())
 		// The channels reach their FocalPoint as one batch, not one reconcile each
 		// (a client certificate Secret is also a leaf of the FocalPoint's CA).
 		Expect(reconciles("focalpoint")-fpReconciles).To(BeNumerically("<", structureChannels), "FocalPoint reconciles")
@@ -132,7 +132,7 @@ var _ = Describe("The operator's cost", Ordered, func() {
 		}).Should(Succeed())
 		quiet()
 		reqs := counter.since(mark)
-		Expect(writesTo(reqs, "secrets", ke.namespace, focalpoint.ChannelsSecretName(ke.fp))).To(Equal(1),
+		Expect(channelsSecretWrites(reqs, ke.fp)).To(Equal(1),
 			"writes: %s", count(reqs, notEvent).describeWrites())
 	})
 

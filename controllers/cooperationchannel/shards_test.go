@@ -1,0 +1,134 @@
+package cooperationchannel
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
+	"github.com/cybercoop/cybercoop-operator/internal/gateway"
+	"github.com/cybercoop/cybercoop-operator/internal/pki"
+)
+
+var _ = Describe("The gateway's channels Secrets", func() {
+	ctx := context.Background()
+
+	// channelsFiles reads every channels Secret of fp from the API server, as the
+	// kubelet projects them into the gateway's channels directory: the files by
+	// name, and how many Secrets there are.
+	channelsFiles := func(g Gomega, fp *cybercoopv1alpha1.FocalPoint) (map[string][]byte, int) {
+		files := map[string][]byte{}
+		n := 0
+		for i := range 16 {
+			s := &corev1.Secret{}
+			err := k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: focalpoint.ChannelsShardSecretName(fp, i)}, s)
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			g.Expect(err).NotTo(HaveOccurred())
+			n = i + 1
+			size := 0
+			for k, v := range s.Data {
+				g.Expect(files).NotTo(HaveKey(k), "%s is in one Secret only", k)
+				files[k] = v
+				size += len(k) + len(v)
+			}
+			g.Expect(size).To(BeNumerically("<=", 900<<10), "Secret %s", s.Name)
+		}
+		return files, n
+	}
+	listed := func(g Gomega, files map[string][]byte) []string {
+		var list gateway.Channels
+		g.Expect(json.Unmarshal(files[gateway.ChannelsFile], &list)).To(Succeed())
+		var names []string
+		for _, c := range list.Channels {
+			names = append(names, c.Name)
+		}
+		return names
+	}
+	channelsVolume := func(g Gomega, fp *cybercoopv1alpha1.FocalPoint) corev1.Volume {
+		d := &appsv1.Deployment{}
+		g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: fp.Name + "-gateway"}, d)).To(Succeed())
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Name == "channels" {
+				return v
+			}
+		}
+		g.Expect("a channels volume").To(BeEmpty())
+		return corev1.Volume{}
+	}
+
+	It("split across Secrets when one cannot hold them, every channel's files complete, and join again", func() {
+		fp, _ := kenya(ctx)
+		// Peers whose trust bundles are about 60 KiB (the API accepts 64): eighteen
+		// channels need more than the 1 MiB a Secret holds, which the API server
+		// refused when the channels were in one Secret.
+		var bundle []byte
+		for len(bundle) < 60<<10 {
+			bundle = append(bundle, newCA("FR", time.Now(), 0).CertificatePEM()...)
+		}
+		codes := []string{"FR", "DE", "IT", "ES", "PT", "NL", "BE", "AT", "CH", "SE", "NO", "DK", "FI", "PL", "CZ", "HU", "SK", "SI"}
+		var channels []*cybercoopv1alpha1.CooperationChannel
+		for _, code := range codes {
+			channels = append(channels, newChannel(ctx, fp.Namespace, unreachable, inline(bundle), func(cc *cybercoopv1alpha1.CooperationChannel) {
+				cc.Name = "to-" + strings.ToLower(code)
+				cc.Spec.Peer.Country = cybercoopv1alpha1.CountryCode(code)
+			}))
+		}
+		Eventually(func(g Gomega) {
+			files, n := channelsFiles(g, fp)
+			g.Expect(n).To(Equal(2))
+			size := 0
+			for k, v := range files {
+				size += len(k) + len(v)
+			}
+			g.Expect(size).To(BeNumerically(">", 1<<20))
+			g.Expect(listed(g, files)).To(HaveLen(len(codes)))
+			for _, cc := range channels {
+				ch := gateway.Channel{Name: cc.Name}
+				g.Expect(files).To(HaveKey(ch.ClientCertFile()))
+				g.Expect(files).To(HaveKey(ch.ClientKeyFile()))
+				g.Expect(files).To(HaveKey(ch.TrustFile()))
+				_, err := pki.ParseCertificatesPEM(files[ch.ClientCertFile()])
+				g.Expect(err).NotTo(HaveOccurred())
+				cas, err := pki.ParseCertificatesPEM(files[ch.TrustFile()])
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(len(cas)).To(BeNumerically(">", 60), "the peer's whole bundle")
+			}
+			v := channelsVolume(g, fp)
+			g.Expect(v.Secret).To(BeNil())
+			g.Expect(v.Projected).NotTo(BeNil(), "the gateway's pods mount both into one directory")
+			g.Expect(v.Projected.Sources).To(HaveLen(2))
+			g.Expect(v.Projected.Sources[0].Secret.Name).To(Equal(focalpoint.ChannelsSecretName(fp)))
+			g.Expect(v.Projected.Sources[1].Secret.Name).To(Equal(focalpoint.ChannelsShardSecretName(fp, 1)))
+		}).WithTimeout(time.Minute).Should(Succeed())
+
+		By("removing fourteen of the channels")
+		for _, cc := range channels[4:] {
+			Expect(k8sClient.Delete(ctx, cc)).To(Succeed())
+		}
+		Eventually(func(g Gomega) {
+			files, n := channelsFiles(g, fp)
+			g.Expect(n).To(Equal(1), "the second Secret is deleted")
+			g.Expect(listed(g, files)).To(ConsistOf("to-fr", "to-de", "to-it", "to-es"))
+			g.Expect(files).To(HaveLen(1 + 3*4))
+			v := channelsVolume(g, fp)
+			g.Expect(v.Projected).To(BeNil())
+			g.Expect(v.Secret).NotTo(BeNil(), "one Secret is mounted as it always was")
+			g.Expect(v.Secret.SecretName).To(Equal(focalpoint.ChannelsSecretName(fp)))
+			s := &corev1.Secret{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: fp.Namespace, Name: focalpoint.ChannelsShardSecretName(fp, 1)}, s)).
+				To(Satisfy(apierrors.IsNotFound))
+		}).WithTimeout(time.Minute).Should(Succeed())
+	})
+})

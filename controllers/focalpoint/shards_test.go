@@ -1,0 +1,208 @@
+package focalpoint
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cybercoop/cybercoop-operator/internal/gateway"
+	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
+)
+
+// testChannelFiles are n channels to-00, to-01, … whose files take about size bytes each.
+func testChannelFiles(n, size int) []channelFiles {
+	out := make([]channelFiles, n)
+	for i := range out {
+		ch := gateway.Channel{Name: fmt.Sprintf("to-%02d", i)}
+		out[i] = channelFiles{name: ch.Name, files: map[string][]byte{
+			ch.ClientCertFile(): bytes.Repeat([]byte{'c'}, size/2),
+			ch.ClientKeyFile():  bytes.Repeat([]byte{'k'}, size/8),
+			ch.TrustFile():      bytes.Repeat([]byte{byte('a' + i%26)}, size-size/2-size/8),
+		}}
+	}
+	return out
+}
+
+func dataSize(data map[string][]byte) int {
+	n := 0
+	for k, v := range data {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// placedIn is placedChannels over packed shards.
+func placedIn(shards []map[string][]byte) map[string]int {
+	live := make([]*corev1.Secret, len(shards))
+	for i, d := range shards {
+		live[i] = &corev1.Secret{Data: d}
+	}
+	return placedChannels(live)
+}
+
+func TestShardChannelsKeepsSmallFocalPointsInOneSecret(t *testing.T) {
+	g := NewWithT(t)
+	index := []byte(`{"channels":[]}`)
+	chans := testChannelFiles(192, 2100)
+	shards, err := shardChannels(index, chans, nil, channelShardBytes, maxChannelShards)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(shards).To(HaveLen(1), "192 channels of 2.1 KiB, as with P-256 CAs, fit in the one Secret FocalPoints always had")
+	g.Expect(shards[0]).To(HaveKeyWithValue(gateway.ChannelsFile, index))
+	g.Expect(shards[0]).To(HaveLen(1 + 3*192))
+}
+
+func TestShardChannelsSplitsWhatOneSecretCannotHold(t *testing.T) {
+	g := NewWithT(t)
+	index := bytes.Repeat([]byte{'i'}, 40<<10)
+	// 192 peers each sending a bundle of about 20 KiB: 4 MiB in all.
+	chans := testChannelFiles(192, 21<<10)
+	shards, err := shardChannels(index, chans, nil, channelShardBytes, maxChannelShards)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(len(shards)).To(BeNumerically(">=", 5))
+	g.Expect(shards[0]).To(HaveKeyWithValue(gateway.ChannelsFile, index), "the channels file is in the first Secret")
+	seen := map[string]int{}
+	for i, data := range shards {
+		g.Expect(dataSize(data)).To(BeNumerically("<=", channelShardBytes), "Secret %d", i)
+		g.Expect(data).NotTo(BeEmpty(), "Secret %d", i)
+		for k := range data {
+			seen[k]++
+		}
+	}
+	for _, ch := range chans {
+		var in []int
+		for k := range ch.files {
+			g.Expect(seen[k]).To(Equal(1), "%s is in exactly one Secret", k)
+			for i, data := range shards {
+				if _, ok := data[k]; ok {
+					in = append(in, i)
+				}
+			}
+		}
+		g.Expect(in).To(HaveLen(3))
+		g.Expect(in[0] == in[1] && in[1] == in[2]).To(BeTrue(), "the three files of %s are in one Secret: %v", ch.name, in)
+	}
+}
+
+func TestShardChannelsRewritesOnlyTheSecretOfAChangedChannel(t *testing.T) {
+	g := NewWithT(t)
+	index := []byte(`{"channels":[]}`)
+	chans := testChannelFiles(100, 30<<10)
+	before, err := shardChannels(index, chans, nil, channelShardBytes, maxChannelShards)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(len(before)).To(BeNumerically(">=", 3))
+
+	// The last channel of the first Secret is renewed, its certificate a few bytes
+	// longer: placed in order, it would no longer fit and push every later channel on.
+	renewed := testChannelFiles(100, 30<<10)
+	last := ""
+	for _, ch := range renewed {
+		if _, ok := before[0][gateway.Channel{Name: ch.name}.ClientCertFile()]; ok {
+			last = ch.name
+		}
+	}
+	g.Expect(last).NotTo(BeEmpty())
+	room := channelShardBytes - dataSize(before[0])
+	for i := range renewed {
+		if renewed[i].name == last {
+			f := gateway.Channel{Name: last}.ClientCertFile()
+			renewed[i].files[f] = bytes.Repeat([]byte{'r'}, len(renewed[i].files[f])+room+1)
+		}
+	}
+	after, err := shardChannels(index, renewed, placedIn(before), channelShardBytes, maxChannelShards)
+	g.Expect(err).NotTo(HaveOccurred())
+	changed := 0
+	for i := range max(len(before), len(after)) {
+		if i >= len(before) || i >= len(after) || !maps.EqualFunc(before[i], after[i], bytes.Equal) {
+			changed++
+		}
+	}
+	g.Expect(changed).To(Equal(2), "the renewed channel moves to a Secret with room; no other channel moves")
+
+	// A channel of the first Secret removed: the next channel in order would fit
+	// in the room it leaves, and, placed in order, move there and pull every later
+	// channel one place on. It stays where it is.
+	removed := slices.Delete(testChannelFiles(100, 30<<10), 10, 11)
+	fourth, err := shardChannels(index, removed, placedIn(before), channelShardBytes, maxChannelShards)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(fourth).To(HaveLen(len(before)))
+	for i := 1; i < len(before); i++ {
+		g.Expect(maps.EqualFunc(before[i], fourth[i], bytes.Equal)).To(BeTrue(), "Secret %d is unchanged", i)
+	}
+
+	// A renewal of the same size changes its own Secret only.
+	again := testChannelFiles(100, 30<<10)
+	f := gateway.Channel{Name: "to-50"}.ClientCertFile()
+	again[50].files[f] = bytes.Repeat([]byte{'n'}, len(again[50].files[f]))
+	third, err := shardChannels(index, again, placedIn(before), channelShardBytes, maxChannelShards)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(third).To(HaveLen(len(before)))
+	changed = 0
+	for i := range before {
+		if !maps.EqualFunc(before[i], third[i], bytes.Equal) {
+			changed++
+		}
+	}
+	g.Expect(changed).To(Equal(1))
+}
+
+func TestShardChannelsRefusesWhatNoSecretsHold(t *testing.T) {
+	g := NewWithT(t)
+	_, err := shardChannels(bytes.Repeat([]byte{'i'}, 1000), nil, nil, 900, 4)
+	g.Expect(err).To(MatchError(ContainSubstring("the channels file lists 0 channel(s) in 1.0 KiB, more than a channels Secret holds (0.9 KiB)")))
+
+	_, err = shardChannels([]byte("{}"), testChannelFiles(3, 2000), nil, 1024, 4)
+	g.Expect(err).To(MatchError(ContainSubstring("the files of channel to-00 take 2.0 KiB, more than a channels Secret holds (1 KiB)")))
+
+	// The CRD's largest bundle (64 KiB) from each of 192 peers fits in the most Secrets a FocalPoint may have.
+	shards, err := shardChannels(bytes.Repeat([]byte{'i'}, 80<<10), testChannelFiles(192, 66<<10), nil, channelShardBytes, maxChannelShards)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(len(shards)).To(BeNumerically("<=", maxChannelShards))
+
+	_, err = shardChannels([]byte("{}"), testChannelFiles(300, 66<<10), nil, channelShardBytes, maxChannelShards)
+	g.Expect(err).To(MatchError(ContainSubstring("more than the 16 channels Secrets of 900 KiB a FocalPoint may have hold")))
+}
+
+func TestChannelsVolume(t *testing.T) {
+	g := NewWithT(t)
+	fp := newFocalPoint("ns")
+	one := channelsVolume(fp, 1)
+	g.Expect(one.Secret).NotTo(BeNil(), "one Secret is mounted as before: no rollout for FocalPoints whose channels fit")
+	g.Expect(one.Secret.SecretName).To(Equal(ChannelsSecretName(fp)))
+	g.Expect(one.Projected).To(BeNil())
+
+	three := channelsVolume(fp, 3)
+	g.Expect(three.Secret).To(BeNil())
+	g.Expect(three.Projected.Sources).To(HaveLen(3))
+	for i, src := range three.Projected.Sources {
+		g.Expect(src.Secret.Name).To(Equal(ChannelsShardSecretName(fp, i)))
+		g.Expect(*src.Secret.Optional).To(Equal(i > 0), "only the first, with the channels file, must exist")
+	}
+	g.Expect(ChannelsShardSecretName(fp, 2)).To(Equal(ChannelsSecretName(fp) + "-2"))
+
+	d := desiredDeployment(fp, &corev1.ConfigMap{}, testGatewayImage, nil, 3)
+	g.Expect(mountedShards(d)).To(Equal(3))
+	g.Expect(mountedShards(desiredDeployment(fp, &corev1.ConfigMap{}, testGatewayImage, nil, 1))).To(Equal(1))
+}
+
+func TestPlannedFilesNamesTheChannelsAChangeConcerns(t *testing.T) {
+	g := NewWithT(t)
+	chans := testChannelFiles(3, 300)
+	liveData := map[string][]byte{}
+	for _, ch := range chans[:2] {
+		maps.Copy(liveData, ch.files)
+	}
+	live := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{manageropts.DigestLabel: ""},
+		Annotations: map[string]string{manageropts.DigestedAnnotation: "sha256"}}, Data: manageropts.DigestData(liveData, "")}
+	desiredData := maps.Clone(chans[2].files)
+	maps.Copy(desiredData, chans[1].files)
+	desiredData[gateway.Channel{Name: "to-01"}.ClientCertFile()] = []byte("renewed")
+	desired := &corev1.Secret{Data: desiredData}
+	g.Expect(plannedFiles(live, desired)).To(Equal("files of channels added here: to-02; files of channels changed: to-01; files of channels moved out or removed: to-00"))
+	g.Expect(plannedFiles(nil, desired)).To(BeEmpty())
+}
