@@ -3,9 +3,13 @@ package cooperationchannel
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,6 +22,7 @@ import (
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway"
 	"github.com/cybercoop/cybercoop-operator/internal/pki"
+	"github.com/cybercoop/cybercoop-operator/test/localstack"
 )
 
 var _ = Describe("The gateway's channels Secrets", func() {
@@ -112,6 +117,18 @@ var _ = Describe("The gateway's channels Secrets", func() {
 			g.Expect(v.Projected.Sources[0].Secret.Name).To(Equal(focalpoint.ChannelsSecretName(fp)))
 			g.Expect(v.Projected.Sources[1].Secret.Name).To(Equal(focalpoint.ChannelsShardSecretName(fp, 1)))
 		}).WithTimeout(time.Minute).Should(Succeed())
+
+		By("running the gateway on the Secrets' files, as its pods mount them")
+		ln, _, err := localstack.Listen()
+		Expect(err).NotTo(HaveOccurred())
+		startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		gw, err := localstack.StartGateway(startCtx, k8sClient, fp, "", ln, GinkgoT().TempDir(), logr.Discard())
+		Expect(err).NotTo(HaveOccurred(), "the gateway loads every channel's files from the two Secrets")
+		metrics := httptest.NewRecorder()
+		gw.Server.MetricsHandler().ServeHTTP(metrics, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		Expect(metrics.Body.String()).To(ContainSubstring(fmt.Sprintf("cybercoop_gateway_channels %d\n", len(codes))))
+		Expect(gw.Stop()).To(Succeed())
 
 		By("removing fourteen of the channels")
 		for _, cc := range channels[4:] {
