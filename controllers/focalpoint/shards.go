@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -145,15 +146,17 @@ func kib(n int) string {
 }
 
 // liveShards reads the FocalPoint's channels Secrets (from the cache: their data
-// digested), by index; a missing one is nil.
+// digested), by index; one that is missing, or is not the FocalPoint's (somebody
+// else's Secret under its name, whose files must never reach the gateway), is nil.
 func (r *Reconciler) liveShards(ctx context.Context, fp *cybercoopv1alpha1.FocalPoint) ([]*corev1.Secret, error) {
 	out := make([]*corev1.Secret, maxChannelShards)
 	for i := range out {
 		s := &corev1.Secret{}
 		err := r.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: ChannelsShardSecretName(fp, i)}, s)
 		switch {
-		case err == nil:
+		case err == nil && metav1.IsControlledBy(s, fp):
 			out[i] = s
+		case err == nil:
 		case client.IgnoreNotFound(err) != nil:
 			return nil, fmt.Errorf("reading Secret %s: %w", ChannelsShardSecretName(fp, i), err)
 		}

@@ -7,9 +7,11 @@ import (
 	"slices"
 	"testing"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/cybercoop/cybercoop-operator/internal/gateway"
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
@@ -206,3 +208,27 @@ func TestPlannedFilesNamesTheChannelsAChangeConcerns(t *testing.T) {
 	g.Expect(plannedFiles(live, desired)).To(Equal("files of channels added here: to-02; files of channels changed: to-01; files of channels moved out or removed: to-00"))
 	g.Expect(plannedFiles(nil, desired)).To(BeEmpty())
 }
+
+var _ = Describe("The gateway's channels Secrets under the operator's names", func() {
+	It("are only the FocalPoint's own: a stranger's Secret named like one is neither mounted nor read", func(ctx SpecContext) {
+		fp := newFocalPoint(newNamespace(ctx))
+		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
+		own := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fp.Namespace, Name: ChannelsSecretName(fp)},
+			Data: map[string][]byte{gateway.ChannelsFile: []byte(`{"channels":[]}`), "to-fr.crt": []byte("x")}}
+		Expect(controllerutil.SetControllerReference(fp, own, scheme)).To(Succeed())
+		Expect(k8sClient.Create(ctx, own)).To(Succeed())
+		// Somebody who may create Secrets in the namespace, but is not the operator,
+		// offers the gateway a CA of their own for France.
+		stranger := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fp.Namespace, Name: ChannelsShardSecretName(fp, 2)},
+			Data: map[string][]byte{"to-fr.trust.pem": []byte("a stranger's CA"), "to-de.crt": []byte("y")}}
+		Expect(k8sClient.Create(ctx, stranger)).To(Succeed())
+
+		live, err := (&Reconciler{Client: k8sClient}).liveShards(ctx, fp)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(live).To(HaveLen(maxChannelShards))
+		Expect(live[0]).NotTo(BeNil())
+		Expect(live[2]).To(BeNil(), "not the FocalPoint's")
+		Expect(shardCount(live)).To(Equal(1), "the pods mount the FocalPoint's Secret only")
+		Expect(placedChannels(live)).To(Equal(map[string]int{"to-fr": 0}))
+	})
+})
