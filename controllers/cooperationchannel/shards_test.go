@@ -16,7 +16,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
@@ -73,8 +72,9 @@ var _ = Describe("The gateway's channels Secrets", func() {
 		return corev1.Volume{}
 	}
 
-	It("split across Secrets when one cannot hold them, every channel's files complete, and join again", func() {
+	It("are as many as a FocalPoint may have once one cannot hold its channels, every channel's files complete, and stay so", func() {
 		fp, _ := kenya(ctx)
+		defer keepRolledOut(fp.Namespace)()
 		// Peers whose trust bundles are about 60 KiB (the API accepts 64): eighteen
 		// channels need more than the 1 MiB a Secret holds, which the API server
 		// refused when the channels were in one Secret.
@@ -92,7 +92,7 @@ var _ = Describe("The gateway's channels Secrets", func() {
 		}
 		Eventually(func(g Gomega) {
 			files, n := channelsFiles(g, fp)
-			g.Expect(n).To(Equal(2))
+			g.Expect(n).To(Equal(16))
 			size := 0
 			for k, v := range files {
 				size += len(k) + len(v)
@@ -112,11 +112,29 @@ var _ = Describe("The gateway's channels Secrets", func() {
 			}
 			v := channelsVolume(g, fp)
 			g.Expect(v.Secret).To(BeNil())
-			g.Expect(v.Projected).NotTo(BeNil(), "the gateway's pods mount both into one directory")
-			g.Expect(v.Projected.Sources).To(HaveLen(2))
-			g.Expect(v.Projected.Sources[0].Secret.Name).To(Equal(focalpoint.ChannelsSecretName(fp)))
-			g.Expect(v.Projected.Sources[1].Secret.Name).To(Equal(focalpoint.ChannelsShardSecretName(fp, 1)))
+			g.Expect(v.Projected).NotTo(BeNil(), "the gateway's pods mount them all into one directory")
+			g.Expect(v.Projected.Sources).To(HaveLen(16))
+			g.Expect(v.Projected.Sources[15].Secret.Name).To(Equal(focalpoint.ChannelsSecretName(fp)), "the channels file's Secret last")
 		}).WithTimeout(time.Minute).Should(Succeed())
+
+		By("reconciling the FocalPoint again with nothing changed: no Secret is written")
+		versions := func(g Gomega) map[string]string {
+			out := map[string]string{}
+			for _, name := range focalpoint.ChannelsSecretNames(fp) {
+				s := &corev1.Secret{}
+				g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, s)).To(Succeed())
+				out[name] = s.ResourceVersion
+			}
+			return out
+		}
+		before := versions(Default)
+		Eventually(func(g Gomega) {
+			live := &cybercoopv1alpha1.FocalPoint{}
+			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: fp.Name}, live)).To(Succeed())
+			live.Annotations = map[string]string{"test.cybercoop.io/poke": "1"}
+			g.Expect(k8sClient.Update(ctx, live)).To(Succeed())
+		}).Should(Succeed())
+		Consistently(versions).WithTimeout(5 * time.Second).Should(Equal(before))
 
 		By("running the gateway on the Secrets' files, as its pods mount them")
 		ln, _, err := localstack.Listen()
@@ -136,16 +154,10 @@ var _ = Describe("The gateway's channels Secrets", func() {
 		}
 		Eventually(func(g Gomega) {
 			files, n := channelsFiles(g, fp)
-			g.Expect(n).To(Equal(1), "the second Secret is deleted")
+			g.Expect(n).To(Equal(16), "the Secrets the pods mount stay, the empty ones too: no rollout, no name left free")
 			g.Expect(listed(g, files)).To(ConsistOf("to-fr", "to-de", "to-it", "to-es"))
-			g.Expect(files).To(HaveLen(1 + 3*4))
-			v := channelsVolume(g, fp)
-			g.Expect(v.Projected).To(BeNil())
-			g.Expect(v.Secret).NotTo(BeNil(), "one Secret is mounted as it always was")
-			g.Expect(v.Secret.SecretName).To(Equal(focalpoint.ChannelsSecretName(fp)))
-			s := &corev1.Secret{}
-			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: fp.Namespace, Name: focalpoint.ChannelsShardSecretName(fp, 1)}, s)).
-				To(Satisfy(apierrors.IsNotFound))
+			g.Expect(files).To(HaveLen(1+3*4), "the removed channels' files are gone")
+			g.Expect(channelsVolume(g, fp).Projected.Sources).To(HaveLen(16))
 		}).WithTimeout(time.Minute).Should(Succeed())
 	})
 })

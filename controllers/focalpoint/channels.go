@@ -252,16 +252,7 @@ func (r *Reconciler) desiredChannels(ctx context.Context, fp *cybercoopv1alpha1.
 	}
 	out := make([]*corev1.Secret, len(shards))
 	for i, data := range shards {
-		meta := objectMeta(fp)
-		meta.Name = ChannelsShardSecretName(fp, i)
-		// The operator never reads the files back, only compares them: its cache
-		// holds them as digests, channels.json as it is (read while a batch is
-		// under way).
-		meta.Labels[manageropts.DigestLabel] = ""
-		if i == 0 {
-			meta.Labels[manageropts.DigestLabel] = gateway.ChannelsFile
-		}
-		out[i] = &corev1.Secret{ObjectMeta: meta, Type: corev1.SecretTypeOpaque, Data: data}
+		out[i] = channelsSecret(fp, i, data)
 	}
 	return out, list.Channels, nil
 }
@@ -346,56 +337,55 @@ var channelsSecretSpec = apply.Spec[*corev1.Secret]{
 }
 
 // reconcileChannels writes the channels Secret the gateway reloads: one write for
-// any number of channel changes, and no pod rollout. When the channels need more
-// than one Secret (shards.go) it writes those that changed, the first (the
-// channels file) last, so the gateway's list never names a channel before its
-// files are written, then deletes those no longer needed; the gateway's pods
-// mount as many as there are (channelShards).
+// any number of channel changes, and no pod rollout. When the channels take more
+// than one Secret, it writes the channels Secrets in the order shards.go explains.
+// Until the channels file is written, s.channels (the NetworkPolicy's egress)
+// stays what the gateway has loaded.
 func (r *Reconciler) reconcileChannels(ctx context.Context, s *scope) error {
 	live, err := r.liveShards(ctx, s.fp)
 	if err != nil {
+		return s.Provisioned(err) // s.channelShards 0: neither egress nor the Deployment is touched
+	}
+	mounted, err := r.mountedChannels(ctx, s.fp)
+	if err != nil {
 		return s.Provisioned(err)
 	}
-	s.channelShards = shardCount(live)
+	s.channelShards, s.channelsKnown = mounted, true
+	if live.own[0] != nil {
+		var list gateway.Channels
+		if json.Unmarshal(live.own[0].Data[gateway.ChannelsFile], &list) == nil {
+			s.channels = list.Channels
+		}
+	}
+	sharded := mounted > 1 || live.sharded()
 	if r.batches.underWay(client.ObjectKeyFromObject(s.fp)) {
 		// The batch's end reconciles again; until then the gateway keeps the file it
 		// has, and the egress rules follow that file.
-		var list gateway.Channels
-		if live[0] != nil && json.Unmarshal(live[0].Data[gateway.ChannelsFile], &list) == nil {
-			s.channels = list.Channels
-			return nil
-		}
+		return nil
 	}
 	channels, err := r.channelsOf(ctx, s.fp)
 	if err != nil {
 		return s.Provisioned(err)
 	}
-	desired, loaded, err := r.desiredChannels(ctx, s.fp, channels, placedChannels(live))
+	desired, loaded, err := r.desiredChannels(ctx, s.fp, channels, live.placed())
 	if err != nil {
 		return s.Provisioned(err)
 	}
-	s.channels = loaded
-	for i := len(desired) - 1; i >= 0; i-- {
-		planned := plannedFiles(live[i], desired[i])
-		if i == 0 {
-			if p := r.plannedChannels(ctx, desired[0]); p != "" {
-				planned = p
-			}
-		}
-		if _, err := apply.Apply(ctx, s.children, desired[i], channelsSecretSpec, planned); err != nil {
+	if len(desired) == 1 && !sharded {
+		planned := r.plannedChannels(ctx, desired[0])
+		if _, err := apply.Apply(ctx, s.children, desired[0], channelsSecretSpec, planned); err != nil {
 			return s.Provisioned(err)
 		}
+		s.channels = loaded
+		return s.Provisioned(nil)
 	}
-	s.channelShards = max(s.channelShards, len(desired))
-	for i := len(desired); i < len(live); i++ {
-		if live[i] == nil {
-			continue
-		}
-		if err := s.children.Absent(ctx, live[i]); err != nil {
-			return s.Provisioned(err)
-		}
+	written, err := r.writeShards(ctx, s, live, desired)
+	if err != nil {
+		return s.Provisioned(err)
 	}
-	s.channelShards = len(desired)
+	if written {
+		s.channels = loaded
+	}
 	return s.Provisioned(nil)
 }
 

@@ -349,6 +349,9 @@ var networkPolicySpec = apply.Spec[*networkingv1.NetworkPolicy]{
 // Deployment is left alone when its configuration could not be applied.
 
 func (r *Reconciler) reconcileNetworkPolicy(ctx context.Context, s *scope) error {
+	if !s.channelsKnown {
+		return nil // the channels Secrets could not be read: that error is reported, and egress stays as it is
+	}
 	desired := desiredNetworkPolicy(s.fp, s.channels)
 	_, err := apply.Apply(ctx, s.children, desired, networkPolicySpec, r.plannedEgress(ctx, s, desired))
 	return s.Provisioned(err)

@@ -49,6 +49,10 @@ type Reconciler struct {
 	// GatewayImage is the image the gateway runs when spec.gateway.image is empty:
 	// the operator's own image, which holds every role of the cybercoop binary.
 	GatewayImage string
+	// APIReader reads from the API server, not the cache; SetupWithManager sets the
+	// manager's when nil. Only the files a channels Secret keeps while channels move
+	// are read with it (shards.go): the cache holds them as digests.
+	APIReader client.Reader
 
 	// certManagerInstalled is whether cert-manager's Certificate kind was served when
 	// the controller was set up; only then is it watched and are FocalPoints with
@@ -84,8 +88,12 @@ type scope struct {
 	vault *gateway.VaultEndpoint
 	// channels are the channels written into the gateway's channels file.
 	channels []gateway.Channel
-	// channelShards is how many channels Secrets the gateway mounts (shards.go).
+	// channelShards is how many channels Secrets the gateway mounts (shards.go); 0
+	// when they could not be read, and the Deployment is then left as it is.
 	channelShards int
+	// channelsKnown is whether channels is what the gateway loads; when the channels
+	// Secrets could not be read it is not, and the NetworkPolicy is left as it is.
+	channelsKnown bool
 }
 
 // +kubebuilder:rbac:groups=cybercoop.io,resources=focalpoints,verbs=get;list;watch;update;patch
@@ -170,6 +178,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	r.certManagerInstalled = installed
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	r.batches = &channelBatches{}
 	channelObject := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetLabels()[gateway.FocalPointLabel] != ""

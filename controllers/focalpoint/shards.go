@@ -1,20 +1,25 @@
 package focalpoint
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
+	"github.com/cybercoop/cybercoop-operator/internal/apply"
+	"github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway"
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
 )
@@ -24,28 +29,51 @@ import (
 // Each channel puts three files in the gateway's channels directory: its client
 // certificate, its key and its peer's CA bundle. A Secret holds at most 1 MiB, and a
 // peer's bundle may take up to 64 KiB (spec.peer.trustBundle.pem): with P-256 CAs a
-// channel takes about 2 KiB and one Secret holds some 480 channels, but with RSA
+// channel takes about 2 KiB and one Secret holds some 400 channels, but with RSA
 // CAs, intermediates, or a peer in the middle of a key replacement (old and new CA
 // both trusted) it can take 5 to 20 KiB, and a State with a channel to each of the
 // other 192 States Parties no longer fits. The API server then refuses the Secret,
 // and from then on no channel change reaches the gateway, certificate renewals
 // included: an outage at the next expiry.
 //
-// So the channels file and as many channels' files as fit go to the first Secret
-// (ChannelsSecretName, as before: a FocalPoint whose channels fit in one Secret has
-// exactly what it had), and the rest to further Secrets (ChannelsShardSecretName),
-// each at most channelShardBytes. The gateway mounts them all into one directory (a
-// projected volume) and reads them as one; what it reads is unchanged. A channel
-// stays in the Secret that holds it while it fits there, so a renewal rewrites one
-// Secret, not every Secret after it. Up to maxChannelShards Secrets: 14 MiB, enough
-// for 192 channels whose peers each send the largest bundle the API accepts.
+// A FocalPoint whose channels fit in one Secret has what it always had: the one
+// Secret (ChannelsSecretName), mounted as a Secret volume. Once they do not, it has
+// maxChannelShards Secrets from then on, those it does not need empty, every one the
+// FocalPoint's and every one mounted, by a projected volume, into the one directory
+// the gateway reads as before; the first, which holds the channels file, is the
+// volume's last source, so that no other can stand in for it. The count never
+// changes again: channels coming and going never roll the pods, and no name the pods
+// mount is ever free for somebody else's Secret. A channel's three files are always
+// in one Secret, and a channel stays in the Secret that holds it while it fits
+// there, so a renewal rewrites one Secret.
+//
+// The Secrets are written so that the gateway never reads a channels file naming a
+// channel whose files are not there (it would keep its previous channels and try
+// again, but a pod starting then would not start):
+//  1. each other Secret gains its new files, keeping those it gives up (a channel
+//     moved to another Secret, or removed), so that the old channels file and the new
+//     one both find every file they name (where two Secrets hold a channel's files,
+//     the later source wins, with all three);
+//  2. the first Secret: the channels file and its own files;
+//  3. the others give up what they no longer hold.
+//
+// The first time the channels take more than one Secret, the pods mount only the
+// first: steps 2 and 3 wait until the Deployment mounts them all and has rolled out
+// (the gateway keeps the channels it has meanwhile), and the first Secret then
+// records that they are mounted (shardedAnnotation). A Secret under one of these
+// names that is not the FocalPoint's is never taken over: the channels then stay as
+// the gateway has them, and the FocalPoint says which name is in the way.
 const (
 	// channelShardBytes is the most data one channels Secret holds: the API
 	// server's limit is 1 MiB of data, and the margin leaves room for the object's
 	// metadata within etcd's request limit.
 	channelShardBytes = 900 << 10
-	// maxChannelShards is how many channels Secrets a FocalPoint may have.
+	// maxChannelShards is how many channels Secrets a FocalPoint has once one is
+	// not enough.
 	maxChannelShards = 16
+	// shardedAnnotation on the first channels Secret says the gateway's pods mount
+	// every channels Secret: the channels have been in more than one since.
+	shardedAnnotation = "cybercoop.io/channels-secrets"
 )
 
 // ChannelsShardSecretName is the i-th Secret of the gateway's channels: the first is
@@ -88,6 +116,16 @@ func (c channelFiles) size() int {
 // each Secret's data, as many as are used (at least one), or an error naming what
 // does not fit.
 func shardChannels(index []byte, channels []channelFiles, placed map[string]int, budget, maxShards int) ([]map[string][]byte, error) {
+	shards, err := packChannels(index, channels, placed, budget, maxShards)
+	if err != nil && placed != nil {
+		// Channels kept where they were may leave gaps no other channel fits in:
+		// packed afresh, they may fit.
+		shards, err = packChannels(index, channels, nil, budget, maxShards)
+	}
+	return shards, err
+}
+
+func packChannels(index []byte, channels []channelFiles, placed map[string]int, budget, maxShards int) ([]map[string][]byte, error) {
 	indexSize := len(gateway.ChannelsFile) + len(index)
 	if indexSize > budget {
 		return nil, fmt.Errorf("the channels file lists %d channel(s) in %s, more than a channels Secret holds (%s)",
@@ -145,41 +183,44 @@ func kib(n int) string {
 	return fmt.Sprintf("%.1f KiB", float64(n)/1024)
 }
 
-// liveShards reads the FocalPoint's channels Secrets (from the cache: their data
-// digested), by index; one that is missing, or is not the FocalPoint's (somebody
-// else's Secret under its name, whose files must never reach the gateway), is nil.
-func (r *Reconciler) liveShards(ctx context.Context, fp *cybercoopv1alpha1.FocalPoint) ([]*corev1.Secret, error) {
-	out := make([]*corev1.Secret, maxChannelShards)
-	for i := range out {
+// liveChannels are the FocalPoint's channels Secrets as the cache holds them (their
+// data digested), by index.
+type liveChannels struct {
+	// own are the FocalPoint's; nil where there is none.
+	own []*corev1.Secret
+	// foreign are the names held by a Secret that is not the FocalPoint's:
+	// somebody else's, whose files must never reach the gateway.
+	foreign []string
+}
+
+// liveShards reads the FocalPoint's channels Secrets.
+func (r *Reconciler) liveShards(ctx context.Context, fp *cybercoopv1alpha1.FocalPoint) (liveChannels, error) {
+	out := liveChannels{own: make([]*corev1.Secret, maxChannelShards)}
+	for i, name := range ChannelsSecretNames(fp) {
 		s := &corev1.Secret{}
-		err := r.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: ChannelsShardSecretName(fp, i)}, s)
+		err := r.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, s)
 		switch {
 		case err == nil && metav1.IsControlledBy(s, fp):
-			out[i] = s
+			out.own[i] = s
 		case err == nil:
+			out.foreign = append(out.foreign, name)
 		case client.IgnoreNotFound(err) != nil:
-			return nil, fmt.Errorf("reading Secret %s: %w", ChannelsShardSecretName(fp, i), err)
+			return liveChannels{}, fmt.Errorf("reading Secret %s: %w", name, err)
 		}
 	}
 	return out, nil
 }
 
-// shardCount is how many channels Secrets the gateway mounts: through the last that
-// exists, at least one.
-func shardCount(live []*corev1.Secret) int {
-	n := 1
-	for i, s := range live {
-		if s != nil {
-			n = i + 1
-		}
-	}
-	return n
+// sharded reports whether the channels are in more than one Secret already.
+func (l liveChannels) sharded() bool {
+	return slices.ContainsFunc(l.own[1:], func(s *corev1.Secret) bool { return s != nil })
 }
 
-// placedChannels says which live Secret holds each channel's client certificate.
-func placedChannels(live []*corev1.Secret) map[string]int {
+// placed says which Secret holds each channel's client certificate (the later, if
+// two do: the one the gateway reads).
+func (l liveChannels) placed() map[string]int {
 	placed := map[string]int{}
-	for i, s := range live {
+	for i, s := range l.own {
 		if s == nil {
 			continue
 		}
@@ -192,20 +233,168 @@ func placedChannels(live []*corev1.Secret) map[string]int {
 	return placed
 }
 
-// channelsVolume is the gateway's channels directory: the channels Secret, or, when
-// the channels take more than one, all of them projected into one directory. Only
-// the first must exist; the others are optional, so a pod of the previous template
-// keeps running while one it names is deleted.
+// channelsSecret is the i-th channels Secret with data.
+func channelsSecret(fp *cybercoopv1alpha1.FocalPoint, i int, data map[string][]byte) *corev1.Secret {
+	meta := objectMeta(fp)
+	meta.Name = ChannelsShardSecretName(fp, i)
+	// The operator never reads the files back, only compares them: its cache holds
+	// them as digests, channels.json as it is (read while a batch is under way).
+	meta.Labels[manageropts.DigestLabel] = ""
+	if i == 0 {
+		meta.Labels[manageropts.DigestLabel] = gateway.ChannelsFile
+	}
+	return &corev1.Secret{ObjectMeta: meta, Type: corev1.SecretTypeOpaque, Data: data}
+}
+
+// writeShards writes the channels Secrets desired (more than one, or the channels
+// are in more than one already) in the order explained above, and reports whether
+// the channels file was written; false, with no error, while the pods do not mount
+// them all yet.
+func (r *Reconciler) writeShards(ctx context.Context, s *scope, live liveChannels, desired []*corev1.Secret) (bool, error) {
+	if len(live.foreign) > 0 {
+		return false, fmt.Errorf("the gateway's channels take more than one Secret, and Secret(s) %s, which they need, are not this FocalPoint's "+
+			"(no controller reference to it): delete or rename them; until then the gateway keeps the channels it has", strings.Join(live.foreign, ", "))
+	}
+	for i := len(desired); i < maxChannelShards; i++ {
+		desired = append(desired, channelsSecret(s.fp, i, map[string][]byte{}))
+	}
+	desired[0].Annotations = map[string]string{shardedAnnotation: strconv.Itoa(maxChannelShards)}
+	wanted := map[string][]byte{}
+	for _, d := range desired {
+		maps.Copy(wanted, d.Data)
+	}
+	var giving []int
+	for i := 1; i < maxChannelShards; i++ {
+		step, gives, err := r.gainFirst(ctx, live.own[i], desired[i], wanted)
+		if err != nil {
+			return false, err
+		}
+		if gives {
+			giving = append(giving, i)
+		}
+		if step == nil {
+			continue
+		}
+		if _, err := apply.Apply(ctx, s.children, step, channelsSecretSpec, plannedFiles(live.own[i], step)); err != nil {
+			return false, err
+		}
+	}
+	// Every Secret the pods are to mount is the FocalPoint's and holds what the
+	// operator wrote: now they may mount them all.
+	s.channelShards = maxChannelShards
+	if live.own[0] == nil || live.own[0].Annotations[shardedAnnotation] == "" {
+		// The first time: the pods that mount the first Secret alone must be gone
+		// before it gives up any file.
+		d := &appsv1.Deployment{}
+		err := r.Get(ctx, types.NamespacedName{Namespace: s.fp.Namespace, Name: gatewayName(s.fp)}, d)
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return false, err
+		case mountedShards(d) != maxChannelShards || !ca.DeploymentRolledOut(d):
+			log.FromContext(ctx).Info("the gateway's channels take more than one Secret: waiting for its pods to mount them all before writing the channels file",
+				"mounted", mountedShards(d))
+			return false, nil
+		}
+	}
+	planned := r.plannedChannels(ctx, desired[0])
+	if planned == "" {
+		planned = plannedFiles(live.own[0], desired[0])
+	}
+	if _, err := apply.Apply(ctx, s.children, desired[0], channelsSecretSpec, planned); err != nil {
+		return false, err
+	}
+	for _, i := range giving {
+		if _, err := apply.Apply(ctx, s.children, desired[i], channelsSecretSpec, plannedFiles(live.own[i], desired[i])); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// gainFirst is step 1 for one Secret: desired with the files live holds that desired
+// does not (from wanted, or read from the API server for a channel that is gone), or
+// nil when live has everything desired has already; and whether live gives any file
+// up, so it is written again, as desired, in step 3.
+// apiReader reads from the API server: the cache holds the channels Secrets' files
+// as digests.
+func (r *Reconciler) apiReader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
+}
+
+func (r *Reconciler) gainFirst(ctx context.Context, live, desired *corev1.Secret, wanted map[string][]byte) (*corev1.Secret, bool, error) {
+	if live == nil {
+		return desired, false, nil
+	}
+	comparable := manageropts.ComparableData(desired, live)
+	gains := false
+	for k, v := range comparable {
+		if was, ok := live.Data[k]; !ok || !bytes.Equal(was, v) {
+			gains = true
+		}
+	}
+	var kept []string
+	for k := range live.Data {
+		if _, ok := desired.Data[k]; !ok {
+			kept = append(kept, k)
+		}
+	}
+	switch {
+	case !gains:
+		return nil, len(kept) > 0, nil
+	case len(kept) == 0:
+		return desired, false, nil
+	}
+	step := desired.DeepCopy()
+	var stored *corev1.Secret
+	for _, k := range kept {
+		if v, ok := wanted[k]; ok {
+			step.Data[k] = v
+			continue
+		}
+		if stored == nil {
+			stored = &corev1.Secret{}
+			if err := r.apiReader().Get(ctx, client.ObjectKeyFromObject(live), stored); err != nil {
+				return nil, false, fmt.Errorf("reading Secret %s for the files it keeps until the channels file is written: %w", live.Name, err)
+			}
+		}
+		if v, ok := stored.Data[k]; ok {
+			step.Data[k] = v
+		}
+	}
+	return step, true, nil
+}
+
+// channelsVolume is the gateway's channels directory: the channels Secret, or, once
+// the channels take more than one, all of them projected into one directory, the
+// first (with the channels file) last, so that its files win over any other's.
 func channelsVolume(fp *cybercoopv1alpha1.FocalPoint, shards int) corev1.Volume {
 	if shards <= 1 {
 		return corev1.Volume{Name: "channels", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: ChannelsSecretName(fp)}}}
 	}
-	sources := make([]corev1.VolumeProjection, shards)
-	for i := range sources {
-		sources[i] = corev1.VolumeProjection{Secret: &corev1.SecretProjection{
-			LocalObjectReference: corev1.LocalObjectReference{Name: ChannelsShardSecretName(fp, i)}, Optional: ptr.To(i > 0)}}
+	sources := make([]corev1.VolumeProjection, 0, shards)
+	for i := 1; i <= shards; i++ {
+		sources = append(sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{
+			LocalObjectReference: corev1.LocalObjectReference{Name: ChannelsShardSecretName(fp, i%shards)}}})
 	}
 	return corev1.Volume{Name: "channels", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: sources}}}
+}
+
+// mountedChannels is how many channels Secrets the gateway's pods mount: one when
+// there is no Deployment yet.
+func (r *Reconciler) mountedChannels(ctx context.Context, fp *cybercoopv1alpha1.FocalPoint) (int, error) {
+	d := &appsv1.Deployment{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: gatewayName(fp)}, d)
+	if apierrors.IsNotFound(err) {
+		return 1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading Deployment %s: %w", gatewayName(fp), err)
+	}
+	return max(1, mountedShards(d)), nil
 }
 
 // mountedShards is how many channels Secrets the live Deployment's pods mount; 0

@@ -10,7 +10,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/cybercoop/cybercoop-operator/internal/gateway"
@@ -41,11 +43,11 @@ func dataSize(data map[string][]byte) int {
 
 // placedIn is placedChannels over packed shards.
 func placedIn(shards []map[string][]byte) map[string]int {
-	live := make([]*corev1.Secret, len(shards))
+	live := liveChannels{own: make([]*corev1.Secret, maxChannelShards)}
 	for i, d := range shards {
-		live[i] = &corev1.Secret{Data: d}
+		live.own[i] = &corev1.Secret{Data: d}
 	}
-	return placedChannels(live)
+	return live.placed()
 }
 
 func TestShardChannelsKeepsSmallFocalPointsInOneSecret(t *testing.T) {
@@ -178,17 +180,19 @@ func TestChannelsVolume(t *testing.T) {
 	g.Expect(one.Secret.SecretName).To(Equal(ChannelsSecretName(fp)))
 	g.Expect(one.Projected).To(BeNil())
 
-	three := channelsVolume(fp, 3)
-	g.Expect(three.Secret).To(BeNil())
-	g.Expect(three.Projected.Sources).To(HaveLen(3))
-	for i, src := range three.Projected.Sources {
-		g.Expect(src.Secret.Name).To(Equal(ChannelsShardSecretName(fp, i)))
-		g.Expect(*src.Secret.Optional).To(Equal(i > 0), "only the first, with the channels file, must exist")
+	all := channelsVolume(fp, maxChannelShards)
+	g.Expect(all.Secret).To(BeNil())
+	g.Expect(all.Projected.Sources).To(HaveLen(maxChannelShards))
+	for i, src := range all.Projected.Sources {
+		// The first Secret, with the channels file, is the last source: no other
+		// Secret's file of the same name can stand in for one of its files.
+		g.Expect(src.Secret.Name).To(Equal(ChannelsShardSecretName(fp, (i+1)%maxChannelShards)))
+		g.Expect(src.Secret.Optional).To(BeNil(), "every one exists, the FocalPoint's")
 	}
 	g.Expect(ChannelsShardSecretName(fp, 2)).To(Equal(ChannelsSecretName(fp) + "-2"))
 
-	d := desiredDeployment(fp, &corev1.ConfigMap{}, testGatewayImage, nil, 3)
-	g.Expect(mountedShards(d)).To(Equal(3))
+	d := desiredDeployment(fp, &corev1.ConfigMap{}, testGatewayImage, nil, maxChannelShards)
+	g.Expect(mountedShards(d)).To(Equal(maxChannelShards))
 	g.Expect(mountedShards(desiredDeployment(fp, &corev1.ConfigMap{}, testGatewayImage, nil, 1))).To(Equal(1))
 }
 
@@ -225,10 +229,72 @@ var _ = Describe("The gateway's channels Secrets under the operator's names", fu
 
 		live, err := (&Reconciler{Client: k8sClient}).liveShards(ctx, fp)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(live).To(HaveLen(maxChannelShards))
-		Expect(live[0]).NotTo(BeNil())
-		Expect(live[2]).To(BeNil(), "not the FocalPoint's")
-		Expect(shardCount(live)).To(Equal(1), "the pods mount the FocalPoint's Secret only")
-		Expect(placedChannels(live)).To(Equal(map[string]int{"to-fr": 0}))
+		Expect(live.own).To(HaveLen(maxChannelShards))
+		Expect(live.own[0]).NotTo(BeNil())
+		Expect(live.own[2]).To(BeNil(), "not the FocalPoint's")
+		Expect(live.foreign).To(Equal([]string{stranger.Name}))
+		Expect(live.sharded()).To(BeFalse())
+		Expect(live.placed()).To(Equal(map[string]int{"to-fr": 0}))
+
+		By("needing more than one Secret: the stranger's is neither taken over nor written")
+		sp := &scope{fp: fp}
+		_, err = (&Reconciler{Client: k8sClient}).writeShards(ctx, sp, live, []*corev1.Secret{channelsSecret(fp, 0, nil), channelsSecret(fp, 1, nil)})
+		Expect(err).To(MatchError(ContainSubstring("Secret(s) " + stranger.Name + ", which they need, are not this FocalPoint's")))
+		Expect(sp.channelShards).To(BeZero(), "the pods' volume is left as it is")
+		after := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(stranger), after)).To(Succeed())
+		Expect(after.Data).To(Equal(stranger.Data))
+		Expect(after.OwnerReferences).To(BeEmpty())
+		other := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: fp.Namespace, Name: ChannelsShardSecretName(fp, 1)}, other)).To(Satisfy(apierrors.IsNotFound))
+	})
+})
+
+var _ = Describe("A channels Secret written before the channels file", func() {
+	It("keeps the files it gives up until the channels file no longer names them", func(ctx SpecContext) {
+		fp := newFocalPoint(newNamespace(ctx))
+		Expect(k8sClient.Create(ctx, fp)).To(Succeed())
+		files := func(name, version string) map[string][]byte {
+			ch := gateway.Channel{Name: name}
+			return map[string][]byte{ch.ClientCertFile(): []byte(name + " certificate " + version),
+				ch.ClientKeyFile(): []byte(name + " key " + version), ch.TrustFile(): []byte(name + " CAs " + version)}
+		}
+		union := func(ms ...map[string][]byte) map[string][]byte {
+			out := map[string][]byte{}
+			for _, m := range ms {
+				maps.Copy(out, m)
+			}
+			return out
+		}
+		// The second Secret holds channel x, which moves to the first, and y, which is removed.
+		stored := channelsSecret(fp, 2, union(files("x", "1"), files("y", "1")))
+		Expect(controllerutil.SetControllerReference(fp, stored, scheme)).To(Succeed())
+		Expect(k8sClient.Create(ctx, stored)).To(Succeed())
+		cached := stored.DeepCopy() // as the manager's cache holds it
+		cached.Data = manageropts.DigestData(stored.Data, "")
+		cached.Annotations = map[string]string{manageropts.DigestedAnnotation: "sha256"}
+		r := &Reconciler{Client: k8sClient, APIReader: k8sClient}
+		// x as the channels' Secrets are to hold it: renewed meanwhile.
+		wanted := union(files("x", "2"), files("z", "1"))
+
+		By("gaining channel z")
+		step, gives, err := r.gainFirst(ctx, cached, channelsSecret(fp, 2, files("z", "1")), wanted)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(gives).To(BeTrue(), "written again, as desired, once the channels file is")
+		Expect(step.Data).To(Equal(union(files("z", "1"), files("x", "2"), files("y", "1"))),
+			"z's files, and until then x's as the channels Secrets are to hold them and y's as they were")
+
+		By("gaining nothing")
+		step, gives, err = r.gainFirst(ctx, cached, channelsSecret(fp, 2, map[string][]byte{}), wanted)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(step).To(BeNil(), "not written before the channels file")
+		Expect(gives).To(BeTrue())
+
+		By("only gaining")
+		desired := channelsSecret(fp, 2, union(files("x", "1"), files("y", "1"), files("z", "1")))
+		step, gives, err = r.gainFirst(ctx, cached, desired, wanted)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(step).To(BeIdenticalTo(desired))
+		Expect(gives).To(BeFalse())
 	})
 })

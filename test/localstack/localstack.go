@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -42,24 +42,34 @@ func secretData(ctx context.Context, c client.Client, ns, name string) (map[stri
 	return s.Data, nil
 }
 
-// channelsData is the files of fp's channels Secrets, all of them in one directory
-// as the gateway's pods mount them (a projected volume when there are several).
+// channelsData is the gateway's channels directory as the kubelet fills it: the
+// Secrets the Deployment's channels volume names, in its order, a later source's
+// file taking the place of an earlier one's of the same name; the channels Secret
+// when there is no Deployment yet.
 func channelsData(ctx context.Context, c client.Client, fp *cybercoopv1alpha1.FocalPoint) (map[string][]byte, error) {
-	out, err := secretData(ctx, c, fp.Namespace, focalpoint.ChannelsSecretName(fp))
-	if err != nil {
+	names := []string{focalpoint.ChannelsSecretName(fp)}
+	d := &appsv1.Deployment{}
+	err := c.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: fp.Name + "-gateway"}, d)
+	if client.IgnoreNotFound(err) != nil {
 		return nil, err
 	}
-	out = maps.Clone(out)
-	for _, name := range focalpoint.ChannelsSecretNames(fp)[1:] {
-		s := &corev1.Secret{}
-		err := c.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, s)
-		switch {
-		case apierrors.IsNotFound(err):
-		case err != nil:
-			return nil, fmt.Errorf("reading Secret %s/%s: %w", fp.Namespace, name, err)
-		default:
-			maps.Copy(out, s.Data)
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.Name == "channels" && v.Projected != nil {
+			names = names[:0]
+			for _, src := range v.Projected.Sources {
+				if src.Secret != nil {
+					names = append(names, src.Secret.Name)
+				}
+			}
 		}
+	}
+	out := map[string][]byte{}
+	for _, name := range names {
+		data, err := secretData(ctx, c, fp.Namespace, name)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, data)
 	}
 	return out, nil
 }
