@@ -17,6 +17,10 @@ const (
 	EventDriftRepaired = "DriftRepaired"
 	// EventProvisioningFailed (Warning): a child object could not be applied.
 	EventProvisioningFailed = "ProvisioningFailed"
+	// EventChannelsWaitingForRollout (Warning): a FocalPoint's channels take more
+	// than one Secret for the first time, and the gateway's channels file waits until
+	// its pods mount them all; until then no channel change reaches the gateway.
+	EventChannelsWaitingForRollout = "ChannelsWaitingForRollout"
 )
 
 // Certificates.

@@ -333,7 +333,9 @@ var channelsSecretSpec = apply.Spec[*corev1.Secret]{
 	},
 	Repair: func(d, l *corev1.Secret) { manageropts.UndigestedForWrite(l, d.Data); l.StringData = nil },
 	// A Secret's type is immutable.
-	Recreate: func(d, l *corev1.Secret) bool { return l.Type != d.Type },
+	// So is an immutable one's data: one the FocalPoint controls (or that claims it
+	// does, as anyone who may create a Secret can make it) is replaced whole.
+	Recreate: func(d, l *corev1.Secret) bool { return l.Type != d.Type || ptr.Deref(l.Immutable, false) },
 }
 
 // reconcileChannels writes the channels Secret the gateway reloads: one write for
@@ -350,12 +352,16 @@ func (r *Reconciler) reconcileChannels(ctx context.Context, s *scope) error {
 	if err != nil {
 		return s.Provisioned(err)
 	}
-	s.channelShards, s.channelsKnown = mounted, true
-	if live.own[0] != nil {
-		var list gateway.Channels
-		if json.Unmarshal(live.own[0].Data[gateway.ChannelsFile], &list) == nil {
-			s.channels = list.Channels
-		}
+	s.channelShards = mounted
+	// What the gateway loads is known when the first Secret is the FocalPoint's (its
+	// channels file), or when nothing is there yet (no channel).
+	var list gateway.Channels
+	switch {
+	case live.own[0] != nil:
+		s.channelsKnown = json.Unmarshal(live.own[0].Data[gateway.ChannelsFile], &list) == nil
+		s.channels = list.Channels
+	case !slices.Contains(live.foreign, ChannelsSecretName(s.fp)):
+		s.channelsKnown = true
 	}
 	sharded := mounted > 1 || live.sharded()
 	if r.batches.underWay(client.ObjectKeyFromObject(s.fp)) {
@@ -376,17 +382,14 @@ func (r *Reconciler) reconcileChannels(ctx context.Context, s *scope) error {
 		if _, err := apply.Apply(ctx, s.children, desired[0], channelsSecretSpec, planned); err != nil {
 			return s.Provisioned(err)
 		}
-		s.channels = loaded
+		s.channels, s.channelsKnown = loaded, true
 		return s.Provisioned(nil)
 	}
 	written, err := r.writeShards(ctx, s, live, desired)
-	if err != nil {
-		return s.Provisioned(err)
-	}
 	if written {
-		s.channels = loaded
+		s.channels, s.channelsKnown = loaded, true
 	}
-	return s.Provisioned(nil)
+	return s.Provisioned(err)
 }
 
 // A batch of channel changes is the changes that come close together: a country's

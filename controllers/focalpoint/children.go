@@ -226,6 +226,7 @@ func desiredDeployment(fp *cybercoopv1alpha1.FocalPoint, cm *corev1.ConfigMap, d
 var deploymentSpec = apply.Spec[*appsv1.Deployment]{
 	InSync: func(d, l *appsv1.Deployment) bool {
 		return ca.TemplateCertificatesInSync(d.Spec.Template.Annotations, l.Spec.Template.Annotations) &&
+			channelsVolumeInSync(d.Spec.Template.Spec.Volumes, l.Spec.Template.Spec.Volumes) &&
 			workload.PodTemplateInSync(d.Spec.Template, l.Spec.Template) && equality.Semantic.DeepDerivative(d.Spec, l.Spec)
 	},
 	Repair: func(d, l *appsv1.Deployment) { l.Spec = d.Spec },

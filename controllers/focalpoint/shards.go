@@ -68,6 +68,8 @@ const (
 	// server's limit is 1 MiB of data, and the margin leaves room for the object's
 	// metadata within etcd's request limit.
 	channelShardBytes = 900 << 10
+	// secretDataLimit is the most data the API server accepts in a Secret.
+	secretDataLimit = 1 << 20
 	// maxChannelShards is how many channels Secrets a FocalPoint has once one is
 	// not enough.
 	maxChannelShards = 16
@@ -211,13 +213,15 @@ func (r *Reconciler) liveShards(ctx context.Context, fp *cybercoopv1alpha1.Focal
 	return out, nil
 }
 
-// sharded reports whether the channels are in more than one Secret already.
+// sharded reports whether the channels are in more than one Secret already: the
+// first says so, once the pods mount them all. Which other Secrets exist says
+// nothing: anyone who may create a Secret could make one look like the FocalPoint's.
 func (l liveChannels) sharded() bool {
-	return slices.ContainsFunc(l.own[1:], func(s *corev1.Secret) bool { return s != nil })
+	return l.own[0] != nil && l.own[0].Annotations[shardedAnnotation] != ""
 }
 
 // placed says which Secret holds each channel's client certificate (the later, if
-// two do: the one the gateway reads).
+// two do, after a write that failed between two steps).
 func (l liveChannels) placed() map[string]int {
 	placed := map[string]int{}
 	for i, s := range l.own {
@@ -285,15 +289,21 @@ func (r *Reconciler) writeShards(ctx context.Context, s *scope, live liveChannel
 	if live.own[0] == nil || live.own[0].Annotations[shardedAnnotation] == "" {
 		// The first time: the pods that mount the first Secret alone must be gone
 		// before it gives up any file.
+		// Read from the API server: a Deployment created a moment ago may not be in
+		// the cache yet, and its pods mount the first Secret alone.
 		d := &appsv1.Deployment{}
-		err := r.Get(ctx, types.NamespacedName{Namespace: s.fp.Namespace, Name: gatewayName(s.fp)}, d)
+		err := r.apiReader().Get(ctx, types.NamespacedName{Namespace: s.fp.Namespace, Name: gatewayName(s.fp)}, d)
 		switch {
 		case apierrors.IsNotFound(err):
 		case err != nil:
 			return false, err
 		case mountedShards(d) != maxChannelShards || !ca.DeploymentRolledOut(d):
-			log.FromContext(ctx).Info("the gateway's channels take more than one Secret: waiting for its pods to mount them all before writing the channels file",
-				"mounted", mountedShards(d))
+			// Until then the gateway keeps the channels it has, renewals of their
+			// certificates included: say so where the platform team looks.
+			r.Recorder.Eventf(s.fp, nil, corev1.EventTypeWarning, cybercoopv1alpha1.EventChannelsWaitingForRollout, "WriteChannels",
+				"the gateway's channels take more than one Secret now: Deployment %s must mount all %d and roll out before its channels file changes; "+
+					"until then the gateway keeps the channels it has, and no channel change or certificate renewal reaches it", d.Name, maxChannelShards)
+			log.FromContext(ctx).Info("waiting for the gateway's pods to mount every channels Secret", "mounted", mountedShards(d))
 			return false, nil
 		}
 	}
@@ -312,10 +322,6 @@ func (r *Reconciler) writeShards(ctx context.Context, s *scope, live liveChannel
 	return true, nil
 }
 
-// gainFirst is step 1 for one Secret: desired with the files live holds that desired
-// does not (from wanted, or read from the API server for a channel that is gone), or
-// nil when live has everything desired has already; and whether live gives any file
-// up, so it is written again, as desired, in step 3.
 // apiReader reads from the API server: the cache holds the channels Secrets' files
 // as digests.
 func (r *Reconciler) apiReader() client.Reader {
@@ -325,6 +331,14 @@ func (r *Reconciler) apiReader() client.Reader {
 	return r.Client
 }
 
+// gainFirst is step 1 for one Secret: desired with the files live holds that desired
+// does not (from wanted, or read from the API server for a channel that is gone), or
+// nil when live has everything desired has already; and whether live gives any file
+// up, so it is written again, as desired, in step 3. When desired and the files it
+// keeps would be more than a Secret holds, it is desired alone: the write must land,
+// or no change would ever reach the gateway again; until the channels file is
+// written, the gateway may then find a file it names missing, and keeps the channels
+// it has.
 func (r *Reconciler) gainFirst(ctx context.Context, live, desired *corev1.Secret, wanted map[string][]byte) (*corev1.Secret, bool, error) {
 	if live == nil {
 		return desired, false, nil
@@ -365,7 +379,19 @@ func (r *Reconciler) gainFirst(ctx context.Context, live, desired *corev1.Secret
 			step.Data[k] = v
 		}
 	}
+	if dataSize(step.Data) > secretDataLimit {
+		return desired, true, nil
+	}
 	return step, true, nil
+}
+
+// dataSize is the bytes of data's keys and values.
+func dataSize(data map[string][]byte) int {
+	n := 0
+	for k, v := range data {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // channelsVolume is the gateway's channels directory: the channels Secret, or, once
@@ -381,6 +407,41 @@ func channelsVolume(fp *cybercoopv1alpha1.FocalPoint, shards int) corev1.Volume 
 			LocalObjectReference: corev1.LocalObjectReference{Name: ChannelsShardSecretName(fp, i%shards)}}})
 	}
 	return corev1.Volume{Name: "channels", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: sources}}}
+}
+
+// channelsVolumeInSync reports whether the live pod template mounts exactly the
+// channels Secrets desired names, in the same order: a source added to the projected
+// volume, even one the operator's fields leave unset, could stand in for the channels
+// file.
+func channelsVolumeInSync(desired, live []corev1.Volume) bool {
+	find := func(vs []corev1.Volume) *corev1.Volume {
+		for i := range vs {
+			if vs[i].Name == "channels" {
+				return &vs[i]
+			}
+		}
+		return nil
+	}
+	names := func(v *corev1.Volume) []string {
+		switch {
+		case v == nil:
+			return nil
+		case v.Secret != nil && v.Projected == nil:
+			return []string{"secret:" + v.Secret.SecretName}
+		case v.Projected != nil && v.Secret == nil:
+			out := []string{"projected"}
+			for _, src := range v.Projected.Sources {
+				if src.Secret == nil || src.ConfigMap != nil || src.DownwardAPI != nil || src.ServiceAccountToken != nil ||
+					src.ClusterTrustBundle != nil || src.PodCertificate != nil || len(src.Secret.Items) > 0 {
+					return []string{"other"}
+				}
+				out = append(out, src.Secret.Name)
+			}
+			return out
+		}
+		return []string{"other"}
+	}
+	return slices.Equal(names(find(desired)), names(find(live)))
 }
 
 // mountedChannels is how many channels Secrets the gateway's pods mount: one when

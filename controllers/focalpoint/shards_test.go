@@ -2,6 +2,7 @@ package focalpoint
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -31,14 +33,6 @@ func testChannelFiles(n, size int) []channelFiles {
 		}}
 	}
 	return out
-}
-
-func dataSize(data map[string][]byte) int {
-	n := 0
-	for k, v := range data {
-		n += len(k) + len(v)
-	}
-	return n
 }
 
 // placedIn is placedChannels over packed shards.
@@ -298,3 +292,75 @@ var _ = Describe("A channels Secret written before the channels file", func() {
 		Expect(gives).To(BeFalse())
 	})
 })
+
+func TestChannelsSecretsAreNeverWrittenOverTheAPILimit(t *testing.T) {
+	g := NewWithT(t)
+	fp := newFocalPoint("ns")
+	// A Secret full to its budget gives up 300 KiB of channels and gains as much:
+	// the two together are more than the API server accepts.
+	old := testChannelFiles(29, 30<<10)
+	liveData := map[string][]byte{}
+	for _, ch := range old {
+		maps.Copy(liveData, ch.files)
+	}
+	live := channelsSecret(fp, 1, manageropts.DigestData(liveData, ""))
+	live.Annotations = map[string]string{manageropts.DigestedAnnotation: "sha256"}
+	fresh := testChannelFiles(39, 30<<10)[29:]
+	desiredData := map[string][]byte{}
+	for _, ch := range append(old[10:], fresh...) {
+		maps.Copy(desiredData, ch.files)
+	}
+	wanted := maps.Clone(desiredData)
+	for _, ch := range old[:10] {
+		maps.Copy(wanted, ch.files) // moved to another Secret: their bytes are known
+	}
+	desired := channelsSecret(fp, 1, desiredData)
+	step, gives, err := (&Reconciler{}).gainFirst(context.Background(), live, desired, wanted)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(gives).To(BeTrue())
+	g.Expect(step).To(BeIdenticalTo(desired), "desired alone: a write of both would be refused, every time")
+	g.Expect(dataSize(desired.Data)).To(BeNumerically("<=", channelShardBytes))
+}
+
+func TestChannelsVolumeInSync(t *testing.T) {
+	g := NewWithT(t)
+	fp := newFocalPoint("ns")
+	vols := func(v corev1.Volume) []corev1.Volume { return []corev1.Volume{{Name: "config"}, v} }
+	all := channelsVolume(fp, maxChannelShards)
+	g.Expect(channelsVolumeInSync(vols(all), vols(*all.DeepCopy()))).To(BeTrue())
+	g.Expect(channelsVolumeInSync(vols(channelsVolume(fp, 1)), vols(channelsVolume(fp, 1)))).To(BeTrue())
+	g.Expect(channelsVolumeInSync(vols(channelsVolume(fp, 1)), vols(all))).To(BeFalse())
+	g.Expect(channelsVolumeInSync(vols(all), vols(channelsVolume(fp, 1)))).To(BeFalse())
+
+	appended := all.DeepCopy()
+	appended.Projected.Sources = append(appended.Projected.Sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{
+		LocalObjectReference: corev1.LocalObjectReference{Name: "someone-elses"}}})
+	g.Expect(channelsVolumeInSync(vols(all), vols(*appended))).To(BeFalse(), "a source appended after the channels file's")
+
+	withItems := all.DeepCopy()
+	withItems.Projected.Sources[3].Secret.Items = []corev1.KeyToPath{{Key: "x.crt", Path: "channels.json"}}
+	g.Expect(channelsVolumeInSync(vols(all), vols(*withItems))).To(BeFalse(), "a file mapped to another name")
+}
+
+func TestChannelsSecretsImmutableAreReplacedWhole(t *testing.T) {
+	g := NewWithT(t)
+	fp := newFocalPoint("ns")
+	d := channelsSecret(fp, 3, map[string][]byte{})
+	l := d.DeepCopy()
+	g.Expect(channelsSecretSpec.Recreate(d, l)).To(BeFalse())
+	l.Immutable = ptr.To(true)
+	g.Expect(channelsSecretSpec.Recreate(d, l)).To(BeTrue(), "its data could never be put right in place")
+}
+
+func TestChannelsAreShardedOnlyWhenTheFirstSecretSaysSo(t *testing.T) {
+	g := NewWithT(t)
+	fp := newFocalPoint("ns")
+	live := liveChannels{own: make([]*corev1.Secret, maxChannelShards)}
+	live.own[0] = channelsSecret(fp, 0, nil)
+	// A Secret under another channels name that claims the FocalPoint for its
+	// controller, as anyone who may create Secrets can write.
+	live.own[7] = channelsSecret(fp, 7, nil)
+	g.Expect(live.sharded()).To(BeFalse())
+	live.own[0].Annotations = map[string]string{shardedAnnotation: "16"}
+	g.Expect(live.sharded()).To(BeTrue())
+}
