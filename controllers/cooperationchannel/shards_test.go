@@ -15,7 +15,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
 	"github.com/cybercoop/cybercoop-operator/controllers/focalpoint"
@@ -135,6 +137,26 @@ var _ = Describe("The gateway's channels Secrets", func() {
 			g.Expect(k8sClient.Update(ctx, live)).To(Succeed())
 		}).Should(Succeed())
 		Consistently(versions).WithTimeout(5 * time.Second).Should(Equal(before))
+
+		By("somebody deleting one of the Secrets and taking its name, with a CA of their own for France")
+		name := focalpoint.ChannelsShardSecretName(fp, 5)
+		Eventually(func(g Gomega) {
+			old := &corev1.Secret{}
+			err := k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, old)
+			if err == nil && len(old.OwnerReferences) > 0 {
+				g.Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, old))).To(Succeed())
+			}
+			g.Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fp.Namespace, Name: name},
+				Data: map[string][]byte{"to-fr.trust.pem": pemOf(newCA("FR", time.Now(), 0))}})).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			taken := &corev1.Secret{}
+			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, taken)).To(Succeed())
+			g.Expect(metav1.IsControlledBy(taken, fp)).To(BeTrue(), "taken over: the gateway's pods mount that name")
+			g.Expect(taken.Data).NotTo(HaveKey("to-fr.trust.pem"))
+			files, _ := channelsFiles(g, fp)
+			g.Expect(listed(g, files)).To(HaveLen(len(codes)))
+		}).Should(Succeed())
 
 		By("running the gateway on the Secrets' files, as its pods mount them")
 		ln, _, err := localstack.Listen()

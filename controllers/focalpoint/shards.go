@@ -191,8 +191,9 @@ type liveChannels struct {
 	// own are the FocalPoint's; nil where there is none.
 	own []*corev1.Secret
 	// foreign are the names held by a Secret that is not the FocalPoint's:
-	// somebody else's, whose files must never reach the gateway.
-	foreign []string
+	// somebody else's, whose files must never reach the gateway; controlled, those
+	// another object controls.
+	foreign, controlled []string
 }
 
 // liveShards reads the FocalPoint's channels Secrets.
@@ -206,6 +207,9 @@ func (r *Reconciler) liveShards(ctx context.Context, fp *cybercoopv1alpha1.Focal
 			out.own[i] = s
 		case err == nil:
 			out.foreign = append(out.foreign, name)
+			if metav1.GetControllerOfNoCopy(s) != nil {
+				out.controlled = append(out.controlled, name)
+			}
 		case client.IgnoreNotFound(err) != nil:
 			return liveChannels{}, fmt.Errorf("reading Secret %s: %w", name, err)
 		}
@@ -255,9 +259,18 @@ func channelsSecret(fp *cybercoopv1alpha1.FocalPoint, i int, data map[string][]b
 // the channels file was written; false, with no error, while the pods do not mount
 // them all yet.
 func (r *Reconciler) writeShards(ctx context.Context, s *scope, live liveChannels, desired []*corev1.Secret) (bool, error) {
-	if len(live.foreign) > 0 {
+	// Before the first split, a Secret under one of the names may be somebody's own:
+	// it is left alone, and the split waits. Once the pods mount every name, one that
+	// is not the FocalPoint's (it was deleted, and somebody took the name) is already
+	// in the gateway's directory: it is taken over and written, unless another object
+	// controls it.
+	refused := live.foreign
+	if s.channelShards == maxChannelShards {
+		refused = live.controlled
+	}
+	if len(refused) > 0 {
 		return false, fmt.Errorf("the gateway's channels take more than one Secret, and Secret(s) %s, which they need, are not this FocalPoint's "+
-			"(no controller reference to it): delete or rename them; until then the gateway keeps the channels it has", strings.Join(live.foreign, ", "))
+			"(no controller reference to it): delete or rename them; until then no channel change reaches the gateway", strings.Join(refused, ", "))
 	}
 	for i := len(desired); i < maxChannelShards; i++ {
 		desired = append(desired, channelsSecret(s.fp, i, map[string][]byte{}))
