@@ -13,7 +13,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -124,35 +123,11 @@ func eventsAbout(ctx context.Context, g Gomega, cc *cybercoopv1alpha1.Cooperatio
 	return out
 }
 
-// keepRolledOut reports every Deployment and StatefulSet of namespace rolled out, as
-// the controllers and kubelets of a cluster would (envtest runs none), until the
+// keepRolledOut reports every Deployment of namespace rolled out, as the
+// controllers and kubelets of a cluster would (envtest runs none), until the
 // returned function is called.
 func keepRolledOut(namespace string) func() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			var deps appsv1.DeploymentList
-			if k8sClient.List(ctx, &deps, client.InNamespace(namespace)) == nil {
-				for i := range deps.Items {
-					d := &deps.Items[i]
-					n := ptr.Deref(d.Spec.Replicas, 1)
-					if d.Status.ObservedGeneration != d.Generation || d.Status.AvailableReplicas != n || d.Status.UpdatedReplicas != n {
-						d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n,
-							AvailableReplicas: n, Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable,
-								Status: corev1.ConditionTrue, Reason: "Test", LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now()}}}
-						_ = k8sClient.Status().Update(ctx, d)
-					}
-				}
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
+	return envtestutil.KeepRolledOut(context.Background(), k8sClient, namespace)
 }
 
 // poke changes an annotation, which makes the controller reconcile at once.

@@ -40,6 +40,7 @@ import (
 //	PERF_IDLE              idle window of the steady state (5m)
 //	PERF_MEMORY_CHANNELS   channels, all Ready, for the memory figure (10000)
 //	PERF_HUB_CHANNELS      channels per country added to reach them (200)
+//	PERF_BUNDLE_KIB        KiB of CA certificates each peer of the large bundles' mesh sends (20; 0 skips it)
 //	PERF_CONCURRENCY       clients creating objects, and the floor's workers (the channel controller's, cooperationchannel.Workers)
 //	PERF_OUT               the report (docs/performance.md)
 //	PERF_BENCH_DIR         where make bench left the micro-benchmarks' output
@@ -195,6 +196,9 @@ func TestHarness(t *testing.T) {
 	}
 	h.steadyState(mesh, envDuration(t, "PERF_IDLE", 5*time.Minute))
 	h.rotationStorm(mesh)
+	if kib := envInt(t, "PERF_BUNDLE_KIB", 20); kib > 0 {
+		h.report.bundles = h.bundles(peers[:meshN], kib<<10)
+	}
 
 	// The region too is run meshRuns times, each compared by its median with the
 	// mesh's median: one run of either moves by ±15 %, so a ratio of one run to

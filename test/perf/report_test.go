@@ -30,6 +30,7 @@ type report struct {
 	regionRuns   []run
 	idle         *idleRun
 	storm        *stormRun
+	bundles      *bundlesRun
 	memory       *memoryRun
 	benchDir     string
 	vault        map[string]float64
@@ -272,6 +273,7 @@ func (r *report) markdown() string {
 		w("| writes | %s |", s.requests.describeWrites())
 		w("")
 	}
+	r.bundlesSection(w)
 	if mm := r.memory; mm != nil {
 		w("## Memory")
 		w("")

@@ -133,13 +133,18 @@ func newChannel(namespace, fp, peer string, farm *peerFarm) *cybercoopv1alpha1.C
 			DataProtection: cybercoopv1alpha1.DataProtectionSpec{LegalBasis: "UNCC art. 40-42; bilateral memorandum"},
 		},
 	}
+	applied(cc)
+	return cc
+}
+
+// applied sets cc's kubectl last-applied-configuration annotation to its manifest.
+func applied(cc *cybercoopv1alpha1.CooperationChannel) {
 	manifest, err := json.Marshal(map[string]any{"apiVersion": cc.APIVersion, "kind": cc.Kind,
 		"metadata": map[string]string{"name": cc.Name, "namespace": cc.Namespace}, "spec": cc.Spec})
 	if err != nil {
 		panic(err) // a struct of strings always encodes
 	}
 	cc.Annotations = map[string]string{corev1.LastAppliedConfigAnnotation: string(manifest) + "\n"}
-	return cc
 }
 
 // objects are every resource of the stack.
