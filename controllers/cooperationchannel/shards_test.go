@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -118,6 +119,13 @@ var _ = Describe("The gateway's channels Secrets", func() {
 			g.Expect(v.Projected.Sources).To(HaveLen(16))
 			g.Expect(v.Projected.Sources[15].Secret.Name).To(Equal(focalpoint.ChannelsSecretName(fp)), "the channels file's Secret last")
 		}).WithTimeout(time.Minute).Should(Succeed())
+
+		// The FocalPoint's pods mounted the first Secret alone when the channels
+		// outgrew it: its channels file waited for them to mount all of them.
+		events := &eventsv1.EventList{}
+		Expect(k8sClient.List(ctx, events, client.InNamespace(fp.Namespace))).To(Succeed())
+		Expect(events.Items).To(ContainElement(And(
+			HaveField("Reason", cybercoopv1alpha1.EventChannelsWaitingForRollout), HaveField("Regarding.Name", fp.Name))))
 
 		By("reconciling the FocalPoint again with nothing changed: no Secret is written")
 		versions := func(g Gomega) map[string]string {
