@@ -577,17 +577,7 @@ func (r *Reconciler) plannedChannels(ctx context.Context, desired *corev1.Secret
 	for name := range before {
 		removed = append(removed, name)
 	}
-	slices.Sort(removed)
-	var parts []string
-	for _, p := range []struct {
-		what  string
-		names []string
-	}{{"added", added}, {"changed", changed}, {"removed", removed}} {
-		if len(p.names) > 0 {
-			parts = append(parts, "channels "+p.what+": "+strings.Join(p.names, ", "))
-		}
-	}
-	return strings.Join(parts, "; ")
+	return listChanges(changes{"channels added", added}, changes{"channels changed", changed}, changes{"channels removed", removed})
 }
 
 func bytesEqual(a, b map[string][]byte, keys ...string) bool {

@@ -525,14 +525,24 @@ func plannedFiles(live, desired *corev1.Secret) string {
 			note(&gone, channelOf(k))
 		}
 	}
+	return listChanges(changes{"files of channels added here", gained}, changes{"files of channels changed", changed},
+		changes{"files of channels moved out or removed", gone})
+}
+
+// changes are the channels one kind of change concerns.
+type changes struct {
+	what  string
+	names []string
+}
+
+// listChanges says "what: a, b; what: c" of the kinds of change that concern any
+// channel, the names sorted.
+func listChanges(cs ...changes) string {
 	var parts []string
-	for _, p := range []struct {
-		what  string
-		names []string
-	}{{"files of channels added here", gained}, {"files of channels changed", changed}, {"files of channels moved out or removed", gone}} {
-		if len(p.names) > 0 {
-			slices.Sort(p.names)
-			parts = append(parts, p.what+": "+strings.Join(p.names, ", "))
+	for _, c := range cs {
+		if len(c.names) > 0 {
+			slices.Sort(c.names)
+			parts = append(parts, c.what+": "+strings.Join(c.names, ", "))
 		}
 	}
 	return strings.Join(parts, "; ")
