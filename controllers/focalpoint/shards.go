@@ -60,9 +60,12 @@ import (
 // The first time the channels take more than one Secret, the pods mount only the
 // first: steps 2 and 3 wait until the Deployment mounts them all and has rolled out
 // (the gateway keeps the channels it has meanwhile), and the first Secret then
-// records that they are mounted (shardedAnnotation). A Secret under one of these
-// names that is not the FocalPoint's is never taken over: the channels then stay as
-// the gateway has them, and the FocalPoint says which name is in the way.
+// records that they are mounted (shardedAnnotation). Before then, a Secret under
+// one of these names that is not the FocalPoint's is never taken over: the split
+// waits, and the FocalPoint says which name is in the way. Once the pods mount every
+// name, one that is not the FocalPoint's (somebody took it after a deletion) is in
+// the gateway's directory already: it is taken over and rewritten, unless another
+// object controls it.
 const (
 	// channelShardBytes is the most data one channels Secret holds: the API
 	// server's limit is 1 MiB of data, and the margin leaves room for the object's
@@ -103,13 +106,7 @@ type channelFiles struct {
 	files map[string][]byte
 }
 
-func (c channelFiles) size() int {
-	n := 0
-	for k, v := range c.files {
-		n += len(k) + len(v)
-	}
-	return n
-}
+func (c channelFiles) size() int { return dataSize(c.files) }
 
 // shardChannels places the channels file (index) and the channels' files into
 // Secrets of at most budget bytes each (keys and values), at most maxShards of
@@ -259,18 +256,14 @@ func channelsSecret(fp *cybercoopv1alpha1.FocalPoint, i int, data map[string][]b
 // the channels file was written; false, with no error, while the pods do not mount
 // them all yet.
 func (r *Reconciler) writeShards(ctx context.Context, s *scope, live liveChannels, desired []*corev1.Secret) (bool, error) {
-	// Before the first split, a Secret under one of the names may be somebody's own:
-	// it is left alone, and the split waits. Once the pods mount every name, one that
-	// is not the FocalPoint's (it was deleted, and somebody took the name) is already
-	// in the gateway's directory: it is taken over and written, unless another object
-	// controls it.
+	// Somebody else's Secret under one of the names: see the top of this file.
 	refused := live.foreign
 	if s.channelShards == maxChannelShards {
 		refused = live.controlled
 	}
 	if len(refused) > 0 {
-		return false, fmt.Errorf("the gateway's channels take more than one Secret, and Secret(s) %s, which they need, are not this FocalPoint's "+
-			"(no controller reference to it): delete or rename them; until then no channel change reaches the gateway", strings.Join(refused, ", "))
+		return false, fmt.Errorf("the gateway's channels take more than one Secret, and Secret(s) %s, which they need, are not this FocalPoint's: "+
+			"delete or rename them; until then no channel change reaches the gateway", strings.Join(refused, ", "))
 	}
 	for i := len(desired); i < maxChannelShards; i++ {
 		desired = append(desired, channelsSecret(s.fp, i, map[string][]byte{}))
@@ -301,9 +294,8 @@ func (r *Reconciler) writeShards(ctx context.Context, s *scope, live liveChannel
 	s.channelShards = maxChannelShards
 	if live.own[0] == nil || live.own[0].Annotations[shardedAnnotation] == "" {
 		// The first time: the pods that mount the first Secret alone must be gone
-		// before it gives up any file.
-		// Read from the API server: a Deployment created a moment ago may not be in
-		// the cache yet, and its pods mount the first Secret alone.
+		// before it gives up any file. The Deployment is read from the API server:
+		// one created a moment ago may not be in the cache yet.
 		d := &appsv1.Deployment{}
 		err := r.apiReader().Get(ctx, types.NamespacedName{Namespace: s.fp.Namespace, Name: gatewayName(s.fp)}, d)
 		switch {
