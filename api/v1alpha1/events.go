@@ -17,9 +17,10 @@ const (
 	EventDriftRepaired = "DriftRepaired"
 	// EventProvisioningFailed (Warning): a child object could not be applied.
 	EventProvisioningFailed = "ProvisioningFailed"
-	// EventChannelsWaitingForRollout (Warning): a FocalPoint's channels take more
+	// EventChannelsWaitingForRollout (Normal): a FocalPoint's channels take more
 	// than one Secret for the first time, and the gateway's channels file waits until
-	// its pods mount them all; until then no channel change reaches the gateway.
+	// its pods mount them all (one rollout); until then no channel change reaches
+	// the gateway. Repeated for long, the rollout is stuck.
 	EventChannelsWaitingForRollout = "ChannelsWaitingForRollout"
 )
 

@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cybercoopv1alpha1 "github.com/cybercoop/cybercoop-operator/api/v1alpha1"
@@ -77,7 +78,8 @@ var _ = Describe("The gateway's channels Secrets", func() {
 
 	It("are as many as a FocalPoint may have once one cannot hold its channels, every channel's files complete, and stay so", func() {
 		fp, _ := kenya(ctx)
-		defer keepRolledOut(fp.Namespace)()
+		stopRollouts := keepRolledOut(fp.Namespace)
+		defer func() { stopRollouts() }()
 		// Peers whose trust bundles are about 60 KiB (the API accepts 64): eighteen
 		// channels need more than the 1 MiB a Secret holds, which the API server
 		// refused when the channels were in one Secret.
@@ -165,6 +167,45 @@ var _ = Describe("The gateway's channels Secrets", func() {
 			files, _ := channelsFiles(g, fp)
 			g.Expect(listed(g, files)).To(HaveLen(len(codes)))
 		}).Should(Succeed())
+
+		By("and again, the Secret made to claim an object of theirs for its controller")
+		owner := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: fp.Namespace, Name: "theirs"}}
+		Expect(k8sClient.Create(ctx, owner)).To(Succeed())
+		Eventually(func(g Gomega) {
+			old := &corev1.Secret{}
+			err := k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, old)
+			if err == nil && metav1.IsControlledBy(old, fp) {
+				g.Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, old))).To(Succeed())
+			}
+			g.Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fp.Namespace, Name: name,
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID, Controller: ptr.To(true)}}},
+				Data: map[string][]byte{"to-fr.trust.pem": pemOf(newCA("FR", time.Now(), 0))}})).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			taken := &corev1.Secret{}
+			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, taken)).To(Succeed())
+			g.Expect(metav1.IsControlledBy(taken, fp)).To(BeTrue(), "replaced: the gateway's pods mount that name")
+			g.Expect(taken.Data).NotTo(HaveKey("to-fr.trust.pem"))
+		}).Should(Succeed())
+
+		By("somebody deleting the first Secret while the gateway's pods are not all available")
+		stopRollouts()
+		stopRollouts = func() {}
+		Eventually(func(g Gomega) {
+			d := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: fp.Name + "-gateway"}, d)).To(Succeed())
+			d.Status.AvailableReplicas, d.Status.ReadyReplicas = 0, 0
+			g.Expect(k8sClient.Status().Update(ctx, d)).To(Succeed())
+		}).Should(Succeed())
+		first := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: focalpoint.ChannelsSecretName(fp)}, first)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, first)).To(Succeed())
+		Eventually(func(g Gomega) {
+			files, n := channelsFiles(g, fp)
+			g.Expect(n).To(Equal(16))
+			g.Expect(listed(g, files)).To(HaveLen(len(codes)), "written again at once: the pods that mount them all wait for it")
+		}).Should(Succeed())
+		stopRollouts = keepRolledOut(fp.Namespace)
 
 		By("running the gateway on the Secrets' files, as its pods mount them")
 		ln, _, err := localstack.Listen()

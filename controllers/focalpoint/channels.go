@@ -325,17 +325,23 @@ func peerPort(endpoint string) (host string, port int32) {
 // isIP reports whether host is an IP literal, which a NetworkPolicy can name.
 func isIP(host string) bool { return net.ParseIP(host) != nil }
 
+// channelsInSync: the cached copy holds the files as digests
+// (manageropts.DigestLabel); desired is compared in the same form.
+func channelsInSync(d, l *corev1.Secret) bool {
+	return l.Type == d.Type && equality.Semantic.DeepEqual(manageropts.ComparableData(d, l), l.Data) && len(l.StringData) == 0
+}
+
 var channelsSecretSpec = apply.Spec[*corev1.Secret]{
-	// The cached copy holds the files as digests (manageropts.DigestLabel): desired
-	// is compared in the same form, and a repair writes the files themselves.
-	InSync: func(d, l *corev1.Secret) bool {
-		return l.Type == d.Type && equality.Semantic.DeepEqual(manageropts.ComparableData(d, l), l.Data) && len(l.StringData) == 0
-	},
+	// A repair writes the files themselves.
+	InSync: channelsInSync,
 	Repair: func(d, l *corev1.Secret) { manageropts.UndigestedForWrite(l, d.Data); l.StringData = nil },
 	// A Secret's type is immutable.
 	// So is an immutable one's data: one the FocalPoint controls (or that claims it
-	// does, as anyone who may create a Secret can make it) is replaced whole.
-	Recreate: func(d, l *corev1.Secret) bool { return l.Type != d.Type || ptr.Deref(l.Immutable, false) },
+	// does, as anyone who may create a Secret can make it) that holds other files is
+	// replaced whole.
+	Recreate: func(d, l *corev1.Secret) bool {
+		return l.Type != d.Type || (ptr.Deref(l.Immutable, false) && !channelsInSync(d, l))
+	},
 }
 
 // reconcileChannels writes the channels Secret the gateway reloads: one write for
@@ -353,6 +359,11 @@ func (r *Reconciler) reconcileChannels(ctx context.Context, s *scope) error {
 		return s.Provisioned(err)
 	}
 	s.channelShards = mounted
+	if live.sharded() {
+		// The Secrets hold channels the first Secret's file names: pods must mount
+		// them all, even a Deployment made again after a deletion.
+		s.channelShards = maxChannelShards
+	}
 	// What the gateway loads is known when the first Secret is the FocalPoint's (its
 	// channels file), or when nothing is there yet (no channel).
 	var list gateway.Channels
@@ -373,7 +384,7 @@ func (r *Reconciler) reconcileChannels(ctx context.Context, s *scope) error {
 	if err != nil {
 		return s.Provisioned(err)
 	}
-	desired, loaded, err := r.desiredChannels(ctx, s.fp, channels, live.placed())
+	desired, loaded, err := r.desiredChannels(ctx, s.fp, channels, live.placed(s.channelShards))
 	if err != nil {
 		return s.Provisioned(err)
 	}

@@ -64,8 +64,8 @@ import (
 // one of these names that is not the FocalPoint's is never taken over: the split
 // waits, and the FocalPoint says which name is in the way. Once the pods mount every
 // name, one that is not the FocalPoint's (somebody took it after a deletion) is in
-// the gateway's directory already: it is taken over and rewritten, unless another
-// object controls it.
+// the gateway's directory already: it is replaced by the FocalPoint's, whatever its
+// controller reference says.
 const (
 	// channelShardBytes is the most data one channels Secret holds: the API
 	// server's limit is 1 MiB of data, and the margin leaves room for the object's
@@ -221,11 +221,13 @@ func (l liveChannels) sharded() bool {
 	return l.own[0] != nil && l.own[0].Annotations[shardedAnnotation] != ""
 }
 
-// placed says which Secret holds each channel's client certificate (the later, if
-// two do, after a write that failed between two steps).
-func (l liveChannels) placed() map[string]int {
+// placed says which of the first mounted Secrets holds each channel's client
+// certificate (the later, if two do, after a write that failed between two steps).
+// Secrets the pods do not mount count for nothing: anyone who may create a Secret
+// can make one claim the FocalPoint, and packing around it would force a split.
+func (l liveChannels) placed(mounted int) map[string]int {
 	placed := map[string]int{}
-	for i, s := range l.own {
+	for i, s := range l.own[:mounted] {
 		if s == nil {
 			continue
 		}
@@ -257,13 +259,13 @@ func channelsSecret(fp *cybercoopv1alpha1.FocalPoint, i int, data map[string][]b
 // them all yet.
 func (r *Reconciler) writeShards(ctx context.Context, s *scope, live liveChannels, desired []*corev1.Secret) (bool, error) {
 	// Somebody else's Secret under one of the names: see the top of this file.
-	refused := live.foreign
 	if s.channelShards == maxChannelShards {
-		refused = live.controlled
-	}
-	if len(refused) > 0 {
+		if err := r.takeOver(ctx, s, live.controlled); err != nil {
+			return false, err
+		}
+	} else if len(live.foreign) > 0 {
 		return false, fmt.Errorf("the gateway's channels take more than one Secret, and Secret(s) %s, which they need, are not this FocalPoint's: "+
-			"delete or rename them; until then no channel change reaches the gateway", strings.Join(refused, ", "))
+			"delete or rename them; until then no channel change reaches the gateway", strings.Join(live.foreign, ", "))
 	}
 	for i := len(desired); i < maxChannelShards; i++ {
 		desired = append(desired, channelsSecret(s.fp, i, map[string][]byte{}))
@@ -292,10 +294,12 @@ func (r *Reconciler) writeShards(ctx context.Context, s *scope, live liveChannel
 	// Every Secret the pods are to mount is the FocalPoint's and holds what the
 	// operator wrote: now they may mount them all.
 	s.channelShards = maxChannelShards
-	if live.own[0] == nil || live.own[0].Annotations[shardedAnnotation] == "" {
+	if live.own[0] != nil && live.own[0].Annotations[shardedAnnotation] == "" {
 		// The first time: the pods that mount the first Secret alone must be gone
-		// before it gives up any file. The Deployment is read from the API server:
-		// one created a moment ago may not be in the cache yet.
+		// before it gives up any file. (With no first Secret, no pod holds anything
+		// of it: a new FocalPoint, or one whose first Secret was deleted, which the
+		// pods that mount them all wait for.) The Deployment is read from the API
+		// server: one created a moment ago may not be in the cache yet.
 		d := &appsv1.Deployment{}
 		err := r.apiReader().Get(ctx, types.NamespacedName{Namespace: s.fp.Namespace, Name: gatewayName(s.fp)}, d)
 		switch {
@@ -305,7 +309,7 @@ func (r *Reconciler) writeShards(ctx context.Context, s *scope, live liveChannel
 		case mountedShards(d) != maxChannelShards || !ca.DeploymentRolledOut(d):
 			// Until then the gateway keeps the channels it has, renewals of their
 			// certificates included: say so where the platform team looks.
-			r.Recorder.Eventf(s.fp, nil, corev1.EventTypeWarning, cybercoopv1alpha1.EventChannelsWaitingForRollout, "WriteChannels",
+			r.Recorder.Eventf(s.fp, nil, corev1.EventTypeNormal, cybercoopv1alpha1.EventChannelsWaitingForRollout, "WriteChannels",
 				"the gateway's channels take more than one Secret now: Deployment %s must mount all %d and roll out before its channels file changes; "+
 					"until then the gateway keeps the channels it has, and no channel change or certificate renewal reaches it", d.Name, maxChannelShards)
 			log.FromContext(ctx).Info("waiting for the gateway's pods to mount every channels Secret", "mounted", mountedShards(d))
@@ -325,6 +329,26 @@ func (r *Reconciler) writeShards(ctx context.Context, s *scope, live liveChannel
 		}
 	}
 	return true, nil
+}
+
+// takeOver deletes the Secrets of names that another object controls, once the
+// gateway's pods mount every channels name: they are in its directory, and are
+// replaced by the FocalPoint's (the deletion is conditional on the Secret read, so
+// a Secret created since is not deleted unseen).
+func (r *Reconciler) takeOver(ctx context.Context, s *scope, names []string) error {
+	for _, name := range names {
+		sec := &corev1.Secret{}
+		if err := r.apiReader().Get(ctx, types.NamespacedName{Namespace: s.fp.Namespace, Name: name}, sec); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		uid := sec.UID
+		if err := r.Delete(ctx, sec, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting Secret %s, which is not this FocalPoint's but its gateway's pods mount: %w", name, err)
+		}
+		r.Recorder.Eventf(s.fp, nil, corev1.EventTypeWarning, cybercoopv1alpha1.EventDriftRepaired, "DeleteSecret",
+			"Secret %s is not this FocalPoint's, but its gateway's pods mount that name for the channels: deleted, and written again as the FocalPoint's", name)
+	}
+	return nil
 }
 
 // apiReader reads from the API server: the cache holds the channels Secrets' files

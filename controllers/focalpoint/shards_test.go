@@ -41,7 +41,7 @@ func placedIn(shards []map[string][]byte) map[string]int {
 	for i, d := range shards {
 		live.own[i] = &corev1.Secret{Data: d}
 	}
-	return live.placed()
+	return live.placed(maxChannelShards)
 }
 
 func TestShardChannelsKeepsSmallFocalPointsInOneSecret(t *testing.T) {
@@ -228,7 +228,7 @@ var _ = Describe("The gateway's channels Secrets under the operator's names", fu
 		Expect(live.own[2]).To(BeNil(), "not the FocalPoint's")
 		Expect(live.foreign).To(Equal([]string{stranger.Name}))
 		Expect(live.sharded()).To(BeFalse())
-		Expect(live.placed()).To(Equal(map[string]int{"to-fr": 0}))
+		Expect(live.placed(1)).To(Equal(map[string]int{"to-fr": 0}))
 
 		By("needing more than one Secret: the stranger's is neither taken over nor written")
 		sp := &scope{fp: fp}
@@ -349,7 +349,9 @@ func TestChannelsSecretsImmutableAreReplacedWhole(t *testing.T) {
 	l := d.DeepCopy()
 	g.Expect(channelsSecretSpec.Recreate(d, l)).To(BeFalse())
 	l.Immutable = ptr.To(true)
-	g.Expect(channelsSecretSpec.Recreate(d, l)).To(BeTrue(), "its data could never be put right in place")
+	g.Expect(channelsSecretSpec.Recreate(d, l)).To(BeFalse(), "immutable and as desired (an admission policy may make every Secret so): kept")
+	l.Data = map[string][]byte{"to-fr.trust.pem": []byte("somebody's CA")}
+	g.Expect(channelsSecretSpec.Recreate(d, l)).To(BeTrue(), "immutable and not as desired: its data could never be put right in place")
 }
 
 func TestChannelsAreShardedOnlyWhenTheFirstSecretSaysSo(t *testing.T) {
@@ -363,4 +365,9 @@ func TestChannelsAreShardedOnlyWhenTheFirstSecretSaysSo(t *testing.T) {
 	g.Expect(live.sharded()).To(BeFalse())
 	live.own[0].Annotations = map[string]string{shardedAnnotation: "16"}
 	g.Expect(live.sharded()).To(BeTrue())
+
+	// Nor does it choose where channels go while the pods mount the first alone.
+	live.own[7].Data = map[string][]byte{"to-fr.crt": []byte("x")}
+	g.Expect(live.placed(1)).To(BeEmpty())
+	g.Expect(live.placed(maxChannelShards)).To(Equal(map[string]int{"to-fr": 7}))
 }
