@@ -131,17 +131,19 @@ var _ = Describe("FocalPoint controller", func() {
 		Expect(cfg.Country).To(Equal("KE"))
 		Expect(cfg.Roster.TimeZone).To(Equal("Africa/Nairobi"))
 
+		// The Service, the ServiceAccount and the disruption budget are applied in
+		// the phases after the Deployment's: a moment later.
 		svc := &corev1.Service{}
-		Expect(k8sClient.Get(ctx, key, svc)).To(Succeed())
+		Eventually(func() error { return k8sClient.Get(ctx, key, svc) }).Should(Succeed())
 		Expect(svc.Spec.Type).To(Equal(corev1.ServiceTypeClusterIP))
 		Expect(svc.Spec.Ports).To(HaveLen(1))
 		Expect(svc.Spec.Ports[0].Port).To(Equal(int32(443)))
 		Expect(svc.Spec.Selector).To(Equal(dep.Spec.Selector.MatchLabels))
 
 		sa := &corev1.ServiceAccount{}
-		Expect(k8sClient.Get(ctx, key, sa)).To(Succeed())
+		Eventually(func() error { return k8sClient.Get(ctx, key, sa) }).Should(Succeed())
 		pdb := &policyv1.PodDisruptionBudget{}
-		Expect(k8sClient.Get(ctx, key, pdb)).To(Succeed())
+		Eventually(func() error { return k8sClient.Get(ctx, key, pdb) }).Should(Succeed())
 		Expect(pdb.Spec.MaxUnavailable.IntValue()).To(Equal(1))
 		np := &networkingv1.NetworkPolicy{}
 		Eventually(func() error { return k8sClient.Get(ctx, key, np) }).Should(Succeed())
