@@ -148,45 +148,36 @@ var _ = Describe("The gateway's channels Secrets", func() {
 		}).Should(Succeed())
 		Consistently(versions).WithTimeout(5 * time.Second).Should(Equal(before))
 
-		By("somebody deleting one of the Secrets and taking its name, with a CA of their own for France")
+		// claim deletes the channels Secret name holds, until the operator has not
+		// written it again before somebody creates theirs, with a CA of their own for
+		// France, as one looping on create would; then the operator must replace it.
 		name := focalpoint.ChannelsShardSecretName(fp, 5)
-		Eventually(func(g Gomega) {
-			old := &corev1.Secret{}
-			err := k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, old)
-			if err == nil && len(old.OwnerReferences) > 0 {
-				g.Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, old))).To(Succeed())
-			}
-			g.Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fp.Namespace, Name: name},
-				Data: map[string][]byte{"to-fr.trust.pem": pemOf(newCA("FR", time.Now(), 0))}})).To(Succeed())
-		}).Should(Succeed())
-		Eventually(func(g Gomega) {
-			taken := &corev1.Secret{}
-			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, taken)).To(Succeed())
-			g.Expect(metav1.IsControlledBy(taken, fp)).To(BeTrue(), "taken over: the gateway's pods mount that name")
-			g.Expect(taken.Data).NotTo(HaveKey("to-fr.trust.pem"))
-			files, _ := channelsFiles(g, fp)
-			g.Expect(listed(g, files)).To(HaveLen(len(codes)))
-		}).Should(Succeed())
-
+		claim := func(owners []metav1.OwnerReference) {
+			GinkgoHelper()
+			Eventually(func(g Gomega) {
+				old := &corev1.Secret{}
+				err := k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, old)
+				if err == nil && metav1.IsControlledBy(old, fp) {
+					g.Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, old))).To(Succeed())
+				}
+				g.Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fp.Namespace, Name: name, OwnerReferences: owners},
+					Data: map[string][]byte{"to-fr.trust.pem": pemOf(newCA("FR", time.Now(), 0))}})).To(Succeed())
+			}).Should(Succeed())
+			Eventually(func(g Gomega) {
+				taken := &corev1.Secret{}
+				g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, taken)).To(Succeed())
+				g.Expect(metav1.IsControlledBy(taken, fp)).To(BeTrue(), "replaced: the gateway's pods mount that name")
+				g.Expect(taken.Data).NotTo(HaveKey("to-fr.trust.pem"))
+				files, _ := channelsFiles(g, fp)
+				g.Expect(listed(g, files)).To(HaveLen(len(codes)))
+			}).Should(Succeed())
+		}
+		By("somebody deleting one of the Secrets and taking its name")
+		claim(nil)
 		By("and again, the Secret made to claim an object of theirs for its controller")
 		owner := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: fp.Namespace, Name: "theirs"}}
 		Expect(k8sClient.Create(ctx, owner)).To(Succeed())
-		Eventually(func(g Gomega) {
-			old := &corev1.Secret{}
-			err := k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, old)
-			if err == nil && metav1.IsControlledBy(old, fp) {
-				g.Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, old))).To(Succeed())
-			}
-			g.Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fp.Namespace, Name: name,
-				OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID, Controller: ptr.To(true)}}},
-				Data: map[string][]byte{"to-fr.trust.pem": pemOf(newCA("FR", time.Now(), 0))}})).To(Succeed())
-		}).Should(Succeed())
-		Eventually(func(g Gomega) {
-			taken := &corev1.Secret{}
-			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: name}, taken)).To(Succeed())
-			g.Expect(metav1.IsControlledBy(taken, fp)).To(BeTrue(), "replaced: the gateway's pods mount that name")
-			g.Expect(taken.Data).NotTo(HaveKey("to-fr.trust.pem"))
-		}).Should(Succeed())
+		claim([]metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID, Controller: ptr.To(true)}})
 
 		By("somebody deleting the first Secret while the gateway's pods are not all available")
 		stopRollouts()
