@@ -374,7 +374,6 @@ func (r *Reconciler) reconcileChannels(ctx context.Context, s *scope) error {
 	case !slices.Contains(live.foreign, ChannelsSecretName(s.fp)):
 		s.channelsKnown = true
 	}
-	sharded := mounted > 1 || live.sharded()
 	if r.batches.underWay(client.ObjectKeyFromObject(s.fp)) {
 		// The batch's end reconciles again; until then the gateway keeps the file it
 		// has, and the egress rules follow that file.
@@ -388,7 +387,7 @@ func (r *Reconciler) reconcileChannels(ctx context.Context, s *scope) error {
 	if err != nil {
 		return s.Provisioned(err)
 	}
-	if len(desired) == 1 && !sharded {
+	if len(desired) == 1 && s.channelShards == 1 {
 		planned := r.plannedChannels(ctx, desired[0])
 		if _, err := apply.Apply(ctx, s.children, desired[0], channelsSecretSpec, planned); err != nil {
 			return s.Provisioned(err)

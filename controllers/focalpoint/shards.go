@@ -22,6 +22,7 @@ import (
 	"github.com/cybercoop/cybercoop-operator/internal/ca"
 	"github.com/cybercoop/cybercoop-operator/internal/gateway"
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
+	"github.com/cybercoop/cybercoop-operator/internal/workload"
 )
 
 // The gateway's channels are split across Secrets when one cannot hold them.
@@ -428,7 +429,7 @@ func dataSize(data map[string][]byte) int {
 // first (with the channels file) last, so that its files win over any other's.
 func channelsVolume(fp *cybercoopv1alpha1.FocalPoint, shards int) corev1.Volume {
 	if shards <= 1 {
-		return corev1.Volume{Name: "channels", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: ChannelsSecretName(fp)}}}
+		return workload.SecretVolume("channels", ChannelsSecretName(fp))
 	}
 	sources := make([]corev1.VolumeProjection, 0, shards)
 	for i := 1; i <= shards; i++ {
@@ -443,14 +444,6 @@ func channelsVolume(fp *cybercoopv1alpha1.FocalPoint, shards int) corev1.Volume 
 // volume, even one the operator's fields leave unset, could stand in for the channels
 // file.
 func channelsVolumeInSync(desired, live []corev1.Volume) bool {
-	find := func(vs []corev1.Volume) *corev1.Volume {
-		for i := range vs {
-			if vs[i].Name == "channels" {
-				return &vs[i]
-			}
-		}
-		return nil
-	}
 	names := func(v *corev1.Volume) []string {
 		switch {
 		case v == nil:
@@ -470,7 +463,17 @@ func channelsVolumeInSync(desired, live []corev1.Volume) bool {
 		}
 		return []string{"other"}
 	}
-	return slices.Equal(names(find(desired)), names(find(live)))
+	return slices.Equal(names(channelsVolumeOf(desired)), names(channelsVolumeOf(live)))
+}
+
+// channelsVolumeOf is the gateway's channels volume among vs; nil when there is none.
+func channelsVolumeOf(vs []corev1.Volume) *corev1.Volume {
+	for i := range vs {
+		if vs[i].Name == "channels" {
+			return &vs[i]
+		}
+	}
+	return nil
 }
 
 // mountedChannels is how many channels Secrets the gateway's pods mount: one when
@@ -490,14 +493,13 @@ func (r *Reconciler) mountedChannels(ctx context.Context, fp *cybercoopv1alpha1.
 // mountedShards is how many channels Secrets the live Deployment's pods mount; 0
 // when it mounts none the operator knows.
 func mountedShards(d *appsv1.Deployment) int {
-	for _, v := range d.Spec.Template.Spec.Volumes {
-		switch {
-		case v.Name != "channels":
-		case v.Secret != nil:
-			return 1
-		case v.Projected != nil:
-			return len(v.Projected.Sources)
-		}
+	switch v := channelsVolumeOf(d.Spec.Template.Spec.Volumes); {
+	case v == nil:
+		return 0
+	case v.Secret != nil:
+		return 1
+	case v.Projected != nil:
+		return len(v.Projected.Sources)
 	}
 	return 0
 }
