@@ -33,6 +33,7 @@ type managerOptions struct {
 	metricsAddr             string
 	metricsSecure           bool
 	probeAddr               string
+	pprofAddr               string
 	leaderElect             bool
 	leaderElectionNamespace string
 	gatewayImage            string
@@ -64,6 +65,7 @@ readiness (/readyz) probes on --health-probe-bind-address. Run two replicas with
 	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address the Prometheus /metrics endpoint listens on (plain HTTP); \"0\" disables it")
 	f.BoolVar(&o.metricsSecure, "metrics-secure", false, "serve /metrics over HTTPS (a self-signed certificate) and only to callers whose bearer token the API server authenticates (TokenReview) and authorises for GET /metrics (SubjectAccessReview); needs RBAC to create tokenreviews and subjectaccessreviews")
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address the /healthz and /readyz probe endpoints listen on")
+	f.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "address Go's profiling endpoints (/debug/pprof/: heap, CPU, goroutines) listen on, plain HTTP and unauthenticated, so bind it to loopback (kubectl port-forward reaches it); \"0\", the default, disables them")
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader through a Lease so that only one of several manager replicas reconciles")
 	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease; default: the namespace the manager runs in")
 	f.StringVar(&o.gatewayImage, "gateway-image", envOr("CYBERCOOP_IMAGE", version.DefaultImage()), "image gateway and vault pods run when a FocalPoint or EvidenceVault sets no image (env CYBERCOOP_IMAGE); normally the operator's own image")
@@ -136,6 +138,7 @@ func runManager(o *managerOptions) error {
 		Client:                        manageropts.Client(),
 		Metrics:                       metricsOptions(o),
 		HealthProbeBindAddress:        o.probeAddr,
+		PprofBindAddress:              o.pprofAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              "cybercoop-operator.cybercoop.io",
 		LeaderElectionNamespace:       o.leaderElectionNamespace,

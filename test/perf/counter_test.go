@@ -47,8 +47,6 @@ func (r apiRequest) write() bool {
 type apiCounter struct {
 	mu       sync.Mutex
 	requests []apiRequest
-	// forgotten is how many requests were recorded before requests' first.
-	forgotten int
 }
 
 // wrap returns a copy of cfg whose requests are counted.
@@ -76,29 +74,17 @@ type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// mark is a position in the record; since returns what was recorded after it,
-// or after the last forget if that came later.
+// mark is a position in the record; since returns what was recorded after it.
 func (c *apiCounter) mark() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.forgotten + len(c.requests)
+	return len(c.requests)
 }
 
 func (c *apiCounter) since(mark int) []apiRequest {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return slices.Clone(c.requests[max(0, mark-c.forgotten):])
-}
-
-// forget lets go of the requests recorded so far, which the scenarios before
-// have reported, so that the memory scenario does not count the record (tens
-// of thousands of requests) as the manager's memory. Marks taken before stay
-// valid.
-func (c *apiCounter) forget() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.forgotten += len(c.requests)
-	c.requests = nil
+	return slices.Clone(c.requests[mark:])
 }
 
 // classify reads the verb, resource, namespace and name from a request path of

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -46,16 +45,16 @@ import (
 //	PERF_BENCH_DIR         where make bench left the micro-benchmarks' output
 //	PERF_CPUPROFILE        write a CPU profile of the scenarios here
 //	PERF_APISERVER_CPUPROFILE  write a CPU profile of the API server over the mesh's first 2 seconds here
-//	PERF_HEAPPROFILE       write a heap profile with the memory scenario's channels cached (every 4 KiB
-//	                       allocated is sampled then, not every 512 KiB, so small objects are seen)
-//	PERF_GC_PERCENT        the test process's GOGC, set in the process so the API server and etcd keep
-//	                       theirs (GOGC in the environment would reach them too); 100 by default
-//	PERF_LOG               the manager's log (discarded by default)
+//	PERF_HEAPPROFILE       write a heap profile of the manager process with the memory scenario's channels
+//	                       cached (every 4 KiB allocated is sampled then, not every 512 KiB, so small
+//	                       objects are seen)
+//	PERF_GC_PERCENT        the test process's GOGC, set in the process so the API server, etcd and the
+//	                       manager process keep theirs (GOGC in the environment would reach them too);
+//	                       100 by default
+//	PERF_LOG               the manager's log (discarded by default); the manager process's goes to
+//	                       PERF_LOG.process
 //	PERF_TIMELINE          log each scenario's manager requests: start (ms from its creation), latency, verb, object
 func init() {
-	if os.Getenv("PERF_HEAPPROFILE") != "" {
-		runtime.MemProfileRate = 4096
-	}
 	if v := os.Getenv("PERF_GC_PERCENT"); v != "" {
 		if n, err := strconv.Atoi(v); err == nil {
 			debug.SetGCPercent(n)
@@ -98,6 +97,11 @@ type harness struct {
 	peers       []string
 	report      *report
 	watch       *channelWatch
+	// writes counts the manager's writes so far: h.counter's, or the manager
+	// process's once it runs (memory).
+	writes            func() (int, error)
+	managerBin        string // the manager binary, once built
+	managerKubeconfig string
 }
 
 func TestHarness(t *testing.T) {
@@ -131,6 +135,7 @@ func TestHarness(t *testing.T) {
 	}
 	h := &harness{t: t, ctx: context.Background(), cp: cp, counter: &apiCounter{}, clock: &shiftedClock{}, peers: peers,
 		concurrency: envInt(t, "PERF_CONCURRENCY", cooperationchannel.Workers), report: newReport()}
+	h.writes = func() (int, error) { return count(h.counter.since(0), nil).writes, nil }
 	h.farm, err = startPeerFarm(peers, h.clock.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +159,11 @@ func TestHarness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = h.op.stop() }()
+	defer func() {
+		if h.op != nil {
+			_ = h.op.stop()
+		}
+	}()
 	h.watch, err = watchChannels(cp.Config, client.Options{Scheme: cp.Client.Scheme()})
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +195,8 @@ func TestHarness(t *testing.T) {
 		meshes = append(meshes, h.create("mesh", []*country{c}))
 		h.remove(c)
 	}
-	mesh := h.create("mesh", []*country{newCountry("mesh", peers[:meshN], h.farm)})
+	meshCountry := newCountry("mesh", peers[:meshN], h.farm)
+	mesh := h.create("mesh", []*country{meshCountry})
 	meshes = append(meshes, mesh)
 	h.report.mesh(meshes, floors)
 	t.Logf("mesh Ready / floor: %s (medians of %d runs: %s / %s)", ratio(h.report.meshReady().Seconds(), h.report.floorTime().Seconds()),
@@ -217,9 +227,10 @@ func TestHarness(t *testing.T) {
 		regions = append(regions, h.create("region", region))
 		h.remove(region...)
 	}
-	regions = append(regions, h.create("region", newRegion("region")))
+	region := newRegion("region")
+	regions = append(regions, h.create("region", region))
 	h.report.region(regions)
-	h.memory(envInt(t, "PERF_MEMORY_CHANNELS", 10000), envInt(t, "PERF_HUB_CHANNELS", 200))
+	h.memory(envInt(t, "PERF_MEMORY_CHANNELS", 10000), envInt(t, "PERF_HUB_CHANNELS", 200), append(region, meshCountry)...)
 	h.report.services(os.Getenv("PERF_BENCH_DIR"))
 	h.report.took = time.Since(start)
 
@@ -439,7 +450,10 @@ func (h *harness) settle() {
 	h.t.Helper()
 	last, lastChange := -1, time.Now()
 	err := waitFor(h.ctx, 10*time.Minute, 100*time.Millisecond, "the manager to stop writing", func() (bool, error) {
-		n := count(h.counter.since(0), nil).writes
+		n, err := h.writes()
+		if err != nil {
+			return false, err
+		}
 		if n != last {
 			last, lastChange = n, time.Now()
 		}
@@ -658,17 +672,17 @@ func clientSerial(cc *cybercoopv1alpha1.CooperationChannel) string {
 	return ""
 }
 
-// memoryRun is the manager's memory: after the region, and with many channels
-// cached.
+// memoryRun is the manager's memory, in a process of its own: with no country,
+// and with many channels.
 type memoryRun struct {
-	afterRegion memStats
-	channels    int // channels in the cluster, every one Ready
-	countries   int // countries added to reach them
-	hub         run // their creation
-	withMany    memStats
-	settled     time.Duration
-	// afterRestart is a manager started with every channel already Ready (an
-	// upgrade, a rescheduled pod): its caches filled by one list, each channel
+	empty     memStats
+	channels  int // channels in the cluster, every one Ready
+	countries int // countries added to reach them
+	hub       run // their creation
+	withMany  memStats
+	settled   time.Duration
+	// afterRestart is the manager started again with every channel already Ready
+	// (an upgrade, a rescheduled pod): its caches filled by one list, each channel
 	// reconciled once (its peer probed later, at the channel's point of the probe
 	// interval), nothing written. restartSettled is the time from its start until
 	// it had reconciled every channel and stopped writing.
@@ -676,55 +690,67 @@ type memoryRun struct {
 	restartSettled time.Duration
 }
 
-// restartWithAll stops the manager and starts a new one, as a pod restart would,
-// waits until it has reconciled each of the channels once and writes nothing more,
-// and measures the process then. The old manager's caches are garbage by then, so
-// the figure is the new manager's.
-func (h *harness) restartWithAll(channels int) (memStats, time.Duration) {
+// startManagerProcess starts the manager binary (built into the test's temporary
+// directory on first use) and waits until it has reconciled each of the channels
+// in the cluster once and writes nothing more; h.settle waits for it from then on.
+func (h *harness) startManagerProcess(channels int) (*managerProcess, time.Duration) {
 	h.t.Helper()
-	if err := h.op.stop(); err != nil {
-		h.t.Fatal(err)
+	if h.managerBin == "" {
+		dir := h.t.TempDir()
+		bin, err := buildManager(dir)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		h.managerBin, h.managerKubeconfig = bin, filepath.Join(dir, "manager.kubeconfig")
+		if err := managerKubeconfig(h.cp.Env, h.managerKubeconfig); err != nil {
+			h.t.Fatal(err)
+		}
 	}
-	before := reconciles("cooperationchannel")
+	logTo := os.DevNull
+	if p := os.Getenv("PERF_LOG"); p != "" {
+		logTo = p + ".process"
+	}
 	start := time.Now()
-	var err error
-	h.op, err = startOperator(h.counter.wrap(h.cp.Config), h.clock, operatorOptions{})
+	m, err := startManagerProcess(h.ctx, h.managerBin, h.managerKubeconfig, logTo)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	err = waitFor(h.ctx, 20*time.Minute, 200*time.Millisecond, "the restarted manager to reconcile every channel", func() (bool, error) {
-		return reconciles("cooperationchannel")-before >= float64(channels), nil
+	h.writes = m.writes
+	err = waitFor(h.ctx, 20*time.Minute, 200*time.Millisecond, "the manager process to reconcile every channel", func() (bool, error) {
+		n, err := m.reconciles("cooperationchannel")
+		return n >= float64(channels), err
 	})
 	if err != nil {
+		_ = m.stop()
 		h.t.Fatal(err)
 	}
 	h.settle()
-	return measureMemory(), time.Since(start)
+	return m, time.Since(start)
+}
+
+// measure measures m, writing a heap profile to profile unless it is "".
+func (h *harness) measure(m *managerProcess, profile string) memStats {
+	h.t.Helper()
+	stats, err := m.measure(profile)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return stats
 }
 
 type memStats struct {
 	heapInuse, heapAlloc, rss uint64
+	heapFree                  uint64 // freed heap the runtime has not returned to the operating system yet
 	stacks, runtimeOther      uint64 // goroutine stacks; the runtime's own structures (spans, GC metadata, ...)
 	rssFile                   uint64 // file-backed pages of RSS: the binary's code and read-only data
 }
 
-// measureMemory collects garbage and returns freed pages to the operating system
-// first, so RSS counts what is live, not what the harness's own lists left behind.
-func measureMemory() memStats {
-	debug.FreeOSMemory()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	status := procStatus()
-	return memStats{heapInuse: m.HeapInuse, heapAlloc: m.HeapAlloc, rss: status["VmRSS"], rssFile: status["RssFile"],
-		stacks: m.StackInuse, runtimeOther: m.MSpanInuse + m.MCacheInuse + m.BuckHashSys + m.GCSys + m.OtherSys}
-}
-
-// procStatus reads the sizes in /proc/self/status, in bytes, by name.
-func procStatus() map[string]uint64 {
+// procStatusOf reads the sizes in /proc/<pid>/status, in bytes, by name.
+func procStatusOf(pid string) (map[string]uint64, error) {
 	out := map[string]uint64{}
-	b, err := os.ReadFile("/proc/self/status")
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "status"))
 	if err != nil {
-		return out
+		return out, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if f := strings.Fields(line); len(f) == 3 && f[2] == "kB" {
@@ -732,26 +758,32 @@ func procStatus() map[string]uint64 {
 			out[strings.TrimSuffix(f[0], ":")] = kb * 1024
 		}
 	}
-	return out
+	return out, nil
 }
 
-// memory measures the process after the region, then adds whole countries of
-// hubChannels channels each (FocalPoint, EvidenceVault, channels to as many peers)
-// until total channels exist, waits until every one is Ready and in its gateway's
+// memory measures the manager binary in its own process, as a pod runs it. The
+// earlier scenarios' countries are removed first, and the manager of this process
+// stops: their certificates were issued on the storm's clock, ahead of the real
+// one, which the process keeps. The process is measured with no country (what the
+// manager costs before its first channel), then whole countries of hubChannels
+// channels each (FocalPoint, EvidenceVault, channels to as many peers) are added
+// until total channels exist, and once every one is Ready and in its gateway's
 // channels file (client certificate issued, trust ConfigMap written, peer probed,
-// metrics kept), and measures again: a hub running many countries' stacks.
-func (h *harness) memory(total, hubChannels int) {
+// metrics kept) the process is measured again: a hub running many countries'
+// stacks. Last, the process is started again with them, and measured.
+func (h *harness) memory(total, hubChannels int, earlier ...*country) {
 	h.t.Helper()
-	// The harness's copy of every channel is not the manager's memory.
+	h.remove(earlier...)
 	h.watch.stop()
-	h.counter.forget()
-	r := memoryRun{afterRegion: measureMemory()}
-	var list cybercoopv1alpha1.CooperationChannelList
-	if err := h.cp.Client.List(h.ctx, &list); err != nil {
+	if err := h.op.stop(); err != nil {
 		h.t.Fatal(err)
 	}
-	extra := total - len(list.Items)
-	list = cybercoopv1alpha1.CooperationChannelList{}
+	h.op = nil
+	h.clock.reset()
+	proc, _ := h.startManagerProcess(0)
+	defer func() { _ = proc.stop() }()
+	r := memoryRun{empty: h.measure(proc, "")}
+	extra := total
 	hubChannels = min(max(1, hubChannels), len(h.peers))
 	var hub []*country
 	for i := 0; i < extra; i += hubChannels {
@@ -768,22 +800,8 @@ func (h *harness) memory(total, hubChannels int) {
 	}
 	r.settled = time.Since(start)
 	r.countries = len(hub)
-	// The harness's record of every request (about 2 MiB at 4,000 channels) is not
-	// the manager's memory: it is let go before measuring, as the harness's copies
-	// of the objects it created are (nothing refers to hub's objects any more),
-	// and the channels are read to check them only after.
-	h.counter.forget()
-	r.withMany = measureMemory()
-	if p := os.Getenv("PERF_HEAPPROFILE"); p != "" {
-		f, err := os.Create(p)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		if err := pprof.WriteHeapProfile(f); err != nil {
-			h.t.Fatal(err)
-		}
-		_ = f.Close()
-	}
+	r.withMany = h.measure(proc, os.Getenv("PERF_HEAPPROFILE"))
+	var list cybercoopv1alpha1.CooperationChannelList
 	if err := h.cp.Client.List(h.ctx, &list); err != nil {
 		h.t.Fatal(err)
 	}
@@ -793,8 +811,12 @@ func (h *harness) memory(total, hubChannels int) {
 		}
 	}
 	r.channels = len(list.Items)
-	list = cybercoopv1alpha1.CooperationChannelList{} // the harness's copy is not the manager's memory
-	r.afterRestart, r.restartSettled = h.restartWithAll(r.channels)
-	h.t.Logf("memory: after region %+v; with %d channels %+v; restarted with them %+v", r.afterRegion, r.channels, r.withMany, r.afterRestart)
+	list = cybercoopv1alpha1.CooperationChannelList{}
+	if err := proc.stop(); err != nil {
+		h.t.Fatal(err)
+	}
+	proc, r.restartSettled = h.startManagerProcess(r.channels)
+	r.afterRestart = h.measure(proc, "")
+	h.t.Logf("memory of the manager process: with no country %+v; with %d channels %+v; restarted with them %+v", r.empty, r.channels, r.withMany, r.afterRestart)
 	h.report.memory = &r
 }

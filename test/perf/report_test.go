@@ -277,23 +277,37 @@ func (r *report) markdown() string {
 	if mm := r.memory; mm != nil {
 		w("## Memory")
 		w("")
-		w("The whole test process (manager, its caches, the harness's direct client, the peer server), after a garbage collection. "+
-			"The channels added after the region are %d whole countries (a FocalPoint, an EvidenceVault and up to 200 channels each), every channel Ready: "+
+		w("The manager binary (`cybercoop manager`, the container's flags, Go's defaults: no memory limit) in a process of its own, as its pod runs it, "+
+			"measured just after a garbage collection (forced through its profiling endpoint, `--pprof-bind-address`): "+
+			"the Go runtime's figures from the heap profile it then serves, RSS from /proc, freed pages the runtime has not returned to the operating system yet included, as in a pod's memory use. "+
+			"It takes over from the manager in the test process once the earlier scenarios' countries are removed. "+
+			"The channels are %d whole countries (a FocalPoint, an EvidenceVault and up to 200 channels each), every channel Ready: "+
 			"its client Secret (certificate and peer trust) in the cache, its peer probed, its metrics kept, and in its gateway's channels file. "+
 			"They were all Ready %s after their creation began.", mm.countries, secs(mm.hub.ready))
 		w("")
-		w("| when | live heap | heap in use | stacks | runtime | RSS file-backed (code) | **RSS** |")
-		w("|---|---|---|---|---|---|---|")
+		w("| when | live heap | heap in use | freed, not yet returned | stacks | runtime | RSS file-backed (code) | **RSS** |")
+		w("|---|---|---|---|---|---|---|---|")
 		row := func(m memStats) string {
-			return fmt.Sprintf("%s | %s | %s | %s | %s | **%s**", mib(m.heapAlloc), mib(m.heapInuse), mib(m.stacks), mib(m.runtimeOther), mib(m.rssFile), mib(m.rss))
+			return fmt.Sprintf("%s | %s | %s | %s | %s | %s | **%s**", mib(m.heapAlloc), mib(m.heapInuse), mib(m.heapFree), mib(m.stacks), mib(m.runtimeOther), mib(m.rssFile), mib(m.rss))
 		}
-		w("| after the region (%d channels) | %s |", r.regionRun.channels+r.meshRun.channels, row(mm.afterRegion))
+		w("| no country: what the manager costs before its first channel | %s |", row(mm.empty))
 		w("| %d channels, every one Ready | %s (target < 150 MiB) |", mm.channels, row(mm.withMany))
-		w("| the manager restarted with them (settled in %s) | %s |", secs(mm.restartSettled), row(mm.afterRestart))
+		w("| the manager started again with them (settled in %s) | %s |", secs(mm.restartSettled), row(mm.afterRestart))
 		w("")
-		w("Heap in use is more than the live heap because a span of the heap holds objects of several lifetimes: each channel and Secret was decoded more than once (created, then its status written), and a span with one live object cannot be returned. " +
-			"The restarted manager (a rescheduled pod, an upgrade) fills its caches with one list and writes nothing: it holds no Events of the channels' creation (the events library keeps each for 6 to 12 minutes), and its heap is less scattered, though still well above what is live.")
-		w("")
+		if mm.channels > 0 {
+			per := func(a, b uint64) string {
+				return fmt.Sprintf("%.1f KiB", (float64(a)-float64(b))/1024/float64(mm.channels))
+			}
+			w("Each channel adds %s of RSS and %s of live heap to the manager started with them (%s and %s just after their creation). "+
+				"Heap in use is more than the live heap because a span of the heap holds objects of several lifetimes, and a span with one live object cannot be returned; "+
+				"the runtime returns freed spans to the operating system gradually, keeping about as much as the heap may grow to before its next collection (twice the live heap with Go's defaults). "+
+				"The manager started again (a rescheduled pod, an upgrade) fills its caches with one list and writes nothing: it holds no Events of the channels' creation "+
+				"(the events library keeps each for 6 to 12 minutes), and its heap is less scattered. "+
+				"With a memory limit the manager sets its Go memory limit to 90%% of it (`--memory-limit-ratio`), and the runtime collects and returns memory sooner to stay below it.",
+				per(mm.afterRestart.rss, mm.empty.rss), per(mm.afterRestart.heapAlloc, mm.empty.heapAlloc),
+				per(mm.withMany.rss, mm.empty.rss), per(mm.withMany.heapAlloc, mm.empty.heapAlloc))
+			w("")
+		}
 	}
 	w("## Services")
 	w("")

@@ -43,6 +43,13 @@ func (c *shiftedClock) Now() time.Time {
 
 func (c *shiftedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
 
+// reset sets the clock back to the real one.
+func (c *shiftedClock) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset = 0
+}
+
 func (c *shiftedClock) step(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

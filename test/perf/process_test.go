@@ -1,0 +1,258 @@
+//go:build perf
+
+package perf
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
+)
+
+// managerProcess is the operator's own binary (cmd/cybercoop manager) in a process
+// of its own, as its pod runs it: the memory scenario measures it, so that its
+// figures are the manager's alone, not also the harness's objects, clients and
+// peer server, nor the test binary's code. It runs with the container's flags
+// (config/manager) but leader election, whose Lease renewals every few seconds
+// would hide when the manager has settled, with its metrics on a loopback address,
+// and with Go's profiling endpoints on, which force a garbage collection before a
+// measure.
+type managerProcess struct {
+	cmd        *exec.Cmd
+	done       chan struct{}
+	metricsURL string
+	pprofURL   string
+}
+
+// buildManager builds cmd/cybercoop into dir.
+func buildManager(dir string) (string, error) {
+	bin := filepath.Join(dir, "cybercoop")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/cybercoop")
+	build.Dir = envtestutil.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the manager: %w: %s", err, out)
+	}
+	return bin, nil
+}
+
+// managerKubeconfig writes a kubeconfig for an administrator of env to path. (The
+// chart's RBAC is checked by the Helm end-to-end tests; here it would only cost
+// the API server its authorisation of each request.)
+func managerKubeconfig(env *envtest.Environment, path string) error {
+	user, err := env.AddUser(envtest.User{Name: "cybercoop-operator-perf", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	b, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+func freeLoopbackAddress() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// startManagerProcess starts bin as the manager on the cluster of kubeconfig, its
+// log appended to logPath (os.DevNull discards it), and waits until it serves
+// metrics. The Go runtime keeps its defaults (GOGC and GOMEMLIMIT are removed from
+// its environment); GODEBUG memprofilerate is set when a heap profile is asked for.
+func startManagerProcess(ctx context.Context, bin, kubeconfig, logPath string) (*managerProcess, error) {
+	metricsAddr, err := freeLoopbackAddress()
+	if err != nil {
+		return nil, err
+	}
+	pprofAddr, err := freeLoopbackAddress()
+	if err != nil {
+		return nil, err
+	}
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	m := &managerProcess{done: make(chan struct{}), metricsURL: "http://" + metricsAddr + "/metrics", pprofURL: "http://" + pprofAddr + "/debug/pprof"}
+	m.cmd = exec.Command(bin, "manager", "--metrics-bind-address="+metricsAddr, "--health-probe-bind-address=0", "--pprof-bind-address="+pprofAddr,
+		"--gateway-image="+testImage)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOGC=") && !strings.HasPrefix(kv, "GOMEMLIMIT=") && !strings.HasPrefix(kv, "GODEBUG=") {
+			m.cmd.Env = append(m.cmd.Env, kv)
+		}
+	}
+	m.cmd.Env = append(m.cmd.Env, "KUBECONFIG="+kubeconfig)
+	if os.Getenv("PERF_HEAPPROFILE") != "" {
+		m.cmd.Env = append(m.cmd.Env, "GODEBUG=memprofilerate=4096") // as in this process
+	}
+	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := m.cmd.Start(); err != nil {
+		_ = logFile.Close()
+		return nil, err
+	}
+	go func() {
+		_ = m.cmd.Wait()
+		_ = logFile.Close()
+		close(m.done)
+	}()
+	err = waitFor(ctx, time.Minute, 100*time.Millisecond, "the manager process to serve metrics", func() (bool, error) {
+		select {
+		case <-m.done:
+			return false, fmt.Errorf("the manager process exited: %s (its log: %s)", m.cmd.ProcessState, logPath)
+		default:
+		}
+		_, err := m.metrics()
+		return err == nil, nil
+	})
+	if err != nil {
+		_ = m.stop()
+		return nil, err
+	}
+	return m, nil
+}
+
+// stop ends the process as the kubelet ends a pod: SIGTERM, then SIGKILL after the
+// grace period (30 s).
+func (m *managerProcess) stop() error {
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.done:
+	case <-time.After(30 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-m.done
+		return fmt.Errorf("the manager process did not end within 30 s of SIGTERM")
+	}
+	return nil
+}
+
+func (m *managerProcess) get(url string) ([]byte, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return b, nil
+}
+
+// metrics are the process's Prometheus metrics.
+func (m *managerProcess) metrics() (map[string]*dto.MetricFamily, error) {
+	b, err := m.get(m.metricsURL)
+	if err != nil {
+		return nil, err
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(strings.NewReader(string(b)))
+}
+
+// sum adds the values (gauge, counter or untyped) of family name whose labels
+// include every label of match.
+func sum(families map[string]*dto.MetricFamily, name string, match map[string][]string) float64 {
+	total := 0.0
+	f := families[name]
+	if f == nil {
+		return 0
+	}
+	for _, metric := range f.GetMetric() {
+		labels := map[string]string{}
+		for _, l := range metric.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		ok := true
+		for k, values := range match {
+			found := false
+			for _, v := range values {
+				found = found || labels[k] == v
+			}
+			ok = ok && found
+		}
+		if !ok {
+			continue
+		}
+		switch {
+		case metric.Gauge != nil:
+			total += metric.GetGauge().GetValue()
+		case metric.Counter != nil:
+			total += metric.GetCounter().GetValue()
+		case metric.Untyped != nil:
+			total += metric.GetUntyped().GetValue()
+		}
+	}
+	return total
+}
+
+// reconciles counts the process's reconciles by the named controller.
+func (m *managerProcess) reconciles(controller string) (float64, error) {
+	families, err := m.metrics()
+	if err != nil {
+		return 0, err
+	}
+	return sum(families, "controller_runtime_reconcile_total", map[string][]string{"controller": {controller}}), nil
+}
+
+// writes counts the process's requests that write (events included), from
+// client-go's metrics.
+func (m *managerProcess) writes() (int, error) {
+	families, err := m.metrics()
+	if err != nil {
+		return 0, err
+	}
+	return int(sum(families, "rest_client_requests_total", map[string][]string{"method": {"POST", "PUT", "PATCH", "DELETE"}})), nil
+}
+
+// measure collects the process's garbage and reads its memory: the Go runtime's
+// figures from its profiling endpoint (the heap profile after a collection, in
+// text, ends with runtime.MemStats read then), RSS from /proc. Freed pages the
+// runtime has not returned to the operating system yet are in RSS, as they are in
+// a pod's memory use. With profile, the heap profile is written there too.
+func (m *managerProcess) measure(profile string) (memStats, error) {
+	if profile != "" {
+		b, err := m.get(m.pprofURL + "/heap?gc=1")
+		if err != nil {
+			return memStats{}, err
+		}
+		if err := os.WriteFile(profile, b, 0o644); err != nil {
+			return memStats{}, err
+		}
+	}
+	b, err := m.get(m.pprofURL + "/heap?gc=1&debug=1")
+	if err != nil {
+		return memStats{}, err
+	}
+	status, err := procStatusOf(strconv.Itoa(m.cmd.Process.Pid))
+	if err != nil {
+		return memStats{}, err
+	}
+	ms, err := memStatsOfProfile(string(b))
+	if err != nil {
+		return memStats{}, err
+	}
+	return memStats{heapAlloc: ms["HeapAlloc"], heapInuse: ms["HeapInuse"], heapFree: ms["HeapIdle"] - ms["HeapReleased"],
+		stacks: ms["Stack"], rss: status["VmRSS"], rssFile: status["RssFile"],
+		runtimeOther: ms["MSpan"] + ms["MCache"] + ms["BuckHashSys"] + ms["GCSys"] + ms["OtherSys"]}, nil
+}
