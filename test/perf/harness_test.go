@@ -46,8 +46,8 @@ import (
 //	PERF_CPUPROFILE        write a CPU profile of the scenarios here
 //	PERF_APISERVER_CPUPROFILE  write a CPU profile of the API server over the mesh's first 2 seconds here
 //	PERF_HEAPPROFILE       write a heap profile of the manager process with the memory scenario's channels
-//	                       cached (every 4 KiB allocated is sampled then, not every 512 KiB, so small
-//	                       objects are seen)
+//	                       cached, and one of the process started again with them to PERF_HEAPPROFILE.restart
+//	                       (every 4 KiB allocated is sampled then, not every 512 KiB, so small objects are seen)
 //	PERF_GC_PERCENT        the test process's GOGC, set in the process so the API server, etcd and the
 //	                       manager process keep theirs (GOGC in the environment would reach them too);
 //	                       100 by default
@@ -816,7 +816,11 @@ func (h *harness) memory(total, hubChannels int, earlier ...*country) {
 		h.t.Fatal(err)
 	}
 	proc, r.restartSettled = h.startManagerProcess(r.channels)
-	r.afterRestart = h.measure(proc, "")
+	restartProfile := ""
+	if p := os.Getenv("PERF_HEAPPROFILE"); p != "" {
+		restartProfile = p + ".restart"
+	}
+	r.afterRestart = h.measure(proc, restartProfile)
 	h.t.Logf("memory of the manager process: with no country %+v; with %d channels %+v; restarted with them %+v", r.empty, r.channels, r.withMany, r.afterRestart)
 	h.report.memory = &r
 }
