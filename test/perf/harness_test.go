@@ -731,7 +731,7 @@ func (h *harness) startManagerProcess(channels int) (*managerProcess, time.Durat
 // measure measures m, writing a heap profile to profile unless it is "".
 func (h *harness) measure(m *managerProcess, profile string) memStats {
 	h.t.Helper()
-	stats, err := m.measure(profile)
+	stats, err := m.measure(h.ctx, profile)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -740,9 +740,10 @@ func (h *harness) measure(m *managerProcess, profile string) memStats {
 
 type memStats struct {
 	heapInuse, heapAlloc, rss uint64
-	heapFree                  uint64 // freed heap the runtime has not returned to the operating system yet
-	stacks, runtimeOther      uint64 // goroutine stacks; the runtime's own structures (spans, GC metadata, ...)
-	rssFile                   uint64 // file-backed pages of RSS: the binary's code and read-only data
+	heapFree                  uint64        // freed heap the runtime has not returned to the operating system yet
+	stacks, runtimeOther      uint64        // goroutine stacks; the runtime's own structures (spans, GC metadata, ...)
+	rssFile                   uint64        // file-backed pages of RSS: the binary's code and read-only data
+	rssSettled                time.Duration // from the first collection until RSS stopped falling
 }
 
 // procStatusOf reads the sizes in /proc/<pid>/status, in bytes, by name.

@@ -225,27 +225,31 @@ func (m *managerProcess) writes() (int, error) {
 	return int(sum(families, "rest_client_requests_total", map[string][]string{"method": {"POST", "PUT", "PATCH", "DELETE"}})), nil
 }
 
-// measure collects the process's garbage and reads its memory: the Go runtime's
-// figures from its profiling endpoint (the heap profile after a collection, in
-// text, ends with runtime.MemStats read then), RSS from /proc. Freed pages the
-// runtime has not returned to the operating system yet are in RSS, as they are in
-// a pod's memory use. With profile, the heap profile is written there too.
-func (m *managerProcess) measure(profile string) (memStats, error) {
+// measure collects the process's garbage, waits until its RSS stops falling (the
+// Go runtime returns freed memory to the operating system gradually, in the
+// background), and reads its memory then: RSS from /proc, then the Go runtime's
+// figures from its profiling endpoint (the heap profile after another collection,
+// in text, ends with runtime.MemStats read then). What the runtime keeps of freed
+// memory is in RSS, as it is in a pod's memory use. With profile, the heap profile
+// after the first collection is written there too.
+func (m *managerProcess) measure(ctx context.Context, profile string) (memStats, error) {
+	b, err := m.get(m.pprofURL + "/heap?gc=1")
+	if err != nil {
+		return memStats{}, err
+	}
 	if profile != "" {
-		b, err := m.get(m.pprofURL + "/heap?gc=1")
-		if err != nil {
-			return memStats{}, err
-		}
 		if err := os.WriteFile(profile, b, 0o644); err != nil {
 			return memStats{}, err
 		}
 	}
-	b, err := m.get(m.pprofURL + "/heap?gc=1&debug=1")
+	pid := strconv.Itoa(m.cmd.Process.Pid)
+	start := time.Now()
+	status, err := m.rssSettled(ctx, pid)
 	if err != nil {
 		return memStats{}, err
 	}
-	status, err := procStatusOf(strconv.Itoa(m.cmd.Process.Pid))
-	if err != nil {
+	settled := time.Since(start)
+	if b, err = m.get(m.pprofURL + "/heap?gc=1&debug=1"); err != nil {
 		return memStats{}, err
 	}
 	ms, err := memStatsOfProfile(string(b))
@@ -253,6 +257,40 @@ func (m *managerProcess) measure(profile string) (memStats, error) {
 		return memStats{}, err
 	}
 	return memStats{heapAlloc: ms["HeapAlloc"], heapInuse: ms["HeapInuse"], heapFree: ms["HeapIdle"] - ms["HeapReleased"],
-		stacks: ms["Stack"], rss: status["VmRSS"], rssFile: status["RssFile"],
+		stacks: ms["Stack"], rss: status["VmRSS"], rssFile: status["RssFile"], rssSettled: settled,
 		runtimeOther: ms["MSpan"] + ms["MCache"] + ms["BuckHashSys"] + ms["GCSys"] + ms["OtherSys"]}, nil
+}
+
+// RSS has stopped falling when it has reached no new low, by rssStep or more, for
+// rssQuiet; it is read after rssWait whatever it does.
+const (
+	rssStep  = 1 << 20
+	rssQuiet = 10 * time.Second
+	rssWait  = 3 * time.Minute
+)
+
+// rssSettled polls the process's /proc status until its RSS stops falling, and
+// returns the last reading.
+func (m *managerProcess) rssSettled(ctx context.Context, pid string) (map[string]uint64, error) {
+	status, err := procStatusOf(pid)
+	if err != nil {
+		return nil, err
+	}
+	lowest, lowAt, start := status["VmRSS"], time.Now(), time.Now()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for time.Since(lowAt) < rssQuiet && time.Since(start) < rssWait {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+		if status, err = procStatusOf(pid); err != nil {
+			return nil, err
+		}
+		if rss := status["VmRSS"]; rss+rssStep <= lowest {
+			lowest, lowAt = rss, time.Now()
+		}
+	}
+	return status, nil
 }

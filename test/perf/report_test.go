@@ -277,13 +277,15 @@ func (r *report) markdown() string {
 	if mm := r.memory; mm != nil {
 		w("## Memory")
 		w("")
-		w("The manager binary (`cybercoop manager`, the container's flags, Go's defaults: no memory limit) in a process of its own, as its pod runs it, "+
-			"measured just after a garbage collection (forced through its profiling endpoint, `--pprof-bind-address`): "+
-			"the Go runtime's figures from the heap profile it then serves, RSS from /proc, freed pages the runtime has not returned to the operating system yet included, as in a pod's memory use. "+
+		w("The manager binary (`cybercoop manager`, the container's flags, Go's defaults: no memory limit) in a process of its own, as its pod runs it. "+
+			"After a forced garbage collection (through its profiling endpoint, `--pprof-bind-address`) the harness waits until its RSS stops falling "+
+			"(no new low by 1 MiB for 10 s: the runtime returns freed memory to the operating system gradually; it took %s, %s and %s for the rows below, those 10 s included), "+
+			"then reads RSS from /proc and the Go runtime's figures from the heap profile the process serves after another collection. "+
+			"What the runtime keeps of freed memory is in RSS, as it is in a pod's memory use. "+
 			"It takes over from the manager in the test process once the earlier scenarios' countries are removed. "+
 			"The channels are %d whole countries (a FocalPoint, an EvidenceVault and up to 200 channels each), every channel Ready: "+
 			"its client Secret (certificate and peer trust) in the cache, its peer probed, its metrics kept, and in its gateway's channels file. "+
-			"They were all Ready %s after their creation began.", mm.countries, secs(mm.hub.ready))
+			"They were all Ready %s after their creation began.", secs(mm.empty.rssSettled), secs(mm.withMany.rssSettled), secs(mm.afterRestart.rssSettled), mm.countries, secs(mm.hub.ready))
 		w("")
 		w("| when | live heap | heap in use | freed, not yet returned | stacks | runtime | RSS file-backed (code) | **RSS** |")
 		w("|---|---|---|---|---|---|---|---|")
