@@ -16,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -396,8 +399,10 @@ type floorTemplate struct {
 }
 
 // remove deletes the countries' resources, all at once, waits until they are
-// gone, and deletes the Secrets and ConfigMaps left in their namespaces (no
-// garbage collector runs here), so the manager's caches hold nothing of them.
+// gone, and deletes what their FocalPoints and EvidenceVaults left in their
+// namespaces (no garbage collector runs here: Secrets, ConfigMaps, the gateways'
+// and vaults' workloads, Services, policies and claims), so the manager's caches
+// hold nothing of them.
 func (h *harness) remove(countries ...*country) {
 	h.t.Helper()
 	objs := []client.Object{}
@@ -426,7 +431,8 @@ func (h *harness) remove(countries ...*country) {
 		h.t.Fatal(err)
 	}
 	for _, c := range countries {
-		for _, o := range []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}} {
+		for _, o := range []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}, &corev1.Service{}, &corev1.ServiceAccount{},
+			&corev1.PersistentVolumeClaim{}, &appsv1.Deployment{}, &appsv1.StatefulSet{}, &networkingv1.NetworkPolicy{}, &policyv1.PodDisruptionBudget{}} {
 			if err := h.cp.Client.DeleteAllOf(h.ctx, o, client.InNamespace(c.namespace)); err != nil {
 				h.t.Fatal(err)
 			}
