@@ -315,6 +315,14 @@ var _ = Describe("EvidenceVault", func() {
 			g.Expect(storage.Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(storage.Message).To(ContainSubstring("(20Gi)"))
 		}).Should(Succeed())
+		// Every phase runs in each reconcile, so the claim can be reported bound while
+		// the StatefulSet still waits for the FocalPoint's CA; it must exist before the
+		// size grows, or it is made with the grown size (as it failed once in CI).
+		sts := &appsv1.StatefulSet{}
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, key(ev, vaultName(ev)), sts)).To(Succeed())
+			g.Expect(sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String()).To(Equal("20Gi"))
+		}).Should(Succeed())
 
 		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			live := get(ctx, Default, ev)
@@ -325,7 +333,6 @@ var _ = Describe("EvidenceVault", func() {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(claim), claim)).To(Succeed())
 			g.Expect(claim.Spec.Resources.Requests.Storage().String()).To(Equal("30Gi"))
 		}).Should(Succeed())
-		sts := &appsv1.StatefulSet{}
 		Expect(k8sClient.Get(ctx, key(ev, vaultName(ev)), sts)).To(Succeed())
 		Expect(sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String()).To(Equal("20Gi"),
 			"a StatefulSet's claim template cannot change; the claim itself grows")
