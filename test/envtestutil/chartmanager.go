@@ -2,6 +2,7 @@ package envtestutil
 
 import (
 	"fmt"
+	"net"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -51,6 +52,17 @@ func LocalManagerArgs(podArgs []string, namespace, metricsAddr string) (args []s
 		metricsURL = scheme + "://" + metricsURL + "/metrics"
 	}
 	return args, metricsURL
+}
+
+// FreeLoopbackAddress is a loopback address with a port no listener holds now, for
+// a process's listener (metrics, profiling) to bind.
+func FreeLoopbackAddress() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // ImpersonatingKubeconfig writes to path the administrator's kubeconfig with every

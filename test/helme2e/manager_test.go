@@ -4,7 +4,6 @@ package helme2e
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,10 +93,9 @@ func localArgs(podArgs []string, namespace string) (args []string, metricsURL st
 }
 
 func freeLoopbackAddress() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := envtestutil.FreeLoopbackAddress()
 	ExpectWithOffset(2, err).NotTo(HaveOccurred())
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // impersonatingKubeconfig writes to path the administrator's kubeconfig with every

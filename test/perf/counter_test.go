@@ -10,6 +10,7 @@ import (
 	"time"
 	"unique"
 
+	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
@@ -260,21 +261,36 @@ func describeCounts(counts map[string]int) string {
 // reconciles is controller-runtime's count of reconciles of the named controller
 // (all controllers when name is empty), over every result.
 func reconciles(name string) float64 {
-	families, err := ctrlmetrics.Registry.Gather()
+	gathered, err := ctrlmetrics.Registry.Gather()
 	if err != nil {
 		return 0
 	}
+	families := make(map[string]*dto.MetricFamily, len(gathered))
+	for _, f := range gathered {
+		families[f.GetName()] = f
+	}
+	var match map[string][]string
+	if name != "" {
+		match = map[string][]string{"controller": {name}}
+	}
+	return sum(families, "controller_runtime_reconcile_total", match)
+}
+
+// sum adds the values (gauge, counter or untyped) of family name whose labels
+// have, for each label of match, one of its values.
+func sum(families map[string]*dto.MetricFamily, name string, match map[string][]string) float64 {
 	total := 0.0
-	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
-			continue
+	for _, metric := range families[name].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range metric.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
 		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && (name == "" || l.GetValue() == name) {
-					total += m.GetCounter().GetValue()
-				}
-			}
+		matches := true
+		for k, values := range match {
+			matches = matches && slices.Contains(values, labels[k])
+		}
+		if matches {
+			total += metric.GetGauge().GetValue() + metric.GetCounter().GetValue() + metric.GetUntyped().GetValue()
 		}
 	}
 	return total

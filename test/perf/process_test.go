@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -65,25 +64,16 @@ func managerKubeconfig(env *envtest.Environment, path string) error {
 	return os.WriteFile(path, b, 0o600)
 }
 
-func freeLoopbackAddress() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 // startManagerProcess starts bin as the manager on the cluster of kubeconfig, its
 // log appended to logPath (os.DevNull discards it), and waits until it serves
 // metrics. The Go runtime keeps its defaults (GOGC and GOMEMLIMIT are removed from
 // its environment); GODEBUG memprofilerate is set when a heap profile is asked for.
 func startManagerProcess(ctx context.Context, bin, kubeconfig, logPath string) (*managerProcess, error) {
-	metricsAddr, err := freeLoopbackAddress()
+	metricsAddr, err := envtestutil.FreeLoopbackAddress()
 	if err != nil {
 		return nil, err
 	}
-	pprofAddr, err := freeLoopbackAddress()
+	pprofAddr, err := envtestutil.FreeLoopbackAddress()
 	if err != nil {
 		return nil, err
 	}
@@ -168,42 +158,6 @@ func (m *managerProcess) metrics() (map[string]*dto.MetricFamily, error) {
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	return p.TextToMetricFamilies(strings.NewReader(string(b)))
-}
-
-// sum adds the values (gauge, counter or untyped) of family name whose labels
-// include every label of match.
-func sum(families map[string]*dto.MetricFamily, name string, match map[string][]string) float64 {
-	total := 0.0
-	f := families[name]
-	if f == nil {
-		return 0
-	}
-	for _, metric := range f.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range metric.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		ok := true
-		for k, values := range match {
-			found := false
-			for _, v := range values {
-				found = found || labels[k] == v
-			}
-			ok = ok && found
-		}
-		if !ok {
-			continue
-		}
-		switch {
-		case metric.Gauge != nil:
-			total += metric.GetGauge().GetValue()
-		case metric.Counter != nil:
-			total += metric.GetCounter().GetValue()
-		case metric.Untyped != nil:
-			total += metric.GetUntyped().GetValue()
-		}
-	}
-	return total
 }
 
 // reconciles counts the process's reconciles by the named controller.
