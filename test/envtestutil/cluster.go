@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/cybercoop/cybercoop-operator/test/childproc"
 )
 
 // SimulatedCluster turns an envtest control plane into a whole cluster without
@@ -27,7 +29,7 @@ type SimulatedCluster struct {
 	// Config is the administrator's REST config.
 	Config *rest.Config
 	logDir string
-	procs  []*exec.Cmd
+	procs  []*childproc.Child
 }
 
 // SimulatedNodeName is the name of the node kwok simulates.
@@ -115,11 +117,11 @@ func (c *SimulatedCluster) startWithKubeconfig(name, kubeconfig string, command 
 	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	child, err := childproc.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("starting %s: %w", name, err)
 	}
-	c.procs = append(c.procs, cmd)
+	c.procs = append(c.procs, child)
 	return nil
 }
 
@@ -140,14 +142,12 @@ func (c *SimulatedCluster) StartWithKubeconfig(name, kubeconfig string, command 
 func (c *SimulatedCluster) Stop() {
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		p := c.procs[i]
-		_ = syscall.Kill(-p.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.Wait(); close(done) }()
+		_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGTERM)
 		select {
-		case <-done:
+		case <-p.Done():
 		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
-			<-done
+			_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+			<-p.Done()
 		}
 	}
 	c.procs = nil

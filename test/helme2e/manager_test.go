@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cybercoop/cybercoop-operator/internal/manageropts"
+	"github.com/cybercoop/cybercoop-operator/test/childproc"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 )
 
@@ -65,10 +66,10 @@ func startManager(release, namespace string, dns *envtestutil.ClusterDNS) *manag
 	m.cmd = exec.Command(command[0], command[1:]...)
 	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	Expect(m.cmd.Start()).To(Succeed())
+	child, err := childproc.Start(m.cmd)
+	Expect(err).NotTo(HaveOccurred())
 	go func() {
-		_ = m.cmd.Wait()
+		<-child.Done()
 		_ = logFile.Close()
 		close(m.done)
 	}()

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/cybercoop/cybercoop-operator/test/childproc"
 	"github.com/cybercoop/cybercoop-operator/test/envtestutil"
 )
 
@@ -94,13 +95,13 @@ func startManagerProcess(ctx context.Context, bin, kubeconfig, logPath string) (
 		m.cmd.Env = append(m.cmd.Env, "GODEBUG=memprofilerate=4096") // every 4 KiB allocated sampled, not 512 KiB: small objects are seen
 	}
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := m.cmd.Start(); err != nil {
+	child, err := childproc.Start(m.cmd)
+	if err != nil {
 		_ = logFile.Close()
 		return nil, err
 	}
 	go func() {
-		_ = m.cmd.Wait()
+		<-child.Done()
 		_ = logFile.Close()
 		close(m.done)
 	}()

@@ -37,6 +37,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/cybercoop/cybercoop-operator/test/childproc"
 )
 
 // TB is what the package needs of a test: *testing.T and Ginkgo's GinkgoT() both have it.
@@ -63,7 +65,7 @@ var (
 	once    sync.Once
 	target  *Target
 	failure error
-	proc    *exec.Cmd
+	proc    *childproc.Child
 	workDir string
 )
 
@@ -83,9 +85,9 @@ func Get(t TB) *Target {
 
 // Stop stops the gateway Get started, if any (call it from TestMain).
 func Stop() {
-	if proc != nil && proc.Process != nil {
-		_ = proc.Process.Kill()
-		_ = proc.Wait() // killed: its exit status says nothing
+	if proc != nil {
+		_ = proc.Cmd.Process.Kill()
+		<-proc.Done() // killed: its exit status says nothing
 	}
 	if workDir != "" {
 		os.RemoveAll(workDir)
@@ -170,13 +172,13 @@ func startVersity(bin string) (*Target, error) {
 	cmd := exec.Command(bin, "--port", addr, "posix", "--versioning-dir", versions, root)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+tg.AccessKeyID, "ROOT_SECRET_KEY="+tg.SecretAccessKey)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
+	// childproc has the kernel kill the gateway when the test binary dies, even
+	// by a signal that skips Stop, so no gateway outlives its tests.
+	child, err := childproc.Start(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	proc = cmd
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	proc = child
 	c := tg.Client()
 	// Wait until the gateway answers: it binds its port a moment after it starts.
 	deadline := time.Now().Add(30 * time.Second)
@@ -188,9 +190,9 @@ func startVersity(bin string) (*Target, error) {
 			break
 		}
 		select {
-		case werr := <-exited:
+		case <-child.Done():
 			out, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("versitygw exited (%w): %s", werr, out)
+			return nil, fmt.Errorf("versitygw exited (%w): %s", child.Err(), out)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {

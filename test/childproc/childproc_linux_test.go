@@ -1,0 +1,50 @@
+package childproc
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDiesWithTestBinary runs this test binary as one that starts a child and
+// exits without stopping it; the child must end too.
+func TestDiesWithTestBinary(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helper: %v: %s", err, out)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("helper printed %q, want the child's PID", out)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("child %d still runs 30 s after the process that started it exited", pid)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the condition, not waiting in its place
+	}
+}
+
+// alive reports whether pid is a running process: neither gone nor a zombie
+// waiting for whoever inherited it to reap it.
+func alive(pid int) bool {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	// pid (comm) state ...: comm may hold spaces, so read after the last ')'.
+	i := strings.LastIndexByte(line, ')')
+	return i < 0 || i+2 >= len(line) || line[i+2] != 'Z'
+}
