@@ -2,6 +2,7 @@ package childproc
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // TestDiesWithTestBinary runs this test binary as one that starts a child and
@@ -25,13 +28,11 @@ func TestDiesWithTestBinary(t *testing.T) {
 	if err != nil {
 		t.Fatalf("helper printed %q, want the child's PID", out)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("child %d still runs 30 s after the process that started it exited", pid)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the condition, not waiting in its place
+	err = wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 30*time.Second, true,
+		func(context.Context) (bool, error) { return !alive(pid), nil })
+	if err != nil {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("child %d still runs 30 s after the process that started it exited", pid)
 	}
 }
 
