@@ -7,8 +7,11 @@
 package childproc
 
 import (
+	"fmt"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"time"
 )
 
 // Child is a process started by Start.
@@ -55,4 +58,24 @@ func (c *Child) Done() <-chan struct{} { return c.done }
 func (c *Child) Err() error {
 	<-c.done
 	return c.err
+}
+
+// Stop ends the child and its process group as the kubelet ends a pod: SIGTERM,
+// then SIGKILL once grace has passed. It reports an error when the child had to be
+// killed; a child that had already ended is left as it is.
+func (c *Child) Stop(grace time.Duration) error {
+	select {
+	case <-c.done:
+		return nil
+	default:
+	}
+	terminate(c.Cmd.Process)
+	select {
+	case <-c.done:
+		return nil
+	case <-time.After(grace):
+		kill(c.Cmd.Process)
+		<-c.done
+		return fmt.Errorf("%s did not end within %s of SIGTERM", filepath.Base(c.Cmd.Path), grace)
+	}
 }

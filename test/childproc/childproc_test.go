@@ -1,11 +1,13 @@
 package childproc
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 // helperEnv makes the test binary, run again by TestDiesWithTestBinary, act as a
@@ -37,5 +39,34 @@ func TestDoneAndErr(t *testing.T) {
 	}
 	if _, err := Start(exec.Command("/nonexistent/binary")); err == nil {
 		t.Fatal("Start of a missing binary succeeded")
+	}
+}
+
+func TestStop(t *testing.T) {
+	c, err := Start(exec.Command("sleep", "600"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stop(time.Minute); err != nil {
+		t.Fatalf("a child that ends on SIGTERM: Stop() = %v", err)
+	}
+	// A shell that ignores SIGTERM (and so does its sleep, which inherits that)
+	// is killed once the grace period has passed.
+	cmd := exec.Command("sh", "-c", `trap "" TERM; echo ready; sleep 600`)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = Start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil { // the trap is set
+		t.Fatal(err)
+	}
+	if err := c.Stop(100 * time.Millisecond); err == nil {
+		t.Fatal("a child that ignores SIGTERM: Stop() = nil, want an error saying it was killed")
+	}
+	if err := c.Stop(time.Minute); err != nil {
+		t.Fatalf("Stop() of an ended child = %v", err)
 	}
 }

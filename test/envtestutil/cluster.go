@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -141,14 +140,7 @@ func (c *SimulatedCluster) StartWithKubeconfig(name, kubeconfig string, command 
 // Stop ends every component, newest first: SIGTERM, then SIGKILL after 10 seconds.
 func (c *SimulatedCluster) Stop() {
 	for i := len(c.procs) - 1; i >= 0; i-- {
-		p := c.procs[i]
-		_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-p.Done():
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
-			<-p.Done()
-		}
+		_ = c.procs[i].Stop(10 * time.Second)
 	}
 	c.procs = nil
 }

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -35,7 +34,7 @@ type managerProcess struct {
 	metricsURL string
 	logPath    string
 	cmd        *exec.Cmd
-	done       chan struct{}
+	child      *childproc.Child
 }
 
 // managers are the running manager processes, stopped at the end of the suite.
@@ -52,7 +51,6 @@ func startManager(release, namespace string, dns *envtestutil.ClusterDNS) *manag
 		release:  release,
 		identity: envtestutil.ServiceAccountUser(namespace, findObject(objs, "ServiceAccount", "").GetName()),
 		logPath:  filepath.Join(workDir, "manager-"+release+".log"),
-		done:     make(chan struct{}),
 	}
 	m.args, m.metricsURL = localArgs(containerArgs(findObject(objs, "Deployment", ""), "manager"), namespace)
 	kubeconfig := impersonatingKubeconfig(m.identity, filepath.Join(workDir, release+".kubeconfig"))
@@ -66,13 +64,10 @@ func startManager(release, namespace string, dns *envtestutil.ClusterDNS) *manag
 	m.cmd = exec.Command(command[0], command[1:]...)
 	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
-	child, err := childproc.Start(m.cmd)
+	m.child, err = childproc.Start(m.cmd)
+	// The process has the log open itself: this copy is not needed any more.
+	_ = logFile.Close()
 	Expect(err).NotTo(HaveOccurred())
-	go func() {
-		<-child.Done()
-		_ = logFile.Close()
-		close(m.done)
-	}()
 	managers = append(managers, m)
 	fmt.Fprintf(GinkgoWriter, "manager of release %s running as %s: %s\n", release, m.identity, strings.Join(m.args, " "))
 	return m
@@ -136,7 +131,7 @@ func (m *managerProcess) expectNoForbidden() {
 // running reports whether the process is still alive.
 func (m *managerProcess) running() bool {
 	select {
-	case <-m.done:
+	case <-m.child.Done():
 		return false
 	default:
 		return true
@@ -145,16 +140,7 @@ func (m *managerProcess) running() bool {
 
 // stop ends the process and its process group: SIGTERM, then SIGKILL after 10 seconds.
 func (m *managerProcess) stop() {
-	if !m.running() {
-		return
-	}
-	_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-		<-m.done
-	}
+	_ = m.child.Stop(10 * time.Second)
 }
 
 func stopManagers() {

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -34,7 +33,7 @@ import (
 // measure.
 type managerProcess struct {
 	cmd        *exec.Cmd
-	done       chan struct{}
+	child      *childproc.Child
 	metricsURL string
 	pprofURL   string
 }
@@ -82,7 +81,7 @@ func startManagerProcess(ctx context.Context, bin, kubeconfig, logPath string) (
 	if err != nil {
 		return nil, err
 	}
-	m := &managerProcess{done: make(chan struct{}), metricsURL: "http://" + metricsAddr + "/metrics", pprofURL: "http://" + pprofAddr + "/debug/pprof"}
+	m := &managerProcess{metricsURL: "http://" + metricsAddr + "/metrics", pprofURL: "http://" + pprofAddr + "/debug/pprof"}
 	m.cmd = exec.Command(bin, "manager", "--metrics-bind-address="+metricsAddr, "--health-probe-bind-address=0", "--pprof-bind-address="+pprofAddr,
 		"--gateway-image="+testImage)
 	for _, kv := range os.Environ() {
@@ -95,19 +94,15 @@ func startManagerProcess(ctx context.Context, bin, kubeconfig, logPath string) (
 		m.cmd.Env = append(m.cmd.Env, "GODEBUG=memprofilerate=4096") // every 4 KiB allocated sampled, not 512 KiB: small objects are seen
 	}
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
-	child, err := childproc.Start(m.cmd)
+	m.child, err = childproc.Start(m.cmd)
+	// The process has the log open itself: this copy is not needed any more.
+	_ = logFile.Close()
 	if err != nil {
-		_ = logFile.Close()
 		return nil, err
 	}
-	go func() {
-		<-child.Done()
-		_ = logFile.Close()
-		close(m.done)
-	}()
 	err = waitFor(ctx, time.Minute, 100*time.Millisecond, "the manager process to serve metrics", func() (bool, error) {
 		select {
-		case <-m.done:
+		case <-m.child.Done():
 			return false, fmt.Errorf("the manager process exited: %s (its log: %s)", m.cmd.ProcessState, logPath)
 		default:
 		}
@@ -123,17 +118,7 @@ func startManagerProcess(ctx context.Context, bin, kubeconfig, logPath string) (
 
 // stop ends the process as the kubelet ends a pod: SIGTERM, then SIGKILL after the
 // grace period (30 s).
-func (m *managerProcess) stop() error {
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(30 * time.Second):
-		_ = m.cmd.Process.Kill()
-		<-m.done
-		return fmt.Errorf("the manager process did not end within 30 s of SIGTERM")
-	}
-	return nil
-}
+func (m *managerProcess) stop() error { return m.child.Stop(30 * time.Second) }
 
 func (m *managerProcess) get(url string) ([]byte, error) {
 	resp, err := http.Get(url)
